@@ -1,0 +1,171 @@
+"""Checkpoint directories: atomic writes, safetensors weights, JSON config; never pickle.
+
+A run directory holds `config.json` (format version, task, model, tokenizer and training
+settings, results), `model.safetensors` (best-validation weights), `last.safetensors` (the last
+weights), `tokenizer.json` and `metrics.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lstmtext.errors import UserError
+
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+LAST_WEIGHTS = "last.safetensors"
+METRICS = "metrics.jsonl"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary name in the same folder, fsync, then rename over the target."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"could not write {path}: {err.strerror or err}",
+                        "check free space and permissions of the output folder") from None
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def append_jsonl(path: Path, obj: Any) -> None:
+    """Append one line; a reader skips a torn last line, so appends need no rename."""
+    with Path(path).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(obj) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: {what}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path} is not valid JSON ({err}); the file is damaged") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not a JSON object; the file is damaged")
+    return data
+
+
+def save_weights(path: Path, tensors: dict[str, Any]) -> None:
+    from safetensors.torch import save
+
+    atomic_write_bytes(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+
+
+def load_weights(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """Load tensors, checking names and shapes against the model the config describes."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.exists():
+        raise UserError(f"{path} is missing", "the checkpoint is incomplete; train again or pick another run")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            names = set(fh.keys())
+            missing = sorted(set(expected) - names)
+            extra = sorted(names - set(expected))
+            if missing or extra:
+                raise UserError(f"{path} does not match config.json (missing: {', '.join(missing) or '-'}; "
+                                f"unexpected: {', '.join(extra) or '-'})")
+            out = {}
+            for name in sorted(names):
+                tensor = fh.get_tensor(name)
+                if tuple(tensor.shape) != tuple(expected[name]):
+                    raise UserError(f"{path}: tensor {name} has shape {tuple(tensor.shape)}, "
+                                    f"config.json implies {tuple(expected[name])}")
+                out[name] = tensor
+            return out
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise UserError(f"{path} is not a valid safetensors file ({str(err)[:120]})",
+                        "it may be truncated or in another format; weights are never unpickled") from None
+
+
+def is_checkpoint(path: Path) -> bool:
+    return (Path(path) / CONFIG).is_file() and (Path(path) / WEIGHTS).exists()
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    config: dict[str, Any]
+    model: Any
+    tokenizer: Any
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"checkpoint not found: {path}", "pass a run folder such as checkpoints/NAME")
+    if not path.is_dir() or not (path / CONFIG).exists():
+        raise UserError(f"{path} is not a checkpoint (no {CONFIG})", "pass a run folder written by lstmtext train")
+    config = read_json(path / CONFIG, "the checkpoint's settings")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise UserError(f"{path / CONFIG}: checkpoint format version {version!r} is not one this lstmtext reads "
+                        f"(it reads up to {FORMAT_VERSION})", "upgrade lstmtext")
+    for key in ("task", "model", "tokenizer"):
+        if key not in config:
+            raise UserError(f"{path / CONFIG} has no {key!r} entry; the file is damaged")
+    return config
+
+
+def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task: str | None = None) -> Checkpoint:
+    """Validate and load a run folder: config, tokenizer, then weights into a fresh model."""
+    from lstmtext.config import ModelConfig, from_dict
+    from lstmtext.models import build_model
+    from lstmtext.tokenizers import FILENAME, load_tokenizer
+
+    path = Path(path)
+    config = read_config(path)
+    if task is not None and config["task"] != task:
+        raise UserError(f"{path} is a {_TASK_NAMES.get(config['task'], config['task'])} checkpoint, "
+                        f"not a {_TASK_NAMES[task]}", _TASK_HINTS[task])
+    tokenizer = load_tokenizer(path / FILENAME)
+    model_cfg = from_dict(ModelConfig, config["model"])
+    if tokenizer.vocab_size != model_cfg.vocab_size:
+        raise UserError(f"{path / FILENAME} has {tokenizer.vocab_size} tokens but config.json says "
+                        f"{model_cfg.vocab_size}; the checkpoint is inconsistent")
+    import torch
+
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in build_model(model_cfg).state_dict().items()}
+    file = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS)
+    tensors = load_weights(file, shapes)
+    model = build_model(model_cfg)
+    model.load_state_dict(tensors)
+    model.to(device).eval()
+    return Checkpoint(path, config, model, tokenizer)
+
+
+_TASK_NAMES = {"lm": "language-model", "classify": "classifier"}
+_TASK_HINTS = {"lm": "use lstmtext classify for classifier checkpoints",
+               "classify": "use lstmtext generate for language-model checkpoints"}

@@ -1,0 +1,453 @@
+"""The `lstmtext` command line: a thin Typer shell over the library.
+
+Heavy modules (torch, numpy, datasets) are imported inside the commands, so `--help` and usage
+errors answer at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from lstmtext import __version__
+from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig, to_dict, validate_model
+from lstmtext.errors import UserError, usage_error
+
+app = typer.Typer(
+    name="lstmtext",
+    help="Train and use LSTM language models and text classifiers.\n\n"
+         "Example: lstmtext train && lstmtext generate checkpoints/<run> --prompt 'Once'",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+_state = {"debug": False}
+F = TypeVar("F", bound=Callable[..., Any])
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = "corpora/tales.txt"
+
+
+def _fail(message: str, code: int) -> None:
+    from rich.markup import escape
+
+    from lstmtext.render import err
+
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn library errors into one line on stderr and an exit code; tracebacks only with --debug."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except UserError as exc:
+            if _state["debug"]:
+                raise
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except MemoryError:
+            _fail("out of memory", 1)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if _state["debug"]:
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            _fail(f"internal error: {type(exc).__name__}: {first[:200]} (run with --debug for the traceback)", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for internal errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    _state["debug"] = debug
+    if version:
+        typer.echo(f"lstmtext {__version__}")
+        raise typer.Exit(0)
+
+
+# ----------------------------------------------------------------------------- shared options
+
+Level = Annotated[str, typer.Option("--level", help="Token level: char, word, bpe or unigram.")]
+VocabSize = Annotated[Optional[int], typer.Option("--vocab-size", help="bpe/unigram: vocabulary size (default "
+                                                  "4000); word: keep at most this many tokens.")]
+Lowercase = Annotated[bool, typer.Option("--lowercase", help="Lowercase the text before tokenizing.")]
+MinFreq = Annotated[int, typer.Option("--min-freq", help="char/word: drop tokens seen fewer times in training.")]
+WordSplit = Annotated[str, typer.Option("--word-split", help="word level: 'punct' splits punctuation off words, "
+                                        "'whitespace' splits on spaces only (pre-tokenized corpora such as PTB).")]
+TextColumn = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text "
+                                                   "(auto-detected from text/sentence/review/content...).")]
+Encoding = Annotated[str, typer.Option("--encoding", help="Encoding of text files.")]
+ValidFraction = Annotated[float, typer.Option("--valid-fraction", help="Share held out for validation when the "
+                                              "corpus has no validation split of its own.")]
+TestFraction = Annotated[float, typer.Option("--test-fraction", help="Share held out for testing when the corpus "
+                                             "has no test split of its own.")]
+SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed for shuffled hold-outs (classification).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (auto picks CUDA when "
+                                     "present).")]
+
+
+def _spec(level: str, vocab_size: int | None, lowercase: bool, min_freq: int, word_split: str) -> TokenizerSpec:
+    spec = TokenizerSpec(level=level, vocab_size=vocab_size, lowercase=lowercase, min_freq=min_freq,
+                         word_split=word_split)
+    spec.validate()
+    return spec
+
+
+def _default_corpus() -> Path:
+    for base in (PACKAGE_ROOT, Path.cwd()):
+        if (base / DEFAULT_CORPUS).exists():
+            return base / DEFAULT_CORPUS
+    raise usage_error("no CORPUS given and the shipped corpus was not found", "pass a corpus path")
+
+
+def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str) -> Path:
+    key = hashlib.sha256(json.dumps({**to_dict(spec), "task": task, "src": str(corpus_path.resolve())},
+                                    sort_keys=True).encode()).hexdigest()[:8]
+    return Path("checkpoints") / "prepared" / f"{corpus_path.stem or 'corpus'}-{spec.level}-{key}"
+
+
+def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: bool, *, encoding: str,
+             text_column: str | None, valid_fraction: float, test_fraction: float, split_seed: int,
+             task: str, label_column: str | None, quiet: bool) -> tuple[Path, dict[str, Any], bool, float]:
+    """Open the corpus and make (or reuse) its prepared folder."""
+    from lstmtext.corpus import open_corpus
+    from lstmtext.data import ensure_prepared, is_prepared
+    from lstmtext.render import byte_progress, err
+
+    corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
+                         valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed,
+                         task=task)
+    target = out if out is not None else _cache_dir(Path(corpus_arg), spec, task)
+    if target.exists() and not target.is_dir():
+        raise usage_error(f"--out {target} is an existing file", "pass a folder path")
+    if out is not None and target.exists() and not overwrite:
+        if not is_prepared(target) and any(target.iterdir()):
+            raise usage_error(f"--out {target} exists and is not a prepared-data folder",
+                              "pick a new folder, or remove it yourself")
+    started = time.perf_counter()
+    with byte_progress(quiet) as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(split: str, done: int, total: int) -> None:
+            if split not in tasks:
+                tasks[split] = progress.add_task(f"tokenize {split}", total=total or None)
+            progress.update(tasks[split], completed=done)
+
+        if out is not None and target.exists() and is_prepared(target) and not overwrite:
+            meta, reused = ensure_prepared(corpus, spec, target, task, report)
+            if not reused:
+                pass  # the same folder, rebuilt: it was ours (a prepared folder) and stale
+        else:
+            meta, reused = ensure_prepared(corpus, spec, target, task, report)
+    for path, line, reason in corpus.report.skipped[:5]:
+        err.print(f"[yellow]warning:[/] skipped {path} line {line}: {reason}")
+    if len(corpus.report.skipped) > 5:
+        err.print(f"[yellow]warning:[/] skipped {len(corpus.report.skipped)} records in all (see meta.json)")
+    return target, meta, reused, time.perf_counter() - started
+
+
+def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"prepared data: {path}" + (" (reused)" if reused else ""), title_justify="left")
+    for col in ("split", "characters", "tokens", "<unk> rate"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    total_tokens = 0
+    for split, info in meta["splits"].items():
+        total_tokens += info["tokens"]
+        rate = info["unk"] / info["tokens"] if info["tokens"] else 0.0
+        table.add_row(split, f"{info['chars']:,}", f"{info['tokens']:,}", f"{rate:.3%}")
+    table.caption = (f"level {meta['tokenizer']['level']}, vocabulary {meta['vocab_size']:,}, {meta['dtype']}, "
+                     + ("reused, source unchanged" if reused else
+                        f"{total_tokens / max(meta['seconds'], 1e-9):,.0f} tokens/s"))
+    return table
+
+
+# ----------------------------------------------------------------------------- tokenize
+
+
+@app.command()
+@handle_errors
+def tokenize(
+    corpus: Annotated[str, typer.Argument(help="Text file, folder, CSV/TSV/JSONL/parquet, saved HF dataset or "
+                                          "hub id.")],
+    level: Level = "char",
+    vocab_size: VocabSize = None,
+    lowercase: Lowercase = False,
+    min_freq: MinFreq = 1,
+    word_split: WordSplit = "punct",
+    text_column: TextColumn = None,
+    encoding: Encoding = "utf-8",
+    valid_fraction: ValidFraction = 0.05,
+    test_fraction: TestFraction = 0.05,
+    split_seed: SplitSeed = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Prepared folder to write (default under "
+                                                 "checkpoints/prepared/).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out folder.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Tokenize a corpus into a prepared folder of memory-mapped token ids.
+
+    Example: lstmtext tokenize corpora/tales.txt --level bpe --vocab-size 2000 --out prepared/tales-bpe
+    """
+    from lstmtext.render import out as stdout
+
+    spec = _spec(level, vocab_size, lowercase, min_freq, word_split)
+    path, meta, reused, seconds = _prepare(corpus, spec, out, overwrite, encoding=encoding, text_column=text_column,
+                                           valid_fraction=valid_fraction, test_fraction=test_fraction,
+                                           split_seed=split_seed, task="lm", label_column=None, quiet=quiet)
+    stdout.print(_data_table(path, meta, reused, seconds))
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> Path:
+    from lstmtext.checkpoint import CONFIG
+
+    if out is None:
+        out = Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists():
+        if not out.is_dir():
+            raise usage_error(f"--out {out} is an existing file", "pass a folder path")
+        contents = list(out.iterdir())
+        if contents:
+            if not overwrite:
+                raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
+            if not (out / CONFIG).exists():
+                raise usage_error(f"{out} is not a run folder; --overwrite only replaces runs",
+                                  "pick another --out")
+            shutil.rmtree(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"could not create {out}: {err.strerror}", "check the path and its permissions") from None
+    return out
+
+
+@app.command()
+@handle_errors
+def train(
+    corpus: Annotated[Optional[str], typer.Argument(help="Corpus (as for tokenize) or a prepared folder. "
+                                                    "Default: the shipped corpora/tales.txt.")] = None,
+    level: Level = "char",
+    vocab_size: VocabSize = None,
+    lowercase: Lowercase = False,
+    min_freq: MinFreq = 1,
+    word_split: WordSplit = "punct",
+    text_column: TextColumn = None,
+    encoding: Encoding = "utf-8",
+    valid_fraction: ValidFraction = 0.05,
+    test_fraction: TestFraction = 0.05,
+    split_seed: SplitSeed = 0,
+    embed_dim: Annotated[Optional[int], typer.Option("--embed-dim", help="Embedding size (default: the "
+                                                     "hidden size).")] = None,
+    hidden_size: Annotated[int, typer.Option("--hidden-size", help="LSTM units per layer.")] = 256,
+    layers: Annotated[int, typer.Option("--layers", help="Stacked LSTM layers.")] = 2,
+    dropout: Annotated[float, typer.Option("--dropout", help="Dropout on embeddings, between layers and "
+                                           "before the decoder.")] = 0.2,
+    tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help="Share the "
+                                                        "embedding and decoder matrices (default: on when "
+                                                        "embed-dim equals hidden-size).")] = None,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Tokens per truncated-BPTT window.")] = 128,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Parallel streams per step.")] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 3e-3,
+    optimizer: Annotated[str, typer.Option("--optimizer", help="adamw or sgd.")] = "adamw",
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")] = 0.01,
+    clip: Annotated[float, typer.Option("--clip", help="Gradient-norm clipping (0 = off).")] = 1.0,
+    schedule: Annotated[str, typer.Option("--schedule", help="cosine, plateau or constant.")] = "cosine",
+    warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="Linear LR warm-up steps.")] = 50,
+    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the training split.")] = 15.0,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many "
+                                                        "seconds.")] = None,
+    eval_every: Annotated[int, typer.Option("--eval-every", help="Steps between validations.")] = 100,
+    log_every: Annotated[int, typer.Option("--log-every", help="Steps between loss read-backs.")] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1234,
+    device: Device = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="auto (bf16 autocast on CUDA, fp32 on CPU), "
+                                           "fp32, bf16 or fp16.")] = "auto",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
+                                                "checkpoints/<corpus>-<level>-<time>).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train an LSTM language model (tokenizing the corpus first when needed).
+
+    Example: lstmtext train corpora/tales.txt --level char --epochs 8 --out checkpoints/tales
+    """
+    from lstmtext.data import Prepared, is_prepared
+    from lstmtext.render import TrainProgress, facts_table, lm_summary, out as stdout
+
+    train_cfg = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                            weight_decay=weight_decay, clip=clip, schedule=schedule, warmup_steps=warmup_steps,
+                            epochs=epochs, max_steps=max_steps, time_limit=time_limit, eval_every=eval_every,
+                            log_every=log_every, seed=seed, device=device, precision=precision)
+    train_cfg.validate()
+    embed = embed_dim if embed_dim is not None else hidden_size
+    model_cfg = ModelConfig(task="lm", embed_dim=embed, hidden_size=hidden_size, layers=layers, dropout=dropout,
+                            tie_weights=(embed == hidden_size) if tie_weights is None else tie_weights)
+    validate_model(model_cfg)
+    from lstmtext.training import resolve_device
+
+    resolve_device(device)
+    corpus_arg = corpus if corpus is not None else str(_default_corpus())
+    if is_prepared(Path(corpus_arg)):
+        prepared_path = Path(corpus_arg)
+    else:
+        spec = _spec(level, vocab_size, lowercase, min_freq, word_split)
+        prepared_path, meta, reused, seconds = _prepare(
+            corpus_arg, spec, None, False, encoding=encoding, text_column=text_column,
+            valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed, task="lm",
+            label_column=None, quiet=quiet)
+        if not quiet:
+            from lstmtext.render import err
+
+            err.print(_data_table(prepared_path, meta, reused, seconds))
+    prepared = Prepared.open(prepared_path)
+    model_cfg.vocab_size = prepared.tokenizer.vocab_size
+    run_dir = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
+
+    from lstmtext.training import train as run_training
+
+    events = TrainProgress(quiet)
+    try:
+        summary = run_training(run_dir, prepared, model_cfg, train_cfg, events)
+    finally:
+        events.close()
+    stdout.print(lm_summary(summary))
+    stdout.print(facts_table([
+        ("steps", f"{summary['steps']:,} ({summary['epochs']:.2f} epochs, stopped by {summary['stopped_by']})"),
+        ("tokens/second", f"{summary['tokens_per_s']:,.0f}"),
+        ("wall time", f"{summary['seconds']:.1f} s on {summary['device']}"),
+        ("parameters", f"{summary['parameters']:,}"),
+        ("checkpoint", summary["run_dir"]),
+    ]))
+
+
+# ----------------------------------------------------------------------------- generate
+
+
+@app.command()
+@handle_errors
+def generate(
+    checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to start from.")] = "",
+    length: Annotated[int, typer.Option("--length", "-n", help="Tokens to generate.")] = 300,
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Sampling temperature (0 = "
+                                               "greedy).")] = 0.8,
+    top_k: Annotated[int, typer.Option("--top-k", help="Sample from the k most likely tokens (0 = off).")] = 0,
+    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass, in (0, 1].")] = 1.0,
+    num_samples: Annotated[int, typer.Option("--num-samples", help="Samples drawn together in one "
+                                             "batch.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same text (on the same device).")] = 0,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print tokens as they come (one "
+                                         "sample only).")] = True,
+    weights: Annotated[str, typer.Option("--weights", help="best (lowest validation loss) or last.")] = "best",
+    device: Device = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the samples as JSON.")] = False,
+) -> None:
+    """Sample text from a trained language model.
+
+    Example: lstmtext generate checkpoints/tales --prompt "The miller said" --length 400 --temperature 0.7
+    """
+    from lstmtext.sampling import SampleSettings
+
+    settings = SampleSettings(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                              num_samples=num_samples, seed=seed)
+    settings.validate()
+    if weights not in ("best", "last"):
+        raise usage_error(f"unknown --weights {weights!r}", "choose best or last")
+    if len(prompt) > 100_000:
+        raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 100,000 characters")
+
+    from lstmtext.checkpoint import load_checkpoint
+    from lstmtext.render import err
+    from lstmtext.sampling import sample, start_ids
+    from lstmtext.training import resolve_device
+
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(checkpoint, str(dev), weights=weights, task="lm")
+    tok = ckpt.tokenizer
+    unknown = tok.unknown(prompt)
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:10])
+        err.print(f"[yellow]warning:[/] the prompt has {len(unknown)} token(s) the model never saw ({shown}); "
+                  "they are read as <unk>")
+    prompt_ids = start_ids(tok, prompt)
+    streaming = stream and num_samples == 1 and not json_out
+    printed = ""
+    if streaming:
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        produced: list[int] = []
+
+        def on_step(new: list[int]) -> None:
+            nonlocal printed
+            produced.append(new[0])
+            text = tok.decode(produced)
+            if text.startswith(printed):
+                sys.stdout.write(text[len(printed):])
+                sys.stdout.flush()
+                printed = text
+
+        rows = sample(ckpt.model, tok, prompt, settings, dev, on_step)
+        rest = tok.decode(rows[0])
+        sys.stdout.write(rest[len(printed):] if rest.startswith(printed) else "")
+        sys.stdout.write("\n")
+        return
+    rows = sample(ckpt.model, tok, prompt, settings, dev)
+    texts = [prompt + tok.decode(r) for r in rows]
+    del prompt_ids
+    if json_out:
+        print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts}, ensure_ascii=False))
+        return
+    for k, text in enumerate(texts):
+        if num_samples > 1:
+            print(f"--- sample {k + 1} ---")
+        print(text)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry: usage errors become one line and exit code 2."""
+    try:  # newer Typer releases vendor Click; older ones use the click package
+        from typer._click import exceptions as click_errors
+    except ImportError:
+        from click import exceptions as click_errors
+
+    try:
+        code = app(args=argv, prog_name="lstmtext", standalone_mode=False)
+    except click_errors.UsageError as exc:
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        print(f"error: {exc.format_message()}{where}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except click_errors.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

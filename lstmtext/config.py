@@ -1,0 +1,130 @@
+"""Settings as plain dataclasses; JSON in and out. Imports nothing heavy."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from lstmtext.errors import usage_error
+
+LEVELS = ("char", "word", "bpe", "unigram")
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("cosine", "plateau", "constant")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class TokenizerSpec:
+    """How to build a tokenizer from a corpus's training split."""
+
+    level: str = "char"
+    vocab_size: int | None = None  # bpe/unigram: required size; word: cap on words kept
+    lowercase: bool = False
+    min_freq: int = 1
+    word_split: str = "punct"  # word level: "punct" splits punctuation off, "whitespace" does not
+
+    def validate(self) -> None:
+        if self.level not in LEVELS:
+            raise usage_error(f"unknown --level {self.level!r}", f"choose one of: {', '.join(LEVELS)}")
+        if self.vocab_size is not None and self.vocab_size < 1:
+            raise usage_error(f"--vocab-size must be positive, got {self.vocab_size}")
+        if self.level in ("bpe", "unigram") and self.vocab_size is not None and self.vocab_size < 8:
+            raise usage_error(
+                f"--vocab-size {self.vocab_size} is too small for {self.level}", "use at least a few hundred"
+            )
+        if self.min_freq < 1:
+            raise usage_error(f"--min-freq must be at least 1, got {self.min_freq}")
+        if self.word_split not in ("punct", "whitespace"):
+            raise usage_error(f"unknown --word-split {self.word_split!r}", "choose punct or whitespace")
+
+
+@dataclass
+class ModelConfig:
+    """The network's shape; enough to rebuild it from a checkpoint."""
+
+    task: str = "lm"  # "lm" or "classify"
+    vocab_size: int = 0
+    embed_dim: int = 256
+    hidden_size: int = 256
+    layers: int = 2
+    dropout: float = 0.2
+    tie_weights: bool = True
+    bidirectional: bool = False
+    pooling: str = "last"
+    num_classes: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """How to train; stored in the checkpoint so a run can be read back."""
+
+    seq_len: int = 128
+    batch_size: int = 32
+    lr: float = 3e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 0.01
+    clip: float = 1.0
+    schedule: str = "cosine"
+    warmup_steps: int = 50
+    epochs: float = 10.0
+    max_steps: int | None = None
+    time_limit: float | None = None  # seconds
+    eval_every: int = 200
+    log_every: int = 20
+    seed: int = 1234
+    device: str = "auto"
+    precision: str = "auto"
+    eval_batch_size: int = 16
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        positive_ints = {
+            "--seq-len": self.seq_len,
+            "--batch-size": self.batch_size,
+            "--eval-every": self.eval_every,
+            "--log-every": self.log_every,
+        }
+        for flag, value in positive_ints.items():
+            if value < 1:
+                raise usage_error(f"{flag} must be at least 1, got {value}")
+        if not self.lr > 0:
+            raise usage_error(f"--lr must be positive, got {self.lr}")
+        if self.lr > 100:
+            raise usage_error(f"--lr {self.lr} is absurdly large", "typical values are 1e-3 (adamw) or 20 (sgd)")
+        if self.optimizer not in OPTIMIZERS:
+            raise usage_error(f"unknown --optimizer {self.optimizer!r}", f"choose one of: {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise usage_error(f"unknown --schedule {self.schedule!r}", f"choose one of: {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise usage_error(f"unknown --precision {self.precision!r}", f"choose one of: {', '.join(PRECISIONS)}")
+        if not self.epochs > 0:
+            raise usage_error(f"--epochs must be positive, got {self.epochs}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise usage_error(f"--max-steps must be at least 1, got {self.max_steps}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise usage_error(f"--time-limit must be positive, got {self.time_limit}")
+        if self.clip < 0:
+            raise usage_error(f"--clip must be 0 (off) or positive, got {self.clip}")
+        if self.warmup_steps < 0:
+            raise usage_error(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
+
+
+def validate_model(cfg: ModelConfig) -> None:
+    for flag, value in (("--hidden-size", cfg.hidden_size), ("--embed-dim", cfg.embed_dim), ("--layers", cfg.layers)):
+        if value < 1:
+            raise usage_error(f"{flag} must be at least 1, got {value}")
+        if value > 100_000:
+            raise usage_error(f"{flag} {value} is absurdly large", "try a value in the hundreds")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise usage_error(f"--dropout must be in [0, 1), got {cfg.dropout}")
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build a dataclass from a dict, ignoring keys it does not know (newer writers)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})

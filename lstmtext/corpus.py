@@ -1,0 +1,536 @@
+"""Reading corpora: text files, folders, tables (CSV/TSV/JSONL/parquet), HF datasets; picking splits.
+
+Everything streams: text files are read as byte ranges in chunks that end on line boundaries,
+tables row by row. Nothing here tokenizes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lstmtext.errors import UserError, usage_error
+
+SPLITS = ("train", "valid", "test")
+_SPLIT_WORDS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid",
+                "dev": "valid", "val": "valid", "test": "test", "testing": "test"}
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+                  ".parquet": "parquet"}
+TEXT_COLUMNS = ("text", "sentence", "review", "content", "body", "document", "comment", "tweet",
+                "question", "passage", "line", "utterance")
+LABEL_COLUMNS = ("label", "labels", "sentiment", "polarity", "class", "category", "target", "rating", "stars")
+CHUNK_BYTES = 1 << 20
+_MAX_CARRY = 4 << 20
+
+
+@dataclass
+class ReadReport:
+    """What a reader did: records read and records skipped (with line numbers and reasons)."""
+
+    read: int = 0
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, reason)
+
+    def skip(self, path: str, line: int, reason: str) -> None:
+        self.skipped.append((path, line, reason))
+
+
+# ----------------------------------------------------------------------------- text files
+
+
+def _check_encoding(path: Path, encoding: str) -> None:
+    head = path.open("rb").read(4)
+    utf8ish = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    if utf8ish and (head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff")):
+        raise UserError(f"{path} looks like UTF-16 (it starts with a byte-order mark)", "pass --encoding utf-16")
+
+
+def _looks_binary(path: Path) -> bool:
+    if path.suffix.lower() == ".parquet":
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False  # UTF-16 text
+    return b"\x00" in head
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    return "\n".encode(encoding) == b"\n"
+
+
+def _decode_error(path: Path, pos: int, err: UnicodeDecodeError, encoding: str) -> UserError:
+    offset = max(pos + err.start, 0)
+    with path.open("rb") as fh:
+        line = fh.read(offset).count(b"\n") + 1
+    return UserError(
+        f"{path}: invalid {encoding} at byte {offset} (line {line})",
+        "pass --encoding with the file's real encoding, e.g. --encoding latin-1",
+    )
+
+
+def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str]:
+    """Decode bytes [start, end) of a file in chunks that end at a newline (or whitespace)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    carry = ""
+    with path.open("rb") as fh:
+        fh.seek(start)
+        if start == 0 and codecs.lookup(encoding).name == "utf-8" and fh.read(3) != codecs.BOM_UTF8:
+            fh.seek(0)
+        pos = fh.tell()
+        while pos < end:
+            raw = fh.read(min(CHUNK_BYTES, end - pos))
+            if not raw:
+                break
+            try:
+                text = decoder.decode(raw, final=pos + len(raw) >= end)
+            except UnicodeDecodeError as err:
+                raise _decode_error(path, pos, err, encoding) from None
+            pos += len(raw)
+            text = carry + text
+            cut = text.rfind("\n") + 1
+            if not cut and len(text) > _MAX_CARRY:
+                cut = max(text.rfind(" ") + 1, len(text))
+            carry = text[cut:]
+            if cut:
+                yield text[:cut]
+    if carry:
+        yield carry
+
+
+def _snap_to_line(path: Path, offset: int) -> int:
+    """The first line start at or after ``offset`` (or the file's end)."""
+    if offset <= 0:
+        return 0
+    with path.open("rb") as fh:
+        pos = offset - 1
+        fh.seek(pos)
+        while block := fh.read(1 << 16):
+            nl = block.find(b"\n")
+            if nl >= 0:
+                return pos + nl + 1
+            pos += len(block)
+        return pos
+
+
+@dataclass
+class TextSplit:
+    """A split made of byte ranges of text files."""
+
+    ranges: list[tuple[Path, int, int]]
+    encoding: str
+
+    def texts(self) -> Iterator[str]:
+        for path, start, end in self.ranges:
+            if end > start:
+                yield from _read_range(path, start, end, self.encoding)
+
+    def num_bytes(self) -> int:
+        return sum(end - start for _, start, end in self.ranges)
+
+
+@dataclass
+class MemorySplit:
+    """A split held as a list of strings (for non-ASCII-compatible encodings and HF datasets)."""
+
+    items: list[str]
+
+    def texts(self) -> Iterator[str]:
+        yield from self.items
+
+    def num_bytes(self) -> int:
+        return sum(len(t) for t in self.items)
+
+
+def _cut_files(files: list[Path], fractions: tuple[float, float]) -> dict[str, list[tuple[Path, int, int]]]:
+    """Hold out the tail of a concatenation of files: [train | valid | test], cut at line starts."""
+    sizes = [p.stat().st_size for p in files]
+    total = sum(sizes)
+    valid_f, test_f = fractions
+    marks = [int(total * (1 - valid_f - test_f)), int(total * (1 - test_f))]
+    cuts: list[tuple[int, int]] = []  # (file index, offset) per mark
+    for mark in marks:
+        acc = 0
+        for i, size in enumerate(sizes):
+            if mark < acc + size or i == len(sizes) - 1:
+                cuts.append((i, _snap_to_line(files[i], min(mark - acc, size))))
+                break
+            acc += size
+    bounds = [(0, 0), *cuts, (len(files) - 1, sizes[-1])]
+    out: dict[str, list[tuple[Path, int, int]]] = {}
+    for name, (a, b) in zip(SPLITS, zip(bounds, bounds[1:])):
+        ranges = []
+        for i in range(a[0], b[0] + 1):
+            start = a[1] if i == a[0] else 0
+            end = b[1] if i == b[0] else sizes[i]
+            ranges.append((files[i], start, end))
+        out[name] = ranges
+    return out
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _table_format(path: Path) -> str | None:
+    return TABLE_SUFFIXES.get(path.suffix.lower())
+
+
+def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a table as (line number, row dict). Bad rows are skipped and reported."""
+    name = str(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as err:  # pyarrow raises several types for a broken file
+            raise UserError(f"{path}: not a readable parquet file ({err})") from None
+        row = 0
+        for batch in pf.iter_batches(batch_size=4096):
+            for rec in batch.to_pylist():
+                row += 1
+                yield row, rec
+        return
+    try:
+        fh = path.open("r", encoding=encoding, newline="")
+        with fh:
+            if fmt == "jsonl":
+                for lineno, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError as err:
+                        report.skip(name, lineno, f"not valid JSON ({err.msg})")
+                        continue
+                    if not isinstance(rec, dict):
+                        report.skip(name, lineno, "not a JSON object")
+                        continue
+                    yield lineno, rec
+                return
+            quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
+            csv.field_size_limit(sys.maxsize)
+            reader = csv.reader(fh, delimiter="\t" if fmt == "tsv" else ",", quoting=quoting)
+            header = next(reader, None)
+            if header is None:
+                return
+            header = [h.strip() for h in header]
+            for row in reader:
+                lineno = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != len(header):
+                    report.skip(name, lineno, f"has {len(row)} fields, the header has {len(header)}")
+                    continue
+                yield lineno, dict(zip(header, row))
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: invalid {encoding} ({err.reason} at byte {err.start} of a block)",
+                        "pass --encoding with the file's real encoding, e.g. --encoding latin-1") from None
+    except csv.Error as err:
+        raise UserError(f"{path}: malformed {fmt.upper()} ({err})") from None
+
+
+def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        except Exception as err:
+            raise UserError(f"{path}: not a readable parquet file ({err})") from None
+    if fmt == "jsonl":
+        for _, rec in _iter_table(path, fmt, encoding, ReadReport()):
+            return list(rec.keys())
+        return []
+    with path.open("r", encoding=encoding, newline="") as fh:
+        try:
+            first = fh.readline()
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: invalid {encoding} in the header line", "pass --encoding") from None
+    delim = "\t" if fmt == "tsv" else ","
+    return [c.strip() for c in next(csv.reader([first], delimiter=delim), [])]
+
+
+def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str) -> str:
+    """The column named by the user, else the first common name found (case-insensitive)."""
+    found = ", ".join(columns) if columns else "none"
+    if wanted is not None:
+        if wanted in columns:
+            return wanted
+        raise usage_error(f"{where} has no column {wanted!r} (columns found: {found})",
+                          f"pass --{what}-column with one of them")
+    lower = {c.lower(): c for c in columns}
+    for cand in candidates:
+        if cand in lower:
+            return lower[cand]
+    raise usage_error(f"could not tell which column of {where} holds the {what} (columns found: {found})",
+                      f"pass --{what}-column NAME")
+
+
+@dataclass
+class TableSplit:
+    """One split of rows: some files, optionally a row range (for tail hold-out)."""
+
+    files: list[tuple[Path, str]]
+    text_column: str
+    encoding: str
+    report: ReadReport
+    label_column: str | None = None
+    rows: tuple[int, int] | None = None  # [first, last) row index across the files
+    indices: Any = None  # an explicit sorted array of row indices (stratified hold-out)
+
+    def records(self) -> Iterator[tuple[str, Any, str, int]]:
+        """(text, label, file, line) for each kept row."""
+        index = -1
+        pick = None if self.indices is None else set(int(i) for i in self.indices)
+        for path, fmt in self.files:
+            for lineno, rec in _iter_table(path, fmt, self.encoding, self.report):
+                if self.text_column not in rec:
+                    self.report.skip(str(path), lineno, f"has no {self.text_column!r} field")
+                    continue
+                text = rec[self.text_column]
+                label = rec.get(self.label_column) if self.label_column else None
+                index += 1
+                if self.rows is not None and not self.rows[0] <= index < self.rows[1]:
+                    continue
+                if pick is not None and index not in pick:
+                    continue
+                yield ("" if text is None else str(text)), label, str(path), lineno
+
+    def texts(self) -> Iterator[str]:
+        for text, _, _, _ in self.records():
+            yield text.replace("\r\n", "\n").replace("\n", " ") + "\n"
+
+    def num_bytes(self) -> int:
+        return sum(p.stat().st_size for p, _ in self.files)
+
+
+# ----------------------------------------------------------------------------- the corpus
+
+
+@dataclass
+class Corpus:
+    """A named source with up to three splits, and the files whose contents identify it."""
+
+    name: str
+    kind: str  # "text" | "table" | "hf"
+    splits: dict[str, Any]
+    files: list[Path]
+    report: ReadReport
+    origin: str
+    text_column: str | None = None
+    label_column: str | None = None
+    own_splits: bool = False
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for path in self.files:
+            digest.update(path.name.encode())
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        if not self.files:
+            digest.update(self.origin.encode())
+        return digest.hexdigest()
+
+
+def _split_of(path: Path) -> str | None:
+    words = re.split(r"[._\-]", path.name.lower())
+    hits = {_SPLIT_WORDS[w] for w in words if w in _SPLIT_WORDS}
+    return hits.pop() if len(hits) == 1 else None
+
+
+def _is_hf_dir(path: Path) -> bool:
+    return (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists() \
+        or (path / "state.json").exists()
+
+
+def _looks_like_hub_id(spec: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?", spec)) and "." not in Path(spec).suffix[:1] \
+        and not spec.endswith(tuple(TABLE_SUFFIXES) + (".txt",))
+
+
+def _check_fractions(valid_fraction: float, test_fraction: float) -> tuple[float, float]:
+    for flag, value in (("--valid-fraction", valid_fraction), ("--test-fraction", test_fraction)):
+        if not 0.0 <= value < 1.0:
+            raise usage_error(f"{flag} must be in [0, 1), got {value}")
+    if valid_fraction + test_fraction >= 0.9:
+        raise usage_error("--valid-fraction plus --test-fraction leaves too little to train on",
+                          "keep their sum under 0.9")
+    return valid_fraction, test_fraction
+
+
+def open_corpus(
+    spec: str | Path,
+    *,
+    encoding: str = "utf-8",
+    text_column: str | None = None,
+    label_column: str | None = None,
+    valid_fraction: float = 0.05,
+    test_fraction: float = 0.05,
+    split_seed: int = 0,
+    task: str = "lm",
+    hf_loader: Callable[[str], Any] | None = None,
+) -> Corpus:
+    """Open any supported source and decide its train/valid/test splits."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise usage_error(f"unknown --encoding {encoding!r}", "try utf-8, latin-1 or utf-16") from None
+    fractions = _check_fractions(valid_fraction, test_fraction)
+    want_labels = task == "classify"
+    path = Path(spec)
+    if not path.exists():
+        if _looks_like_hub_id(str(spec)):
+            from lstmtext.hf import open_hub
+
+            return open_hub(str(spec), text_column, label_column, fractions, split_seed, want_labels, hf_loader)
+        raise UserError(f"corpus not found: {spec}", "check the path")
+    if path.is_dir():
+        if _is_hf_dir(path):
+            from lstmtext.hf import open_saved
+
+            return open_saved(path, text_column, label_column, fractions, split_seed, want_labels)
+        return _open_folder(path, encoding, text_column, label_column, fractions, split_seed, want_labels)
+    return _open_files(path.name, {None: [path]}, encoding, text_column, label_column, fractions, split_seed,
+                       want_labels)
+
+
+def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
+                 fractions: tuple[float, float], split_seed: int, want_labels: bool) -> Corpus:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(path).parts))
+    files = [p for p in files if p.suffix.lower() not in (".md",) or len(files) == 1]
+    readable = [p for p in files if p.stat().st_size > 0 and not _looks_binary(p)]
+    if not readable:
+        raise UserError(f"{path} holds no text files", "point at a folder of .txt files or at a single file")
+    tables = [p for p in readable if _table_format(p)]
+    chosen = tables if tables else readable
+    by_split: dict[str | None, list[Path]] = {}
+    for p in chosen:
+        by_split.setdefault(_split_of(p), []).append(p)
+    if "train" in by_split:
+        by_split.pop(None, None)
+    else:
+        by_split = {None: chosen}
+    return _open_files(path.name, by_split, encoding, text_column, label_column, fractions, split_seed, want_labels)
+
+
+def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str, text_column: str | None,
+                label_column: str | None, fractions: tuple[float, float], split_seed: int,
+                want_labels: bool) -> Corpus:
+    all_files = [p for ps in by_split.values() for p in ps]
+    for p in all_files:
+        if p.is_file() and p.stat().st_size == 0 and len(all_files) == 1:
+            raise UserError(f"corpus is empty: {p}", "give a file with some text in it")
+        if _looks_binary(p):
+            raise UserError(f"{p} looks like a binary file, not text", "give a text, CSV, TSV, JSONL or parquet file")
+    report = ReadReport()
+    fmts = {p: _table_format(p) for p in all_files}
+    if any(fmts.values()):
+        if not all(fmts.values()):
+            raise UserError(f"{name} mixes tables and plain text files", "keep one kind per corpus")
+        return _open_tables(name, by_split, fmts, encoding, text_column, label_column, fractions, split_seed, report,
+                            want_labels)
+    for p in all_files:
+        _check_encoding(p, encoding)
+    if want_labels:
+        raise UserError(f"{name} is plain text; a classifier needs a table with text and label columns",
+                        "give a CSV, TSV, JSONL or parquet file")
+    if not _ascii_compatible(encoding):
+        return _open_transcoded(name, by_split, encoding, fractions, report)
+    own = None not in by_split
+    splits: dict[str, Any] = {}
+    if own:
+        train_files = by_split["train"]
+        missing = [s for s in SPLITS if s not in by_split]
+        held = _cut_files(train_files, tuple(f if s in missing else 0.0 for s, f in zip(SPLITS[1:], fractions)))
+        for s in SPLITS:
+            ranges = [(p, 0, p.stat().st_size) for p in by_split[s]] if s in by_split else held[s]
+            splits[s] = TextSplit(held["train"] if s == "train" else ranges, encoding)
+    else:
+        for s, ranges in _cut_files(by_split[None], fractions).items():
+            splits[s] = TextSplit(ranges, encoding)
+    return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own)
+
+
+def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding: str,
+                     fractions: tuple[float, float], report: ReadReport) -> Corpus:
+    """UTF-16 and friends: decode whole files, then split by characters."""
+    def read(p: Path) -> str:
+        try:
+            return p.read_text(encoding=encoding)
+        except UnicodeDecodeError as err:
+            raise _decode_error(p, 0, err, encoding) from None
+
+    all_files = [p for ps in by_split.values() for p in ps]
+    if None in by_split:
+        text = "".join(read(p) for p in by_split[None])
+        n = len(text)
+        a, b = int(n * (1 - sum(fractions))), int(n * (1 - fractions[1]))
+        parts = {"train": text[:a], "valid": text[a:b], "test": text[b:]}
+    else:
+        parts = {s: "".join(read(p) for p in by_split.get(s, [])) for s in SPLITS}
+    return Corpus(name, "text", {s: MemorySplit([t]) for s, t in parts.items()}, all_files, report, origin=name,
+                  own_splits=None not in by_split)
+
+
+def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[Path, str | None], encoding: str,
+                 text_column: str | None, label_column: str | None, fractions: tuple[float, float],
+                 split_seed: int, report: ReadReport, want_labels: bool) -> Corpus:
+    first = next(iter(by_split.values()))[0]
+    columns = table_columns(first, fmts[first] or "csv", encoding)
+    text_col = pick_column(columns, text_column, TEXT_COLUMNS, "text", str(first))
+    label_col = None
+    if want_labels:
+        label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", str(first))
+
+    def table(paths: list[Path], rows: tuple[int, int] | None = None) -> TableSplit:
+        return TableSplit([(p, fmts[p] or "csv") for p in paths], text_col, encoding, report, label_col, rows)
+
+    all_files = [p for ps in by_split.values() for p in ps]
+    splits: dict[str, Any] = {}
+    own = None not in by_split
+    if own:
+        for s in SPLITS:
+            if s in by_split:
+                splits[s] = table(by_split[s])
+        missing = [s for s in SPLITS if s not in splits]
+        if missing:
+            base = splits["train"]
+            held = hold_out_rows(base, {s: f for s, f in zip(SPLITS[1:], fractions) if s in missing})
+            splits.update(held)
+    else:
+        splits = hold_out_rows(table(by_split[None]), dict(zip(SPLITS[1:], fractions)))
+    corpus = Corpus(name, "table", splits, all_files, report, origin=name, text_column=text_col,
+                    label_column=label_col, own_splits=own)
+    return corpus
+
+
+def count_rows(split: TableSplit) -> int:
+    probe = TableSplit(split.files, split.text_column, split.encoding, ReadReport(), split.label_column, split.rows)
+    return sum(1 for _ in probe.records())
+
+
+def hold_out_rows(base: TableSplit, fractions: dict[str, float]) -> dict[str, TableSplit]:
+    """Hold out the tail rows of ``base`` for the named splits (deterministic, no shuffling)."""
+    n = count_rows(base)
+    out: dict[str, TableSplit] = {}
+    end = n
+    for s in ("test", "valid"):
+        f = fractions.get(s, 0.0)
+        k = int(round(n * f)) if f > 0 else 0
+        if f > 0 and k == 0 and n >= 3:
+            k = 1
+        out[s] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column,
+                            (end - k, end))
+        end -= k
+    out["train"] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column, (0, end))
+    return out

@@ -1,0 +1,94 @@
+"""The networks: a language model and a classifier, both on one embedding + nn.LSTM core."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from lstmtext.config import ModelConfig
+
+State = tuple[torch.Tensor, torch.Tensor]
+
+
+class LanguageModel(nn.Module):
+    """Embedding -> multi-layer LSTM (cuDNN on GPU) -> dropout -> linear decoder.
+
+    With tied weights the decoder reuses the embedding matrix (Press & Wolf, Inan et al.); when
+    the hidden size differs from the embedding size a linear projection bridges the two.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, cfg.layers, batch_first=True,
+                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        out_dim = cfg.hidden_size
+        self.proj = nn.Linear(cfg.hidden_size, cfg.embed_dim) if cfg.tie_weights and \
+            cfg.hidden_size != cfg.embed_dim else None
+        if cfg.tie_weights:
+            out_dim = cfg.embed_dim
+            self.decoder = None
+            self.decoder_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
+        else:
+            self.decoder = nn.Linear(out_dim, cfg.vocab_size)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+
+    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        out, state = self.lstm(self.drop(self.embedding(x)), state)
+        out = self.drop(out)
+        if self.proj is not None:
+            out = self.proj(out)
+        if self.decoder is None:
+            return F.linear(out, self.embedding.weight, self.decoder_bias), state
+        return self.decoder(out), state
+
+
+class Classifier(nn.Module):
+    """Embedding -> (bi)LSTM over packed sequences -> pooling -> dropout -> linear.
+
+    Packing means padding never reaches the LSTM, so a text's prediction does not depend on
+    what it is batched with.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=0)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, cfg.layers, batch_first=True,
+                            bidirectional=cfg.bidirectional, dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        width = cfg.hidden_size * (2 if cfg.bidirectional else 1)
+        self.attention = nn.Linear(width, 1) if cfg.pooling == "attention" else None
+        self.head = nn.Linear(width, cfg.num_classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``x``: [batch, time] token ids; ``lengths``: [batch] on the CPU, each at least 1."""
+        packed = pack_padded_sequence(self.drop(self.embedding(x)), lengths.cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        out, (h, _) = self.lstm(packed)
+        pooling = self.cfg.pooling
+        if pooling == "last":
+            pooled = torch.cat([h[-2], h[-1]], dim=1) if self.cfg.bidirectional else h[-1]
+        else:
+            seq, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+            mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None])
+            if pooling == "mean":
+                pooled = (seq * mask[..., None]).sum(1) / lengths.to(x.device)[:, None].clamp(min=1)
+            elif pooling == "max":
+                pooled = seq.masked_fill(~mask[..., None], float("-inf")).max(1).values
+            else:
+                scores = self.attention(seq).squeeze(-1).masked_fill(~mask, float("-inf"))
+                pooled = (torch.softmax(scores, dim=1)[..., None] * seq).sum(1)
+        return self.head(self.drop(pooled))
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    return LanguageModel(cfg) if cfg.task == "lm" else Classifier(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,325 @@
+"""Tokenizers: char, word and SentencePiece (bpe, unigram) behind one small interface.
+
+Every tokenizer reserves id 0 for <pad> and id 1 for <unk>; word and SentencePiece also use id 2
+for <eos>, which stands for a newline. A tokenizer saves to one JSON file (SentencePiece's model
+bytes are embedded in it, base64), so a checkpoint carries a single tokenizer file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from lstmtext.config import TokenizerSpec
+from lstmtext.errors import UserError, usage_error
+
+PAD, UNK, EOS = 0, 1, 2
+FILENAME = "tokenizer.json"
+_NO_SPACE_BEFORE = set(".,!?;:)]}'\"%")
+_NO_SPACE_AFTER = set("([{\"")
+
+
+class Tokenizer(Protocol):
+    kind: str
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def encode(self, text: str) -> np.ndarray: ...
+
+    def decode(self, ids: Iterable[int]) -> str: ...
+
+    def unknown(self, text: str) -> list[str]: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+# ----------------------------------------------------------------------------- char
+
+
+class CharTokenizer:
+    """One token per Unicode code point; every character seen in training is kept."""
+
+    kind = "char"
+
+    def __init__(self, chars: list[str], lowercase: bool = False) -> None:
+        self.itos = ["<pad>", "<unk>", *chars]
+        self.lowercase = lowercase
+        self._table: np.ndarray | None = None
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    @staticmethod
+    def _codepoints(text: str) -> np.ndarray:
+        return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+    @classmethod
+    def build(cls, texts: Iterable[str], spec: TokenizerSpec) -> CharTokenizer:
+        counts: Counter[int] = Counter()
+        for chunk in texts:
+            if spec.lowercase:
+                chunk = chunk.lower()
+            values, freq = np.unique(cls._codepoints(chunk), return_counts=True)
+            counts.update(dict(zip(values.tolist(), freq.tolist())))
+        kept = [cp for cp, c in counts.items() if c >= spec.min_freq]
+        kept.sort(key=lambda cp: (-counts[cp], cp))
+        if spec.vocab_size is not None:
+            kept = kept[: max(spec.vocab_size - 2, 0)]
+        return cls([chr(cp) for cp in sorted(kept)], spec.lowercase)
+
+    def _lookup(self) -> np.ndarray:
+        if self._table is None:
+            table = np.full(0x110000, UNK, dtype=np.int32)
+            for i, ch in enumerate(self.itos[2:], start=2):
+                table[ord(ch)] = i
+            self._table = table
+        return self._table
+
+    def encode(self, text: str) -> np.ndarray:
+        if self.lowercase:
+            text = text.lower()
+        cps = self._codepoints(text)
+        return self._lookup()[np.minimum(cps, 0x10FFFF)].astype(np.int64)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        itos = self.itos
+        return "".join(itos[i] if i > UNK else ("\ufffd" if i == UNK else "") for i in ids)
+
+    def unknown(self, text: str) -> list[str]:
+        ids = self.encode(text)
+        chars = list(text.lower() if self.lowercase else text)
+        return sorted({c for c, i in zip(chars, ids.tolist()) if i == UNK})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lowercase": self.lowercase, "tokens": self.itos[2:]}
+
+
+# ----------------------------------------------------------------------------- word
+
+_PATTERNS = {
+    "punct": re.compile(r"<unk>|<eos>|\w+(?:['’]\w+)*|[^\w\s]"),
+    "whitespace": re.compile(r"\S+"),
+}
+
+
+class WordTokenizer:
+    """Words (and, by default, punctuation marks) as tokens; a newline is <eos>."""
+
+    kind = "word"
+
+    def __init__(self, words: list[str], lowercase: bool = False, word_split: str = "punct") -> None:
+        self.itos = ["<pad>", "<unk>", "<eos>", *words]
+        self.stoi = {w: i for i, w in enumerate(self.itos)}
+        self.stoi.pop("<pad>")
+        self.lowercase = lowercase
+        self.word_split = word_split
+        self._pattern = _PATTERNS[word_split]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def _lines(self, text: str) -> Iterator[list[str]]:
+        if self.lowercase:
+            text = text.lower()
+        lines = text.split("\n")
+        for k, line in enumerate(lines):
+            tokens = self._pattern.findall(line)
+            if k < len(lines) - 1:
+                tokens.append("<eos>")
+            yield tokens
+
+    @classmethod
+    def build(cls, texts: Iterable[str], spec: TokenizerSpec) -> WordTokenizer:
+        probe = cls([], spec.lowercase, spec.word_split)
+        counts: Counter[str] = Counter()
+        for chunk in texts:
+            for tokens in probe._lines(chunk):
+                counts.update(tokens)
+        for special in ("<unk>", "<eos>", "<pad>"):
+            counts.pop(special, None)
+        kept = [w for w, c in counts.items() if c >= spec.min_freq]
+        kept.sort(key=lambda w: (-counts[w], w))
+        if spec.vocab_size is not None:
+            if spec.vocab_size <= 3:
+                raise usage_error(f"--vocab-size {spec.vocab_size} is too small for word level",
+                                  "it must leave room for words beyond <pad>, <unk> and <eos>")
+            kept = kept[: spec.vocab_size - 3]
+        return cls(kept, spec.lowercase, spec.word_split)
+
+    def encode(self, text: str) -> np.ndarray:
+        get = self.stoi.get
+        ids = [get(tok, UNK) for tokens in self._lines(text) for tok in tokens]
+        return np.asarray(ids, dtype=np.int64)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        out: list[str] = []
+        glue = True  # no space before the first token, after a newline or an opening bracket
+        for i in ids:
+            if i == PAD:
+                continue
+            tok = self.itos[i] if 0 <= i < len(self.itos) else "<unk>"
+            if tok == "<eos>":
+                out.append("\n")
+                glue = True
+                continue
+            if not glue and not (self.word_split == "punct" and tok in _NO_SPACE_BEFORE):
+                out.append(" ")
+            out.append(tok)
+            glue = self.word_split == "punct" and tok in _NO_SPACE_AFTER
+        return "".join(out)
+
+    def unknown(self, text: str) -> list[str]:
+        return sorted({t for tokens in self._lines(text) for t in tokens if t not in self.stoi})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lowercase": self.lowercase, "word_split": self.word_split,
+                "tokens": self.itos[3:]}
+
+
+# ----------------------------------------------------------------------------- sentencepiece
+
+
+class SentencePieceTokenizer:
+    """SentencePiece BPE or unigram subwords; the text is kept as-is (identity normalisation)."""
+
+    def __init__(self, model: bytes, kind: str, lowercase: bool = False) -> None:
+        import sentencepiece as spm
+
+        self.kind = kind
+        self.lowercase = lowercase
+        self.model = model
+        self.sp = spm.SentencePieceProcessor(model_proto=model)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.sp.get_piece_size())
+
+    @classmethod
+    def build(cls, texts: Iterable[str], spec: TokenizerSpec) -> SentencePieceTokenizer:
+        import io
+
+        import sentencepiece as spm
+
+        size = spec.vocab_size or 4000
+        alphabet: set[str] = set()
+
+        def sentences() -> Iterator[str]:
+            for chunk in texts:
+                if spec.lowercase:
+                    chunk = chunk.lower()
+                if len(alphabet) < 5000:
+                    alphabet.update(chunk)
+                for line in chunk.split("\n"):
+                    if line.strip():
+                        yield line
+
+        buffer = io.BytesIO()
+        lines = list(_take(sentences(), 2_000_000))
+        if not lines:
+            raise UserError("the training split has no text to learn subwords from")
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(lines), model_writer=buffer, vocab_size=size, model_type=spec.level,
+                character_coverage=1.0 if len(alphabet) < 1000 else 0.9995,
+                pad_id=PAD, unk_id=UNK, eos_id=EOS, bos_id=-1,
+                pad_piece="<pad>", unk_piece="<unk>", eos_piece="<eos>",
+                normalization_rule_name="identity", remove_extra_whitespaces=False,
+                max_sentence_length=1 << 16, num_threads=2, minloglevel=2, shuffle_input_sentence=True,
+            )
+        except RuntimeError as err:
+            detail = str(err).strip().splitlines()[-1]
+            match = re.search(r"<= (\d+)", detail)
+            hint = f"use --vocab-size {match.group(1)} or less" if match else "try a different --vocab-size"
+            raise usage_error(f"SentencePiece could not build a {size}-piece vocabulary: {detail}", hint) from None
+        return cls(buffer.getvalue(), spec.level, spec.lowercase)
+
+    def encode(self, text: str) -> np.ndarray:
+        if self.lowercase:
+            text = text.lower()
+        lines = text.split("\n")
+        pieces = self.sp.encode(lines)
+        ids: list[int] = []
+        for k, p in enumerate(pieces):
+            ids.extend(p)
+            if k < len(lines) - 1:
+                ids.append(EOS)
+        return np.asarray(ids, dtype=np.int64)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        lines: list[list[int]] = [[]]
+        for i in ids:
+            if i == EOS:
+                lines.append([])
+            elif i != PAD:
+                lines[-1].append(int(i))
+        return "\n".join(self.sp.decode(line) for line in lines)
+
+    def unknown(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        out = set()
+        for line in text.split("\n"):
+            for piece, i in zip(self.sp.encode(line, out_type=str), self.sp.encode(line)):
+                if i == UNK:
+                    out.add(piece.replace("\u2581", ""))
+        return sorted(out)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "lowercase": self.lowercase,
+                "model": base64.b64encode(self.model).decode("ascii")}
+
+
+def _take(items: Iterator[str], n: int) -> Iterator[str]:
+    for k, item in enumerate(items):
+        if k >= n:
+            return
+        yield item
+
+
+# ----------------------------------------------------------------------------- build, save, load
+
+
+def build_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
+    spec.validate()
+    if spec.level == "char":
+        return CharTokenizer.build(texts, spec)
+    if spec.level == "word":
+        return WordTokenizer.build(texts, spec)
+    return SentencePieceTokenizer.build(texts, spec)
+
+
+def save_tokenizer(tok: Tokenizer, path: Path) -> None:
+    from lstmtext.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(tok.to_json(), ensure_ascii=False).encode("utf-8"))
+
+
+def tokenizer_from_json(data: dict[str, Any]) -> Tokenizer:
+    kind = data.get("kind")
+    if kind == "char":
+        return CharTokenizer(list(data["tokens"]), bool(data.get("lowercase")))
+    if kind == "word":
+        return WordTokenizer(list(data["tokens"]), bool(data.get("lowercase")), data.get("word_split", "punct"))
+    if kind in ("bpe", "unigram"):
+        return SentencePieceTokenizer(base64.b64decode(data["model"]), kind, bool(data.get("lowercase")))
+    raise ValueError(f"unknown tokenizer kind {kind!r}")
+
+
+def load_tokenizer(path: Path) -> Tokenizer:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return tokenizer_from_json(data)
+    except FileNotFoundError:
+        raise UserError(f"tokenizer file missing: {path}") from None
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise UserError(f"{path} is not a valid tokenizer file ({type(err).__name__}: {err})"[:300]) from None

@@ -1,0 +1,139 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, SMALL_TEXT, assert_one_line_error
+
+TINY = ["--hidden-size", "32", "--layers", "1", "--seq-len", "32", "--batch-size", "8", "--eval-every", "10",
+        "--log-every", "5", "--quiet"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "small.txt"
+    path.write_text(SMALL_TEXT * 40, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run(cli, corpus):
+    result = cli("train", corpus, *TINY, "--max-steps", "20", "--out", "run")
+    assert result.code == 0, result.err
+    return "run"
+
+
+def test_tokenize_train_generate_end_to_end(cli, corpus, tmp_path):
+    tok = cli("tokenize", corpus, "--level", "word", "--out", "prep", "--quiet")
+    assert tok.code == 0, tok.err
+    assert "vocabulary" in tok.out and "train" in tok.out
+    assert {p.name for p in (tmp_path / "prep").iterdir()} >= {"meta.json", "tokenizer.json", "train.bin",
+                                                                  "valid.bin", "test.bin"}
+    trained = cli("train", "prep", *TINY, "--max-steps", "20", "--out", "wrun")
+    assert trained.code == 0, trained.err
+    assert "perplexity" in trained.out and "wrun" in trained.out
+    files = {p.name for p in (tmp_path / "wrun").iterdir()}
+    assert {"config.json", "model.safetensors", "last.safetensors", "tokenizer.json", "metrics.jsonl"} <= files
+    gen = cli("generate", "wrun", "--prompt", "The kettle", "--length", "12", "--seed", "4")
+    assert gen.code == 0, gen.err
+    assert gen.out.startswith("The kettle")
+    assert gen.out == cli("generate", "wrun", "--prompt", "The kettle", "--length", "12", "--seed", "4").out
+
+
+def test_generate_outputs(cli, run):
+    streamed = cli("generate", run, "--prompt", "The", "--length", "30", "--seed", "2", "--stream")
+    plain = cli("generate", run, "--prompt", "The", "--length", "30", "--seed", "2", "--no-stream")
+    assert streamed.code == plain.code == 0
+    assert streamed.out == plain.out
+    assert len(plain.out.rstrip("\n")) == len("The") + 30  # char level: one token, one character
+    many = cli("generate", run, "--length", "10", "--num-samples", "3", "--json")
+    data = json.loads(many.out)
+    assert len(data["samples"]) == 3
+    batch = cli("generate", run, "--length", "10", "--num-samples", "3")
+    assert batch.out.count("--- sample") == 3
+
+
+def test_generate_warns_on_unknown_prompt_characters(cli, run):
+    result = cli("generate", run, "--prompt", "The 猫 sat", "--length", "5")
+    assert result.code == 0
+    assert "warning" in result.err and "猫" in result.err
+    assert result.out.startswith("The 猫 sat")
+
+
+def test_train_reuses_prepared_data_and_refuses_to_overwrite(cli, corpus, run):
+    again = cli("train", corpus, *TINY, "--max-steps", "5", "--out", run)
+    assert_one_line_error(again, 2, "already holds a run", "--overwrite")
+    replaced = cli("train", corpus, *TINY, "--max-steps", "5", "--out", run, "--overwrite")
+    assert replaced.code == 0, replaced.err
+    assert json.loads((corpus.parent / run / "config.json").read_text())["result"]["steps"] == 5
+
+
+def test_train_out_is_a_file_or_foreign_folder(cli, corpus, tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    assert_one_line_error(cli("train", corpus, *TINY, "--max-steps", "2", "--out", "afile"), 2, "existing file")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("mine")
+    result = cli("train", corpus, *TINY, "--max-steps", "2", "--out", "notes", "--overwrite")
+    assert_one_line_error(result, 2, "not a run folder")
+    assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
+
+
+def bad_cases(tmp_path, corpus):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "bins").mkdir()
+    (tmp_path / "bins" / "a.bin").write_bytes(b"\x00\x01\x02\x03" * 10)
+    (tmp_path / "latin.txt").write_bytes(b"caf\xe9 au lait\n" * 50)
+    return [
+        (["tokenize", "missing.txt"], 1, ["not found"]),
+        (["tokenize", "empty.txt"], 1, ["empty"]),
+        (["tokenize", "bins"], 1, ["no text"]),
+        (["tokenize", "latin.txt"], 1, ["invalid utf-8", "byte 3", "--encoding"]),
+        (["tokenize", corpus, "--level", "syllable"], 2, ["--level"]),
+        (["tokenize", corpus, "--level", "bpe", "--vocab-size", "3"], 2, ["too small"]),
+        (["tokenize", corpus, "--level", "bpe", "--vocab-size", "60000"], 2, ["vocab"]),
+        (["tokenize", corpus, "--encoding", "klingon"], 2, ["--encoding"]),
+        (["tokenize", corpus, "--valid-fraction", "1.5"], 2, ["--valid-fraction"]),
+        (["train", corpus, "--hidden-size", "0"], 2, ["--hidden-size"]),
+        (["train", corpus, "--batch-size", "-4"], 2, ["--batch-size"]),
+        (["train", corpus, "--lr", "0"], 2, ["--lr"]),
+        (["train", corpus, "--dropout", "1.5"], 2, ["--dropout"]),
+        (["train", corpus, "--optimizer", "lion"], 2, ["--optimizer"]),
+        (["train", corpus, "--device", "tpu"], 2, ["--device"]),
+        (["train", corpus, "--device", "cuda"], 1, ["cuda", "--device cpu"]),
+        (["train", corpus, "--bogus-flag"], 2, ["--bogus-flag"]),
+        (["generate", "."], 1, ["not a checkpoint"]),
+        (["generate", "nowhere"], 1, ["not found"]),
+        (["generate", "run", "--temperature", "-1"], 2, ["--temperature"]),
+        (["generate", "run", "--top-p", "0"], 2, ["--top-p"]),
+        (["generate", "run", "--top-p", "1.5"], 2, ["--top-p"]),
+        (["generate", "run", "--length", "0"], 2, ["--length"]),
+        (["generate", "run", "--num-samples", "0"], 2, ["--num-samples"]),
+        (["generate", "run", "--top-k", "-3"], 2, ["--top-k"]),
+    ]
+
+
+def test_bad_inputs_give_one_line_and_exit_codes(cli, corpus, tmp_path, run):
+    for args, code, words in bad_cases(tmp_path, corpus):
+        assert_one_line_error(cli(*args), code, *words)
+
+
+def test_internal_errors_are_one_line_unless_debug(cli, corpus, monkeypatch):
+    import lstmtext.corpus
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("something broke inside")
+
+    monkeypatch.setattr(lstmtext.corpus, "open_corpus", boom)
+    assert_one_line_error(cli("tokenize", corpus), 1, "internal error", "--debug")
+    with pytest.raises(RuntimeError):
+        cli("--debug", "tokenize", corpus)
+
+
+def test_help_does_not_import_torch():
+    code = "import sys, lstmtext.cli; print('torch' in sys.modules, 'datasets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False False"
+    helped = subprocess.run([sys.executable, "-m", "lstmtext", "train", "--help"], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert helped.returncode == 0 and "--hidden-size" in helped.stdout

@@ -1,0 +1,127 @@
+import json
+
+import pytest
+
+from lstmtext.corpus import open_corpus
+from lstmtext.errors import UserError
+from tests.conftest import SMALL_TEXT
+
+
+def joined(split) -> str:
+    return "".join(split.texts())
+
+
+def test_single_file_tail_hold_out_is_deterministic_and_line_aligned(tmp_path):
+    lines = [f"line number {i} of the little test file\n" for i in range(400)]
+    path = tmp_path / "notes.txt"
+    path.write_text("".join(lines), encoding="utf-8")
+    corpus = open_corpus(path, valid_fraction=0.1, test_fraction=0.05)
+    parts = {s: joined(corpus.splits[s]) for s in ("train", "valid", "test")}
+    assert parts["train"] + parts["valid"] + parts["test"] == "".join(lines)
+    for text in parts.values():
+        assert text.endswith("\n")
+    assert 0.08 < len(parts["valid"]) / len(path.read_text()) < 0.12
+    assert parts["test"] == joined(open_corpus(path, valid_fraction=0.1, test_fraction=0.05).splits["test"])
+
+
+def test_folder_with_own_split_files(tmp_path):
+    (tmp_path / "ptb.train.txt").write_text("a b c\n" * 50)
+    (tmp_path / "ptb.valid.txt").write_text("b c\n" * 5)
+    (tmp_path / "ptb.test.txt").write_text("c a\n" * 7)
+    corpus = open_corpus(tmp_path)
+    assert corpus.own_splits
+    assert joined(corpus.splits["train"]) == "a b c\n" * 50
+    assert joined(corpus.splits["valid"]) == "b c\n" * 5
+    assert joined(corpus.splits["test"]) == "c a\n" * 7
+
+
+def test_folder_of_text_files_is_concatenated(tmp_path):
+    (tmp_path / "a.txt").write_text(SMALL_TEXT * 20)
+    (tmp_path / "b.txt").write_text(SMALL_TEXT * 20)
+    corpus = open_corpus(tmp_path, valid_fraction=0.05, test_fraction=0.05)
+    total = sum(len(joined(corpus.splits[s])) for s in ("train", "valid", "test"))
+    assert total == 2 * len(SMALL_TEXT * 20)
+
+
+def test_tables_detect_the_text_column(tmp_path):
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text('id,review\n1,"Good, really ""good"" soup"\n2,plain\n3,third\n', encoding="utf-8")
+    corpus = open_corpus(csv_path, valid_fraction=0.0, test_fraction=0.0)
+    assert corpus.text_column == "review"
+    assert joined(corpus.splits["train"]) == 'Good, really "good" soup\nplain\nthird\n'
+    jl = tmp_path / "t.jsonl"
+    jl.write_text("\n".join(json.dumps({"content": f"row {i}"}) for i in range(20)) + "\n")
+    corpus = open_corpus(jl)
+    assert corpus.text_column == "content"
+    assert joined(corpus.splits["test"]) == "row 19\n"
+
+
+def test_tsv_with_quote_characters_is_read_whole(tmp_path):
+    path = tmp_path / "q.tsv"
+    rows = ['"quoted at the start', 'an "inner" quote', 'a lone " mark', "plain"]
+    path.write_text("text\tlabel\n" + "".join(f"{r}\t1\n" for r in rows), encoding="utf-8")
+    corpus = open_corpus(path, valid_fraction=0.0, test_fraction=0.0)
+    assert joined(corpus.splits["train"]).splitlines() == rows
+
+
+def test_parquet_and_saved_hf_dataset(tmp_path):
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"sentence": [f"s {i}" for i in range(30)], "label": [i % 2 for i in range(30)]})
+    ds.to_parquet(str(tmp_path / "d.parquet"))
+    corpus = open_corpus(tmp_path / "d.parquet", valid_fraction=0.1, test_fraction=0.1)
+    assert joined(corpus.splits["valid"]) == "s 24\ns 25\ns 26\n"
+    datasets.DatasetDict({"train": ds, "validation": ds.select(range(3))}).save_to_disk(str(tmp_path / "saved"))
+    corpus = open_corpus(tmp_path / "saved")
+    assert joined(corpus.splits["valid"]) == "s 0\ns 1\ns 2\n"
+    assert len(joined(corpus.splits["train"]).splitlines()) + len(joined(corpus.splits["test"]).splitlines()) == 30
+
+
+def test_hub_id_offline_is_a_one_line_user_error():
+    def offline(_name):
+        raise ConnectionError("Couldn't reach the hub")
+
+    with pytest.raises(UserError) as info:
+        open_corpus("someone/some-dataset", hf_loader=offline)
+    assert "hub" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("setup,words", [
+    (lambda p: p / "missing.txt", ["not found"]),
+    (lambda p: (p / "empty.txt").write_text("") and p / "empty.txt" or p / "empty.txt", ["empty"]),
+    (lambda p: (p / "bin").mkdir() or (p / "bin" / "x.dat").write_bytes(b"\x00\x01\x02") and p / "bin", ["no text"]),
+])
+def test_bad_sources(tmp_path, setup, words):
+    with pytest.raises(UserError) as info:
+        open_corpus(setup(tmp_path))
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_invalid_utf8_reports_byte_and_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"good line\nsecond line \xff here\n")
+    corpus = open_corpus(path, valid_fraction=0.0, test_fraction=0.0)
+    with pytest.raises(UserError) as info:
+        joined(corpus.splits["train"])
+    assert "byte 22" in str(info.value) and "line 2" in str(info.value) and "--encoding" in str(info.value)
+    latin = open_corpus(path, encoding="latin-1", valid_fraction=0.0, test_fraction=0.0)
+    assert "ÿ" in joined(latin.splits["train"])
+
+
+def test_utf16_is_detected_and_readable_with_encoding(tmp_path):
+    path = tmp_path / "u16.txt"
+    path.write_text("hello there\n" * 30, encoding="utf-16")
+    with pytest.raises(UserError) as info:
+        open_corpus(path)
+    assert "UTF-16" in str(info.value)
+    corpus = open_corpus(path, encoding="utf-16")
+    assert "".join(joined(corpus.splits[s]) for s in ("train", "valid", "test")) == "hello there\n" * 30
+
+
+def test_missing_text_column_lists_columns(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(UserError) as info:
+        open_corpus(path)
+    assert "columns found: a, b" in str(info.value) and info.value.exit_code == 2

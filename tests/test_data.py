@@ -1,0 +1,59 @@
+import numpy as np
+
+from lstmtext.config import TokenizerSpec
+from lstmtext.corpus import open_corpus
+from lstmtext.data import LMBatches, Prepared, ensure_prepared, prepare
+from tests.conftest import SMALL_TEXT
+
+
+def test_prepared_folder_layout_dtype_and_split_sizes(tmp_path):
+    src = tmp_path / "c.txt"
+    src.write_text(SMALL_TEXT * 50, encoding="utf-8")
+    meta = prepare(open_corpus(src), TokenizerSpec(level="char"), tmp_path / "prep")
+    prep = Prepared.open(tmp_path / "prep")
+    assert meta["dtype"] == "uint16"
+    total = 0
+    for split in ("train", "valid", "test"):
+        arr = prep.tokens(split)
+        assert isinstance(arr, np.memmap) and arr.dtype == np.uint16
+        assert len(arr) == meta["splits"][split]["tokens"]
+        total += len(arr)
+    assert total == len(SMALL_TEXT * 50)
+    assert prep.tokenizer.decode(prep.tokens("train").tolist()) + prep.tokenizer.decode(
+        prep.tokens("valid").tolist()) + prep.tokenizer.decode(prep.tokens("test").tolist()) == SMALL_TEXT * 50
+
+
+def test_large_vocabulary_uses_uint32(tmp_path):
+    src = tmp_path / "big.txt"
+    src.write_text(" ".join(f"w{i}" for i in range(70_000)) + "\n", encoding="utf-8")
+    meta = prepare(open_corpus(src, valid_fraction=0.0, test_fraction=0.0), TokenizerSpec(level="word"),
+                   tmp_path / "prep")
+    assert meta["vocab_size"] > 65_536 and meta["dtype"] == "uint32"
+    assert Prepared.open(tmp_path / "prep").tokens("train").dtype == np.uint32
+
+
+def test_reuse_on_matching_hash_and_rebuild_on_change(tmp_path):
+    src = tmp_path / "c.txt"
+    src.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    spec = TokenizerSpec(level="char")
+    _, reused = ensure_prepared(open_corpus(src), spec, tmp_path / "p")
+    assert not reused
+    _, reused = ensure_prepared(open_corpus(src), spec, tmp_path / "p")
+    assert reused
+    _, reused = ensure_prepared(open_corpus(src), TokenizerSpec(level="char", lowercase=True), tmp_path / "p")
+    assert not reused
+    src.write_text("zebra\n" + SMALL_TEXT * 21, encoding="utf-8")
+    meta, reused = ensure_prepared(open_corpus(src), spec, tmp_path / "p")
+    assert not reused and "z" in Prepared.open(tmp_path / "p").tokenizer.itos
+
+
+def test_lm_batches_are_contiguous_streams():
+    tokens = np.arange(1000, dtype=np.uint16)
+    batches = LMBatches(tokens, batch_size=4, seq_len=10)
+    x0, y0 = batches.get(0)
+    x1, _ = batches.get(1)
+    assert x0.shape == (4, 10)
+    assert np.array_equal(y0[:, :-1], x0[:, 1:])
+    assert np.array_equal(x1[:, 0], x0[:, -1] + 1)  # batch 1 continues each stream
+    assert np.array_equal(x0[:, 0], [0, 250, 500, 750])
+    assert len(batches) == 249 // 10

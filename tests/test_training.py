@@ -1,0 +1,71 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lstmtext.checkpoint import load_checkpoint
+from lstmtext.config import TrainConfig
+from lstmtext.metrics import unigram_entropy
+from lstmtext.training import LMTask
+from tests.conftest import train_small
+
+
+def valid_loss(run, prepared, weights):
+    ckpt = load_checkpoint(run, weights=weights, task="lm")
+    task = LMTask(prepared, TrainConfig(seq_len=64, batch_size=16, device="cpu"), torch.device("cpu"))
+    return task.evaluate(ckpt.model, "valid", torch.autocast("cpu", enabled=False))["loss"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("train") / "run"
+    summary, prepared = train_small(run, steps=300, hidden=96, eval_every=60)
+    return run, summary, prepared
+
+
+def test_validation_loss_falls_well_below_unigram_entropy(trained):
+    run, summary, prepared = trained
+    counts = np.bincount(np.asarray(prepared.tokens("train")), minlength=prepared.tokenizer.vocab_size)
+    entropy = unigram_entropy(counts.tolist())
+    assert entropy > 2.5
+    assert summary["figures"]["valid"]["loss"] < 0.8 * entropy
+    assert summary["figures"]["test"]["loss"] < 0.85 * entropy
+    assert summary["figures"]["valid"]["bpc"] == pytest.approx(summary["figures"]["valid"]["loss"] / np.log(2), rel=0.01)
+
+
+def test_best_and_last_weights_are_kept_and_reload_exactly(trained):
+    run, summary, prepared = trained
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [60, 120, 180, 240, 300]
+    best = min(r["valid_loss"] for r in records)
+    assert valid_loss(run, prepared, "best") == pytest.approx(best, abs=1e-6)
+    assert valid_loss(run, prepared, "last") == pytest.approx(records[-1]["valid_loss"], abs=1e-6)
+    assert summary["figures"]["valid"]["loss"] == pytest.approx(best, abs=1e-9)
+    config = json.loads((run / "config.json").read_text())
+    assert config["status"] == "done" and config["format_version"] == 1
+
+
+def test_reloaded_checkpoint_gives_identical_logits(trained):
+    run, _, _ = trained
+    a = load_checkpoint(run).model
+    b = load_checkpoint(run).model
+    x = torch.randint(2, a.cfg.vocab_size, (3, 17))
+    with torch.no_grad():
+        assert torch.equal(a(x)[0], b(x)[0])
+    assert a.decoder is None  # tied: the decoder reuses the embedding
+    assert "embedding.weight" in a.state_dict() and len(a.state_dict()) == len(set(a.state_dict()))
+
+
+def test_time_limit_stops_training(tmp_path):
+    summary, _ = train_small(tmp_path / "run", steps=100_000, time_limit=1.0, eval_every=10_000)
+    assert summary["stopped_by"] == "time limit"
+    assert summary["steps"] < 100_000
+    assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_word_level_training_runs(tmp_path):
+    summary, prepared = train_small(tmp_path / "run", level="word", steps=40, eval_every=20)
+    assert prepared.level == "word"
+    assert np.isfinite(summary["figures"]["valid"]["loss"])
+    assert summary["figures"]["valid"]["ppl"] < prepared.tokenizer.vocab_size
