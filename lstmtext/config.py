@@ -12,6 +12,7 @@ LEVELS = ("char", "word", "bpe", "unigram")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "plateau", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+POOLINGS = ("last", "mean", "max", "attention")
 
 
 @dataclass
@@ -76,18 +77,23 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     eval_batch_size: int = 16
+    patience: int | None = None  # evals without improvement before stopping early
+    max_length: int = 256  # classification: tokens kept per text
+    class_weights: str = "none"  # classification: "none" or "auto" (inverse class frequency)
+    freeze_epochs: int = 0  # classification with --init-from: epochs with embedding and LSTM frozen
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         positive_ints = {
             "--seq-len": self.seq_len,
             "--batch-size": self.batch_size,
-            "--eval-every": self.eval_every,
             "--log-every": self.log_every,
         }
         for flag, value in positive_ints.items():
             if value < 1:
                 raise usage_error(f"{flag} must be at least 1, got {value}")
+        if self.eval_every < 0:
+            raise usage_error(f"--eval-every must be 0 (once per epoch) or more, got {self.eval_every}")
         if not self.lr > 0:
             raise usage_error(f"--lr must be positive, got {self.lr}")
         if self.lr > 100:
@@ -106,6 +112,14 @@ class TrainConfig:
             raise usage_error(f"--time-limit must be positive, got {self.time_limit}")
         if self.clip < 0:
             raise usage_error(f"--clip must be 0 (off) or positive, got {self.clip}")
+        if self.patience is not None and self.patience < 1:
+            raise usage_error(f"--patience must be at least 1, got {self.patience}")
+        if self.max_length < 1:
+            raise usage_error(f"--max-length must be at least 1, got {self.max_length}")
+        if self.class_weights not in ("none", "auto"):
+            raise usage_error(f"unknown --class-weights {self.class_weights!r}", "choose none or auto")
+        if self.freeze_epochs < 0:
+            raise usage_error(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}")
         if self.warmup_steps < 0:
             raise usage_error(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
 
@@ -116,6 +130,8 @@ def validate_model(cfg: ModelConfig) -> None:
             raise usage_error(f"{flag} must be at least 1, got {value}")
         if value > 100_000:
             raise usage_error(f"{flag} {value} is absurdly large", "try a value in the hundreds")
+    if cfg.pooling not in POOLINGS:
+        raise usage_error(f"unknown --pooling {cfg.pooling!r}", f"choose one of: {', '.join(POOLINGS)}")
     if not 0.0 <= cfg.dropout < 1.0:
         raise usage_error(f"--dropout must be in [0, 1), got {cfg.dropout}")
 

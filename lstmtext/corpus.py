@@ -405,8 +405,10 @@ def open_corpus(
 
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
                  fractions: tuple[float, float], split_seed: int, want_labels: bool) -> Corpus:
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(path).parts))
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:  # no files at the top: look into subfolders
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+            part.startswith(".") for part in p.relative_to(path).parts))
     files = [p for p in files if p.suffix.lower() not in (".md",) or len(files) == 1]
     readable = [p for p in files if p.stat().st_size > 0 and not _looks_binary(p)]
     if not readable:
@@ -505,10 +507,12 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
         missing = [s for s in SPLITS if s not in splits]
         if missing:
             base = splits["train"]
-            held = hold_out_rows(base, {s: f for s, f in zip(SPLITS[1:], fractions) if s in missing})
-            splits.update(held)
+            wanted = {s: f for s, f in zip(SPLITS[1:], fractions) if s in missing}
+            splits.update(hold_out_stratified(base, wanted, split_seed) if want_labels else hold_out_rows(base, wanted))
     else:
-        splits = hold_out_rows(table(by_split[None]), dict(zip(SPLITS[1:], fractions)))
+        base = table(by_split[None])
+        wanted = dict(zip(SPLITS[1:], fractions))
+        splits = hold_out_stratified(base, wanted, split_seed) if want_labels else hold_out_rows(base, wanted)
     corpus = Corpus(name, "table", splits, all_files, report, origin=name, text_column=text_col,
                     label_column=label_col, own_splits=own)
     return corpus
@@ -533,4 +537,32 @@ def hold_out_rows(base: TableSplit, fractions: dict[str, float]) -> dict[str, Ta
                             (end - k, end))
         end -= k
     out["train"] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column, (0, end))
+    return out
+
+
+def hold_out_stratified(base: TableSplit, fractions: dict[str, float], seed: int) -> dict[str, TableSplit]:
+    """A seeded hold-out that keeps each label's share in every split (for classification)."""
+    import numpy as np
+
+    probe = TableSplit(base.files, base.text_column, base.encoding, ReadReport(), base.label_column, base.rows)
+    labels = [str(label) for _, label, _, _ in probe.records()]
+    rng = np.random.default_rng(seed)
+    picks: dict[str, list[int]] = {s: [] for s in SPLITS}
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    for label in sorted(by_label):
+        idx = np.asarray(by_label[label])
+        rng.shuffle(idx)
+        start = 0
+        for s in ("valid", "test"):
+            k = int(round(len(idx) * fractions.get(s, 0.0)))
+            picks[s].extend(idx[start:start + k].tolist())
+            start += k
+        picks["train"].extend(idx[start:].tolist())
+    out = {}
+    for s in SPLITS:
+        if s == "train" or fractions.get(s):
+            out[s] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column,
+                                base.rows, np.asarray(sorted(picks[s]), dtype=np.int64))
     return out

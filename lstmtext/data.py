@@ -43,11 +43,13 @@ def is_prepared(path: Path) -> bool:
 
 
 def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
-            progress: Progress | None = None) -> dict[str, Any]:
-    """Build the tokenizer on the train split, then encode every split to disk in chunks."""
+            progress: Progress | None = None, tokenizer: Tokenizer | None = None) -> dict[str, Any]:
+    """Build the tokenizer on the train split (unless given), then encode every split to disk in chunks."""
     started = time.perf_counter()
     source_hash = corpus.content_hash()
-    tokenizer = build_tokenizer(corpus.splits["train"].texts(), spec)
+    labels = collect_labels(corpus) if task == "classify" else None
+    if tokenizer is None:
+        tokenizer = build_tokenizer(corpus.splits["train"].texts(), spec)
     dtype = _dtype_for(tokenizer.vocab_size)
     out = Path(out)
     if out.exists() and not is_prepared(out):
@@ -61,7 +63,11 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
     try:
         splits = {}
         for name in SPLITS:
-            splits[name] = _encode_split(corpus.splits[name], tokenizer, tmp / f"{name}.bin", dtype, name, progress)
+            if labels is not None:
+                splits[name] = _encode_records(corpus.splits.get(name), tokenizer, tmp, name, dtype, labels)
+            else:
+                splits[name] = _encode_split(corpus.splits[name], tokenizer, tmp / f"{name}.bin", dtype, name,
+                                             progress)
         if splits["train"]["tokens"] < 2:
             raise UserError(f"the train split of {corpus.name} is empty after tokenizing",
                             "give a larger corpus or lower --valid-fraction/--test-fraction")
@@ -77,6 +83,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "vocab_size": tokenizer.vocab_size,
             "dtype": dtype,
             "splits": splits,
+            "labels": labels,
             "seconds": round(seconds, 3),
             "skipped": [list(s) for s in corpus.report.skipped[:100]],
             "skipped_count": len(corpus.report.skipped),
@@ -112,7 +119,8 @@ def _encode_split(split: Any, tokenizer: Tokenizer, path: Path, dtype: str, name
 
 
 def ensure_prepared(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
-                    progress: Progress | None = None) -> tuple[dict[str, Any], bool]:
+                    progress: Progress | None = None, tokenizer: Tokenizer | None = None
+                    ) -> tuple[dict[str, Any], bool]:
     """Reuse ``out`` when it was built from the same content with the same settings."""
     out = Path(out)
     if is_prepared(out):
@@ -120,10 +128,95 @@ def ensure_prepared(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = 
             meta = json.loads((out / META).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             meta = {}
+        same_tokenizer = tokenizer is None or _same_tokenizer(out, tokenizer)
         if meta.get("source_hash") == corpus.content_hash() and meta.get("tokenizer") == spec_key(spec, task) \
-                and meta.get("format_version") == FORMAT_VERSION:
+                and meta.get("format_version") == FORMAT_VERSION and same_tokenizer:
             return meta, True
-    return prepare(corpus, spec, out, task, progress), False
+    return prepare(corpus, spec, out, task, progress, tokenizer), False
+
+
+def _same_tokenizer(folder: Path, tokenizer: Tokenizer) -> bool:
+    try:
+        return json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8")) == tokenizer.to_json()
+    except (OSError, ValueError):
+        return False
+
+
+# ----------------------------------------------------------------------------- classification data
+
+
+def label_name(value: Any) -> str | None:
+    """A label as text; None for missing values (empty, NaN, None)."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        if value.is_integer():
+            value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _label_order(names: set[str]) -> list[str]:
+    try:
+        return sorted(names, key=lambda n: float(n))
+    except ValueError:
+        return sorted(names)
+
+
+def collect_labels(corpus: Corpus) -> list[str]:
+    """The label names of the train split, numerically sorted when they are numbers."""
+    names = set()
+    for _, label, _, _ in corpus.splits["train"].records():
+        name = label_name(label)
+        if name is not None:
+            names.add(name)
+    if len(names) < 2:
+        found = ", ".join(sorted(names)) or "none"
+        raise UserError(f"the train split of {corpus.name} has {len(names)} class(es) in column "
+                        f"{corpus.label_column!r} (found: {found})", "a classifier needs at least two labels")
+    return _label_order(names)
+
+
+def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dtype: str,
+                    labels: list[str]) -> dict[str, Any]:
+    """Token ids of every text back to back, plus offsets and label ids (all memory-mappable)."""
+    index = {n: i for i, n in enumerate(labels)}
+    offsets = [0]
+    label_ids: list[int] = []
+    chars = unks = 0
+    empty = 0
+    unknown: dict[str, int] = {}
+    with (folder / f"{name}.bin").open("wb") as fh:
+        for text, label, path, line in (split.records() if split is not None else ()):
+            lab = label_name(label)
+            if lab is None:
+                split.report.skip(path, line, "missing label")
+                continue
+            if lab not in index:
+                unknown[lab] = unknown.get(lab, 0) + 1
+                continue
+            text = text.replace("\r\n", " ").replace("\n", " ").strip()
+            if not text:
+                empty += 1
+                split.report.skip(path, line, "empty text")
+                continue
+            ids = tokenizer.encode(text)
+            fh.write(ids.astype(dtype).tobytes())
+            offsets.append(offsets[-1] + len(ids))
+            label_ids.append(index[lab])
+            chars += len(text)
+            unks += int(np.count_nonzero(ids == UNK))
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:10])
+        raise UserError(f"the {name} split has labels the train split does not have: {shown}",
+                        f"known labels: {', '.join(labels)}")
+    np.save(folder / f"{name}.offsets.npy", np.asarray(offsets, dtype=np.int64))
+    np.save(folder / f"{name}.labels.npy", np.asarray(label_ids, dtype=np.int32))
+    counts = np.bincount(np.asarray(label_ids, dtype=np.int64), minlength=len(labels)).tolist()
+    return {"chars": chars, "tokens": offsets[-1], "unk": unks, "texts": len(label_ids), "empty": empty,
+            "label_counts": counts}
 
 
 @dataclass
@@ -162,6 +255,64 @@ class Prepared:
             raise UserError(f"{file} holds {max(size, 0)} bytes, meta.json expects {expected * width}",
                             "the prepared folder is damaged; run lstmtext tokenize again")
         return np.memmap(file, dtype=self.meta["dtype"], mode="r")
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.meta.get("labels") or [])
+
+    def records(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(tokens, offsets, label ids) of a classification split; text i is tokens[off[i]:off[i+1]]."""
+        offsets = np.load(self.path / f"{split}.offsets.npy", mmap_mode="r")
+        labels = np.load(self.path / f"{split}.labels.npy", mmap_mode="r")
+        if len(offsets) != len(labels) + 1:
+            raise UserError(f"{self.path}: {split} offsets and labels disagree", "run lstmtext tokenize again")
+        return self.tokens(split), offsets, labels
+
+
+class TextBatches:
+    """Length-bucketed batches of whole texts, padded with 0, lengths kept on the CPU.
+
+    Each epoch the texts are shuffled, cut into pools of ``50 * batch_size``, each pool sorted by
+    length and cut into batches, and the batches shuffled: similar lengths share a batch (little
+    padding) while the order still changes every epoch.
+    """
+
+    def __init__(self, tokens: np.ndarray, offsets: np.ndarray, labels: np.ndarray, batch_size: int,
+                 max_length: int, bucket: bool = True) -> None:
+        self.tokens, self.offsets, self.labels = tokens, np.asarray(offsets), np.asarray(labels)
+        self.lengths = np.minimum(np.diff(self.offsets), max_length)
+        self.truncated = int(np.count_nonzero(np.diff(self.offsets) > max_length))
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.bucket = bucket
+        self.order: list[np.ndarray] = self.plan(None)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def plan(self, rng: np.random.Generator | None) -> list[np.ndarray]:
+        n = len(self.lengths)
+        idx = np.arange(n) if rng is None else rng.permutation(n)
+        if self.bucket:
+            pool = 50 * self.batch_size
+            idx = np.concatenate([p[np.argsort(self.lengths[p], kind="stable")]
+                                  for p in np.array_split(idx, max(1, -(-n // pool)))]) if n else idx
+        batches = [idx[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
+        if rng is not None:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        return batches
+
+    def shuffle(self, seed: int) -> None:
+        self.order = self.plan(np.random.default_rng(seed))
+
+    def get(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = self.order[i]
+        lengths = self.lengths[rows]
+        x = np.zeros((len(rows), int(lengths.max())), dtype=np.int64)
+        for r, (row, length) in enumerate(zip(rows, lengths)):
+            start = int(self.offsets[row])
+            x[r, :length] = self.tokens[start:start + length]
+        return x, lengths.astype(np.int64), self.labels[rows].astype(np.int64)
 
 
 class LMBatches:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,18 @@ class HFSplit:
     text_column: str
     label_column: str | None
     rows: tuple[int, int] | None = None
+    report: ReadReport = field(default_factory=ReadReport)
 
     def records(self) -> Iterator[tuple[str, Any, str, int]]:
         ds = self.dataset if self.rows is None else self.dataset.select(range(*self.rows))
         cols = [self.text_column] + ([self.label_column] if self.label_column else [])
         row = 0
+        feature = ds.features.get(self.label_column) if self.label_column else None
+        names = getattr(feature, "names", None)
         for batch in ds.select_columns(cols).iter(batch_size=1024):
             labels = batch.get(self.label_column) if self.label_column else None
+            if labels is not None and names:
+                labels = [names[v] if isinstance(v, int) and 0 <= v < len(names) else v for v in labels]
             for i, text in enumerate(batch[self.text_column]):
                 row += 1
                 yield ("" if text is None else str(text)), (labels[i] if labels else None), "dataset", row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 LN2 = math.log(2.0)
 
@@ -20,3 +21,30 @@ def unigram_entropy(counts: list[int]) -> float:
     """Entropy in nats of a token distribution given its counts."""
     total = sum(counts)
     return -sum(c / total * math.log(c / total) for c in counts if c)
+
+
+def classification_report(gold: list[int], pred: list[int], num_classes: int) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
+
+    ``confusion[i][j]`` counts texts of true class i predicted as class j.
+    """
+    confusion = [[0] * num_classes for _ in range(num_classes)]
+    for g, p in zip(gold, pred):
+        confusion[g][p] += 1
+    per_class = []
+    for c in range(num_classes):
+        tp = confusion[c][c]
+        predicted = sum(confusion[r][c] for r in range(num_classes))
+        actual = sum(confusion[c])
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class.append({"precision": precision, "recall": recall, "f1": f1, "support": actual})
+    total = len(gold)
+    return {
+        "accuracy": sum(confusion[c][c] for c in range(num_classes)) / total if total else 0.0,
+        "macro_f1": sum(pc["f1"] for pc in per_class) / num_classes if num_classes else 0.0,
+        "per_class": per_class,
+        "confusion": confusion,
+        "count": total,
+    }

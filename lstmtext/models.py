@@ -86,6 +86,25 @@ class Classifier(nn.Module):
         return self.head(self.drop(pooled))
 
 
+@torch.no_grad()
+def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.device) -> "np.ndarray":
+    """Class probabilities for token-id sequences (each non-empty), batched by length, in input order."""
+    import numpy as np
+
+    model.eval()
+    out = np.zeros((len(seqs), model.cfg.num_classes), dtype=np.float32)
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        lengths = torch.tensor([len(seqs[i]) for i in rows], dtype=torch.long)
+        x = torch.zeros(len(rows), int(lengths.max()), dtype=torch.long)
+        for r, i in enumerate(rows):
+            x[r, : len(seqs[i])] = torch.as_tensor(np.asarray(seqs[i], dtype=np.int64))
+        probs = torch.softmax(model(x.to(device), lengths).float(), dim=-1)
+        out[rows] = probs.cpu().numpy()
+    return out
+
+
 def build_model(cfg: ModelConfig) -> nn.Module:
     return LanguageModel(cfg) if cfg.task == "lm" else Classifier(cfg)
 

@@ -81,6 +81,19 @@ def lm_summary(summary: dict[str, Any]) -> Table:
     return table
 
 
+def classify_summary(summary: dict[str, Any]) -> Table:
+    table = Table(title="training summary", title_justify="left")
+    for col in ("split", "loss", "accuracy", "macro-F1"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for split in ("train", "valid", "test"):
+        fig = summary["figures"].get(split) or {}
+        if fig:
+            table.add_row(split, f"{fig['loss']:.4f}", f"{fig['accuracy']:.2%}", f"{fig['macro_f1']:.4f}")
+        else:
+            table.add_row(split, "-", "-", "-")
+    return table
+
+
 def facts_table(rows: list[tuple[str, str]], title: str | None = None) -> Table:
     table = Table(show_header=False, title=title, title_justify="left")
     table.add_column(style="bold")
@@ -88,3 +101,26 @@ def facts_table(rows: list[tuple[str, str]], title: str | None = None) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def evaluation_tables(result: dict[str, Any]) -> list[Table]:
+    """Tables for `lstmtext evaluate`: overall figures, then per class and the confusion matrix."""
+    if result["task"] == "lm":
+        return [facts_table([("loss", f"{result['loss']:.4f}"), ("perplexity", f"{result['ppl']:.2f}"),
+                             ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", f"{result['tokens']:,}")],
+                            title=f"evaluation of {result['checkpoint']}")]
+    overall = facts_table([("accuracy", f"{result['accuracy']:.2%}"), ("macro-F1", f"{result['macro_f1']:.4f}"),
+                           ("texts", f"{result['count']:,}")], title=f"evaluation of {result['checkpoint']}")
+    per_class = Table(title="per class", title_justify="left")
+    for col in ("label", "precision", "recall", "F1", "support"):
+        per_class.add_column(col, justify="left" if col == "label" else "right")
+    for pc in result["per_class"]:
+        per_class.add_row(pc["label"], f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}",
+                          f"{pc['support']:,}")
+    confusion = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    confusion.add_column("true \\ predicted")
+    for name in result["labels"]:
+        confusion.add_column(name, justify="right")
+    for name, row in zip(result["labels"], result["confusion"]):
+        confusion.add_row(name, *(f"{v:,}" for v in row))
+    return [overall, per_class, confusion]

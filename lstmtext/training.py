@@ -17,16 +17,15 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lstmtext import __version__
 from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, WEIGHTS, append_jsonl,
                                  atomic_write_json, save_weights)
 from lstmtext.config import ModelConfig, TrainConfig, to_dict
-from lstmtext.data import LMBatches, Prepared
+from lstmtext.data import Prepared
 from lstmtext.errors import UserError, usage_error
-from lstmtext.metrics import bits_per_char, perplexity
 from lstmtext.models import build_model, count_parameters
+from lstmtext.tasks import make_task
 from lstmtext.tokenizers import save_tokenizer
 
 
@@ -69,82 +68,33 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+def keep_freed_memory() -> None:
+    """Stop glibc from handing big freed blocks back to the OS after every step.
+
+    Each step allocates and frees the same large activations; by default glibc returns them to
+    the kernel and faults them in again, which costs a large share of CPU time (see DESIGN.md).
+    Like MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647; a no-op off glibc.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_max = -1, -4
+    mallopt(m_mmap_max, 0)
+    mallopt(m_trim_threshold, 2**31 - 1)  # mallopt takes an int
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
-
-
-def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    tensor = torch.from_numpy(array)
-    if device.type == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor.to(device)
-
-
-class LMTask:
-    """Truncated BPTT over contiguous streams, with the LSTM state carried and detached."""
-
-    name = "lm"
-
-    def __init__(self, prepared: Prepared, cfg: TrainConfig, device: torch.device) -> None:
-        self.prepared = prepared
-        self.cfg = cfg
-        self.device = device
-        self.train = LMBatches(prepared.tokens("train"), cfg.batch_size, cfg.seq_len)
-        self.state: Any = None
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return len(self.train)
-
-    @property
-    def tokens_per_step(self) -> int:
-        return self.train.tokens_per_batch
-
-    def step_loss(self, model: torch.nn.Module, index: int, amp: Any) -> torch.Tensor:
-        if index == 0:
-            self.state = None
-        x, y = (to_device(a, self.device) for a in self.train.get(index))
-        state = None if self.state is None else tuple(s.detach() for s in self.state)
-        with amp:
-            logits, self.state = model(x, state)
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
-
-    @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, split: str, amp: Any, max_tokens: int | None = None) -> dict[str, Any]:
-        tokens = self.prepared.tokens(split)
-        if max_tokens is not None:
-            tokens = tokens[:max_tokens]
-        bs = max(1, min(self.cfg.eval_batch_size, len(tokens) // (self.cfg.seq_len + 1) or 1))
-        if len(tokens) < 2 * bs:
-            return {}
-        batches = LMBatches(tokens, bs, self.cfg.seq_len, drop_last=False)
-        model.eval()
-        total = torch.zeros((), device=self.device, dtype=torch.float64)
-        count = 0
-        state = None
-        for i in range(len(batches)):
-            x, y = (to_device(a, self.device) for a in batches.get(i))
-            with amp:
-                logits, state = model(x, state)
-            total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
-            count += y.numel()
-        model.train()
-        loss = float(total.item()) / max(count, 1)
-        info = self.prepared.meta["splits"][split]
-        chars = info["chars"] * count / max(info["tokens"], 1)
-        return {"loss": loss, "ppl": perplexity(loss), "bpc": bits_per_char(loss, count, int(chars))}
-
-    @staticmethod
-    def better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
-        return best is None or new["loss"] < best["loss"]
-
-    def final_figures(self, model: torch.nn.Module, amp: Any, best_valid: dict[str, Any]) -> dict[str, Any]:
-        valid_tokens = int(self.prepared.meta["splits"]["valid"]["tokens"])
-        return {"train": self.evaluate(model, "train", amp, max(valid_tokens, 200_000)),
-                "valid": best_valid or self.evaluate(model, "valid", amp),
-                "test": self.evaluate(model, "test", amp)}
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
@@ -189,26 +139,52 @@ def run_config(task: str, model_cfg: ModelConfig, train_cfg: TrainConfig, prepar
     }
 
 
+def init_from_lm(model: torch.nn.Module, lm_dir: Path) -> int:
+    """Copy a language model's embedding and LSTM weights into ``model`` where names and shapes match.
+
+    Returns how many tensors were copied (the ULMFiT recipe: pretrain on text, fine-tune on labels).
+    """
+    from lstmtext.checkpoint import load_checkpoint
+
+    lm = load_checkpoint(lm_dir, task="lm").model.state_dict()
+    own = model.state_dict()
+    copied = {k: v for k, v in lm.items() if (k.startswith("embedding.") or k.startswith("lstm."))
+              and k in own and own[k].shape == v.shape}
+    if "embedding.weight" not in copied:
+        raise UserError(f"{lm_dir}: its embedding does not fit this classifier",
+                        "use the language model's --embed-dim and vocabulary")
+    model.load_state_dict(copied, strict=False)
+    return len(copied)
+
+
 def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: TrainConfig,
-          events: TrainEvents | None = None) -> dict[str, Any]:
+          events: TrainEvents | None = None, init_from: Path | None = None) -> dict[str, Any]:
     """Train a model on a prepared folder and write a checkpoint folder; returns the summary."""
     events = events or TrainEvents()
     device = resolve_device(train_cfg.device)
+    if device.type == "cpu":
+        keep_freed_memory()
     seed_everything(train_cfg.seed)
-    task = LMTask(prepared, train_cfg, device)
-    model = build_model(model_cfg).to(device)
+    task = make_task(model_cfg.task, prepared, train_cfg, device)
+    model = build_model(model_cfg)
+    transferred = init_from_lm(model, init_from) if init_from is not None else 0
+    model.to(device)
     opt = make_optimizer(model, train_cfg, device)
     per_epoch = task.steps_per_epoch
     total_steps = math.ceil(train_cfg.epochs * per_epoch)
     if train_cfg.max_steps is not None:
         total_steps = min(total_steps, train_cfg.max_steps)
     schedule = make_schedule(opt, train_cfg, total_steps)
+    eval_every = train_cfg.eval_every or per_epoch
     dtype = autocast_dtype(train_cfg.precision, device)
     amp = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
-    config = run_config(model_cfg.task, model_cfg, train_cfg, prepared,
-                        {"status": "training", "parameters": count_parameters(model)})
+    extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
+    if model_cfg.task == "classify":
+        extra.update(labels=prepared.labels, init_from=str(init_from) if init_from else None,
+                     transferred_tensors=transferred)
+    config = run_config(model_cfg.task, model_cfg, train_cfg, prepared, extra)
     save_tokenizer(prepared.tokenizer, run_dir / "tokenizer.json")
     atomic_write_json(run_dir / CONFIG, config)
     events.start({"steps": total_steps, "steps_per_epoch": per_epoch, "device": str(device),
@@ -220,11 +196,11 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     loss_sum = torch.zeros((), device=device)
     window, window_start, window_tokens = 0, started, 0
     best: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = []
+    stale_evals = 0
     step = 0
     stopped_by = "steps"
     while step < total_steps:
-        loss = task.step_loss(model, step % per_epoch, amp)
+        loss = task.step_loss(model, step, amp)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if train_cfg.clip > 0:
@@ -251,7 +227,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                          "epoch": step / per_epoch, "elapsed": now - started})
             loss_sum.zero_()
             window, window_start, window_tokens = 0, now, 0
-        if step % train_cfg.eval_every == 0 or last:
+        if step % eval_every == 0 or last:
             metrics = task.evaluate(model, "valid", amp)
             record = {"step": step, "epoch": round(step / per_epoch, 4), "elapsed": round(time.perf_counter() - started, 3),
                       "lr": opt.param_groups[0]["lr"], **{f"valid_{k}": v for k, v in metrics.items()}}
@@ -262,10 +238,13 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
             save_weights(run_dir / LAST_WEIGHTS, model.state_dict())
             record["best"] = improved
             append_jsonl(run_dir / METRICS, record)
-            history.append(record)
             events.evaluate(record)
             if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau) and metrics:
                 schedule.step(metrics["loss"])
+            stale_evals = 0 if improved else stale_evals + 1
+            if train_cfg.patience is not None and stale_evals >= train_cfg.patience and not last:
+                stopped_by = "early stopping"
+                break
         if out_of_time:
             stopped_by = "time limit"
             break
@@ -279,7 +258,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     summary = {"steps": step, "epochs": step / per_epoch, "seconds": elapsed, "stopped_by": stopped_by,
                "tokens_per_s": step * task.tokens_per_step / max(elapsed, 1e-9), "device": str(device),
                "figures": figures, "run_dir": str(run_dir), "level": prepared.level,
-               "parameters": count_parameters(model)}
+               "parameters": count_parameters(model), "task": model_cfg.task, **task.facts()}
     config.update({"status": "done", "result": summary})
     atomic_write_json(run_dir / CONFIG, config)
     events.end(summary)

@@ -7,7 +7,7 @@ import torch
 from lstmtext.checkpoint import load_checkpoint
 from lstmtext.config import TrainConfig
 from lstmtext.metrics import unigram_entropy
-from lstmtext.training import LMTask
+from lstmtext.tasks import LMTask
 from tests.conftest import train_small
 
 

@@ -34,8 +34,15 @@ app = typer.Typer(
 _state = {"debug": False}
 F = TypeVar("F", bound=Callable[..., Any])
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = "corpora/tales.txt"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_CORPORA = {"lm": "corpora/tales.txt", "classify": "corpora/reviews.tsv"}
+# Defaults that differ by task; a flag left unset takes its task's value.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "lm": {"level": "char", "hidden_size": 256, "layers": 2, "dropout": 0.2, "lr": 3e-3, "epochs": 15.0,
+           "eval_every": 100, "batch_size": 32},
+    "classify": {"level": "word", "hidden_size": 128, "layers": 1, "dropout": 0.3, "lr": 3e-3, "epochs": 10.0,
+                 "eval_every": 0, "batch_size": 32},
+}
 
 
 def _fail(message: str, code: int) -> None:
@@ -101,9 +108,17 @@ ValidFraction = Annotated[float, typer.Option("--valid-fraction", help="Share he
 TestFraction = Annotated[float, typer.Option("--test-fraction", help="Share held out for testing when the corpus "
                                              "has no test split of its own.")]
 SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed for shuffled hold-outs (classification).")]
+LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="classify: column holding the label "
+                                                     "(auto-detected from label/sentiment/polarity/class...).")]
+TaskOpt = Annotated[str, typer.Option("--task", help="lm (language model) or classify (text classifier).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (auto picks CUDA when "
                                      "present).")]
+
+
+def _check_task(task: str) -> None:
+    if task not in ("lm", "classify"):
+        raise usage_error(f"unknown --task {task!r}", "choose lm or classify")
 
 
 def _spec(level: str, vocab_size: int | None, lowercase: bool, min_freq: int, word_split: str) -> TokenizerSpec:
@@ -113,22 +128,23 @@ def _spec(level: str, vocab_size: int | None, lowercase: bool, min_freq: int, wo
     return spec
 
 
-def _default_corpus() -> Path:
+def _default_corpus(task: str) -> Path:
     for base in (PACKAGE_ROOT, Path.cwd()):
-        if (base / DEFAULT_CORPUS).exists():
-            return base / DEFAULT_CORPUS
+        if (base / DEFAULT_CORPORA[task]).exists():
+            return base / DEFAULT_CORPORA[task]
     raise usage_error("no CORPUS given and the shipped corpus was not found", "pass a corpus path")
 
 
-def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str) -> Path:
-    key = hashlib.sha256(json.dumps({**to_dict(spec), "task": task, "src": str(corpus_path.resolve())},
-                                    sort_keys=True).encode()).hexdigest()[:8]
+def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, tokenizer_key: str = "") -> Path:
+    key = hashlib.sha256(json.dumps({**to_dict(spec), "task": task, "src": str(corpus_path.resolve()),
+                                     "tokenizer": tokenizer_key}, sort_keys=True).encode()).hexdigest()[:8]
     return Path("checkpoints") / "prepared" / f"{corpus_path.stem or 'corpus'}-{spec.level}-{key}"
 
 
 def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: bool, *, encoding: str,
              text_column: str | None, valid_fraction: float, test_fraction: float, split_seed: int,
-             task: str, label_column: str | None, quiet: bool) -> tuple[Path, dict[str, Any], bool, float]:
+             task: str, label_column: str | None, quiet: bool, tokenizer: Any = None
+             ) -> tuple[Path, dict[str, Any], bool, float]:
     """Open the corpus and make (or reuse) its prepared folder."""
     from lstmtext.corpus import open_corpus
     from lstmtext.data import ensure_prepared, is_prepared
@@ -137,7 +153,8 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
                          valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed,
                          task=task)
-    target = out if out is not None else _cache_dir(Path(corpus_arg), spec, task)
+    tokenizer_key = hashlib.sha256(json.dumps(tokenizer.to_json()).encode()).hexdigest() if tokenizer else ""
+    target = out if out is not None else _cache_dir(Path(corpus_arg), spec, task, tokenizer_key)
     if target.exists() and not target.is_dir():
         raise usage_error(f"--out {target} is an existing file", "pass a folder path")
     if out is not None and target.exists() and not overwrite:
@@ -153,12 +170,7 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
                 tasks[split] = progress.add_task(f"tokenize {split}", total=total or None)
             progress.update(tasks[split], completed=done)
 
-        if out is not None and target.exists() and is_prepared(target) and not overwrite:
-            meta, reused = ensure_prepared(corpus, spec, target, task, report)
-            if not reused:
-                pass  # the same folder, rebuilt: it was ours (a prepared folder) and stale
-        else:
-            meta, reused = ensure_prepared(corpus, spec, target, task, report)
+        meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
     for path, line, reason in corpus.report.skipped[:5]:
         err.print(f"[yellow]warning:[/] skipped {path} line {line}: {reason}")
     if len(corpus.report.skipped) > 5:
@@ -176,7 +188,14 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
     for split, info in meta["splits"].items():
         total_tokens += info["tokens"]
         rate = info["unk"] / info["tokens"] if info["tokens"] else 0.0
-        table.add_row(split, f"{info['chars']:,}", f"{info['tokens']:,}", f"{rate:.3%}")
+        texts = f" ({info['texts']:,} texts)" if "texts" in info else ""
+        table.add_row(split, f"{info['chars']:,}{texts}", f"{info['tokens']:,}", f"{rate:.3%}")
+    if meta.get("labels"):
+        counts = {name: 0 for name in meta["labels"]}
+        for info in meta["splits"].values():
+            for name, c in zip(meta["labels"], info.get("label_counts", [])):
+                counts[name] += c
+        table.add_row("labels", ", ".join(f"{k} {v:,}" for k, v in counts.items()), "", "")
     table.caption = (f"level {meta['tokenizer']['level']}, vocabulary {meta['vocab_size']:,}, {meta['dtype']}, "
                      + ("reused, source unchanged" if reused else
                         f"{total_tokens / max(meta['seconds'], 1e-9):,.0f} tokens/s"))
@@ -197,6 +216,8 @@ def tokenize(
     min_freq: MinFreq = 1,
     word_split: WordSplit = "punct",
     text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    task: TaskOpt = "lm",
     encoding: Encoding = "utf-8",
     valid_fraction: ValidFraction = 0.05,
     test_fraction: TestFraction = 0.05,
@@ -212,10 +233,11 @@ def tokenize(
     """
     from lstmtext.render import out as stdout
 
+    _check_task(task)
     spec = _spec(level, vocab_size, lowercase, min_freq, word_split)
     path, meta, reused, seconds = _prepare(corpus, spec, out, overwrite, encoding=encoding, text_column=text_column,
                                            valid_fraction=valid_fraction, test_fraction=test_fraction,
-                                           split_seed=split_seed, task="lm", label_column=None, quiet=quiet)
+                                           split_seed=split_seed, task=task, label_column=label_column, quiet=quiet)
     stdout.print(_data_table(path, meta, reused, seconds))
 
 
@@ -248,40 +270,62 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
 @app.command()
 @handle_errors
 def train(
-    corpus: Annotated[Optional[str], typer.Argument(help="Corpus (as for tokenize) or a prepared folder. "
-                                                    "Default: the shipped corpora/tales.txt.")] = None,
-    level: Level = "char",
+    corpus: Annotated[Optional[str], typer.Argument(help="Corpus (as for tokenize) or a prepared folder. Default: "
+                                                    "corpora/tales.txt (lm) or corpora/reviews.tsv (classify).")] = None,
+    task: TaskOpt = "lm",
+    level: Annotated[Optional[str], typer.Option("--level", help="Token level: char, word, bpe or unigram "
+                                                 "(default char for lm, word for classify).")] = None,
     vocab_size: VocabSize = None,
     lowercase: Lowercase = False,
     min_freq: MinFreq = 1,
     word_split: WordSplit = "punct",
     text_column: TextColumn = None,
+    label_column: LabelColumn = None,
     encoding: Encoding = "utf-8",
     valid_fraction: ValidFraction = 0.05,
     test_fraction: TestFraction = 0.05,
     split_seed: SplitSeed = 0,
     embed_dim: Annotated[Optional[int], typer.Option("--embed-dim", help="Embedding size (default: the "
                                                      "hidden size).")] = None,
-    hidden_size: Annotated[int, typer.Option("--hidden-size", help="LSTM units per layer.")] = 256,
-    layers: Annotated[int, typer.Option("--layers", help="Stacked LSTM layers.")] = 2,
-    dropout: Annotated[float, typer.Option("--dropout", help="Dropout on embeddings, between layers and "
-                                           "before the decoder.")] = 0.2,
-    tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help="Share the "
+    hidden_size: Annotated[Optional[int], typer.Option("--hidden-size", help="LSTM units per layer (default 256 "
+                                                       "for lm, 128 for classify).")] = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", help="Stacked LSTM layers (default 2 for lm, "
+                                                  "1 for classify).")] = None,
+    dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout on embeddings, between layers "
+                                                     "and before the output (default 0.2 lm, 0.3 classify).")] = None,
+    tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help="lm: share the "
                                                         "embedding and decoder matrices (default: on when "
                                                         "embed-dim equals hidden-size).")] = None,
-    seq_len: Annotated[int, typer.Option("--seq-len", help="Tokens per truncated-BPTT window.")] = 128,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Parallel streams per step.")] = 32,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 3e-3,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help="classify: "
+                                                          "read texts both ways (default on, off with "
+                                                          "--init-from).")] = None,
+    pooling: Annotated[str, typer.Option("--pooling", help="classify: mean (measured best), last, max or "
+                                         "attention.")] = "mean",
+    max_length: Annotated[int, typer.Option("--max-length", help="classify: tokens kept per text.")] = 256,
+    class_weights: Annotated[str, typer.Option("--class-weights", help="classify: none, or auto to weight "
+                                               "classes by inverse frequency.")] = "none",
+    patience: Annotated[Optional[int], typer.Option("--patience", help="Stop after this many validations "
+                                                    "without improvement.")] = None,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", help="classify: start from this language "
+                                                      "model's embedding and LSTM (and use its tokenizer).")] = None,
+    freeze_epochs: Annotated[int, typer.Option("--freeze-epochs", help="classify with --init-from: epochs "
+                                               "with the pretrained layers frozen.")] = 0,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="lm: tokens per truncated-BPTT window.")] = 128,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Streams (lm) or texts (classify) "
+                                                      "per step.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="adamw or sgd.")] = "adamw",
     weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")] = 0.01,
     clip: Annotated[float, typer.Option("--clip", help="Gradient-norm clipping (0 = off).")] = 1.0,
     schedule: Annotated[str, typer.Option("--schedule", help="cosine, plateau or constant.")] = "cosine",
     warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="Linear LR warm-up steps.")] = 50,
-    epochs: Annotated[float, typer.Option("--epochs", help="Passes over the training split.")] = 15.0,
+    epochs: Annotated[Optional[float], typer.Option("--epochs", help="Passes over the training split (default "
+                                                    "15 for lm, 10 for classify).")] = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many "
                                                         "seconds.")] = None,
-    eval_every: Annotated[int, typer.Option("--eval-every", help="Steps between validations.")] = 100,
+    eval_every: Annotated[Optional[int], typer.Option("--eval-every", help="Steps between validations (0 = once "
+                                                      "per epoch; default 100 for lm, 0 for classify).")] = None,
     log_every: Annotated[int, typer.Option("--log-every", help="Steps between loss read-backs.")] = 20,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1234,
     device: Device = "auto",
@@ -292,57 +336,128 @@ def train(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
     quiet: Quiet = False,
 ) -> None:
-    """Train an LSTM language model (tokenizing the corpus first when needed).
+    """Train an LSTM language model or text classifier (tokenizing the corpus first when needed).
 
-    Example: lstmtext train corpora/tales.txt --level char --epochs 8 --out checkpoints/tales
+    Examples: lstmtext train corpora/tales.txt --epochs 8 --out checkpoints/tales;
+    lstmtext train --task classify --out checkpoints/reviews
     """
     from lstmtext.data import Prepared, is_prepared
-    from lstmtext.render import TrainProgress, facts_table, lm_summary, out as stdout
+    from lstmtext.render import TrainProgress, err
 
-    train_cfg = TrainConfig(seq_len=seq_len, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                            weight_decay=weight_decay, clip=clip, schedule=schedule, warmup_steps=warmup_steps,
-                            epochs=epochs, max_steps=max_steps, time_limit=time_limit, eval_every=eval_every,
-                            log_every=log_every, seed=seed, device=device, precision=precision)
+    _check_task(task)
+    d = TASK_DEFAULTS[task]
+    lm_dims = _lm_dims(init_from, task, embed_dim, hidden_size, layers)
+    hidden = lm_dims.get("hidden_size", hidden_size if hidden_size is not None else d["hidden_size"])
+    train_cfg = TrainConfig(
+        seq_len=seq_len, batch_size=batch_size if batch_size is not None else d["batch_size"],
+        lr=lr if lr is not None else d["lr"], optimizer=optimizer, weight_decay=weight_decay, clip=clip,
+        schedule=schedule, warmup_steps=warmup_steps, epochs=epochs if epochs is not None else d["epochs"],
+        max_steps=max_steps, time_limit=time_limit,
+        eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
+        device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
+        freeze_epochs=freeze_epochs)
     train_cfg.validate()
-    embed = embed_dim if embed_dim is not None else hidden_size
-    model_cfg = ModelConfig(task="lm", embed_dim=embed, hidden_size=hidden_size, layers=layers, dropout=dropout,
-                            tie_weights=(embed == hidden_size) if tie_weights is None else tie_weights)
+    embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
+    model_cfg = ModelConfig(
+        task=task, embed_dim=embed, hidden_size=hidden,
+        layers=lm_dims.get("layers", layers if layers is not None else d["layers"]),
+        dropout=dropout if dropout is not None else d["dropout"],
+        tie_weights=(embed == hidden) if tie_weights is None else tie_weights,
+        bidirectional=(init_from is None) if bidirectional is None else bidirectional, pooling=pooling)
     validate_model(model_cfg)
+    if task == "lm" and (init_from is not None or freeze_epochs):
+        raise usage_error("--init-from and --freeze-epochs are for --task classify")
     from lstmtext.training import resolve_device
 
     resolve_device(device)
-    corpus_arg = corpus if corpus is not None else str(_default_corpus())
+    corpus_arg = corpus if corpus is not None else str(_default_corpus(task))
+    lm_tokenizer = _lm_tokenizer(init_from) if init_from is not None else None
     if is_prepared(Path(corpus_arg)):
         prepared_path = Path(corpus_arg)
     else:
-        spec = _spec(level, vocab_size, lowercase, min_freq, word_split)
+        spec = _spec(level or d["level"], vocab_size, lowercase, min_freq, word_split)
+        if lm_tokenizer is not None:
+            spec = _spec(lm_tokenizer.kind, None, lm_tokenizer.lowercase, 1, getattr(lm_tokenizer, "word_split",
+                                                                                    "punct"))
         prepared_path, meta, reused, seconds = _prepare(
             corpus_arg, spec, None, False, encoding=encoding, text_column=text_column,
-            valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed, task="lm",
-            label_column=None, quiet=quiet)
+            valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed, task=task,
+            label_column=label_column, quiet=quiet, tokenizer=lm_tokenizer)
         if not quiet:
-            from lstmtext.render import err
-
             err.print(_data_table(prepared_path, meta, reused, seconds))
     prepared = Prepared.open(prepared_path)
+    _check_prepared_task(prepared, task, prepared_path)
+    if lm_tokenizer is not None and prepared.tokenizer.to_json() != lm_tokenizer.to_json():
+        raise UserError(f"{prepared_path} was tokenized with a different tokenizer than {init_from}",
+                        "pass the raw corpus instead, so it is tokenized with the language model's tokenizer")
     model_cfg.vocab_size = prepared.tokenizer.vocab_size
+    model_cfg.num_classes = len(prepared.labels)
     run_dir = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
 
     from lstmtext.training import train as run_training
 
     events = TrainProgress(quiet)
     try:
-        summary = run_training(run_dir, prepared, model_cfg, train_cfg, events)
+        summary = run_training(run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from)
     finally:
         events.close()
-    stdout.print(lm_summary(summary))
-    stdout.print(facts_table([
+    _print_summary(summary)
+
+
+def _lm_dims(init_from: Path | None, task: str, embed_dim: int | None, hidden_size: int | None,
+             layers: int | None) -> dict[str, int]:
+    """With --init-from, the classifier takes the language model's sizes; conflicting flags are refused."""
+    if init_from is None:
+        return {}
+    from lstmtext.checkpoint import read_config
+
+    config = read_config(init_from)
+    if config["task"] != "lm":
+        raise usage_error(f"--init-from {init_from} is not a language-model checkpoint",
+                          "train one with lstmtext train --task lm")
+    dims = {k: int(config["model"][k]) for k in ("embed_dim", "hidden_size", "layers")}
+    for flag, key, value in (("--embed-dim", "embed_dim", embed_dim), ("--hidden-size", "hidden_size", hidden_size),
+                             ("--layers", "layers", layers)):
+        if value is not None and value != dims[key]:
+            raise usage_error(f"{flag} {value} conflicts with {init_from}, which has {dims[key]}",
+                              f"drop {flag}: the classifier takes the language model's sizes")
+    return dims
+
+
+def _lm_tokenizer(init_from: Path) -> Any:
+    from lstmtext.tokenizers import FILENAME, load_tokenizer
+
+    return load_tokenizer(Path(init_from) / FILENAME)
+
+
+def _check_prepared_task(prepared: Any, task: str, path: Path) -> None:
+    has_labels = bool(prepared.labels)
+    if task == "classify" and not has_labels:
+        raise usage_error(f"{path} was prepared for a language model, not a classifier",
+                          "run lstmtext tokenize with --task classify")
+    if task == "lm" and has_labels:
+        raise usage_error(f"{path} was prepared for a classifier", "pass --task classify")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from lstmtext.render import classify_summary, facts_table, lm_summary, out as stdout
+
+    if summary["task"] == "lm":
+        stdout.print(lm_summary(summary))
+    else:
+        stdout.print(classify_summary(summary))
+    rows = [
         ("steps", f"{summary['steps']:,} ({summary['epochs']:.2f} epochs, stopped by {summary['stopped_by']})"),
         ("tokens/second", f"{summary['tokens_per_s']:,.0f}"),
         ("wall time", f"{summary['seconds']:.1f} s on {summary['device']}"),
         ("parameters", f"{summary['parameters']:,}"),
-        ("checkpoint", summary["run_dir"]),
-    ]))
+    ]
+    if summary["task"] == "classify":
+        rows += [("labels", ", ".join(summary["labels"])),
+                 ("majority class", f"{summary['majority']:.1%} of train"),
+                 ("truncated texts", f"{summary['truncated']:,} (longer than --max-length)")]
+    rows.append(("checkpoint", summary["run_dir"]))
+    stdout.print(facts_table(rows))
 
 
 # ----------------------------------------------------------------------------- generate
@@ -427,6 +542,8 @@ def generate(
             print(f"--- sample {k + 1} ---")
         print(text)
 
+
+from lstmtext.cli import inference  # noqa: E402,F401  (registers classify, evaluate)
 
 # ----------------------------------------------------------------------------- entry point
 

@@ -1,0 +1,267 @@
+"""`classify` and `evaluate`: using trained checkpoints on new text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from lstmtext.cli import Device, Encoding, LabelColumn, TextColumn, app, handle_errors
+from lstmtext.errors import UserError, usage_error
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
+    """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
+    from lstmtext.corpus import TEXT_COLUMNS, ReadReport, _iter_table, _table_format, pick_column, table_columns
+
+    if file is not None and texts:
+        raise usage_error("give texts as arguments or with --file, not both")
+    if file is not None:
+        if not file.is_file():
+            raise UserError(f"--file not found: {file}", "check the path")
+        fmt = _table_format(file)
+        if fmt:
+            column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file))
+            return [str(rec.get(column) or "") for _, rec in _iter_table(file, fmt, encoding, ReadReport())]
+        try:
+            return file.read_text(encoding=encoding).splitlines()
+        except UnicodeDecodeError as err:
+            raise UserError(f"{file}: invalid {encoding} at byte {err.start}", "pass --encoding") from None
+    if texts == ["-"]:
+        return sys.stdin.read().splitlines()
+    if not texts:
+        raise usage_error("no text to classify", "pass texts as arguments, --file PATH, or - to read stdin")
+    return list(texts)
+
+
+def _shorten(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@app.command()
+@handle_errors
+def classify(
+    checkpoint: Annotated[Path, typer.Argument(help="A classifier run folder.")],
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to label; '-' reads one per line from "
+                                                         "stdin.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="One text per line, or a CSV/TSV/JSONL/"
+                                                 "parquet file with a text column.")] = None,
+    text_column: TextColumn = None,
+    output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
+    all_scores: Annotated[bool, typer.Option("--all-scores", help="Add every class's probability.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per inference batch.")] = 64,
+    encoding: Encoding = "utf-8",
+    device: Device = "auto",
+) -> None:
+    """Label texts with a trained classifier.
+
+    Example: lstmtext classify checkpoints/reviews "not bad at all" "dull plot" --format jsonl
+    """
+    if output not in FORMATS:
+        raise usage_error(f"unknown --format {output!r}", f"choose one of: {', '.join(FORMATS)}")
+    if batch_size < 1:
+        raise usage_error(f"--batch-size must be at least 1, got {batch_size}")
+    items = _read_inputs(list(texts or []), file, text_column, encoding)
+
+    from lstmtext.checkpoint import load_checkpoint
+    from lstmtext.models import predict_proba
+    from lstmtext.render import err
+    from lstmtext.training import resolve_device
+
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(checkpoint, str(dev), task="classify")
+    labels: list[str] = ckpt.config.get("labels") or []
+    max_length = int(ckpt.config["train"].get("max_length", 256))
+    seqs, keep, truncated = [], [], 0
+    for i, text in enumerate(items):
+        ids = ckpt.tokenizer.encode(" ".join(text.split())) if text.strip() else []
+        if len(ids) == 0:
+            continue
+        if len(ids) > max_length:
+            truncated += 1
+            ids = ids[:max_length]
+        seqs.append(ids)
+        keep.append(i)
+    probs = predict_proba(ckpt.model, seqs, batch_size, dev) if seqs else None
+    rows: list[dict[str, Any]] = [{"text": t, "label": None, "confidence": None, "note": "empty"} for t in items]
+    for k, i in enumerate(keep):
+        p = probs[k]
+        rows[i] = {"text": items[i], "label": labels[int(p.argmax())], "confidence": float(p.max())}
+        if all_scores:
+            rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
+    if truncated:
+        err.print(f"note: {truncated} text(s) longer than {max_length} tokens were truncated")
+    empty = len(items) - len(keep)
+    if empty:
+        err.print(f"note: {empty} empty text(s) were not classified")
+    _emit(rows, output, labels, all_scores)
+
+
+def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores: bool) -> None:
+    if output == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif output == "jsonl":
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    elif output == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores else []))
+        for row in rows:
+            scores = [row.get("scores", {}).get(n, "") for n in labels] if all_scores else []
+            conf = "" if row["confidence"] is None else f"{row['confidence']:.6f}"
+            writer.writerow([row["text"], row["label"] or "", conf] + scores)
+        sys.stdout.write(buf.getvalue())
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        from lstmtext.render import out
+
+        table = Table(title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("text")
+        table.add_column("label")
+        table.add_column("confidence", justify="right")
+        for name in labels if all_scores else []:
+            table.add_column(name, justify="right")
+        for n, row in enumerate(rows, 1):
+            if row["label"] is None:
+                table.add_row(str(n), escape(_shorten(row["text"])), "[dim](empty)[/]", "-")
+                continue
+            scores = [f"{row['scores'][name]:.3f}" for name in labels] if all_scores else []
+            table.add_row(str(n), escape(_shorten(row["text"])), escape(row["label"]), f"{row['confidence']:.1%}",
+                          *scores)
+        out.print(table)
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="A run folder (classifier or language model).")],
+    corpus: Annotated[Optional[str], typer.Argument(help="Corpus to score (default: the run's own test "
+                                                    "split).")] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    encoding: Encoding = "utf-8",
+    device: Device = "auto",
+) -> None:
+    """Score a checkpoint: accuracy, macro-F1, per-class figures and confusion matrix for a classifier;
+    loss, perplexity and bits per character for a language model.
+
+    Example: lstmtext evaluate checkpoints/reviews --format json
+    """
+    if output not in ("table", "json"):
+        raise usage_error(f"unknown --format {output!r}", "choose table or json")
+    from lstmtext.checkpoint import load_checkpoint
+    from lstmtext.training import resolve_device
+
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(checkpoint, str(dev))
+    if ckpt.config["task"] == "classify":
+        result = _evaluate_classifier(ckpt, corpus, text_column, label_column, encoding, dev)
+    else:
+        result = _evaluate_lm(ckpt, corpus, text_column, encoding, dev)
+    result["checkpoint"] = str(checkpoint)
+    if output == "json":
+        print(json.dumps(result, indent=2))
+        return
+    from lstmtext.render import evaluation_tables, out
+
+    for table in evaluation_tables(result):
+        out.print(table)
+
+
+def _eval_source(ckpt: Any, corpus: str | None, task: str, text_column: str | None, label_column: str | None,
+                 encoding: str) -> tuple[Any, str]:
+    """The split to score: the run's prepared test split, or a given corpus's test split (all of it if it has
+    no split files of its own)."""
+    from lstmtext.corpus import open_corpus
+    from lstmtext.data import Prepared, is_prepared
+
+    if corpus is None:
+        folder = Path(ckpt.config["data"]["prepared"])
+        if not is_prepared(folder):
+            raise UserError(f"the run's prepared data ({folder}) is gone", "pass the corpus to evaluate on")
+        return Prepared.open(folder), "prepared"
+    source = open_corpus(corpus, encoding=encoding, text_column=text_column, label_column=label_column,
+                         valid_fraction=0.0, test_fraction=0.0, task=task)
+    split = source.splits["test"] if source.own_splits else source.splits["train"]
+    return split, "corpus"
+
+
+def _evaluate_classifier(ckpt: Any, corpus: str | None, text_column: str | None, label_column: str | None,
+                         encoding: str, dev: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from lstmtext.data import label_name
+    from lstmtext.metrics import classification_report
+    from lstmtext.models import predict_proba
+
+    labels: list[str] = ckpt.config["labels"]
+    max_length = int(ckpt.config["train"].get("max_length", 256))
+    source, kind = _eval_source(ckpt, corpus, "classify", text_column, label_column, encoding)
+    if kind == "prepared":
+        tokens, offsets, gold_ids = source.records("test")
+        seqs = [np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + max_length)])
+                for i in range(len(gold_ids))]
+        gold = [int(g) for g in gold_ids]
+    else:
+        index = {n: i for i, n in enumerate(labels)}
+        seqs, gold, unknown = [], [], set()
+        for text, label, _, _ in source.records():
+            name = label_name(label)
+            if name is None or not text.strip():
+                continue
+            if name not in index:
+                unknown.add(name)
+                continue
+            ids = ckpt.tokenizer.encode(" ".join(text.split()))[:max_length]
+            if len(ids):
+                seqs.append(ids)
+                gold.append(index[name])
+        if unknown:
+            raise UserError(f"the corpus has labels the model does not know: {', '.join(sorted(unknown)[:10])}",
+                            f"known labels: {', '.join(labels)}")
+    if not seqs:
+        raise UserError("nothing to evaluate: no labelled, non-empty texts found")
+    probs = predict_proba(ckpt.model, seqs, 128, dev)
+    report = classification_report(gold, probs.argmax(1).tolist(), len(labels))
+    report["per_class"] = [{"label": n, **pc} for n, pc in zip(labels, report["per_class"])]
+    return {"task": "classify", "labels": labels, **report}
+
+
+def _evaluate_lm(ckpt: Any, corpus: str | None, text_column: str | None, encoding: str, dev: Any) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    from lstmtext.metrics import bits_per_char, perplexity
+    from lstmtext.tasks import lm_eval
+
+    source, kind = _eval_source(ckpt, corpus, "lm", text_column, None, encoding)
+    if kind == "prepared":
+        tokens = source.tokens("test")
+        chars = int(source.meta["splits"]["test"]["chars"])
+    else:
+        parts, chars = [], 0
+        for chunk in source.texts():
+            parts.append(ckpt.tokenizer.encode(chunk))
+            chars += len(chunk)
+        tokens = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    train = ckpt.config["train"]
+    result = lm_eval(ckpt.model, np.asarray(tokens), int(train.get("eval_batch_size", 16)),
+                     int(train.get("seq_len", 128)), dev, torch.autocast(dev.type, enabled=False))
+    if result is None:
+        raise UserError("too little text to evaluate", "give a longer corpus")
+    loss, count = result
+    return {"task": "lm", "loss": loss, "ppl": perplexity(loss),
+            "bpc": bits_per_char(loss, count, int(chars * count / max(len(tokens), 1))), "tokens": count}

@@ -1,0 +1,183 @@
+"""What differs between the two tasks: batches, loss, evaluation and which result is better.
+
+The trainer drives either through the same small interface: ``steps_per_epoch``,
+``tokens_per_step``, ``step_loss``, ``evaluate``, ``better``, ``final_figures`` and ``facts``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lstmtext.config import TrainConfig
+from lstmtext.data import LMBatches, Prepared, TextBatches
+from lstmtext.metrics import bits_per_char, classification_report, perplexity
+from lstmtext.models import predict_proba
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    tensor = torch.from_numpy(array)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+@torch.no_grad()
+def lm_eval(model: torch.nn.Module, tokens: np.ndarray, batch_size: int, seq_len: int, device: torch.device,
+            amp: Any) -> tuple[float, int] | None:
+    """Mean next-token loss over a token array (streams carried across windows) and the count scored."""
+    bs = max(1, min(batch_size, len(tokens) // (seq_len + 1) or 1))
+    if len(tokens) < 2 * bs:
+        return None
+    batches = LMBatches(tokens, bs, seq_len, drop_last=False)
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), device=device, dtype=torch.float64)
+    count = 0
+    state = None
+    for i in range(len(batches)):
+        x, y = (to_device(a, device) for a in batches.get(i))
+        with amp:
+            logits, state = model(x, state)
+        total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+        count += y.numel()
+    model.train(was_training)
+    return float(total.item()) / max(count, 1), count
+
+
+class LMTask:
+    """Truncated BPTT over contiguous streams, with the LSTM state carried and detached."""
+
+    name = "lm"
+
+    def __init__(self, prepared: Prepared, cfg: TrainConfig, device: torch.device) -> None:
+        self.prepared = prepared
+        self.cfg = cfg
+        self.device = device
+        self.train = LMBatches(prepared.tokens("train"), cfg.batch_size, cfg.seq_len)
+        self.state: Any = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.train)
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.train.tokens_per_batch
+
+    def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:
+        index = step % len(self.train)
+        if index == 0:
+            self.state = None
+        x, y = (to_device(a, self.device) for a in self.train.get(index))
+        state = None if self.state is None else tuple(s.detach() for s in self.state)
+        with amp:
+            logits, self.state = model(x, state)
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+    def evaluate(self, model: torch.nn.Module, split: str, amp: Any, max_tokens: int | None = None) -> dict[str, Any]:
+        tokens = self.prepared.tokens(split)
+        if max_tokens is not None:
+            tokens = tokens[:max_tokens]
+        result = lm_eval(model, tokens, self.cfg.eval_batch_size, self.cfg.seq_len, self.device, amp)
+        if not result:
+            return {}
+        loss, count = result
+        info = self.prepared.meta["splits"][split]
+        chars = info["chars"] * count / max(info["tokens"], 1)
+        return {"loss": loss, "ppl": perplexity(loss), "bpc": bits_per_char(loss, count, int(chars))}
+
+    @staticmethod
+    def better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
+        return best is None or new["loss"] < best["loss"]
+
+    def final_figures(self, model: torch.nn.Module, amp: Any, best_valid: dict[str, Any]) -> dict[str, Any]:
+        valid_tokens = int(self.prepared.meta["splits"]["valid"]["tokens"])
+        return {"train": self.evaluate(model, "train", amp, max(valid_tokens, 200_000)),
+                "valid": best_valid or self.evaluate(model, "valid", amp),
+                "test": self.evaluate(model, "test", amp)}
+
+
+    def facts(self) -> dict[str, Any]:
+        return {}
+
+
+class ClassifyTask:
+    """Length-bucketed batches of whole texts; the best model has the highest validation macro-F1."""
+
+    name = "classify"
+
+    def __init__(self, prepared: Prepared, cfg: TrainConfig, device: torch.device) -> None:
+        self.prepared = prepared
+        self.cfg = cfg
+        self.device = device
+        self.train = TextBatches(*prepared.records("train"), cfg.batch_size, cfg.max_length)
+        counts = np.bincount(self.train.labels, minlength=len(prepared.labels)).astype(np.float64)
+        self.weights = None
+        if cfg.class_weights == "auto":
+            w = counts.sum() / (len(counts) * np.maximum(counts, 1))
+            self.weights = torch.tensor(w, dtype=torch.float32, device=device)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.train)
+
+    @property
+    def tokens_per_step(self) -> int:
+        return int(self.train.lengths.sum() / max(len(self.train), 1))
+
+    def _freeze(self, model: torch.nn.Module, frozen: bool) -> None:
+        for name, param in model.named_parameters():
+            if name.startswith(("embedding.", "lstm.")):
+                param.requires_grad_(not frozen)
+
+    def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:
+        epoch, index = divmod(step, len(self.train))
+        if index == 0:
+            self.train.shuffle(self.cfg.seed * 1000 + epoch)
+            if self.cfg.freeze_epochs:
+                self._freeze(model, epoch < self.cfg.freeze_epochs)
+        x, lengths, y = self.train.get(index)
+        with amp:
+            logits = model(to_device(x, self.device), torch.from_numpy(lengths))
+        return F.cross_entropy(logits.float(), to_device(y, self.device), weight=self.weights)
+
+    def predict(self, model: torch.nn.Module, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        tokens, offsets, labels = self.prepared.records(split)
+        n = len(labels) if limit is None else min(limit, len(labels))
+        seqs = [np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + self.cfg.max_length)])
+                for i in range(n)]
+        probs = predict_proba(model, seqs, self.cfg.eval_batch_size * 4, self.device)
+        return probs, np.asarray(labels[:n], dtype=np.int64)
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, split: str, amp: Any, max_tokens: int | None = None) -> dict[str, Any]:
+        if int(self.prepared.meta["splits"][split].get("texts", 0)) == 0:
+            return {}
+        probs, gold = self.predict(model, split, limit=None if max_tokens is None else 5000)
+        model.train()
+        loss = float(-np.log(np.maximum(probs[np.arange(len(gold)), gold], 1e-12)).mean())
+        report = classification_report(gold.tolist(), probs.argmax(1).tolist(), len(self.prepared.labels))
+        return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+
+    @staticmethod
+    def better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
+        if best is None:
+            return True
+        return (new["macro_f1"], -new["loss"]) > (best["macro_f1"], -best["loss"])
+
+    def final_figures(self, model: torch.nn.Module, amp: Any, best_valid: dict[str, Any]) -> dict[str, Any]:
+        return {"train": self.evaluate(model, "train", amp, max_tokens=1),
+                "valid": best_valid or self.evaluate(model, "valid", amp),
+                "test": self.evaluate(model, "test", amp)}
+
+    def facts(self) -> dict[str, Any]:
+        return {"truncated": self.train.truncated, "labels": self.prepared.labels,
+                "majority": float(np.bincount(self.train.labels).max() / max(len(self.train.labels), 1))}
+
+
+def make_task(name: str, prepared: Prepared, cfg: TrainConfig, device: torch.device) -> Any:
+    return LMTask(prepared, cfg, device) if name == "lm" else ClassifyTask(prepared, cfg, device)
