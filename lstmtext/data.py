@@ -68,6 +68,9 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             else:
                 splits[name] = _encode_split(corpus.splits[name], tokenizer, tmp / f"{name}.bin", dtype, name,
                                              progress)
+        if labels is not None and splits["train"]["texts"] == 0:
+            raise UserError(f"the train split of {corpus.name} has no non-empty texts "
+                            f"({splits['train']['empty']} empty)", "check --text-column")
         if splits["train"]["tokens"] < 2:
             raise UserError(f"the train split of {corpus.name} is empty after tokenizing",
                             "give a larger corpus or lower --valid-fraction/--test-fraction")

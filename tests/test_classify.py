@@ -1,0 +1,235 @@
+import csv
+import io
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig
+from lstmtext.corpus import open_corpus
+from lstmtext.data import Prepared, ensure_prepared
+from lstmtext.metrics import classification_report
+from lstmtext.models import Classifier, predict_proba
+from lstmtext.tokenizers import load_tokenizer
+from lstmtext.training import train
+from tests.conftest import REVIEWS, SHARED, TALES, assert_one_line_error
+
+TINY = ["--hidden-size", "32", "--quiet", "--seed", "3"]
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_packing_makes_predictions_independent_of_the_batch(pooling):
+    torch.manual_seed(0)
+    model = Classifier(ModelConfig(task="classify", vocab_size=50, embed_dim=16, hidden_size=16, layers=2,
+                                   bidirectional=True, pooling=pooling, num_classes=3, dropout=0.0)).eval()
+    short = np.array([5, 9, 13])
+    longer = [np.arange(2, 30), np.arange(3, 20), np.array([7] * 41)]
+    alone = predict_proba(model, [short], 8, torch.device("cpu"))[0]
+    mixed = predict_proba(model, [longer[0], short, *longer[1:]], 8, torch.device("cpu"))[1]
+    reordered = predict_proba(model, [*longer[::-1], short], 8, torch.device("cpu"))[3]
+    np.testing.assert_allclose(alone, mixed, atol=1e-6)
+    np.testing.assert_allclose(alone, reordered, atol=1e-6)
+    x = torch.zeros(2, 41, dtype=torch.long)  # the same text padded inside a direct batch
+    x[0, :3] = torch.tensor(short)
+    x[1, :] = torch.tensor(longer[2])
+    with torch.no_grad():
+        direct = torch.softmax(model(x, torch.tensor([3, 41])), -1)[0].numpy()
+    np.testing.assert_allclose(alone, direct, atol=1e-6)
+
+
+def write_tsv(path, rows, header=("text", "label")):
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("\t".join(header) + "\n")
+        for row in rows:
+            fh.write("\t".join(row) + "\n")
+    return path
+
+
+def separable_rows(n=240, seed=0):
+    """Two topics with disjoint vocabularies: a classifier must separate them perfectly."""
+    rng = random.Random(seed)
+    sea = "boat wave harbour sail tide gull anchor rope deck storm".split()
+    farm = "barn hay cow plough field goat fence tractor seed harvest".split()
+    rows = []
+    for i in range(n):
+        words, label = (sea, "sea") if i % 2 else (farm, "farm")
+        rows.append((" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))), label))
+    return rows
+
+
+def train_classifier(tmp_path, corpus, steps=None, epochs=10.0, init_from=None, tokenizer=None, seed=1, **model_kw):
+    prep = tmp_path / "prep"
+    ensure_prepared(open_corpus(corpus, task="classify", split_seed=0), TokenizerSpec(level="word"), prep,
+                    task="classify", tokenizer=tokenizer)
+    prepared = Prepared.open(prep)
+    cfg = ModelConfig(task="classify", vocab_size=prepared.tokenizer.vocab_size, embed_dim=64, hidden_size=64,
+                      layers=1, dropout=0.3, pooling="mean", num_classes=len(prepared.labels))
+    for k, v in model_kw.items():
+        setattr(cfg, k, v)
+    run = tmp_path / f"run-{seed}-{init_from is not None}"
+    run.mkdir()
+    summary = train(run, prepared, cfg, TrainConfig(batch_size=16, lr=3e-3, epochs=epochs, max_steps=steps,
+                                                   eval_every=1000 if steps else 0, warmup_steps=5, device="cpu",
+                                                   seed=seed), init_from=init_from)
+    return summary, run
+
+
+def test_learns_a_separable_task(tmp_path):
+    corpus = write_tsv(tmp_path / "topics.tsv", separable_rows())
+    summary, _ = train_classifier(tmp_path, corpus, epochs=6)
+    assert summary["figures"]["valid"]["accuracy"] >= 0.95
+    assert summary["labels"] == ["farm", "sea"]
+
+
+def test_shipped_reviews_beat_the_majority_class(tmp_path):
+    summary, _ = train_classifier(tmp_path, REVIEWS, epochs=8, bidirectional=True)
+    held_out = (summary["figures"]["valid"]["accuracy"] + summary["figures"]["test"]["accuracy"]) / 2
+    assert held_out > summary["majority"] + 0.12, summary["figures"]
+
+
+def genre_rows():
+    """Paragraphs of the shipped prose labelled by the part of the corpus they come from."""
+    text = TALES.read_text(encoding="utf-8")
+    marks = ["The Keeper at Skerrow Point to Her Brother\n", "Market Day at Coster's Quay\n",
+             "The Surveyor of the White Pan\n", "A Beekeeper's Year: March to October\n"]
+    cuts = [0] + [text.index(m) for m in marks] + [len(text)]
+    rows = []
+    for name, a, b in zip(["fable", "letter", "town", "journey", "diary"], cuts, cuts[1:]):
+        rows += [(" ".join(p.split()), name) for p in text[a:b].split("\n\n") if len(p) > 80]
+    return rows
+
+
+def test_init_from_a_language_model_beats_training_from_scratch(tmp_path):
+    """ULMFiT on a small task: pretrain on the unlabelled prose, then tell its genres apart."""
+    ensure_prepared(open_corpus(TALES), TokenizerSpec(level="word"), tmp_path / "lmprep")
+    lm_prep = Prepared.open(tmp_path / "lmprep")
+    lm_run = tmp_path / "lm"
+    lm_run.mkdir()
+    train(lm_run, lm_prep, ModelConfig(vocab_size=lm_prep.tokenizer.vocab_size, embed_dim=128, hidden_size=128,
+                                       layers=1, dropout=0.2),
+          TrainConfig(seq_len=32, batch_size=16, lr=3e-3, epochs=25, eval_every=100_000, device="cpu"))
+    corpus = write_tsv(tmp_path / "genre.tsv", genre_rows())
+    tokenizer = load_tokenizer(lm_run / "tokenizer.json")
+    scores = {}
+    for name, init in (("scratch", None), ("transfer", lm_run)):
+        accs = []
+        for seed in (1, 2):
+            work = tmp_path / f"{name}-{seed}"
+            work.mkdir()
+            summary, _ = train_classifier(work, corpus, steps=150, init_from=init, tokenizer=tokenizer, seed=seed,
+                                          embed_dim=128, hidden_size=128, bidirectional=False)
+            accs.append(summary["figures"]["valid"]["accuracy"])
+        scores[name] = sum(accs) / len(accs)
+    assert scores["transfer"] > scores["scratch"] + 0.03, scores
+
+
+def test_classification_report_matches_hand_computation():
+    gold = [0, 0, 0, 1, 1, 2]
+    pred = [0, 1, 0, 1, 2, 2]
+    r = classification_report(gold, pred, 3)
+    assert r["confusion"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert r["accuracy"] == pytest.approx(4 / 6)
+    # class 0: P 2/2, R 2/3; class 1: P 1/2, R 1/2; class 2: P 1/2, R 1/1
+    f1 = [2 * 1 * (2 / 3) / (1 + 2 / 3), 0.5, 2 * 0.5 * 1 / 1.5]
+    assert [c["f1"] for c in r["per_class"]] == pytest.approx(f1)
+    assert r["macro_f1"] == pytest.approx(sum(f1) / 3)
+
+
+@pytest.fixture
+def clf(cli, tmp_path):
+    corpus = write_tsv(tmp_path / "topics.tsv", separable_rows())
+    result = cli("train", corpus, "--task", "classify", *TINY, "--epochs", "5", "--out", "clf")
+    assert result.code == 0, result.err
+    assert "macro-F1" in result.out and "farm, sea" in result.out
+    return "clf"
+
+
+def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
+    table = cli("classify", clf, "the cow in the barn", "a gull over the harbour")
+    assert table.code == 0 and "farm" in table.out and "sea" in table.out
+    rows = json.loads(cli("classify", clf, "the cow in the barn", "rope and anchor", "--format", "json").out)
+    assert [r["label"] for r in rows] == ["farm", "sea"] and all(0.5 < r["confidence"] <= 1 for r in rows)
+    lines = cli("classify", clf, "hay", "tide", "--format", "jsonl", "--all-scores").out.splitlines()
+    parsed = [json.loads(line) for line in lines]
+    assert set(parsed[0]["scores"]) == {"farm", "sea"}
+    assert sum(parsed[0]["scores"].values()) == pytest.approx(1.0, abs=1e-5)
+    (tmp_path / "in.txt").write_text("goat fence\n\nstorm deck\n", encoding="utf-8")
+    out = list(csv.DictReader(io.StringIO(cli("classify", clf, "--file", "in.txt", "--format", "csv").out)))
+    assert [r["label"] for r in out] == ["farm", "", "sea"] and out[1]["confidence"] == ""
+    empty = cli("classify", clf, "--file", "in.txt")
+    assert "(empty)" in empty.out and "1 empty" in empty.err
+    write_tsv(tmp_path / "in.tsv", [("harvest seed", "x"), ("sail boat", "y")], header=("review", "other"))
+    out = json.loads(cli("classify", clf, "--file", "in.tsv", "--format", "json").out)
+    assert [r["label"] for r in out] == ["farm", "sea"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("barn cow\nwave tide\n"))
+    out = cli("classify", clf, "-", "--format", "jsonl").out.splitlines()
+    assert [json.loads(x)["label"] for x in out] == ["farm", "sea"]
+
+
+def test_long_texts_are_truncated_with_a_note(cli, clf):
+    result = cli("classify", clf, " ".join(["harbour"] * 400), "--format", "json")
+    assert result.code == 0 and "truncated" in result.err
+    assert json.loads(result.out)[0]["label"] == "sea"
+
+
+def test_evaluate_matches_classify(cli, clf, tmp_path):
+    rows = [("cow barn hay", "farm"), ("tide gull", "sea"), ("goat seed", "farm"), ("harvest wave", "sea")]
+    corpus = write_tsv(tmp_path / "eval.tsv", rows)
+    report = json.loads(cli("evaluate", clf, corpus, "--format", "json").out)
+    preds = json.loads(cli("classify", clf, *[r[0] for r in rows], "--format", "json").out)
+    labels = report["labels"]
+    expected = classification_report([labels.index(r[1]) for r in rows],
+                                     [labels.index(p["label"]) for p in preds], len(labels))
+    assert report["accuracy"] == pytest.approx(expected["accuracy"])
+    assert report["confusion"] == expected["confusion"]
+    assert report["count"] == 4
+    own = cli("evaluate", clf)
+    assert own.code == 0 and "confusion matrix" in own.out and "per class" in own.out
+
+
+def test_evaluate_language_model(cli, tiny_lm):
+    run, summary = tiny_lm
+    result = json.loads(cli("evaluate", run, "--format", "json").out)
+    assert result["task"] == "lm"
+    assert result["loss"] == pytest.approx(summary["figures"]["test"]["loss"], rel=1e-5)
+    on_text = cli("evaluate", run, str(TALES), "--format", "json")
+    assert on_text.code == 0 and json.loads(on_text.out)["bpc"] > 0
+
+
+def test_classifier_bad_inputs(cli, clf, tiny_lm, tmp_path):
+    lm_run = str(tiny_lm[0])
+    write_tsv(tmp_path / "nolabel.tsv", [("some text", "x")], header=("text", "stars_given"))
+    write_tsv(tmp_path / "oneclass.tsv", [(f"text {i}", "good") for i in range(20)])
+    write_tsv(tmp_path / "unknown.tsv", [("cow", "farm"), ("boat", "ocean")])
+    write_tsv(tmp_path / "allempty.tsv", [(" ", "a"), ("", "b")] * 5)
+    cases = [
+        (["train", "nolabel.tsv", "--task", "classify"], 2, ["label", "columns found: text, stars_given"]),
+        (["train", "nolabel.tsv", "--task", "classify", "--label-column", "grade"], 2, ["no column 'grade'"]),
+        (["train", "oneclass.tsv", "--task", "classify"], 1, ["1 class"]),
+        (["train", "allempty.tsv", "--task", "classify"], 1, ["no non-empty texts"]),
+        (["evaluate", clf, "unknown.tsv"], 1, ["ocean", "known labels: farm, sea"]),
+        (["classify", lm_run, "hello"], 1, ["language-model checkpoint", "generate"]),
+        (["generate", clf], 1, ["classifier checkpoint", "classify"]),
+        (["classify", clf], 2, ["no text"]),
+        (["classify", clf, "x", "--format", "yaml"], 2, ["--format"]),
+        (["classify", clf, "--file", "nope.txt"], 1, ["not found"]),
+        (["train", "--task", "classify", "--init-from", clf], 2, ["not a language-model"]),
+        (["train", "--task", "classify", "--init-from", lm_run, "--hidden-size", "999"], 2, ["conflicts"]),
+        (["train", "--task", "classify", "--pooling", "sum"], 2, ["--pooling"]),
+        (["train", "--task", "sentiment"], 2, ["--task"]),
+    ]
+    for args, code, words in cases:
+        assert_one_line_error(cli(*args), code, *words)
+
+
+@pytest.mark.skipif(not (SHARED / "sst2" / "sentences").exists(), reason="shared SST-2 corpus absent")
+def test_sst2_short_run_is_clearly_above_chance(cli):
+    result = cli("train", str(SHARED / "sst2" / "sentences"), "--task", "classify", "--epochs", "2",
+                 "--hidden-size", "96", "--lowercase", "--quiet", "--out", "sst")
+    assert result.code == 0, result.err
+    import re
+
+    valid = re.search(r"│ valid\s*│\s*[\d.]+\s*│\s*([\d.]+)%", result.out)
+    assert valid and float(valid.group(1)) > 68.0, result.out
