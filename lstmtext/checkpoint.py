@@ -159,6 +159,8 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in build_model(model_cfg).state_dict().items()}
     file = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS)
+    if weights == "best" and not file.exists() and config.get("status") != "done" and (path / LAST_WEIGHTS).exists():
+        file = path / LAST_WEIGHTS  # a run stopped before its first validation: its last weights are all there is
     tensors = load_weights(file, shapes)
     model = build_model(model_cfg)
     model.load_state_dict(tensors)

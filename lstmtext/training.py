@@ -247,6 +247,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
 
     def checkpoint_state() -> None:
         nonlocal last_save
+        save_weights(run_dir / LAST_WEIGHTS, model.state_dict())
         save_state(run_dir, step, model, opt, schedule, scaler, task.state_tensors(),
                    {"best": best, "stale_evals": stale_evals, "skipped_batches": skipped,
                     "elapsed": elapsed_before + time.perf_counter() - started, "epoch": step / per_epoch})
@@ -302,7 +303,6 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 if improved or (not metrics and best is None):
                     best = metrics or best
                     save_weights(run_dir / WEIGHTS, model.state_dict())
-                save_weights(run_dir / LAST_WEIGHTS, model.state_dict())
                 record["best"] = improved
                 append_jsonl(run_dir / METRICS, record)
                 events.evaluate(record)
