@@ -92,6 +92,8 @@ class TrainConfig:
         for flag, value in positive_ints.items():
             if value < 1:
                 raise usage_error(f"{flag} must be at least 1, got {value}")
+            if value > 10_000_000:
+                raise usage_error(f"{flag} {value} is absurdly large", "try a value in the tens or hundreds")
         if self.eval_every < 0:
             raise usage_error(f"--eval-every must be 0 (once per epoch) or more, got {self.eval_every}")
         if not self.lr > 0:

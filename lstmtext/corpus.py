@@ -33,13 +33,16 @@ _MAX_CARRY = 4 << 20
 
 @dataclass
 class ReadReport:
-    """What a reader did: records read and records skipped (with line numbers and reasons)."""
+    """Records a reader skipped, with file, line number and reason (counts read are in meta.json)."""
 
-    read: int = 0
     skipped: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, reason)
+    _seen: set[tuple[str, int]] = field(default_factory=set, repr=False)
 
     def skip(self, path: str, line: int, reason: str) -> None:
-        self.skipped.append((path, line, reason))
+        """Record a skipped record once, however many times the source is read."""
+        if (path, line) not in self._seen:
+            self._seen.add((path, line))
+            self.skipped.append((path, line, reason))
 
 
 # ----------------------------------------------------------------------------- text files

@@ -95,6 +95,10 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"could not write the prepared data to {out}: {err.strerror or err}",
+                        "check free space and permissions, or pass another --out") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -104,10 +108,11 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
 def _encode_split(split: Any, tokenizer: Tokenizer, path: Path, dtype: str, name: str,
                   progress: Progress | None) -> dict[str, int]:
     total = split.num_bytes()
-    chars = tokens = unks = 0
+    chars = tokens = unks = records = 0
     done = 0
     with path.open("wb") as fh:
         for chunk in split.texts():
+            records += 1
             ids = tokenizer.encode(chunk)
             fh.write(ids.astype(dtype).tobytes())
             chars += len(chunk)
@@ -118,7 +123,10 @@ def _encode_split(split: Any, tokenizer: Tokenizer, path: Path, dtype: str, name
                 progress(name, min(done, total), total)
         fh.flush()
         os.fsync(fh.fileno())
-    return {"chars": chars, "tokens": tokens, "unk": unks}
+    info = {"chars": chars, "tokens": tokens, "unk": unks}
+    if hasattr(split, "records"):  # tables: each record is one text
+        info["records"] = records
+    return info
 
 
 def ensure_prepared(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",

@@ -37,8 +37,13 @@ class LanguageModel(nn.Module):
             self.decoder = nn.Linear(out_dim, cfg.vocab_size)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
 
-    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+    def forward(self, x: torch.Tensor, state: State | None = None,
+                last_only: bool = False) -> tuple[torch.Tensor, State]:
+        """Logits for every position, or (``last_only``) for the final one: a long prompt then never
+        materialises [length x vocabulary] logits."""
         out, state = self.lstm(self.drop(self.embedding(x)), state)
+        if last_only:
+            out = out[:, -1:]
         out = self.drop(out)
         if self.proj is not None:
             out = self.proj(out)

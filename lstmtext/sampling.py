@@ -71,7 +71,9 @@ def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: 
     model.eval()
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     ids = torch.tensor([start_ids(tokenizer, prompt)], device=device).repeat(settings.num_samples, 1)
-    logits, state = model(ids)
+    state = None
+    for start in range(0, ids.shape[1], 4096):  # long prompts in slices: bounded memory
+        logits, state = model(ids[:, start:start + 4096], state, last_only=True)
     last = logits[:, -1].float()
     banned = torch.zeros(last.shape[-1], dtype=torch.bool, device=device)
     banned[[PAD, UNK]] = True

@@ -171,6 +171,9 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
             progress.update(tasks[split], completed=done)
 
         meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
+    records = sum(info.get("records", info.get("texts", 0)) for info in meta["splits"].values())
+    if records and not quiet and not reused:
+        err.print(f"read {records:,} records from {corpus_arg}; skipped {len(corpus.report.skipped):,}")
     for path, line, reason in corpus.report.skipped[:5]:
         err.print(f"[yellow]warning:[/] skipped {path} line {line}: {reason}")
     if len(corpus.report.skipped) > 5:
@@ -603,8 +606,8 @@ def generate(
     settings.validate()
     if weights not in ("best", "last"):
         raise usage_error(f"unknown --weights {weights!r}", "choose best or last")
-    if len(prompt) > 100_000:
-        raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 100,000 characters")
+    if len(prompt) > 1_000_000:
+        raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
 
     from lstmtext.checkpoint import load_checkpoint
     from lstmtext.render import err

@@ -1,0 +1,161 @@
+"""The bad-input matrix: every case gets its exit code, one line naming the problem, no traceback,
+and leaves every file the user already had exactly as it was."""
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SMALL_TEXT, assert_one_line_error
+from tests.test_classify import separable_rows, write_tsv
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A small language model and a small classifier, trained once for the whole matrix."""
+    from tests.conftest import train_small
+    from tests.test_classify import train_classifier
+
+    base = tmp_path_factory.mktemp("ckpts")
+    train_small(base / "lm", steps=30, hidden=32, eval_every=30)
+    corpus = write_tsv(base / "topics.tsv", separable_rows(120))
+    _, clf = train_classifier(base / "c", corpus, epochs=2)
+    (base / "c").mkdir(exist_ok=True)
+    return base / "lm", clf
+
+
+def make_files(d: Path, lm: Path, clf: Path) -> None:
+    (d / "small.txt").write_text(SMALL_TEXT * 30, encoding="utf-8")
+    (d / "empty.txt").write_text("")
+    (d / "bins").mkdir()
+    for i in range(3):
+        (d / "bins" / f"blob{i}.dat").write_bytes(bytes(range(256)) * 4)
+    (d / "bad_utf8.txt").write_bytes(b"first line\nsecond \xc3\x28 line\n" * 3)
+    (d / "utf16.txt").write_text("a line of text\n" * 50, encoding="utf-16")
+    (d / "oneline.txt").write_text(("long line of words without any break " * 1_400_000)[:50_000_000])
+    (d / "ragged.csv").write_text("text,label\nfine row,1\ntoo,many,fields\nanother fine row,0\n" * 3)
+    (d / "notext.csv").write_text("id,score\n1,2\n3,4\n")
+    rows = [(t, l) for t, l in separable_rows(40)] + [("a row with no label", "")]
+    write_tsv(d / "nolabels.tsv", rows)
+    write_tsv(d / "oneclass.tsv", [(f"all the same {i}", "same") for i in range(30)])
+    (d / "broken.jsonl").write_text('{"text": "one"}\n{"text": "two"\n{"text": "three"}\n' * 5)
+    write_tsv(d / "unknown_labels.tsv", [("cow barn", "farm"), ("boat", "space")])
+    (d / "afile").write_text("precious")
+    for name, src in (("lm", lm), ("clf", clf)):
+        shutil.copytree(src, d / name)
+    for name in ("missing_w", "trunc_w", "shape_w", "badjson", "notok"):
+        shutil.copytree(lm, d / name)
+    (d / "missing_w" / "model.safetensors").unlink()
+    data = (d / "trunc_w" / "model.safetensors").read_bytes()
+    (d / "trunc_w" / "model.safetensors").write_bytes(data[: len(data) // 2])
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(d / "shape_w" / "model.safetensors")
+    tensors["embedding.weight"] = torch.zeros(3, 3)
+    save_file(tensors, d / "shape_w" / "model.safetensors")
+    (d / "badjson" / "config.json").write_text("{not json")
+    (d / "notok" / "tokenizer.json").unlink()
+
+
+CASES = [
+    # (id, args, exit code, words in the one error line; code 0 = must succeed, words then go to stdout+stderr)
+    ("empty file", ["tokenize", "empty.txt"], 1, ["empty"]),
+    ("folder of binaries", ["tokenize", "bins"], 1, ["no text files"]),
+    ("invalid utf-8 offset", ["tokenize", "bad_utf8.txt"], 1, ["invalid utf-8 at byte 18", "line 2", "--encoding"]),
+    ("utf-16 file", ["tokenize", "utf16.txt"], 1, ["utf-16", "--encoding utf-16"]),
+    ("utf-16 with --encoding", ["tokenize", "utf16.txt", "--encoding", "utf-16", "--out", "p16"], 0, ["vocabulary"]),
+    ("50 MB single line", ["tokenize", "oneline.txt", "--out", "pline"], 0, ["50,000,000"]),
+    ("ragged CSV rows", ["tokenize", "ragged.csv", "--out", "prag"], 0, ["skipped", "line 3", "3 fields"]),
+    ("missing text column", ["tokenize", "notext.csv"], 2, ["columns found: id, score"]),
+    ("NaN/empty labels", ["train", "nolabels.tsv", "--task", "classify", "--max-steps", "2", "--quiet",
+                          "--out", "r1"], 0, ["missing label", "line 42"]),
+    ("one class only", ["train", "oneclass.tsv", "--task", "classify"], 1, ["1 class", "same"]),
+    ("broken JSONL line", ["tokenize", "broken.jsonl", "--out", "pjs"], 0, ["line 2", "not valid json"]),
+    ("unseen prompt chars", ["generate", "lm", "--prompt", "Ωmega 🐙", "--length", "5"], 0, ["never saw"]),
+    ("control chars in prompt", ["generate", "lm", "--prompt", "a\x00b\x07\x1b[31m", "--length", "5"], 0, []),
+    ("100k-char prompt", ["generate", "lm", "--prompt", "the cat " * 12_500, "--length", "3"], 0, []),
+    ("whitespace-only text", ["classify", "clf", "   \t "], 0, ["(empty)"]),
+    ("100k-char text", ["classify", "clf", "cow " * 25_000], 0, ["truncated"]),
+    ("missing weights", ["generate", "missing_w"], 1, ["model.safetensors is missing"]),
+    ("truncated weights", ["generate", "trunc_w"], 1, ["not a valid safetensors file"]),
+    ("wrongly-shaped weights", ["generate", "shape_w"], 1, ["embedding.weight", "shape"]),
+    ("damaged config.json", ["info", "badjson"], 1, ["not valid json"]),
+    ("missing tokenizer", ["generate", "notok"], 1, ["tokenizer file missing"]),
+    ("classifier to generate", ["generate", "clf"], 1, ["classifier checkpoint"]),
+    ("LM to classify", ["classify", "lm", "text"], 1, ["language-model checkpoint"]),
+    ("info on a non-checkpoint", ["info", "bins"], 1, ["not a checkpoint"]),
+    ("unknown labels at evaluate", ["evaluate", "clf", "unknown_labels.tsv"], 1, ["space", "known labels"]),
+    ("--out is a file (tokenize)", ["tokenize", "small.txt", "--out", "afile"], 2, ["existing file"]),
+    ("--out is a file (train)", ["train", "small.txt", "--out", "afile"], 2, ["existing file"]),
+    ("--out unwritable", ["train", "small.txt", "--max-steps", "1", "--out", "/sys/lstmtext-run"], 1,
+     ["could not create"]),
+    ("zero batch size", ["train", "small.txt", "--batch-size", "0"], 2, ["--batch-size"]),
+    ("negative length", ["generate", "lm", "--length", "-5"], 2, ["--length"]),
+    ("absurd learning rate", ["train", "small.txt", "--lr", "1e9"], 2, ["--lr", "absurdly large"]),
+    ("absurd hidden size", ["train", "small.txt", "--hidden-size", "1000000000"], 2, ["absurdly large"]),
+    ("absurd sample count", ["generate", "lm", "--num-samples", "100000"], 2, ["--num-samples"]),
+    ("zero max length", ["train", "--task", "classify", "--max-length", "0"], 2, ["--max-length"]),
+    ("zero epochs", ["train", "small.txt", "--epochs", "0"], 2, ["--epochs"]),
+    ("cuda without a GPU", ["train", "small.txt", "--device", "cuda"], 1, ["no cuda gpu"]),
+    ("bad --save-every", ["train", "small.txt", "--save-every", "soon"], 2, ["--save-every"]),
+    ("resume without state", ["train", "--resume", "bins"], 1, ["not a checkpoint"]),
+]
+
+
+def test_bad_input_matrix(cli, checkpoints, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("the matrix expects a machine without a GPU")
+    make_files(tmp_path, *checkpoints)
+    assert len(CASES) >= 30
+    for name, args, code, words in CASES:
+        before = snapshot(tmp_path)
+        result = cli(*args)
+        if code == 0:
+            assert result.code == 0, (name, result.err)
+            assert "Traceback" not in result.err
+            for word in words:
+                assert word.lower() in (result.out + result.err).lower(), (name, word, result.err[-300:])
+        else:
+            try:
+                assert_one_line_error(result, code, *words)
+            except AssertionError as exc:
+                raise AssertionError(f"case {name!r}: {exc}") from None
+        after = snapshot(tmp_path)
+        changed = [p for p, digest in before.items() if after.get(p) != digest]
+        assert not changed, (name, changed)
+
+
+def test_full_disk_is_a_one_line_error(tmp_path):
+    """Simulate a full disk: the file-size limit makes every large write fail with EFBIG."""
+    (tmp_path / "big.txt").write_text(SMALL_TEXT * 3000, encoding="utf-8")
+    (tmp_path / "keep.txt").write_text("mine")
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
+
+    before = snapshot(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "lstmtext", "tokenize", "big.txt", "--out", "prep", "--quiet"],
+                          cwd=tmp_path, preexec_fn=limit, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 1, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "could not write" in lines[0] and "File too large" in lines[0], proc.stderr
+    assert not (tmp_path / "prep").exists()
+    after = snapshot(tmp_path)
+    assert all(after.get(p) == d for p, d in before.items())
