@@ -324,7 +324,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 break
             if stopped_by == "early stopping":
                 break
-    except torch.OutOfMemoryError:
+    except torch.cuda.OutOfMemoryError:
         shape = f"--batch-size {train_cfg.batch_size}" + (f" x --seq-len {train_cfg.seq_len}"
                                                           if model_cfg.task == "lm" else "")
         raise UserError(f"the device ran out of memory at step {step} with {shape}",

@@ -55,7 +55,7 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "afile").write_text("precious")
     for name, src in (("lm", lm), ("clf", clf)):
         shutil.copytree(src, d / name)
-    for name in ("missing_w", "trunc_w", "shape_w", "badjson", "notok"):
+    for name in ("missing_w", "trunc_w", "shape_w", "badjson", "notok", "future"):
         shutil.copytree(lm, d / name)
     (d / "missing_w" / "model.safetensors").unlink()
     data = (d / "trunc_w" / "model.safetensors").read_bytes()
@@ -68,6 +68,8 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     save_file(tensors, d / "shape_w" / "model.safetensors")
     (d / "badjson" / "config.json").write_text("{not json")
     (d / "notok" / "tokenizer.json").unlink()
+    config = json.loads((d / "future" / "config.json").read_text())
+    (d / "future" / "config.json").write_text(json.dumps({**config, "format_version": 99}))
 
 
 CASES = [
@@ -112,6 +114,9 @@ CASES = [
     ("cuda without a GPU", ["train", "small.txt", "--device", "cuda"], 1, ["no cuda gpu"]),
     ("bad --save-every", ["train", "small.txt", "--save-every", "soon"], 2, ["--save-every"]),
     ("resume without state", ["train", "--resume", "bins"], 1, ["not a checkpoint"]),
+    ("conflicting flag on resume", ["train", "--resume", "lm", "--hidden-size", "8"], 2,
+     ["--hidden-size cannot be changed on --resume"]),
+    ("newer checkpoint format", ["generate", "future"], 1, ["format version 99"]),
 ]
 
 

@@ -137,3 +137,12 @@ def test_help_does_not_import_torch():
     helped = subprocess.run([sys.executable, "-m", "lstmtext", "train", "--help"], capture_output=True, text=True,
                             cwd=ROOT)
     assert helped.returncode == 0 and "--hidden-size" in helped.stdout
+
+
+def test_info_describes_a_run(cli, run):
+    table = cli("info", run)
+    assert table.code == 0 and "parameters" in table.out and "char" in table.out
+    data = json.loads(cli("info", run, "--format", "json").out)
+    assert data["task"] == "lm" and data["level"] == "char" and data["steps"] == 20
+    assert data["parameters"] > 0 and data["vocab_size"] > 20 and "loss" in data["best_valid"]
+    assert data["versions"]["torch"]

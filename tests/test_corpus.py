@@ -125,3 +125,18 @@ def test_missing_text_column_lists_columns(tmp_path):
     with pytest.raises(UserError) as info:
         open_corpus(path)
     assert "columns found: a, b" in str(info.value) and info.value.exit_code == 2
+
+
+def test_csv_with_quote_characters_is_read_whole(tmp_path):
+    from lstmtext.config import TokenizerSpec
+    from lstmtext.data import prepare
+
+    path = tmp_path / "q.csv"
+    texts = ['He said "hi" and left', "a lone \" in the middle", '"fully, quoted"', "5\" screen"]
+    body = 'He said "hi" and left,1\na lone " in the middle,0\n"""fully, quoted""",1\n5" screen,0\n'
+    path.write_text("text,label\n" + body, encoding="utf-8")
+    corpus = open_corpus(path, valid_fraction=0.0, test_fraction=0.0)
+    assert joined(corpus.splits["train"]).splitlines() == texts
+    meta = prepare(corpus, TokenizerSpec(level="char"), tmp_path / "prep")
+    assert meta["splits"]["train"]["records"] == body.count("\n")
+    assert meta["skipped_count"] == 0

@@ -79,3 +79,68 @@ def test_resume_of_a_finished_run_is_refused(tmp_path):
         train(run, prepared, model_cfg, cfg, resume=True)
     cfg.max_steps = 8
     assert train(run, prepared, model_cfg, cfg, resume=True)["steps"] == 8
+
+
+class PoisonedTask:
+    """Wraps a task so that the loss of chosen steps is NaN."""
+
+    def __init__(self, task, bad_steps):
+        self.task, self.bad_steps = task, bad_steps
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+    def step_loss(self, model, step, amp):
+        loss = self.task.step_loss(model, step, amp)
+        return loss * float("nan") if step in self.bad_steps else loss
+
+
+@pytest.fixture
+def poisoned(monkeypatch):
+    import lstmtext.training as training
+
+    real = training.make_task
+    monkeypatch.setattr(training, "make_task", lambda *a: PoisonedTask(real(*a), {12}))
+
+
+def test_nan_loss_stops_naming_the_step_and_the_last_good_state(tmp_path, poisoned):
+    from lstmtext.errors import UserError
+
+    prepared, model_cfg, cfg = setups(tmp_path, "lm")
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(UserError) as info:
+        train(run, prepared, model_cfg, cfg, save_every="5")
+    message = str(info.value)
+    assert "at step 13" in message and "step 10" in message and "--on-nan skip" in message
+
+
+def test_nan_loss_skip_counts_and_keeps_weights_finite(tmp_path, poisoned):
+    prepared, model_cfg, cfg = setups(tmp_path, "lm")
+    run = tmp_path / "run"
+    run.mkdir()
+    summary = train(run, prepared, model_cfg, cfg, on_nan="skip")
+    assert summary["skipped_batches"] == 1 and summary["steps"] == 40
+    weights = load_file(run / "last.safetensors")
+    assert all(torch.isfinite(t).all() for t in weights.values())
+
+
+def test_out_of_memory_names_the_batch_shape(tmp_path, monkeypatch):
+    import lstmtext.training as training
+    from lstmtext.errors import UserError
+
+    real = training.make_task
+
+    class Oom(PoisonedTask):
+        def step_loss(self, model, step, amp):
+            if step == 3:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return self.task.step_loss(model, step, amp)
+
+    monkeypatch.setattr(training, "make_task", lambda *a: Oom(real(*a), set()))
+    prepared, model_cfg, cfg = setups(tmp_path, "lm")
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(UserError) as info:
+        train(run, prepared, model_cfg, cfg)
+    assert "--batch-size 8 x --seq-len 32" in str(info.value) and "--resume" in str(info.value)
