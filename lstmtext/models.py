@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstmtext.config import ModelConfig
 
@@ -52,11 +51,22 @@ class LanguageModel(nn.Module):
         return self.decoder(out), state
 
 
-class Classifier(nn.Module):
-    """Embedding -> (bi)LSTM over packed sequences -> pooling -> dropout -> linear.
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each row's first ``lengths[b]`` steps in place of order, leaving its padding where it is."""
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]
+    lengths = lengths.to(x.device)[:, None]
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)
+    return x.gather(1, index[..., None].expand_as(x))
 
-    Packing means padding never reaches the LSTM, so a text's prediction does not depend on
-    what it is batched with.
+
+class Classifier(nn.Module):
+    """Embedding -> (bi)LSTM -> pooling over the real tokens -> dropout -> linear.
+
+    Padding always sits after a text, so a forward LSTM's outputs at real positions never see it.
+    The backward direction runs on each text reversed within its own length (padding still after
+    it) and is reversed back: every real position then has exactly the outputs a packed sequence
+    would give, while the LSTM runs as plain dense (cuDNN) calls, which are much faster than packed
+    ones. A text's prediction therefore does not depend on what it is batched with.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -64,30 +74,48 @@ class Classifier(nn.Module):
         self.cfg = cfg
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=0)
         self.drop = nn.Dropout(cfg.dropout)
-        self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, cfg.layers, batch_first=True,
-                            bidirectional=cfg.bidirectional, dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        if cfg.bidirectional:  # one forward and one backward single-layer LSTM per layer
+            sizes = [cfg.embed_dim] + [2 * cfg.hidden_size] * (cfg.layers - 1)
+            self.fwd = nn.ModuleList(nn.LSTM(n, cfg.hidden_size, batch_first=True) for n in sizes)
+            self.bwd = nn.ModuleList(nn.LSTM(n, cfg.hidden_size, batch_first=True) for n in sizes)
+        else:  # named as in the language model, so --init-from copies every layer
+            self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, cfg.layers, batch_first=True,
+                                dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         width = cfg.hidden_size * (2 if cfg.bidirectional else 1)
         self.attention = nn.Linear(width, 1) if cfg.pooling == "attention" else None
         self.head = nn.Linear(width, cfg.num_classes)
 
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-position outputs [batch, time, width]; only positions below each length are meaningful."""
+        h = self.drop(self.embedding(x))
+        if not self.cfg.bidirectional:
+            return self.lstm(h)[0]
+        for i, (fwd, bwd) in enumerate(zip(self.fwd, self.bwd)):
+            if i:
+                h = self.drop(h)
+            backward = reverse_padded(bwd(reverse_padded(h, lengths))[0], lengths)
+            h = torch.cat([fwd(h)[0], backward], dim=-1)
+        return h
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``x``: [batch, time] token ids; ``lengths``: [batch] on the CPU, each at least 1."""
-        packed = pack_padded_sequence(self.drop(self.embedding(x)), lengths.cpu(), batch_first=True,
-                                      enforce_sorted=False)
-        out, (h, _) = self.lstm(packed)
+        """``x``: [batch, time] token ids padded after each text; ``lengths``: [batch], each at least 1."""
+        seq = self.encode(x, lengths)
+        lengths = lengths.to(x.device)
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
         pooling = self.cfg.pooling
-        if pooling == "last":
-            pooled = torch.cat([h[-2], h[-1]], dim=1) if self.cfg.bidirectional else h[-1]
+        if pooling == "last":  # forward state after the last token; backward state after the first
+            end = seq.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, seq.shape[-1])).squeeze(1)
+            if self.cfg.bidirectional:
+                half = self.cfg.hidden_size
+                end = torch.cat([end[:, :half], seq[:, 0, half:]], dim=-1)
+            pooled = end
+        elif pooling == "mean":
+            pooled = (seq * mask[..., None]).sum(1) / lengths[:, None].clamp(min=1).to(seq.dtype)
+        elif pooling == "max":
+            pooled = seq.masked_fill(~mask[..., None], float("-inf")).max(1).values
         else:
-            seq, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-            mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None])
-            if pooling == "mean":
-                pooled = (seq * mask[..., None]).sum(1) / lengths.to(x.device)[:, None].clamp(min=1)
-            elif pooling == "max":
-                pooled = seq.masked_fill(~mask[..., None], float("-inf")).max(1).values
-            else:
-                scores = self.attention(seq).squeeze(-1).masked_fill(~mask, float("-inf"))
-                pooled = (torch.softmax(scores, dim=1)[..., None] * seq).sum(1)
+            scores = self.attention(seq).squeeze(-1).masked_fill(~mask, float("-inf"))
+            pooled = (torch.softmax(scores, dim=1)[..., None] * seq).sum(1)
         return self.head(self.drop(pooled))
 
 

@@ -141,7 +141,7 @@ class ClassifyTask:
 
     def _freeze(self, model: torch.nn.Module, frozen: bool) -> None:
         for name, param in model.named_parameters():
-            if name.startswith(("embedding.", "lstm.")):
+            if name.startswith(("embedding.", "lstm.", "fwd.")):
                 param.requires_grad_(not frozen)
 
     def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:

@@ -105,7 +105,7 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.type == "cuda")
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.type == "cuda", foreach=device.type != "cuda")
 
 
 def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> Any:
@@ -150,13 +150,31 @@ def init_from_lm(model: torch.nn.Module, lm_dir: Path) -> int:
 
     lm = load_checkpoint(lm_dir, task="lm").model.state_dict()
     own = model.state_dict()
-    copied = {k: v for k, v in lm.items() if (k.startswith("embedding.") or k.startswith("lstm."))
+    renamed = {}
+    for key, value in lm.items():
+        renamed[key] = value
+        match = re.fullmatch(r"lstm\.(\w+)_l(\d+)", key)
+        if match:  # a bidirectional classifier keeps one single-layer LSTM per direction and layer
+            renamed[f"fwd.{match.group(2)}.{match.group(1)}_l0"] = value
+    copied = {k: v for k, v in renamed.items() if k.startswith(("embedding.", "lstm.", "fwd."))
               and k in own and own[k].shape == v.shape}
     if "embedding.weight" not in copied:
         raise UserError(f"{lm_dir}: its embedding does not fit this classifier",
                         "use the language model's --embed-dim and vocabulary")
     model.load_state_dict(copied, strict=False)
     return len(copied)
+
+
+def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: Any,
+                   clip: float) -> None:
+    """Backward, optional clipping and the update, with no host synchronisation."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if clip > 0:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    scaler.step(opt)
+    scaler.update()
 
 
 class StopRequest:
@@ -264,13 +282,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 skipped += 1
                 step += 1
                 continue
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if train_cfg.clip > 0:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.clip)
-            scaler.step(opt)
-            scaler.update()
+            optimizer_step(loss, model, opt, scaler, train_cfg.clip)
             if not plateau:
                 schedule.step()
             window_losses[window % train_cfg.log_every] = loss.detach()

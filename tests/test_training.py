@@ -69,3 +69,17 @@ def test_word_level_training_runs(tmp_path):
     assert prepared.level == "word"
     assert np.isfinite(summary["figures"]["valid"]["loss"])
     assert summary["figures"]["valid"]["ppl"] < prepared.tokenizer.vocab_size
+
+
+@pytest.mark.skipif(not (__import__("tests.conftest").conftest.SHARED / "tinyshakespeare").exists(),
+                    reason="shared tiny Shakespeare corpus absent")
+def test_tiny_shakespeare_char_loss_falls(tmp_path):
+    from tests.conftest import SHARED
+
+    summary, prepared = train_small(tmp_path / "run", corpus=SHARED / "tinyshakespeare" / "input.txt", steps=150,
+                                    hidden=96, eval_every=50)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["valid_loss"] for r in records]
+    assert losses[-1] < losses[0] - 0.3, losses
+    assert summary["figures"]["valid"]["loss"] < 2.6
+    assert prepared.meta["vocab_size"] == 65 + 2

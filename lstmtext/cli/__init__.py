@@ -344,6 +344,8 @@ def train(
                                             "every so long (90s, 10m, 1h), besides every validation.")] = "10m",
     on_nan: Annotated[str, typer.Option("--on-nan", help="stop (default) or skip batches whose loss is not "
                                         "finite.")] = "stop",
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a named recipe (see "
+                                                  "lstmtext/presets/); flags you give override it.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Train an LSTM language model or text classifier (tokenizing the corpus first when needed).
@@ -355,6 +357,11 @@ def train(
     from lstmtext.render import TrainProgress, err
     from lstmtext.training import parse_save_every
 
+    if preset is not None:
+        if resume is not None:
+            raise usage_error("--preset cannot be combined with --resume", "the run already has its settings")
+        merged = {**ctx.params, **_preset_values(ctx, preset), "preset": None}
+        return train.__wrapped__(ctx, **merged)  # type: ignore[attr-defined]
     parse_save_every(save_every)
     if on_nan not in ("stop", "skip"):
         raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
@@ -417,6 +424,30 @@ def train(
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
         on_nan=on_nan))
+
+
+PRESETS = Path(__file__).resolve().parent.parent / "presets"
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    path = PRESETS / f"{name}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.json")))
+        raise usage_error(f"unknown --preset {name!r}", f"choose one of: {known}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
+    """The preset's settings, except those the user gave on the command line."""
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:
+        from click.core import ParameterSource
+    settings = load_preset(name)["settings"]
+    unknown = sorted(set(settings) - set(ctx.params))
+    if unknown:
+        raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
+    return {k: v for k, v in settings.items() if ctx.get_parameter_source(k) != ParameterSource.COMMANDLINE}
 
 
 RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every"}

@@ -1,0 +1,103 @@
+"""Arithmetic and record-keeping for the benchmark suite: timing, ratios, targets, the results file."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_KEYS = {"device", "date", "quick", "versions", "rows"}
+ROW_KEYS = {"name", "value", "unit", "reference", "reference_value", "ratio", "target", "met", "settings"}
+
+
+@dataclass
+class Row:
+    """One benchmark figure against a reference measured in the same run, same machine, same shapes."""
+
+    name: str
+    value: float
+    unit: str
+    reference: str = ""
+    reference_value: float | None = None
+    target: float | None = None  # the ratio to reach; None: no target on this device
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        return ratio(self.value, self.reference_value)
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None or self.ratio is None else self.ratio >= self.target
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio, "met": self.met}
+
+
+def ratio(value: float, reference: float | None) -> float | None:
+    """value / reference, or None when there is no usable reference."""
+    if reference is None or reference <= 0:
+        return None
+    return value / reference
+
+
+def median_time(fn: Callable[[], Any], warmup: int, reps: int, sync: Callable[[], None] = lambda: None) -> float:
+    """Median seconds per call after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(0).replace(" ", "-")
+    return f"cpu-{platform.machine()}"
+
+
+def results_document(rows: list[Row], device: str, quick: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    import torch
+
+    return {
+        "device": device_name(device),
+        "date": time.strftime("%Y-%m-%d"),
+        "quick": quick,
+        "versions": {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version()},
+        "rows": [r.to_json() for r in rows],
+        **(extra or {}),
+    }
+
+
+def validate_document(doc: dict[str, Any]) -> None:
+    """Raise ValueError when a results document does not have the expected shape."""
+    missing = SCHEMA_KEYS - set(doc)
+    if missing:
+        raise ValueError(f"results document lacks {sorted(missing)}")
+    for row in doc["rows"]:
+        lacking = ROW_KEYS - set(row)
+        if lacking:
+            raise ValueError(f"row {row.get('name')!r} lacks {sorted(lacking)}")
+        if row["reference_value"] is not None and row["ratio"] is not None:
+            if abs(row["ratio"] - row["value"] / row["reference_value"]) > 1e-9 * max(1.0, row["ratio"]):
+                raise ValueError(f"row {row['name']!r}: ratio does not equal value / reference")
+
+
+def write_results(doc: dict[str, Any], folder: Path) -> Path:
+    validate_document(doc)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{doc['device']}-{doc['date']}{'-quick' if doc['quick'] else ''}.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,264 @@
+"""The benchmark suite: `python bench/run.py [--device cpu|cuda] [--quick]`.
+
+Every speed figure is a ratio against a reference measured in the same run, on the same machine,
+with the same shapes. Prints one rich table and writes bench/results/<device>-<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.classic import classic_tokens_per_s  # noqa: E402
+from bench.harness import Row, median_time, results_document, write_results  # noqa: E402
+from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
+from lstmtext.data import Prepared, TextBatches  # noqa: E402
+from lstmtext.models import Classifier, LanguageModel  # noqa: E402
+from lstmtext.tasks import LMTask  # noqa: E402
+from lstmtext.training import autocast_dtype, keep_freed_memory, make_optimizer, optimizer_step  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "corpora"
+# name: (vocab, embed=hidden, layers, seq_len, batch); GPU shapes from the issue, CPU quick ones scaled down.
+SHAPES = {"char 3x512": (65, 512, 3, 256, 64), "word 2x650 b20": (10_000, 650, 2, 35, 20),
+          "word 2x650 b128": (10_000, 650, 2, 35, 128)}
+QUICK_SHAPES = {"char 2x256": (65, 256, 2, 128, 32), "word 2x200 b20": (10_000, 200, 2, 35, 20)}
+KERNEL_TARGET_SHAPES = {"char 3x512", "word 2x650 b128"}
+
+
+def sync_for(device: torch.device):
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+
+
+def synthetic_prepared(folder: Path, vocab: int, n_tokens: int, seed: int = 0) -> Prepared:
+    """A prepared folder of random token ids (speed does not depend on the text)."""
+    import json
+
+    from lstmtext.tokenizers import WordTokenizer, save_tokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = WordTokenizer([f"w{i}" for i in range(vocab - 3)])
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for split, n in (("train", n_tokens), ("valid", 4096), ("test", 4096)):
+        rng.integers(3, vocab, n, dtype=np.int64).astype(np.uint16).tofile(folder / f"{split}.bin")
+        splits[split] = {"chars": n * 5, "tokens": n, "unk": 0}
+    save_tokenizer(tok, folder / "tokenizer.json")
+    (folder / "meta.json").write_text(json.dumps({
+        "format_version": 1, "task": "lm", "source": "synthetic", "source_hash": "synthetic",
+        "tokenizer": {"level": "word"}, "vocab_size": tok.vocab_size, "dtype": "uint16", "splits": splits,
+        "labels": None}))
+    return Prepared.open(folder)
+
+
+def lm_step_throughput(prepared: Prepared, shape: tuple, device: torch.device, steps: int) -> float:
+    """Tokens/s of lstmtext's own training step: memmap slicing, forward, loss, backward, clip, AdamW."""
+    vocab, hidden, layers, seq, batch = shape
+    cfg = TrainConfig(seq_len=seq, batch_size=batch, device=str(device))
+    model = LanguageModel(ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=hidden,
+                                      hidden_size=hidden, layers=layers, dropout=0.2)).to(device).train()
+    task = LMTask(prepared, cfg, device)
+    opt = make_optimizer(model, cfg, device)
+    dtype = autocast_dtype("auto", device)
+    amp = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    counter = iter(range(10**9))
+
+    def step():
+        loss = task.step_loss(model, next(counter), amp)
+        optimizer_step(loss, model, opt, scaler, cfg.clip)
+
+    return batch * seq / median_time(step, warmup=2, reps=steps, sync=sync_for(device))
+
+
+def kernel_throughput(shape: tuple, device: torch.device, steps: int) -> float:
+    """Tokens/s of a bare nn.LSTM forward+backward of the same shape and precision: the kernel limit."""
+    vocab, hidden, layers, seq, batch = shape
+    lstm = torch.nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=0.2 if layers > 1 else 0.0).to(device).train()
+    x = torch.randn(batch, seq, hidden, device=device)
+    grad = torch.randn(batch, seq, hidden, device=device)
+    dtype = autocast_dtype("auto", device)
+    amp = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+
+    def step():
+        with amp:
+            out, _ = lstm(x)
+        out.backward(grad.to(out.dtype))
+
+    return batch * seq / median_time(step, warmup=2, reps=steps, sync=sync_for(device))
+
+
+def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, float, dict]:
+    """One training epoch with length-bucketed packed batches vs random pad-to-longest batches."""
+    from lstmtext.config import TokenizerSpec
+    from lstmtext.corpus import open_corpus
+    from lstmtext.data import ensure_prepared
+
+    source = SHARED / "sst2" / ("sentences" if quick else "")
+    with tempfile.TemporaryDirectory() as tmp:
+        if source.exists():
+            ensure_prepared(open_corpus(source, task="classify"), TokenizerSpec(level="word", lowercase=True),
+                            Path(tmp) / "p", task="classify")
+            tokens, offsets, labels = Prepared.open(Path(tmp) / "p").records("train")
+            tokens, offsets, labels = np.asarray(tokens), np.asarray(offsets), np.asarray(labels)
+            vocab, origin = int(tokens.max()) + 1, str(source)
+        else:  # a synthetic length distribution shaped like SST-2 sentences
+            rng = np.random.default_rng(0)
+            lengths = np.clip(rng.lognormal(2.9, 0.5, 6920).astype(int), 2, 60)
+            offsets = np.concatenate([[0], np.cumsum(lengths)])
+            tokens = rng.integers(3, 15_000, offsets[-1])
+            labels = rng.integers(0, 2, len(lengths))
+            vocab, origin = 15_000, "synthetic"
+    limit = 3000 if quick else len(labels)
+    offsets, labels = offsets[: limit + 1], labels[:limit]
+    cfg = ModelConfig(task="classify", vocab_size=vocab, embed_dim=128, hidden_size=128, layers=1,
+                      bidirectional=True, pooling="mean", num_classes=2, dropout=0.3)
+    results = {}
+    for mode in ("bucketed", "naive", "packed"):
+        torch.manual_seed(0)
+        model = Classifier(cfg).to(device).train()
+        # the usual recipes: one bidirectional nn.LSTM over padded (naive) or packed (packed) batches
+        plain = torch.nn.LSTM(128, 128, batch_first=True, bidirectional=True).to(device)
+        opt = torch.optim.AdamW([*model.parameters(), *plain.parameters()], lr=2e-3)
+        batches = TextBatches(tokens, offsets, labels, 32, 256, bucket=mode != "naive")
+        batches.shuffle(0)
+        start = time.perf_counter()
+        for i in range(len(batches)):
+            x, lengths, y = batches.get(i)
+            xt, yt, lt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), torch.from_numpy(lengths)
+            if mode == "bucketed":
+                logits = model(xt, lt)
+            else:
+                emb = model.drop(model.embedding(xt))
+                if mode == "packed":
+                    packed = torch.nn.utils.rnn.pack_padded_sequence(emb, lt, batch_first=True, enforce_sorted=False)
+                    out = torch.nn.utils.rnn.pad_packed_sequence(plain(packed)[0], batch_first=True,
+                                                                 total_length=xt.shape[1])[0]
+                else:
+                    out = plain(emb)[0]
+                mask = (torch.arange(xt.shape[1], device=device)[None] < lt.to(device)[:, None])
+                logits = model.head(model.drop((out * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)))
+            loss = torch.nn.functional.cross_entropy(logits, yt)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sync_for(device)()
+        results[mode] = time.perf_counter() - start
+    info = {"texts": limit, "source": origin, "bucketed_packed_seconds": round(results["packed"], 3)}
+    return results["bucketed"], results["naive"], info
+
+
+def generation_figures(device: torch.device, quick: bool) -> tuple[float, float, float]:
+    from lstmtext.sampling import SampleSettings, sample
+    from lstmtext.tokenizers import CharTokenizer
+
+    hidden = 256 if quick else 512
+    tok = CharTokenizer([chr(c) for c in range(32, 97)])
+    model = LanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed_dim=hidden, hidden_size=hidden,
+                                      layers=2, dropout=0.0)).to(device).eval()
+    length = 100 if quick else 300
+    times = {}
+    for n in (1, 64):
+        settings = SampleSettings(length=length, num_samples=n, temperature=1.0)
+        times[n] = median_time(lambda: sample(model, tok, "the ", settings, device), 1, 3, sync_for(device))
+    return length / times[1], 64 * length / times[64], times[1] / length
+
+
+def tokenize_mb_per_s(quick: bool) -> dict[str, float]:
+    from lstmtext.config import TokenizerSpec
+    from lstmtext.corpus import open_corpus
+    from lstmtext.tokenizers import build_tokenizer
+
+    seed_file = SHARED / "tinyshakespeare" / "input.txt"
+    if not seed_file.exists():
+        seed_file = ROOT / "corpora" / "tales.txt"
+    text = seed_file.read_text(encoding="utf-8")
+    target = (8 if quick else 100) * 1_000_000
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big.txt"
+        with big.open("w", encoding="utf-8") as fh:
+            written = 0
+            while written < target:
+                fh.write(text)
+                written += len(text.encode("utf-8"))
+        size = big.stat().st_size
+        for level, spec in (("char", TokenizerSpec(level="char")), ("word", TokenizerSpec(level="word")),
+                            ("bpe", TokenizerSpec(level="bpe", vocab_size=2000))):
+            tok = build_tokenizer([text[:1_000_000]], spec)
+            split = open_corpus(big, valid_fraction=0.0, test_fraction=0.0).splits["train"]
+            start = time.perf_counter()
+            for chunk in split.texts():
+                tok.encode(chunk)
+            out[level] = size / 1e6 / (time.perf_counter() - start)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--quick", action="store_true", help="small shapes: under 3 minutes on 2 CPU cores")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    if not gpu:
+        keep_freed_memory()
+    quick = args.quick
+    steps = 5 if quick else 20
+    rows: list[Row] = []
+    shapes = QUICK_SHAPES if quick else SHAPES
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, shape in shapes.items():
+            prepared = synthetic_prepared(Path(tmp) / name.replace(" ", "_"), shape[0], 400_000)
+            full = lm_step_throughput(prepared, shape, device, steps)
+            kernel = kernel_throughput(shape, device, steps)
+            classic = classic_tokens_per_s(prepared, shape, device, steps)
+            settings = {"vocab": shape[0], "hidden": shape[1], "layers": shape[2], "seq_len": shape[3],
+                        "batch": shape[4], "precision": "bf16" if gpu else "fp32"}
+            rows.append(Row(f"train step vs kernel limit ({name})", full, "tokens/s", "bare nn.LSTM fwd+bwd",
+                            kernel, 0.85 if gpu and name in KERNEL_TARGET_SHAPES else None, settings))
+            rows.append(Row(f"train step vs classic recipe ({name})", full, "tokens/s",
+                            "fp32, per-step .item(), plain SGD", classic, 1.5 if gpu else 1.0, settings))
+    bucketed, naive, info = classifier_epoch_seconds(device, quick)
+    rows.append(Row("classifier epoch speed-up from bucketing", 1 / bucketed, "epochs/s", "random pad-to-longest",
+                    1 / naive, 2.0 if gpu else 1.5, info))
+    one, many, latency = generation_figures(device, quick)
+    rows.append(Row("generation, 64 samples in one batch", many, "tokens/s", "1 sample", one, 20.0,
+                    {"latency_ms_per_token_batch1": round(latency * 1000, 3)}))
+    for level, mbps in tokenize_mb_per_s(quick).items():
+        rows.append(Row(f"tokenize ({level})", mbps, "MB/s", settings={"file_mb": 8 if quick else 100}))
+    doc = results_document(rows, args.device, quick)
+    path = write_results(doc, args.out)
+    render(doc, path)
+
+
+def render(doc: dict, path: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"lstmtext benchmarks on {doc['device']} ({'quick' if doc['quick'] else 'full'})",
+                  title_justify="left")
+    for col in ("benchmark", "value", "reference", "ratio", "target", "met"):
+        table.add_column(col, justify="left" if col in ("benchmark", "reference") else "right")
+    for r in doc["rows"]:
+        ref = f"{r['reference']}: {r['reference_value']:,.4g}" if r["reference_value"] else "-"
+        table.add_row(r["name"], f"{r['value']:,.4g} {r['unit']}", ref,
+                      f"{r['ratio']:.2f}x" if r["ratio"] else "-", f"{r['target']}x" if r["target"] else "-",
+                      {True: "yes", False: "[red]no[/]", None: "-"}[r["met"]])
+    console = Console()
+    console.print(table)
+    console.print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()

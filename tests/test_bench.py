@@ -1,0 +1,71 @@
+"""The benchmark harness's arithmetic and the presets' loading (nothing here is timed)."""
+
+import json
+
+import pytest
+import torch
+
+from bench.harness import Row, ratio, results_document, validate_document, write_results
+from lstmtext.cli import PRESETS, load_preset
+from tests.conftest import SMALL_TEXT
+
+
+def test_ratio_and_target_arithmetic():
+    assert ratio(30.0, 20.0) == 1.5
+    assert ratio(1.0, None) is None and ratio(1.0, 0.0) is None
+    row = Row("x", 30.0, "tokens/s", "ref", 20.0, target=1.5)
+    assert row.ratio == 1.5 and row.met is True
+    assert Row("y", 29.0, "tokens/s", "ref", 20.0, target=1.5).met is False
+    assert Row("z", 5.0, "MB/s").met is None
+
+
+def test_results_document_schema_and_file(tmp_path):
+    rows = [Row("a", 3.0, "tokens/s", "ref", 2.0, 1.0, {"batch": 4}), Row("b", 9.0, "MB/s")]
+    doc = results_document(rows, "cpu", quick=True)
+    validate_document(doc)
+    path = write_results(doc, tmp_path)
+    again = json.loads(path.read_text())
+    assert again["rows"][0]["ratio"] == 1.5 and again["rows"][0]["met"] is True
+    assert again["versions"]["torch"] == torch.__version__ and path.name.endswith("-quick.json")
+    again["rows"][0]["ratio"] = 2.0
+    with pytest.raises(ValueError, match="ratio"):
+        validate_document(again)
+    del again["rows"]
+    with pytest.raises(ValueError):
+        validate_document(again)
+
+
+def test_benchmarks_run_on_tiny_shapes(tmp_path):
+    from bench.classic import classic_tokens_per_s
+    from bench.run import kernel_throughput, lm_step_throughput, synthetic_prepared
+
+    shape = (50, 16, 1, 8, 4)
+    prepared = synthetic_prepared(tmp_path / "p", 50, 5000)
+    device = torch.device("cpu")
+    for figure in (lm_step_throughput(prepared, shape, device, 2), kernel_throughput(shape, device, 2),
+                   classic_tokens_per_s(prepared, shape, device, 2)):
+        assert figure > 0
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PRESETS.glob("*.json")))
+def test_presets_are_data_with_known_options(name):
+    import inspect
+
+    from lstmtext.cli import train
+
+    preset = load_preset(name)
+    options = set(inspect.signature(train.__wrapped__).parameters)
+    assert preset["description"] and preset["corpus"]
+    assert set(preset["settings"]) <= options, set(preset["settings"]) - options
+
+
+def test_preset_applies_and_flags_override_it(cli, tmp_path):
+    (tmp_path / "c.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
+    result = cli("train", "c.txt", "--preset", "shakespeare-char-cpu", "--hidden-size", "16", "--max-steps", "3",
+                 "--out", "run", "--quiet")
+    assert result.code == 0, result.err
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"]["hidden_size"] == 16  # the flag wins
+    assert config["model"]["layers"] == 2 and config["train"]["seq_len"] == 128  # the preset fills the rest
+    bad = cli("train", "c.txt", "--preset", "nope")
+    assert bad.code == 2 and "shakespeare-char" in bad.err
