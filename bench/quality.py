@@ -1,0 +1,58 @@
+"""Quality runs: train a preset on its shared corpus and record the figures it reaches.
+
+    python bench/quality.py shakespeare-char-cpu [--device cpu] [-- extra lstmtext train flags]
+
+Writes bench/results/quality-<preset>-<device>-<date>.json with the run's figures, settings and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "corpora"
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    from bench.harness import device_name
+    from lstmtext.cli import load_preset
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("extra", nargs="*", help="more lstmtext train flags (after --)")
+    args = parser.parse_args()
+    preset = load_preset(args.preset)
+    corpus = SHARED / preset["corpus"]
+    if not corpus.exists():
+        sys.exit(f"error: {corpus} is not here; the quality runs need ../shared/corpora")
+    run = ROOT / "checkpoints" / f"quality-{args.preset}"
+    command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.preset, "--device",
+               args.device, "--out", str(run), "--overwrite", "--quiet", *args.extra]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT)
+    wall = time.perf_counter() - started
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    result = config["result"]
+    import torch
+
+    device = "cuda" if "cuda" in result["device"] else "cpu"
+    doc = {"preset": args.preset, "description": preset["description"], "device": device_name(device),
+           "date": time.strftime("%Y-%m-%d"), "command": " ".join(["lstmtext", *command[3:]]),
+           "wall_seconds": round(wall, 1), "train_seconds": round(result["seconds"], 1), "steps": result["steps"],
+           "stopped_by": result["stopped_by"], "figures": result["figures"], "settings": preset["settings"],
+           "versions": {"torch": torch.__version__, "cuda": torch.version.cuda}}
+    out = ROOT / "bench" / "results" / f"quality-{args.preset}-{doc['device']}-{doc['date']}.json"
+    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(doc["figures"], indent=2))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
