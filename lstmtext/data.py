@@ -133,17 +133,26 @@ def ensure_prepared(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = 
                     progress: Progress | None = None, tokenizer: Tokenizer | None = None
                     ) -> tuple[dict[str, Any], bool]:
     """Reuse ``out`` when it was built from the same content with the same settings."""
-    out = Path(out)
-    if is_prepared(out):
-        try:
-            meta = json.loads((out / META).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = {}
-        same_tokenizer = tokenizer is None or _same_tokenizer(out, tokenizer)
-        if meta.get("source_hash") == corpus.content_hash() and meta.get("tokenizer") == spec_key(spec, task) \
-                and meta.get("format_version") == FORMAT_VERSION and same_tokenizer:
-            return meta, True
-    return prepare(corpus, spec, out, task, progress, tokenizer), False
+    meta = reusable(Path(out), corpus, spec, task, tokenizer)
+    if meta is not None:
+        return meta, True
+    return prepare(corpus, spec, Path(out), task, progress, tokenizer), False
+
+
+def reusable(out: Path, corpus: Corpus, spec: TokenizerSpec, task: str,
+             tokenizer: Tokenizer | None = None) -> dict[str, Any] | None:
+    """The metadata of ``out`` if it holds this corpus prepared with these settings, else None."""
+    if not is_prepared(out):
+        return None
+    try:
+        meta = json.loads((out / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same_tokenizer = tokenizer is None or _same_tokenizer(out, tokenizer)
+    if meta.get("source_hash") == corpus.content_hash() and meta.get("tokenizer") == spec_key(spec, task) \
+            and meta.get("format_version") == FORMAT_VERSION and same_tokenizer:
+        return meta
+    return None
 
 
 def _same_tokenizer(folder: Path, tokenizer: Tokenizer) -> bool:

@@ -146,3 +146,15 @@ def test_info_describes_a_run(cli, run):
     assert data["task"] == "lm" and data["level"] == "char" and data["steps"] == 20
     assert data["parameters"] > 0 and data["vocab_size"] > 20 and "loss" in data["best_valid"]
     assert data["versions"]["torch"]
+
+
+def test_tokenize_never_replaces_other_prepared_data_unasked(cli, corpus, tmp_path):
+    assert cli("tokenize", corpus, "--out", "prep", "--quiet").code == 0
+    before = (tmp_path / "prep" / "train.bin").read_bytes()
+    again = cli("tokenize", corpus, "--out", "prep", "--quiet")
+    assert again.code == 0 and "reused" in again.out
+    other = cli("tokenize", corpus, "--out", "prep", "--level", "word", "--quiet")
+    assert_one_line_error(other, 2, "another source or with other settings", "--overwrite")
+    assert (tmp_path / "prep" / "train.bin").read_bytes() == before
+    assert cli("tokenize", corpus, "--out", "prep", "--level", "word", "--overwrite", "--quiet").code == 0
+    assert json.loads((tmp_path / "prep" / "meta.json").read_text())["tokenizer"]["level"] == "word"

@@ -147,7 +147,7 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
              ) -> tuple[Path, dict[str, Any], bool, float]:
     """Open the corpus and make (or reuse) its prepared folder."""
     from lstmtext.corpus import open_corpus
-    from lstmtext.data import ensure_prepared, is_prepared
+    from lstmtext.data import ensure_prepared, is_prepared, reusable
     from lstmtext.render import byte_progress, err
 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
@@ -161,6 +161,9 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
         if not is_prepared(target) and any(target.iterdir()):
             raise usage_error(f"--out {target} exists and is not a prepared-data folder",
                               "pick a new folder, or remove it yourself")
+        if is_prepared(target) and reusable(target, corpus, spec, task, tokenizer) is None:
+            raise usage_error(f"--out {target} holds data prepared from another source or with other settings",
+                              "pass --overwrite to replace it, or pick another --out")
     started = time.perf_counter()
     with byte_progress(quiet) as progress:
         tasks: dict[str, Any] = {}
