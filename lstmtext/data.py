@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
 import shutil
 import time
 from collections.abc import Callable
@@ -203,8 +204,8 @@ def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, d
                     labels: list[str]) -> dict[str, Any]:
     """Token ids of every text back to back, plus offsets and label ids (all memory-mappable)."""
     index = {n: i for i, n in enumerate(labels)}
-    offsets = [0]
-    label_ids: list[int] = []
+    offsets = array("q", [0])  # compact C arrays: millions of texts cost 12 bytes each, not Python objects
+    label_ids = array("i")
     chars = unks = 0
     empty = 0
     unknown: dict[str, int] = {}
@@ -232,9 +233,9 @@ def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, d
         shown = ", ".join(sorted(unknown)[:10])
         raise UserError(f"the {name} split has labels the train split does not have: {shown}",
                         f"known labels: {', '.join(labels)}")
-    np.save(folder / f"{name}.offsets.npy", np.asarray(offsets, dtype=np.int64))
-    np.save(folder / f"{name}.labels.npy", np.asarray(label_ids, dtype=np.int32))
-    counts = np.bincount(np.asarray(label_ids, dtype=np.int64), minlength=len(labels)).tolist()
+    np.save(folder / f"{name}.offsets.npy", np.frombuffer(offsets, dtype=np.int64))
+    np.save(folder / f"{name}.labels.npy", np.frombuffer(label_ids, dtype=np.int32))
+    counts = np.bincount(np.frombuffer(label_ids, dtype=np.int32), minlength=len(labels)).tolist()
     return {"chars": chars, "tokens": offsets[-1], "unk": unks, "texts": len(label_ids), "empty": empty,
             "label_counts": counts}
 
