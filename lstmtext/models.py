@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -120,10 +121,8 @@ class Classifier(nn.Module):
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.device) -> "np.ndarray":
+def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.device) -> np.ndarray:
     """Class probabilities for token-id sequences (each non-empty), batched by length, in input order."""
-    import numpy as np
-
     model.eval()
     out = np.zeros((len(seqs), model.cfg.num_classes), dtype=np.float32)
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))

@@ -189,7 +189,10 @@ def _eval_source(ckpt: Any, corpus: str | None, task: str, text_column: str | No
     from lstmtext.data import Prepared, is_prepared
 
     if corpus is None:
-        folder = Path(ckpt.config["data"]["prepared"])
+        data = ckpt.config["data"]
+        folder = Path(data.get("prepared_abs") or data["prepared"])
+        if not is_prepared(folder):
+            folder = Path(data["prepared"])
         if not is_prepared(folder):
             raise UserError(f"the run's prepared data ({folder}) is gone", "pass the corpus to evaluate on")
         return Prepared.open(folder), "prepared"
@@ -284,7 +287,7 @@ def info(
 
     ckpt = load_checkpoint(checkpoint)  # validates every file before anything is shown
     config = ckpt.config
-    model, train_cfg = config["model"], config["train"]
+    model = config["model"]
     result = config.get("result") or {}
     saved = None
     if (checkpoint / "state.json").exists():

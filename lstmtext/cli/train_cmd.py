@@ -1,0 +1,386 @@
+"""`train`: language models and classifiers, presets, resume and clean stops on signals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from lstmtext.cli import (Device, Encoding, LabelColumn, Lowercase, MinFreq, Quiet, SplitSeed, TaskOpt, TestFraction,
+                          TextColumn, ValidFraction, VocabSize, WordSplit, _check_task, _data_table, _default_corpus,
+                          _prepare, _spec, app, handle_errors)
+from lstmtext.config import ModelConfig, TrainConfig, validate_model
+from lstmtext.errors import UserError, usage_error
+
+# Defaults that differ by task; a flag left unset takes its task's value.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "lm": {"level": "char", "hidden_size": 256, "layers": 2, "dropout": 0.2, "lr": 3e-3, "epochs": 15.0,
+           "eval_every": 100, "batch_size": 32},
+    "classify": {"level": "word", "hidden_size": 128, "layers": 1, "dropout": 0.3, "lr": 3e-3, "epochs": 10.0,
+                 "eval_every": 0, "batch_size": 32},
+}
+
+
+def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> Path:
+    from lstmtext.checkpoint import CONFIG
+
+    if out is None:
+        out = Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if out.exists():
+        if not out.is_dir():
+            raise usage_error(f"--out {out} is an existing file", "pass a folder path")
+        contents = list(out.iterdir())
+        if contents:
+            if not overwrite:
+                raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
+            if not (out / CONFIG).exists():
+                raise usage_error(f"{out} is not a run folder; --overwrite only replaces runs",
+                                  "pick another --out")
+            shutil.rmtree(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"could not create {out}: {err.strerror}", "check the path and its permissions") from None
+    return out
+
+
+@app.command()
+@handle_errors
+def train(
+    ctx: typer.Context,
+    corpus: Annotated[Optional[str], typer.Argument(help="Corpus (as for tokenize) or a prepared folder. Default: "
+                                                    "corpora/tales.txt (lm) or corpora/reviews.tsv (classify).")] = None,
+    task: TaskOpt = "lm",
+    level: Annotated[Optional[str], typer.Option("--level", help="Token level: char, word, bpe or unigram "
+                                                 "(default char for lm, word for classify).")] = None,
+    vocab_size: VocabSize = None,
+    lowercase: Lowercase = False,
+    min_freq: MinFreq = 1,
+    word_split: WordSplit = "punct",
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    encoding: Encoding = "utf-8",
+    valid_fraction: ValidFraction = 0.05,
+    test_fraction: TestFraction = 0.05,
+    split_seed: SplitSeed = 0,
+    embed_dim: Annotated[Optional[int], typer.Option("--embed-dim", help="Embedding size (default: the "
+                                                     "hidden size).")] = None,
+    hidden_size: Annotated[Optional[int], typer.Option("--hidden-size", help="LSTM units per layer (default 256 "
+                                                       "for lm, 128 for classify).")] = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", help="Stacked LSTM layers (default 2 for lm, "
+                                                  "1 for classify).")] = None,
+    dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout on embeddings, between layers "
+                                                     "and before the output (default 0.2 lm, 0.3 classify).")] = None,
+    tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help="lm: share the "
+                                                        "embedding and decoder matrices (default: on when "
+                                                        "embed-dim equals hidden-size).")] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help="classify: "
+                                                          "read texts both ways (default on, off with "
+                                                          "--init-from).")] = None,
+    pooling: Annotated[str, typer.Option("--pooling", help="classify: mean (measured best), last, max or "
+                                         "attention.")] = "mean",
+    max_length: Annotated[int, typer.Option("--max-length", help="classify: tokens kept per text.")] = 256,
+    class_weights: Annotated[str, typer.Option("--class-weights", help="classify: none, or auto to weight "
+                                               "classes by inverse frequency.")] = "none",
+    patience: Annotated[Optional[int], typer.Option("--patience", help="Stop after this many validations "
+                                                    "without improvement.")] = None,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", help="classify: start from this language "
+                                                      "model's embedding and LSTM (and use its tokenizer).")] = None,
+    freeze_epochs: Annotated[int, typer.Option("--freeze-epochs", help="classify with --init-from: epochs "
+                                               "with the pretrained layers frozen.")] = 0,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="lm: tokens per truncated-BPTT window.")] = 128,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Streams (lm) or texts (classify) "
+                                                      "per step.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
+    optimizer: Annotated[str, typer.Option("--optimizer", help="adamw or sgd.")] = "adamw",
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")] = 0.01,
+    clip: Annotated[float, typer.Option("--clip", help="Gradient-norm clipping (0 = off).")] = 1.0,
+    schedule: Annotated[str, typer.Option("--schedule", help="cosine, plateau or constant.")] = "cosine",
+    warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="Linear LR warm-up steps.")] = 50,
+    epochs: Annotated[Optional[float], typer.Option("--epochs", help="Passes over the training split (default "
+                                                    "15 for lm, 10 for classify).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many "
+                                                        "seconds.")] = None,
+    eval_every: Annotated[Optional[int], typer.Option("--eval-every", help="Steps between validations (0 = once "
+                                                      "per epoch; default 100 for lm, 0 for classify).")] = None,
+    log_every: Annotated[int, typer.Option("--log-every", help="Steps between loss read-backs.")] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1234,
+    device: Device = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="auto (bf16 autocast on CUDA, fp32 on CPU), "
+                                           "fp32, bf16 or fp16.")] = "auto",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
+                                                "checkpoints/<corpus>-<level>-<time>).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue this run folder from its last "
+                                                   "saved state (settings come from the run).")] = None,
+    save_every: Annotated[str, typer.Option("--save-every", help="Save resumable state every N steps (500) or "
+                                            "every so long (90s, 10m, 1h), besides every validation.")] = "10m",
+    on_nan: Annotated[str, typer.Option("--on-nan", help="stop (default) or skip batches whose loss is not "
+                                        "finite.")] = "stop",
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a named recipe (see "
+                                                  "lstmtext/presets/); flags you give override it.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train an LSTM language model or text classifier (tokenizing the corpus first when needed).
+
+    Examples: lstmtext train corpora/tales.txt --epochs 8 --out checkpoints/tales;
+    lstmtext train --task classify --out checkpoints/reviews
+    """
+    from lstmtext.data import Prepared, is_prepared
+    from lstmtext.render import err
+    from lstmtext.training import parse_save_every
+
+    if preset is not None:
+        if resume is not None:
+            raise usage_error("--preset cannot be combined with --resume", "the run already has its settings")
+        merged = {**ctx.params, **_preset_values(ctx, preset), "preset": None}
+        return train.__wrapped__(ctx, **merged)  # type: ignore[attr-defined]
+    parse_save_every(save_every)
+    if on_nan not in ("stop", "skip"):
+        raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
+    if resume is not None:
+        _resume_run(ctx, resume, max_steps=max_steps, epochs=epochs, time_limit=time_limit, device=device,
+                    save_every=save_every, on_nan=on_nan, quiet=quiet)
+        return
+    _check_task(task)
+    d = TASK_DEFAULTS[task]
+    lm_dims = _lm_dims(init_from, task, embed_dim, hidden_size, layers)
+    hidden = lm_dims.get("hidden_size", hidden_size if hidden_size is not None else d["hidden_size"])
+    train_cfg = TrainConfig(
+        seq_len=seq_len, batch_size=batch_size if batch_size is not None else d["batch_size"],
+        lr=lr if lr is not None else d["lr"], optimizer=optimizer, weight_decay=weight_decay, clip=clip,
+        schedule=schedule, warmup_steps=warmup_steps, epochs=epochs if epochs is not None else d["epochs"],
+        max_steps=max_steps, time_limit=time_limit,
+        eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
+        device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
+        freeze_epochs=freeze_epochs)
+    train_cfg.validate()
+    embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
+    model_cfg = ModelConfig(
+        task=task, embed_dim=embed, hidden_size=hidden,
+        layers=lm_dims.get("layers", layers if layers is not None else d["layers"]),
+        dropout=dropout if dropout is not None else d["dropout"],
+        tie_weights=(embed == hidden) if tie_weights is None else tie_weights,
+        bidirectional=(init_from is None) if bidirectional is None else bidirectional, pooling=pooling)
+    validate_model(model_cfg)
+    if task == "lm" and (init_from is not None or freeze_epochs):
+        raise usage_error("--init-from and --freeze-epochs are for --task classify")
+    from lstmtext.training import resolve_device
+
+    resolve_device(device)
+    corpus_arg = corpus if corpus is not None else str(_default_corpus(task))
+    lm_tokenizer = _lm_tokenizer(init_from) if init_from is not None else None
+    if is_prepared(Path(corpus_arg)):
+        prepared_path = Path(corpus_arg)
+    else:
+        spec = _spec(level or d["level"], vocab_size, lowercase, min_freq, word_split)
+        if lm_tokenizer is not None:
+            spec = _spec(lm_tokenizer.kind, None, lm_tokenizer.lowercase, 1, getattr(lm_tokenizer, "word_split",
+                                                                                    "punct"))
+        prepared_path, meta, reused, seconds = _prepare(
+            corpus_arg, spec, None, False, encoding=encoding, text_column=text_column,
+            valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed, task=task,
+            label_column=label_column, quiet=quiet, tokenizer=lm_tokenizer)
+        if not quiet:
+            err.print(_data_table(prepared_path, meta, reused, seconds))
+    prepared = Prepared.open(prepared_path)
+    _check_prepared_task(prepared, task, prepared_path)
+    if lm_tokenizer is not None and prepared.tokenizer.to_json() != lm_tokenizer.to_json():
+        raise UserError(f"{prepared_path} was tokenized with a different tokenizer than {init_from}",
+                        "pass the raw corpus instead, so it is tokenized with the language model's tokenizer")
+    model_cfg.vocab_size = prepared.tokenizer.vocab_size
+    model_cfg.num_classes = len(prepared.labels)
+    run_dir = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
+
+    from lstmtext.training import train as run_training
+
+    _train_and_report(run_dir, quiet, lambda events, stop: run_training(
+        run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
+        on_nan=on_nan))
+
+
+PRESETS = Path(__file__).resolve().parent.parent / "presets"
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    path = PRESETS / f"{name}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.json")))
+        raise usage_error(f"unknown --preset {name!r}", f"choose one of: {known}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
+    """The preset's settings, except those the user gave on the command line."""
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:
+        from click.core import ParameterSource
+    settings = load_preset(name)["settings"]
+    unknown = sorted(set(settings) - set(ctx.params))
+    if unknown:
+        raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
+    return {k: v for k, v in settings.items() if ctx.get_parameter_source(k) != ParameterSource.COMMANDLINE}
+
+
+RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every"}
+
+
+def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epochs: float | None,
+                time_limit: float | None, device: str, save_every: str, on_nan: str, quiet: bool) -> None:
+    """Continue a run with its own settings; only the flags in RESUMABLE may be given."""
+    from lstmtext.checkpoint import read_config
+    from lstmtext.config import from_dict
+    from lstmtext.data import Prepared
+    from lstmtext.state import read_state
+    from lstmtext.training import train as run_training
+
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:
+        from click.core import ParameterSource
+    given = [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    conflicts = [f"--{n.replace('_', '-')}" for n in given if n not in RESUMABLE]
+    if conflicts:
+        raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
+                          "the run", "only --epochs, --max-steps, --time-limit, --device and --save-every may be "
+                          "given with --resume")
+    config = read_config(run_dir)
+    read_state(run_dir)
+    folder = Path(config["data"].get("prepared_abs") or config["data"]["prepared"])
+    if not folder.exists():
+        folder = Path(config["data"]["prepared"])
+    prepared = Prepared.open(folder)
+    if prepared.meta.get("source_hash") != config["data"]["source_hash"]:
+        raise UserError(f"{folder} no longer holds the data this run was trained on",
+                        "restore it, or start a new run")
+    model_cfg = from_dict(ModelConfig, config["model"])
+    train_cfg = from_dict(TrainConfig, config["train"])
+    if max_steps is not None:
+        train_cfg.max_steps = max_steps
+    if epochs is not None:
+        train_cfg.epochs = epochs
+    train_cfg.time_limit = time_limit
+    train_cfg.device = device
+    train_cfg.validate()
+    init = Path(config["init_from"]) if config.get("init_from") else None
+    _train_and_report(run_dir, quiet, lambda events, stop: run_training(
+        run_dir, prepared, model_cfg, train_cfg, events, init_from=init, resume=True, stop=stop,
+        save_every=save_every, on_nan=on_nan))
+
+
+def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict[str, Any]]) -> None:
+    """Run training with SIGINT/SIGTERM turned into a clean stop; print the summary or the resume command."""
+    from lstmtext.render import TrainProgress, err
+    from lstmtext.training import StopRequest
+
+    stop = StopRequest()
+    events = TrainProgress(quiet)
+    with _stop_on_signals(stop):
+        try:
+            summary = run(events, stop)
+        finally:
+            events.close()
+    if summary["stopped_by"] == "interrupted":
+        err.print(f"stopped at step {summary['steps']:,}; state saved in {run_dir}.")
+        err.print(f"resume with: lstmtext train --resume {run_dir}")
+        raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
+    _print_summary(summary)
+
+
+class _stop_on_signals:
+    """First SIGINT/SIGTERM: finish the step, save, stop. A second one: leave at once (files are atomic)."""
+
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            import os
+
+            if self.stop.reason is not None:
+                os._exit(130 if signum == signal.SIGINT else 143)
+            self.stop.request(signal.Signals(signum).name)
+            sys.stderr.write(f"\n{signal.Signals(signum).name}: finishing the step and saving "
+                             "(press Ctrl-C again to quit at once)\n")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, old in self.previous.items():
+            signal.signal(sig, old)
+
+
+def _lm_dims(init_from: Path | None, task: str, embed_dim: int | None, hidden_size: int | None,
+             layers: int | None) -> dict[str, int]:
+    """With --init-from, the classifier takes the language model's sizes; conflicting flags are refused."""
+    if init_from is None:
+        return {}
+    from lstmtext.checkpoint import read_config
+
+    config = read_config(init_from)
+    if config["task"] != "lm":
+        raise usage_error(f"--init-from {init_from} is not a language-model checkpoint",
+                          "train one with lstmtext train --task lm")
+    dims = {k: int(config["model"][k]) for k in ("embed_dim", "hidden_size", "layers")}
+    for flag, key, value in (("--embed-dim", "embed_dim", embed_dim), ("--hidden-size", "hidden_size", hidden_size),
+                             ("--layers", "layers", layers)):
+        if value is not None and value != dims[key]:
+            raise usage_error(f"{flag} {value} conflicts with {init_from}, which has {dims[key]}",
+                              f"drop {flag}: the classifier takes the language model's sizes")
+    return dims
+
+
+def _lm_tokenizer(init_from: Path) -> Any:
+    from lstmtext.tokenizers import FILENAME, load_tokenizer
+
+    return load_tokenizer(Path(init_from) / FILENAME)
+
+
+def _check_prepared_task(prepared: Any, task: str, path: Path) -> None:
+    has_labels = bool(prepared.labels)
+    if task == "classify" and not has_labels:
+        raise usage_error(f"{path} was prepared for a language model, not a classifier",
+                          "run lstmtext tokenize with --task classify")
+    if task == "lm" and has_labels:
+        raise usage_error(f"{path} was prepared for a classifier", "pass --task classify")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from lstmtext.render import classify_summary, facts_table, lm_summary, out as stdout
+
+    if summary["task"] == "lm":
+        stdout.print(lm_summary(summary))
+    else:
+        stdout.print(classify_summary(summary))
+    rows = [
+        ("steps", f"{summary['steps']:,} ({summary['epochs']:.2f} epochs, stopped by {summary['stopped_by']})"),
+        ("tokens/second", f"{summary['tokens_per_s']:,.0f}"),
+        ("wall time", f"{summary['seconds']:.1f} s on {summary['device']}"),
+        ("parameters", f"{summary['parameters']:,}"),
+    ]
+    if summary["task"] == "classify":
+        rows += [("labels", ", ".join(summary["labels"])),
+                 ("majority class", f"{summary['majority']:.1%} of train"),
+                 ("truncated texts", f"{summary['truncated']:,} (longer than --max-length)")]
+    rows.append(("checkpoint", summary["run_dir"]))
+    stdout.print(facts_table(rows))
+
+
