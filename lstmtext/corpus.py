@@ -49,7 +49,8 @@ class ReadReport:
 
 
 def _check_encoding(path: Path, encoding: str) -> None:
-    head = path.open("rb").read(4)
+    with path.open("rb") as fh:
+        head = fh.read(4)
     utf8ish = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
     if utf8ish and (head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff")):
         raise UserError(f"{path} looks like UTF-16 (it starts with a byte-order mark)", "pass --encoding utf-16")
@@ -356,8 +357,8 @@ def _is_hf_dir(path: Path) -> bool:
 
 
 def _looks_like_hub_id(spec: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?", spec)) and "." not in Path(spec).suffix[:1] \
-        and not spec.endswith(tuple(TABLE_SUFFIXES) + (".txt",))
+    """`name` or `owner/name` with no file suffix: a missing `notes.txt` is a missing file, not a hub id."""
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?", spec)) and not Path(spec).suffix
 
 
 def _check_fractions(valid_fraction: float, test_fraction: float) -> tuple[float, float]:

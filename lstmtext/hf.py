@@ -87,11 +87,30 @@ def open_saved(path: Path, text_column: str | None, label_column: str | None, fr
     return _from_datasets(path.name, obj, text_column, label_column, fractions, want_labels, files)
 
 
+def _check_hub_reachable(spec: str) -> None:
+    """Fail at once when the hub's host does not even resolve (offline), instead of after retries."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise UserError(f"could not load {spec!r}: not a local path, and the Hugging Face hub is switched off "
+                        "(HF_HUB_OFFLINE)", "check the path, or unset HF_HUB_OFFLINE")
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        raise UserError(f"could not load {spec!r}: not a local path, and the Hugging Face hub ({host}) is not "
+                        "reachable from here (offline?)", "check the path, or the network") from None
+
+
 def open_hub(spec: str, text_column: str | None, label_column: str | None, fractions: tuple[float, float],
              split_seed: int, want_labels: bool, loader: Callable[[str], Any] | None = None) -> Corpus:
     if loader is None:
+        _check_hub_reachable(spec)
         import datasets
 
+        datasets.logging.set_verbosity_error()  # our one-line message replaces its retry chatter
         loader = datasets.load_dataset
     try:
         obj = loader(spec)

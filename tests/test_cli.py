@@ -158,3 +158,9 @@ def test_tokenize_never_replaces_other_prepared_data_unasked(cli, corpus, tmp_pa
     assert (tmp_path / "prep" / "train.bin").read_bytes() == before
     assert cli("tokenize", corpus, "--out", "prep", "--level", "word", "--overwrite", "--quiet").code == 0
     assert json.loads((tmp_path / "prep" / "meta.json").read_text())["tokenizer"]["level"] == "word"
+
+
+def test_hub_id_offline_fails_at_once_in_one_line(cli, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert_one_line_error(cli("tokenize", "someone/some-dataset"), 1, "could not load", "hub")
+    assert_one_line_error(cli("tokenize", "missing.txt"), 1, "corpus not found")
