@@ -66,31 +66,23 @@ class TrainProgress:
         self.progress.stop()
 
 
-def lm_summary(summary: dict[str, Any]) -> Table:
+# (column, key in the figures, format) for each task's summary table
+SUMMARY_COLUMNS = {
+    "lm": [("loss", "loss", "{:.4f}"), ("perplexity", "ppl", "{:.2f}"), ("bits/char", "bpc", "{:.4f}")],
+    "classify": [("loss", "loss", "{:.4f}"), ("accuracy", "accuracy", "{:.2%}"), ("macro-F1", "macro_f1", "{:.4f}")],
+}
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """Train/valid/test figures of a finished run, with the columns of its task."""
+    columns = SUMMARY_COLUMNS[summary["task"]]
     table = Table(title="training summary", title_justify="left")
     table.add_column("split")
-    table.add_column("loss", justify="right")
-    table.add_column("perplexity", justify="right")
-    table.add_column("bits/char", justify="right")
+    for title, _, _ in columns:
+        table.add_column(title, justify="right")
     for split in ("train", "valid", "test"):
         fig = summary["figures"].get(split) or {}
-        if fig:
-            table.add_row(split, f"{fig['loss']:.4f}", f"{fig['ppl']:.2f}", f"{fig['bpc']:.4f}")
-        else:
-            table.add_row(split, "-", "-", "-")
-    return table
-
-
-def classify_summary(summary: dict[str, Any]) -> Table:
-    table = Table(title="training summary", title_justify="left")
-    for col in ("split", "loss", "accuracy", "macro-F1"):
-        table.add_column(col, justify="left" if col == "split" else "right")
-    for split in ("train", "valid", "test"):
-        fig = summary["figures"].get(split) or {}
-        if fig:
-            table.add_row(split, f"{fig['loss']:.4f}", f"{fig['accuracy']:.2%}", f"{fig['macro_f1']:.4f}")
-        else:
-            table.add_row(split, "-", "-", "-")
+        table.add_row(split, *(fmt.format(fig[key]) if fig else "-" for _, key, fmt in columns))
     return table
 
 

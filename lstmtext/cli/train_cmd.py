@@ -364,12 +364,9 @@ def _check_prepared_task(prepared: Any, task: str, path: Path) -> None:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from lstmtext.render import classify_summary, facts_table, lm_summary, out as stdout
+    from lstmtext.render import facts_table, out as stdout, summary_table
 
-    if summary["task"] == "lm":
-        stdout.print(lm_summary(summary))
-    else:
-        stdout.print(classify_summary(summary))
+    stdout.print(summary_table(summary))
     rows = [
         ("steps", f"{summary['steps']:,} ({summary['epochs']:.2f} epochs, stopped by {summary['stopped_by']})"),
         ("tokens/second", f"{summary['tokens_per_s']:,.0f}"),
