@@ -30,14 +30,20 @@ def env():
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def test_sigint_saves_state_and_prints_the_resume_command(tmp_path):
+def interrupt(tmp_path, sig):
+    """Start a long training run, send ``sig`` once state exists; return (run dir, exit code, stderr)."""
     run = tmp_path / "run"
     proc = subprocess.Popen([*TRAIN, "--max-steps", "100000", "--out", str(run)], cwd=tmp_path, env=env(),
                             stderr=subprocess.PIPE, text=True)
     wait_for(run / "state.json")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    return run, proc.returncode, err
+
+
+def test_sigint_saves_state_and_prints_the_resume_command(tmp_path):
+    run, code, err = interrupt(tmp_path, signal.SIGINT)
+    assert code == 130, err
     assert f"lstmtext train --resume {run}" in err and "Traceback" not in err
     assert json.loads((run / "config.json").read_text())["status"] == "interrupted"
     step = read_state(run)["step"]
@@ -49,13 +55,8 @@ def test_sigint_saves_state_and_prints_the_resume_command(tmp_path):
 
 
 def test_sigterm_exits_143(tmp_path):
-    run = tmp_path / "run"
-    proc = subprocess.Popen([*TRAIN, "--max-steps", "100000", "--out", str(run)], cwd=tmp_path, env=env(),
-                            stderr=subprocess.PIPE, text=True)
-    wait_for(run / "state.json")
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
+    _, code, err = interrupt(tmp_path, signal.SIGTERM)
+    assert code == 143, err
     assert "--resume" in err
 
 
