@@ -62,10 +62,22 @@ def resolve_device(spec: str) -> torch.device:
     return torch.device(spec)
 
 
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with native bf16 matrix units (AMX tiles or AVX512-BF16), where oneDNN runs
+    bf16 LSTM and matmul kernels about twice as fast as fp32 (bench/run.py measures it)."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    try:
+        return torch.backends.mkldnn.is_available() and any(probe() for probe in probes if probe is not None)
+    except Exception:  # a private probe that changed shape: fall back to fp32
+        return False
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """``auto`` is bf16 autocast on CUDA and full fp32 elsewhere."""
+    """``auto`` is bf16 autocast on CUDA and on CPUs with bf16 matrix units, fp32 elsewhere."""
     if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
+        if device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()):
+            return torch.bfloat16
+        return None
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 

@@ -113,8 +113,8 @@ def train(
     log_every: Annotated[int, typer.Option("--log-every", help="Steps between loss read-backs.")] = 20,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1234,
     device: Device = "auto",
-    precision: Annotated[str, typer.Option("--precision", help="auto (bf16 autocast on CUDA, fp32 on CPU), "
-                                           "fp32, bf16 or fp16.")] = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="auto (bf16 autocast on CUDA and on CPUs "
+                                           "with bf16 units such as AMX, else fp32), fp32, bf16 or fp16.")] = "auto",
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
                                                 "checkpoints/<corpus>-<level>-<time>).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
