@@ -9,7 +9,7 @@ from typing import Any
 from lstmtext.errors import usage_error
 
 LEVELS = ("char", "word", "bpe", "unigram")
-OPTIMIZERS = ("adamw", "sgd")
+OPTIMIZERS = ("adamw", "sgd", "asgd")
 SCHEDULES = ("cosine", "plateau", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 POOLINGS = ("last", "mean", "max", "attention")
@@ -54,6 +54,10 @@ class ModelConfig:
     bidirectional: bool = False
     pooling: str = "last"
     num_classes: int = 0
+    # language-model regularisers (Merity et al.'s AWD-LSTM); all off by default
+    variational: bool = False  # one dropout mask per sequence on the LSTM's input and output
+    embed_dropout: float = 0.0  # drop whole rows (word types) of the embedding matrix
+    weight_drop: float = 0.0  # DropConnect on the hidden-to-hidden weights
 
 
 @dataclass
@@ -134,8 +138,15 @@ def validate_model(cfg: ModelConfig) -> None:
             raise usage_error(f"{flag} {value} is absurdly large", "try a value in the hundreds")
     if cfg.pooling not in POOLINGS:
         raise usage_error(f"unknown --pooling {cfg.pooling!r}", f"choose one of: {', '.join(POOLINGS)}")
-    if not 0.0 <= cfg.dropout < 1.0:
-        raise usage_error(f"--dropout must be in [0, 1), got {cfg.dropout}")
+    for flag, value in (("--dropout", cfg.dropout), ("--embed-dropout", cfg.embed_dropout),
+                        ("--weight-drop", cfg.weight_drop)):
+        if not 0.0 <= value < 1.0:
+            raise usage_error(f"{flag} must be in [0, 1), got {value}")
+    if cfg.task != "lm":
+        for flag, on in (("--variational", cfg.variational), ("--embed-dropout", cfg.embed_dropout > 0),
+                         ("--weight-drop", cfg.weight_drop > 0)):
+            if on:
+                raise usage_error(f"{flag} is for --task lm", "drop it, or use --dropout for a classifier")
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -13,18 +15,29 @@ State = tuple[torch.Tensor, torch.Tensor]
 
 
 class Dropout(nn.Dropout):
-    """nn.Dropout, with a faster mask on the CPU.
+    """nn.Dropout, with a faster mask on the CPU, and optionally variational (locked).
 
     On the CPU, ``F.dropout`` draws its mask with a single-threaded ``bernoulli_``; comparing uniform
     noise with ``p`` gives the same distribution at half the cost of a forward and backward pass
     (4.4 ms against 8.4 ms on a 32x128x256 tensor, 2 cores). Elsewhere the fused kernel is kept.
+    ``locked``: one mask per sequence, shared by all its time steps (Gal & Ghahramani), for
+    [batch, time, features] inputs.
     """
 
+    def __init__(self, p: float, locked: bool = False) -> None:
+        super().__init__(p)
+        self.locked = locked
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0 or x.device.type != "cpu":
+        if not self.training or self.p == 0:
+            return x
+        if self.locked and x.dim() == 3:
+            noise = torch.rand(x.shape[0], 1, x.shape[2], device=x.device)
+        elif x.device.type != "cpu":
             return super().forward(x)
-        keep = torch.rand_like(x) >= self.p
-        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        else:
+            noise = torch.rand_like(x)
+        return x * (noise >= self.p).to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
 class LanguageModel(nn.Module):
@@ -38,7 +51,7 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
-        self.drop = Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout, locked=cfg.variational)
         self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, cfg.layers, batch_first=True,
                             dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         out_dim = cfg.hidden_size
@@ -56,7 +69,7 @@ class LanguageModel(nn.Module):
                 last_only: bool = False) -> tuple[torch.Tensor, State]:
         """Logits for every position, or (``last_only``) for the final one: a long prompt then never
         materialises [length x vocabulary] logits."""
-        out, state = self.lstm(self.drop(self.embedding(x)), state)
+        out, state = self.run_lstm(self.drop(self.embed(x)), state)
         if last_only:
             out = out[:, -1:]
         out = self.drop(out)
@@ -65,6 +78,33 @@ class LanguageModel(nn.Module):
         if self.decoder is None:
             return F.linear(out, self.embedding.weight, self.decoder_bias), state
         return self.decoder(out), state
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedding lookup; in training with ``embed_dropout``, whole word types are dropped for the
+        batch (every occurrence of a dropped word reads zeros) and the rest scaled up."""
+        p = self.cfg.embed_dropout
+        if not self.training or p == 0:
+            return self.embedding(x)
+        weight = self.embedding.weight
+        keep = (torch.rand(weight.shape[0], 1, device=weight.device) >= p).to(weight.dtype) / (1.0 - p)
+        return F.embedding(x, weight * keep)
+
+    def run_lstm(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """The LSTM; in training with ``weight_drop``, DropConnect on its hidden-to-hidden matrices.
+
+        The dropped matrices are passed in with ``functional_call``, so the fused (cuDNN) kernel
+        still runs and the gradient reaches the real parameters.
+        """
+        p = self.cfg.weight_drop
+        if not self.training or p == 0:
+            return self.lstm(x, state)
+        from torch.func import functional_call
+
+        weights = {name: F.dropout(w, p, True) if name.startswith("weight_hh") else w
+                   for name, w in self.lstm.named_parameters()}
+        with warnings.catch_warnings():  # cuDNN copies the swapped weights into one block: expected here
+            warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+            return functional_call(self.lstm, weights, (x, state))
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

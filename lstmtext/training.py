@@ -12,7 +12,8 @@ import math
 import random
 import re
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,8 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr)
+    if cfg.optimizer == "asgd":  # plain SGD steps (lambd=0) until NT-ASGD's trigger sets t0
+        return torch.optim.ASGD(params, lr=cfg.lr, lambd=0.0, alpha=0.75, t0=ASGD_NOT_YET)
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -123,9 +126,57 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     return torch.optim.AdamW(groups, lr=cfg.lr, fused=fused, foreach=None if fused else True)
 
 
+ASGD_NOT_YET = 1e15  # ASGD's t0 before the trigger: averaging has not started
+NONMONO = 5  # NT-ASGD: start averaging when validation is worse than the best of all but the last 5
+
+
+def averaging(opt: torch.optim.Optimizer) -> bool:
+    return isinstance(opt, torch.optim.ASGD) and opt.param_groups[0]["t0"] < ASGD_NOT_YET
+
+
+def nt_asgd_trigger(opt: torch.optim.Optimizer, history: list[float], loss: float) -> bool:
+    """Merity et al.'s non-monotone trigger: once validation ``loss`` is worse than the best of the
+    evaluations before the last NONMONO, ASGD starts averaging the weights from the next step."""
+    if not isinstance(opt, torch.optim.ASGD) or averaging(opt) or len(history) <= NONMONO:
+        return False
+    if loss <= min(history[:-NONMONO]):
+        return False
+    start_averaging(opt)
+    return True
+
+
+def start_averaging(opt: torch.optim.ASGD) -> None:
+    """From the next step on, ASGD keeps the running mean of the weights."""
+    steps = [float(st["step"]) for st in opt.state.values() if "step" in st]
+    for group in opt.param_groups:  # torch's ASGD averages the weights after steps t0 + 1 onwards
+        group["t0"] = max(steps, default=0.0) - 1
+
+
+@contextmanager
+def averaged_weights(model: torch.nn.Module, opt: torch.optim.Optimizer) -> Iterator[None]:
+    """Inside, the model holds ASGD's running average of its weights (once averaging has started);
+    its own weights come back on exit."""
+    if not averaging(opt):
+        yield
+        return
+    saved = []
+    with torch.no_grad():
+        for param in model.parameters():
+            ax = opt.state.get(param, {}).get("ax")
+            if ax is not None:
+                saved.append((param, param.detach().clone()))
+                param.copy_(ax)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for param, own in saved:
+                param.copy_(own)
+
+
 def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> Any:
     if cfg.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.25 if cfg.optimizer == "sgd" else 0.5,
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.25 if cfg.optimizer in ("sgd", "asgd") else 0.5,
                                                           patience=0)
     warmup = min(cfg.warmup_steps, max(total_steps // 10, 1))
 
@@ -252,6 +303,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
     step, best, stale_evals, skipped, elapsed_before = 0, None, 0, 0, 0.0
+    history: list[float] = []  # validation losses, for NT-ASGD's trigger
     if resume:
         config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
         config["train"] = to_dict(train_cfg)
@@ -259,6 +311,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         task.restore(task_tensors)
         step, best, stale_evals = state["step"], state.get("best"), state.get("stale_evals", 0)
         skipped, elapsed_before = state.get("skipped_batches", 0), state.get("elapsed", 0.0)
+        history = list(state.get("valid_history", []))
         if step >= total_steps:
             raise UserError(f"{run_dir} already finished its {step} steps",
                             "raise --max-steps or --epochs to train further")
@@ -280,10 +333,12 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
 
     def checkpoint_state() -> None:
         nonlocal last_save
-        save_weights(run_dir / LAST_WEIGHTS, model.state_dict())
+        with averaged_weights(model, opt):
+            save_weights(run_dir / LAST_WEIGHTS, model.state_dict())
         save_state(run_dir, step, model, opt, schedule, scaler, task.state_tensors(),
                    {"best": best, "stale_evals": stale_evals, "skipped_batches": skipped,
-                    "elapsed": elapsed_before + time.perf_counter() - started, "epoch": step / per_epoch})
+                    "elapsed": elapsed_before + time.perf_counter() - started, "epoch": step / per_epoch,
+                    "valid_history": history})
         last_save = time.perf_counter()
 
     model.train()
@@ -322,14 +377,19 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 window, window_start, window_tokens = 0, time.perf_counter(), 0
             evaluated = False
             if step % eval_every == 0 or (last and stop.reason is None):
-                metrics = task.evaluate(model, "valid", amp)
+                with averaged_weights(model, opt):
+                    metrics = task.evaluate(model, "valid", amp)
+                    improved = bool(metrics) and task.better(metrics, best)
+                    if improved or (not metrics and best is None):
+                        best = metrics or best
+                        save_weights(run_dir / WEIGHTS, model.state_dict())
                 record = {"step": step, "epoch": round(step / per_epoch, 4),
                           "elapsed": round(elapsed_before + time.perf_counter() - started, 3),
                           "lr": opt.param_groups[0]["lr"], **{f"valid_{k}": v for k, v in metrics.items()}}
-                improved = bool(metrics) and task.better(metrics, best)
-                if improved or (not metrics and best is None):
-                    best = metrics or best
-                    save_weights(run_dir / WEIGHTS, model.state_dict())
+                if metrics and nt_asgd_trigger(opt, history, metrics["loss"]):
+                    record["averaging_from"] = step
+                if metrics:
+                    history.append(metrics["loss"])
                 record["best"] = improved
                 append_jsonl(run_dir / METRICS, record)
                 events.evaluate(record)

@@ -31,6 +31,13 @@ def setups(tmp_path, task):
                             dropout=0.3)
         cfg = TrainConfig(seq_len=32, batch_size=8, lr=5e-3, max_steps=40, eval_every=15, log_every=5,
                           warmup_steps=5, device="cpu", seed=11)
+    elif task == "lm-awd":  # every AWD-LSTM regulariser, and NT-ASGD averaging across the stop
+        ensure_prepared(open_corpus(TALES), TokenizerSpec(level="word"), tmp_path / "prep")
+        prepared = Prepared.open(tmp_path / "prep")
+        model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=32, hidden_size=32, layers=2,
+                            dropout=0.3, variational=True, embed_dropout=0.1, weight_drop=0.3)
+        cfg = TrainConfig(seq_len=16, batch_size=8, lr=5.0, optimizer="asgd", schedule="constant", max_steps=40,
+                          eval_every=15, log_every=5, warmup_steps=0, device="cpu", seed=11)
     else:
         corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(160))
         ensure_prepared(open_corpus(corpus, task="classify"), TokenizerSpec(level="word"), tmp_path / "prep",
@@ -43,9 +50,19 @@ def setups(tmp_path, task):
     return prepared, model, cfg
 
 
-@pytest.mark.parametrize("task", ["lm", "classify"])
-def test_stop_and_resume_is_bit_identical(tmp_path, task):
+@pytest.mark.parametrize("task", ["lm", "lm-awd", "classify"])
+def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     prepared, model_cfg, cfg = setups(tmp_path, task)
+    if task == "lm-awd":  # start averaging at the first validation (step 15), before the stop at 20
+        import lstmtext.training as training
+
+        def first_eval(opt, history, loss):
+            started = not history and not training.averaging(opt)
+            if started:
+                training.start_averaging(opt)
+            return started
+
+        monkeypatch.setattr(training, "nt_asgd_trigger", first_eval)
     straight, split = tmp_path / "straight", tmp_path / "split"
     straight.mkdir()
     split.mkdir()
@@ -65,6 +82,12 @@ def test_stop_and_resume_is_bit_identical(tmp_path, task):
                for d in (straight, split)]
     assert metrics[0] == metrics[1]
     assert len(list(split.glob("state-*.safetensors"))) == 1
+    if task == "lm-awd":
+        records = [json.loads(line) for line in (split / "metrics.jsonl").read_text().splitlines()]
+        assert records[0]["averaging_from"] == 15
+        state = load_file(next(split.glob("state-*.safetensors")))
+        last = load_file(split / "last.safetensors")
+        assert not torch.equal(last["lstm.weight_ih_l0"], state["model.lstm.weight_ih_l0"])  # saved: the average
 
 
 def test_resume_of_a_finished_run_is_refused(tmp_path):

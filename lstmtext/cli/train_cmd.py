@@ -77,6 +77,12 @@ def train(
                                                   "1 for classify).")] = None,
     dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout on embeddings, between layers "
                                                      "and before the output (default 0.2 lm, 0.3 classify).")] = None,
+    variational: Annotated[bool, typer.Option("--variational-dropout", help="lm: one dropout mask per sequence "
+                                              "on the LSTM's input and output (AWD-LSTM).")] = False,
+    embed_dropout: Annotated[float, typer.Option("--embed-dropout", help="lm: drop this fraction of word types "
+                                                 "(whole embedding rows) per batch.")] = 0.0,
+    weight_drop: Annotated[float, typer.Option("--weight-drop", help="lm: DropConnect on the LSTM's "
+                                               "hidden-to-hidden weights.")] = 0.0,
     tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help="lm: share the "
                                                         "embedding and decoder matrices (default: on when "
                                                         "embed-dim equals hidden-size).")] = None,
@@ -98,7 +104,8 @@ def train(
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Streams (lm) or texts (classify) "
                                                       "per step.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
-    optimizer: Annotated[str, typer.Option("--optimizer", help="adamw or sgd.")] = "adamw",
+    optimizer: Annotated[str, typer.Option("--optimizer", help="adamw, sgd, or asgd (SGD that starts "
+                                           "averaging the weights once validation stalls: NT-ASGD).")] = "adamw",
     weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")] = 0.01,
     clip: Annotated[float, typer.Option("--clip", help="Gradient-norm clipping (0 = off).")] = 1.0,
     schedule: Annotated[str, typer.Option("--schedule", help="cosine, plateau or constant.")] = "cosine",
@@ -168,7 +175,8 @@ def train(
         layers=lm_dims.get("layers", layers if layers is not None else d["layers"]),
         dropout=dropout if dropout is not None else d["dropout"],
         tie_weights=(embed == hidden) if tie_weights is None else tie_weights,
-        bidirectional=(init_from is None) if bidirectional is None else bidirectional, pooling=pooling)
+        bidirectional=(init_from is None) if bidirectional is None else bidirectional, pooling=pooling,
+        variational=variational, embed_dropout=embed_dropout, weight_drop=weight_drop)
     validate_model(model_cfg)
     if task == "lm" and (init_from is not None or freeze_epochs):
         raise usage_error("--init-from and --freeze-epochs are for --task classify")

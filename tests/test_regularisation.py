@@ -1,0 +1,115 @@
+"""AWD-LSTM regularisers (variational dropout, embedding dropout, weight drop) and NT-ASGD."""
+
+import json
+
+import pytest
+import torch
+
+from lstmtext.config import ModelConfig, TrainConfig
+from lstmtext.models import Dropout, LanguageModel
+from lstmtext.training import (ASGD_NOT_YET, NONMONO, averaged_weights, averaging, make_optimizer,
+                               nt_asgd_trigger)
+from tests.conftest import TALES, assert_one_line_error
+
+
+def lm(**kw):
+    torch.manual_seed(0)
+    return LanguageModel(ModelConfig(vocab_size=50, embed_dim=16, hidden_size=16, layers=2, dropout=0.0, **kw))
+
+
+def test_variational_dropout_keeps_one_mask_across_time():
+    drop = Dropout(0.5, locked=True).train()
+    out = drop(torch.ones(4, 30, 8))
+    assert torch.equal(out, out[:, :1].expand_as(out))  # the same mask at every step
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    plain = Dropout(0.5).train()(torch.ones(4, 30, 8))
+    assert not torch.equal(plain, plain[:, :1].expand_as(plain))
+
+
+def test_cpu_dropout_keeps_the_expected_value():
+    torch.manual_seed(0)
+    out = Dropout(0.3).train()(torch.ones(200_000))
+    assert abs((out == 0).float().mean().item() - 0.3) < 0.01
+    assert out.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert torch.equal(Dropout(0.3).eval()(torch.ones(10)), torch.ones(10))
+
+
+def test_embedding_dropout_drops_whole_word_types():
+    model = lm(embed_dropout=0.5).train()
+    x = torch.tensor([[7, 7, 9, 9, 7, 11, 11, 9] * 4])
+    dropped_sevens = 0
+    for _ in range(40):
+        emb = model.embed(x)[0]
+        for t in (7, 9, 11):
+            rows = emb[x[0] == t]
+            assert (rows == rows[0]).all()  # every occurrence of a word gets the same treatment
+            assert not rows[0].any() or torch.allclose(rows[0], 2 * model.embedding.weight[t])
+        dropped_sevens += int(not emb[0].any())
+    assert 5 < dropped_sevens < 35  # about half the draws drop word 7
+    model.eval()
+    assert torch.equal(model.embed(x), model.embedding(x))
+
+
+def test_weight_drop_masks_recurrent_weights_only_in_training():
+    plain, dropped = lm(), lm(weight_drop=0.5)
+    x = torch.randint(0, 50, (3, 12))
+    plain.eval(), dropped.eval()
+    assert torch.equal(plain(x)[0], dropped(x)[0])  # same weights, no mask at evaluation
+    dropped.train()
+    first, second = dropped(x)[0], dropped(x)[0]
+    assert not torch.equal(first, second)  # a new mask each call
+    first.sum().backward()
+    assert dropped.lstm.weight_hh_l0.grad is not None and dropped.lstm.weight_hh_l0.grad.abs().sum() > 0
+    names = dict(dropped.lstm.named_parameters())
+    assert all(isinstance(p, torch.nn.Parameter) for p in names.values())  # the module keeps its parameters
+
+
+def test_nt_asgd_triggers_on_a_non_monotone_stall_and_averages():
+    model = lm()
+    opt = make_optimizer(model, TrainConfig(optimizer="asgd", lr=0.5), torch.device("cpu"))
+    assert isinstance(opt, torch.optim.ASGD) and not averaging(opt)
+    x = torch.randint(0, 50, (4, 10))
+
+    def sgd_step():
+        opt.zero_grad()
+        model(x)[0].float().pow(2).mean().backward()
+        opt.step()
+
+    for _ in range(3):
+        sgd_step()
+    history = [5.0, 4.0, 3.0, 2.9, 2.95, 2.97, 2.96]
+    assert not nt_asgd_trigger(opt, history[:NONMONO], 9.0)  # too few evaluations to judge
+    assert not nt_asgd_trigger(opt, history, 2.99)  # not worse than 4.0, the best before the last five
+    assert nt_asgd_trigger(opt, history, 4.5)
+    assert averaging(opt) and opt.param_groups[0]["t0"] == 2 < ASGD_NOT_YET
+    assert not nt_asgd_trigger(opt, history, 9.0)  # only once
+    snapshots = []
+    for _ in range(4):
+        sgd_step()
+        snapshots.append([p.detach().clone() for p in model.parameters()])
+    own = [p.detach().clone() for p in model.parameters()]
+    with averaged_weights(model, opt):
+        for p, *steps in zip(model.parameters(), *snapshots):
+            assert torch.allclose(p, torch.stack(steps).mean(0), atol=1e-6)  # the mean of every step since the trigger
+    for p, q in zip(model.parameters(), own):
+        assert torch.equal(p, q)  # its own weights back
+
+
+def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
+    out = tmp_path / "awd"
+    result = cli("train", TALES, "--level", "word", "--hidden-size", "32", "--seq-len", "16", "--batch-size", "8",
+        "--max-steps", "30", "--eval-every", "10", "--variational-dropout", "--embed-dropout", "0.1",
+        "--weight-drop", "0.3", "--optimizer", "asgd", "--lr", "5", "--schedule", "constant",
+        "--out", str(out), "--quiet")
+    assert result.code == 0, result.err
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["weight_drop"] == 0.3 and config["model"]["variational"] is True
+    assert config["status"] == "done" and config["result"]["figures"]["test"]["ppl"] > 1
+    generated = cli("generate", str(out), "--length", "5", "--seed", "1")
+    assert generated.code == 0 and generated.out.strip()
+
+
+def test_awd_options_are_refused_for_a_classifier(cli, tmp_path):
+    result = cli("train", "--task", "classify", "--weight-drop", "0.5", "--out", str(tmp_path / "c"))
+    assert_one_line_error(result, 2, "--weight-drop is for --task lm")
+    assert not (tmp_path / "c").exists()
