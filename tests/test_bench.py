@@ -69,3 +69,14 @@ def test_preset_applies_and_flags_override_it(cli, tmp_path):
     assert config["model"]["layers"] == 2 and config["train"]["seq_len"] == 128  # the preset fills the rest
     bad = cli("train", "c.txt", "--preset", "nope")
     assert bad.code == 2 and "shakespeare-char" in bad.err
+
+
+def test_awd_preset_carries_its_regularisers_into_the_run(cli, tmp_path):
+    (tmp_path / "c.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
+    result = cli("train", "c.txt", "--preset", "ptb-word-awd", "--hidden-size", "24", "--embed-dim", "16",
+                 "--seq-len", "8", "--batch-size", "4", "--max-steps", "3", "--out", "run", "--quiet")
+    assert result.code == 0, result.err
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    model, train = config["model"], config["train"]
+    assert (model["variational"], model["embed_dropout"], model["weight_drop"]) == (True, 0.1, 0.5)
+    assert (model["layers"], model["tie_weights"], train["optimizer"]) == (3, True, "asgd")
