@@ -544,12 +544,10 @@ def hold_out_rows(base: TableSplit, fractions: dict[str, float]) -> dict[str, Ta
     return out
 
 
-def hold_out_stratified(base: TableSplit, fractions: dict[str, float], seed: int) -> dict[str, TableSplit]:
-    """A seeded hold-out that keeps each label's share in every split (for classification)."""
+def stratified_picks(labels: list[str], fractions: dict[str, float], seed: int) -> dict[str, list[int]]:
+    """Row indices per split, seeded, keeping each label's share in every split."""
     import numpy as np
 
-    probe = TableSplit(base.files, base.text_column, base.encoding, ReadReport(), base.label_column, base.rows)
-    labels = [str(label) for _, label, _, _ in probe.records()]
     rng = np.random.default_rng(seed)
     picks: dict[str, list[int]] = {s: [] for s in SPLITS}
     by_label: dict[str, list[int]] = {}
@@ -564,9 +562,18 @@ def hold_out_stratified(base: TableSplit, fractions: dict[str, float], seed: int
             picks[s].extend(idx[start:start + k].tolist())
             start += k
         picks["train"].extend(idx[start:].tolist())
+    return {s: sorted(v) for s, v in picks.items()}
+
+
+def hold_out_stratified(base: TableSplit, fractions: dict[str, float], seed: int) -> dict[str, TableSplit]:
+    """A seeded hold-out that keeps each label's share in every split (for classification)."""
+    import numpy as np
+
+    probe = TableSplit(base.files, base.text_column, base.encoding, ReadReport(), base.label_column, base.rows)
+    picks = stratified_picks([str(label) for _, label, _, _ in probe.records()], fractions, seed)
     out = {}
     for s in SPLITS:
         if s == "train" or fractions.get(s):
             out[s] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column,
-                                base.rows, np.asarray(sorted(picks[s]), dtype=np.int64))
+                                base.rows, np.asarray(picks[s], dtype=np.int64))
     return out

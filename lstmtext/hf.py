@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmtext.corpus import LABEL_COLUMNS, SPLITS, TEXT_COLUMNS, Corpus, ReadReport, _SPLIT_WORDS, pick_column
+from lstmtext.corpus import (LABEL_COLUMNS, SPLITS, TEXT_COLUMNS, Corpus, ReadReport, _SPLIT_WORDS, pick_column,
+                             stratified_picks)
 from lstmtext.errors import UserError
 
 
@@ -23,9 +24,12 @@ class HFSplit:
     label_column: str | None
     rows: tuple[int, int] | None = None
     report: ReadReport = field(default_factory=ReadReport)
+    indices: list[int] | None = None  # an explicit sorted list of rows (stratified hold-out)
 
     def records(self) -> Iterator[tuple[str, Any, str, int]]:
         ds = self.dataset if self.rows is None else self.dataset.select(range(*self.rows))
+        if self.indices is not None:
+            ds = ds.select(self.indices)
         cols = [self.text_column] + ([self.label_column] if self.label_column else [])
         row = 0
         feature = ds.features.get(self.label_column) if self.label_column else None
@@ -47,7 +51,7 @@ class HFSplit:
 
 
 def _from_datasets(name: str, obj: Any, text_column: str | None, label_column: str | None,
-                   fractions: tuple[float, float], want_labels: bool, files: list[Path]) -> Corpus:
+                   fractions: tuple[float, float], split_seed: int, want_labels: bool, files: list[Path]) -> Corpus:
     import datasets
 
     parts = dict(obj) if isinstance(obj, datasets.DatasetDict) else {"train": obj}
@@ -63,16 +67,25 @@ def _from_datasets(name: str, obj: Any, text_column: str | None, label_column: s
     text_col = pick_column(columns, text_column, TEXT_COLUMNS, "text", name)
     label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", name) if want_labels else None
     splits: dict[str, Any] = {s: HFSplit(ds, text_col, label_col) for s, ds in named.items()}
-    n = len(named["train"])
-    end = n
-    for s, f in (("test", fractions[1]), ("valid", fractions[0])):
-        if s not in splits:
-            k = max(int(round(n * f)), 1 if f > 0 else 0)
-            splits[s] = HFSplit(named["train"], text_col, label_col, (end - k, end))
-            end -= k
-    splits["train"] = HFSplit(named["train"], text_col, label_col, (0, end))
+    train = named["train"]
+    missing = {s: f for s, f in (("valid", fractions[0]), ("test", fractions[1])) if s not in splits}
+    if missing and label_col is not None:  # classification: a seeded hold-out that keeps label shares
+        labels = [str(label) for _, label, _, _ in HFSplit(train, text_col, label_col).records()]
+        picks = stratified_picks(labels, {s: f for s, f in missing.items() if f > 0}, split_seed)
+        for s in missing:
+            splits[s] = HFSplit(train, text_col, label_col, indices=picks[s])
+        splits["train"] = HFSplit(train, text_col, label_col, indices=picks["train"])
+    elif missing:  # language modelling: the tail of train, so running text stays in order
+        n = end = len(train)
+        for s in ("test", "valid"):
+            if s in missing:
+                k = max(int(round(n * missing[s])), 1 if missing[s] > 0 else 0)
+                splits[s] = HFSplit(train, text_col, label_col, (end - k, end))
+                end -= k
+        splits["train"] = HFSplit(train, text_col, label_col, (0, end))
     return Corpus(name, "hf", {s: splits[s] for s in SPLITS}, files, ReadReport(), origin=name,
-                  text_column=text_col, label_column=label_col, own_splits=end == n)
+                  text_column=text_col, label_column=label_col,
+                  own_splits=not any(f > 0 for f in missing.values()))
 
 
 def open_saved(path: Path, text_column: str | None, label_column: str | None, fractions: tuple[float, float],
@@ -84,7 +97,7 @@ def open_saved(path: Path, text_column: str | None, label_column: str | None, fr
     except Exception as err:  # datasets raises FileNotFoundError, ValueError and its own types
         raise UserError(f"{path} is not a readable saved dataset ({err})") from None
     files = sorted(p for p in path.rglob("*") if p.is_file())
-    return _from_datasets(path.name, obj, text_column, label_column, fractions, want_labels, files)
+    return _from_datasets(path.name, obj, text_column, label_column, fractions, split_seed, want_labels, files)
 
 
 def _check_hub_reachable(spec: str) -> None:
@@ -118,4 +131,4 @@ def open_hub(spec: str, text_column: str | None, label_column: str | None, fract
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"could not load {spec!r}: not a local path, and the Hugging Face hub did not serve it "
                         f"({reason[:160]})", "check the path, or the network if you meant a hub dataset") from None
-    return _from_datasets(spec, obj, text_column, label_column, fractions, want_labels, [])
+    return _from_datasets(spec, obj, text_column, label_column, fractions, split_seed, want_labels, [])

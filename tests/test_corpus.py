@@ -77,6 +77,29 @@ def test_parquet_and_saved_hf_dataset(tmp_path):
     assert len(joined(corpus.splits["train"]).splitlines()) + len(joined(corpus.splits["test"]).splitlines()) == 30
 
 
+def test_saved_hf_dataset_without_validation_is_held_out_stratified_for_classification(tmp_path):
+    import datasets
+
+    labels = ["pos"] * 80 + ["neg"] * 20  # sorted by label: a tail hold-out would be all "neg"
+    ds = datasets.Dataset.from_dict({"text": [f"t {i}" for i in range(100)], "label": labels})
+    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "saved"))
+
+    def split_rows(seed):
+        corpus = open_corpus(tmp_path / "saved", task="classify", valid_fraction=0.1, test_fraction=0.1,
+                             split_seed=seed)
+        return {s: [(t, lab) for t, lab, _, _ in corpus.splits[s].records()] for s in ("train", "valid", "test")}
+
+    rows = split_rows(0)
+    for split, n in (("valid", 10), ("test", 10), ("train", 80)):
+        assert len(rows[split]) == n
+        assert sum(lab == "neg" for _, lab in rows[split]) == n // 5  # each split keeps the 80/20 share
+    texts = [t for s in rows.values() for t, _ in s]
+    assert sorted(texts) == sorted(f"t {i}" for i in range(100))  # a partition: nothing lost or repeated
+    assert split_rows(0) == rows and split_rows(1)["valid"] != rows["valid"]  # --split-seed decides
+    lm = open_corpus(tmp_path / "saved", valid_fraction=0.1, test_fraction=0.1)  # lm: the tail, in order
+    assert [t for t, *_ in lm.splits["test"].records()] == [f"t {i}" for i in range(90, 100)]
+
+
 def test_hub_id_offline_is_a_one_line_user_error():
     def offline(_name):
         raise ConnectionError("Couldn't reach the hub")
