@@ -107,6 +107,9 @@ def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
     assert config["status"] == "done" and config["result"]["figures"]["test"]["ppl"] > 1
     generated = cli("generate", str(out), "--length", "5", "--seed", "1")
     assert generated.code == 0 and generated.out.strip()
+    info = json.loads(cli("info", str(out), "--format", "json").out)
+    assert info["regularisation"] == {"dropout": 0.2, "variational": True, "embed_dropout": 0.1, "weight_drop": 0.3}
+    assert info["optimizer"] == "asgd"
 
 
 def test_awd_options_are_refused_for_a_classifier(cli, tmp_path):
