@@ -86,3 +86,14 @@ def test_tiny_shakespeare_char_loss_falls(tmp_path):
     assert losses[-1] < losses[0] - 0.3, losses
     assert summary["figures"]["valid"]["loss"] < 2.6
     assert prepared.meta["vocab_size"] == 65 + 2
+
+
+@pytest.mark.parametrize("amx,bf16,expected", [(True, False, torch.bfloat16), (False, True, torch.bfloat16),
+                                               (False, False, None)])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(monkeypatch, amx, bf16, expected):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16, raising=False)
+    assert autocast_dtype("auto", torch.device("cpu")) is expected
+    assert autocast_dtype("fp32", torch.device("cpu")) is None
+    assert autocast_dtype("auto", torch.device("meta")) is None
+    assert autocast_dtype("auto", torch.device("cuda")) is torch.bfloat16  # no GPU needed to decide
