@@ -10,7 +10,6 @@ import argparse
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,8 @@ from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
 from lstmtext.data import Prepared, TextBatches  # noqa: E402
 from lstmtext.models import Classifier, LanguageModel  # noqa: E402
 from lstmtext.tasks import LMTask  # noqa: E402
-from lstmtext.training import autocast_dtype, keep_freed_memory, make_optimizer, optimizer_step  # noqa: E402
+from lstmtext.training import (adamw, autocast_dtype, autocast_for, keep_freed_memory,  # noqa: E402
+                                make_optimizer, optimizer_step)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "corpora"
@@ -69,7 +69,7 @@ def lm_step_throughput(prepared: Prepared, shape: tuple, device: torch.device, s
     task = LMTask(prepared, cfg, device)
     opt = make_optimizer(model, cfg, device)
     dtype = autocast_dtype("auto", device)
-    amp = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+    amp = autocast_for(dtype, device)
     scaler = torch.amp.GradScaler(device.type, enabled=False)
     counter = iter(range(10**9))
 
@@ -87,7 +87,7 @@ def kernel_throughput(shape: tuple, device: torch.device, steps: int) -> float:
     x = torch.randn(batch, seq, hidden, device=device)
     grad = torch.randn(batch, seq, hidden, device=device)
     dtype = autocast_dtype("auto", device)
-    amp = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+    amp = autocast_for(dtype, device)
 
     def step():
         with amp:
@@ -123,7 +123,7 @@ def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, 
     cfg = ModelConfig(task="classify", vocab_size=vocab, embed_dim=128, hidden_size=128, layers=1,
                       bidirectional=True, pooling="mean", num_classes=2, dropout=0.3)
     dtype = autocast_dtype("auto", device)  # lstmtext's default precision, for every mode alike
-    amp = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
+    amp = autocast_for(dtype, device)
     results = {}
     for mode in ("bucketed", "naive", "packed"):
         torch.manual_seed(0)
@@ -132,7 +132,7 @@ def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, 
         plain = torch.nn.LSTM(128, 128, batch_first=True, bidirectional=True).to(device)
         params = [*model.parameters()] if mode == "bucketed" else [
             *model.embedding.parameters(), *model.head.parameters(), *plain.parameters()]
-        opt = make_optimizer_for(params, device)
+        opt = adamw(params, 2e-3, device)  # as lstmtext builds it
         batches = TextBatches(tokens, offsets, labels, 32, 256, bucket=mode != "naive")
 
         def epoch(seed: int) -> float:
@@ -167,12 +167,6 @@ def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, 
     info = {"texts": limit, "source": origin, "bucketed_packed_seconds": round(results["packed"], 3),
             "precision": str(dtype or "fp32").replace("torch.", ""), "timed_epoch": "second (first is warm-up)"}
     return results["bucketed"], results["naive"], info
-
-
-def make_optimizer_for(params: list, device: torch.device) -> torch.optim.Optimizer:
-    """AdamW as lstmtext builds it (fused where torch has a fused kernel)."""
-    fused = device.type in ("cuda", "cpu")
-    return torch.optim.AdamW(params, lr=2e-3, fused=fused, foreach=None if fused else True)
 
 
 def generation_figures(device: torch.device, quick: bool) -> tuple[float, float, float]:

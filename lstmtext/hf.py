@@ -71,7 +71,7 @@ def _from_datasets(name: str, obj: Any, text_column: str | None, label_column: s
     missing = {s: f for s, f in (("valid", fractions[0]), ("test", fractions[1])) if s not in splits}
     if missing and label_col is not None:  # classification: a seeded hold-out that keeps label shares
         labels = [str(label) for _, label, _, _ in HFSplit(train, text_col, label_col).records()]
-        picks = stratified_picks(labels, {s: f for s, f in missing.items() if f > 0}, split_seed)
+        picks = stratified_picks(labels, missing, split_seed)
         for s in missing:
             splits[s] = HFSplit(train, text_col, label_col, indices=picks[s])
         splits["train"] = HFSplit(train, text_col, label_col, indices=picks["train"])

@@ -100,7 +100,6 @@ class LMTask:
                 "valid": best_valid or self.evaluate(model, "valid", amp),
                 "test": self.evaluate(model, "test", amp)}
 
-
     def facts(self) -> dict[str, Any]:
         return {}
 

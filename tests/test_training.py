@@ -8,15 +8,15 @@ from lstmtext.checkpoint import load_checkpoint
 from lstmtext.config import TrainConfig
 from lstmtext.metrics import unigram_entropy
 from lstmtext.tasks import LMTask
-from lstmtext.training import autocast_dtype
+from lstmtext.training import autocast_dtype, autocast_for
 from tests.conftest import train_small
 
 
 def valid_loss(run, prepared, weights):
     ckpt = load_checkpoint(run, weights=weights, task="lm")
     task = LMTask(prepared, TrainConfig(seq_len=64, batch_size=16, device="cpu"), torch.device("cpu"))
-    dtype = autocast_dtype(ckpt.config["train"]["precision"], torch.device("cpu"))  # as training measured it
-    amp = torch.autocast("cpu", dtype=dtype, enabled=dtype is not None)
+    cpu = torch.device("cpu")
+    amp = autocast_for(autocast_dtype(ckpt.config["train"]["precision"], cpu), cpu)  # as training measured it
     return task.evaluate(ckpt.model, "valid", amp)["loss"]
 
 

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -246,11 +245,10 @@ def _evaluate_classifier(ckpt: Any, corpus: str | None, text_column: str | None,
 
 def _evaluate_lm(ckpt: Any, corpus: str | None, text_column: str | None, encoding: str, dev: Any) -> dict[str, Any]:
     import numpy as np
-    import torch
 
     from lstmtext.metrics import bits_per_char, perplexity
     from lstmtext.tasks import lm_eval
-    from lstmtext.training import autocast_dtype
+    from lstmtext.training import autocast_dtype, autocast_for
 
     source, kind = _eval_source(ckpt, corpus, "lm", text_column, None, encoding)
     if kind == "prepared":
@@ -263,8 +261,7 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, text_column: str | None, encodin
             chars += len(chunk)
         tokens = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     train = ckpt.config["train"]
-    dtype = autocast_dtype(str(train.get("precision", "auto")), dev)  # as training measured it
-    amp = torch.autocast(dev.type, dtype=dtype) if dtype is not None else nullcontext()
+    amp = autocast_for(autocast_dtype(str(train.get("precision", "auto")), dev), dev)  # as training measured it
     result = lm_eval(ckpt.model, np.asarray(tokens), int(train.get("eval_batch_size", 16)),
                      int(train.get("seq_len", 128)), dev, amp)
     if result is None:
