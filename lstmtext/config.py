@@ -54,10 +54,10 @@ class ModelConfig:
     bidirectional: bool = False
     pooling: str = "last"
     num_classes: int = 0
-    # language-model regularisers (Merity et al.'s AWD-LSTM); all off by default
-    variational: bool = False  # one dropout mask per sequence on the LSTM's input and output
-    embed_dropout: float = 0.0  # drop whole rows (word types) of the embedding matrix
-    weight_drop: float = 0.0  # DropConnect on the hidden-to-hidden weights
+    # regularisers from Merity et al.'s AWD-LSTM; all off by default
+    variational: bool = False  # lm: one dropout mask per sequence on the LSTM's input and output
+    embed_dropout: float = 0.0  # lm and classify: drop whole rows (word types) of the embedding matrix
+    weight_drop: float = 0.0  # lm: DropConnect on the hidden-to-hidden weights
 
 
 @dataclass
@@ -143,8 +143,7 @@ def validate_model(cfg: ModelConfig) -> None:
         if not 0.0 <= value < 1.0:
             raise usage_error(f"{flag} must be in [0, 1), got {value}")
     if cfg.task != "lm":
-        for flag, on in (("--variational", cfg.variational), ("--embed-dropout", cfg.embed_dropout > 0),
-                         ("--weight-drop", cfg.weight_drop > 0)):
+        for flag, on in (("--variational", cfg.variational), ("--weight-drop", cfg.weight_drop > 0)):
             if on:
                 raise usage_error(f"{flag} is for --task lm", "drop it, or use --dropout for a classifier")
 

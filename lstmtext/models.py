@@ -40,6 +40,17 @@ class Dropout(nn.Dropout):
         return x * (noise >= self.p).to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
+def embed(embedding: nn.Embedding, x: torch.Tensor, p: float) -> torch.Tensor:
+    """Embedding lookup; with ``p`` > 0 (training only), whole word types are dropped for the batch
+    (every occurrence of a dropped word reads zeros, Gal & Ghahramani's word dropout) and the rest
+    scaled up."""
+    if p == 0:
+        return embedding(x)
+    weight = embedding.weight
+    keep = (torch.rand(weight.shape[0], 1, device=weight.device) >= p).to(weight.dtype) / (1.0 - p)
+    return F.embedding(x, weight * keep, embedding.padding_idx)
+
+
 class LanguageModel(nn.Module):
     """Embedding -> multi-layer LSTM (cuDNN on GPU) -> dropout -> linear decoder.
 
@@ -80,14 +91,7 @@ class LanguageModel(nn.Module):
         return self.decoder(out), state
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Embedding lookup; in training with ``embed_dropout``, whole word types are dropped for the
-        batch (every occurrence of a dropped word reads zeros) and the rest scaled up."""
-        p = self.cfg.embed_dropout
-        if not self.training or p == 0:
-            return self.embedding(x)
-        weight = self.embedding.weight
-        keep = (torch.rand(weight.shape[0], 1, device=weight.device) >= p).to(weight.dtype) / (1.0 - p)
-        return F.embedding(x, weight * keep)
+        return embed(self.embedding, x, self.cfg.embed_dropout if self.training else 0.0)
 
     def run_lstm(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """The LSTM; in training with ``weight_drop``, DropConnect on its hidden-to-hidden matrices.
@@ -143,7 +147,7 @@ class Classifier(nn.Module):
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Per-position outputs [batch, time, width]; only positions below each length are meaningful."""
-        h = self.drop(self.embedding(x))
+        h = self.drop(embed(self.embedding, x, self.cfg.embed_dropout if self.training else 0.0))
         if not self.cfg.bidirectional:
             return self.lstm(h)[0]
         for i, (fwd, bwd) in enumerate(zip(self.fwd, self.bwd)):

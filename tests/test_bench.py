@@ -7,7 +7,7 @@ import torch
 
 from bench.harness import Row, ratio, results_document, validate_document, write_results
 from lstmtext.cli import PRESETS, load_preset
-from tests.conftest import SMALL_TEXT
+from tests.conftest import REVIEWS, SMALL_TEXT
 
 
 def test_ratio_and_target_arithmetic():
@@ -80,3 +80,20 @@ def test_awd_preset_carries_its_regularisers_into_the_run(cli, tmp_path):
     model, train = config["model"], config["train"]
     assert (model["variational"], model["embed_dropout"], model["weight_drop"]) == (True, 0.1, 0.5)
     assert (model["layers"], model["tie_weights"], train["optimizer"]) == (3, True, "asgd")
+
+
+def test_a_classifier_preset_takes_its_sizes_and_tokenizer_from_init_from(cli, tmp_path):
+    (tmp_path / "c.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
+    lm = cli("train", "c.txt", "--level", "word", "--embed-dim", "16", "--hidden-size", "24", "--layers", "1",
+             "--seq-len", "8", "--batch-size", "4", "--max-steps", "3", "--out", "lm", "--quiet")
+    assert lm.code == 0, lm.err
+    result = cli("train", str(REVIEWS), "--preset", "sst2-classify-cpu", "--init-from", "lm", "--max-steps", "3",
+                 "--out", "clf", "--quiet")
+    assert result.code == 0, result.err  # the preset's 128 units and lowercasing yield to the language model
+    config = json.loads((tmp_path / "clf" / "config.json").read_text())
+    assert (config["model"]["embed_dim"], config["model"]["hidden_size"], config["model"]["layers"]) == (16, 24, 1)
+    assert (tmp_path / "clf" / "tokenizer.json").read_text() == (tmp_path / "lm" / "tokenizer.json").read_text()
+    assert config["train"]["lr"] == 0.003 and config["model"]["pooling"] == "mean"  # the rest of the preset holds
+    clash = cli("train", str(REVIEWS), "--preset", "sst2-classify-cpu", "--init-from", "lm", "--hidden-size", "32",
+                "--out", "clf2")
+    assert clash.code == 2 and "--hidden-size 32 conflicts" in clash.err  # a flag the user typed still clashes

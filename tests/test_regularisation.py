@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lstmtext.config import ModelConfig, TrainConfig
-from lstmtext.models import Dropout, LanguageModel
+from lstmtext.models import Classifier, Dropout, LanguageModel
 from lstmtext.training import (ASGD_NOT_YET, NONMONO, averaged_weights, averaging, make_optimizer,
                                nt_asgd_trigger)
 from tests.conftest import TALES, assert_one_line_error
@@ -48,6 +48,18 @@ def test_embedding_dropout_drops_whole_word_types():
     assert 5 < dropped_sevens < 35  # about half the draws drop word 7
     model.eval()
     assert torch.equal(model.embed(x), model.embedding(x))
+
+
+def test_a_classifier_drops_whole_word_types_too():
+    torch.manual_seed(0)
+    cfg = ModelConfig(task="classify", vocab_size=50, embed_dim=8, hidden_size=8, layers=1, dropout=0.0,
+                      bidirectional=True, pooling="mean", num_classes=2, embed_dropout=0.5)
+    model = Classifier(cfg).train()
+    x, lengths = torch.tensor([[5, 6, 7, 8]] * 2), torch.tensor([4, 4])
+    outputs = {tuple(model(x, lengths)[0].tolist()) for _ in range(20)}
+    assert len(outputs) > 1  # a different set of word types each batch
+    model.eval()
+    assert torch.equal(model(x, lengths), model(x, lengths))
 
 
 def test_weight_drop_masks_recurrent_weights_only_in_training():
@@ -112,7 +124,7 @@ def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
     assert info["optimizer"] == "asgd"
 
 
-def test_awd_options_are_refused_for_a_classifier(cli, tmp_path):
+def test_only_the_lm_only_options_are_refused_for_a_classifier(cli, tmp_path):
     result = cli("train", "--task", "classify", "--weight-drop", "0.5", "--out", str(tmp_path / "c"))
     assert_one_line_error(result, 2, "--weight-drop is for --task lm")
     assert not (tmp_path / "c").exists()

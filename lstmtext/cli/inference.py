@@ -303,9 +303,9 @@ def info(
         "embed_dim": model["embed_dim"], "hidden_size": model["hidden_size"], "layers": model["layers"],
         "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
         "parameters": count_parameters(ckpt.model),
-        "regularisation": {"dropout": model.get("dropout", 0.0), **({
-            "variational": model.get("variational", False), "embed_dropout": model.get("embed_dropout", 0.0),
-            "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {})},
+        "regularisation": {"dropout": model.get("dropout", 0.0), "embed_dropout": model.get("embed_dropout", 0.0),
+                           **({"variational": model.get("variational", False),
+                               "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {})},
         "optimizer": config.get("train", {}).get("optimizer"),
         "labels": config.get("labels"),
         "steps": result.get("steps", saved),

@@ -79,8 +79,8 @@ def train(
                                                      "and before the output (default 0.2 lm, 0.3 classify).")] = None,
     variational: Annotated[bool, typer.Option("--variational-dropout", help="lm: one dropout mask per sequence "
                                               "on the LSTM's input and output (AWD-LSTM).")] = False,
-    embed_dropout: Annotated[float, typer.Option("--embed-dropout", help="lm: drop this fraction of word types "
-                                                 "(whole embedding rows) per batch.")] = 0.0,
+    embed_dropout: Annotated[float, typer.Option("--embed-dropout", help="Drop this fraction of word types "
+                                                 "(whole embedding rows) per batch: word dropout.")] = 0.0,
     weight_drop: Annotated[float, typer.Option("--weight-drop", help="lm: DropConnect on the LSTM's "
                                                "hidden-to-hidden weights.")] = 0.0,
     tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help="lm: share the "
@@ -235,7 +235,13 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(ctx.params))
     if unknown:
         raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
-    return {k: v for k, v in settings.items() if ctx.get_parameter_source(k) != ParameterSource.COMMANDLINE}
+    values = {k: v for k, v in settings.items() if ctx.get_parameter_source(k) != ParameterSource.COMMANDLINE}
+    if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
+        values = {k: v for k, v in values.items() if k not in LM_DECIDES}
+    return values
+
+
+LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split"}
 
 
 RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every"}
