@@ -1,8 +1,9 @@
 """Quality runs: train a preset on its shared corpus and record the figures it reaches.
 
-    python bench/quality.py shakespeare-char-cpu [--device cpu] [-- extra lstmtext train flags]
+    python bench/quality.py shakespeare-char-cpu [--device cpu] [--tag NAME] [-- extra lstmtext train flags]
 
-Writes bench/results/quality-<preset>-<device>-<date>.json with the run's figures, settings and time.
+Writes bench/results/quality-<preset>[-<tag>]-<device>-<date>.json with the run's figures, settings and
+time; give a --tag with extra flags, so a variant does not overwrite the preset's own figures.
 """
 
 from __future__ import annotations
@@ -26,13 +27,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("preset")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--tag", default="", help="name for a variant run (with extra flags)")
     parser.add_argument("extra", nargs="*", help="more lstmtext train flags (after --)")
     args = parser.parse_args()
+    if args.extra and not args.tag:
+        parser.error("give --tag NAME with extra flags, so the variant does not overwrite the preset's figures")
+    name = f"{args.preset}-{args.tag}" if args.tag else args.preset
     preset = load_preset(args.preset)
     corpus = SHARED / preset["corpus"]
     if not corpus.exists():
         sys.exit(f"error: {corpus} is not here; the quality runs need ../shared/corpora")
-    run = ROOT / "checkpoints" / f"quality-{args.preset}"
+    run = ROOT / "checkpoints" / f"quality-{name}"
     command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.preset, "--device",
                args.device, "--out", str(run), "--overwrite", "--quiet", *args.extra]
     started = time.perf_counter()
@@ -43,12 +48,12 @@ def main() -> None:
     import torch
 
     device = "cuda" if "cuda" in result["device"] else "cpu"
-    doc = {"preset": args.preset, "description": preset["description"], "device": device_name(device),
+    doc = {"preset": args.preset, "tag": args.tag or None, "description": preset["description"], "device": device_name(device),
            "date": time.strftime("%Y-%m-%d"), "command": " ".join(["lstmtext", *command[3:]]),
            "wall_seconds": round(wall, 1), "train_seconds": round(result["seconds"], 1), "steps": result["steps"],
            "stopped_by": result["stopped_by"], "figures": result["figures"], "settings": preset["settings"],
            "versions": {"torch": torch.__version__, "cuda": torch.version.cuda}}
-    out = ROOT / "bench" / "results" / f"quality-{args.preset}-{doc['device']}-{doc['date']}.json"
+    out = ROOT / "bench" / "results" / f"quality-{name}-{doc['device']}-{doc['date']}.json"
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(doc["figures"], indent=2))
     print(f"written to {out}")
