@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -10,6 +11,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# The shared corpora: ../shared/corpora beside the checkout, or where LSTMTEXT_CORPORA points (a GPU
+# machine gets only the checkout, so the corpora travel in a git-ignored folder inside it).
+SHARED = Path(os.environ.get("LSTMTEXT_CORPORA") or ROOT.parent / "shared" / "corpora")
 
 SCHEMA_KEYS = {"device", "date", "quick", "versions", "rows"}
 ROW_KEYS = {"name", "value", "unit", "reference", "reference_value", "ratio", "target", "met", "settings"}

@@ -16,12 +16,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "corpora"
 sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from bench.harness import device_name
+    from bench.harness import SHARED, device_name
     from lstmtext.cli import load_preset
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,7 +35,7 @@ def main() -> None:
     preset = load_preset(args.preset)
     corpus = SHARED / preset["corpus"]
     if not corpus.exists():
-        sys.exit(f"error: {corpus} is not here; the quality runs need ../shared/corpora")
+        sys.exit(f"error: {corpus} is not here; the quality runs need ../shared/corpora (or LSTMTEXT_CORPORA)")
     run = ROOT / "checkpoints" / f"quality-{name}"
     command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.preset, "--device",
                args.device, "--out", str(run), "--overwrite", "--quiet", *args.extra]

@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.classic import classic_tokens_per_s  # noqa: E402
-from bench.harness import Row, median_time, results_document, write_results  # noqa: E402
+from bench.harness import SHARED, Row, median_time, results_document, write_results  # noqa: E402
 from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
 from lstmtext.data import Prepared, TextBatches  # noqa: E402
 from lstmtext.models import Classifier, LanguageModel  # noqa: E402
@@ -27,7 +27,6 @@ from lstmtext.training import (adamw, autocast_dtype, autocast_for, keep_freed_m
                                 make_optimizer, optimizer_step)
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "corpora"
 # name: (vocab, embed=hidden, layers, seq_len, batch); GPU shapes from the issue, CPU quick ones scaled down.
 SHAPES = {"char 3x512": (65, 512, 3, 256, 64), "word 2x650 b20": (10_000, 650, 2, 35, 20),
           "word 2x650 b128": (10_000, 650, 2, 35, 128)}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "corpora"
+SHARED = Path(os.environ.get("LSTMTEXT_CORPORA") or ROOT.parent / "shared" / "corpora")
 TALES = ROOT / "corpora" / "tales.txt"
 REVIEWS = ROOT / "corpora" / "reviews.tsv"
 
