@@ -47,7 +47,8 @@ def main() -> None:
     import torch
 
     device = "cuda" if "cuda" in result["device"] else "cpu"
-    doc = {"preset": args.preset, "tag": args.tag or None, "description": preset["description"], "device": device_name(device),
+    doc = {"preset": args.preset, "tag": args.tag or None, "description": preset["description"],
+           "device": device_name(device),
            "date": time.strftime("%Y-%m-%d"), "command": " ".join(["lstmtext", *command[3:]]),
            "wall_seconds": round(wall, 1), "train_seconds": round(result["seconds"], 1), "steps": result["steps"],
            "stopped_by": result["stopped_by"], "figures": result["figures"], "settings": preset["settings"],

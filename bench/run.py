@@ -82,7 +82,8 @@ def lm_step_throughput(prepared: Prepared, shape: tuple, device: torch.device, s
 def kernel_throughput(shape: tuple, device: torch.device, steps: int) -> float:
     """Tokens/s of a bare nn.LSTM forward+backward of the same shape and precision: the kernel limit."""
     vocab, hidden, layers, seq, batch = shape
-    lstm = torch.nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=0.2 if layers > 1 else 0.0).to(device).train()
+    lstm = torch.nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=0.2 if layers > 1 else 0.0)
+    lstm = lstm.to(device).train()
     x = torch.randn(batch, seq, hidden, device=device)
     grad = torch.randn(batch, seq, hidden, device=device)
     dtype = autocast_dtype("auto", device)

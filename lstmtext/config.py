@@ -55,7 +55,7 @@ class ModelConfig:
     pooling: str = "last"
     num_classes: int = 0
     # regularisers from Merity et al.'s AWD-LSTM; all off by default
-    variational: bool = False  # lm: one dropout mask per sequence on the LSTM's input and output
+    variational: bool = False  # lm: one dropout mask per sequence on the LSTM's input, between layers, output
     embed_dropout: float = 0.0  # lm and classify: drop whole rows (word types) of the embedding matrix
     weight_drop: float = 0.0  # lm: DropConnect on the hidden-to-hidden weights
 

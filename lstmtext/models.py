@@ -94,21 +94,45 @@ class LanguageModel(nn.Module):
         return embed(self.embedding, x, self.cfg.embed_dropout if self.training else 0.0)
 
     def run_lstm(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
-        """The LSTM; in training with ``weight_drop``, DropConnect on its hidden-to-hidden matrices.
+        """The LSTM, with two training-time regularisers.
 
-        The dropped matrices are passed in with ``functional_call``, so the fused (cuDNN) kernel
-        still runs and the gradient reaches the real parameters.
+        ``weight_drop``: DropConnect on the hidden-to-hidden matrices, passed in with
+        ``functional_call``, so the fused (cuDNN) kernel still runs and the gradient reaches the
+        real parameters. ``variational`` with several layers: between layers, too, one dropout mask
+        per sequence instead of nn.LSTM's fresh mask at every step; the layers then run as one
+        fused call each, on the same parameters (the checkpoint does not change).
         """
-        p = self.cfg.weight_drop
-        if not self.training or p == 0:
+        p = self.cfg.weight_drop if self.training else 0.0
+        layered = self.training and self.cfg.variational and self.cfg.layers > 1 and self.cfg.dropout > 0
+        if p == 0 and not layered:
             return self.lstm(x, state)
         from torch.func import functional_call
 
-        weights = {name: F.dropout(w, p, True) if name.startswith("weight_hh") else w
+        weights = {name: F.dropout(w, p, True) if p and name.startswith("weight_hh") else w
                    for name, w in self.lstm.named_parameters()}
         with warnings.catch_warnings():  # cuDNN copies the swapped weights into one block: expected here
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
-            return functional_call(self.lstm, weights, (x, state))
+            if not layered:
+                return functional_call(self.lstm, weights, (x, state))
+            hs, cs = [], []
+            for i in range(self.cfg.layers):
+                if i:
+                    x = self.drop(x)  # locked: one mask per sequence
+                own = {name.rsplit("_l", 1)[0] + "_l0": w for name, w in weights.items()
+                       if name.rsplit("_l", 1)[1] == str(i)}
+                layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
+                x, (h, c) = functional_call(self._layer(i), own, (x, layer_state))
+                hs.append(h)
+                cs.append(c)
+            return x, (torch.cat(hs), torch.cat(cs))
+
+    def _layer(self, i: int) -> nn.LSTM:
+        """A weightless (meta) one-layer LSTM that runs layer ``i`` on weights passed in."""
+        layers = self.__dict__.setdefault("_layer_shells", {})
+        if i not in layers:
+            size = self.cfg.embed_dim if i == 0 else self.cfg.hidden_size
+            layers[i] = nn.LSTM(size, self.cfg.hidden_size, 1, batch_first=True, device="meta")
+        return layers[i]
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

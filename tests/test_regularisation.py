@@ -26,6 +26,28 @@ def test_variational_dropout_keeps_one_mask_across_time():
     assert not torch.equal(plain, plain[:, :1].expand_as(plain))
 
 
+def test_variational_dropout_locks_the_mask_between_layers_too():
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=50, embed_dim=16, hidden_size=24, layers=3, dropout=0.5,
+                                      variational=True)).train()
+    seen = []
+    locked = model.drop.forward
+    model.drop.forward = lambda x: seen.append(locked(x)) or seen[-1]
+    out, (h, c) = model(torch.randint(0, 50, (4, 20)))
+    assert [tuple(o.shape) for o in seen] == [(4, 20, 16), (4, 20, 24), (4, 20, 24), (4, 20, 24)]
+    for between in seen[1:3]:  # after layers 1 and 2: the same units dropped at every step
+        kept = between != 0
+        assert torch.equal(kept, kept[:, :1].expand_as(kept)) and not kept.all()
+    assert h.shape == c.shape == (3, 4, 24)
+    out.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.lstm.parameters())
+    x = torch.randint(0, 50, (2, 9))
+    model.drop.forward = locked
+    model.drop.p = 0.0  # masks off: the layer-by-layer path must compute what the fused call computes
+    layered = model(x)[0]
+    assert torch.allclose(layered, model.eval()(x)[0], atol=1e-5)
+
+
 def test_cpu_dropout_keeps_the_expected_value():
     torch.manual_seed(0)
     out = Dropout(0.3).train()(torch.ones(200_000))

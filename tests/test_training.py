@@ -34,7 +34,8 @@ def test_validation_loss_falls_well_below_unigram_entropy(trained):
     assert entropy > 2.5
     assert summary["figures"]["valid"]["loss"] < 0.8 * entropy
     assert summary["figures"]["test"]["loss"] < 0.85 * entropy
-    assert summary["figures"]["valid"]["bpc"] == pytest.approx(summary["figures"]["valid"]["loss"] / np.log(2), rel=0.01)
+    valid = summary["figures"]["valid"]
+    assert valid["bpc"] == pytest.approx(valid["loss"] / np.log(2), rel=0.01)
 
 
 def test_best_and_last_weights_are_kept_and_reload_exactly(trained):

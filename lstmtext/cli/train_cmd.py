@@ -54,8 +54,9 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
 @handle_errors
 def train(
     ctx: typer.Context,
-    corpus: Annotated[Optional[str], typer.Argument(help="Corpus (as for tokenize) or a prepared folder. Default: "
-                                                    "corpora/tales.txt (lm) or corpora/reviews.tsv (classify).")] = None,
+    corpus: Annotated[Optional[str], typer.Argument(help="Corpus (as for tokenize) or a prepared folder. "
+                                                    "Default: corpora/tales.txt (lm) or corpora/reviews.tsv "
+                                                    "(classify).")] = None,
     task: TaskOpt = "lm",
     level: Annotated[Optional[str], typer.Option("--level", help="Token level: char, word, bpe or unigram "
                                                  "(default char for lm, word for classify).")] = None,
@@ -78,7 +79,8 @@ def train(
     dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout on embeddings, between layers "
                                                      "and before the output (default 0.2 lm, 0.3 classify).")] = None,
     variational: Annotated[bool, typer.Option("--variational-dropout", help="lm: one dropout mask per sequence "
-                                              "on the LSTM's input and output (AWD-LSTM).")] = False,
+                                              "on the LSTM's input, between its layers and on its output "
+                                              "(AWD-LSTM).")] = False,
     embed_dropout: Annotated[float, typer.Option("--embed-dropout", help="Drop this fraction of word types "
                                                  "(whole embedding rows) per batch: word dropout.")] = 0.0,
     weight_drop: Annotated[float, typer.Option("--weight-drop", help="lm: DropConnect on the LSTM's "
