@@ -23,12 +23,15 @@ def main() -> None:
     from bench.harness import SHARED, device_name
     from lstmtext.cli import load_preset
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="Flags after -- go to lstmtext train; give --tag with them.")
     parser.add_argument("preset")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tag", default="", help="name for a variant run (with extra flags)")
-    parser.add_argument("extra", nargs="*", help="more lstmtext train flags (after --)")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.extra = argv[cut + 1:]  # more lstmtext train flags, after --
     if args.extra and not args.tag:
         parser.error("give --tag NAME with extra flags, so the variant does not overwrite the preset's figures")
     name = f"{args.preset}-{args.tag}" if args.tag else args.preset
