@@ -19,22 +19,28 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def main() -> None:
-    from bench.harness import SHARED, device_name
-    from lstmtext.cli import load_preset
-
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The preset, --device and --tag; everything after ``--`` goes to lstmtext train as ``extra``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog="Flags after -- go to lstmtext train; give --tag with them.")
     parser.add_argument("preset")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tag", default="", help="name for a variant run (with extra flags)")
-    argv = sys.argv[1:]
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:cut])
-    args.extra = argv[cut + 1:]  # more lstmtext train flags, after --
+    args.extra = argv[cut + 1:]
     if args.extra and not args.tag:
         parser.error("give --tag NAME with extra flags, so the variant does not overwrite the preset's figures")
-    name = f"{args.preset}-{args.tag}" if args.tag else args.preset
+    args.name = f"{args.preset}-{args.tag}" if args.tag else args.preset
+    return args
+
+
+def main() -> None:
+    from bench.harness import SHARED, device_name
+    from lstmtext.cli import load_preset
+
+    args = parse_args(sys.argv[1:])
+    name = args.name
     preset = load_preset(args.preset)
     corpus = SHARED / preset["corpus"]
     if not corpus.exists():

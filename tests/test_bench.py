@@ -97,3 +97,14 @@ def test_a_classifier_preset_takes_its_sizes_and_tokenizer_from_init_from(cli, t
     clash = cli("train", str(REVIEWS), "--preset", "sst2-classify-cpu", "--init-from", "lm", "--hidden-size", "32",
                 "--out", "clf2")
     assert clash.code == 2 and "--hidden-size 32 conflicts" in clash.err  # a flag the user typed still clashes
+
+
+def test_quality_runs_pass_flags_after_the_separator_and_need_a_tag_for_them():
+    from bench.quality import parse_args
+
+    args = parse_args(["ptb-word-cpu", "--device", "cpu", "--tag", "wd", "--", "--weight-drop", "0.3"])
+    assert (args.preset, args.device, args.name, args.extra) == ("ptb-word-cpu", "cpu", "ptb-word-cpu-wd",
+                                                                 ["--weight-drop", "0.3"])
+    assert parse_args(["shakespeare-char"]).name == "shakespeare-char"
+    with pytest.raises(SystemExit):  # a variant without a tag would overwrite the preset's own figures
+        parse_args(["ptb-word-cpu", "--", "--weight-drop", "0.3"])
