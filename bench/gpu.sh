@@ -28,17 +28,17 @@ case "${1:-}" in
     ;;
   speed)
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-    python bench/run.py --device cuda
+    python3 bench/run.py --device cuda
     back speed
     ;;
   quality)
-    python bench/quality.py shakespeare-char --device cuda
+    python3 bench/quality.py shakespeare-char --device cuda
     back quality
-    python bench/quality.py sst2-classify --device cuda
+    python3 bench/quality.py sst2-classify --device cuda
     back quality
     ;;
   ptb)
-    python bench/quality.py ptb-word --device cuda --tag 9min -- --time-limit 540
+    python3 bench/quality.py ptb-word --device cuda --tag 9min -- --time-limit 540
     back quality
     ;;
   *)
