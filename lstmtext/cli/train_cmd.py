@@ -150,6 +150,9 @@ def train(
         if resume is not None:
             raise usage_error("--preset cannot be combined with --resume", "the run already has its settings")
         merged = {**ctx.params, **_preset_values(ctx, preset), "preset": None}
+        for name in PATH_OPTIONS:  # some Typer versions keep ctx.params unconverted (str for Path options)
+            if isinstance(merged.get(name), str):
+                merged[name] = Path(merged[name])
         return train.__wrapped__(ctx, **merged)  # type: ignore[attr-defined]
     parse_save_every(save_every)
     if on_nan not in ("stop", "skip"):
@@ -243,6 +246,7 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     return values
 
 
+PATH_OPTIONS = ("out", "resume", "init_from")
 LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split"}
 
 
