@@ -59,16 +59,15 @@ def synthetic_prepared(folder: Path, vocab: int, n_tokens: int, seed: int = 0) -
     return Prepared.open(folder)
 
 
-def lm_step_throughput(prepared: Prepared, shape: tuple, device: torch.device, steps: int) -> float:
-    """Tokens/s of lstmtext's own training step: memmap slicing, forward, loss, backward, clip, AdamW."""
+def lm_step(prepared: Prepared, shape: tuple, device: torch.device, precision: str = "auto"):
+    """lstmtext's own training step as a callable: memmap slicing, forward, loss, backward, clip, AdamW."""
     vocab, hidden, layers, seq, batch = shape
     cfg = TrainConfig(seq_len=seq, batch_size=batch, device=str(device))
     model = LanguageModel(ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=hidden,
                                       hidden_size=hidden, layers=layers, dropout=0.2)).to(device).train()
     task = LMTask(prepared, cfg, device)
     opt = make_optimizer(model, cfg, device)
-    dtype = autocast_dtype("auto", device)
-    amp = autocast_for(dtype, device)
+    amp = autocast_for(autocast_dtype(precision, device), device)
     scaler = torch.amp.GradScaler(device.type, enabled=False)
     counter = iter(range(10**9))
 
@@ -76,18 +75,25 @@ def lm_step_throughput(prepared: Prepared, shape: tuple, device: torch.device, s
         loss = task.step_loss(model, next(counter), amp)
         optimizer_step(loss, model, opt, scaler, cfg.clip)
 
-    return batch * seq / median_time(step, warmup=2, reps=steps, sync=sync_for(device))
+    return step
 
 
-def kernel_throughput(shape: tuple, device: torch.device, steps: int) -> float:
+def lm_step_throughput(prepared: Prepared, shape: tuple, device: torch.device, steps: int,
+                       precision: str = "auto") -> float:
+    """Tokens/s of lstmtext's own training step."""
+    batch, seq = shape[4], shape[3]
+    return batch * seq / median_time(lm_step(prepared, shape, device, precision), warmup=2, reps=steps,
+                                     sync=sync_for(device))
+
+
+def kernel_throughput(shape: tuple, device: torch.device, steps: int, precision: str = "auto") -> float:
     """Tokens/s of a bare nn.LSTM forward+backward of the same shape and precision: the kernel limit."""
     vocab, hidden, layers, seq, batch = shape
     lstm = torch.nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=0.2 if layers > 1 else 0.0)
     lstm = lstm.to(device).train()
     x = torch.randn(batch, seq, hidden, device=device)
     grad = torch.randn(batch, seq, hidden, device=device)
-    dtype = autocast_dtype("auto", device)
-    amp = autocast_for(dtype, device)
+    amp = autocast_for(autocast_dtype(precision, device), device)
 
     def step():
         with amp:

@@ -193,7 +193,8 @@ def test_evaluate_language_model(cli, tiny_lm):
     run, summary = tiny_lm
     result = json.loads(cli("evaluate", run, "--format", "json").out)
     assert result["task"] == "lm"
-    assert result["loss"] == pytest.approx(summary["figures"]["test"]["loss"], rel=1e-5)
+    # the same weights, data and precision; bf16 on a GPU may sum in another order (seen: 1.1e-5)
+    assert result["loss"] == pytest.approx(summary["figures"]["test"]["loss"], rel=1e-4)
     on_text = cli("evaluate", run, str(TALES), "--format", "json")
     assert on_text.code == 0 and json.loads(on_text.out)["bpc"] > 0
 

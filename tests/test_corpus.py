@@ -65,7 +65,7 @@ def test_tsv_with_quote_characters_is_read_whole(tmp_path):
 
 
 def test_parquet_and_saved_hf_dataset(tmp_path):
-    import datasets
+    datasets = pytest.importorskip("datasets")  # a dependency; absent only on the bare GPU image
 
     ds = datasets.Dataset.from_dict({"sentence": [f"s {i}" for i in range(30)], "label": [i % 2 for i in range(30)]})
     ds.to_parquet(str(tmp_path / "d.parquet"))
@@ -78,7 +78,7 @@ def test_parquet_and_saved_hf_dataset(tmp_path):
 
 
 def test_saved_hf_dataset_without_validation_is_held_out_stratified_for_classification(tmp_path):
-    import datasets
+    datasets = pytest.importorskip("datasets")
 
     labels = ["pos"] * 80 + ["neg"] * 20  # sorted by label: a tail hold-out would be all "neg"
     ds = datasets.Dataset.from_dict({"text": [f"t {i}" for i in range(100)], "label": labels})

@@ -1,0 +1,69 @@
+"""Probe: does CUDA-graph capture of the LSTM's forward+backward pay at the benchmark shapes?
+
+    python bench/graph_probe.py        (CUDA only; prints eager vs graph-replay tokens/s)
+
+The cuDNN LSTM launches a few kernels per time step and layer; at these shapes the host's launch
+work, not the GPU, bounds a step. A captured graph replays all of them with one launch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import torch
+
+SHAPES = {"char 3x512": (512, 3, 256, 64), "word 2x650 b20": (650, 2, 35, 20), "word 2x650 b128": (650, 2, 35, 128)}
+
+
+def timed(fn, reps=20):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / reps
+
+
+def main() -> None:
+    results = {}
+    for name, (hidden, layers, seq, batch) in SHAPES.items():
+        for precision in ("fp32", "bf16"):
+            for dropout in (0.0, 0.2):
+                key = f"{name} {precision} dropout {dropout}"
+                lstm = torch.nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=dropout).cuda().train()
+                x = torch.randn(batch, seq, hidden, device="cuda")
+                grad = torch.randn(batch, seq, hidden, device="cuda")
+                amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+                def step():
+                    with amp:
+                        out, _ = lstm(x)
+                    out.backward(grad.to(out.dtype))
+
+                eager = timed(step)
+                try:
+                    side = torch.cuda.Stream()
+                    side.wait_stream(torch.cuda.current_stream())
+                    with torch.cuda.stream(side):
+                        for _ in range(3):
+                            step()
+                    torch.cuda.current_stream().wait_stream(side)
+                    graph = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(graph):
+                        step()
+                    replay = timed(graph.replay)
+                    results[key] = {"eager_tokens_per_s": round(batch * seq / eager),
+                                    "graph_tokens_per_s": round(batch * seq / replay),
+                                    "speedup": round(eager / replay, 2)}
+                except Exception as exc:  # noqa: BLE001 - a probe: record why capture failed
+                    results[key] = {"eager_tokens_per_s": round(batch * seq / eager),
+                                    "graph_error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+                print(key, json.dumps(results[key]), flush=True)
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
