@@ -9,11 +9,15 @@ work, not the GPU, bounds a step. A captured graph replays all of them with one 
 from __future__ import annotations
 
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-SHAPES = {"char 3x512": (512, 3, 256, 64), "word 2x650 b20": (650, 2, 35, 20), "word 2x650 b128": (650, 2, 35, 128)}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.run import SHAPES  # noqa: E402  (the benchmark suite's shapes)
 
 
 def timed(fn, reps=20):
@@ -29,7 +33,7 @@ def timed(fn, reps=20):
 
 def main() -> None:
     results = {}
-    for name, (hidden, layers, seq, batch) in SHAPES.items():
+    for name, (_, hidden, layers, seq, batch) in SHAPES.items():
         for precision in ("fp32", "bf16"):
             for dropout in (0.0, 0.2):
                 key = f"{name} {precision} dropout {dropout}"

@@ -40,12 +40,11 @@ def main() -> None:
     from lstmtext.cli import load_preset
 
     args = parse_args(sys.argv[1:])
-    name = args.name
     preset = load_preset(args.preset)
     corpus = SHARED / preset["corpus"]
     if not corpus.exists():
         sys.exit(f"error: {corpus} is not here; the quality runs need ../shared/corpora (or LSTMTEXT_CORPORA)")
-    run = ROOT / "checkpoints" / f"quality-{name}"
+    run = ROOT / "checkpoints" / f"quality-{args.name}"
     command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.preset, "--device",
                args.device, "--out", str(run), "--overwrite", "--quiet", *args.extra]
     started = time.perf_counter()
@@ -62,7 +61,7 @@ def main() -> None:
            "wall_seconds": round(wall, 1), "train_seconds": round(result["seconds"], 1), "steps": result["steps"],
            "stopped_by": result["stopped_by"], "figures": result["figures"], "settings": preset["settings"],
            "versions": {"torch": torch.__version__, "cuda": torch.version.cuda}}
-    out = ROOT / "bench" / "results" / f"quality-{name}-{doc['device']}-{doc['date']}.json"
+    out = ROOT / "bench" / "results" / f"quality-{args.name}-{doc['device']}-{doc['date']}.json"
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(doc["figures"], indent=2))
     print(f"written to {out}")

@@ -118,10 +118,10 @@ class LanguageModel(nn.Module):
             for i in range(self.cfg.layers):
                 if i:
                     x = self.drop(x)  # locked: one mask per sequence
-                own = {name.rsplit("_l", 1)[0] + "_l0": w for name, w in weights.items()
-                       if name.rsplit("_l", 1)[1] == str(i)}
+                shell = self._layer(i)
+                own = {name: weights[name[:-1] + str(i)] for name, _ in shell.named_parameters()}  # _l0 -> _l{i}
                 layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
-                x, (h, c) = functional_call(self._layer(i), own, (x, layer_state))
+                x, (h, c) = functional_call(shell, own, (x, layer_state))
                 hs.append(h)
                 cs.append(c)
             return x, (torch.cat(hs), torch.cat(cs))

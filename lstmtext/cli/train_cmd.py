@@ -142,6 +142,7 @@ def train(
     Examples: lstmtext train corpora/tales.txt --epochs 8 --out checkpoints/tales;
     lstmtext train --task classify --out checkpoints/reviews
     """
+    given = {k: v for k, v in locals().items() if k != "ctx"}  # the converted arguments (Paths as Paths)
     from lstmtext.data import Prepared, is_prepared
     from lstmtext.render import err
     from lstmtext.training import parse_save_every
@@ -149,10 +150,7 @@ def train(
     if preset is not None:
         if resume is not None:
             raise usage_error("--preset cannot be combined with --resume", "the run already has its settings")
-        merged = {**ctx.params, **_preset_values(ctx, preset), "preset": None}
-        for name in PATH_OPTIONS:  # some Typer versions keep ctx.params unconverted (str for Path options)
-            if isinstance(merged.get(name), str):
-                merged[name] = Path(merged[name])
+        merged = {**given, **_preset_values(ctx, preset), "preset": None}
         return train.__wrapped__(ctx, **merged)  # type: ignore[attr-defined]
     parse_save_every(save_every)
     if on_nan not in ("stop", "skip"):
@@ -246,7 +244,6 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     return values
 
 
-PATH_OPTIONS = ("out", "resume", "init_from")
 LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split"}
 
 
