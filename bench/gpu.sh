@@ -6,6 +6,7 @@
 #   bash bench/gpu.sh speed      on the GPU: the full benchmark suite
 #   bash bench/gpu.sh quality    on the GPU: shakespeare-char, then sst2-classify
 #   bash bench/gpu.sh ptb        on the GPU: ptb-word, cut at 9 minutes to fit one call
+#   bash bench/gpu.sh sst2-sweep on the GPU: 14 variants of sst2-classify and a summary of them
 #
 # On the GPU machine the results files are copied to $OUT, which brings them back.
 set -euo pipefail
@@ -40,6 +41,41 @@ case "${1:-}" in
   ptb)
     python3 bench/quality.py ptb-word --device cuda --tag 9min -- --time-limit 540
     back quality
+    ;;
+  sst2-sweep)
+    # variants of sst2-classify, about 20 s each with CUDA graphs; one summary in bench/results
+    while read -r tag flags; do
+      # shellcheck disable=SC2086
+      python3 bench/quality.py sst2-classify --device cuda --tag "$tag" -- $flags | tail -1
+    done <<'VARIANTS'
+seed2 --seed 2
+seed3 --seed 3
+layers2 --layers 2
+ed01 --embed-dropout 0.1
+ed02 --embed-dropout 0.2
+drop05 --dropout 0.5
+b64 --batch-size 64 --lr 0.003
+maxpool --pooling max
+attn --pooling attention
+h512 --hidden-size 512
+wd01 --weight-decay 0.1
+e128 --embed-dim 128
+lr1e3 --lr 0.001
+ed01-drop05 --embed-dropout 0.1 --dropout 0.5
+VARIANTS
+    python3 - <<'PY'
+import glob, json, os, time
+rows = []
+for f in sorted(glob.glob("bench/results/quality-sst2-classify-*NVIDIA*.json")):
+    d = json.load(open(f))
+    rows.append({"tag": d["tag"], "command": d["command"], "train_seconds": d["train_seconds"],
+                 "valid_accuracy": d["figures"]["valid"]["accuracy"], "test_accuracy": d["figures"]["test"]["accuracy"]})
+    print(f'{d["tag"] or "preset":14} valid {rows[-1]["valid_accuracy"]:.4f} test {rows[-1]["test_accuracy"]:.4f}')
+out = f"bench/results/sweep-sst2-classify-{json.load(open(f))['device']}-{time.strftime('%Y-%m-%d')}.json"
+json.dump({"runs": rows}, open(out, "w"), indent=1)
+if os.environ.get("OUT"):
+    json.dump({"runs": rows}, open(os.path.join(os.environ["OUT"], os.path.basename(out)), "w"), indent=1)
+PY
     ;;
   *)
     sed -n 2,9p "$0"; exit 2 ;;

@@ -37,11 +37,12 @@ def main() -> None:
             prepared = synthetic_prepared(Path(tmp) / name.replace(" ", "_"), shape[0], 400_000)
             row = {}
             for precision in ("fp32", "bf16"):
-                row[f"step_{precision}"] = round(lm_step_throughput(prepared, shape, device, args.steps, precision))
+                row[f"step_{precision}"] = round(lm_step_throughput(prepared, shape, device, args.steps, precision,
+                                                                    cuda_graphs=False))
                 row[f"kernel_{precision}"] = round(kernel_throughput(shape, device, args.steps, precision))
             figures[name] = row
             print(name, json.dumps(row), flush=True)
-            step = lm_step(prepared, shape, device, "bf16")
+            step = lm_step(prepared, shape, device, "bf16", cuda_graphs=False)  # the eager step: what a graph saves
             for _ in range(3):
                 step()
             activities = [torch.profiler.ProfilerActivity.CPU]

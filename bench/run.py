@@ -22,9 +22,10 @@ from bench.harness import SHARED, Row, median_time, results_document, write_resu
 from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
 from lstmtext.data import Prepared, TextBatches  # noqa: E402
 from lstmtext.models import Classifier, LanguageModel  # noqa: E402
-from lstmtext.tasks import LMTask  # noqa: E402
+from lstmtext.tasks import ClassifyTask, LMTask  # noqa: E402
+from lstmtext.graphs import WARMUP, graph_blocker  # noqa: E402
 from lstmtext.training import (adamw, autocast_dtype, autocast_for, keep_freed_memory,  # noqa: E402
-                                make_optimizer, optimizer_step)
+                                make_optimizer, make_schedule, step_runner)
 
 ROOT = Path(__file__).resolve().parent.parent
 # name: (vocab, embed=hidden, layers, seq_len, batch); GPU shapes from the issue, CPU quick ones scaled down.
@@ -32,6 +33,10 @@ SHAPES = {"char 3x512": (65, 512, 3, 256, 64), "word 2x650 b20": (10_000, 650, 2
           "word 2x650 b128": (10_000, 650, 2, 35, 128)}
 QUICK_SHAPES = {"char 2x256": (65, 256, 2, 128, 32), "word 2x200 b20": (10_000, 200, 2, 35, 20)}
 KERNEL_TARGET_SHAPES = {"char 3x512", "word 2x650 b128"}
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    return str(dtype).replace("torch.", "") if dtype is not None else "fp32"
 
 
 def sync_for(device: torch.device):
@@ -59,35 +64,46 @@ def synthetic_prepared(folder: Path, vocab: int, n_tokens: int, seed: int = 0) -
     return Prepared.open(folder)
 
 
-def lm_step(prepared: Prepared, shape: tuple, device: torch.device, precision: str = "auto"):
-    """lstmtext's own training step as a callable: memmap slicing, forward, loss, backward, clip, AdamW."""
+def lm_step(prepared: Prepared, shape: tuple, device: torch.device, precision: str = "auto",
+            cuda_graphs: bool = True):
+    """lstmtext's own training step as a callable, as `lstmtext train` runs it: memmap slicing,
+    forward, loss, backward, clipping, AdamW, the schedule's update and the loss kept on the device
+    (all replayed as one CUDA graph on a GPU unless ``cuda_graphs`` is off)."""
     vocab, hidden, layers, seq, batch = shape
-    cfg = TrainConfig(seq_len=seq, batch_size=batch, device=str(device))
+    cfg = TrainConfig(seq_len=seq, batch_size=batch, device=str(device), precision=precision)
     model = LanguageModel(ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=hidden,
                                       hidden_size=hidden, layers=layers, dropout=0.2)).to(device).train()
     task = LMTask(prepared, cfg, device)
-    opt = make_optimizer(model, cfg, device)
-    amp = autocast_for(autocast_dtype(precision, device), device)
-    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    dtype = autocast_dtype(precision, device)
+    graphed = graph_blocker("lm", cfg.optimizer, device, dtype, "stop", cuda_graphs) is None
+    opt = make_optimizer(model, cfg, device, capturable=graphed)
+    schedule = make_schedule(opt, cfg, 10**6)
+    run_step = step_runner(task, model, opt, torch.amp.GradScaler(device.type, enabled=False), cfg, dtype,
+                           graphed, "stop")
+    losses = torch.zeros(cfg.log_every, device=device)
     counter = iter(range(10**9))
 
     def step():
-        loss = task.step_loss(model, next(counter), amp)
-        optimizer_step(loss, model, opt, scaler, cfg.clip)
+        i = next(counter)
+        loss = run_step(i)
+        schedule.step()
+        losses[i % cfg.log_every] = loss.detach()
 
     return step
 
 
 def lm_step_throughput(prepared: Prepared, shape: tuple, device: torch.device, steps: int,
-                       precision: str = "auto") -> float:
-    """Tokens/s of lstmtext's own training step."""
+                       precision: str = "auto", cuda_graphs: bool = True) -> float:
+    """Tokens/s of lstmtext's own training step (past the CUDA graph's warm-up and capture)."""
     batch, seq = shape[4], shape[3]
-    return batch * seq / median_time(lm_step(prepared, shape, device, precision), warmup=2, reps=steps,
-                                     sync=sync_for(device))
+    return batch * seq / median_time(lm_step(prepared, shape, device, precision, cuda_graphs), warmup=WARMUP + 2,
+                                     reps=steps, sync=sync_for(device))
 
 
-def kernel_throughput(shape: tuple, device: torch.device, steps: int, precision: str = "auto") -> float:
-    """Tokens/s of a bare nn.LSTM forward+backward of the same shape and precision: the kernel limit."""
+def kernel_throughput(shape: tuple, device: torch.device, steps: int, precision: str = "auto",
+                      graphed: bool = False) -> float:
+    """Tokens/s of a bare nn.LSTM forward+backward of the same shape and precision: the kernel limit.
+    ``graphed`` (CUDA): the same, captured once as a CUDA graph and replayed."""
     vocab, hidden, layers, seq, batch = shape
     lstm = torch.nn.LSTM(hidden, hidden, layers, batch_first=True, dropout=0.2 if layers > 1 else 0.0)
     lstm = lstm.to(device).train()
@@ -100,7 +116,23 @@ def kernel_throughput(shape: tuple, device: torch.device, steps: int, precision:
             out, _ = lstm(x)
         out.backward(grad.to(out.dtype))
 
+    if graphed:
+        step = captured(step)
     return batch * seq / median_time(step, warmup=2, reps=steps, sync=sync_for(device))
+
+
+def captured(fn):
+    """``fn`` captured as a CUDA graph (after warm-up calls on a side stream); returns its replay."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph.replay
 
 
 def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, float, dict]:
@@ -131,48 +163,79 @@ def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, 
     dtype = autocast_dtype("auto", device)  # lstmtext's default precision, for every mode alike
     amp = autocast_for(dtype, device)
     results = {}
-    for mode in ("bucketed", "naive", "packed"):
+    modes = ["bucketed", "naive", "packed"] + (["bucketed_eager"] if device.type == "cuda" else [])
+    for mode in modes:
         torch.manual_seed(0)
         model = Classifier(cfg).to(device).train()
-        # the usual recipes: one bidirectional nn.LSTM over padded (naive) or packed (packed) batches
-        plain = torch.nn.LSTM(128, 128, batch_first=True, bidirectional=True).to(device)
-        params = [*model.parameters()] if mode == "bucketed" else [
-            *model.embedding.parameters(), *model.head.parameters(), *plain.parameters()]
-        opt = adamw(params, 2e-3, device)  # as lstmtext builds it
         batches = TextBatches(tokens, offsets, labels, 32, 256, bucket=mode != "naive")
+        if mode.startswith("bucketed"):  # lstmtext's own step, as `lstmtext train` runs it
+            step = classifier_step(model, batches, device, dtype, graphed=mode == "bucketed")
+        else:  # the usual recipes: one bidirectional nn.LSTM over padded (naive) or packed (packed) batches
+            step = recipe_step(model, batches, device, amp, packed=mode == "packed")
+        counter = iter(range(10**9))
 
         def epoch(seed: int) -> float:
             batches.shuffle(seed)
             start = time.perf_counter()
-            for i in range(len(batches)):
-                x, lengths, y = batches.get(i)
-                xt, yt, lt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), torch.from_numpy(lengths)
-                with amp:
-                    if mode == "bucketed":
-                        logits = model(xt, lt)
-                    else:
-                        emb = model.drop(model.embedding(xt))
-                        if mode == "packed":
-                            packed = torch.nn.utils.rnn.pack_padded_sequence(emb, lt, batch_first=True,
-                                                                             enforce_sorted=False)
-                            out = torch.nn.utils.rnn.pad_packed_sequence(plain(packed)[0], batch_first=True,
-                                                                         total_length=xt.shape[1])[0]
-                        else:
-                            out = plain(emb)[0]
-                        mask = (torch.arange(xt.shape[1], device=device)[None] < lt.to(device)[:, None])
-                        logits = model.head(model.drop((out * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)))
-                loss = torch.nn.functional.cross_entropy(logits.float(), yt)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            for _ in range(len(batches)):
+                step(next(counter))
             sync_for(device)()
             return time.perf_counter() - start
 
-        epoch(0)  # warm-up: kernel choices and caches for each batch shape, as in any multi-epoch run
+        epoch(0)  # warm-up: kernel choices, caches and CUDA graphs for each batch shape, as in any multi-epoch run
         results[mode] = epoch(1)
     info = {"texts": limit, "source": origin, "bucketed_packed_seconds": round(results["packed"], 3),
-            "precision": str(dtype or "fp32").replace("torch.", ""), "timed_epoch": "second (first is warm-up)"}
+            "precision": precision_name(dtype), "timed_epoch": "second (first is warm-up)"}
+    if "bucketed_eager" in results:
+        info["bucketed_eager_seconds"] = round(results["bucketed_eager"], 3)
     return results["bucketed"], results["naive"], info
+
+
+def classifier_step(model: Classifier, batches: TextBatches, device: torch.device, dtype: torch.dtype | None,
+                    graphed: bool):
+    """lstmtext's classifier training step (buffered, and a CUDA graph per batch shape where ``graphed``)."""
+    cfg = TrainConfig(lr=2e-3, device=str(device))
+    graphed = graphed and graph_blocker("classify", "adamw", device, dtype, "stop", True) is None
+    opt = make_optimizer(model, cfg, device, capturable=graphed)
+    task = ArrayClassifyTask(batches, cfg, device)
+    return step_runner(task, model, opt, torch.amp.GradScaler(device.type, enabled=False), cfg, dtype, graphed,
+                       "stop")
+
+
+class ArrayClassifyTask(ClassifyTask):
+    """lstmtext's classifier task over batches made from arrays, in the order the caller shuffled."""
+
+    def __init__(self, batches: TextBatches, cfg: TrainConfig, device: torch.device) -> None:
+        self.train, self.cfg, self.device, self.weights, self.epoch = batches, cfg, device, None, -1
+
+    def batch(self, step: int, model: torch.nn.Module):
+        return self.train.get(step % len(self.train))
+
+
+def recipe_step(model: Classifier, batches: TextBatches, device: torch.device, amp, packed: bool):
+    """The usual recipe's step: one bidirectional nn.LSTM over padded (or packed) batches."""
+    lstm = torch.nn.LSTM(model.cfg.embed_dim, model.cfg.hidden_size, batch_first=True, bidirectional=True).to(device)
+    opt = adamw([*model.embedding.parameters(), *model.head.parameters(), *lstm.parameters()], 2e-3, device)
+
+    def step(i: int) -> None:
+        x, lengths, y = batches.get(i % len(batches))
+        xt, yt, lt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device), torch.from_numpy(lengths)
+        with amp:
+            emb = model.drop(model.embedding(xt))
+            if packed:
+                seq = torch.nn.utils.rnn.pack_padded_sequence(emb, lt, batch_first=True, enforce_sorted=False)
+                out = torch.nn.utils.rnn.pad_packed_sequence(lstm(seq)[0], batch_first=True,
+                                                             total_length=xt.shape[1])[0]
+            else:
+                out = lstm(emb)[0]
+            mask = (torch.arange(xt.shape[1], device=device)[None] < lt.to(device)[:, None])
+            logits = model.head(model.drop((out * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)))
+        loss = torch.nn.functional.cross_entropy(logits.float(), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
 
 
 def generation_figures(device: torch.device, quick: bool) -> tuple[float, float, float]:
@@ -242,7 +305,13 @@ def main() -> None:
             kernel = kernel_throughput(shape, device, steps)
             classic = classic_tokens_per_s(prepared, shape, device, steps)
             settings = {"vocab": shape[0], "hidden": shape[1], "layers": shape[2], "seq_len": shape[3],
-                        "batch": shape[4], "precision": "bf16" if gpu else "fp32"}
+                        "batch": shape[4], "precision": precision_name(autocast_dtype("auto", device)),
+                        "cuda_graph": gpu}
+            if gpu:  # what the graph adds, and the kernel limit when it too is captured
+                settings["eager_step_tokens_per_s"] = round(lm_step_throughput(prepared, shape, device, steps,
+                                                                               cuda_graphs=False))
+                settings["graphed_kernel_tokens_per_s"] = round(kernel_throughput(shape, device, steps,
+                                                                                  graphed=True))
             rows.append(Row(f"train step vs kernel limit ({name})", full, "tokens/s", "bare nn.LSTM fwd+bwd",
                             kernel, 0.85 if gpu and name in KERNEL_TARGET_SHAPES else None, settings))
             rows.append(Row(f"train step vs classic recipe ({name})", full, "tokens/s",

@@ -85,6 +85,7 @@ class TrainConfig:
     max_length: int = 256  # classification: tokens kept per text
     class_weights: str = "none"  # classification: "none" or "auto" (inverse class frequency)
     freeze_epochs: int = 0  # classification with --init-from: epochs with embedding and LSTM frozen
+    cuda_graphs: bool = True  # on CUDA: capture the whole training step as a CUDA graph (graphs.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:

@@ -364,9 +364,12 @@ class LMBatches:
     def tokens_per_batch(self) -> int:
         return self.batch_size * self.seq_len
 
-    def get(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    def window(self, i: int) -> np.ndarray:
+        """Batch ``i``'s inputs and targets in one array: inputs are ``[:, :-1]``, targets ``[:, 1:]``."""
         start = i * self.seq_len
         end = min(start + self.seq_len, self.streams.shape[1] - 1)
-        x = np.asarray(self.streams[:, start:end], dtype=np.int64)
-        y = np.asarray(self.streams[:, start + 1: end + 1], dtype=np.int64)
-        return x, y
+        return np.asarray(self.streams[:, start:end + 1], dtype=np.int64)
+
+    def get(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        window = self.window(i)
+        return np.ascontiguousarray(window[:, :-1]), np.ascontiguousarray(window[:, 1:])

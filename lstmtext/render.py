@@ -41,7 +41,8 @@ class TrainProgress:
 
     def start(self, info: dict[str, Any]) -> None:
         if not self.quiet:
-            err.print(f"training on [bold]{info['device']}[/] ({info['precision']}), "
+            graph = ", CUDA graph" if info.get("cuda_graph") else ""
+            err.print(f"training on [bold]{info['device']}[/] ({info['precision']}{graph}), "
                       f"{info['parameters']:,} parameters, {info['steps']:,} steps "
                       f"({info['steps_per_epoch']:,} per epoch) -> {info['run_dir']}")
         self.progress.start()

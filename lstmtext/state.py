@@ -46,8 +46,8 @@ def save_state(run_dir: Path, step: int, model: torch.nn.Module, opt: torch.opti
     py_state = random.getstate()
     atomic_write_json(run_dir / STATE, {
         "state_version": STATE_VERSION, "step": step, "file": file,
-        "optimizer": {"param_groups": opt_state["param_groups"], "scalars": scalars},
-        "schedule": schedule.state_dict(), "scaler": scaler.state_dict(),
+        "optimizer": {"param_groups": plain(opt_state["param_groups"]), "scalars": scalars},
+        "schedule": plain(schedule.state_dict()), "scaler": scaler.state_dict(),
         "rng": {"python": [py_state[0], list(py_state[1]), py_state[2]],
                 "numpy": {"kind": kind, "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)}},
         **counters,
@@ -55,6 +55,18 @@ def save_state(run_dir: Path, step: int, model: torch.nn.Module, opt: torch.opti
     for old in run_dir.glob("state-*.safetensors"):
         if old.name != file:
             old.unlink(missing_ok=True)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with one-element tensors as numbers: a capturable optimizer keeps its learning rate,
+    and its schedule the base rates, as tensors (`graphs.tensor_learning_rates` restores them)."""
+    if torch.is_tensor(value):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
 
 
 def read_state(run_dir: Path) -> dict[str, Any]:

@@ -143,14 +143,19 @@ class ClassifyTask:
             if name.startswith(("embedding.", "lstm.", "fwd.")):
                 param.requires_grad_(not frozen)
 
-    def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:
+    def batch(self, step: int, model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Step ``step``'s texts [batch, time], lengths and labels (shuffling, and freezing or thawing
+        the pretrained layers, where an epoch starts)."""
         epoch, index = divmod(step, len(self.train))
         if epoch != self.epoch:  # a new epoch, or the first step after a resume
             self.epoch = epoch
             self.train.shuffle(self.cfg.seed * 1000 + epoch)
             if self.cfg.freeze_epochs:
                 self._freeze(model, epoch < self.cfg.freeze_epochs)
-        x, lengths, y = self.train.get(index)
+        return self.train.get(index)
+
+    def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:
+        x, lengths, y = self.batch(step, model)
         with amp:
             logits = model(to_device(x, self.device), torch.from_numpy(lengths))
         return F.cross_entropy(logits.float(), to_device(y, self.device), weight=self.weights)

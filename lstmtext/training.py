@@ -26,6 +26,7 @@ from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, 
 from lstmtext.config import ModelConfig, TrainConfig, to_dict
 from lstmtext.data import Prepared
 from lstmtext.errors import UserError, usage_error
+from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, graph_blocker, tensor_learning_rates
 from lstmtext.models import build_model, count_parameters
 from lstmtext.tasks import make_task
 from lstmtext.tokenizers import save_tokenizer
@@ -116,23 +117,38 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device,
+                   capturable: bool = False) -> torch.optim.Optimizer:
+    """The optimizer ``cfg`` names; ``capturable`` (AdamW or SGD): safe inside a CUDA graph, with
+    its learning rate a device tensor."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr)
+        if not capturable:
+            return torch.optim.SGD(params, lr=cfg.lr)
+        sgd = torch.optim.SGD(params, lr=cfg.lr, fused=True)  # the fused kernel takes the rate as a tensor
+        tensor_learning_rates(sgd)
+        return sgd
     if cfg.optimizer == "asgd":  # plain SGD steps (lambd=0) until NT-ASGD's trigger sets t0
         return torch.optim.ASGD(params, lr=cfg.lr, lambd=0.0, alpha=0.75, t0=ASGD_NOT_YET)
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return adamw(groups, cfg.lr, device)
+    return adamw(groups, cfg.lr, device, capturable)
 
 
-def adamw(params: list, lr: float, device: torch.device) -> torch.optim.AdamW:
+def adamw(params: list, lr: float, device: torch.device, capturable: bool = False) -> torch.optim.AdamW:
     """AdamW with fused kernels where torch has them: CUDA and (since torch 2.4) the CPU. On 2 CPU
     cores the fused step took 0.12 s per SST-2 epoch against 0.58 s for foreach."""
     fused = device.type in ("cuda", "cpu")
-    return torch.optim.AdamW(params, lr=lr, fused=fused, foreach=None if fused else True)
+    opt = torch.optim.AdamW(params, lr=lr, fused=fused, foreach=None if fused else True, capturable=capturable)
+    if capturable:
+        tensor_learning_rates(opt)
+    return opt
+
+
+def current_lr(opt: torch.optim.Optimizer) -> float:
+    """The first group's learning rate as a number (a capturable optimizer keeps it as a tensor)."""
+    return float(opt.param_groups[0]["lr"])
 
 
 ASGD_NOT_YET = 1e15  # ASGD's t0 before the trigger: averaging has not started
@@ -197,7 +213,11 @@ def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
         progress = min((step - warmup) / max(total_steps - warmup, 1), 1.0)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
-    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    # numbers, not the tensors a capturable optimizer starts from: a resumed run reads them back from
+    # JSON as numbers and must compute every later rate exactly as an unbroken run does
+    schedule.base_lrs = [float(lr) for lr in schedule.base_lrs]
+    return schedule
 
 
 def run_config(task: str, model_cfg: ModelConfig, train_cfg: TrainConfig, prepared: Prepared,
@@ -252,6 +272,25 @@ def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, opt: torch.optim.
     scaler.update()
 
 
+def step_runner(task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: Any, cfg: TrainConfig,
+                dtype: torch.dtype | None, graphed: bool, on_nan: str) -> Any:
+    """The training step as a function of the step number, returning its loss (a device tensor), or
+    None for a batch skipped under ``--on-nan skip``. ``graphed``: the whole step as a CUDA graph."""
+    if graphed:
+        buffered = BufferedLMStep if task.name == "lm" else BufferedClassifyStep
+        return buffered(task, model, opt, cfg.clip, dtype, capture=task.device.type == "cuda")
+    amp = autocast_for(dtype, task.device)
+
+    def run(step: int) -> torch.Tensor | None:
+        loss = task.step_loss(model, step, amp)
+        if on_nan == "skip" and not bool(torch.isfinite(loss)):  # one sync per step: the price of skipping
+            return None
+        optimizer_step(loss, model, opt, scaler, cfg.clip)
+        return loss
+
+    return run
+
+
 class StopRequest:
     """Set (by a signal handler, or a test) to make the trainer save its state and return."""
 
@@ -301,13 +340,15 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     model = build_model(model_cfg)
     transferred = init_from_lm(model, init_from) if init_from is not None and not resume else 0
     model.to(device)
-    opt = make_optimizer(model, train_cfg, device)
+    dtype = autocast_dtype(train_cfg.precision, device)
+    not_graphed = graph_blocker(model_cfg.task, train_cfg.optimizer, device, dtype, on_nan, train_cfg.cuda_graphs,
+                                train_cfg.freeze_epochs)
+    opt = make_optimizer(model, train_cfg, device, capturable=not_graphed is None)
     per_epoch = task.steps_per_epoch
     total_steps = _steps_planned(train_cfg, per_epoch)
     schedule = make_schedule(opt, train_cfg, total_steps)
     plateau = isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau)
     eval_every = train_cfg.eval_every or per_epoch
-    dtype = autocast_dtype(train_cfg.precision, device)
     amp = autocast_for(dtype, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
@@ -317,6 +358,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
         config["train"] = to_dict(train_cfg)
         state, task_tensors = load_state(run_dir, model, opt, schedule, scaler, device)
+        if not_graphed is None:
+            tensor_learning_rates(opt)
         task.restore(task_tensors)
         step, best, stale_evals = state["step"], state.get("best"), state.get("stale_evals", 0)
         skipped, elapsed_before = state.get("skipped_batches", 0), state.get("elapsed", 0.0)
@@ -333,9 +376,10 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         save_tokenizer(prepared.tokenizer, run_dir / "tokenizer.json")
     config["status"] = "training"
     atomic_write_json(run_dir / CONFIG, config)
+    run_step = step_runner(task, model, opt, scaler, train_cfg, dtype, not_graphed is None, on_nan)
     events.start({"steps": total_steps, "steps_per_epoch": per_epoch, "device": str(device), "first_step": step,
                   "parameters": count_parameters(model), "precision": str(dtype or "fp32").replace("torch.", ""),
-                  "tokens_per_step": task.tokens_per_step, "run_dir": str(run_dir)})
+                  "cuda_graph": not_graphed is None, "tokens_per_step": task.tokens_per_step, "run_dir": str(run_dir)})
 
     started = time.perf_counter()
     last_save = started
@@ -356,12 +400,11 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     stopped_by = "steps"
     try:
         while step < total_steps:
-            loss = task.step_loss(model, step, amp)
-            if on_nan == "skip" and not bool(torch.isfinite(loss)):  # one sync per step: the price of skipping
+            loss = run_step(step)
+            if loss is None:
                 skipped += 1
                 step += 1
                 continue
-            optimizer_step(loss, model, opt, scaler, train_cfg.clip)
             if not plateau:
                 schedule.step()
             window_losses[window % train_cfg.log_every] = loss.detach()
@@ -380,7 +423,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                     raise UserError(f"the training loss became {losses[bad[0]]} at step {bad_step}; the last good "
                                     f"state is {'step ' + str(saved) if saved else 'not saved yet'} in {run_dir}",
                                     "lower --lr or use --precision fp32, then --resume; or pass --on-nan skip")
-                events.step({"step": step, "loss": sum(losses) / len(losses), "lr": opt.param_groups[0]["lr"],
+                events.step({"step": step, "loss": sum(losses) / len(losses), "lr": current_lr(opt),
                              "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
                              "epoch": step / per_epoch, "elapsed": elapsed_before + now - started})
                 window, window_start, window_tokens = 0, time.perf_counter(), 0
@@ -394,7 +437,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                         save_weights(run_dir / WEIGHTS, model.state_dict())
                 record = {"step": step, "epoch": round(step / per_epoch, 4),
                           "elapsed": round(elapsed_before + time.perf_counter() - started, 3),
-                          "lr": opt.param_groups[0]["lr"], **{f"valid_{k}": v for k, v in metrics.items()}}
+                          "lr": current_lr(opt), **{f"valid_{k}": v for k, v in metrics.items()}}
                 if metrics and nt_asgd_trigger(opt, history, metrics["loss"]):
                     record["averaging_from"] = step
                 if metrics:
@@ -431,7 +474,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                "tokens_per_s": (step - (state["step"] if resume else 0)) * task.tokens_per_step
                / max(time.perf_counter() - started, 1e-9), "device": str(device), "run_dir": str(run_dir),
                "level": prepared.level, "parameters": count_parameters(model), "task": model_cfg.task,
-               "skipped_batches": skipped, **task.facts()}
+               "skipped_batches": skipped, "step_mode": getattr(run_step, "mode", f"eager ({not_graphed})"),
+               **task.facts()}
     if stopped_by == "interrupted":
         config.update({"status": "interrupted", "result": {**summary, "figures": {}}})
         atomic_write_json(run_dir / CONFIG, config)

@@ -124,6 +124,8 @@ def train(
     device: Device = "auto",
     precision: Annotated[str, typer.Option("--precision", help="auto (bf16 autocast on CUDA and on CPUs "
                                            "with bf16 units such as AMX, else fp32), fp32, bf16 or fp16.")] = "auto",
+    cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the whole "
+                                              "training step as one captured CUDA graph (faster).")] = True,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
                                                 "checkpoints/<corpus>-<level>-<time>).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
@@ -170,7 +172,7 @@ def train(
         max_steps=max_steps, time_limit=time_limit,
         eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
-        freeze_epochs=freeze_epochs)
+        freeze_epochs=freeze_epochs, cuda_graphs=cuda_graphs)
     train_cfg.validate()
     embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
     model_cfg = ModelConfig(

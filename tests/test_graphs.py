@@ -1,0 +1,184 @@
+"""The CUDA-graph training step: when it is used, and that it trains exactly as the plain step does.
+
+Off CUDA the buffered step (fixed batch and state buffers, capturable AdamW with a tensor learning
+rate) runs eagerly, so these tests check everything but the capture itself on the CPU; the tests
+marked for CUDA run the captured graph where a GPU is present.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import lstmtext.training as training
+from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig
+from lstmtext.corpus import open_corpus
+from lstmtext.data import Prepared, ensure_prepared
+from lstmtext.graphs import graph_blocker
+from tests.conftest import TALES
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("args,reason", [
+    (("lm", "adamw", "cuda", torch.bfloat16, "stop", True), None),
+    (("lm", "adamw", "cuda", None, "stop", True), None),
+    (("lm", "adamw", "cuda", torch.bfloat16, "stop", False), "--no-cuda-graphs"),
+    (("lm", "adamw", "cpu", None, "stop", True), "not on CUDA"),
+    (("classify", "adamw", "cuda", None, "stop", True), None),
+    (("classify", "adamw", "cuda", None, "stop", True, 1), "--freeze-epochs"),
+    (("lm", "sgd", "cuda", None, "stop", True), None),
+    (("lm", "asgd", "cuda", None, "stop", True), "--optimizer asgd"),
+    (("lm", "adamw", "cuda", torch.float16, "stop", True), "fp16"),
+    (("lm", "adamw", "cuda", None, "skip", True), "--on-nan skip"),
+])
+def test_graph_is_used_only_where_the_step_can_be_captured(args, reason):
+    task, optimizer, device, dtype, on_nan, wanted, *freeze = args
+    blocker = graph_blocker(task, optimizer, torch.device(device), dtype, on_nan, wanted, *freeze)
+    assert blocker == reason if reason is None else reason in blocker
+
+
+def run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, steps=40, dropout=0.0, layers=2, hidden=48,
+        **cfg_kw):
+    prep = tmp_path / "prep"
+    if not prep.exists():
+        ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), prep)
+    prepared = Prepared.open(prep)
+    model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=hidden, hidden_size=hidden,
+                        layers=layers, dropout=dropout)
+    settings = dict(seq_len=32, batch_size=8, lr=5e-3, max_steps=steps, eval_every=15, log_every=5,
+                    warmup_steps=5, device=device, seed=11, precision="fp32")
+    cfg = TrainConfig(**{**settings, **cfg_kw})
+    if buffered:
+        monkeypatch.setattr(training, "graph_blocker", lambda *args: None)
+    out = tmp_path / name
+    out.mkdir()
+    summary = training.train(out, prepared, model, cfg, save_every="0")
+    if buffered:
+        monkeypatch.undo()
+    losses = [json.loads(line)["valid_loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return summary, losses, load_file(out / "last.safetensors")
+
+
+@pytest.mark.parametrize("optimizer", [dict(), dict(optimizer="sgd", lr=2.0, schedule="plateau", eval_every=10)])
+def test_buffered_step_trains_as_the_plain_step(tmp_path, monkeypatch, optimizer):
+    """Same seed, same batches (across an epoch boundary, where the carried state restarts), same
+    schedule: the buffered step's weights and validation losses match the plain step's."""
+    cfg_kw = dict(steps=50, batch_size=128, **optimizer)  # tales.txt at 128 streams x 32: 31 steps per epoch
+    plain, plain_losses, plain_weights = run(tmp_path, "plain", **cfg_kw)
+    buffered, losses, weights = run(tmp_path, "buffered", buffered=True, monkeypatch=monkeypatch, **cfg_kw)
+    assert plain["epochs"] > 1
+    assert plain["step_mode"] == "eager (not on CUDA)" and buffered["step_mode"] == "eager"
+    np.testing.assert_allclose(losses, plain_losses, rtol=1e-4)
+    for key, value in plain_weights.items():
+        torch.testing.assert_close(weights[key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_learning_rate_tensor_follows_the_schedule_and_saves_as_a_number(tmp_path, monkeypatch):
+    summary, _, _ = run(tmp_path, "run", buffered=True, monkeypatch=monkeypatch, steps=20)
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    lrs = [group["lr"] for group in state["optimizer"]["param_groups"]]
+    assert all(isinstance(lr, float) for lr in lrs) and 0 < lrs[0] < 5e-3  # cosine-decayed, not the peak
+    assert all(isinstance(lr, float) for lr in state["schedule"]["base_lrs"])
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(isinstance(r["lr"], float) for r in records)
+
+
+@cuda
+def test_cuda_graph_trains_as_the_eager_step(tmp_path):
+    eager, eager_losses, eager_weights = run(tmp_path, "eager", device="cuda", cuda_graphs=False, steps=50,
+                                             batch_size=128)
+    graph, losses, weights = run(tmp_path, "graph", device="cuda", steps=50, batch_size=128)
+    assert graph["step_mode"] == "cuda graph" and eager["step_mode"] == "eager (--no-cuda-graphs)"
+    np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
+    for key, value in eager_weights.items():
+        torch.testing.assert_close(weights[key], value, rtol=2e-2, atol=2e-3)
+
+
+@cuda
+def test_cuda_graph_with_dropout_and_bf16_learns_as_the_eager_step(tmp_path):
+    """Dropout masks come from the graph's RNG offsets, so the runs differ; both must learn alike."""
+    settings = dict(device="cuda", steps=300, dropout=0.1, precision="bf16", batch_size=16, seq_len=64, lr=1e-2,
+                    eval_every=50, warmup_steps=20, hidden=96)
+    eager, eager_losses, _ = run(tmp_path, "eager", cuda_graphs=False, **settings)
+    graph, losses, _ = run(tmp_path, "graph", **settings)
+    assert graph["step_mode"] == "cuda graph"
+    assert eager_losses[-1] < 0.9 * eager_losses[0]
+    assert losses[-1] == pytest.approx(eager_losses[-1], rel=0.03)
+
+
+@cuda
+def test_cuda_graph_run_resumes_where_it_stopped(tmp_path):
+    from lstmtext.training import StopRequest, TrainEvents
+
+    class StopAt(TrainEvents):
+        def step(self, info):
+            if info["step"] >= 20:
+                stop.request("test")
+
+    straight, straight_losses, straight_weights = run(tmp_path, "straight", device="cuda")
+    prepared = Prepared.open(tmp_path / "prep")
+    model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=48, hidden_size=48, layers=2,
+                        dropout=0.0)
+    cfg = TrainConfig(seq_len=32, batch_size=8, lr=5e-3, max_steps=40, eval_every=15, log_every=5,
+                      warmup_steps=5, device="cuda", seed=11, precision="fp32")
+    out = tmp_path / "split"
+    out.mkdir()
+    stop = StopRequest()
+    first = training.train(out, prepared, model, cfg, events=StopAt(), stop=stop, save_every="0")
+    assert first["stopped_by"] == "interrupted"
+    second = training.train(out, prepared, model, cfg, resume=True, save_every="0")
+    assert second["steps"] == 40 and second["step_mode"] == "cuda graph"
+    resumed = load_file(out / "last.safetensors")
+    for key, value in straight_weights.items():
+        torch.testing.assert_close(resumed[key], value, rtol=1e-3, atol=1e-4)
+
+
+def classify_run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, dropout=0.0, pooling="mean",
+                 **cfg_kw):
+    from tests.test_classify import separable_rows, write_tsv
+
+    prep = tmp_path / "cprep"
+    if not prep.exists():
+        corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(300))
+        ensure_prepared(open_corpus(corpus, task="classify"), TokenizerSpec(level="word"), prep, task="classify")
+    prepared = Prepared.open(prep)
+    model = ModelConfig(task="classify", vocab_size=prepared.tokenizer.vocab_size, embed_dim=24, hidden_size=24,
+                        layers=2, dropout=dropout, bidirectional=True, pooling=pooling, num_classes=2)
+    settings = dict(batch_size=14, lr=5e-3, max_steps=40, eval_every=15, log_every=5, warmup_steps=5,
+                    device=device, seed=11, precision="fp32", class_weights="auto")
+    cfg = TrainConfig(**{**settings, **cfg_kw})
+    if buffered:
+        monkeypatch.setattr(training, "graph_blocker", lambda *args: None)
+    out = tmp_path / name
+    out.mkdir()
+    summary = training.train(out, prepared, model, cfg, save_every="0")
+    if buffered:
+        monkeypatch.undo()
+    losses = [json.loads(line)["valid_loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return summary, losses, load_file(out / "last.safetensors")
+
+
+@pytest.mark.parametrize("pooling", ["mean", "last"])
+def test_buffered_classifier_step_trains_as_the_plain_step(tmp_path, monkeypatch, pooling):
+    """Batches padded up to a multiple of 8 into per-shape buffers (the graphs' inputs) train exactly
+    as the plain padded batches do, over more than one epoch and a partial last batch."""
+    plain, plain_losses, plain_weights = classify_run(tmp_path, "plain", pooling=pooling)
+    buffered, losses, weights = classify_run(tmp_path, "buffered", buffered=True, monkeypatch=monkeypatch,
+                                             pooling=pooling)
+    assert plain["epochs"] > 1 and buffered["step_mode"] == "eager"
+    np.testing.assert_allclose(losses, plain_losses, rtol=1e-4)
+    for key, value in plain_weights.items():
+        torch.testing.assert_close(weights[key], value, rtol=1e-4, atol=1e-5)
+
+
+@cuda
+def test_cuda_graphs_train_the_classifier_as_the_eager_step(tmp_path):
+    eager, eager_losses, eager_weights = classify_run(tmp_path, "eager", device="cuda", cuda_graphs=False)
+    graph, losses, weights = classify_run(tmp_path, "graph", device="cuda")
+    assert graph["step_mode"] == "cuda graph" and eager["figures"]["valid"]["accuracy"] > 0.9
+    np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
+    for key, value in eager_weights.items():
+        torch.testing.assert_close(weights[key], value, rtol=2e-2, atol=2e-3)
