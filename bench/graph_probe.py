@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import SHAPES  # noqa: E402  (the benchmark suite's shapes)
+from bench.run import SHAPES, captured  # noqa: E402  (the benchmark suite's shapes and capture)
 
 
 def timed(fn, reps=20):
@@ -49,16 +49,7 @@ def main() -> None:
 
                 eager = timed(step)
                 try:
-                    side = torch.cuda.Stream()
-                    side.wait_stream(torch.cuda.current_stream())
-                    with torch.cuda.stream(side):
-                        for _ in range(3):
-                            step()
-                    torch.cuda.current_stream().wait_stream(side)
-                    graph = torch.cuda.CUDAGraph()
-                    with torch.cuda.graph(graph):
-                        step()
-                    replay = timed(graph.replay)
+                    replay = timed(captured(step))
                     results[key] = {"eager_tokens_per_s": round(batch * seq / eager),
                                     "graph_tokens_per_s": round(batch * seq / replay),
                                     "speedup": round(eager / replay, 2)}

@@ -372,4 +372,4 @@ class LMBatches:
 
     def get(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         window = self.window(i)
-        return np.ascontiguousarray(window[:, :-1]), np.ascontiguousarray(window[:, 1:])
+        return window[:, :-1], window[:, 1:]

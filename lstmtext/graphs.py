@@ -122,13 +122,32 @@ def upload(buffer: torch.Tensor, array: Any) -> None:
     buffer.copy_(host, non_blocking=True)
 
 
-def clip_and_step(params: list[torch.Tensor], opt: torch.optim.Optimizer, clip: float) -> None:
-    if clip > 0:
-        torch.nn.utils.clip_grad_norm_(params, clip)
-    opt.step()
+class BufferedStep:
+    """What the buffered steps share: the loss buffer, the update, and the replayer."""
+
+    def __init__(self, task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, clip: float,
+                 dtype: torch.dtype | None, capture: bool) -> None:
+        self.task, self.model, self.opt, self.clip, self.dtype = task, model, opt, clip, dtype
+        self.device = task.device
+        self.loss = torch.zeros((), device=self.device)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.replayer = Replayer(opt, self.device, capture)
+
+    @property
+    def mode(self) -> str:
+        return self.replayer.mode
+
+    def update(self, loss: torch.Tensor) -> None:
+        """Backward, clipping and the optimizer step; the loss is kept in the loss buffer."""
+        loss.backward()
+        if self.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+        self.opt.step()
+        with torch.no_grad():
+            self.loss.copy_(loss)
 
 
-class BufferedLMStep:
+class BufferedLMStep(BufferedStep):
     """One truncated-BPTT training step on fixed buffers; ``capture`` makes it a CUDA graph.
 
     Called with the step number, it loads that batch into the window buffer (and zeroes the
@@ -138,8 +157,7 @@ class BufferedLMStep:
 
     def __init__(self, task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, clip: float,
                  dtype: torch.dtype | None, capture: bool) -> None:
-        self.task, self.model, self.opt, self.clip, self.dtype = task, model, opt, clip, dtype
-        self.device = task.device
+        super().__init__(task, model, opt, clip, dtype, capture)
         batches = task.train
         self.window = torch.zeros(batches.batch_size, batches.seq_len + 1, dtype=torch.long, device=self.device)
         self.x, self.y = self.window[:, :-1], self.window[:, 1:]
@@ -150,13 +168,6 @@ class BufferedLMStep:
             self.h.copy_(task.state[0])
             self.c.copy_(task.state[1])
         task.state = (self.h, self.c)
-        self.loss = torch.zeros((), device=self.device)
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.replayer = Replayer(opt, self.device, capture)
-
-    @property
-    def mode(self) -> str:
-        return self.replayer.mode
 
     def __call__(self, step: int) -> torch.Tensor:
         index = step % len(self.task.train)
@@ -170,16 +181,13 @@ class BufferedLMStep:
     def _body(self) -> None:
         with autocast(self.device, self.dtype):
             logits, (h, c) = self.model(self.x, (self.h, self.c))
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), self.y.reshape(-1))
-        loss.backward()
-        clip_and_step(self.params, self.opt, self.clip)
-        with torch.no_grad():
+        self.update(F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), self.y.reshape(-1)))
+        with torch.no_grad():  # after the backward, which still reads the state this step started from
             self.h.copy_(h)
             self.c.copy_(c)
-            self.loss.copy_(loss)
 
 
-class BufferedClassifyStep:
+class BufferedClassifyStep(BufferedStep):
     """One classifier training step on buffers for its batch shape; ``capture``: a CUDA graph per shape.
 
     Each batch is padded up to a multiple of PAD_TO tokens and written, with its lengths and labels,
@@ -188,16 +196,8 @@ class BufferedClassifyStep:
 
     def __init__(self, task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, clip: float,
                  dtype: torch.dtype | None, capture: bool) -> None:
-        self.task, self.model, self.opt, self.clip, self.dtype = task, model, opt, clip, dtype
-        self.device = task.device
+        super().__init__(task, model, opt, clip, dtype, capture)
         self.buffers: dict[tuple[int, int], torch.Tensor] = {}
-        self.loss = torch.zeros((), device=self.device)
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.replayer = Replayer(opt, self.device, capture)
-
-    @property
-    def mode(self) -> str:
-        return self.replayer.mode
 
     def __call__(self, step: int) -> torch.Tensor:
         x, lengths, y = self.task.batch(step, self.model)
@@ -215,8 +215,4 @@ class BufferedClassifyStep:
     def _body(self, buffer: torch.Tensor) -> None:
         with autocast(self.device, self.dtype):
             logits = self.model(buffer[:, :-2], buffer[:, -2])
-        loss = F.cross_entropy(logits.float(), buffer[:, -1], weight=self.task.weights)
-        loss.backward()
-        clip_and_step(self.params, self.opt, self.clip)
-        with torch.no_grad():
-            self.loss.copy_(loss)
+        self.update(F.cross_entropy(logits.float(), buffer[:, -1], weight=self.task.weights))

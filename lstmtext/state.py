@@ -17,6 +17,7 @@ import torch
 
 from lstmtext.checkpoint import atomic_write_json, read_json, save_weights
 from lstmtext.errors import UserError
+from lstmtext.graphs import tensor_learning_rates
 
 STATE = "state.json"
 STATE_VERSION = 1
@@ -59,7 +60,7 @@ def save_state(run_dir: Path, step: int, model: torch.nn.Module, opt: torch.opti
 
 def plain(value: Any) -> Any:
     """``value`` with one-element tensors as numbers: a capturable optimizer keeps its learning rate,
-    and its schedule the base rates, as tensors (`graphs.tensor_learning_rates` restores them)."""
+    and its schedule the base rates, as tensors (`load_state` restores them)."""
     if torch.is_tensor(value):
         return value.item()
     if isinstance(value, dict):
@@ -104,7 +105,10 @@ def load_state(run_dir: Path, model: torch.nn.Module, opt: torch.optim.Optimizer
             opt_state.setdefault(int(pid), {})[name] = value
     for pid, scalars in meta["optimizer"]["scalars"].items():
         opt_state.setdefault(int(pid), {}).update(scalars)
+    tensor_rates = any(torch.is_tensor(group["lr"]) for group in opt.param_groups)
     opt.load_state_dict({"state": opt_state, "param_groups": meta["optimizer"]["param_groups"]})
+    if tensor_rates:  # saved as numbers (see `plain`): a capturable optimizer gets its tensors back
+        tensor_learning_rates(opt)
     schedule.load_state_dict(meta["schedule"])
     scaler.load_state_dict(meta["scaler"])
     torch.set_rng_state(tensors["rng.torch"])

@@ -40,6 +40,19 @@ def test_graph_is_used_only_where_the_step_can_be_captured(args, reason):
     assert blocker == reason if reason is None else reason in blocker
 
 
+def train_and_read(out, prepared, model, cfg, buffered, monkeypatch):
+    """Train into ``out`` (``buffered``: the CUDA-graph step's buffered path, also off CUDA); returns
+    the summary, the validation losses and the last weights."""
+    if buffered:
+        monkeypatch.setattr(training, "graph_blocker", lambda *args: None)
+    out.mkdir()
+    summary = training.train(out, prepared, model, cfg, save_every="0")
+    if buffered:
+        monkeypatch.undo()
+    losses = [json.loads(line)["valid_loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return summary, losses, load_file(out / "last.safetensors")
+
+
 def run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, steps=40, dropout=0.0, layers=2, hidden=48,
         **cfg_kw):
     prep = tmp_path / "prep"
@@ -51,15 +64,7 @@ def run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, steps=40
     settings = dict(seq_len=32, batch_size=8, lr=5e-3, max_steps=steps, eval_every=15, log_every=5,
                     warmup_steps=5, device=device, seed=11, precision="fp32")
     cfg = TrainConfig(**{**settings, **cfg_kw})
-    if buffered:
-        monkeypatch.setattr(training, "graph_blocker", lambda *args: None)
-    out = tmp_path / name
-    out.mkdir()
-    summary = training.train(out, prepared, model, cfg, save_every="0")
-    if buffered:
-        monkeypatch.undo()
-    losses = [json.loads(line)["valid_loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    return summary, losses, load_file(out / "last.safetensors")
+    return train_and_read(tmp_path / name, prepared, model, cfg, buffered, monkeypatch)
 
 
 @pytest.mark.parametrize("optimizer", [dict(), dict(optimizer="sgd", lr=2.0, schedule="plateau", eval_every=10)])
@@ -150,15 +155,7 @@ def classify_run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None,
     settings = dict(batch_size=14, lr=5e-3, max_steps=40, eval_every=15, log_every=5, warmup_steps=5,
                     device=device, seed=11, precision="fp32", class_weights="auto")
     cfg = TrainConfig(**{**settings, **cfg_kw})
-    if buffered:
-        monkeypatch.setattr(training, "graph_blocker", lambda *args: None)
-    out = tmp_path / name
-    out.mkdir()
-    summary = training.train(out, prepared, model, cfg, save_every="0")
-    if buffered:
-        monkeypatch.undo()
-    losses = [json.loads(line)["valid_loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    return summary, losses, load_file(out / "last.safetensors")
+    return train_and_read(tmp_path / name, prepared, model, cfg, buffered, monkeypatch)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "last"])
