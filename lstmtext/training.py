@@ -26,7 +26,7 @@ from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, 
 from lstmtext.config import ModelConfig, TrainConfig, to_dict
 from lstmtext.data import Prepared
 from lstmtext.errors import UserError, usage_error
-from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, graph_blocker, tensor_learning_rates
+from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker, tensor_learning_rates
 from lstmtext.models import build_model, count_parameters
 from lstmtext.tasks import make_task
 from lstmtext.tokenizers import save_tokenizer
@@ -122,8 +122,9 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     """The optimizer ``cfg`` names; ``capturable`` (AdamW or SGD): safe inside a CUDA graph, with
     its learning rate a device tensor."""
     params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":  # fused (when capturable): its kernel takes the rate as a tensor
-        opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=cfg.lr, fused=True if capturable else None)
+    if cfg.optimizer == "sgd":  # fused: one kernel, which takes the clip factor (and, captured, the rate) as tensors
+        fused = device.type in ("cuda", "cpu") or None
+        opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=cfg.lr, fused=fused)
     elif cfg.optimizer == "asgd":  # plain SGD steps (lambd=0) until NT-ASGD's trigger sets t0
         return torch.optim.ASGD(params, lr=cfg.lr, lambd=0.0, alpha=0.75, t0=ASGD_NOT_YET)
     else:
@@ -262,6 +263,9 @@ def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, opt: torch.optim.
     """Backward, optional clipping and the update, with no host synchronisation."""
     opt.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
+    if not scaler.is_enabled():
+        clipped_step(opt, [p for p in model.parameters() if p.requires_grad], clip)
+        return
     if clip > 0:
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)

@@ -16,7 +16,7 @@ import lstmtext.training as training
 from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig
 from lstmtext.corpus import open_corpus
 from lstmtext.data import Prepared, ensure_prepared
-from lstmtext.graphs import graph_blocker
+from lstmtext.graphs import graph_blocker, total_norm
 from tests.conftest import TALES
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -179,3 +179,38 @@ def test_cuda_graphs_train_the_classifier_as_the_eager_step(tmp_path):
     np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
     for key, value in eager_weights.items():
         torch.testing.assert_close(weights[key], value, rtol=2e-2, atol=2e-3)
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd", "asgd"])
+@pytest.mark.parametrize("clip", [0.0, 0.05, 1e3])
+def test_clipping_inside_the_fused_update_matches_clip_grad_norm(optimizer, clip):
+    """The clip factor applied inside the fused optimizer's kernel (or, for ASGD, by clip_grad_norm_)
+    gives the weights that clip_grad_norm_ followed by the plain update gives."""
+    def model_and_optimizer():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 3))
+        cfg = TrainConfig(optimizer=optimizer, lr=0.1, clip=clip)
+        return model, training.make_optimizer(model, cfg, torch.device("cpu"))
+
+    def loss(model, step):
+        x = torch.arange(step, step + 20) % 50
+        return model(x).pow(2).mean()
+
+    ours, ours_opt = model_and_optimizer()
+    reference, reference_opt = model_and_optimizer()
+    assert bool(ours_opt.defaults.get("fused")) == (optimizer != "asgd")
+    params = [p for p in ours.parameters()]
+    for step in range(3):
+        ours_opt.zero_grad()
+        loss(ours, step).backward()
+        clipped = clip > 0 and float(total_norm([p.grad for p in params])) > clip
+        training.clipped_step(ours_opt, params, clip)
+        reference_opt.zero_grad()
+        loss(reference, step).backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(reference.parameters(), clip)
+        reference_opt.step()
+        assert not hasattr(ours_opt, "grad_scale")
+        assert clipped == (clip == 0.05)  # the small clip binds, the large one does not
+    for mine, theirs in zip(ours.parameters(), reference.parameters()):
+        torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6)
