@@ -144,6 +144,12 @@ def test_help_does_not_import_torch():
     assert helped.returncode == 0 and "--hidden-size" in helped.stdout
 
 
+def test_bare_command_shows_help_without_an_error(cli):
+    result = cli()
+    assert result.code == 0 and "train" in result.out and "generate" in result.out
+    assert "error" not in result.err
+
+
 def test_info_describes_a_run(cli, run):
     table = cli("info", run)
     assert table.code == 0 and "parameters" in table.out and "char" in table.out

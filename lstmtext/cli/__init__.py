@@ -334,8 +334,11 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         from click import exceptions as click_errors
 
+    no_args_help = getattr(click_errors, "NoArgsIsHelpError", ())  # click >= 8.2; older ones exit from inside
     try:
         code = app(args=argv, prog_name="lstmtext", standalone_mode=False)
+    except no_args_help:  # bare `lstmtext`: the help is the answer, already printed
+        sys.exit(0)
     except click_errors.UsageError as exc:
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         print(f"error: {exc.format_message()}{where}", file=sys.stderr)
