@@ -33,7 +33,7 @@ def graph_blocker(task: str, optimizer: str, device: torch.device, dtype: torch.
         return "--no-cuda-graphs"
     if device.type != "cuda":
         return "not on CUDA"
-    if optimizer not in ("adamw", "sgd"):
+    if optimizer not in ("adamw", "sgd", "asgd"):
         return f"--optimizer {optimizer} is not capturable"
     if dtype == torch.float16:
         return "fp16's loss scaler checks every step on the host"
@@ -76,6 +76,7 @@ class Replayer:
         return f"eager ({self.fallback})" if self.fallback else ("cuda graph (warming up)" if self.capture else "eager")
 
     def run(self, key: Any, body: Any) -> None:
+        key = (key, getattr(self.opt, "phase", None))  # NT-ASGD's step changes once, when averaging starts
         if self.capture and key not in self.graphs and key in self.seen and self.eager_steps >= WARMUP:
             self._capture(key, body)
         if key in self.graphs:

@@ -125,8 +125,8 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     if cfg.optimizer == "sgd":  # fused: one kernel, which takes the clip factor (and, captured, the rate) as tensors
         fused = device.type in ("cuda", "cpu") or None
         opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=cfg.lr, fused=fused)
-    elif cfg.optimizer == "asgd":  # plain SGD steps (lambd=0) until NT-ASGD's trigger sets t0
-        return torch.optim.ASGD(params, lr=cfg.lr, lambd=0.0, alpha=0.75, t0=ASGD_NOT_YET)
+    elif cfg.optimizer == "asgd":  # plain SGD steps until NT-ASGD's trigger sets t0
+        opt = AveragedSGD(params, lr=cfg.lr, fused=device.type in ("cuda", "cpu") or None)
     else:
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
@@ -153,14 +153,61 @@ ASGD_NOT_YET = 1e15  # ASGD's t0 before the trigger: averaging has not started
 NONMONO = 5  # NT-ASGD: start averaging when validation is worse than the best of all but the last 5
 
 
+class AveragedSGD(torch.optim.Optimizer):
+    """NT-ASGD's optimizer: plain SGD steps and, from step ``t0 + 1`` on, the running mean of the
+    weights after each step, kept as each parameter's ``ax`` (the names torch.optim.ASGD uses).
+
+    Merity et al. use ``torch.optim.ASGD`` with ``lambd=0``, which does the same. But its step reads
+    a tensor back to the host for every parameter (``mu.item()``), so it cannot be captured in a CUDA
+    graph, and on a GPU it waits for the device at each of those reads. Here the update is fused SGD,
+    which takes the learning rate and the clip factor as tensors. The average is three foreach ops
+    with its weight 1 / (step - t0) computed on the device. ``t0`` is a host number that changes only
+    once, at the trigger, and ``phase`` tells a CUDA-graph replayer to capture the step again then.
+    """
+
+    def __init__(self, params: Any, lr: float, t0: float = ASGD_NOT_YET, fused: bool | None = None) -> None:
+        super().__init__(params, {"lr": lr, "t0": t0, "fused": fused})
+
+    @property
+    def phase(self) -> bool:
+        """Whether the weights are being averaged (a captured step must differ before and after)."""
+        return self.param_groups[0]["t0"] < ASGD_NOT_YET
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:  # noqa: ARG002 (the Optimizer interface)
+        from torch.optim.sgd import sgd
+
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            for p in params:
+                state = self.state[p]
+                if not state:
+                    state.update(step=torch.zeros((), device=p.device), ax=torch.zeros_like(p))
+                elif state["step"].device != p.device:  # loaded from a state saved by torch.optim.ASGD
+                    state["step"] = state["step"].to(p.device, torch.float32)
+            sgd(params, [p.grad for p in params], [None] * len(params), fused=self.defaults["fused"],
+                grad_scale=getattr(self, "grad_scale", None), weight_decay=0.0, momentum=0.0, lr=group["lr"],
+                dampening=0.0, nesterov=False, maximize=False)
+            steps = [self.state[p]["step"] for p in params]
+            torch._foreach_add_(steps, 1)
+            if group["t0"] < ASGD_NOT_YET:  # ax += (p - ax) / (step - t0): the mean since t0
+                weight = 1.0 / torch.clamp(steps[0] - group["t0"], min=1.0)
+                averages = [self.state[p]["ax"] for p in params]
+                differences = torch._foreach_sub(params, averages)
+                torch._foreach_mul_(differences, weight)
+                torch._foreach_add_(averages, differences)
+
+
 def averaging(opt: torch.optim.Optimizer) -> bool:
-    return isinstance(opt, torch.optim.ASGD) and opt.param_groups[0]["t0"] < ASGD_NOT_YET
+    return isinstance(opt, AveragedSGD) and opt.phase
 
 
 def nt_asgd_trigger(opt: torch.optim.Optimizer, history: list[float], loss: float) -> bool:
     """Merity et al.'s non-monotone trigger: once validation ``loss`` is worse than the best of the
     evaluations before the last NONMONO, ASGD starts averaging the weights from the next step."""
-    if not isinstance(opt, torch.optim.ASGD) or averaging(opt) or len(history) <= NONMONO:
+    if not isinstance(opt, AveragedSGD) or averaging(opt) or len(history) <= NONMONO:
         return False
     if loss <= min(history[:-NONMONO]):
         return False
@@ -168,11 +215,11 @@ def nt_asgd_trigger(opt: torch.optim.Optimizer, history: list[float], loss: floa
     return True
 
 
-def start_averaging(opt: torch.optim.ASGD) -> None:
-    """From the next step on, ASGD keeps the running mean of the weights."""
+def start_averaging(opt: AveragedSGD) -> None:
+    """From the next step on, the optimizer keeps the running mean of the weights."""
     steps = [float(st["step"]) for st in opt.state.values() if "step" in st]
-    for group in opt.param_groups:  # torch's ASGD averages the weights after steps t0 + 1 onwards
-        group["t0"] = max(steps, default=0.0) - 1
+    for group in opt.param_groups:
+        group["t0"] = max(steps, default=0.0)
 
 
 @contextmanager

@@ -30,7 +30,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GP
     (("classify", "adamw", "cuda", None, "stop", True), None),
     (("classify", "adamw", "cuda", None, "stop", True, 1), "--freeze-epochs"),
     (("lm", "sgd", "cuda", None, "stop", True), None),
-    (("lm", "asgd", "cuda", None, "stop", True), "--optimizer asgd"),
+    (("lm", "asgd", "cuda", None, "stop", True), None),
     (("lm", "adamw", "cuda", torch.float16, "stop", True), "fp16"),
     (("lm", "adamw", "cuda", None, "skip", True), "--on-nan skip"),
 ])
@@ -99,6 +99,27 @@ def test_cuda_graph_trains_as_the_eager_step(tmp_path):
     assert graph["step_mode"] == "cuda graph" and eager["step_mode"] == "eager (--no-cuda-graphs)"
     np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
     for key, value in eager_weights.items():
+        torch.testing.assert_close(weights[key], value, rtol=2e-2, atol=2e-3)
+
+
+@cuda
+def test_nt_asgd_in_a_cuda_graph_trains_as_the_eager_step(tmp_path, monkeypatch):
+    """SGD, then averaging from the first validation on: the step is captured again when it starts."""
+    def first_eval(opt, history, loss):
+        started = not history and not training.averaging(opt)
+        if started:
+            training.start_averaging(opt)
+        return started
+
+    monkeypatch.setattr(training, "nt_asgd_trigger", first_eval)
+    settings = dict(device="cuda", steps=50, batch_size=128, optimizer="asgd", lr=2.0, schedule="constant")
+    eager, eager_losses, eager_weights = run(tmp_path, "eager", cuda_graphs=False, **settings)
+    graph, losses, weights = run(tmp_path, "graph", **settings)
+    assert graph["step_mode"] == "cuda graph"
+    records = [json.loads(line) for line in (tmp_path / "graph" / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["averaging_from"] == 15
+    np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
+    for key, value in eager_weights.items():  # the saved weights are the averages
         torch.testing.assert_close(weights[key], value, rtol=2e-2, atol=2e-3)
 
 
@@ -198,7 +219,7 @@ def test_clipping_inside_the_fused_update_matches_clip_grad_norm(optimizer, clip
 
     ours, ours_opt = model_and_optimizer()
     reference, reference_opt = model_and_optimizer()
-    assert bool(ours_opt.defaults.get("fused")) == (optimizer != "asgd")
+    assert ours_opt.defaults.get("fused")
     params = [p for p in ours.parameters()]
     for step in range(3):
         ours_opt.zero_grad()

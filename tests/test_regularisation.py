@@ -7,7 +7,7 @@ import torch
 
 from lstmtext.config import ModelConfig, TrainConfig
 from lstmtext.models import Classifier, Dropout, LanguageModel
-from lstmtext.training import (ASGD_NOT_YET, NONMONO, averaged_weights, averaging, make_optimizer,
+from lstmtext.training import (ASGD_NOT_YET, NONMONO, AveragedSGD, averaged_weights, averaging, make_optimizer,
                                nt_asgd_trigger)
 from tests.conftest import TALES, assert_one_line_error
 
@@ -101,7 +101,7 @@ def test_weight_drop_masks_recurrent_weights_only_in_training():
 def test_nt_asgd_triggers_on_a_non_monotone_stall_and_averages():
     model = lm()
     opt = make_optimizer(model, TrainConfig(optimizer="asgd", lr=0.5), torch.device("cpu"))
-    assert isinstance(opt, torch.optim.ASGD) and not averaging(opt)
+    assert isinstance(opt, AveragedSGD) and not averaging(opt)
     x = torch.randint(0, 50, (4, 10))
 
     def sgd_step():
@@ -115,7 +115,7 @@ def test_nt_asgd_triggers_on_a_non_monotone_stall_and_averages():
     assert not nt_asgd_trigger(opt, history[:NONMONO], 9.0)  # too few evaluations to judge
     assert not nt_asgd_trigger(opt, history, 2.99)  # not worse than 4.0, the best before the last five
     assert nt_asgd_trigger(opt, history, 4.5)
-    assert averaging(opt) and opt.param_groups[0]["t0"] == 2 < ASGD_NOT_YET
+    assert averaging(opt) and opt.param_groups[0]["t0"] == 3 < ASGD_NOT_YET
     assert not nt_asgd_trigger(opt, history, 9.0)  # only once
     snapshots = []
     for _ in range(4):
@@ -127,6 +127,30 @@ def test_nt_asgd_triggers_on_a_non_monotone_stall_and_averages():
             assert torch.allclose(p, torch.stack(steps).mean(0), atol=1e-6)  # the mean of every step since the trigger
     for p, q in zip(model.parameters(), own):
         assert torch.equal(p, q)  # its own weights back
+
+
+def test_averaged_sgd_steps_as_torch_asgd_without_its_host_reads():
+    """AveragedSGD (fused SGD, the average on the device) gives torch.optim.ASGD's weights and
+    average, as Merity et al. use it (lambd=0), with the trigger after 3 of 8 steps."""
+    def setup(make):
+        torch.manual_seed(0)
+        model = lm()
+        return model, make(list(model.parameters()))
+
+    ours, ours_opt = setup(lambda ps: AveragedSGD(ps, lr=0.5, fused=True))
+    theirs, theirs_opt = setup(lambda ps: torch.optim.ASGD(ps, lr=0.5, lambd=0.0, alpha=0.75, t0=ASGD_NOT_YET))
+    x = torch.randint(0, 50, (4, 10))
+    for step in range(8):
+        if step == 3:  # torch's ASGD averages from step t0 + 2 on, AveragedSGD from t0 + 1: both from step 4
+            ours_opt.param_groups[0]["t0"], theirs_opt.param_groups[0]["t0"] = 3.0, 2.0
+        for model, opt in ((ours, ours_opt), (theirs, theirs_opt)):
+            opt.zero_grad()
+            model((x + step) % 50)[0].float().pow(2).mean().backward()
+            opt.step()
+    for mine, other in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(mine, other, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(ours_opt.state[mine]["ax"], theirs_opt.state[other]["ax"], rtol=1e-5, atol=1e-6)
+        assert not torch.equal(ours_opt.state[mine]["ax"], mine)  # a real average of several steps
 
 
 def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):

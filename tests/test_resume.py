@@ -31,7 +31,7 @@ def setups(tmp_path, task):
                             dropout=0.3)
         cfg = TrainConfig(seq_len=32, batch_size=8, lr=5e-3, max_steps=40, eval_every=15, log_every=5,
                           warmup_steps=5, device="cpu", seed=11)
-    elif task == "lm-awd":  # every AWD-LSTM regulariser, and NT-ASGD averaging across the stop
+    elif task.startswith("lm-awd"):  # every AWD-LSTM regulariser, and NT-ASGD averaging across the stop
         ensure_prepared(open_corpus(TALES), TokenizerSpec(level="word"), tmp_path / "prep")
         prepared = Prepared.open(tmp_path / "prep")
         model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=32, hidden_size=32, layers=2,
@@ -50,14 +50,14 @@ def setups(tmp_path, task):
     return prepared, model, cfg
 
 
-@pytest.mark.parametrize("task", ["lm", "lm-buffered", "lm-awd", "classify", "classify-buffered"])
+@pytest.mark.parametrize("task", ["lm", "lm-buffered", "lm-awd", "lm-awd-buffered", "classify", "classify-buffered"])
 def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     prepared, model_cfg, cfg = setups(tmp_path, task)
     if task.endswith("-buffered"):  # the CUDA-graph step's buffers, capturable optimizer and tensor lr, run eagerly
         import lstmtext.training as training
 
         monkeypatch.setattr(training, "graph_blocker", lambda *args: None)
-    if task == "lm-awd":  # start averaging at the first validation (step 15), before the stop at 20
+    if task.startswith("lm-awd"):  # start averaging at the first validation (step 15), before the stop at 20
         import lstmtext.training as training
 
         def first_eval(opt, history, loss):
@@ -86,7 +86,7 @@ def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
                for d in (straight, split)]
     assert metrics[0] == metrics[1]
     assert len(list(split.glob("state-*.safetensors"))) == 1
-    if task == "lm-awd":
+    if task.startswith("lm-awd"):
         records = [json.loads(line) for line in (split / "metrics.jsonl").read_text().splitlines()]
         assert records[0]["averaging_from"] == 15
         state = load_file(next(split.glob("state-*.safetensors")))
