@@ -91,3 +91,16 @@ def tiny_lm(tmp_path_factory):
     run = tmp_path_factory.mktemp("lm") / "run"
     summary, _ = train_small(run, steps=120)
     return run, summary
+
+
+def average_from_the_first_evaluation(monkeypatch) -> None:
+    """Make NT-ASGD's trigger fire at a run's first validation (tests are too short for a real stall)."""
+    import lstmtext.training as training
+
+    def first_eval(opt, history, loss):
+        started = not history and not training.averaging(opt)
+        if started:
+            training.start_averaging(opt)
+        return started
+
+    monkeypatch.setattr(training, "nt_asgd_trigger", first_eval)

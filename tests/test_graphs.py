@@ -17,7 +17,7 @@ from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig
 from lstmtext.corpus import open_corpus
 from lstmtext.data import Prepared, ensure_prepared
 from lstmtext.graphs import graph_blocker, total_norm
-from tests.conftest import TALES
+from tests.conftest import TALES, average_from_the_first_evaluation
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -105,13 +105,7 @@ def test_cuda_graph_trains_as_the_eager_step(tmp_path):
 @cuda
 def test_nt_asgd_in_a_cuda_graph_trains_as_the_eager_step(tmp_path, monkeypatch):
     """SGD, then averaging from the first validation on: the step is captured again when it starts."""
-    def first_eval(opt, history, loss):
-        started = not history and not training.averaging(opt)
-        if started:
-            training.start_averaging(opt)
-        return started
-
-    monkeypatch.setattr(training, "nt_asgd_trigger", first_eval)
+    average_from_the_first_evaluation(monkeypatch)
     settings = dict(device="cuda", steps=50, batch_size=128, optimizer="asgd", lr=2.0, schedule="constant")
     eager, eager_losses, eager_weights = run(tmp_path, "eager", cuda_graphs=False, **settings)
     graph, losses, weights = run(tmp_path, "graph", **settings)

@@ -10,7 +10,7 @@ from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig
 from lstmtext.corpus import open_corpus
 from lstmtext.data import Prepared, ensure_prepared
 from lstmtext.training import StopRequest, TrainEvents, train
-from tests.conftest import TALES
+from tests.conftest import TALES, average_from_the_first_evaluation
 from tests.test_classify import separable_rows, write_tsv
 
 
@@ -58,15 +58,7 @@ def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
 
         monkeypatch.setattr(training, "graph_blocker", lambda *args: None)
     if task.startswith("lm-awd"):  # start averaging at the first validation (step 15), before the stop at 20
-        import lstmtext.training as training
-
-        def first_eval(opt, history, loss):
-            started = not history and not training.averaging(opt)
-            if started:
-                training.start_averaging(opt)
-            return started
-
-        monkeypatch.setattr(training, "nt_asgd_trigger", first_eval)
+        average_from_the_first_evaluation(monkeypatch)
     straight, split = tmp_path / "straight", tmp_path / "split"
     straight.mkdir()
     split.mkdir()
