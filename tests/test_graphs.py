@@ -54,13 +54,13 @@ def train_and_read(out, prepared, model, cfg, buffered, monkeypatch):
 
 
 def run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, steps=40, dropout=0.0, layers=2, hidden=48,
-        **cfg_kw):
+        awd=None, **cfg_kw):
     prep = tmp_path / "prep"
     if not prep.exists():
         ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), prep)
     prepared = Prepared.open(prep)
     model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=hidden, hidden_size=hidden,
-                        layers=layers, dropout=dropout)
+                        layers=layers, dropout=dropout, **(awd or {}))
     settings = dict(seq_len=32, batch_size=8, lr=5e-3, max_steps=steps, eval_every=15, log_every=5,
                     warmup_steps=5, device=device, seed=11, precision="fp32")
     cfg = TrainConfig(**{**settings, **cfg_kw})
@@ -122,6 +122,22 @@ def test_cuda_graph_with_dropout_and_bf16_learns_as_the_eager_step(tmp_path):
     """Dropout masks come from the graph's RNG offsets, so the runs differ; both must learn alike."""
     settings = dict(device="cuda", steps=300, dropout=0.1, precision="bf16", batch_size=16, seq_len=64, lr=1e-2,
                     eval_every=50, warmup_steps=20, hidden=96)
+    eager, eager_losses, _ = run(tmp_path, "eager", cuda_graphs=False, **settings)
+    graph, losses, _ = run(tmp_path, "graph", **settings)
+    assert graph["step_mode"] == "cuda graph"
+    assert eager_losses[-1] < 0.9 * eager_losses[0]
+    assert losses[-1] == pytest.approx(eager_losses[-1], rel=0.03)
+
+
+AWD = dict(variational=True, embed_dropout=0.1, weight_drop=0.3)
+
+
+@cuda
+def test_awd_regularisers_run_in_the_cuda_graph_and_learn_as_the_eager_step(tmp_path):
+    """Variational dropout, word dropout and weight drop (the LSTM run on dropped-out weights) are
+    captured too; their masks differ between the runs, so both must learn alike."""
+    settings = dict(device="cuda", steps=300, dropout=0.1, batch_size=16, seq_len=64, lr=1e-2, eval_every=50,
+                    warmup_steps=20, hidden=96, awd=AWD)
     eager, eager_losses, _ = run(tmp_path, "eager", cuda_graphs=False, **settings)
     graph, losses, _ = run(tmp_path, "graph", **settings)
     assert graph["step_mode"] == "cuda graph"
