@@ -58,6 +58,12 @@ class ModelConfig:
     variational: bool = False  # lm: one dropout mask per sequence on the LSTM's input, between layers, output
     embed_dropout: float = 0.0  # lm and classify: drop whole rows (word types) of the embedding matrix
     weight_drop: float = 0.0  # lm: DropConnect on the hidden-to-hidden weights
+    layer_dropout: float | None = None  # between stacked LSTM layers; None: the same as dropout
+
+    @property
+    def between_layers(self) -> float:
+        """The dropout rate between stacked LSTM layers."""
+        return self.dropout if self.layer_dropout is None else self.layer_dropout
 
 
 @dataclass
@@ -140,7 +146,7 @@ def validate_model(cfg: ModelConfig) -> None:
     if cfg.pooling not in POOLINGS:
         raise usage_error(f"unknown --pooling {cfg.pooling!r}", f"choose one of: {', '.join(POOLINGS)}")
     for flag, value in (("--dropout", cfg.dropout), ("--embed-dropout", cfg.embed_dropout),
-                        ("--weight-drop", cfg.weight_drop)):
+                        ("--weight-drop", cfg.weight_drop), ("--layer-dropout", cfg.between_layers)):
         if not 0.0 <= value < 1.0:
             raise usage_error(f"{flag} must be in [0, 1), got {value}")
     if cfg.task != "lm":

@@ -63,8 +63,9 @@ class LanguageModel(nn.Module):
         self.cfg = cfg
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
         self.drop = Dropout(cfg.dropout, locked=cfg.variational)
+        self.layer_drop = Dropout(cfg.between_layers, locked=cfg.variational)
         self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, cfg.layers, batch_first=True,
-                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+                            dropout=cfg.between_layers if cfg.layers > 1 else 0.0)
         out_dim = cfg.hidden_size
         self.proj = nn.Linear(cfg.hidden_size, cfg.embed_dim) if cfg.tie_weights and \
             cfg.hidden_size != cfg.embed_dim else None
@@ -103,7 +104,7 @@ class LanguageModel(nn.Module):
         fused call each, on the same parameters (the checkpoint does not change).
         """
         p = self.cfg.weight_drop if self.training else 0.0
-        layered = self.training and self.cfg.variational and self.cfg.layers > 1 and self.cfg.dropout > 0
+        layered = self.training and self.cfg.variational and self.cfg.layers > 1 and self.cfg.between_layers > 0
         if p == 0 and not layered:
             return self.lstm(x, state)
         from torch.func import functional_call
@@ -117,7 +118,7 @@ class LanguageModel(nn.Module):
             hs, cs = [], []
             for i in range(self.cfg.layers):
                 if i:
-                    x = self.drop(x)  # locked: one mask per sequence
+                    x = self.layer_drop(x)  # locked: one mask per sequence
                 shell = self._layer(i)
                 own = {name: weights[name[:-1] + str(i)] for name, _ in shell.named_parameters()}  # _l0 -> _l{i}
                 layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
@@ -158,13 +159,14 @@ class Classifier(nn.Module):
         self.cfg = cfg
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=0)
         self.drop = Dropout(cfg.dropout)
+        self.layer_drop = Dropout(cfg.between_layers)
         if cfg.bidirectional:  # one forward and one backward single-layer LSTM per layer
             sizes = [cfg.embed_dim] + [2 * cfg.hidden_size] * (cfg.layers - 1)
             self.fwd = nn.ModuleList(nn.LSTM(n, cfg.hidden_size, batch_first=True) for n in sizes)
             self.bwd = nn.ModuleList(nn.LSTM(n, cfg.hidden_size, batch_first=True) for n in sizes)
         else:  # named as in the language model, so --init-from copies every layer
             self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, cfg.layers, batch_first=True,
-                                dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+                                dropout=cfg.between_layers if cfg.layers > 1 else 0.0)
         width = cfg.hidden_size * (2 if cfg.bidirectional else 1)
         self.attention = nn.Linear(width, 1) if cfg.pooling == "attention" else None
         self.head = nn.Linear(width, cfg.num_classes)
@@ -176,7 +178,7 @@ class Classifier(nn.Module):
             return self.lstm(h)[0]
         for i, (fwd, bwd) in enumerate(zip(self.fwd, self.bwd)):
             if i:
-                h = self.drop(h)
+                h = self.layer_drop(h)
             backward = reverse_padded(bwd(reverse_padded(h, lengths))[0], lengths)
             h = torch.cat([fwd(h)[0], backward], dim=-1)
         return h

@@ -99,6 +99,7 @@ def bad_cases(tmp_path, corpus):
         (["train", corpus, "--batch-size", "-4"], 2, ["--batch-size"]),
         (["train", corpus, "--lr", "0"], 2, ["--lr"]),
         (["train", corpus, "--dropout", "1.5"], 2, ["--dropout"]),
+        (["train", corpus, "--layer-dropout", "-0.1"], 2, ["--layer-dropout"]),
         (["train", corpus, "--optimizer", "lion"], 2, ["--optimizer"]),
         (["train", corpus, "--device", "tpu"], 2, ["--device"]),
         (["train", corpus, "--device", "cuda"], 1, ["cuda", "--device cpu"]),

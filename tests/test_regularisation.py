@@ -26,26 +26,44 @@ def test_variational_dropout_keeps_one_mask_across_time():
     assert not torch.equal(plain, plain[:, :1].expand_as(plain))
 
 
-def test_variational_dropout_locks_the_mask_between_layers_too():
+@pytest.mark.parametrize("layer_dropout", [None, 0.25])
+def test_variational_dropout_locks_the_mask_between_layers_too(layer_dropout):
+    """Input and output masks at --dropout, the masks between layers at --layer-dropout (default:
+    the same), all locked across time."""
     torch.manual_seed(0)
     model = LanguageModel(ModelConfig(vocab_size=50, embed_dim=16, hidden_size=24, layers=3, dropout=0.5,
-                                      variational=True)).train()
+                                      variational=True, layer_dropout=layer_dropout)).train()
     seen = []
-    locked = model.drop.forward
-    model.drop.forward = lambda x: seen.append(locked(x)) or seen[-1]
+    locked = {name: getattr(model, name).forward for name in ("drop", "layer_drop")}
+    for name, forward in locked.items():
+        getattr(model, name).forward = lambda x, name=name, forward=forward: seen.append((name, forward(x))) or x
     out, (h, c) = model(torch.randint(0, 50, (4, 20)))
-    assert [tuple(o.shape) for o in seen] == [(4, 20, 16), (4, 20, 24), (4, 20, 24), (4, 20, 24)]
-    for between in seen[1:3]:  # after layers 1 and 2: the same units dropped at every step
+    assert [(name, tuple(o.shape)) for name, o in seen] == [("drop", (4, 20, 16)), ("layer_drop", (4, 20, 24)),
+                                                            ("layer_drop", (4, 20, 24)), ("drop", (4, 20, 24))]
+    assert model.layer_drop.p == (0.5 if layer_dropout is None else layer_dropout) and model.drop.p == 0.5
+    for _, between in seen[1:3]:  # after layers 1 and 2: the same units dropped at every step
         kept = between != 0
         assert torch.equal(kept, kept[:, :1].expand_as(kept)) and not kept.all()
     assert h.shape == c.shape == (3, 4, 24)
     out.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.lstm.parameters())
     x = torch.randint(0, 50, (2, 9))
-    model.drop.forward = locked
-    model.drop.p = 0.0  # masks off: the layer-by-layer path must compute what the fused call computes
+    for name, forward in locked.items():
+        getattr(model, name).forward = forward
+    model.drop.p = model.layer_drop.p = 0.0  # masks off: the layer-by-layer path must compute what the fused call does
     layered = model(x)[0]
     assert torch.allclose(layered, model.eval()(x)[0], atol=1e-5)
+
+
+def test_layer_dropout_sets_the_rate_between_stacked_layers_only():
+    plain = LanguageModel(ModelConfig(vocab_size=50, embed_dim=16, hidden_size=16, layers=2, dropout=0.4,
+                                      layer_dropout=0.1))
+    assert (plain.lstm.dropout, plain.drop.p) == (0.1, 0.4)
+    unset = LanguageModel(ModelConfig(vocab_size=50, embed_dim=16, hidden_size=16, layers=2, dropout=0.4))
+    assert unset.lstm.dropout == 0.4  # a checkpoint written before the option rebuilds as it trained
+    classifier = Classifier(ModelConfig(task="classify", vocab_size=50, embed_dim=8, hidden_size=8, layers=2,
+                                        dropout=0.5, layer_dropout=0.2, bidirectional=True, num_classes=2))
+    assert (classifier.layer_drop.p, classifier.drop.p) == (0.2, 0.5)
 
 
 def test_cpu_dropout_keeps_the_expected_value():
@@ -157,16 +175,18 @@ def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
     out = tmp_path / "awd"
     result = cli("train", TALES, "--level", "word", "--hidden-size", "32", "--seq-len", "16", "--batch-size", "8",
         "--max-steps", "30", "--eval-every", "10", "--variational-dropout", "--embed-dropout", "0.1",
-        "--weight-drop", "0.3", "--optimizer", "asgd", "--lr", "5", "--schedule", "constant",
+        "--weight-drop", "0.3", "--layer-dropout", "0.1", "--optimizer", "asgd", "--lr", "5", "--schedule", "constant",
         "--out", str(out), "--quiet")
     assert result.code == 0, result.err
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["weight_drop"] == 0.3 and config["model"]["variational"] is True
+    assert config["model"]["layer_dropout"] == 0.1
     assert config["status"] == "done" and config["result"]["figures"]["test"]["ppl"] > 1
     generated = cli("generate", str(out), "--length", "5", "--seed", "1")
     assert generated.code == 0 and generated.out.strip()
     info = json.loads(cli("info", str(out), "--format", "json").out)
-    assert info["regularisation"] == {"dropout": 0.2, "variational": True, "embed_dropout": 0.1, "weight_drop": 0.3}
+    assert info["regularisation"] == {"dropout": 0.2, "layer_dropout": 0.1, "variational": True, "embed_dropout": 0.1,
+                                      "weight_drop": 0.3}
     assert info["optimizer"] == "asgd"
 
 

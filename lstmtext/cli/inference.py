@@ -304,6 +304,8 @@ def info(
         "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
         "parameters": count_parameters(ckpt.model),
         "regularisation": {"dropout": model.get("dropout", 0.0), "embed_dropout": model.get("embed_dropout", 0.0),
+                           **({"layer_dropout": model["layer_dropout"]} if model.get("layer_dropout") is not None
+                              else {}),
                            **({"variational": model.get("variational", False),
                                "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {})},
         "optimizer": config.get("train", {}).get("optimizer"),

@@ -78,6 +78,8 @@ def train(
                                                   "1 for classify).")] = None,
     dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout on embeddings, between layers "
                                                      "and before the output (default 0.2 lm, 0.3 classify).")] = None,
+    layer_dropout: Annotated[Optional[float], typer.Option("--layer-dropout", help="Dropout between stacked "
+                                                           "LSTM layers (default: --dropout).")] = None,
     variational: Annotated[bool, typer.Option("--variational-dropout", help="lm: one dropout mask per sequence "
                                               "on the LSTM's input, between its layers and on its output "
                                               "(AWD-LSTM).")] = False,
@@ -181,7 +183,7 @@ def train(
         dropout=dropout if dropout is not None else d["dropout"],
         tie_weights=(embed == hidden) if tie_weights is None else tie_weights,
         bidirectional=(init_from is None) if bidirectional is None else bidirectional, pooling=pooling,
-        variational=variational, embed_dropout=embed_dropout, weight_drop=weight_drop)
+        variational=variational, embed_dropout=embed_dropout, weight_drop=weight_drop, layer_dropout=layer_dropout)
     validate_model(model_cfg)
     if task == "lm" and (init_from is not None or freeze_epochs):
         raise usage_error("--init-from and --freeze-epochs are for --task classify")
