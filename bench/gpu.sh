@@ -7,6 +7,7 @@
 #   bash bench/gpu.sh quality    on the GPU: shakespeare-char, then sst2-classify
 #   bash bench/gpu.sh ptb        on the GPU: ptb-word, cut at 9 minutes to fit one call
 #   bash bench/gpu.sh awd        on the GPU: ptb-word-awd (NT-ASGD, now as a CUDA graph), cut at 9 minutes
+#   bash bench/gpu.sh awd-more   on the GPU, the next call while the machine is warm: 9 minutes more of it
 #   bash bench/gpu.sh sst2-sweep on the GPU: 14 variants of sst2-classify and a summary of them
 #
 # On the GPU machine the results files are copied to $OUT, which brings them back.
@@ -45,6 +46,10 @@ case "${1:-}" in
     ;;
   awd)
     python3 bench/quality.py ptb-word-awd --device cuda --tag 9min -- --time-limit 540
+    back quality
+    ;;
+  awd-more)
+    python3 bench/quality.py ptb-word-awd --device cuda --tag 9min --resume -- --time-limit 540
     back quality
     ;;
   sst2-sweep)

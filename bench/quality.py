@@ -1,9 +1,13 @@
 """Quality runs: train a preset on its shared corpus and record the figures it reaches.
 
     python bench/quality.py shakespeare-char-cpu [--device cpu] [--tag NAME] [-- extra lstmtext train flags]
+    python bench/quality.py ptb-word-awd --device cuda --tag 9min --resume -- --time-limit 540
 
 Writes bench/results/quality-<preset>[-<tag>]-<device>-<date>.json with the run's figures, settings and
 time; give a --tag with extra flags, so a variant does not overwrite the preset's own figures.
+``--resume`` continues that run (checkpoints/quality-<preset>[-<tag>]) from its last saved state,
+for as long as the flags after ``--`` allow, and writes ...-resumed-<device>-<date>.json: a run
+longer than one 10-minute device call, made of two calls while the machine stays warm.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("preset")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tag", default="", help="name for a variant run (with extra flags)")
+    parser.add_argument("--resume", action="store_true", help="continue the run this preset and tag name")
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:cut])
     args.extra = argv[cut + 1:]
-    if args.extra and not args.tag:
+    if args.extra and not args.tag and not args.resume:
         parser.error("give --tag NAME with extra flags, so the variant does not overwrite the preset's figures")
     args.name = f"{args.preset}-{args.tag}" if args.tag else args.preset
     return args
@@ -45,8 +50,12 @@ def main() -> None:
     if not corpus.exists():
         sys.exit(f"error: {corpus} is not here; the quality runs need ../shared/corpora (or LSTMTEXT_CORPORA)")
     run = ROOT / "checkpoints" / f"quality-{args.name}"
-    command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.preset, "--device",
-               args.device, "--out", str(run), "--overwrite", "--quiet", *args.extra]
+    if args.resume:
+        command = [sys.executable, "-m", "lstmtext", "train", "--resume", str(run), "--device", args.device,
+                   "--quiet", *args.extra]
+    else:
+        command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.preset, "--device",
+                   args.device, "--out", str(run), "--overwrite", "--quiet", *args.extra]
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT)
     wall = time.perf_counter() - started
@@ -61,7 +70,10 @@ def main() -> None:
            "wall_seconds": round(wall, 1), "train_seconds": round(result["seconds"], 1), "steps": result["steps"],
            "stopped_by": result["stopped_by"], "figures": result["figures"], "settings": preset["settings"],
            "versions": {"torch": torch.__version__, "cuda": torch.version.cuda}}
-    out = ROOT / "bench" / "results" / f"quality-{args.name}-{doc['device']}-{doc['date']}.json"
+    if args.resume:
+        doc["resumed"] = True
+    suffix = "-resumed" if args.resume else ""
+    out = ROOT / "bench" / "results" / f"quality-{args.name}{suffix}-{doc['device']}-{doc['date']}.json"
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(doc["figures"], indent=2))
     print(f"written to {out}")

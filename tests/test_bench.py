@@ -108,3 +108,6 @@ def test_quality_runs_pass_flags_after_the_separator_and_need_a_tag_for_them():
     assert parse_args(["shakespeare-char"]).name == "shakespeare-char"
     with pytest.raises(SystemExit):  # a variant without a tag would overwrite the preset's own figures
         parse_args(["ptb-word-cpu", "--", "--weight-drop", "0.3"])
+    resumed = parse_args(["ptb-word-awd", "--tag", "9min", "--resume", "--", "--time-limit", "540"])
+    assert resumed.resume and resumed.name == "ptb-word-awd-9min" and resumed.extra == ["--time-limit", "540"]
+    assert parse_args(["ptb-word", "--resume", "--", "--time-limit", "60"]).name == "ptb-word"  # its own run
