@@ -92,6 +92,8 @@ class TrainConfig:
     class_weights: str = "none"  # classification: "none" or "auto" (inverse class frequency)
     freeze_epochs: int = 0  # classification with --init-from: epochs with embedding and LSTM frozen
     cuda_graphs: bool = True  # on CUDA: capture the whole training step as a CUDA graph (graphs.py)
+    ar: float = 0.0  # lm: activation regularisation (AWD-LSTM's alpha)
+    tar: float = 0.0  # lm: temporal activation regularisation (AWD-LSTM's beta)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -133,6 +135,10 @@ class TrainConfig:
             raise usage_error(f"unknown --class-weights {self.class_weights!r}", "choose none or auto")
         if self.freeze_epochs < 0:
             raise usage_error(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}")
+        for flag, value in (("--ar", self.ar), ("--tar", self.tar)):
+            if not 0 <= value <= 100:
+                raise usage_error(f"{flag} must be between 0 (off) and 100, got {value}",
+                                  "AWD-LSTM uses --ar 2 --tar 1")
         if self.warmup_steps < 0:
             raise usage_error(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
 

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lstmtext.tasks import lm_loss
+
 WARMUP = 3  # eager steps before any capture: cuBLAS/cuDNN handles, autograd and optimizer state are made outside it
 PAD_TO = 8  # classifier batches are padded to a multiple of this many tokens, to bound the number of graphs
 
@@ -211,9 +213,9 @@ class BufferedLMStep(BufferedStep):
         return self.loss
 
     def _body(self) -> None:
-        with autocast(self.device, self.dtype):
-            logits, (h, c) = self.model(self.x, (self.h, self.c))
-        self.update(F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), self.y.reshape(-1)))
+        loss, (h, c) = lm_loss(self.model, self.x, self.y, (self.h, self.c), autocast(self.device, self.dtype),
+                               self.task.cfg)
+        self.update(loss)
         with torch.no_grad():  # after the backward, which still reads the state this step started from
             self.h.copy_(h)
             self.c.copy_(c)

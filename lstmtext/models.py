@@ -81,15 +81,22 @@ class LanguageModel(nn.Module):
                 last_only: bool = False) -> tuple[torch.Tensor, State]:
         """Logits for every position, or (``last_only``) for the final one: a long prompt then never
         materialises [length x vocabulary] logits."""
-        out, state = self.run_lstm(self.drop(self.embed(x)), state)
+        logits, state, _, _ = self.outputs(x, state, last_only)
+        return logits, state
+
+    def outputs(self, x: torch.Tensor, state: State | None = None,
+                last_only: bool = False) -> tuple[torch.Tensor, State, torch.Tensor, torch.Tensor]:
+        """Logits, the new state, and the last LSTM layer's outputs before and after dropout (which
+        AWD-LSTM's activation regularisers penalise)."""
+        raw, state = self.run_lstm(self.drop(self.embed(x)), state)
         if last_only:
-            out = out[:, -1:]
-        out = self.drop(out)
+            raw = raw[:, -1:]
+        dropped = out = self.drop(raw)
         if self.proj is not None:
             out = self.proj(out)
         if self.decoder is None:
-            return F.linear(out, self.embedding.weight, self.decoder_bias), state
-        return self.decoder(out), state
+            return F.linear(out, self.embedding.weight, self.decoder_bias), state, raw, dropped
+        return self.decoder(out), state, raw, dropped
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return embed(self.embedding, x, self.cfg.embed_dropout if self.training else 0.0)

@@ -48,6 +48,21 @@ def lm_eval(model: torch.nn.Module, tokens: np.ndarray, batch_size: int, seq_len
     return float(total.item()) / max(count, 1), count
 
 
+def lm_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, amp: Any,
+            cfg: TrainConfig) -> tuple[torch.Tensor, Any]:
+    """The training objective and the new state: next-token cross-entropy, plus AWD-LSTM's
+    activation regularisers where asked: ``--ar`` times the mean square of the last layer's
+    dropped-out outputs, and ``--tar`` times the mean square of their change from step to step."""
+    with amp:
+        logits, state, raw, dropped = model.outputs(x, state)
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+    if cfg.ar:
+        loss = loss + cfg.ar * dropped.float().pow(2).mean()
+    if cfg.tar and raw.shape[1] > 1:
+        loss = loss + cfg.tar * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+    return loss, state
+
+
 class LMTask:
     """Truncated BPTT over contiguous streams, with the LSTM state carried and detached."""
 
@@ -74,9 +89,8 @@ class LMTask:
             self.state = None
         x, y = (to_device(a, self.device) for a in self.train.get(index))
         state = None if self.state is None else tuple(s.detach() for s in self.state)
-        with amp:
-            logits, self.state = model(x, state)
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        loss, self.state = lm_loss(model, x, y, state, amp, self.cfg)
+        return loss
 
     def evaluate(self, model: torch.nn.Module, split: str, amp: Any, max_tokens: int | None = None) -> dict[str, Any]:
         tokens = self.prepared.tokens(split)

@@ -67,11 +67,12 @@ def run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, steps=40
     return train_and_read(tmp_path / name, prepared, model, cfg, buffered, monkeypatch)
 
 
-@pytest.mark.parametrize("optimizer", [dict(), dict(optimizer="sgd", lr=2.0, schedule="plateau", eval_every=10)])
-def test_buffered_step_trains_as_the_plain_step(tmp_path, monkeypatch, optimizer):
+@pytest.mark.parametrize("settings", [dict(), dict(optimizer="sgd", lr=2.0, schedule="plateau", eval_every=10),
+                                      dict(ar=2.0, tar=1.0)])
+def test_buffered_step_trains_as_the_plain_step(tmp_path, monkeypatch, settings):
     """Same seed, same batches (across an epoch boundary, where the carried state restarts), same
     schedule: the buffered step's weights and validation losses match the plain step's."""
-    cfg_kw = dict(steps=50, batch_size=128, **optimizer)  # tales.txt at 128 streams x 32: 31 steps per epoch
+    cfg_kw = dict(steps=50, batch_size=128, **settings)  # tales.txt at 128 streams x 32: 31 steps per epoch
     plain, plain_losses, plain_weights = run(tmp_path, "plain", **cfg_kw)
     buffered, losses, weights = run(tmp_path, "buffered", buffered=True, monkeypatch=monkeypatch, **cfg_kw)
     assert plain["epochs"] > 1

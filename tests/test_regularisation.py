@@ -171,16 +171,38 @@ def test_averaged_sgd_steps_as_torch_asgd_without_its_host_reads():
         assert not torch.equal(ours_opt.state[mine]["ax"], mine)  # a real average of several steps
 
 
+def test_activation_regularisers_add_their_penalties_to_the_loss():
+    """--ar: alpha times the mean square of the last layer's dropped-out outputs; --tar: beta times
+    the mean square of their change between consecutive steps. Nothing is added when both are 0."""
+    from contextlib import nullcontext
+
+    from lstmtext.tasks import lm_loss
+
+    model = lm().train()
+    x, y = torch.randint(0, 50, (4, 12)), torch.randint(0, 50, (4, 12))
+    logits, state, raw, dropped = model.outputs(x)
+    assert torch.equal(model(x)[0], logits) and raw.shape == dropped.shape == (4, 12, 16)
+    plain, _ = lm_loss(model, x, y, None, nullcontext(), TrainConfig())
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 50), y.reshape(-1))
+    torch.testing.assert_close(plain, ce)
+    regularised, new_state = lm_loss(model, x, y, None, nullcontext(), TrainConfig(ar=2.0, tar=1.0))
+    expected = ce + 2.0 * raw.pow(2).mean() + (raw[:, 1:] - raw[:, :-1]).pow(2).mean()  # dropout 0: dropped == raw
+    torch.testing.assert_close(regularised, expected)
+    assert regularised > plain and torch.equal(new_state[0], state[0])
+    regularised.backward()
+    assert all(p.grad is not None for p in model.lstm.parameters())
+
+
 def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
     out = tmp_path / "awd"
     result = cli("train", TALES, "--level", "word", "--hidden-size", "32", "--seq-len", "16", "--batch-size", "8",
         "--max-steps", "30", "--eval-every", "10", "--variational-dropout", "--embed-dropout", "0.1",
         "--weight-drop", "0.3", "--layer-dropout", "0.1", "--optimizer", "asgd", "--lr", "5", "--schedule", "constant",
-        "--out", str(out), "--quiet")
+        "--ar", "2", "--tar", "1", "--out", str(out), "--quiet")
     assert result.code == 0, result.err
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["weight_drop"] == 0.3 and config["model"]["variational"] is True
-    assert config["model"]["layer_dropout"] == 0.1
+    assert config["model"]["layer_dropout"] == 0.1 and (config["train"]["ar"], config["train"]["tar"]) == (2, 1)
     assert config["status"] == "done" and config["result"]["figures"]["test"]["ppl"] > 1
     generated = cli("generate", str(out), "--length", "5", "--seed", "1")
     assert generated.code == 0 and generated.out.strip()
@@ -193,4 +215,7 @@ def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
 def test_only_the_lm_only_options_are_refused_for_a_classifier(cli, tmp_path):
     result = cli("train", "--task", "classify", "--weight-drop", "0.5", "--out", str(tmp_path / "c"))
     assert_one_line_error(result, 2, "--weight-drop is for --task lm")
+    result = cli("train", "--task", "classify", "--ar", "2", "--out", str(tmp_path / "c"))
+    assert_one_line_error(result, 2, "--ar and --tar are for --task lm")
+    assert_one_line_error(cli("train", "--tar", "-1", "--out", str(tmp_path / "c")), 2, "--tar must be")
     assert not (tmp_path / "c").exists()

@@ -112,6 +112,11 @@ def train(
                                            "averaging the weights once validation stalls: NT-ASGD).")] = "adamw",
     weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")] = 0.01,
     clip: Annotated[float, typer.Option("--clip", help="Gradient-norm clipping (0 = off).")] = 1.0,
+    ar: Annotated[float, typer.Option("--ar", help="lm: activation regularisation, this times the mean square "
+                                      "of the last layer's outputs (AWD-LSTM: 2; in the logged train "
+                                      "loss).")] = 0.0,
+    tar: Annotated[float, typer.Option("--tar", help="lm: temporal activation regularisation, this times the "
+                                       "mean square of their step-to-step change (AWD-LSTM: 1).")] = 0.0,
     schedule: Annotated[str, typer.Option("--schedule", help="cosine, plateau or constant.")] = "cosine",
     warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="Linear LR warm-up steps.")] = 50,
     epochs: Annotated[Optional[float], typer.Option("--epochs", help="Passes over the training split (default "
@@ -174,7 +179,7 @@ def train(
         max_steps=max_steps, time_limit=time_limit,
         eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
-        freeze_epochs=freeze_epochs, cuda_graphs=cuda_graphs)
+        freeze_epochs=freeze_epochs, cuda_graphs=cuda_graphs, ar=ar, tar=tar)
     train_cfg.validate()
     embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
     model_cfg = ModelConfig(
@@ -187,6 +192,8 @@ def train(
     validate_model(model_cfg)
     if task == "lm" and (init_from is not None or freeze_epochs):
         raise usage_error("--init-from and --freeze-epochs are for --task classify")
+    if task != "lm" and (ar or tar):
+        raise usage_error("--ar and --tar are for --task lm", "drop them for a classifier")
     from lstmtext.training import resolve_device
 
     resolve_device(device)
