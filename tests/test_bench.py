@@ -111,3 +111,12 @@ def test_quality_runs_pass_flags_after_the_separator_and_need_a_tag_for_them():
     resumed = parse_args(["ptb-word-awd", "--tag", "9min", "--resume", "--", "--time-limit", "540"])
     assert resumed.resume and resumed.name == "ptb-word-awd-9min" and resumed.extra == ["--time-limit", "540"]
     assert parse_args(["ptb-word", "--resume", "--", "--time-limit", "60"]).name == "ptb-word"  # its own run
+
+
+def test_lr_probe_builds_the_presets_model_and_training_settings():
+    from bench.lr_probe import configs
+    from lstmtext.cli import load_preset
+
+    model, train = configs(load_preset("ptb-word-awd")["settings"], 10_001, lr=7.0, max_steps=30)
+    assert (model.vocab_size, model.hidden_size, model.embed_dim, model.layer_dropout) == (10_001, 1150, 400, 0.25)
+    assert (train.optimizer, train.lr, train.ar, train.tar, train.max_steps) == ("asgd", 7.0, 2.0, 1.0, 30)
