@@ -119,8 +119,8 @@ def seed_everything(seed: int) -> None:
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device,
                    capturable: bool = False) -> torch.optim.Optimizer:
-    """The optimizer ``cfg`` names; ``capturable`` (AdamW or SGD): safe inside a CUDA graph, with
-    its learning rate a device tensor."""
+    """The optimizer ``cfg`` names; ``capturable``: safe inside a CUDA graph, with its learning rate
+    a device tensor (all three are fused where torch has the kernels: CUDA and the CPU)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":  # fused: one kernel, which takes the clip factor (and, captured, the rate) as tensors
         fused = device.type in ("cuda", "cpu") or None
