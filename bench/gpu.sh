@@ -8,6 +8,7 @@
 #   bash bench/gpu.sh ptb        on the GPU: ptb-word, cut at 9 minutes to fit one call
 #   bash bench/gpu.sh awd        on the GPU: ptb-word-awd (NT-ASGD, now as a CUDA graph), cut at 9 minutes
 #   bash bench/gpu.sh awd-more   on the GPU, the next call while the machine is warm: 9 minutes more of it
+#   bash bench/gpu.sh large-asgd on the GPU: ptb-word-large with NT-ASGD at a constant lr 20, cut at 9 minutes
 #   bash bench/gpu.sh sst2-sweep on the GPU: 14 variants of sst2-classify and a summary of them
 #
 # On the GPU machine the results files are copied to $OUT, which brings them back.
@@ -46,6 +47,11 @@ case "${1:-}" in
     ;;
   awd)
     python3 bench/quality.py ptb-word-awd --device cuda --tag 9min -- --time-limit 540
+    back quality
+    ;;
+  large-asgd)
+    python3 bench/quality.py ptb-word-large --device cuda --tag asgd-9min -- --optimizer asgd --schedule constant \
+      --time-limit 540
     back quality
     ;;
   awd-more)
