@@ -208,7 +208,7 @@ def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
     assert generated.code == 0 and generated.out.strip()
     info = json.loads(cli("info", str(out), "--format", "json").out)
     assert info["regularisation"] == {"dropout": 0.2, "layer_dropout": 0.1, "variational": True, "embed_dropout": 0.1,
-                                      "weight_drop": 0.3}
+                                      "weight_drop": 0.3, "ar": 2.0, "tar": 1.0}
     assert info["optimizer"] == "asgd"
 
 

@@ -307,7 +307,8 @@ def info(
                            **({"layer_dropout": model["layer_dropout"]} if model.get("layer_dropout") is not None
                               else {}),
                            **({"variational": model.get("variational", False),
-                               "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {})},
+                               "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {}),
+                           **{k: v for k, v in config.get("train", {}).items() if k in ("ar", "tar") and v}},
         "optimizer": config.get("train", {}).get("optimizer"),
         "labels": config.get("labels"),
         "steps": result.get("steps", saved),
