@@ -12,7 +12,6 @@ is a check to run before spending device time on a long run, not a figure.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 import tempfile
@@ -24,15 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 def configs(settings: dict, vocab_size: int, **overrides):
     """The ModelConfig and TrainConfig a preset's settings name (other settings are the tokenizer's)."""
-    from lstmtext.config import ModelConfig, TrainConfig
+    from lstmtext.config import ModelConfig, TrainConfig, from_dict
 
-    def pick(cls, values):
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
-
-    model = pick(ModelConfig, {**settings, "vocab_size": vocab_size})
-    train = pick(TrainConfig, {**settings, **overrides})
-    return model, train
+    model = from_dict(ModelConfig, {**settings, "vocab_size": vocab_size})
+    return model, from_dict(TrainConfig, {**settings, **overrides})
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from lstmtext.models import Classifier, LanguageModel  # noqa: E402
 from lstmtext.tasks import ClassifyTask, LMTask  # noqa: E402
 from lstmtext.graphs import WARMUP, graph_blocker  # noqa: E402
 from lstmtext.training import (adamw, autocast_dtype, autocast_for, keep_freed_memory,  # noqa: E402
-                                make_optimizer, make_schedule, step_runner)
+                                make_optimizer, make_schedule, precision_name, step_runner)
 
 ROOT = Path(__file__).resolve().parent.parent
 # name: (vocab, embed=hidden, layers, seq_len, batch); GPU shapes from the issue, CPU quick ones scaled down.
@@ -34,10 +34,6 @@ SHAPES = {"char 3x512": (65, 512, 3, 256, 64), "word 2x650 b20": (10_000, 650, 2
           "word 2x650 b128": (10_000, 650, 2, 35, 128)}
 QUICK_SHAPES = {"char 2x256": (65, 256, 2, 128, 32), "word 2x200 b20": (10_000, 200, 2, 35, 20)}
 KERNEL_TARGET_SHAPES = {"char 3x512", "word 2x650 b128"}
-
-
-def precision_name(dtype: torch.dtype | None) -> str:
-    return str(dtype).replace("torch.", "") if dtype is not None else "fp32"
 
 
 def sync_for(device: torch.device):

@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from lstmtext.tasks import lm_loss
+from lstmtext.tasks import classify_loss, lm_loss
 
 WARMUP = 3  # eager steps before any capture: cuBLAS/cuDNN handles, autograd and optimizer state are made outside it
 PAD_TO = 8  # classifier batches are padded to a multiple of this many tokens, to bound the number of graphs
@@ -248,6 +247,5 @@ class BufferedClassifyStep(BufferedStep):
         return self.loss
 
     def _body(self, buffer: torch.Tensor) -> None:
-        with autocast(self.device, self.dtype):
-            logits = self.model(buffer[:, :-2], buffer[:, -2])
-        self.update(F.cross_entropy(logits.float(), buffer[:, -1], weight=self.task.weights))
+        self.update(classify_loss(self.model, buffer[:, :-2], buffer[:, -2], buffer[:, -1],
+                                  autocast(self.device, self.dtype), self.task.weights))

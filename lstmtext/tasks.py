@@ -63,6 +63,14 @@ def lm_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any
     return loss, state
 
 
+def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, amp: Any,
+                  weights: torch.Tensor | None) -> torch.Tensor:
+    """The classifier's training objective: cross-entropy, class-weighted with ``--class-weights auto``."""
+    with amp:
+        logits = model(x, lengths)
+    return F.cross_entropy(logits.float(), y, weight=weights)
+
+
 class LMTask:
     """Truncated BPTT over contiguous streams, with the LSTM state carried and detached."""
 
@@ -170,9 +178,8 @@ class ClassifyTask:
 
     def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:
         x, lengths, y = self.batch(step, model)
-        with amp:
-            logits = model(to_device(x, self.device), torch.from_numpy(lengths))
-        return F.cross_entropy(logits.float(), to_device(y, self.device), weight=self.weights)
+        return classify_loss(model, to_device(x, self.device), torch.from_numpy(lengths), to_device(y, self.device),
+                             amp, self.weights)
 
     def predict(self, model: torch.nn.Module, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         tokens, offsets, labels = self.prepared.records(split)

@@ -294,6 +294,7 @@ def info(
     if (checkpoint / "state.json").exists():
         saved = json.loads((checkpoint / "state.json").read_text(encoding="utf-8")).get("step")
     best = (result.get("figures") or {}).get("valid") or {}
+    train = config.get("train", {})
     facts = {
         "checkpoint": str(checkpoint),
         "task": config["task"],
@@ -308,8 +309,8 @@ def info(
                               else {}),
                            **({"variational": model.get("variational", False),
                                "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {}),
-                           **{k: v for k, v in config.get("train", {}).items() if k in ("ar", "tar") and v}},
-        "optimizer": config.get("train", {}).get("optimizer"),
+                           **{k: train[k] for k in ("ar", "tar") if train.get(k)}},
+        "optimizer": train.get("optimizer"),
         "labels": config.get("labels"),
         "steps": result.get("steps", saved),
         "saved_state_step": saved,
