@@ -132,29 +132,32 @@ def captured(fn):
     return graph.replay
 
 
-def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, float, dict]:
-    """One training epoch with length-bucketed packed batches vs random pad-to-longest batches."""
+def classifier_records(source: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, str]:
+    """Word-level training records (tokens, offsets, labels) of an SST-2 folder, else a synthetic stand-in."""
     from lstmtext.config import TokenizerSpec
     from lstmtext.corpus import open_corpus
     from lstmtext.data import ensure_prepared
 
-    source = SHARED / "sst2" / ("sentences" if quick else "")
+    if not source.exists():  # a synthetic length distribution shaped like SST-2 sentences
+        rng = np.random.default_rng(0)
+        lengths = np.clip(rng.lognormal(2.9, 0.5, 6920).astype(int), 2, 60)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        return rng.integers(3, 15_000, offsets[-1]), offsets, rng.integers(0, 2, len(lengths)), 15_000, "synthetic"
     with tempfile.TemporaryDirectory() as tmp:
-        if source.exists():
-            ensure_prepared(open_corpus(source, task="classify"), TokenizerSpec(level="word", lowercase=True),
-                            Path(tmp) / "p", task="classify")
-            tokens, offsets, labels = Prepared.open(Path(tmp) / "p").records("train")
-            tokens, offsets, labels = np.asarray(tokens), np.asarray(offsets), np.asarray(labels)
-            vocab, origin = int(tokens.max()) + 1, str(source)
-        else:  # a synthetic length distribution shaped like SST-2 sentences
-            rng = np.random.default_rng(0)
-            lengths = np.clip(rng.lognormal(2.9, 0.5, 6920).astype(int), 2, 60)
-            offsets = np.concatenate([[0], np.cumsum(lengths)])
-            tokens = rng.integers(3, 15_000, offsets[-1])
-            labels = rng.integers(0, 2, len(lengths))
-            vocab, origin = 15_000, "synthetic"
-    limit = 3000 if quick else len(labels)
+        ensure_prepared(open_corpus(source, task="classify"), TokenizerSpec(level="word", lowercase=True),
+                        Path(tmp) / "p", task="classify")
+        tokens, offsets, labels = Prepared.open(Path(tmp) / "p").records("train")
+        tokens, offsets, labels = np.asarray(tokens), np.asarray(offsets), np.asarray(labels)
+    return tokens, offsets, labels, int(tokens.max()) + 1, str(source)
+
+
+def classifier_epoch_seconds(device: torch.device, quick: bool, source: Path) -> tuple[float, float, dict]:
+    """One training epoch with length-bucketed batches vs random pad-to-longest batches, on ``source``'s
+    training texts (the first 3,000 with ``quick``)."""
+    tokens, offsets, labels, vocab, origin = classifier_records(source)
+    limit = min(3000, len(labels)) if quick else len(labels)
     offsets, labels = offsets[: limit + 1], labels[:limit]
+
     cfg = ModelConfig(task="classify", vocab_size=vocab, embed_dim=128, hidden_size=128, layers=1,
                       bidirectional=True, pooling="mean", num_classes=2, dropout=0.3)
     dtype = autocast_dtype("auto", device)  # lstmtext's default precision, for every mode alike
@@ -179,7 +182,10 @@ def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, 
     for _ in range(rounds):
         for mode in modes:
             results[mode] = min(results[mode], next(epochs[mode]))
-    info = {"texts": limit, "source": origin, "bucketed_packed_seconds": round(results["packed"], 3),
+    info = {"texts": limit, "source": origin, "tokens": int(offsets[-1] - offsets[0]),
+            "padded_tokens_bucketed": padded_tokens(TextBatches(tokens, offsets, labels, 32, 256)),
+            "padded_tokens_naive": padded_tokens(TextBatches(tokens, offsets, labels, 32, 256, bucket=False)),
+            "bucketed_packed_seconds": round(results["packed"], 3),
             "recipe_bucketed_seconds": round(results["recipe_bucketed"], 3),
             "recipe_bucketing_ratio": round(results["naive"] / results["recipe_bucketed"], 3),
             "precision": precision_name(dtype),
@@ -187,6 +193,12 @@ def classifier_epoch_seconds(device: torch.device, quick: bool) -> tuple[float, 
     if "bucketed_eager" in results:
         info["bucketed_eager_seconds"] = round(results["bucketed_eager"], 3)
     return results["bucketed"], results["naive"], info
+
+
+def padded_tokens(batches: TextBatches, seed: int = 0) -> int:
+    """Tokens one epoch of ``batches`` runs the LSTM over, padding included."""
+    batches.shuffle(seed)
+    return int(sum(len(rows) * batches.lengths[rows].max() for rows in batches.order))
 
 
 def timed_epochs(step, batches: TextBatches, device: torch.device):
@@ -327,9 +339,17 @@ def main() -> None:
                             kernel, 0.85 if gpu and name in KERNEL_TARGET_SHAPES else None, settings))
             rows.append(Row(f"train step vs classic recipe ({name})", full, "tokens/s",
                             "fp32, per-step .item(), plain SGD", classic, 1.5 if gpu else 1.0, settings))
-    bucketed, naive, info = classifier_epoch_seconds(device, quick)
-    rows.append(Row("classifier epoch speed-up from bucketing", 1 / bucketed, "epochs/s", "random pad-to-longest",
-                    1 / naive, 2.0 if gpu else 1.5, info))
+    # The issue's figure is on SST-2's training set (GLUE's phrases and sentences); whole sentences alone
+    # (sst2/sentences) are longer and vary less, so bucketing saves less there: measured too, without a target.
+    for name, source, target in (("SST-2 train", SHARED / "sst2", 2.0 if gpu else 1.5),
+                                 ("SST-2 whole sentences", SHARED / "sst2" / "sentences", None)):
+        if not source.exists():
+            if target is None:
+                continue
+            name = "synthetic SST-2-like lengths"
+        bucketed, naive, info = classifier_epoch_seconds(device, quick, source)
+        rows.append(Row(f"classifier epoch speed-up from bucketing ({name})", 1 / bucketed, "epochs/s",
+                        "random pad-to-longest", 1 / naive, target, info))
     one, many, latency = generation_figures(device, quick)
     rows.append(Row("generation, 64 samples in one batch", many, "tokens/s", "1 sample", one, 20.0,
                     {"latency_ms_per_token_batch1": round(latency * 1000, 3)}))

@@ -47,6 +47,28 @@ def test_benchmarks_run_on_tiny_shapes(tmp_path):
         assert figure > 0
 
 
+def test_bucketing_benchmark_reads_a_classify_corpus_and_counts_its_padding(tmp_path):
+    import numpy as np
+
+    from bench.run import classifier_records, padded_tokens
+    from lstmtext.data import TextBatches
+
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / "train.tsv").write_text(REVIEWS.read_text())
+    tokens, offsets, labels, vocab, origin = classifier_records(folder)
+    assert origin == str(folder) and len(offsets) == len(labels) + 1 and tokens.max() < vocab
+    real = int(offsets[-1])
+    bucketed = padded_tokens(TextBatches(tokens, offsets, labels, 4, 256))
+    naive = padded_tokens(TextBatches(tokens, offsets, labels, 4, 256, bucket=False))
+    assert real <= bucketed < naive  # the reviews vary in length, so random batches pad more
+    _, offsets, labels, vocab, origin = classifier_records(tmp_path / "absent")
+    assert origin == "synthetic" and vocab == 15_000 and len(labels) == 6920
+    assert np.all(np.diff(offsets) >= 2)
+    one_per_batch = TextBatches(np.zeros(offsets[-1], dtype=np.int64), offsets, labels, 1, 256)
+    assert padded_tokens(one_per_batch) == offsets[-1]  # a batch of one text has no padding
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in PRESETS.glob("*.json")))
 def test_presets_are_data_with_known_options(name):
     import inspect
