@@ -261,7 +261,9 @@ def recipe_step(model: Classifier, batches: TextBatches, device: torch.device, a
     return step
 
 
-def generation_figures(device: torch.device, quick: bool) -> tuple[float, float, float]:
+def generation_figures(device: torch.device, quick: bool) -> tuple[float, float, dict]:
+    """Tokens/s sampling 1 and 64 rows, as `lstmtext generate` runs (on CUDA: the one-token step
+    replayed as a CUDA graph), and on CUDA the same without the graph."""
     from lstmtext.sampling import SampleSettings, sample
     from lstmtext.tokenizers import CharTokenizer
 
@@ -270,11 +272,22 @@ def generation_figures(device: torch.device, quick: bool) -> tuple[float, float,
     model = LanguageModel(ModelConfig(vocab_size=tok.vocab_size, embed_dim=hidden, hidden_size=hidden,
                                       layers=2, dropout=0.0)).to(device).eval()
     length = 100 if quick else 300
-    times = {}
-    for n in (1, 64):
-        settings = SampleSettings(length=length, num_samples=n, temperature=1.0)
-        times[n] = median_time(lambda: sample(model, tok, "the ", settings, device), 1, 3, sync_for(device))
-    return length / times[1], 64 * length / times[64], times[1] / length
+    rate, info = {}, {}
+    for graphed in ((True, False) if device.type == "cuda" else (False,)):
+        for n in (1, 64):
+            settings, report = SampleSettings(length=length, num_samples=n, temperature=1.0), {}
+            seconds = median_time(lambda: sample(model, tok, "the ", settings, device, cuda_graph=graphed,
+                                                 report=report), 1, 3, sync_for(device))
+            rate[graphed, n] = n * length / seconds
+            info[f"decode_{'graph' if graphed else 'eager'}_{n}"] = report["decode"]
+    default = device.type == "cuda"
+    info["latency_ms_per_token_batch1"] = round(1000 / rate[default, 1], 4)
+    if default:
+        info["eager_tokens_per_s_batch1"] = round(rate[False, 1])
+        info["eager_tokens_per_s_batch64"] = round(rate[False, 64])
+        info["graph_speedup_batch1"] = round(rate[True, 1] / rate[False, 1], 3)
+        info["graph_speedup_batch64"] = round(rate[True, 64] / rate[False, 64], 3)
+    return rate[default, 1], rate[default, 64], info
 
 
 def tokenize_mb_per_s(quick: bool) -> dict[str, float]:
@@ -350,9 +363,8 @@ def main() -> None:
         bucketed, naive, info = classifier_epoch_seconds(device, quick, source)
         rows.append(Row(f"classifier epoch speed-up from bucketing ({name})", 1 / bucketed, "epochs/s",
                         "random pad-to-longest", 1 / naive, target, info))
-    one, many, latency = generation_figures(device, quick)
-    rows.append(Row("generation, 64 samples in one batch", many, "tokens/s", "1 sample", one, 20.0,
-                    {"latency_ms_per_token_batch1": round(latency * 1000, 3)}))
+    one, many, info = generation_figures(device, quick)
+    rows.append(Row("generation, 64 samples in one batch", many, "tokens/s", "1 sample", one, 20.0, info))
     for level, mbps in tokenize_mb_per_s(quick).items():
         rows.append(Row(f"tokenize ({level})", mbps, "MB/s", settings={"file_mb": 8 if quick else 100}))
     doc = results_document(rows, args.device, quick)

@@ -54,7 +54,8 @@ def tensor_learning_rates(opt: torch.optim.Optimizer) -> None:
 
 
 class Replayer:
-    """Runs a step body eagerly, or captured as a CUDA graph per batch shape and replayed.
+    """Runs a step body eagerly, or captured as a CUDA graph per batch shape and replayed (a training
+    step, whose optimizer's gradients it clears, or with ``opt`` None any other step: one token of decoding).
 
     The first WARMUP steps, and the first step of each new shape, run eagerly on a side stream (as
     capture asks); the next step of that shape is captured and every later one replays. Every graph
@@ -62,7 +63,7 @@ class Replayer:
     lives outside it, and steps run one after another, so the graphs may reuse each other's memory.
     """
 
-    def __init__(self, opt: torch.optim.Optimizer, device: torch.device, capture: bool) -> None:
+    def __init__(self, opt: torch.optim.Optimizer | None, device: torch.device, capture: bool) -> None:
         self.opt, self.device, self.capture = opt, device, capture
         self.graphs: dict[Any, torch.cuda.CUDAGraph] = {}
         self.seen: set[Any] = set()
@@ -86,17 +87,21 @@ class Replayer:
             side = torch.cuda.Stream(self.device)
             side.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(side):
-                self.opt.zero_grad(set_to_none=True)
+                self._zero_grad()
                 body()
             torch.cuda.current_stream(self.device).wait_stream(side)
             self.seen.add(key)
             self.eager_steps += 1
         else:
-            self.opt.zero_grad(set_to_none=True)
+            self._zero_grad()
             body()
 
+    def _zero_grad(self) -> None:
+        if self.opt is not None:
+            self.opt.zero_grad(set_to_none=True)
+
     def _capture(self, key: Any, body: Any) -> None:
-        self.opt.zero_grad(set_to_none=True)  # the graph's backward then writes fresh .grad tensors in its pool
+        self._zero_grad()  # the graph's backward then writes fresh .grad tensors in its pool
         if self.pool is None:
             self.pool = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()

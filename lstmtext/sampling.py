@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 import torch
@@ -60,34 +61,125 @@ def start_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
     return [EOS]
 
 
+class StreamText:
+    """A sample's text, written as its tokens arrive.
+
+    Each new token is decoded together with the few tokens before it (``CONTEXT``), and what it adds
+    is written once that text is settled (a tokenizer may join tokens differently from decoding them
+    apart, and byte pieces may end mid-character). Decoding everything so far at every token instead
+    would make a long stream quadratic: hours for a million tokens.
+    """
+
+    CONTEXT = 8
+
+    def __init__(self, tokenizer: Tokenizer, write: Callable[[str], Any]) -> None:
+        self.tokenizer, self.write = tokenizer, write
+        self.tokens: list[int] = []
+        self.done = 0  # tokens whose text has been written
+
+    def add(self, token: int) -> None:
+        self.tokens.append(token)
+        self._emit(final=False)
+
+    def finish(self) -> None:
+        self._emit(final=True)
+
+    def _emit(self, final: bool) -> None:
+        start = max(0, self.done - self.CONTEXT)
+        head = self.tokenizer.decode(self.tokens[start:self.done])
+        text = self.tokenizer.decode(self.tokens[start:])
+        if text.startswith(head) and (final or not text.endswith("\ufffd")):
+            if len(text) > len(head):
+                self.write(text[len(head):])
+            self.done = len(self.tokens)
+
+
+GRAPH_MIN_LENGTH = 32  # shorter samples decode eagerly: capturing costs more than it would save
+NOISE_STEPS = 64  # steps of sampling noise drawn in one go (fewer, larger RNG calls) ...
+NOISE_BYTES = 64 << 20  # ... as long as [steps, samples, vocabulary] floats stay under this
+
+
+class Decoder:
+    """One token of sampling for every row, over fixed buffers, so that on CUDA the step can be
+    captured once as a graph and replayed for each token (see ``graphs.Replayer``).
+
+    The buffers hold the last logits, the LSTM state, the tokens drawn so far with a device-side
+    position, and exponential noise drawn ahead for ``NOISE_STEPS`` steps. A row's token is
+    ``argmax(p / q)`` with ``q ~ Exp(1)``: the algorithm ``torch.multinomial`` uses for one sample,
+    without its host-side check of the probabilities (a sync per token, and not capturable).
+    The noise for a step depends only on the seed, the step and the batch shape, so a longer
+    ``--length`` with the same seed continues the shorter sample.
+    """
+
+    def __init__(self, model: torch.nn.Module, settings: SampleSettings, last: torch.Tensor, state: tuple,
+                 device: torch.device) -> None:
+        self.model, self.settings = model, settings
+        rows, vocab = last.shape
+        self.last = last.float().contiguous()
+        self.state = tuple(s.contiguous() for s in state)
+        self.banned = torch.zeros(vocab, dtype=torch.bool, device=device)
+        self.banned[[PAD, UNK]] = True
+        self.out = torch.empty(rows, settings.length, dtype=torch.long, device=device)
+        self.token = torch.zeros(rows, dtype=torch.long, device=device)
+        self.t = torch.zeros(1, dtype=torch.long, device=device)
+        self.chunk = max(1, min(NOISE_STEPS, NOISE_BYTES // (4 * rows * vocab)))
+        self.noise = torch.empty(self.chunk, rows, vocab, device=device) if settings.temperature > 0 else None
+        self.slot = torch.zeros(1, dtype=torch.long, device=device)
+
+    def prepare(self, t: int, generator: torch.Generator) -> None:
+        """Before step ``t``, outside any graph: draw the next chunk of noise when the last is used up."""
+        if self.noise is not None and t % self.chunk == 0:
+            self.noise.exponential_(generator=generator)
+            self.slot.zero_()
+
+    def step(self) -> None:
+        """Draw one token per row from the last logits, record it, and run the model one step on it."""
+        settings = self.settings
+        last = self.last.masked_fill(self.banned, float("-inf"))
+        if self.noise is None:
+            nxt = last.argmax(-1)
+        else:
+            probs = torch.softmax(filter_logits(last / settings.temperature, settings.top_k, settings.top_p), -1)
+            nxt = (probs / self.noise.index_select(0, self.slot)[0]).argmax(-1)
+            self.slot += 1
+        self.out.index_copy_(1, self.t, nxt[:, None])
+        self.t += 1
+        self.token.copy_(nxt)
+        logits, state = self.model(nxt[:, None], self.state)
+        self.last.copy_(logits[:, -1])
+        for buffer, new in zip(self.state, state):
+            buffer.copy_(new)
+
+
 @torch.no_grad()
 def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: SampleSettings,
-           device: torch.device, on_step: Callable[[list[int]], None] | None = None) -> list[list[int]]:
+           device: torch.device, on_step: Callable[[list[int]], None] | None = None, cuda_graph: bool = True,
+           report: dict | None = None) -> list[list[int]]:
     """Generate ``settings.length`` tokens after the prompt for each of ``num_samples`` rows.
 
     The prompt is run through the model first to warm the LSTM state. ``on_step`` (used for
-    streaming) receives the new token of every row after each step.
+    streaming) receives the new token of every row after each step. On CUDA (unless ``cuda_graph``
+    is False, or the sample is shorter than ``GRAPH_MIN_LENGTH``) the one-token step is captured as a
+    CUDA graph after a few eager steps and replayed, which takes its dozens of kernel launches off the
+    host; if capture fails it stays eager.
+    ``report``, when given, receives how the steps ran (``decode``).
     """
+    from lstmtext.graphs import Replayer
+
     model.eval()
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     ids = torch.tensor([start_ids(tokenizer, prompt)], device=device).repeat(settings.num_samples, 1)
     state = None
     for start in range(0, ids.shape[1], 4096):  # long prompts in slices: bounded memory
         logits, state = model(ids[:, start:start + 4096], state, last_only=True)
-    last = logits[:, -1].float()
-    banned = torch.zeros(last.shape[-1], dtype=torch.bool, device=device)
-    banned[[PAD, UNK]] = True
-    out = torch.empty(settings.num_samples, settings.length, dtype=torch.long, device=device)
+    decoder = Decoder(model, settings, logits[:, -1], state, device)
+    replayer = Replayer(None, device, capture=cuda_graph and device.type == "cuda"
+                        and settings.length >= GRAPH_MIN_LENGTH)
     for t in range(settings.length):
-        last = last.masked_fill(banned, float("-inf"))
-        if settings.temperature == 0:
-            nxt = last.argmax(-1)
-        else:
-            filtered = filter_logits(last / settings.temperature, settings.top_k, settings.top_p)
-            nxt = torch.multinomial(torch.softmax(filtered, -1), 1, generator=generator).squeeze(1)
-        out[:, t] = nxt
+        decoder.prepare(t, generator)
+        replayer.run(settings.num_samples, decoder.step)
         if on_step is not None:
-            on_step(nxt.tolist())
-        logits, state = model(nxt[:, None], state)
-        last = logits[:, -1].float()
-    return out.tolist()
+            on_step(decoder.token.tolist())
+    if report is not None:
+        report["decode"] = replayer.mode
+    return decoder.out.tolist()

@@ -47,6 +47,14 @@ def test_benchmarks_run_on_tiny_shapes(tmp_path):
         assert figure > 0
 
 
+def test_generation_benchmark_reports_its_decode_mode():
+    from bench.run import generation_figures
+
+    one, many, info = generation_figures(torch.device("cpu"), quick=True)
+    assert one > 0 and many > 0 and info["decode_eager_1"] == info["decode_eager_64"] == "eager"
+    assert info["latency_ms_per_token_batch1"] == round(1000 / one, 4)
+
+
 def test_bucketing_benchmark_reads_a_classify_corpus_and_counts_its_padding(tmp_path):
     import numpy as np
 

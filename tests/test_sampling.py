@@ -56,3 +56,70 @@ def test_filter_logits_top_k_and_top_p():
     kept = torch.isfinite(filter_logits(logits, top_k=0, top_p=p))
     assert kept.tolist() == [[True, True, False, False, False]]
     assert torch.isfinite(filter_logits(logits, 0, 0.01)).sum() == 1
+
+
+def reference_sample(model, tok, prompt, settings):
+    """The plain sampling loop (torch.multinomial, one model call per token) that ``sample`` must match."""
+    from lstmtext.sampling import start_ids
+    from lstmtext.tokenizers import PAD, UNK
+
+    generator = torch.Generator().manual_seed(settings.seed)
+    ids = torch.tensor([start_ids(tok, prompt)]).repeat(settings.num_samples, 1)
+    logits, state = model(ids, None, last_only=True)
+    last, rows = logits[:, -1].float(), []
+    for _ in range(settings.length):
+        last[:, [PAD, UNK]] = float("-inf")
+        if settings.temperature == 0:
+            nxt = last.argmax(-1)
+        else:
+            probs = torch.softmax(filter_logits(last / settings.temperature, settings.top_k, settings.top_p), -1)
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        rows.append(nxt)
+        logits, state = model(nxt[:, None], state)
+        last = logits[:, -1].float()
+    return torch.stack(rows, 1).tolist()
+
+
+@pytest.mark.parametrize("kw", [dict(temperature=1.0), dict(temperature=0.7, top_k=5), dict(temperature=1.2, top_p=0.8),
+                                dict(temperature=0.0), dict(temperature=1.0, num_samples=3)])
+def test_buffered_decoder_draws_what_the_plain_multinomial_loop_draws(lm, kw, monkeypatch):
+    import lstmtext.sampling as sampling
+
+    model, tok = lm
+    monkeypatch.setattr(sampling, "NOISE_STEPS", 16)  # several noise chunks in 70 tokens
+    settings = SampleSettings(length=70, seed=11, **kw)
+    with torch.no_grad():
+        expected = reference_sample(model.eval(), tok, "The ", settings)
+    report = {}
+    assert sample(model, tok, "The ", settings, torch.device("cpu"), report=report) == expected
+    assert report["decode"] == "eager"
+
+
+def test_a_longer_sample_with_the_same_seed_continues_the_shorter(lm):
+    short = draw(lm, length=30, seed=4, temperature=1.0, num_samples=2)
+    long = draw(lm, length=150, seed=4, temperature=1.0, num_samples=2)
+    assert [row[:30] for row in long] == short
+
+
+def test_streaming_sees_every_token_as_it_is_drawn(lm):
+    model, tok = lm
+    seen = []
+    rows = sample(model, tok, "The ", SampleSettings(length=25, num_samples=2, seed=1), torch.device("cpu"),
+                  on_step=seen.append)
+    assert [list(col) for col in zip(*rows)] == seen
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("kw", [dict(temperature=0.0), dict(temperature=0.9, top_k=8),
+                                dict(temperature=1.0, top_p=0.9, num_samples=4)])
+def test_decoding_in_a_cuda_graph_draws_what_the_eager_steps_draw(lm, kw):
+    import copy
+
+    model, tok = lm
+    model = copy.deepcopy(model).cuda()
+    settings = SampleSettings(length=120, seed=5, **kw)
+    graphed, eager = {}, {}
+    a = sample(model, tok, "The ", settings, torch.device("cuda"), report=graphed)
+    b = sample(model, tok, "The ", settings, torch.device("cuda"), cuda_graph=False, report=eager)
+    assert graphed["decode"] == "cuda graph" and eager["decode"] == "eager"
+    assert a == b

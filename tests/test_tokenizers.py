@@ -91,3 +91,20 @@ def test_broken_tokenizer_file_is_a_user_error(tmp_path):
     bad.write_text('{"kind": "char"', encoding="utf-8")
     with pytest.raises(UserError):
         load_tokenizer(bad)
+
+
+@pytest.mark.parametrize("spec", [TokenizerSpec(level="char"), TokenizerSpec(level="word"),
+                                  TokenizerSpec(level="bpe", vocab_size=300)])
+def test_streamed_text_is_the_decoded_text_whatever_the_level(spec):
+    from lstmtext.sampling import StreamText
+
+    text = TALES.read_text(encoding="utf-8")
+    tok = build_tokenizer([text], spec)
+    ids = tok.encode(text[:3000] + "\n(naïve) café 🎉\n").tolist()
+    pieces: list[str] = []
+    stream = StreamText(tok, pieces.append)
+    for i in ids:
+        stream.add(i)
+    stream.finish()
+    assert "".join(pieces) == tok.decode(ids)
+    assert len(pieces) > len(ids) // 4  # written as it came, not all at the end

@@ -262,6 +262,8 @@ def generate(
     weights: Annotated[str, typer.Option("--weights", help="best (lowest validation loss) or last.")] = "best",
     device: Device = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print the samples as JSON.")] = False,
+    cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the "
+                                              "one-token step as a captured CUDA graph (faster).")] = True,
 ) -> None:
     """Sample text from a trained language model.
 
@@ -279,7 +281,7 @@ def generate(
 
     from lstmtext.checkpoint import load_checkpoint
     from lstmtext.render import err
-    from lstmtext.sampling import sample
+    from lstmtext.sampling import StreamText, sample
     from lstmtext.training import resolve_device
 
     dev = resolve_device(device)
@@ -291,27 +293,15 @@ def generate(
         err.print(f"[yellow]warning:[/] the prompt has {len(unknown)} token(s) the model never saw ({shown}); "
                   "they are read as <unk>")
     streaming = stream and num_samples == 1 and not json_out
-    printed = ""
     if streaming:
         sys.stdout.write(prompt)
         sys.stdout.flush()
-        produced: list[int] = []
-
-        def on_step(new: list[int]) -> None:
-            nonlocal printed
-            produced.append(new[0])
-            text = tok.decode(produced)
-            if text.startswith(printed):
-                sys.stdout.write(text[len(printed):])
-                sys.stdout.flush()
-                printed = text
-
-        rows = sample(ckpt.model, tok, prompt, settings, dev, on_step)
-        rest = tok.decode(rows[0])
-        sys.stdout.write(rest[len(printed):] if rest.startswith(printed) else "")
+        text = StreamText(tok, lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+        sample(ckpt.model, tok, prompt, settings, dev, lambda new: text.add(new[0]), cuda_graph=cuda_graphs)
+        text.finish()
         sys.stdout.write("\n")
         return
-    rows = sample(ckpt.model, tok, prompt, settings, dev)
+    rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs)
     texts = [prompt + tok.decode(r) for r in rows]
     if json_out:
         print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts}, ensure_ascii=False))
