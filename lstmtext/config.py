@@ -59,6 +59,17 @@ class ModelConfig:
     embed_dropout: float = 0.0  # lm and classify: drop whole rows (word types) of the embedding matrix
     weight_drop: float = 0.0  # lm: DropConnect on the hidden-to-hidden weights
     layer_dropout: float | None = None  # between stacked LSTM layers; None: the same as dropout
+    last_layer_size: int = 0  # lm: units of the last LSTM layer; 0: hidden_size (AWD-LSTM: the embedding's size)
+
+    @property
+    def top_size(self) -> int:
+        """Units of the last LSTM layer."""
+        return self.last_layer_size or self.hidden_size
+
+    @property
+    def state_size(self) -> int:
+        """Width of the carried state [layers, batch, width]; a smaller last layer's state is zero-padded."""
+        return max(self.hidden_size, self.top_size)
 
     @property
     def between_layers(self) -> float:
@@ -149,6 +160,13 @@ def validate_model(cfg: ModelConfig) -> None:
             raise usage_error(f"{flag} must be at least 1, got {value}")
         if value > 100_000:
             raise usage_error(f"{flag} {value} is absurdly large", "try a value in the hundreds")
+    if cfg.last_layer_size:
+        if cfg.task != "lm":
+            raise usage_error("--last-layer-size is for --task lm", "drop it, or use --hidden-size")
+        if cfg.layers < 2:
+            raise usage_error("--last-layer-size needs --layers 2 or more", "with one layer, set --hidden-size")
+        if not 1 <= cfg.last_layer_size <= 100_000:
+            raise usage_error(f"--last-layer-size must be between 1 and 100,000, got {cfg.last_layer_size}")
     if cfg.pooling not in POOLINGS:
         raise usage_error(f"unknown --pooling {cfg.pooling!r}", f"choose one of: {', '.join(POOLINGS)}")
     for flag, value in (("--dropout", cfg.dropout), ("--embed-dropout", cfg.embed_dropout),

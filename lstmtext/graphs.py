@@ -201,7 +201,7 @@ class BufferedLMStep(BufferedStep):
         self.window = torch.zeros(batches.batch_size, batches.seq_len + 1, dtype=torch.long, device=self.device)
         self.x, self.y = self.window[:, :-1], self.window[:, 1:]
         cfg = model.cfg
-        self.h = torch.zeros(cfg.layers, batches.batch_size, cfg.hidden_size, device=self.device)
+        self.h = torch.zeros(cfg.layers, batches.batch_size, cfg.state_size, device=self.device)
         self.c = torch.zeros_like(self.h)
         if task.state is not None:  # resumed: continue the saved streams
             self.h.copy_(task.state[0])

@@ -55,7 +55,11 @@ class LanguageModel(nn.Module):
     """Embedding -> multi-layer LSTM (cuDNN on GPU) -> dropout -> linear decoder.
 
     With tied weights the decoder reuses the embedding matrix (Press & Wolf, Inan et al.); when
-    the hidden size differs from the embedding size a linear projection bridges the two.
+    the last layer's size differs from the embedding size a linear projection bridges the two.
+    With ``last_layer_size`` the last layer is an LSTM of its own size (``top``) above the others:
+    AWD-LSTM gives it the embedding's size, so the tied decoder reads the LSTM's bounded outputs
+    directly. The carried state stays two [layers, batch, width] tensors, the smaller layers'
+    part zero-padded, so everything that carries or saves state is unchanged.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -64,11 +68,12 @@ class LanguageModel(nn.Module):
         self.embedding = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
         self.drop = Dropout(cfg.dropout, locked=cfg.variational)
         self.layer_drop = Dropout(cfg.between_layers, locked=cfg.variational)
-        self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, cfg.layers, batch_first=True,
-                            dropout=cfg.between_layers if cfg.layers > 1 else 0.0)
-        out_dim = cfg.hidden_size
-        self.proj = nn.Linear(cfg.hidden_size, cfg.embed_dim) if cfg.tie_weights and \
-            cfg.hidden_size != cfg.embed_dim else None
+        self.stacked = cfg.layers - (1 if cfg.top_size != cfg.hidden_size else 0)  # layers in self.lstm
+        self.lstm = nn.LSTM(cfg.embed_dim, cfg.hidden_size, self.stacked, batch_first=True,
+                            dropout=cfg.between_layers if self.stacked > 1 else 0.0)
+        self.top = nn.LSTM(cfg.hidden_size, cfg.top_size, 1, batch_first=True) if self.stacked < cfg.layers else None
+        out_dim = cfg.top_size
+        self.proj = nn.Linear(out_dim, cfg.embed_dim) if cfg.tie_weights and out_dim != cfg.embed_dim else None
         if cfg.tie_weights:
             out_dim = cfg.embed_dim
             self.decoder = None
@@ -102,7 +107,21 @@ class LanguageModel(nn.Module):
         return embed(self.embedding, x, self.cfg.embed_dropout if self.training else 0.0)
 
     def run_lstm(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
-        """The LSTM, with two training-time regularisers.
+        """The LSTM layers (``lstm``, then ``top`` if there is one), on the [layers, batch, width] state."""
+        if self.top is None:
+            return self.run_stack(self.lstm, self.stacked, x, state)
+        n, width = self.stacked, self.cfg.state_size
+        lower = upper = None
+        if state is not None:
+            lower = tuple(s[:n, :, :self.cfg.hidden_size].contiguous() for s in state)
+            upper = tuple(s[n:, :, :self.cfg.top_size].contiguous() for s in state)
+        x, (h, c) = self.run_stack(self.lstm, n, x, lower)
+        x, (h_top, c_top) = self.run_stack(self.top, 1, self.layer_drop(x), upper)
+        return x, tuple(torch.cat([F.pad(a, (0, width - a.shape[-1])), F.pad(b, (0, width - b.shape[-1]))])
+                        for a, b in ((h, h_top), (c, c_top)))
+
+    def run_stack(self, lstm: nn.LSTM, layers: int, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        """One nn.LSTM stack, with two training-time regularisers.
 
         ``weight_drop``: DropConnect on the hidden-to-hidden matrices, passed in with
         ``functional_call``, so the fused (cuDNN) kernel still runs and the gradient reaches the
@@ -111,19 +130,19 @@ class LanguageModel(nn.Module):
         fused call each, on the same parameters (the checkpoint does not change).
         """
         p = self.cfg.weight_drop if self.training else 0.0
-        layered = self.training and self.cfg.variational and self.cfg.layers > 1 and self.cfg.between_layers > 0
+        layered = self.training and self.cfg.variational and layers > 1 and self.cfg.between_layers > 0
         if p == 0 and not layered:
-            return self.lstm(x, state)
+            return lstm(x, state)
         from torch.func import functional_call
 
         weights = {name: F.dropout(w, p, True) if p and name.startswith("weight_hh") else w
-                   for name, w in self.lstm.named_parameters()}
+                   for name, w in lstm.named_parameters()}
         with warnings.catch_warnings():  # cuDNN copies the swapped weights into one block: expected here
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
             if not layered:
-                return functional_call(self.lstm, weights, (x, state))
+                return functional_call(lstm, weights, (x, state))
             hs, cs = [], []
-            for i in range(self.cfg.layers):
+            for i in range(layers):
                 if i:
                     x = self.layer_drop(x)  # locked: one mask per sequence
                 shell = self._layer(i)
@@ -135,7 +154,7 @@ class LanguageModel(nn.Module):
             return x, (torch.cat(hs), torch.cat(cs))
 
     def _layer(self, i: int) -> nn.LSTM:
-        """A weightless (meta) one-layer LSTM that runs layer ``i`` on weights passed in."""
+        """A weightless (meta) one-layer LSTM that runs layer ``i`` of ``self.lstm`` on weights passed in."""
         layers = self.__dict__.setdefault("_layer_shells", {})
         if i not in layers:
             size = self.cfg.embed_dim if i == 0 else self.cfg.hidden_size

@@ -297,7 +297,11 @@ def init_from_lm(model: torch.nn.Module, lm_dir: Path) -> int:
     """
     from lstmtext.checkpoint import load_checkpoint
 
-    lm = load_checkpoint(lm_dir, task="lm").model.state_dict()
+    lm_model = load_checkpoint(lm_dir, task="lm").model
+    if lm_model.top is not None:
+        raise UserError(f"{lm_dir}: its last LSTM layer has a size of its own (--last-layer-size), which a "
+                        "classifier's layers cannot take over", "pretrain the language model without it")
+    lm = lm_model.state_dict()
     own = model.state_dict()
     renamed = {}
     for key, value in lm.items():

@@ -104,12 +104,14 @@ def test_preset_applies_and_flags_override_it(cli, tmp_path):
 def test_awd_preset_carries_its_regularisers_into_the_run(cli, tmp_path):
     (tmp_path / "c.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
     result = cli("train", "c.txt", "--preset", "ptb-word-awd", "--hidden-size", "24", "--embed-dim", "16",
-                 "--seq-len", "8", "--batch-size", "4", "--max-steps", "3", "--out", "run", "--quiet")
+                 "--last-layer-size", "16", "--seq-len", "8", "--batch-size", "4", "--max-steps", "3",
+                 "--out", "run", "--quiet")
     assert result.code == 0, result.err
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     model, train = config["model"], config["train"]
     assert (model["variational"], model["embed_dropout"], model["weight_drop"]) == (True, 0.1, 0.5)
     assert (model["layers"], model["tie_weights"], train["optimizer"]) == (3, True, "asgd")
+    assert (model["last_layer_size"], train["lr"]) == (16, 30.0)
 
 
 def test_a_classifier_preset_takes_its_sizes_and_tokenizer_from_init_from(cli, tmp_path):
@@ -149,4 +151,5 @@ def test_lr_probe_builds_the_presets_model_and_training_settings():
 
     model, train = configs(load_preset("ptb-word-awd")["settings"], 10_001, lr=7.0, max_steps=30)
     assert (model.vocab_size, model.hidden_size, model.embed_dim, model.layer_dropout) == (10_001, 1150, 400, 0.25)
+    assert model.top_size == model.embed_dim == 400 and model.tie_weights  # AWD's shape: no projection
     assert (train.optimizer, train.lr, train.ar, train.tar, train.max_steps) == ("asgd", 7.0, 2.0, 1.0, 30)

@@ -9,7 +9,7 @@ from lstmtext.config import ModelConfig, TrainConfig
 from lstmtext.models import Classifier, Dropout, LanguageModel
 from lstmtext.training import (ASGD_NOT_YET, NONMONO, AveragedSGD, averaged_weights, averaging, make_optimizer,
                                nt_asgd_trigger)
-from tests.conftest import TALES, assert_one_line_error
+from tests.conftest import REVIEWS, TALES, assert_one_line_error
 
 
 def lm(**kw):
@@ -219,3 +219,45 @@ def test_only_the_lm_only_options_are_refused_for_a_classifier(cli, tmp_path):
     assert_one_line_error(result, 2, "--ar and --tar are for --task lm")
     assert_one_line_error(cli("train", "--tar", "-1", "--out", str(tmp_path / "c")), 2, "--tar must be")
     assert not (tmp_path / "c").exists()
+
+
+def test_a_last_layer_of_its_own_size_feeds_the_tied_decoder_directly_and_carries_padded_state():
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=50, embed_dim=12, hidden_size=20, layers=3, last_layer_size=12, dropout=0.0)
+    model = LanguageModel(cfg).eval()
+    assert model.proj is None and model.lstm.num_layers == 2 and model.top.hidden_size == 12
+    x = torch.randint(2, 50, (3, 9))
+    with torch.no_grad():
+        whole, (h, c) = model(x)
+        first, state = model(x[:, :4])
+        rest, _ = model(x[:, 4:], state)
+    assert h.shape == c.shape == (3, 3, 20) and cfg.state_size == 20
+    assert torch.count_nonzero(h[2, :, 12:]) == 0 and torch.count_nonzero(h[2, :, :12]) > 0
+    torch.testing.assert_close(torch.cat([first, rest], 1), whole)  # the padded state carries exactly
+    assert LanguageModel(ModelConfig(vocab_size=50, embed_dim=12, hidden_size=20, layers=3)).proj is not None
+
+
+def test_awd_shaped_lm_trains_generates_and_refuses_to_seed_a_classifier(cli, tmp_path):
+    out = tmp_path / "awd"
+    result = cli("train", TALES, "--level", "word", "--embed-dim", "16", "--hidden-size", "40", "--layers", "3",
+                 "--last-layer-size", "16", "--seq-len", "16", "--batch-size", "8", "--max-steps", "12",
+                 "--eval-every", "6", "--weight-drop", "0.3", "--variational-dropout", "--out", str(out), "--quiet")
+    assert result.code == 0, result.err
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["last_layer_size"] == 16 and config["model"]["tie_weights"] is True  # tied by default
+    resumed = cli("train", "--resume", str(out), "--max-steps", "18", "--quiet")
+    assert resumed.code == 0, resumed.err
+    info = json.loads(cli("info", str(out), "--format", "json").out)
+    assert info["last_layer_size"] == 16 and info["steps"] == 18
+    assert cli("generate", str(out), "--length", "40", "--seed", "1").code == 0
+    refused = cli("train", REVIEWS, "--task", "classify", "--init-from", str(out), "--out", str(tmp_path / "c"))
+    assert_one_line_error(refused, 2, "--last-layer-size", "pretrain the language model without it")
+    assert not (tmp_path / "c").exists()
+
+
+def test_last_layer_size_needs_a_stack_and_a_language_model(cli, tmp_path):
+    assert_one_line_error(cli("train", "--layers", "1", "--last-layer-size", "8", "--out", str(tmp_path / "a")), 2,
+                          "needs --layers 2 or more")
+    assert_one_line_error(cli("train", "--task", "classify", "--last-layer-size", "8", "--out", str(tmp_path / "b")),
+                          2, "--last-layer-size is for --task lm")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

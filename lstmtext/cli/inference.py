@@ -302,6 +302,7 @@ def info(
         "level": config["tokenizer"].get("level"),
         "vocab_size": ckpt.tokenizer.vocab_size,
         "embed_dim": model["embed_dim"], "hidden_size": model["hidden_size"], "layers": model["layers"],
+        **({"last_layer_size": model["last_layer_size"]} if model.get("last_layer_size") else {}),
         "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
         "parameters": count_parameters(ckpt.model),
         "regularisation": {"dropout": model.get("dropout", 0.0), "embed_dropout": model.get("embed_dropout", 0.0),

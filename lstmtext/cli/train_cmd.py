@@ -76,6 +76,9 @@ def train(
                                                        "for lm, 128 for classify).")] = None,
     layers: Annotated[Optional[int], typer.Option("--layers", help="Stacked LSTM layers (default 2 for lm, "
                                                   "1 for classify).")] = None,
+    last_layer_size: Annotated[int, typer.Option("--last-layer-size", help="lm: units of the last LSTM layer "
+                                                 "(default: --hidden-size; AWD-LSTM gives it --embed-dim, so "
+                                                 "the tied decoder needs no projection).")] = 0,
     dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout on embeddings, between layers "
                                                      "and before the output (default 0.2 lm, 0.3 classify).")] = None,
     layer_dropout: Annotated[Optional[float], typer.Option("--layer-dropout", help="Dropout between stacked "
@@ -186,9 +189,10 @@ def train(
         task=task, embed_dim=embed, hidden_size=hidden,
         layers=lm_dims.get("layers", layers if layers is not None else d["layers"]),
         dropout=dropout if dropout is not None else d["dropout"],
-        tie_weights=(embed == hidden) if tie_weights is None else tie_weights,
+        tie_weights=(embed == (last_layer_size or hidden)) if tie_weights is None else tie_weights,
         bidirectional=(init_from is None) if bidirectional is None else bidirectional, pooling=pooling,
-        variational=variational, embed_dropout=embed_dropout, weight_drop=weight_drop, layer_dropout=layer_dropout)
+        variational=variational, embed_dropout=embed_dropout, weight_drop=weight_drop, layer_dropout=layer_dropout,
+        last_layer_size=last_layer_size)
     validate_model(model_cfg)
     if task == "lm" and (init_from is not None or freeze_epochs):
         raise usage_error("--init-from and --freeze-epochs are for --task classify")
@@ -367,6 +371,9 @@ def _lm_dims(init_from: Path | None, task: str, embed_dim: int | None, hidden_si
     if config["task"] != "lm":
         raise usage_error(f"--init-from {init_from} is not a language-model checkpoint",
                           "train one with lstmtext train --task lm")
+    if config["model"].get("last_layer_size"):
+        raise usage_error(f"--init-from {init_from}: its last LSTM layer has a size of its own (--last-layer-size), "
+                          "which a classifier's layers cannot take over", "pretrain the language model without it")
     dims = {k: int(config["model"][k]) for k in ("embed_dim", "hidden_size", "layers")}
     for flag, key, value in (("--embed-dim", "embed_dim", embed_dim), ("--hidden-size", "hidden_size", hidden_size),
                              ("--layers", "layers", layers)):
