@@ -3,10 +3,11 @@
 #
 #   bash bench/gpu.sh stage      here, once: copy the shared corpora into .gpu-corpora/ (git-ignored:
 #                                name it in the device call's carry list so it travels)
+#   bash bench/gpu.sh cuda-tests on the GPU: the tests that need CUDA (graph steps and graph decoding), ~3 minutes
 #   bash bench/gpu.sh speed      on the GPU: the full benchmark suite
 #   bash bench/gpu.sh quality    on the GPU: shakespeare-char, then sst2-classify
 #   bash bench/gpu.sh ptb        on the GPU: ptb-word, cut at 9 minutes to fit one call
-#   bash bench/gpu.sh awd        on the GPU: ptb-word-awd (NT-ASGD, now as a CUDA graph), cut at 9 minutes
+#   bash bench/gpu.sh awd        on the GPU: ptb-word-awd (AWD's shape and lr 30, NT-ASGD as a CUDA graph), 9 minutes
 #   bash bench/gpu.sh awd-more   on the GPU, the next call while the machine is warm: 9 minutes more of it
 #   bash bench/gpu.sh large-asgd on the GPU: ptb-word-large with NT-ASGD at a constant lr 20, cut at 9 minutes
 #   bash bench/gpu.sh sst2-sweep on the GPU: 14 variants of sst2-classify and a summary of them
@@ -29,6 +30,10 @@ case "${1:-}" in
     for name in tinyshakespeare ptb sst2; do cp -r "../shared/corpora/$name" .gpu-corpora/; done
     chmod -R u+w .gpu-corpora
     du -sh .gpu-corpora
+    ;;
+  cuda-tests)
+    python3 -m pytest -q -p no:cacheprovider tests/test_graphs.py tests/test_sampling.py tests/test_resume.py \
+      tests/test_classify.py tests/test_training.py -k "cuda or graph"
     ;;
   speed)
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true

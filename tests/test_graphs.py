@@ -135,11 +135,15 @@ AWD = dict(variational=True, embed_dropout=0.1, weight_drop=0.3)
 
 
 @cuda
-def test_awd_regularisers_run_in_the_cuda_graph_and_learn_as_the_eager_step(tmp_path):
+@pytest.mark.parametrize("shape", [dict(), dict(layers=3, last_layer_size=64)])
+def test_awd_regularisers_run_in_the_cuda_graph_and_learn_as_the_eager_step(tmp_path, shape):
     """Variational dropout, word dropout and weight drop (the LSTM run on dropped-out weights) are
-    captured too; their masks differ between the runs, so both must learn alike."""
+    captured too, also with AWD's smaller last layer; their masks differ between the runs, so both
+    must learn alike."""
+    shape = dict(shape)
+    layers = shape.pop("layers", 2)
     settings = dict(device="cuda", steps=300, dropout=0.1, batch_size=16, seq_len=64, lr=1e-2, eval_every=50,
-                    warmup_steps=20, hidden=96, awd=AWD)
+                    warmup_steps=20, hidden=96, layers=layers, awd={**AWD, **shape})
     eager, eager_losses, _ = run(tmp_path, "eager", cuda_graphs=False, **settings)
     graph, losses, _ = run(tmp_path, "graph", **settings)
     assert graph["step_mode"] == "cuda graph"
