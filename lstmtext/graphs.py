@@ -219,7 +219,7 @@ class BufferedLMStep(BufferedStep):
 
     def _body(self) -> None:
         loss, (h, c) = lm_loss(self.model, self.x, self.y, (self.h, self.c), autocast(self.device, self.dtype),
-                               self.task.cfg)
+                               self.task.cfg, self.task.head)
         self.update(loss)
         with torch.no_grad():  # after the backward, which still reads the state this step started from
             self.h.copy_(h)

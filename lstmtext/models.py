@@ -89,19 +89,25 @@ class LanguageModel(nn.Module):
         logits, state, _, _ = self.outputs(x, state, last_only)
         return logits, state
 
-    def outputs(self, x: torch.Tensor, state: State | None = None,
-                last_only: bool = False) -> tuple[torch.Tensor, State, torch.Tensor, torch.Tensor]:
-        """Logits, the new state, and the last LSTM layer's outputs before and after dropout (which
-        AWD-LSTM's activation regularisers penalise)."""
+    def outputs(self, x: torch.Tensor, state: State | None = None, last_only: bool = False,
+                decode: bool = True) -> tuple[torch.Tensor, State, torch.Tensor, torch.Tensor]:
+        """Logits (or, without ``decode``, the decoder's input), the new state, and the last LSTM
+        layer's outputs before and after dropout (which AWD-LSTM's activation regularisers penalise)."""
         raw, state = self.run_lstm(self.drop(self.embed(x)), state)
         if last_only:
             raw = raw[:, -1:]
         dropped = out = self.drop(raw)
         if self.proj is not None:
             out = self.proj(out)
+        if not decode:
+            return out, state, raw, dropped
+        return F.linear(out, *self.decoder_weights()), state, raw, dropped
+
+    def decoder_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output layer's weight and bias (the embedding matrix, when tied)."""
         if self.decoder is None:
-            return F.linear(out, self.embedding.weight, self.decoder_bias), state, raw, dropped
-        return self.decoder(out), state, raw, dropped
+            return self.embedding.weight, self.decoder_bias
+        return self.decoder.weight, self.decoder.bias
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return embed(self.embedding, x, self.cfg.embed_dropout if self.training else 0.0)

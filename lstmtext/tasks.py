@@ -49,18 +49,55 @@ def lm_eval(model: torch.nn.Module, tokens: np.ndarray, batch_size: int, seq_len
 
 
 def lm_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, amp: Any,
-            cfg: TrainConfig) -> tuple[torch.Tensor, Any]:
+            cfg: TrainConfig, head: CompiledDecoderLoss | None = None) -> tuple[torch.Tensor, Any]:
     """The training objective and the new state: next-token cross-entropy, plus AWD-LSTM's
     activation regularisers where asked: ``--ar`` times the mean square of the last layer's
-    dropped-out outputs, and ``--tar`` times the mean square of their change from step to step."""
+    dropped-out outputs, and ``--tar`` times the mean square of their change from step to step.
+    ``head`` (``--compile``) computes the decoder and the cross-entropy as one compiled function."""
     with amp:
-        logits, state, raw, dropped = model.outputs(x, state)
-    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        logits, state, raw, dropped = model.outputs(x, state, decode=head is None)
+    if head is None:
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+    else:
+        loss = head(logits, *model.decoder_weights(), y)
     if cfg.ar:
         loss = loss + cfg.ar * dropped.float().pow(2).mean()
     if cfg.tar and raw.shape[1] > 1:
         loss = loss + cfg.tar * (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
     return loss, state
+
+
+def decoder_loss(out: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, y: torch.Tensor, device_type: str,
+                 dtype: torch.dtype | None) -> torch.Tensor:
+    """The decoder and the next-token cross-entropy, at the run's precision (no weight cache, as
+    inside a CUDA graph): the part of the step that ``--compile`` compiles."""
+    with torch.autocast(device_type, dtype=dtype or torch.bfloat16, enabled=dtype is not None, cache_enabled=False):
+        logits = F.linear(out, weight, bias)
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
+class CompiledDecoderLoss:
+    """``decoder_loss`` through ``torch.compile``, which fuses the softmax, the loss and their
+    gradient into a few loops (on 2 CPU cores, 1.5x on that part of a 10k-word model's step:
+    bench/head_probe.py). The first call compiles (seconds; cached across runs). If compiling fails
+    (no C++ compiler, an unsupported platform) the run goes on eagerly and the summary says why."""
+
+    def __init__(self, device: torch.device, dtype: torch.dtype | None) -> None:
+        self.device_type, self.dtype = device.type, dtype
+        self.fn = torch.compile(decoder_loss, dynamic=False)
+        self.fallback: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return "compiled" if self.fallback is None else f"eager ({self.fallback})"
+
+    def __call__(self, out: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.fallback is None:
+            try:
+                return self.fn(out, weight, bias, y, self.device_type, self.dtype)
+            except Exception as err:  # noqa: BLE001  (any compiler failure: run eagerly instead)
+                self.fallback = f"compile failed: {(str(err).strip().splitlines() or [type(err).__name__])[0][:80]}"
+        return decoder_loss(out, weight, bias, y, self.device_type, self.dtype)
 
 
 def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, amp: Any,
@@ -82,6 +119,7 @@ class LMTask:
         self.device = device
         self.train = LMBatches(prepared.tokens("train"), cfg.batch_size, cfg.seq_len)
         self.state: Any = None
+        self.head: CompiledDecoderLoss | None = None  # set by the trainer with --compile
 
     @property
     def steps_per_epoch(self) -> int:
@@ -97,7 +135,7 @@ class LMTask:
             self.state = None
         x, y = (to_device(a, self.device) for a in self.train.get(index))
         state = None if self.state is None else tuple(s.detach() for s in self.state)
-        loss, self.state = lm_loss(model, x, y, state, amp, self.cfg)
+        loss, self.state = lm_loss(model, x, y, state, amp, self.cfg, self.head)
         return loss
 
     def evaluate(self, model: torch.nn.Module, split: str, amp: Any, max_tokens: int | None = None) -> dict[str, Any]:
@@ -123,7 +161,7 @@ class LMTask:
                 "test": self.evaluate(model, "test", amp)}
 
     def facts(self) -> dict[str, Any]:
-        return {}
+        return {"decoder_loss": self.head.mode} if self.head is not None else {}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The carried LSTM state, saved so a resumed run continues each stream exactly."""

@@ -29,7 +29,7 @@ from lstmtext.data import Prepared
 from lstmtext.errors import UserError, usage_error
 from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker, tensor_learning_rates
 from lstmtext.models import build_model, count_parameters
-from lstmtext.tasks import make_task
+from lstmtext.tasks import CompiledDecoderLoss, make_task
 from lstmtext.tokenizers import save_tokenizer
 
 
@@ -402,6 +402,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     transferred = init_from_lm(model, init_from) if init_from is not None and not resume else 0
     model.to(device)
     dtype = autocast_dtype(train_cfg.precision, device)
+    if train_cfg.compile and model_cfg.task == "lm":
+        task.head = CompiledDecoderLoss(device, dtype)
     not_graphed = graph_blocker(model_cfg.task, train_cfg.optimizer, device, dtype, on_nan, train_cfg.cuda_graphs,
                                 train_cfg.freeze_epochs)
     opt = make_optimizer(model, train_cfg, device, capturable=not_graphed is None)

@@ -9,7 +9,7 @@ from lstmtext.config import TrainConfig
 from lstmtext.metrics import unigram_entropy
 from lstmtext.tasks import LMTask
 from lstmtext.training import autocast_dtype, autocast_for
-from tests.conftest import train_small
+from tests.conftest import REVIEWS, TALES, train_small
 
 
 def valid_loss(run, prepared, weights):
@@ -98,3 +98,40 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(monkeypatch, a
     assert autocast_dtype("fp32", torch.device("cpu")) is None
     assert autocast_dtype("auto", torch.device("meta")) is None
     assert autocast_dtype("auto", torch.device("cuda")) is torch.bfloat16  # no GPU needed to decide
+
+
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+def test_compiled_decoder_loss_gives_the_eager_loss_and_gradients(dtype):
+    from lstmtext.tasks import CompiledDecoderLoss, decoder_loss
+
+    torch.manual_seed(0)
+    out = torch.randn(2, 6, 8)
+    weight, bias, y = torch.randn(30, 8), torch.randn(30), torch.randint(0, 30, (2, 6))
+    results = []
+    for fn in (lambda *a: decoder_loss(*a, "cpu", dtype), CompiledDecoderLoss(torch.device("cpu"), dtype)):
+        leaves = [t.clone().requires_grad_() for t in (out, weight, bias)]
+        loss = fn(*leaves, y)
+        loss.backward()
+        results.append([loss.detach(), *(t.grad for t in leaves)])
+        assert getattr(fn, "mode", "compiled") == "compiled"
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype is None else dict(rtol=2e-2, atol=2e-2)
+    for eager, compiled in zip(*results):
+        torch.testing.assert_close(compiled, eager, **tol)
+
+
+def test_a_failed_compile_trains_on_eagerly_and_says_why(cli, tmp_path, monkeypatch):
+    def broken(fn, **kw):
+        def call(*args):
+            raise RuntimeError("no C++ compiler found\nlong details")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    out = tmp_path / "run"
+    result = cli("train", TALES, "--level", "word", "--hidden-size", "16", "--max-steps", "6", "--compile",
+                 "--out", str(out), "--quiet")
+    assert result.code == 0, result.err
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["compile"] is True
+    assert config["result"]["decoder_loss"] == "eager (compile failed: no C++ compiler found)"
+    refused = cli("train", REVIEWS, "--task", "classify", "--compile", "--out", str(tmp_path / "c"))
+    assert refused.code == 2 and "--compile is for --task lm" in refused.err

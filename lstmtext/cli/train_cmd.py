@@ -136,6 +136,9 @@ def train(
                                            "with bf16 units such as AMX, else fp32), fp32, bf16 or fp16.")] = "auto",
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the whole "
                                               "training step as one captured CUDA graph (faster).")] = True,
+    compile_head: Annotated[bool, typer.Option("--compile", help="lm: compile the decoder and loss with "
+                                               "torch.compile (1.5x on that part for a 10k-word model on a CPU; "
+                                               "seconds to compile at the start; eager if compiling fails).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
                                                 "checkpoints/<corpus>-<level>-<time>).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
@@ -182,7 +185,7 @@ def train(
         max_steps=max_steps, time_limit=time_limit,
         eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
-        freeze_epochs=freeze_epochs, cuda_graphs=cuda_graphs, ar=ar, tar=tar)
+        freeze_epochs=freeze_epochs, cuda_graphs=cuda_graphs, ar=ar, tar=tar, compile=compile_head)
     train_cfg.validate()
     embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
     model_cfg = ModelConfig(
@@ -198,6 +201,8 @@ def train(
         raise usage_error("--init-from and --freeze-epochs are for --task classify")
     if task != "lm" and (ar or tar):
         raise usage_error("--ar and --tar are for --task lm", "drop them for a classifier")
+    if task != "lm" and compile_head:
+        raise usage_error("--compile is for --task lm", "drop it for a classifier")
     from lstmtext.training import resolve_device
 
     resolve_device(device)

@@ -1,0 +1,68 @@
+"""Does torch.compile pay for the non-LSTM part of a word model's step? Times the decoder and the
+loss (a [rows x hidden] by [hidden x vocab] linear, then cross-entropy; forward and backward, at
+lstmtext's default precision) eagerly and compiled, and the compile itself.
+
+    python bench/head_probe.py [--device cpu|cuda] [--rows 700] [--hidden 200] [--vocab 10000]
+
+The defaults are the CPU quick suite's word shape (batch 20 x seq 35, 2x200, 10k words); the GPU
+suite's word b128 shape is ``--rows 4480 --hidden 650``. Prints figures; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import median_time  # noqa: E402
+from lstmtext.training import autocast_dtype, autocast_for, precision_name  # noqa: E402
+
+
+def head_and_loss(amp):
+    def head(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with amp:
+            logits = F.linear(x, w, b)
+        return F.cross_entropy(logits.float(), y)
+    return head
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--rows", type=int, default=700)
+    parser.add_argument("--hidden", type=int, default=200)
+    parser.add_argument("--vocab", type=int, default=10_000)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    dtype = autocast_dtype("auto", device)
+    torch.manual_seed(0)
+    x = torch.randn(args.rows, args.hidden, device=device, requires_grad=True)
+    w = (0.1 * torch.randn(args.vocab, args.hidden, device=device)).requires_grad_()
+    b = torch.zeros(args.vocab, device=device, requires_grad=True)
+    y = torch.randint(0, args.vocab, (args.rows,), device=device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    eager = head_and_loss(autocast_for(dtype, device))
+
+    def timed(fn) -> float:
+        return median_time(lambda: fn(x, w, b, y).backward(), 3, 20, sync) * 1000
+
+    before = timed(eager)
+    start = time.perf_counter()
+    compiled = torch.compile(eager)
+    compiled(x, w, b, y).backward()
+    sync()
+    compile_s = time.perf_counter() - start
+    after, again = timed(compiled), timed(eager)
+    print(f"{args.device}, {precision_name(dtype)}, rows {args.rows}, hidden {args.hidden}, vocab {args.vocab}")
+    print(f"eager {before:.2f} ms (again after: {again:.2f}), compiled {after:.2f} ms: "
+          f"{min(before, again) / after:.2f}x, after a {compile_s:.1f} s compile")
+
+
+if __name__ == "__main__":
+    main()
