@@ -136,7 +136,7 @@ def train(
                                            "with bf16 units such as AMX, else fp32), fp32, bf16 or fp16.")] = "auto",
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the whole "
                                               "training step as one captured CUDA graph (faster).")] = True,
-    compile_head: Annotated[bool, typer.Option("--compile", help="lm: compile the decoder and loss with "
+    compile_head: Annotated[bool, typer.Option("--compile/--no-compile", help="lm: compile the decoder and loss with "
                                                "torch.compile (1.5x on that part for a 10k-word model on a CPU; "
                                                "seconds to compile at the start; eager if compiling fails).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
