@@ -129,7 +129,8 @@ class Decoder:
     def prepare(self, t: int, generator: torch.Generator) -> None:
         """Before step ``t``, outside any graph: draw the next chunk of noise when the last is used up."""
         if self.noise is not None and t % self.chunk == 0:
-            self.noise.exponential_(generator=generator)
+            # a zero draw would make a filtered token's 0/0 a NaN, which argmax would pick
+            self.noise.exponential_(generator=generator).clamp_(min=torch.finfo(torch.float32).tiny)
             self.slot.zero_()
 
     def step(self) -> None:
