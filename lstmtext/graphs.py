@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lstmtext.tasks import classify_loss, lm_loss
+from lstmtext.tasks import autocast, classify_loss, lm_loss
 
 WARMUP = 3  # eager steps before any capture: cuBLAS/cuDNN handles, autograd and optimizer state are made outside it
 PAD_TO = 8  # classifier batches are padded to a multiple of this many tokens, to bound the number of graphs
@@ -114,11 +114,6 @@ class Replayer:
             self.graphs.clear()
             return
         self.graphs[key] = graph
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
-    """Autocast without its weight cache, which a captured graph must not keep."""
-    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None, cache_enabled=False)
 
 
 def upload(buffer: torch.Tensor, array: Any) -> None:

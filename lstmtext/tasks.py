@@ -54,12 +54,12 @@ def lm_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any
     activation regularisers where asked: ``--ar`` times the mean square of the last layer's
     dropped-out outputs, and ``--tar`` times the mean square of their change from step to step.
     ``head`` (``--compile``) computes the decoder and the cross-entropy as one compiled function."""
-    with amp:
-        logits, state, raw, dropped = model.outputs(x, state, decode=head is None)
+    with amp:  # logits, or with ``head`` the decoder's input
+        out, state, raw, dropped = model.outputs(x, state, decode=head is None)
     if head is None:
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+        loss = F.cross_entropy(out.float().reshape(-1, out.shape[-1]), y.reshape(-1))
     else:
-        loss = head(logits, *model.decoder_weights(), y)
+        loss = head(out, *model.decoder_weights(), y)
     if cfg.ar:
         loss = loss + cfg.ar * dropped.float().pow(2).mean()
     if cfg.tar and raw.shape[1] > 1:
@@ -67,11 +67,16 @@ def lm_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any
     return loss, state
 
 
-def decoder_loss(out: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, y: torch.Tensor, device_type: str,
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+    """Autocast without its weight cache, which a captured graph must not keep."""
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None, cache_enabled=False)
+
+
+def decoder_loss(out: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, y: torch.Tensor, device: torch.device,
                  dtype: torch.dtype | None) -> torch.Tensor:
-    """The decoder and the next-token cross-entropy, at the run's precision (no weight cache, as
-    inside a CUDA graph): the part of the step that ``--compile`` compiles."""
-    with torch.autocast(device_type, dtype=dtype or torch.bfloat16, enabled=dtype is not None, cache_enabled=False):
+    """The decoder and the next-token cross-entropy, at the run's precision (as inside a CUDA
+    graph): the part of the step that ``--compile`` compiles."""
+    with autocast(device, dtype):
         logits = F.linear(out, weight, bias)
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
 
@@ -83,7 +88,7 @@ class CompiledDecoderLoss:
     (no C++ compiler, an unsupported platform) the run goes on eagerly and the summary says why."""
 
     def __init__(self, device: torch.device, dtype: torch.dtype | None) -> None:
-        self.device_type, self.dtype = device.type, dtype
+        self.device, self.dtype = device, dtype
         self.fn = torch.compile(decoder_loss, dynamic=False)
         self.fallback: str | None = None
 
@@ -94,10 +99,10 @@ class CompiledDecoderLoss:
     def __call__(self, out: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.fallback is None:
             try:
-                return self.fn(out, weight, bias, y, self.device_type, self.dtype)
+                return self.fn(out, weight, bias, y, self.device, self.dtype)
             except Exception as err:  # noqa: BLE001  (any compiler failure: run eagerly instead)
                 self.fallback = f"compile failed: {(str(err).strip().splitlines() or [type(err).__name__])[0][:80]}"
-        return decoder_loss(out, weight, bias, y, self.device_type, self.dtype)
+        return decoder_loss(out, weight, bias, y, self.device, self.dtype)
 
 
 def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, amp: Any,

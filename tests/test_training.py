@@ -107,8 +107,8 @@ def test_compiled_decoder_loss_gives_the_eager_loss_and_gradients(dtype):
     torch.manual_seed(0)
     out = torch.randn(2, 6, 8)
     weight, bias, y = torch.randn(30, 8), torch.randn(30), torch.randint(0, 30, (2, 6))
-    results = []
-    for fn in (lambda *a: decoder_loss(*a, "cpu", dtype), CompiledDecoderLoss(torch.device("cpu"), dtype)):
+    results, cpu = [], torch.device("cpu")
+    for fn in (lambda *a: decoder_loss(*a, cpu, dtype), CompiledDecoderLoss(cpu, dtype)):
         leaves = [t.clone().requires_grad_() for t in (out, weight, bias)]
         loss = fn(*leaves, y)
         loss.backward()
