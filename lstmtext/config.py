@@ -102,6 +102,7 @@ class TrainConfig:
     max_length: int = 256  # classification: tokens kept per text
     class_weights: str = "none"  # classification: "none" or "auto" (inverse class frequency)
     freeze_epochs: int = 0  # classification with --init-from: epochs with embedding and LSTM frozen
+    adversarial: float = 0.0  # classification: L2 norm of the adversarial move of each text's embeddings; 0 off
     cuda_graphs: bool = True  # on CUDA: capture the whole training step as a CUDA graph (graphs.py)
     ar: float = 0.0  # lm: activation regularisation (AWD-LSTM's alpha)
     tar: float = 0.0  # lm: temporal activation regularisation (AWD-LSTM's beta)
@@ -145,6 +146,9 @@ class TrainConfig:
             raise usage_error(f"--max-length must be at least 1, got {self.max_length}")
         if self.class_weights not in ("none", "auto"):
             raise usage_error(f"unknown --class-weights {self.class_weights!r}", "choose none or auto")
+        if not 0 <= self.adversarial <= 1000:
+            raise usage_error(f"--adversarial must be between 0 (off) and 1000, got {self.adversarial}",
+                              "5 suits embeddings of 128-256 dimensions")
         if self.freeze_epochs < 0:
             raise usage_error(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}")
         for flag, value in (("--ar", self.ar), ("--tar", self.tar)):

@@ -248,4 +248,4 @@ class BufferedClassifyStep(BufferedStep):
 
     def _body(self, buffer: torch.Tensor) -> None:
         self.update(classify_loss(self.model, buffer[:, :-2], buffer[:, -2], buffer[:, -1],
-                                  autocast(self.device, self.dtype), self.task.weights))
+                                  autocast(self.device, self.dtype), self.task.weights, self.task.cfg.adversarial))

@@ -203,9 +203,14 @@ class Classifier(nn.Module):
         self.attention = nn.Linear(width, 1) if cfg.pooling == "attention" else None
         self.head = nn.Linear(width, cfg.num_classes)
 
-    def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Per-position outputs [batch, time, width]; only positions below each length are meaningful."""
-        h = self.drop(embed(self.embedding, x, self.cfg.embed_dropout if self.training else 0.0))
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The texts' embeddings [batch, time, embed_dim] (with word dropout while training)."""
+        return embed(self.embedding, x, self.cfg.embed_dropout if self.training else 0.0)
+
+    def encode(self, e: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-position outputs [batch, time, width] from embeddings ``e``; only positions below each
+        length are meaningful."""
+        h = self.drop(e)
         if not self.cfg.bidirectional:
             return self.lstm(h)[0]
         for i, (fwd, bwd) in enumerate(zip(self.fwd, self.bwd)):
@@ -217,9 +222,13 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``x``: [batch, time] token ids padded after each text; ``lengths``: [batch], each at least 1."""
-        seq = self.encode(x, lengths)
-        lengths = lengths.to(x.device)
-        mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        return self.classify(self.embed(x), lengths)
+
+    def classify(self, e: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits [batch, classes] from the texts' embeddings ``e`` [batch, time, embed_dim]."""
+        seq = self.encode(e, lengths)
+        lengths = lengths.to(e.device)
+        mask = torch.arange(e.shape[1], device=e.device)[None, :] < lengths[:, None]
         pooling = self.cfg.pooling
         if pooling == "last":  # forward state after the last token; backward state after the first
             end = seq.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, seq.shape[-1])).squeeze(1)

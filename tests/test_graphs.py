@@ -196,13 +196,14 @@ def classify_run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None,
     return train_and_read(tmp_path / name, prepared, model, cfg, buffered, monkeypatch)
 
 
-@pytest.mark.parametrize("pooling", ["mean", "last"])
-def test_buffered_classifier_step_trains_as_the_plain_step(tmp_path, monkeypatch, pooling):
+@pytest.mark.parametrize("pooling, adversarial", [("mean", 0.0), ("last", 0.0), ("mean", 2.0)])
+def test_buffered_classifier_step_trains_as_the_plain_step(tmp_path, monkeypatch, pooling, adversarial):
     """Batches padded up to a multiple of 8 into per-shape buffers (the graphs' inputs) train exactly
-    as the plain padded batches do, over more than one epoch and a partial last batch."""
-    plain, plain_losses, plain_weights = classify_run(tmp_path, "plain", pooling=pooling)
+    as the plain padded batches do, over more than one epoch and a partial last batch (and with
+    --adversarial, whose move ignores the padding)."""
+    plain, plain_losses, plain_weights = classify_run(tmp_path, "plain", pooling=pooling, adversarial=adversarial)
     buffered, losses, weights = classify_run(tmp_path, "buffered", buffered=True, monkeypatch=monkeypatch,
-                                             pooling=pooling)
+                                             pooling=pooling, adversarial=adversarial)
     assert plain["epochs"] > 1 and buffered["step_mode"] == "eager"
     np.testing.assert_allclose(losses, plain_losses, rtol=1e-4)
     for key, value in plain_weights.items():
@@ -210,9 +211,11 @@ def test_buffered_classifier_step_trains_as_the_plain_step(tmp_path, monkeypatch
 
 
 @cuda
-def test_cuda_graphs_train_the_classifier_as_the_eager_step(tmp_path):
-    eager, eager_losses, eager_weights = classify_run(tmp_path, "eager", device="cuda", cuda_graphs=False)
-    graph, losses, weights = classify_run(tmp_path, "graph", device="cuda")
+@pytest.mark.parametrize("adversarial", [0.0, 2.0])
+def test_cuda_graphs_train_the_classifier_as_the_eager_step(tmp_path, adversarial):
+    eager, eager_losses, eager_weights = classify_run(tmp_path, "eager", device="cuda", cuda_graphs=False,
+                                                      adversarial=adversarial)
+    graph, losses, weights = classify_run(tmp_path, "graph", device="cuda", adversarial=adversarial)
     assert graph["step_mode"] == "cuda graph" and eager["figures"]["valid"]["accuracy"] > 0.9
     np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
     for key, value in eager_weights.items():

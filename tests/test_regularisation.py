@@ -102,6 +102,55 @@ def test_a_classifier_drops_whole_word_types_too():
     assert torch.equal(model(x, lengths), model(x, lengths))
 
 
+def adversarial_case():
+    torch.manual_seed(0)
+    cfg = ModelConfig(task="classify", vocab_size=40, embed_dim=8, hidden_size=8, layers=1, dropout=0.0,
+                      bidirectional=True, pooling="mean", num_classes=2)
+    x = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 0, 0, 0], [12, 13, 14, 0, 0]])
+    return Classifier(cfg).train(), x, torch.tensor([5, 2, 3]), torch.tensor([1, 0, 1])
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_adversarial_loss_averages_the_loss_at_embeddings_moved_up_its_gradient(frozen):
+    """--adversarial r: the mean of the cross-entropy and the cross-entropy at each text's embeddings
+    moved by L2 norm r (over its real tokens only) along their own gradient; r 0 is the plain loss."""
+    from contextlib import nullcontext
+
+    from lstmtext.tasks import classify_loss
+
+    model, x, lengths, y = adversarial_case()
+    model.embedding.weight.requires_grad_(not frozen)
+    ce = torch.nn.functional.cross_entropy
+    plain = classify_loss(model, x, lengths, y, nullcontext(), None)
+    torch.testing.assert_close(plain, ce(model(x, lengths), y))
+    e = model.embed(x).detach().requires_grad_()
+    grad, = torch.autograd.grad(ce(model.classify(e, lengths), y), e)
+    assert grad[1, 2:].abs().sum() == 0  # padding has no gradient of its own
+    norms = grad.flatten(1).norm(dim=1)
+    moved = e.detach() + 0.5 * grad / norms[:, None, None]
+    expected = (ce(model.classify(e, lengths), y) + ce(model.classify(moved, lengths), y)) / 2
+    loss = classify_loss(model, x, lengths, y, nullcontext(), None, adversarial=0.5)
+    torch.testing.assert_close(loss, expected)
+    assert loss > plain  # the move raises the loss: it is the steepest way up
+    loss.backward()
+    assert all(p.grad is not None for p in model.fwd.parameters())
+    assert (model.embedding.weight.grad is None) == frozen
+
+
+def test_adversarial_training_is_for_classifiers_and_is_recorded(cli, tmp_path):
+    result = cli("train", TALES, "--adversarial", "5", "--out", str(tmp_path / "lm"))
+    assert_one_line_error(result, 2, "--adversarial is for --task classify")
+    result = cli("train", "--task", "classify", "--adversarial", "-1", "--out", str(tmp_path / "c"))
+    assert_one_line_error(result, 2, "--adversarial must be between 0")
+    assert not (tmp_path / "lm").exists() and not (tmp_path / "c").exists()
+    out = tmp_path / "adv"
+    result = cli("train", REVIEWS, "--task", "classify", "--hidden-size", "16", "--epochs", "1", "--adversarial", "2",
+                 "--out", str(out), "--quiet")
+    assert result.code == 0, result.err
+    info = json.loads(cli("info", str(out), "--format", "json").out)
+    assert info["regularisation"]["adversarial"] == 2.0
+
+
 def test_weight_drop_masks_recurrent_weights_only_in_training():
     plain, dropped = lm(), lm(weight_drop=0.5)
     x = torch.randint(0, 50, (3, 12))
