@@ -109,8 +109,8 @@ def train(
                                                "with the pretrained layers frozen.")] = 0,
     adversarial: Annotated[float, typer.Option("--adversarial", help="classify: adversarial training (Miyato "
                                                "et al.): also learn from each text's embeddings moved this far "
-                                               "(L2 norm) the way that hurts most; 5 is measured best on SST-2 "
-                                               "(+1.3 points); a step costs about 1.6x.")] = 0.0,
+                                               "(L2 norm) the way that raises the loss most; 5 adds 1.7 points "
+                                               "on SST-2; a step costs about 1.3x.")] = 0.0,
     seq_len: Annotated[int, typer.Option("--seq-len", help="lm: tokens per truncated-BPTT window.")] = 128,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Streams (lm) or texts (classify) "
                                                       "per step.")] = None,
