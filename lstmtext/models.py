@@ -168,6 +168,11 @@ class LanguageModel(nn.Module):
         return layers[i]
 
 
+def real_positions(lengths: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """[batch, time] True where ``x`` [batch, time, ...] holds a text's token, False on its padding."""
+    return torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+
+
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each row's first ``lengths[b]`` steps in place of order, leaving its padding where it is."""
     steps = torch.arange(x.shape[1], device=x.device)[None, :]
@@ -228,7 +233,7 @@ class Classifier(nn.Module):
         """Logits [batch, classes] from the texts' embeddings ``e`` [batch, time, embed_dim]."""
         seq = self.encode(e, lengths)
         lengths = lengths.to(e.device)
-        mask = torch.arange(e.shape[1], device=e.device)[None, :] < lengths[:, None]
+        mask = real_positions(lengths, e)
         pooling = self.cfg.pooling
         if pooling == "last":  # forward state after the last token; backward state after the first
             end = seq.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, seq.shape[-1])).squeeze(1)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from lstmtext.config import TrainConfig
 from lstmtext.data import LMBatches, Prepared, TextBatches
 from lstmtext.metrics import bits_per_char, classification_report, perplexity
-from lstmtext.models import predict_proba
+from lstmtext.models import predict_proba, real_positions
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -123,8 +123,7 @@ def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor
     if not adversarial:
         return loss
     grad, = torch.autograd.grad(loss, e, retain_graph=True)
-    real = torch.arange(e.shape[1], device=e.device)[None, :] < lengths.to(e.device)[:, None]
-    grad = grad.float() * real[..., None]
+    grad = grad.float() * real_positions(lengths, e)[..., None]
     norm = grad.flatten(1).norm(dim=1).clamp(min=1e-12)
     step = (adversarial / norm)[:, None, None] * grad
     with amp:
