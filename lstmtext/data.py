@@ -342,9 +342,15 @@ class LMBatches:
     The token array is cut into ``batch_size`` equal streams laid side by side; batch ``i``
     is columns ``[i*seq_len, (i+1)*seq_len)`` of every stream, and its targets are shifted by
     one. Consecutive batches continue each stream, so the LSTM state can be carried across them.
+
+    With ``shift`` the windows of an epoch start at an offset in ``[0, seq_len)`` that
+    ``start_epoch`` draws, so a token is not at the same place in its window every epoch (the
+    first of a window never has earlier steps to learn from); the window count is the same for
+    every offset, one fewer than without the shift.
     """
 
-    def __init__(self, tokens: np.ndarray, batch_size: int, seq_len: int, drop_last: bool = True) -> None:
+    def __init__(self, tokens: np.ndarray, batch_size: int, seq_len: int, drop_last: bool = True,
+                 shift: bool = False) -> None:
         per_stream = len(tokens) // batch_size
         if per_stream < 2:
             raise UserError(f"only {len(tokens)} tokens: too few for --batch-size {batch_size}",
@@ -355,6 +361,10 @@ class LMBatches:
         self.count = usable // seq_len if drop_last else -(-usable // seq_len)
         if self.count == 0:
             self.count, self.seq_len = 1, usable
+        self.shift = shift and drop_last and (usable - seq_len + 1) // seq_len >= 1
+        if self.shift:
+            self.count = (usable - seq_len + 1) // seq_len
+        self.offset = 0
         self.batch_size = batch_size
 
     def __len__(self) -> int:
@@ -364,9 +374,14 @@ class LMBatches:
     def tokens_per_batch(self) -> int:
         return self.batch_size * self.seq_len
 
+    def start_epoch(self, seed: int, epoch: int) -> None:
+        """Draw this epoch's window offset (a function of the seed and the epoch, so resumes agree)."""
+        if self.shift:
+            self.offset = int(np.random.default_rng([seed, epoch]).integers(self.seq_len))
+
     def window(self, i: int) -> np.ndarray:
         """Batch ``i``'s inputs and targets in one array: inputs are ``[:, :-1]``, targets ``[:, 1:]``."""
-        start = i * self.seq_len
+        start = self.offset + i * self.seq_len
         end = min(start + self.seq_len, self.streams.shape[1] - 1)
         return np.asarray(self.streams[:, start:end + 1], dtype=np.int64)
 

@@ -204,8 +204,8 @@ class BufferedLMStep(BufferedStep):
         task.state = (self.h, self.c)
 
     def __call__(self, step: int) -> torch.Tensor:
-        index = step % len(self.task.train)
-        upload(self.window, self.task.train.window(index))
+        index, window = self.task.window(step)
+        upload(self.window, window)
         if index == 0:
             self.h.zero_()
             self.c.zero_()

@@ -140,7 +140,8 @@ class LMTask:
         self.prepared = prepared
         self.cfg = cfg
         self.device = device
-        self.train = LMBatches(prepared.tokens("train"), cfg.batch_size, cfg.seq_len)
+        self.train = LMBatches(prepared.tokens("train"), cfg.batch_size, cfg.seq_len, shift=cfg.shift_windows)
+        self.epoch = -1
         self.state: Any = None
         self.head: CompiledDecoderLoss | None = None  # set by the trainer with --compile
 
@@ -152,11 +153,19 @@ class LMTask:
     def tokens_per_step(self) -> int:
         return self.train.tokens_per_batch
 
+    def window(self, step: int) -> tuple[int, np.ndarray]:
+        """Step ``step``'s index in its epoch and its window (drawing the epoch's offset where it starts)."""
+        epoch, index = divmod(step, len(self.train))
+        if epoch != self.epoch:  # a new epoch, or the first step after a resume
+            self.epoch = epoch
+            self.train.start_epoch(self.cfg.seed, epoch)
+        return index, self.train.window(index)
+
     def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:
-        index = step % len(self.train)
+        index, window = self.window(step)
         if index == 0:
             self.state = None
-        x, y = (to_device(a, self.device) for a in self.train.get(index))
+        x, y = to_device(window[:, :-1], self.device), to_device(window[:, 1:], self.device)
         state = None if self.state is None else tuple(s.detach() for s in self.state)
         loss, self.state = lm_loss(model, x, y, state, amp, self.cfg, self.head)
         return loss

@@ -111,7 +111,7 @@ def test_awd_preset_carries_its_regularisers_into_the_run(cli, tmp_path):
     model, train = config["model"], config["train"]
     assert (model["variational"], model["embed_dropout"], model["weight_drop"]) == (True, 0.1, 0.5)
     assert (model["layers"], model["tie_weights"], train["optimizer"]) == (3, True, "asgd")
-    assert (model["last_layer_size"], train["lr"]) == (16, 30.0)
+    assert (model["last_layer_size"], train["lr"], train["shift_windows"]) == (16, 30.0, True)
 
 
 def test_a_classifier_preset_takes_its_sizes_and_tokenizer_from_init_from(cli, tmp_path):
@@ -153,3 +153,4 @@ def test_lr_probe_builds_the_presets_model_and_training_settings():
     assert (model.vocab_size, model.hidden_size, model.embed_dim, model.layer_dropout) == (10_001, 1150, 400, 0.25)
     assert model.top_size == model.embed_dim == 400 and model.tie_weights  # AWD's shape: no projection
     assert (train.optimizer, train.lr, train.ar, train.tar, train.max_steps) == ("asgd", 7.0, 2.0, 1.0, 30)
+    assert train.shift_windows

@@ -57,3 +57,26 @@ def test_lm_batches_are_contiguous_streams():
     assert np.array_equal(x1[:, 0], x0[:, -1] + 1)  # batch 1 continues each stream
     assert np.array_equal(x0[:, 0], [0, 250, 500, 750])
     assert len(batches) == 249 // 10
+
+
+def test_shifted_lm_windows_move_each_epoch_and_stay_contiguous_and_in_bounds():
+    tokens = np.arange(1000, dtype=np.uint16)
+    batches = LMBatches(tokens, batch_size=4, seq_len=10, shift=True)
+    assert len(batches) == (249 - 9) // 10  # the same count at every offset
+    offsets = set()
+    for epoch in range(30):
+        batches.start_epoch(7, epoch)
+        offsets.add(batches.offset)
+        windows = [batches.window(i) for i in range(len(batches))]
+        assert all(w.shape == (4, 11) for w in windows)  # no offset runs a window off a stream's end
+        assert windows[0][0, 0] == batches.offset
+        for a, b in zip(windows, windows[1:]):
+            assert np.array_equal(b[:, 0], a[:, -1])  # each window continues the last
+    assert len(offsets) >= 8 and offsets <= set(range(10))  # the boundaries move
+    again = LMBatches(tokens, batch_size=4, seq_len=10, shift=True)
+    again.start_epoch(7, 3)
+    batches.start_epoch(7, 3)
+    assert again.offset == batches.offset  # a function of the seed and the epoch: resumes agree
+    fixed = LMBatches(tokens, batch_size=4, seq_len=10)
+    fixed.start_epoch(7, 3)
+    assert fixed.offset == 0 and len(fixed) == 24

@@ -70,7 +70,7 @@ def run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, steps=40
 @pytest.mark.parametrize("settings", [dict(), dict(optimizer="sgd", lr=2.0, schedule="plateau", eval_every=10),
                                       dict(ar=2.0, tar=1.0), dict(awd=dict(last_layer_size=24, variational=True,
                                                                            weight_drop=0.2), dropout=0.1),
-                                      dict(compile=True)])
+                                      dict(compile=True), dict(shift_windows=True)])
 def test_buffered_step_trains_as_the_plain_step(tmp_path, monkeypatch, settings):
     """Same seed, same batches (across an epoch boundary, where the carried state restarts), same
     schedule: the buffered step's weights and validation losses match the plain step's."""

@@ -247,7 +247,7 @@ def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
     result = cli("train", TALES, "--level", "word", "--hidden-size", "32", "--seq-len", "16", "--batch-size", "8",
         "--max-steps", "30", "--eval-every", "10", "--variational-dropout", "--embed-dropout", "0.1",
         "--weight-drop", "0.3", "--layer-dropout", "0.1", "--optimizer", "asgd", "--lr", "5", "--schedule", "constant",
-        "--ar", "2", "--tar", "1", "--out", str(out), "--quiet")
+        "--ar", "2", "--tar", "1", "--shift-windows", "--out", str(out), "--quiet")
     assert result.code == 0, result.err
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["weight_drop"] == 0.3 and config["model"]["variational"] is True
@@ -257,7 +257,7 @@ def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
     assert generated.code == 0 and generated.out.strip()
     info = json.loads(cli("info", str(out), "--format", "json").out)
     assert info["regularisation"] == {"dropout": 0.2, "layer_dropout": 0.1, "variational": True, "embed_dropout": 0.1,
-                                      "weight_drop": 0.3, "ar": 2.0, "tar": 1.0}
+                                      "weight_drop": 0.3, "ar": 2.0, "tar": 1.0, "shift_windows": True}
     assert info["optimizer"] == "asgd"
 
 
@@ -267,6 +267,8 @@ def test_only_the_lm_only_options_are_refused_for_a_classifier(cli, tmp_path):
     result = cli("train", "--task", "classify", "--ar", "2", "--out", str(tmp_path / "c"))
     assert_one_line_error(result, 2, "--ar and --tar are for --task lm")
     assert_one_line_error(cli("train", "--tar", "-1", "--out", str(tmp_path / "c")), 2, "--tar must be")
+    result = cli("train", "--task", "classify", "--shift-windows", "--out", str(tmp_path / "c"))
+    assert_one_line_error(result, 2, "--shift-windows is for --task lm")
     assert not (tmp_path / "c").exists()
 
 

@@ -24,7 +24,14 @@ class StopAt(TrainEvents):
 
 
 def setups(tmp_path, task):
-    if task in ("lm", "lm-buffered"):
+    if task.startswith("lm-shifted"):  # 30 steps an epoch: the stop is in the first, the second draws its offset
+        ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), tmp_path / "prep")
+        prepared = Prepared.open(tmp_path / "prep")
+        model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=32, hidden_size=32, layers=1,
+                            dropout=0.1)
+        cfg = TrainConfig(seq_len=32, batch_size=128, lr=5e-3, max_steps=40, eval_every=15, log_every=5,
+                          warmup_steps=5, device="cpu", seed=11, shift_windows=True)
+    elif task in ("lm", "lm-buffered"):
         ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), tmp_path / "prep")
         prepared = Prepared.open(tmp_path / "prep")
         model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=48, hidden_size=48, layers=2,
@@ -37,7 +44,7 @@ def setups(tmp_path, task):
         model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=32, hidden_size=32, layers=2,
                             dropout=0.3, variational=True, embed_dropout=0.1, weight_drop=0.3)
         cfg = TrainConfig(seq_len=16, batch_size=8, lr=5.0, optimizer="asgd", schedule="constant", max_steps=40,
-                          eval_every=15, log_every=5, warmup_steps=0, device="cpu", seed=11)
+                          eval_every=15, log_every=5, warmup_steps=0, device="cpu", seed=11, shift_windows=True)
     else:
         corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(160))
         ensure_prepared(open_corpus(corpus, task="classify"), TokenizerSpec(level="word"), tmp_path / "prep",
@@ -50,7 +57,8 @@ def setups(tmp_path, task):
     return prepared, model, cfg
 
 
-@pytest.mark.parametrize("task", ["lm", "lm-buffered", "lm-awd", "lm-awd-buffered", "classify", "classify-buffered"])
+@pytest.mark.parametrize("task", ["lm", "lm-buffered", "lm-awd", "lm-awd-buffered", "lm-shifted",
+                                  "lm-shifted-buffered", "classify", "classify-buffered"])
 def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     prepared, model_cfg, cfg = setups(tmp_path, task)
     if task.endswith("-buffered"):  # the CUDA-graph step's buffers, capturable optimizer and tensor lr, run eagerly
@@ -69,6 +77,8 @@ def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     assert json.loads((split / "config.json").read_text())["status"] == "interrupted"
     second = train(split, prepared, model_cfg, cfg, resume=True, save_every="0")
     assert second["steps"] == 40 and second["stopped_by"] == "steps"
+    if task.startswith("lm-shifted"):
+        assert 1 < second["epochs"] < 2
     for name in ("last.safetensors", "model.safetensors"):
         a, b = load_file(straight / name), load_file(split / name)
         assert a.keys() == b.keys()

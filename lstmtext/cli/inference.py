@@ -310,7 +310,7 @@ def info(
                               else {}),
                            **({"variational": model.get("variational", False),
                                "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {}),
-                           **{k: train[k] for k in ("ar", "tar", "adversarial") if train.get(k)}},
+                           **{k: train[k] for k in ("ar", "tar", "adversarial", "shift_windows") if train.get(k)}},
         "optimizer": train.get("optimizer"),
         "labels": config.get("labels"),
         "steps": result.get("steps", saved),

@@ -112,6 +112,10 @@ def train(
                                                "(L2 norm) the way that raises the loss most; 5 adds 1.7 points "
                                                "on SST-2; a step costs about 1.3x.")] = 0.0,
     seq_len: Annotated[int, typer.Option("--seq-len", help="lm: tokens per truncated-BPTT window.")] = 128,
+    shift_windows: Annotated[bool, typer.Option("--shift-windows/--fixed-windows", help="lm: start each "
+                                                "epoch's windows at a random offset, so no token is always "
+                                                "first in its window (the aim of AWD-LSTM's variable BPTT, "
+                                                "at one fixed shape).")] = False,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Streams (lm) or texts (classify) "
                                                       "per step.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
@@ -190,7 +194,7 @@ def train(
         eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
         freeze_epochs=freeze_epochs, adversarial=adversarial, cuda_graphs=cuda_graphs, ar=ar, tar=tar,
-        compile=compile_head)
+        compile=compile_head, shift_windows=shift_windows)
     train_cfg.validate()
     embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
     model_cfg = ModelConfig(
@@ -210,6 +214,8 @@ def train(
         raise usage_error("--ar and --tar are for --task lm", "drop them for a classifier")
     if task != "lm" and compile_head:
         raise usage_error("--compile is for --task lm", "drop it for a classifier")
+    if task != "lm" and shift_windows:
+        raise usage_error("--shift-windows is for --task lm", "drop it for a classifier")
     from lstmtext.training import resolve_device
 
     resolve_device(device)
