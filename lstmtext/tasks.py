@@ -110,9 +110,13 @@ def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor
     """The classifier's training objective: cross-entropy, class-weighted with ``--class-weights auto``.
 
     With ``adversarial`` > 0 (Miyato et al., 2017) it is the mean of that loss and the loss at the
-    embeddings moved by ``adversarial`` (L2 norm over each text's real tokens) along the loss's
-    gradient there: the direction that raises it most. One extra backward to the embeddings and
-    one extra forward; no host synchronisation, so the step still fits in a CUDA graph.
+    embeddings moved along the loss's gradient there, the direction that raises it most, by an L2
+    norm (over each text's real tokens) of ``adversarial`` times the RMS value of the batch's
+    embeddings. Miyato et al. normalise the embeddings so that one norm means the same move for
+    every model; scaling by their RMS value does that without changing them, so a language
+    model's small pretrained embeddings (``--init-from``) are moved as far, relatively, as a fresh
+    N(0, 1) table (RMS 1). One extra backward to the embeddings and one extra forward; no host
+    synchronisation, so the step still fits in a CUDA graph.
     """
     e = model.embed(x)
     if adversarial and not e.requires_grad:  # a frozen embedding (--freeze-epochs): the direction is still wanted
@@ -123,9 +127,11 @@ def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor
     if not adversarial:
         return loss
     grad, = torch.autograd.grad(loss, e, retain_graph=True)
-    grad = grad.float() * real_positions(lengths, e)[..., None]
+    real = real_positions(lengths, e)[..., None]
+    grad = grad.float() * real
+    rms = (e.detach().float().pow(2) * real).sum().div(real.sum() * e.shape[-1]).sqrt()
     norm = grad.flatten(1).norm(dim=1).clamp(min=1e-12)
-    step = (adversarial / norm)[:, None, None] * grad
+    step = (adversarial * rms / norm)[:, None, None] * grad
     with amp:
         moved = model.classify(e + step.to(e.dtype), lengths)
     return (loss + F.cross_entropy(moved.float(), y, weight=weights)) / 2

@@ -113,7 +113,8 @@ def adversarial_case():
 @pytest.mark.parametrize("frozen", [False, True])
 def test_adversarial_loss_averages_the_loss_at_embeddings_moved_up_its_gradient(frozen):
     """--adversarial r: the mean of the cross-entropy and the cross-entropy at each text's embeddings
-    moved by L2 norm r (over its real tokens only) along their own gradient; r 0 is the plain loss."""
+    moved by L2 norm r times the RMS value of the batch's real tokens' embeddings (over its real
+    tokens only) along their own gradient; r 0 is the plain loss."""
     from contextlib import nullcontext
 
     from lstmtext.tasks import classify_loss
@@ -127,7 +128,9 @@ def test_adversarial_loss_averages_the_loss_at_embeddings_moved_up_its_gradient(
     grad, = torch.autograd.grad(ce(model.classify(e, lengths), y), e)
     assert grad[1, 2:].abs().sum() == 0  # padding has no gradient of its own
     norms = grad.flatten(1).norm(dim=1)
-    moved = e.detach() + 0.5 * grad / norms[:, None, None]
+    tokens = torch.cat([e[0, :5], e[1, :2], e[2, :3]]).detach()  # the real tokens' embeddings
+    rms = tokens.pow(2).mean().sqrt()
+    moved = e.detach() + 0.5 * rms * grad / norms[:, None, None]
     expected = (ce(model.classify(e, lengths), y) + ce(model.classify(moved, lengths), y)) / 2
     loss = classify_loss(model, x, lengths, y, nullcontext(), None, adversarial=0.5)
     torch.testing.assert_close(loss, expected)

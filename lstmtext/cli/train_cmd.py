@@ -109,8 +109,9 @@ def train(
                                                "with the pretrained layers frozen.")] = 0,
     adversarial: Annotated[float, typer.Option("--adversarial", help="classify: adversarial training (Miyato "
                                                "et al.): also learn from each text's embeddings moved this far "
-                                               "(L2 norm) the way that raises the loss most; 5 adds 1.7 points "
-                                               "on SST-2; a step costs about 1.3x.")] = 0.0,
+                                               "(L2 norm, in units of the embeddings' RMS value) the way that "
+                                               "raises the loss most; 5 adds 1.1 points on SST-2; a step costs "
+                                               "about 1.3x.")] = 0.0,
     seq_len: Annotated[int, typer.Option("--seq-len", help="lm: tokens per truncated-BPTT window.")] = 128,
     shift_windows: Annotated[bool, typer.Option("--shift-windows/--fixed-windows", help="lm: start each "
                                                 "epoch's windows at a random offset, so no token is always "
