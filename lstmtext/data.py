@@ -346,7 +346,7 @@ class LMBatches:
     With ``shift`` the windows of an epoch start at an offset in ``[0, seq_len)`` that
     ``start_epoch`` draws, so a token is not at the same place in its window every epoch (the
     first of a window never has earlier steps to learn from); the window count is the same for
-    every offset, one fewer than without the shift.
+    every offset, at most one fewer than without the shift.
     """
 
     def __init__(self, tokens: np.ndarray, batch_size: int, seq_len: int, drop_last: bool = True,
@@ -361,9 +361,10 @@ class LMBatches:
         self.count = usable // seq_len if drop_last else -(-usable // seq_len)
         if self.count == 0:
             self.count, self.seq_len = 1, usable
-        self.shift = shift and drop_last and (usable - seq_len + 1) // seq_len >= 1
+        shifted = (usable - seq_len + 1) // seq_len  # windows that fit after an offset of up to seq_len - 1
+        self.shift = shift and drop_last and shifted >= 1
         if self.shift:
-            self.count = (usable - seq_len + 1) // seq_len
+            self.count = shifted
         self.offset = 0
         self.batch_size = batch_size
 
