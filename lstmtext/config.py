@@ -60,6 +60,7 @@ class ModelConfig:
     weight_drop: float = 0.0  # lm: DropConnect on the hidden-to-hidden weights
     layer_dropout: float | None = None  # between stacked LSTM layers; None: the same as dropout
     last_layer_size: int = 0  # lm: units of the last LSTM layer; 0: hidden_size (AWD-LSTM: the embedding's size)
+    reverse: bool = False  # lm: reads text right to left, predicting each token from those after it
 
     @property
     def top_size(self) -> int:
@@ -108,6 +109,7 @@ class TrainConfig:
     tar: float = 0.0  # lm: temporal activation regularisation (AWD-LSTM's beta)
     shift_windows: bool = False  # lm: each epoch's BPTT windows start at a random offset (data.LMBatches)
     compile: bool = False  # lm: torch.compile the decoder and loss (tasks.CompiledDecoderLoss)
+    freeze_embedding: bool = False  # the embedding table (and a decoder tied to it) never trains
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from dataclasses import dataclass
 
@@ -72,10 +72,11 @@ class StreamText:
 
     CONTEXT = 8
 
-    def __init__(self, tokenizer: Tokenizer, write: Callable[[str], Any]) -> None:
+    def __init__(self, tokenizer: Tokenizer, write: Callable[[str], Any], context: Sequence[int] = ()) -> None:
+        """``context``: the tokens already shown (the prompt's), which the first new ones join onto."""
         self.tokenizer, self.write = tokenizer, write
-        self.tokens: list[int] = []
-        self.done = 0  # tokens whose text has been written
+        self.tokens: list[int] = list(context)[-self.CONTEXT:]
+        self.done = len(self.tokens)  # tokens whose text has been written
 
     def add(self, token: int) -> None:
         self.tokens.append(token)
@@ -92,6 +93,20 @@ class StreamText:
             if len(text) > len(head):
                 self.write(text[len(head):])
             self.done = len(self.tokens)
+
+
+def text_after(tokenizer: Tokenizer, context: Sequence[int], ids: Sequence[int]) -> str:
+    """The text that tokens ``ids`` add after the tokens ``context`` (the space between them included)."""
+    head = tokenizer.decode(list(context)[-StreamText.CONTEXT:])
+    whole = tokenizer.decode(list(context)[-StreamText.CONTEXT:] + list(ids))
+    return whole[len(head):] if whole.startswith(head) else tokenizer.decode(ids)
+
+
+def text_before(tokenizer: Tokenizer, ids: Sequence[int], context: Sequence[int]) -> str:
+    """The text that tokens ``ids`` add before the tokens ``context``: what a reversed model wrote."""
+    tail = tokenizer.decode(list(context)[:StreamText.CONTEXT])
+    whole = tokenizer.decode(list(ids) + list(context)[:StreamText.CONTEXT])
+    return whole[:len(whole) - len(tail)] if whole.endswith(tail) else tokenizer.decode(ids)
 
 
 GRAPH_MIN_LENGTH = 32  # shorter samples decode eagerly: capturing costs more than it would save
@@ -156,7 +171,8 @@ class Decoder:
 def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: SampleSettings,
            device: torch.device, on_step: Callable[[list[int]], None] | None = None, cuda_graph: bool = True,
            report: dict | None = None) -> list[list[int]]:
-    """Generate ``settings.length`` tokens after the prompt for each of ``num_samples`` rows.
+    """Generate ``settings.length`` tokens after the prompt for each of ``num_samples`` rows (before
+    it, in text order, for a model that reads right to left: ``--reverse``).
 
     The prompt is run through the model first to warm the LSTM state. ``on_step`` (used for
     streaming) receives the new token of every row after each step. On CUDA (unless ``cuda_graph``
@@ -169,7 +185,9 @@ def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: 
 
     model.eval()
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    ids = torch.tensor([start_ids(tokenizer, prompt)], device=device).repeat(settings.num_samples, 1)
+    reverse = model.cfg.reverse
+    first = start_ids(tokenizer, prompt)
+    ids = torch.tensor([first[::-1] if reverse else first], device=device).repeat(settings.num_samples, 1)
     state = None
     for start in range(0, ids.shape[1], 4096):  # long prompts in slices: bounded memory
         logits, state = model(ids[:, start:start + 4096], state, last_only=True)
@@ -183,4 +201,5 @@ def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: 
             on_step(decoder.token.tolist())
     if report is not None:
         report["decode"] = replayer.mode
-    return decoder.out.tolist()
+    rows = decoder.out.tolist()
+    return [row[::-1] for row in rows] if reverse else rows

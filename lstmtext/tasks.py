@@ -25,6 +25,11 @@ def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.to(device)
 
 
+def in_reading_order(tokens: np.ndarray, reverse: bool) -> np.ndarray:
+    """A token stream as a language model reads it: as it is, or from the end (a view, no copy)."""
+    return tokens[::-1] if reverse else tokens
+
+
 @torch.no_grad()
 def lm_eval(model: torch.nn.Module, tokens: np.ndarray, batch_size: int, seq_len: int, device: torch.device,
             amp: Any) -> tuple[float, int] | None:
@@ -142,11 +147,12 @@ class LMTask:
 
     name = "lm"
 
-    def __init__(self, prepared: Prepared, cfg: TrainConfig, device: torch.device) -> None:
+    def __init__(self, prepared: Prepared, cfg: TrainConfig, device: torch.device, reverse: bool = False) -> None:
         self.prepared = prepared
         self.cfg = cfg
         self.device = device
-        self.train = LMBatches(prepared.tokens("train"), cfg.batch_size, cfg.seq_len, shift=cfg.shift_windows)
+        self.reverse = reverse
+        self.train = LMBatches(self.tokens("train"), cfg.batch_size, cfg.seq_len, shift=cfg.shift_windows)
         self.epoch = -1
         self.state: Any = None
         self.head: CompiledDecoderLoss | None = None  # set by the trainer with --compile
@@ -158,6 +164,11 @@ class LMTask:
     @property
     def tokens_per_step(self) -> int:
         return self.train.tokens_per_batch
+
+    def tokens(self, split: str, limit: int | None = None) -> np.ndarray:
+        """A split's token stream (its first ``limit`` tokens), in the model's reading order: a
+        reversed model (``--reverse``) reads it from the end, through a view of the memory map."""
+        return in_reading_order(self.prepared.tokens(split)[:limit], self.reverse)
 
     def window(self, step: int) -> tuple[int, np.ndarray]:
         """Step ``step``'s index in its epoch and its window (drawing the epoch's offset where it starts)."""
@@ -177,9 +188,7 @@ class LMTask:
         return loss
 
     def evaluate(self, model: torch.nn.Module, split: str, amp: Any, max_tokens: int | None = None) -> dict[str, Any]:
-        tokens = self.prepared.tokens(split)
-        if max_tokens is not None:
-            tokens = tokens[:max_tokens]
+        tokens = self.tokens(split, max_tokens)
         result = lm_eval(model, tokens, self.cfg.eval_batch_size, self.cfg.seq_len, self.device, amp)
         if not result:
             return {}
@@ -221,6 +230,7 @@ class ClassifyTask:
         self.cfg = cfg
         self.device = device
         self.train = TextBatches(*prepared.records("train"), cfg.batch_size, cfg.max_length)
+        self.pretrained: tuple[str, ...] = ("embedding.", "lstm.", "fwd.")  # what --freeze-epochs freezes
         counts = np.bincount(self.train.labels, minlength=len(prepared.labels)).astype(np.float64)
         self.weights = None
         self.epoch = -1
@@ -238,8 +248,8 @@ class ClassifyTask:
 
     def _freeze(self, model: torch.nn.Module, frozen: bool) -> None:
         for name, param in model.named_parameters():
-            if name.startswith(("embedding.", "lstm.", "fwd.")):
-                param.requires_grad_(not frozen)
+            if name.startswith(self.pretrained):
+                param.requires_grad_(not frozen and not (self.cfg.freeze_embedding and name.startswith("embedding.")))
 
     def batch(self, step: int, model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Step ``step``'s texts [batch, time], lengths and labels (shuffling, and freezing or thawing
@@ -301,5 +311,5 @@ class ClassifyTask:
                 "majority": float(np.bincount(self.train.labels).max() / max(len(self.train.labels), 1))}
 
 
-def make_task(name: str, prepared: Prepared, cfg: TrainConfig, device: torch.device) -> Any:
-    return LMTask(prepared, cfg, device) if name == "lm" else ClassifyTask(prepared, cfg, device)
+def make_task(name: str, prepared: Prepared, cfg: TrainConfig, device: torch.device, reverse: bool = False) -> Any:
+    return LMTask(prepared, cfg, device, reverse) if name == "lm" else ClassifyTask(prepared, cfg, device)

@@ -28,7 +28,7 @@ from lstmtext.config import ModelConfig, TrainConfig, to_dict
 from lstmtext.data import Prepared
 from lstmtext.errors import UserError, usage_error
 from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker, tensor_learning_rates
-from lstmtext.models import build_model, count_parameters
+from lstmtext.models import LanguageModel, build_model, count_parameters
 from lstmtext.tasks import CompiledDecoderLoss, make_task
 from lstmtext.tokenizers import save_tokenizer
 
@@ -290,32 +290,53 @@ def run_config(task: str, model_cfg: ModelConfig, train_cfg: TrainConfig, prepar
     }
 
 
-def init_from_lm(model: torch.nn.Module, lm_dir: Path) -> int:
-    """Copy a language model's embedding and LSTM weights into ``model`` where names and shapes match.
+def init_from_lm(model: torch.nn.Module, lm_dir: Path, backward: Path | None = None) -> int:
+    """Copy a language model's weights into ``model`` where names and shapes match; returns how many
+    tensors were copied.
 
-    Returns how many tensors were copied (the ULMFiT recipe: pretrain on text, fine-tune on labels).
+    Into a classifier go the embedding and the LSTM (the ULMFiT recipe: pretrain on text, fine-tune
+    on labels); a bidirectional classifier's forward direction takes the LSTM, and its backward
+    direction takes ``backward``'s, a model that reads right to left (``--reverse``) and shares
+    ``lm_dir``'s embedding. Into a language model goes everything (fine-tuning, or a reversed model
+    started from a forward one).
     """
     from lstmtext.checkpoint import load_checkpoint
 
     lm_model = load_checkpoint(lm_dir, task="lm").model
-    if lm_model.top is not None:
-        raise UserError(f"{lm_dir}: its last LSTM layer has a size of its own (--last-layer-size), which a "
-                        "classifier's layers cannot take over", "pretrain the language model without it")
-    lm = lm_model.state_dict()
     own = model.state_dict()
+    if isinstance(model, LanguageModel):
+        copied = {k: v for k, v in lm_model.state_dict().items() if k in own and own[k].shape == v.shape}
+    else:
+        if lm_model.top is not None:
+            raise UserError(f"{lm_dir}: its last LSTM layer has a size of its own (--last-layer-size), which a "
+                            "classifier's layers cannot take over", "pretrain the language model without it")
+        copied = _classifier_weights(lm_model.state_dict(), own, "fwd")
+        if backward is not None:
+            bwd = load_checkpoint(backward, task="lm").model.state_dict()
+            if not torch.equal(bwd["embedding.weight"], copied.get("embedding.weight", bwd["embedding.weight"])):
+                raise UserError(f"{backward} has an embedding of its own, which {lm_dir}'s forward LSTM does not "
+                                "read", f"train it with --init-from {lm_dir} --freeze-embedding")
+            copied.update({k: v for k, v in _classifier_weights(bwd, own, "bwd").items()
+                           if k.startswith("bwd.")})
+    if "embedding.weight" not in copied:
+        raise UserError(f"{lm_dir}: its embedding does not fit this model",
+                        "use the language model's --embed-dim and vocabulary")
+    model.load_state_dict(copied, strict=False)
+    return len(copied)
+
+
+def _classifier_weights(lm: dict[str, torch.Tensor], own: dict[str, torch.Tensor],
+                        direction: str) -> dict[str, torch.Tensor]:
+    """A language model's embedding and LSTM under a classifier's names: ``lstm.*_l{k}`` for a
+    unidirectional one, ``{direction}.{k}.*_l0`` (one single-layer LSTM per layer) for a bidirectional one."""
     renamed = {}
     for key, value in lm.items():
         renamed[key] = value
         match = re.fullmatch(r"lstm\.(\w+)_l(\d+)", key)
-        if match:  # a bidirectional classifier keeps one single-layer LSTM per direction and layer
-            renamed[f"fwd.{match.group(2)}.{match.group(1)}_l0"] = value
-    copied = {k: v for k, v in renamed.items() if k.startswith(("embedding.", "lstm.", "fwd."))
-              and k in own and own[k].shape == v.shape}
-    if "embedding.weight" not in copied:
-        raise UserError(f"{lm_dir}: its embedding does not fit this classifier",
-                        "use the language model's --embed-dim and vocabulary")
-    model.load_state_dict(copied, strict=False)
-    return len(copied)
+        if match:
+            renamed[f"{direction}.{match.group(2)}.{match.group(1)}_l0"] = value
+    return {k: v for k, v in renamed.items() if k.startswith(("embedding.", "lstm.", f"{direction}."))
+            and k in own and own[k].shape == v.shape}
 
 
 def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: Any,
@@ -380,11 +401,14 @@ def parse_save_every(spec: str) -> tuple[int | None, float | None]:
 
 def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: TrainConfig,
           events: TrainEvents | None = None, init_from: Path | None = None, resume: bool = False,
-          stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop") -> dict[str, Any]:
+          stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop",
+          init_backward: Path | None = None) -> dict[str, Any]:
     """Train a model on a prepared folder and write a checkpoint folder; returns the summary.
 
-    With ``resume`` the run continues from ``run_dir``'s saved state. When ``stop`` is set during
-    training, the state is saved and the summary says ``stopped_by: interrupted``.
+    ``init_from`` (and for a bidirectional classifier's backward direction ``init_backward``): start
+    from these language models' weights (``init_from_lm``). With ``resume`` the run continues from
+    ``run_dir``'s saved state. When ``stop`` is set during training, the state is saved and the
+    summary says ``stopped_by: interrupted``.
     """
     from lstmtext.state import load_state, save_state
 
@@ -397,9 +421,13 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     if device.type == "cpu":
         keep_freed_memory()
     seed_everything(train_cfg.seed)
-    task = make_task(model_cfg.task, prepared, train_cfg, device)
+    task = make_task(model_cfg.task, prepared, train_cfg, device, model_cfg.reverse)
     model = build_model(model_cfg)
-    transferred = init_from_lm(model, init_from) if init_from is not None and not resume else 0
+    transferred = init_from_lm(model, init_from, init_backward) if init_from is not None and not resume else 0
+    if init_backward is not None:
+        task.pretrained += ("bwd.",)
+    if train_cfg.freeze_embedding:  # before the optimizer is made, so that it never holds the table
+        model.embedding.weight.requires_grad_(False)
     model.to(device)
     dtype = autocast_dtype(train_cfg.precision, device)
     if train_cfg.compile and model_cfg.task == "lm":
@@ -430,9 +458,12 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                             "raise --max-steps or --epochs to train further")
     else:
         extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
+        if init_from is not None or model_cfg.task == "classify":
+            extra.update(init_from=str(init_from) if init_from else None, transferred_tensors=transferred)
+        if init_backward is not None:
+            extra.update(init_backward_from=str(init_backward))
         if model_cfg.task == "classify":
-            extra.update(labels=prepared.labels, init_from=str(init_from) if init_from else None,
-                         transferred_tensors=transferred)
+            extra.update(labels=prepared.labels)
         config = run_config(model_cfg.task, model_cfg, train_cfg, prepared, extra)
         save_tokenizer(prepared.tokenizer, run_dir / "tokenizer.json")
     config["status"] = "training"

@@ -36,10 +36,12 @@ def test_length_and_num_samples_are_honoured(lm):
 
 
 def test_prompt_warms_the_state(lm):
-    # Same seed, so the same random draws: only the warmed state can make the samples differ.
-    a = draw(lm, prompt="The miller", length=40, temperature=1.0, seed=3)
-    b = draw(lm, prompt="Dear Tomas,\n", length=40, temperature=1.0, seed=3)
-    assert a != b
+    # Greedy, so no random draws at all: only the warmed state can make the samples differ. (At
+    # temperature 1 a briefly trained model's broad distributions let the shared noise decide most
+    # draws, and two prompts can give the same sample.)
+    a = draw(lm, prompt="The miller", length=40, temperature=0.0)
+    b = draw(lm, prompt="Dear Tomas,\n", length=40, temperature=0.0)
+    assert a[0][:5] != b[0][:5]
 
 
 def test_never_samples_pad_or_unk(lm):

@@ -108,3 +108,27 @@ def test_streamed_text_is_the_decoded_text_whatever_the_level(spec):
     stream.finish()
     assert "".join(pieces) == tok.decode(ids)
     assert len(pieces) > len(ids) // 4  # written as it came, not all at the end
+
+
+@pytest.mark.parametrize("spec", [TokenizerSpec(level="char"), TokenizerSpec(level="word"),
+                                  TokenizerSpec(level="bpe", vocab_size=300)])
+def test_generated_text_joins_the_prompt_as_decoding_them_together_would(spec):
+    """What `generate` prints after a prompt (or, for a --reverse model, before it) is what decoding the
+    prompt's and the new tokens together gives: a word model's first new word is not glued to the prompt."""
+    from lstmtext.sampling import StreamText, text_after, text_before
+
+    text = TALES.read_text(encoding="utf-8")
+    tok = build_tokenizer([text], spec)
+    ids = tok.encode(text[:2000]).tolist()
+    prompt, new = ids[:150], ids[150:]
+    whole = tok.decode(ids)
+    assert tok.decode(prompt) + text_after(tok, prompt, new) == whole
+    assert text_before(tok, prompt, new) + tok.decode(new) == whole
+    pieces: list[str] = []
+    stream = StreamText(tok, pieces.append, context=prompt)
+    for i in new:
+        stream.add(i)
+    stream.finish()
+    assert tok.decode(prompt) + "".join(pieces) == whole
+    if spec.level == "word":
+        assert text_after(tok, tok.encode("the cat sat .").tolist(), tok.encode("the dog").tolist()) == " the dog"

@@ -281,7 +281,7 @@ def generate(
 
     from lstmtext.checkpoint import load_checkpoint
     from lstmtext.render import err
-    from lstmtext.sampling import StreamText, sample
+    from lstmtext.sampling import StreamText, sample, start_ids, text_after, text_before
     from lstmtext.training import resolve_device
 
     dev = resolve_device(device)
@@ -292,17 +292,20 @@ def generate(
         shown = ", ".join(repr(u) for u in unknown[:10])
         err.print(f"[yellow]warning:[/] the prompt has {len(unknown)} token(s) the model never saw ({shown}); "
                   "they are read as <unk>")
-    streaming = stream and num_samples == 1 and not json_out
+    reverse = ckpt.model.cfg.reverse  # it writes what comes before the prompt, last token first
+    streaming = stream and num_samples == 1 and not json_out and not reverse
     if streaming:
         sys.stdout.write(prompt)
         sys.stdout.flush()
-        text = StreamText(tok, lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+        text = StreamText(tok, lambda piece: (sys.stdout.write(piece), sys.stdout.flush()),
+                          context=start_ids(tok, prompt))
         sample(ckpt.model, tok, prompt, settings, dev, lambda new: text.add(new[0]), cuda_graph=cuda_graphs)
         text.finish()
         sys.stdout.write("\n")
         return
     rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs)
-    texts = [prompt + tok.decode(r) for r in rows]
+    context = start_ids(tok, prompt)
+    texts = [text_before(tok, r, context) + prompt if reverse else prompt + text_after(tok, context, r) for r in rows]
     if json_out:
         print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts}, ensure_ascii=False))
         return

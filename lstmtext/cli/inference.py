@@ -247,7 +247,7 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, text_column: str | None, encodin
     import numpy as np
 
     from lstmtext.metrics import bits_per_char, perplexity
-    from lstmtext.tasks import lm_eval
+    from lstmtext.tasks import in_reading_order, lm_eval
     from lstmtext.training import autocast_dtype, autocast_for
 
     source, kind = _eval_source(ckpt, corpus, "lm", text_column, None, encoding)
@@ -262,7 +262,8 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, text_column: str | None, encodin
         tokens = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     train = ckpt.config["train"]
     amp = autocast_for(autocast_dtype(str(train.get("precision", "auto")), dev), dev)  # as training measured it
-    result = lm_eval(ckpt.model, np.asarray(tokens), int(train.get("eval_batch_size", 16)),
+    tokens = in_reading_order(np.asarray(tokens), ckpt.model.cfg.reverse)
+    result = lm_eval(ckpt.model, tokens, int(train.get("eval_batch_size", 16)),
                      int(train.get("seq_len", 128)), dev, amp)
     if result is None:
         raise UserError("too little text to evaluate", "give a longer corpus")
@@ -304,6 +305,9 @@ def info(
         "embed_dim": model["embed_dim"], "hidden_size": model["hidden_size"], "layers": model["layers"],
         **({"last_layer_size": model["last_layer_size"]} if model.get("last_layer_size") else {}),
         "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
+        **({"reads": "right to left (--reverse)"} if model.get("reverse") else {}),
+        **{k: config[k] for k in ("init_from", "init_backward_from") if config.get(k)},
+        **({"frozen": "embedding (--freeze-embedding)"} if train.get("freeze_embedding") else {}),
         "parameters": count_parameters(ckpt.model),
         "regularisation": {"dropout": model.get("dropout", 0.0), "embed_dropout": model.get("embed_dropout", 0.0),
                            **({"layer_dropout": model["layer_dropout"]} if model.get("layer_dropout") is not None

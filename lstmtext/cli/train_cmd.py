@@ -94,8 +94,12 @@ def train(
                                                         "embedding and decoder matrices (default: on when "
                                                         "embed-dim equals hidden-size).")] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help="classify: "
-                                                          "read texts both ways (default on, off with "
-                                                          "--init-from).")] = None,
+                                                          "read texts both ways (default on; off with "
+                                                          "--init-from unless --init-backward-from is "
+                                                          "given).")] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="lm: read the text right to left, predicting each "
+                                          "token from those after it (a backward model, for "
+                                          "--init-backward-from).")] = False,
     pooling: Annotated[str, typer.Option("--pooling", help="classify: mean (measured best), last, max or "
                                          "attention.")] = "mean",
     max_length: Annotated[int, typer.Option("--max-length", help="classify: tokens kept per text.")] = 256,
@@ -103,8 +107,17 @@ def train(
                                                "classes by inverse frequency.")] = "none",
     patience: Annotated[Optional[int], typer.Option("--patience", help="Stop after this many validations "
                                                     "without improvement.")] = None,
-    init_from: Annotated[Optional[Path], typer.Option("--init-from", help="classify: start from this language "
-                                                      "model's embedding and LSTM (and use its tokenizer).")] = None,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from this language model's "
+                                                      "weights and tokenizer: its embedding and LSTM for a "
+                                                      "classifier, all of it for a language model.")] = None,
+    init_backward_from: Annotated[Optional[Path], typer.Option("--init-backward-from", help="classify with "
+                                                               "--init-from: start the backward direction "
+                                                               "from this right-to-left language model "
+                                                               "(trained with --reverse --init-from the "
+                                                               "same model --freeze-embedding).")] = None,
+    freeze_embedding: Annotated[bool, typer.Option("--freeze-embedding", help="Keep the embedding table (and "
+                                                   "a decoder tied to it) as it starts, e.g. from "
+                                                   "--init-from.")] = False,
     freeze_epochs: Annotated[int, typer.Option("--freeze-epochs", help="classify with --init-from: epochs "
                                                "with the pretrained layers frozen.")] = 0,
     adversarial: Annotated[float, typer.Option("--adversarial", help="classify: adversarial training (Miyato "
@@ -185,7 +198,8 @@ def train(
         return
     _check_task(task)
     d = TASK_DEFAULTS[task]
-    lm_dims = _lm_dims(init_from, task, embed_dim, hidden_size, layers)
+    lm_dims = _lm_dims(init_from, task, embed_dim, hidden_size, layers, last_layer_size)
+    _check_backward(init_backward_from, init_from, task, bidirectional)
     hidden = lm_dims.get("hidden_size", hidden_size if hidden_size is not None else d["hidden_size"])
     train_cfg = TrainConfig(
         seq_len=seq_len, batch_size=batch_size if batch_size is not None else d["batch_size"],
@@ -195,7 +209,7 @@ def train(
         eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
         freeze_epochs=freeze_epochs, adversarial=adversarial, cuda_graphs=cuda_graphs, ar=ar, tar=tar,
-        compile=compile_head, shift_windows=shift_windows)
+        compile=compile_head, shift_windows=shift_windows, freeze_embedding=freeze_embedding)
     train_cfg.validate()
     embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
     model_cfg = ModelConfig(
@@ -203,12 +217,15 @@ def train(
         layers=lm_dims.get("layers", layers if layers is not None else d["layers"]),
         dropout=dropout if dropout is not None else d["dropout"],
         tie_weights=(embed == (last_layer_size or hidden)) if tie_weights is None else tie_weights,
-        bidirectional=(init_from is None) if bidirectional is None else bidirectional, pooling=pooling,
-        variational=variational, embed_dropout=embed_dropout, weight_drop=weight_drop, layer_dropout=layer_dropout,
-        last_layer_size=last_layer_size)
+        bidirectional=(init_from is None or init_backward_from is not None) if bidirectional is None
+        else bidirectional, pooling=pooling, variational=variational, embed_dropout=embed_dropout,
+        weight_drop=weight_drop, layer_dropout=layer_dropout,
+        last_layer_size=lm_dims.get("last_layer_size", last_layer_size), reverse=reverse)
     validate_model(model_cfg)
-    if task == "lm" and (init_from is not None or freeze_epochs):
-        raise usage_error("--init-from and --freeze-epochs are for --task classify")
+    if task == "lm" and freeze_epochs:
+        raise usage_error("--freeze-epochs is for --task classify", "use --freeze-embedding for a language model")
+    if task != "lm" and reverse:
+        raise usage_error("--reverse is for --task lm", "a --bidirectional classifier reads texts both ways")
     if task == "lm" and adversarial:
         raise usage_error("--adversarial is for --task classify", "drop it for a language model")
     if task != "lm" and (ar or tar):
@@ -248,7 +265,7 @@ def train(
 
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
-        on_nan=on_nan))
+        on_nan=on_nan, init_backward=init_backward_from))
 
 
 PRESETS = Path(__file__).resolve().parent.parent / "presets"
@@ -322,9 +339,10 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     train_cfg.device = device
     train_cfg.validate()
     init = Path(config["init_from"]) if config.get("init_from") else None
+    backward = Path(config["init_backward_from"]) if config.get("init_backward_from") else None
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init, resume=True, stop=stop,
-        save_every=save_every, on_nan=on_nan))
+        save_every=save_every, on_nan=on_nan, init_backward=backward))
 
 
 def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict[str, Any]]) -> None:
@@ -380,26 +398,65 @@ class _stop_on_signals:
 
 
 def _lm_dims(init_from: Path | None, task: str, embed_dim: int | None, hidden_size: int | None,
-             layers: int | None) -> dict[str, int]:
-    """With --init-from, the classifier takes the language model's sizes; conflicting flags are refused."""
+             layers: int | None, last_layer_size: int = 0) -> dict[str, int]:
+    """With --init-from, the new model takes the language model's sizes; conflicting flags are refused."""
     if init_from is None:
         return {}
-    from lstmtext.checkpoint import read_config
-
-    config = read_config(init_from)
-    if config["task"] != "lm":
-        raise usage_error(f"--init-from {init_from} is not a language-model checkpoint",
-                          "train one with lstmtext train --task lm")
-    if config["model"].get("last_layer_size"):
+    config = _lm_config(init_from, "--init-from")
+    model = config["model"]
+    if task == "classify" and model.get("last_layer_size"):
         raise usage_error(f"--init-from {init_from}: its last LSTM layer has a size of its own (--last-layer-size), "
                           "which a classifier's layers cannot take over", "pretrain the language model without it")
-    dims = {k: int(config["model"][k]) for k in ("embed_dim", "hidden_size", "layers")}
-    for flag, key, value in (("--embed-dim", "embed_dim", embed_dim), ("--hidden-size", "hidden_size", hidden_size),
-                             ("--layers", "layers", layers)):
+    if task == "classify" and model.get("reverse"):
+        raise usage_error(f"--init-from {init_from} reads right to left (--reverse)",
+                          "pass it as --init-backward-from, and a left-to-right model as --init-from")
+    dims = {k: int(model[k]) for k in ("embed_dim", "hidden_size", "layers")}
+    given = [("--embed-dim", "embed_dim", embed_dim), ("--hidden-size", "hidden_size", hidden_size),
+             ("--layers", "layers", layers)]
+    if task == "lm":
+        dims["last_layer_size"] = int(model.get("last_layer_size") or 0)
+        given.append(("--last-layer-size", "last_layer_size", last_layer_size or None))
+    for flag, key, value in given:
         if value is not None and value != dims[key]:
             raise usage_error(f"{flag} {value} conflicts with {init_from}, which has {dims[key]}",
-                              f"drop {flag}: the classifier takes the language model's sizes")
+                              f"drop {flag}: the new model takes the language model's sizes")
     return dims
+
+
+def _lm_config(path: Path, flag: str) -> dict[str, Any]:
+    from lstmtext.checkpoint import read_config
+
+    config = read_config(path)
+    if config["task"] != "lm":
+        raise usage_error(f"{flag} {path} is not a language-model checkpoint",
+                          "train one with lstmtext train --task lm")
+    return config
+
+
+def _check_backward(backward: Path | None, init_from: Path | None, task: str, bidirectional: bool | None) -> None:
+    """--init-backward-from: a right-to-left language model of the --init-from model's shape and tokenizer."""
+    if backward is None:
+        return
+    if task != "classify":
+        raise usage_error("--init-backward-from is for --task classify", "drop it for a language model")
+    if init_from is None:
+        raise usage_error("--init-backward-from needs --init-from", "pass the left-to-right model it shares its "
+                          "embedding with as --init-from")
+    if bidirectional is False:
+        raise usage_error("--init-backward-from needs a bidirectional classifier", "drop --no-bidirectional")
+    model = _lm_config(backward, "--init-backward-from")["model"]
+    if not model.get("reverse"):
+        raise usage_error(f"--init-backward-from {backward} reads left to right",
+                          f"train a backward model with --reverse --init-from {init_from} --freeze-embedding")
+    forward = _lm_config(init_from, "--init-from")["model"]
+    for key in ("vocab_size", "embed_dim", "hidden_size", "layers", "last_layer_size"):
+        if forward.get(key) != model.get(key):
+            raise usage_error(f"--init-backward-from {backward} has {key.replace('_', ' ')} {model.get(key)}, "
+                              f"--init-from {init_from} has {forward.get(key)}",
+                              f"train it with --reverse --init-from {init_from} --freeze-embedding")
+    if _lm_tokenizer(backward).to_json() != _lm_tokenizer(init_from).to_json():
+        raise usage_error(f"--init-backward-from {backward} has another tokenizer than {init_from}",
+                          f"train it with --reverse --init-from {init_from} --freeze-embedding")
 
 
 def _lm_tokenizer(init_from: Path) -> Any:

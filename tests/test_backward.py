@@ -1,0 +1,138 @@
+"""Right-to-left language models (--reverse) and a bidirectional classifier whose backward
+direction starts from one (--init-backward-from): ULMFiT's forward and backward pretraining."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig
+from lstmtext.corpus import open_corpus
+from lstmtext.data import LMBatches, Prepared, ensure_prepared
+from lstmtext.models import Classifier
+from lstmtext.tasks import LMTask
+from lstmtext.training import init_from_lm, train
+from tests.conftest import REVIEWS, assert_one_line_error
+
+SIZE = 32
+
+
+def train_lm(run, prepared, steps, reverse=False, init_from=None, freeze_embedding=False, level_seq=32):
+    run.mkdir(parents=True)
+    cfg = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=SIZE, hidden_size=SIZE, layers=1,
+                      dropout=0.0, reverse=reverse)
+    return train(run, prepared, cfg, TrainConfig(seq_len=level_seq, batch_size=16, lr=1e-2, max_steps=steps,
+                                                 eval_every=1000, warmup_steps=5, device="cpu", epochs=1000,
+                                                 freeze_embedding=freeze_embedding), init_from=init_from)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A forward word model of the shipped reviews, and a backward one started from it with its embedding kept."""
+    root = tmp_path_factory.mktemp("pair")
+    ensure_prepared(open_corpus(REVIEWS), TokenizerSpec(level="word", lowercase=True), root / "prep")
+    prepared = Prepared.open(root / "prep")
+    train_lm(root / "fw", prepared, 30)
+    summary = train_lm(root / "bw", prepared, 30, reverse=True, init_from=root / "fw", freeze_embedding=True)
+    return root / "fw", root / "bw", prepared, summary
+
+
+def test_a_reversed_model_trains_on_the_stream_read_from_its_end(pair):
+    *_, prepared, _ = pair
+    cfg = TrainConfig(seq_len=16, batch_size=4)
+    tokens = np.asarray(prepared.tokens("train"))
+    task = LMTask(prepared, cfg, torch.device("cpu"), reverse=True)
+    expected = LMBatches(tokens[::-1].copy(), 4, 16)
+    assert len(task.train) == len(expected)
+    for step in (0, 1, len(expected) - 1):
+        np.testing.assert_array_equal(task.window(step)[1], expected.window(step))
+    assert task.window(0)[1][0, 0] == tokens[-1]  # the first stream starts at the text's last token
+    forward = LMTask(prepared, cfg, torch.device("cpu"))
+    assert forward.window(0)[1][0, 0] == tokens[0]
+
+
+def test_the_backward_model_starts_from_the_forward_one_and_keeps_its_embedding(pair, cli):
+    fw, bw, _, summary = pair
+    a, b = load_file(fw / "model.safetensors"), load_file(bw / "model.safetensors")
+    assert torch.equal(a["embedding.weight"], b["embedding.weight"])  # frozen (and the tied decoder with it)
+    assert not torch.equal(a["lstm.weight_hh_l0"], b["lstm.weight_hh_l0"])  # the LSTM trained
+    config = json.loads((bw / "config.json").read_text())
+    assert config["model"]["reverse"] is True and config["train"]["freeze_embedding"] is True
+    assert config["init_from"] == str(fw) and config["transferred_tensors"] == len(a)
+    shown = cli("info", bw, "--format", "json")
+    facts = json.loads(shown.out)
+    assert facts["reads"].startswith("right to left") and facts["frozen"].startswith("embedding")
+    # `evaluate` reads the test split right to left too: the figure training reported
+    scored = cli("evaluate", bw, "--format", "json", "--device", "cpu")
+    assert scored.code == 0, scored.err
+    assert json.loads(scored.out)["loss"] == pytest.approx(summary["figures"]["test"]["loss"], rel=1e-4)
+
+
+def test_a_reversed_model_writes_what_comes_before_the_prompt(tmp_path, cli):
+    line = "the quick brown fox jumps over the lazy dog\n"
+    (tmp_path / "fox.txt").write_text(line * 300, encoding="utf-8")
+    ensure_prepared(open_corpus(tmp_path / "fox.txt"), TokenizerSpec(level="char"), tmp_path / "prep")
+    prepared = Prepared.open(tmp_path / "prep")
+    summary = train_lm(tmp_path / "bw", prepared, 150, reverse=True, level_seq=64)
+    assert summary["figures"]["valid"]["loss"] < 0.1, summary["figures"]
+    result = cli("generate", tmp_path / "bw", "--prompt", "over the lazy dog", "--length", "30", "--temperature", "0",
+                 "--json", "--device", "cpu")
+    assert result.code == 0, result.err
+    text = json.loads(result.out)["samples"][0]
+    assert text.endswith("over the lazy dog") and len(text) == 47
+    assert text in line * 3  # 30 characters of what comes before the prompt, in reading order
+
+
+def test_the_classifier_takes_each_direction_from_its_own_model(pair):
+    fw, bw, prepared, _ = pair
+    model = Classifier(ModelConfig(task="classify", vocab_size=prepared.tokenizer.vocab_size, embed_dim=SIZE,
+                                   hidden_size=SIZE, layers=1, bidirectional=True, pooling="mean", num_classes=2))
+    assert init_from_lm(model, fw, bw) == 9  # embedding, and four tensors per direction
+    a, b, own = load_file(fw / "model.safetensors"), load_file(bw / "model.safetensors"), model.state_dict()
+    assert torch.equal(own["embedding.weight"], a["embedding.weight"])
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        assert torch.equal(own[f"fwd.0.{name}_l0"], a[f"lstm.{name}_l0"])
+        assert torch.equal(own[f"bwd.0.{name}_l0"], b[f"lstm.{name}_l0"])
+
+
+def test_freeze_epochs_keep_both_pretrained_directions(pair, cli):
+    fw, bw, _, _ = pair
+    b = load_file(bw / "model.safetensors")
+    for freeze in ("1", "0"):
+        out = f"clf-{freeze}"
+        result = cli("train", REVIEWS, "--task", "classify", "--init-from", fw, "--init-backward-from", bw,
+                     "--freeze-epochs", freeze, "--max-steps", "3", "--device", "cpu", "--quiet", "--out", out)
+        assert result.code == 0, result.err
+        config = json.loads(Path(out, "config.json").read_text())
+        assert config["model"]["bidirectional"] is True and config["init_backward_from"] == str(bw)
+        weights = load_file(f"{out}/model.safetensors")
+        kept = torch.equal(weights["bwd.0.weight_hh_l0"], b["lstm.weight_hh_l0"])
+        assert kept == (freeze == "1"), freeze
+
+
+def test_mismatched_directions_and_flags_are_refused(pair, cli, tmp_path):
+    fw, bw, _, _ = pair
+    own_embedding = tmp_path / "own"
+    made = cli("train", REVIEWS, "--task", "lm", "--reverse", "--init-from", fw, "--max-steps", "2", "--device",
+               "cpu", "--quiet", "--out", own_embedding)
+    assert made.code == 0, made.err
+    cases = [
+        (["--task", "classify", "--reverse"], 2, ["--reverse is for --task lm"]),
+        (["--task", "classify", "--init-backward-from", bw], 2, ["needs --init-from"]),
+        (["--task", "lm", "--init-from", fw, "--init-backward-from", bw], 2, ["for --task classify"]),
+        (["--task", "classify", "--init-from", fw, "--init-backward-from", bw, "--no-bidirectional"], 2,
+         ["bidirectional"]),
+        (["--task", "classify", "--init-from", bw], 2, ["right to left", "--init-backward-from"]),
+        (["--task", "classify", "--init-from", fw, "--init-backward-from", fw], 2, ["left to right", "--reverse"]),
+        (["--task", "classify", "--init-from", fw, "--init-backward-from", own_embedding], 1,
+         ["embedding of its own", "--freeze-embedding"]),
+        (["--task", "lm", "--init-from", fw, "--hidden-size", "48"], 2, ["conflicts"]),
+        (["--task", "lm", "--freeze-epochs", "1"], 2, ["--freeze-embedding"]),
+    ]
+    for args, code, words in cases:
+        assert_one_line_error(cli("train", REVIEWS, *args, "--device", "cpu", "--quiet", "--max-steps", "1",
+                                  "--out", tmp_path / "never"), code, *words)
+    assert not (tmp_path / "never").exists() or not any((tmp_path / "never").iterdir())
