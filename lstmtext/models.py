@@ -51,6 +51,15 @@ def embed(embedding: nn.Embedding, x: torch.Tensor, p: float) -> torch.Tensor:
     return F.embedding(x, weight * keep, embedding.padding_idx)
 
 
+def decoder_logits(out: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The decoder on [..., width] outputs, as one matrix product over all positions. ``F.linear`` on
+    the LSTM's batch-first output (a transposed view) goes through ``matmul``, which, when the weight
+    needs no gradient (``--freeze-embedding`` with tied weights), computes the input's gradient as a
+    batched product against a copy of the weight per sequence: 3.1x slower steps on a 10k-word
+    model on 2 CPU cores. Flattening first costs one copy of the outputs."""
+    return F.linear(out.reshape(-1, out.shape[-1]), weight, bias).view(*out.shape[:-1], -1)
+
+
 class LanguageModel(nn.Module):
     """Embedding -> multi-layer LSTM (cuDNN on GPU) -> dropout -> linear decoder.
 
@@ -101,7 +110,7 @@ class LanguageModel(nn.Module):
             out = self.proj(out)
         if not decode:
             return out, state, raw, dropped
-        return F.linear(out, *self.decoder_weights()), state, raw, dropped
+        return decoder_logits(out, *self.decoder_weights()), state, raw, dropped
 
     def decoder_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The output layer's weight and bias (the embedding matrix, when tied)."""

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from lstmtext.config import TrainConfig
 from lstmtext.data import LMBatches, Prepared, TextBatches
 from lstmtext.metrics import bits_per_char, classification_report, perplexity
-from lstmtext.models import predict_proba, real_positions
+from lstmtext.models import decoder_logits, predict_proba, real_positions
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -82,7 +82,7 @@ def decoder_loss(out: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, y:
     """The decoder and the next-token cross-entropy, at the run's precision (as inside a CUDA
     graph): the part of the step that ``--compile`` compiles."""
     with autocast(device, dtype):
-        logits = F.linear(out, weight, bias)
+        logits = decoder_logits(out, weight, bias)
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 

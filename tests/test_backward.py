@@ -136,3 +136,16 @@ def test_mismatched_directions_and_flags_are_refused(pair, cli, tmp_path):
         assert_one_line_error(cli("train", REVIEWS, *args, "--device", "cpu", "--quiet", "--max-steps", "1",
                                   "--out", tmp_path / "never"), code, *words)
     assert not (tmp_path / "never").exists() or not any((tmp_path / "never").iterdir())
+
+
+def test_the_decoder_reads_batch_first_views_as_one_matrix_product():
+    """``decoder_logits`` flattens the LSTM's transposed output first (with a frozen tied table, F.linear on
+    the view computed the input's gradient against a copy of the table per sequence); same logits."""
+    from lstmtext.models import decoder_logits
+
+    torch.manual_seed(0)
+    out = torch.randn(7, 5, 16).transpose(0, 1)  # [batch 5, time 7], not contiguous, as nn.LSTM gives it
+    weight, bias = torch.randn(50, 16), torch.randn(50)
+    logits = decoder_logits(out, weight, bias)
+    assert logits.shape == (5, 7, 50)
+    torch.testing.assert_close(logits, torch.nn.functional.linear(out, weight, bias))
