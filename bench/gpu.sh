@@ -12,6 +12,9 @@
 #   bash bench/gpu.sh large-asgd on the GPU: ptb-word-large with NT-ASGD at a constant lr 20, cut at 9 minutes
 #   bash bench/gpu.sh sst2-sweep on the GPU: 12 variants of sst2-classify (--adversarial on and off, its
 #                                strength, seeds) and a summary of them
+#   bash bench/gpu.sh sst2-transfer on the GPU: forward and backward language models of the SST-2 training
+#                                sentences, then sst2-classify from them (forward only, both directions;
+#                                two seeds each), their results files
 #
 # On the GPU machine the results files are copied to $OUT, which brings them back.
 set -euo pipefail
@@ -102,6 +105,29 @@ if os.environ.get("OUT"):
     json.dump({"runs": rows}, open(os.path.join(os.environ["OUT"], os.path.basename(out)), "w"), indent=1)
 PY
     ;;
+  sst2-transfer)
+    # ULMFiT on SST-2: the issue's --init-from target (87.5% valid), with the backward direction pretrained too
+    lm_flags="--task lm --level word --lowercase --embed-dim 256 --hidden-size 256 --layers 1 --dropout 0.5
+      --embed-dropout 0.1 --variational-dropout --weight-drop 0.3 --seq-len 64 --batch-size 32 --epochs 40
+      --time-limit 120 --device cuda --quiet --overwrite"
+    sentences="$LSTMTEXT_CORPORA/sst2/sentences"
+    # shellcheck disable=SC2086
+    python3 -m lstmtext train "$sentences" $lm_flags --out checkpoints/sst2-lm-fw | tail -8
+    # shellcheck disable=SC2086
+    python3 -m lstmtext train "$sentences" $lm_flags --reverse --init-from checkpoints/sst2-lm-fw --freeze-embedding \
+      --out checkpoints/sst2-lm-bw | tail -8
+    variants='fw --init-from checkpoints/sst2-lm-fw --bidirectional
+fw-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --seed 2
+fwbw --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/sst2-lm-bw
+fwbw-seed2 --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/sst2-lm-bw --seed 2'
+    tags=""
+    while read -r tag flags; do
+      # shellcheck disable=SC2086
+      python3 bench/quality.py sst2-classify --device cuda --tag "$tag" -- $flags | tail -1
+      tags="$tags $tag"
+    done <<< "$variants"
+    back quality
+    ;;
   *)
-    sed -n 2,14p "$0"; exit 2 ;;
+    sed -n 2,17p "$0"; exit 2 ;;
 esac
