@@ -31,6 +31,13 @@ def setups(tmp_path, task):
                             dropout=0.1)
         cfg = TrainConfig(seq_len=32, batch_size=128, lr=5e-3, max_steps=40, eval_every=15, log_every=5,
                           warmup_steps=5, device="cpu", seed=11, shift_windows=True)
+    elif task.startswith("lm-reversed"):  # a backward model with its table frozen (out of the optimizer)
+        ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), tmp_path / "prep")
+        prepared = Prepared.open(tmp_path / "prep")
+        model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=32, hidden_size=32, layers=1,
+                            dropout=0.1, reverse=True)
+        cfg = TrainConfig(seq_len=32, batch_size=16, lr=5e-3, max_steps=40, eval_every=15, log_every=5,
+                          warmup_steps=5, device="cpu", seed=11, freeze_embedding=True)
     elif task in ("lm", "lm-buffered"):
         ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), tmp_path / "prep")
         prepared = Prepared.open(tmp_path / "prep")
@@ -58,7 +65,7 @@ def setups(tmp_path, task):
 
 
 @pytest.mark.parametrize("task", ["lm", "lm-buffered", "lm-awd", "lm-awd-buffered", "lm-shifted",
-                                  "lm-shifted-buffered", "classify", "classify-buffered"])
+                                  "lm-shifted-buffered", "lm-reversed-buffered", "classify", "classify-buffered"])
 def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     prepared, model_cfg, cfg = setups(tmp_path, task)
     if task.endswith("-buffered"):  # the CUDA-graph step's buffers, capturable optimizer and tensor lr, run eagerly
