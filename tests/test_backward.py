@@ -149,3 +149,19 @@ def test_the_decoder_reads_batch_first_views_as_one_matrix_product():
     logits = decoder_logits(out, weight, bias)
     assert logits.shape == (5, 7, 50)
     torch.testing.assert_close(logits, torch.nn.functional.linear(out, weight, bias))
+
+
+def test_a_language_model_started_from_one_takes_its_whole_shape(cli, tmp_path):
+    """AWD's shape (a last layer of the embedding's size, tied): the new model is the same network, every
+    tensor copied, without the flags being repeated."""
+    made = cli("train", REVIEWS, "--level", "word", "--embed-dim", "24", "--hidden-size", "40", "--layers", "2",
+               "--last-layer-size", "24", "--max-steps", "2", "--device", "cpu", "--quiet", "--out", "awd")
+    assert made.code == 0, made.err
+    started = cli("train", REVIEWS, "--reverse", "--init-from", "awd", "--max-steps", "1", "--device", "cpu",
+                  "--quiet", "--out", "awd-bw")
+    assert started.code == 0, started.err
+    source = json.loads(Path("awd", "config.json").read_text())
+    config = json.loads(Path("awd-bw", "config.json").read_text())
+    for key in ("embed_dim", "hidden_size", "layers", "last_layer_size", "tie_weights"):
+        assert config["model"][key] == source["model"][key], key
+    assert config["transferred_tensors"] == len(load_file("awd/model.safetensors"))
