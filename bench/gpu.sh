@@ -13,8 +13,8 @@
 #   bash bench/gpu.sh sst2-sweep on the GPU: 12 variants of sst2-classify (--adversarial on and off, its
 #                                strength, seeds) and a summary of them
 #   bash bench/gpu.sh sst2-transfer on the GPU: forward and backward language models of the SST-2 training
-#                                sentences, then sst2-classify from them (forward only, both directions;
-#                                two seeds each), their results files
+#                                sentences, then sst2-classify from them (forward only, with and without
+#                                --freeze-epochs 1; both directions; two seeds each), their results files
 #
 # On the GPU machine the results files are copied to $OUT, which brings them back.
 set -euo pipefail
@@ -118,6 +118,8 @@ PY
       --out checkpoints/sst2-lm-bw | tail -8
     variants='fw --init-from checkpoints/sst2-lm-fw --bidirectional
 fw-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --seed 2
+fw-freeze1 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1
+fw-freeze1-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1 --seed 2
 fwbw --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/sst2-lm-bw
 fwbw-seed2 --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/sst2-lm-bw --seed 2'
     tags=""
