@@ -97,15 +97,17 @@ class StreamText:
 
 def text_after(tokenizer: Tokenizer, context: Sequence[int], ids: Sequence[int]) -> str:
     """The text that tokens ``ids`` add after the tokens ``context`` (the space between them included)."""
-    head = tokenizer.decode(list(context)[-StreamText.CONTEXT:])
-    whole = tokenizer.decode(list(context)[-StreamText.CONTEXT:] + list(ids))
+    near = list(context)[-StreamText.CONTEXT:]
+    head = tokenizer.decode(near)
+    whole = tokenizer.decode(near + list(ids))
     return whole[len(head):] if whole.startswith(head) else tokenizer.decode(ids)
 
 
 def text_before(tokenizer: Tokenizer, ids: Sequence[int], context: Sequence[int]) -> str:
     """The text that tokens ``ids`` add before the tokens ``context``: what a reversed model wrote."""
-    tail = tokenizer.decode(list(context)[:StreamText.CONTEXT])
-    whole = tokenizer.decode(list(ids) + list(context)[:StreamText.CONTEXT])
+    near = list(context)[:StreamText.CONTEXT]
+    tail = tokenizer.decode(near)
+    whole = tokenizer.decode(list(ids) + near)
     return whole[:len(whole) - len(tail)] if whole.endswith(tail) else tokenizer.decode(ids)
 
 

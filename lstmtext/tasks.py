@@ -230,7 +230,8 @@ class ClassifyTask:
         self.cfg = cfg
         self.device = device
         self.train = TextBatches(*prepared.records("train"), cfg.batch_size, cfg.max_length)
-        self.pretrained: tuple[str, ...] = ("embedding.", "lstm.", "fwd.")  # what --freeze-epochs freezes
+        # what --freeze-epochs freezes and then thaws (a --freeze-embedding table is never thawed)
+        self.pretrained: tuple[str, ...] = ("lstm.", "fwd.") + (() if cfg.freeze_embedding else ("embedding.",))
         counts = np.bincount(self.train.labels, minlength=len(prepared.labels)).astype(np.float64)
         self.weights = None
         self.epoch = -1
@@ -249,7 +250,7 @@ class ClassifyTask:
     def _freeze(self, model: torch.nn.Module, frozen: bool) -> None:
         for name, param in model.named_parameters():
             if name.startswith(self.pretrained):
-                param.requires_grad_(not frozen and not (self.cfg.freeze_embedding and name.startswith("embedding.")))
+                param.requires_grad_(not frozen)
 
     def batch(self, step: int, model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Step ``step``'s texts [batch, time], lengths and labels (shuffling, and freezing or thawing

@@ -294,17 +294,16 @@ def generate(
                   "they are read as <unk>")
     reverse = ckpt.model.cfg.reverse  # it writes what comes before the prompt, last token first
     streaming = stream and num_samples == 1 and not json_out and not reverse
+    context = start_ids(tok, prompt)  # the prompt's tokens, which the new text joins onto
     if streaming:
         sys.stdout.write(prompt)
         sys.stdout.flush()
-        text = StreamText(tok, lambda piece: (sys.stdout.write(piece), sys.stdout.flush()),
-                          context=start_ids(tok, prompt))
+        text = StreamText(tok, lambda piece: (sys.stdout.write(piece), sys.stdout.flush()), context=context)
         sample(ckpt.model, tok, prompt, settings, dev, lambda new: text.add(new[0]), cuda_graph=cuda_graphs)
         text.finish()
         sys.stdout.write("\n")
         return
     rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs)
-    context = start_ids(tok, prompt)
     texts = [text_before(tok, r, context) + prompt if reverse else prompt + text_after(tok, context, r) for r in rows]
     if json_out:
         print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts}, ensure_ascii=False))

@@ -199,8 +199,10 @@ def train(
         return
     _check_task(task)
     d = TASK_DEFAULTS[task]
-    lm_dims = _lm_dims(init_from, task, embed_dim, hidden_size, layers, last_layer_size)
-    _check_backward(init_backward_from, init_from, task, bidirectional)
+    lm_model = _lm_config(init_from, "--init-from")["model"] if init_from is not None else None
+    lm_dims = _lm_dims(lm_model, init_from, task, embed_dim, hidden_size, layers, last_layer_size)
+    lm_tokenizer = _lm_tokenizer(init_from) if init_from is not None else None
+    _check_backward(init_backward_from, init_from, lm_model, lm_tokenizer, task, bidirectional)
     hidden = lm_dims.get("hidden_size", hidden_size if hidden_size is not None else d["hidden_size"])
     train_cfg = TrainConfig(
         seq_len=seq_len, batch_size=batch_size if batch_size is not None else d["batch_size"],
@@ -240,7 +242,6 @@ def train(
 
     resolve_device(device)
     corpus_arg = corpus if corpus is not None else str(_default_corpus(task))
-    lm_tokenizer = _lm_tokenizer(init_from) if init_from is not None else None
     if is_prepared(Path(corpus_arg)):
         prepared_path = Path(corpus_arg)
     else:
@@ -399,13 +400,12 @@ class _stop_on_signals:
             signal.signal(sig, old)
 
 
-def _lm_dims(init_from: Path | None, task: str, embed_dim: int | None, hidden_size: int | None,
-             layers: int | None, last_layer_size: int = 0) -> dict[str, Any]:
-    """With --init-from, the new model takes the language model's sizes; conflicting flags are refused."""
-    if init_from is None:
+def _lm_dims(model: dict[str, Any] | None, init_from: Path | None, task: str, embed_dim: int | None,
+             hidden_size: int | None, layers: int | None, last_layer_size: int = 0) -> dict[str, Any]:
+    """With --init-from (its ``model`` settings), the new model takes the language model's sizes;
+    conflicting flags are refused."""
+    if model is None:
         return {}
-    config = _lm_config(init_from, "--init-from")
-    model = config["model"]
     if task == "classify" and model.get("last_layer_size"):
         raise usage_error(f"--init-from {init_from}: its last LSTM layer has a size of its own (--last-layer-size), "
                           "which a classifier's layers cannot take over", "pretrain the language model without it")
@@ -436,8 +436,10 @@ def _lm_config(path: Path, flag: str) -> dict[str, Any]:
     return config
 
 
-def _check_backward(backward: Path | None, init_from: Path | None, task: str, bidirectional: bool | None) -> None:
-    """--init-backward-from: a right-to-left language model of the --init-from model's shape and tokenizer."""
+def _check_backward(backward: Path | None, init_from: Path | None, forward: dict[str, Any] | None, tokenizer: Any,
+                    task: str, bidirectional: bool | None) -> None:
+    """--init-backward-from: a right-to-left language model of the shape (``forward``, its model settings)
+    and ``tokenizer`` of the --init-from model."""
     if backward is None:
         return
     if task != "classify":
@@ -451,13 +453,12 @@ def _check_backward(backward: Path | None, init_from: Path | None, task: str, bi
     if not model.get("reverse"):
         raise usage_error(f"--init-backward-from {backward} reads left to right",
                           f"train a backward model with --reverse --init-from {init_from} --freeze-embedding")
-    forward = _lm_config(init_from, "--init-from")["model"]
     for key in ("vocab_size", "embed_dim", "hidden_size", "layers", "last_layer_size"):
         if forward.get(key) != model.get(key):
             raise usage_error(f"--init-backward-from {backward} has {key.replace('_', ' ')} {model.get(key)}, "
                               f"--init-from {init_from} has {forward.get(key)}",
                               f"train it with --reverse --init-from {init_from} --freeze-embedding")
-    if _lm_tokenizer(backward).to_json() != _lm_tokenizer(init_from).to_json():
+    if _lm_tokenizer(backward).to_json() != tokenizer.to_json():
         raise usage_error(f"--init-backward-from {backward} has another tokenizer than {init_from}",
                           f"train it with --reverse --init-from {init_from} --freeze-embedding")
 
