@@ -86,7 +86,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 3e-3
     optimizer: str = "adamw"
-    weight_decay: float = 0.01
+    weight_decay: float | None = None  # None: the optimizer's own default (``decay``)
     clip: float = 1.0
     schedule: str = "cosine"
     warmup_steps: int = 50
@@ -110,7 +110,15 @@ class TrainConfig:
     shift_windows: bool = False  # lm: each epoch's BPTT windows start at a random offset (data.LMBatches)
     compile: bool = False  # lm: torch.compile the decoder and loss (tasks.CompiledDecoderLoss)
     freeze_embedding: bool = False  # the embedding table (and a decoder tied to it) never trains
+    pretrained_lr: float = 1.0  # classification with --init-from: the pretrained layers' share of the rate
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def decay(self) -> float:
+        """The weight decay in force: ``weight_decay``, else 0.01 for AdamW and none for SGD."""
+        if self.weight_decay is not None:
+            return self.weight_decay
+        return 0.01 if self.optimizer == "adamw" else 0.0
 
     def validate(self) -> None:
         positive_ints = {
@@ -152,8 +160,15 @@ class TrainConfig:
         if not 0 <= self.adversarial <= 1000:
             raise usage_error(f"--adversarial must be between 0 (off) and 1000, got {self.adversarial}",
                               "5 suits embeddings of 128-256 dimensions")
+        if self.weight_decay is not None and not 0 <= self.weight_decay <= 1:
+            raise usage_error(f"--weight-decay must be between 0 and 1, got {self.weight_decay}",
+                              "typical values are 0.01 (adamw) or 1.2e-6 (sgd, as AWD-LSTM)")
         if self.freeze_epochs < 0:
             raise usage_error(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}")
+        if not 0 < self.pretrained_lr <= 10:
+            raise usage_error(f"--pretrained-lr must be above 0 and at most 10, got {self.pretrained_lr}",
+                              "it is a fraction of --lr, e.g. 0.3; use --freeze-embedding or --freeze-epochs "
+                              "to keep layers fixed")
         for flag, value in (("--ar", self.ar), ("--tar", self.tar)):
             if not 0 <= value <= 100:
                 raise usage_error(f"{flag} must be between 0 (off) and 100, got {value}",
@@ -189,6 +204,15 @@ def validate_model(cfg: ModelConfig) -> None:
 
 def to_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
+
+
+def saved_train_config(data: dict[str, Any]) -> TrainConfig:
+    """A run's saved training settings. Runs saved before SGD took --weight-decay (their settings lack
+    ``pretrained_lr``, which came with that change) hold AdamW's 0.01 there although SGD never
+    applied it: they resume without decay, as they trained."""
+    if "pretrained_lr" not in data and data.get("optimizer") in ("sgd", "asgd"):
+        data = {**data, "weight_decay": 0.0}
+    return from_dict(TrainConfig, data)
 
 
 def from_dict(cls: type, data: dict[str, Any]) -> Any:

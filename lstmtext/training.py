@@ -119,19 +119,35 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device,
-                   capturable: bool = False) -> torch.optim.Optimizer:
+                   capturable: bool = False, pretrained: tuple[str, ...] = ()) -> torch.optim.Optimizer:
     """The optimizer ``cfg`` names; ``capturable``: safe inside a CUDA graph, with its learning rate
-    a device tensor (all three are fused where torch has the kernels: CUDA and the CPU)."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    a device tensor (all three are fused where torch has the kernels: CUDA and the CPU).
+
+    Parameters whose names start with one of ``pretrained`` learn at ``cfg.pretrained_lr`` times the
+    rate (ULMFiT's discriminative fine-tuning), in groups of their own after the others, so that the
+    first group's rate is still ``--lr``'s. At 1 there is no split: the groups are those of a run
+    made before the option existed, and such a run resumes."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    scale = cfg.pretrained_lr if pretrained else 1.0
+    parts = [[p for n, p in named if not (scale != 1.0 and n.startswith(pretrained))],
+             [p for n, p in named if scale != 1.0 and n.startswith(pretrained)]]
     fused = fused_kernels(device) or None
+    decay = cfg.decay
+    groups = []
+    for params, lr in zip(parts, (cfg.lr, cfg.lr * scale)):
+        if not params:
+            continue
+        if cfg.optimizer == "adamw" or decay:  # matrices decay; biases and gains do not
+            groups += [{"params": [p for p in params if p.dim() >= 2], "lr": lr, "weight_decay": decay},
+                       {"params": [p for p in params if p.dim() < 2], "lr": lr, "weight_decay": 0.0}]
+        else:  # one group, as SGD runs had before they took a decay: they still resume
+            groups.append({"params": params, "lr": lr, "weight_decay": 0.0})
+    groups = [group for group in groups if group["params"]]
     if cfg.optimizer == "sgd":  # fused: one kernel, which takes the clip factor (and, captured, the rate) as tensors
-        opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=cfg.lr, fused=fused)
+        opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr, fused=fused)
     elif cfg.optimizer == "asgd":  # plain SGD steps until NT-ASGD's trigger sets t0
-        opt = AveragedSGD(params, lr=cfg.lr, fused=fused)
+        opt = AveragedSGD(groups, lr=cfg.lr, fused=fused)
     else:
-        decay = [p for p in params if p.dim() >= 2]
-        no_decay = [p for p in params if p.dim() < 2]
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         opt = adamw(groups, cfg.lr, device, capturable)
     if capturable:
         tensor_learning_rates(opt)
@@ -177,7 +193,7 @@ class AveragedSGD(torch.optim.Optimizer):
     """
 
     def __init__(self, params: Any, lr: float, t0: float = ASGD_NOT_YET, fused: bool | None = None) -> None:
-        super().__init__(params, {"lr": lr, "t0": t0, "fused": fused})
+        super().__init__(params, {"lr": lr, "t0": t0, "fused": fused, "weight_decay": 0.0})
 
     @property
     def phase(self) -> bool:
@@ -197,7 +213,8 @@ class AveragedSGD(torch.optim.Optimizer):
                 elif state["step"].device != p.device:  # loaded from a state saved by torch.optim.ASGD
                     state["step"] = state["step"].to(p.device, torch.float32)
             sgd(params, [p.grad for p in params], [None] * len(params), fused=self.defaults["fused"],
-                grad_scale=getattr(self, "grad_scale", None), weight_decay=0.0, momentum=0.0, lr=group["lr"],
+                grad_scale=getattr(self, "grad_scale", None), weight_decay=group.get("weight_decay", 0.0),
+                momentum=0.0, lr=group["lr"],
                 dampening=0.0, nesterov=False, maximize=False)
             steps = [self.state[p]["step"] for p in params]
             torch._foreach_add_(steps, 1)
@@ -434,7 +451,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         task.head = CompiledDecoderLoss(device, dtype)
     not_graphed = graph_blocker(model_cfg.task, train_cfg.optimizer, device, dtype, on_nan, train_cfg.cuda_graphs,
                                 train_cfg.freeze_epochs)
-    opt = make_optimizer(model, train_cfg, device, capturable=not_graphed is None)
+    opt = make_optimizer(model, train_cfg, device, capturable=not_graphed is None,
+                         pretrained=task.pretrained if init_from is not None and model_cfg.task == "classify" else ())
     per_epoch = task.steps_per_epoch
     total_steps = _steps_planned(train_cfg, per_epoch)
     schedule = make_schedule(opt, train_cfg, total_steps)

@@ -113,6 +113,35 @@ def test_freeze_epochs_keep_both_pretrained_directions(pair, cli):
         assert kept == (freeze == "1"), freeze
 
 
+def test_pretrained_layers_learn_at_their_share_of_the_rate(pair, cli, tmp_path):
+    """--pretrained-lr: AdamW's first step moves each weight by the rate (g / |g|), so the embedding and the
+    forward LSTM taken from the language model move a quarter as far as the new backward direction and head;
+    and the split groups survive a stop and resume bit for bit."""
+    fw, _, _, _ = pair
+    lm = load_file(fw / "model.safetensors")
+    common = ["--task", "classify", "--init-from", fw, "--bidirectional", "--pretrained-lr", "0.25", "--schedule",
+              "constant", "--warmup-steps", "0", "--dropout", "0", "--lr", "0.01", "--device", "cpu", "--quiet"]
+    made = cli("train", REVIEWS, *common, "--max-steps", "1", "--out", tmp_path / "one")
+    assert made.code == 0, made.err
+    torch.manual_seed(1234)  # the seed training starts from: the same fresh backward direction and head
+    start = Classifier(ModelConfig(task="classify", vocab_size=len(lm["embedding.weight"]), embed_dim=SIZE,
+                                   hidden_size=SIZE, layers=1, dropout=0.0, bidirectional=True, pooling="mean",
+                                   num_classes=2))
+    init_from_lm(start, fw)
+    before, after = start.state_dict(), load_file(tmp_path / "one" / "model.safetensors")
+    moved = {name: float((after[name] - before[name]).abs().max()) / 0.01 for name in after}
+    for name, share in moved.items():
+        expected = 0.25 if name.startswith(("embedding.", "fwd.")) else 1.0
+        assert share == pytest.approx(expected, rel=0.02), (name, share)
+    assert json.loads(cli("info", tmp_path / "one", "--format", "json").out)["pretrained_lr"] == "0.25 x --lr"
+    straight = cli("train", REVIEWS, *common, "--max-steps", "6", "--out", tmp_path / "straight")
+    half = cli("train", REVIEWS, *common, "--max-steps", "3", "--out", tmp_path / "split")
+    resumed = cli("train", "--resume", tmp_path / "split", "--max-steps", "6", "--quiet")
+    assert straight.code == half.code == resumed.code == 0, resumed.err
+    a, b = load_file(tmp_path / "straight" / "last.safetensors"), load_file(tmp_path / "split" / "last.safetensors")
+    assert all(torch.equal(a[name], b[name]) for name in a)
+
+
 def test_mismatched_directions_and_flags_are_refused(pair, cli, tmp_path):
     fw, bw, _, _ = pair
     own_embedding = tmp_path / "own"
@@ -131,6 +160,9 @@ def test_mismatched_directions_and_flags_are_refused(pair, cli, tmp_path):
          ["embedding of its own", "--freeze-embedding"]),
         (["--task", "lm", "--init-from", fw, "--hidden-size", "48"], 2, ["conflicts"]),
         (["--task", "lm", "--freeze-epochs", "1"], 2, ["--freeze-embedding"]),
+        (["--task", "lm", "--init-from", fw, "--pretrained-lr", "0.5"], 2, ["--pretrained-lr", "--lr instead"]),
+        (["--task", "classify", "--pretrained-lr", "0.5"], 2, ["--pretrained-lr", "--init-from"]),
+        (["--task", "classify", "--init-from", fw, "--pretrained-lr", "0"], 2, ["--pretrained-lr", "above 0"]),
     ]
     for args, code, words in cases:
         assert_one_line_error(cli("train", REVIEWS, *args, "--device", "cpu", "--quiet", "--max-steps", "1",

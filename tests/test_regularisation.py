@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from lstmtext.config import ModelConfig, TrainConfig
+from lstmtext.config import ModelConfig, TrainConfig, saved_train_config
 from lstmtext.models import Classifier, Dropout, LanguageModel
 from lstmtext.training import (ASGD_NOT_YET, NONMONO, AveragedSGD, averaged_weights, averaging, make_optimizer,
                                nt_asgd_trigger)
@@ -221,6 +221,37 @@ def test_averaged_sgd_steps_as_torch_asgd_without_its_host_reads():
         torch.testing.assert_close(mine, other, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(ours_opt.state[mine]["ax"], theirs_opt.state[other]["ax"], rtol=1e-5, atol=1e-6)
         assert not torch.equal(ours_opt.state[mine]["ax"], mine)  # a real average of several steps
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "asgd"])
+def test_sgd_decays_the_weight_matrices_when_asked(optimizer):
+    """--weight-decay with SGD and NT-ASGD (AWD-LSTM's 1.2e-6): torch's SGD with decay on the matrices
+    only; without the flag SGD does not decay (AdamW's default stays 0.01), in one group as before."""
+    def setup():
+        torch.manual_seed(0)
+        return lm()
+
+    ours, theirs = setup(), setup()
+    cfg = TrainConfig(optimizer=optimizer, lr=0.5, weight_decay=0.1)
+    ours_opt = make_optimizer(ours, cfg, torch.device("cpu"))
+    matrices = [p for p in theirs.parameters() if p.dim() >= 2]
+    vectors = [p for p in theirs.parameters() if p.dim() < 2]
+    theirs_opt = torch.optim.SGD([{"params": matrices, "weight_decay": 0.1}, {"params": vectors}], lr=0.5)
+    x = torch.randint(0, 50, (4, 10))
+    for step in range(3):
+        for model, opt in ((ours, ours_opt), (theirs, theirs_opt)):
+            opt.zero_grad()
+            model((x + step) % 50)[0].float().pow(2).mean().backward()
+            opt.step()
+    for mine, other in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(mine, other, rtol=1e-5, atol=1e-6)
+    assert TrainConfig(optimizer=optimizer).decay == 0.0 and TrainConfig().decay == 0.01
+    plain = make_optimizer(setup(), TrainConfig(optimizer=optimizer, lr=0.5), torch.device("cpu"))
+    assert [group["weight_decay"] for group in plain.param_groups] == [0.0]
+    # a run saved before SGD took the flag holds AdamW's 0.01 there, never applied: it resumes without it
+    assert saved_train_config({"optimizer": optimizer, "weight_decay": 0.01}).decay == 0.0
+    assert saved_train_config({"optimizer": optimizer, "weight_decay": 0.01, "pretrained_lr": 1.0}).decay == 0.01
+    assert saved_train_config({"optimizer": "adamw", "weight_decay": 0.01}).decay == 0.01
 
 
 def test_activation_regularisers_add_their_penalties_to_the_loss():

@@ -308,6 +308,8 @@ def info(
         **({"reads": "right to left (--reverse)"} if model.get("reverse") else {}),
         **{k: config[k] for k in ("init_from", "init_backward_from") if config.get(k)},
         **({"frozen": "embedding (--freeze-embedding)"} if train.get("freeze_embedding") else {}),
+        **({"pretrained_lr": f"{train['pretrained_lr']:g} x --lr"} if train.get("pretrained_lr", 1.0) != 1.0
+           else {}),
         "parameters": count_parameters(ckpt.model),
         "regularisation": {"dropout": model.get("dropout", 0.0), "embed_dropout": model.get("embed_dropout", 0.0),
                            **({"layer_dropout": model["layer_dropout"]} if model.get("layer_dropout") is not None

@@ -121,6 +121,9 @@ def train(
     freeze_epochs: Annotated[int, typer.Option("--freeze-epochs", help="classify with --init-from: epochs "
                                                "with the pretrained layers frozen (1 adds 0.8 points on "
                                                "SST-2).")] = 0,
+    pretrained_lr: Annotated[float, typer.Option("--pretrained-lr", help="classify with --init-from: the "
+                                                 "pretrained embedding and LSTM learn at this fraction of "
+                                                 "--lr (ULMFiT's discriminative fine-tuning).")] = 1.0,
     adversarial: Annotated[float, typer.Option("--adversarial", help="classify: adversarial training (Miyato "
                                                "et al.): also learn from each text's embeddings moved this far "
                                                "(L2 norm, in units of the embeddings' RMS value) the way that "
@@ -136,7 +139,9 @@ def train(
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="adamw, sgd, or asgd (SGD that starts "
                                            "averaging the weights once validation stalls: NT-ASGD).")] = "adamw",
-    weight_decay: Annotated[float, typer.Option("--weight-decay", help="AdamW weight decay.")] = 0.01,
+    weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", help="Decay of the weight matrices "
+                                                          "(default 0.01 for adamw, none for sgd and asgd; "
+                                                          "AWD-LSTM uses 1.2e-6 with sgd).")] = None,
     clip: Annotated[float, typer.Option("--clip", help="Gradient-norm clipping (0 = off).")] = 1.0,
     ar: Annotated[float, typer.Option("--ar", help="lm: activation regularisation, this times the mean square "
                                       "of the last layer's outputs (AWD-LSTM: 2; in the logged train "
@@ -212,7 +217,8 @@ def train(
         eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
         freeze_epochs=freeze_epochs, adversarial=adversarial, cuda_graphs=cuda_graphs, ar=ar, tar=tar,
-        compile=compile_head, shift_windows=shift_windows, freeze_embedding=freeze_embedding)
+        compile=compile_head, shift_windows=shift_windows, freeze_embedding=freeze_embedding,
+        pretrained_lr=pretrained_lr)
     train_cfg.validate()
     embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
     model_cfg = ModelConfig(
@@ -228,6 +234,9 @@ def train(
     validate_model(model_cfg)
     if task == "lm" and freeze_epochs:
         raise usage_error("--freeze-epochs is for --task classify", "use --freeze-embedding for a language model")
+    if pretrained_lr != 1.0 and (task != "classify" or init_from is None):
+        raise usage_error("--pretrained-lr is for --task classify with --init-from",
+                          "for a language model every layer is pretrained: set --lr instead")
     if task != "lm" and reverse:
         raise usage_error("--reverse is for --task lm", "a --bidirectional classifier reads texts both ways")
     if task == "lm" and adversarial:
@@ -308,7 +317,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
                 time_limit: float | None, device: str, save_every: str, on_nan: str, quiet: bool) -> None:
     """Continue a run with its own settings; only the flags in RESUMABLE may be given."""
     from lstmtext.checkpoint import read_config
-    from lstmtext.config import from_dict
+    from lstmtext.config import from_dict, saved_train_config
     from lstmtext.data import Prepared
     from lstmtext.state import read_state
     from lstmtext.training import train as run_training
@@ -333,7 +342,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         raise UserError(f"{folder} no longer holds the data this run was trained on",
                         "restore it, or start a new run")
     model_cfg = from_dict(ModelConfig, config["model"])
-    train_cfg = from_dict(TrainConfig, config["train"])
+    train_cfg = saved_train_config(config["train"])
     if max_steps is not None:
         train_cfg.max_steps = max_steps
     if epochs is not None:
