@@ -14,7 +14,8 @@
 #                                strength, seeds) and a summary of them
 #   bash bench/gpu.sh sst2-transfer on the GPU: forward and backward language models of the SST-2 training
 #                                sentences, then sst2-classify from them (forward only, with and without
-#                                --freeze-epochs 1; both directions; two seeds each), their results files
+#                                --freeze-epochs 1, and with --pretrained-lr 0.3 too; both directions; two
+#                                seeds each), their results files
 #
 # On the GPU machine the results files are copied to $OUT, which brings them back.
 set -euo pipefail
@@ -120,6 +121,8 @@ PY
 fw-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --seed 2
 fw-freeze1 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1
 fw-freeze1-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1 --seed 2
+fw-freeze1-plr03 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1 --pretrained-lr 0.3
+fw-freeze1-plr03-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1 --pretrained-lr 0.3 --seed 2
 fwbw --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/sst2-lm-bw
 fwbw-seed2 --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/sst2-lm-bw --seed 2'
     tags=""
@@ -131,5 +134,5 @@ fwbw-seed2 --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/s
     back quality
     ;;
   *)
-    sed -n 2,17p "$0"; exit 2 ;;
+    sed -n 2,18p "$0"; exit 2 ;;
 esac

@@ -45,13 +45,14 @@ def setups(tmp_path, task):
                             dropout=0.3)
         cfg = TrainConfig(seq_len=32, batch_size=8, lr=5e-3, max_steps=40, eval_every=15, log_every=5,
                           warmup_steps=5, device="cpu", seed=11)
-    elif task.startswith("lm-awd"):  # every AWD-LSTM regulariser, and NT-ASGD averaging across the stop
+    elif task.startswith("lm-awd"):  # every AWD-LSTM regulariser, weight decay, and NT-ASGD averaging across the stop
         ensure_prepared(open_corpus(TALES), TokenizerSpec(level="word"), tmp_path / "prep")
         prepared = Prepared.open(tmp_path / "prep")
         model = ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=32, hidden_size=32, layers=2,
                             dropout=0.3, variational=True, embed_dropout=0.1, weight_drop=0.3)
         cfg = TrainConfig(seq_len=16, batch_size=8, lr=5.0, optimizer="asgd", schedule="constant", max_steps=40,
-                          eval_every=15, log_every=5, warmup_steps=0, device="cpu", seed=11, shift_windows=True)
+                          eval_every=15, log_every=5, warmup_steps=0, device="cpu", seed=11, shift_windows=True,
+                          weight_decay=1e-3)
     else:
         corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(160))
         ensure_prepared(open_corpus(corpus, task="classify"), TokenizerSpec(level="word"), tmp_path / "prep",
