@@ -68,8 +68,8 @@ def main() -> None:
         for lr in args.lr:
             overrides = {"lr": lr, "max_steps": args.steps, "log_every": args.window, "eval_every": 10**9,
                          "device": args.device, "time_limit": None}
-            if args.optimizer:
-                overrides["optimizer"] = args.optimizer
+            if args.optimizer:  # with the other optimizer's own decay, not the preset's SGD one
+                overrides.update(optimizer=args.optimizer, weight_decay=None)
             model_cfg, train_cfg = configs(settings, prepared.tokenizer.vocab_size, **overrides)
             run = Path(tmp) / f"lr-{lr}"
             run.mkdir()

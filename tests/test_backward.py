@@ -161,7 +161,7 @@ def test_mismatched_directions_and_flags_are_refused(pair, cli, tmp_path):
         (["--task", "lm", "--init-from", fw, "--hidden-size", "48"], 2, ["conflicts"]),
         (["--task", "lm", "--freeze-epochs", "1"], 2, ["--freeze-embedding"]),
         (["--task", "lm", "--init-from", fw, "--pretrained-lr", "0.5"], 2, ["--pretrained-lr", "--lr instead"]),
-        (["--task", "classify", "--pretrained-lr", "0.5"], 2, ["--pretrained-lr", "--init-from"]),
+        (["--task", "classify", "--pretrained-lr", "0.5"], 2, ["--pretrained-lr needs --init-from"]),
         (["--task", "classify", "--init-from", fw, "--pretrained-lr", "0"], 2, ["--pretrained-lr", "above 0"]),
     ]
     for args, code, words in cases:

@@ -235,9 +235,12 @@ def train(
     validate_model(model_cfg)
     if task == "lm" and freeze_epochs:
         raise usage_error("--freeze-epochs is for --task classify", "use --freeze-embedding for a language model")
-    if pretrained_lr != 1.0 and (task != "classify" or init_from is None):
+    if pretrained_lr != 1.0 and task != "classify":
         raise usage_error("--pretrained-lr is for --task classify with --init-from",
                           "for a language model every layer is pretrained: set --lr instead")
+    if pretrained_lr != 1.0 and init_from is None:
+        raise usage_error("--pretrained-lr needs --init-from: without it no layer is pretrained",
+                          "add --init-from LM_RUN, or drop --pretrained-lr")
     if task != "lm" and reverse:
         raise usage_error("--reverse is for --task lm", "a --bidirectional classifier reads texts both ways")
     if task == "lm" and adversarial:
