@@ -199,6 +199,17 @@ def test_nt_asgd_triggers_on_a_non_monotone_stall_and_averages():
         assert torch.equal(p, q)  # its own weights back
 
 
+def train_side_by_side(pairs, steps, before_step=lambda step: None):
+    """``steps`` steps of each (model, optimizer) pair on the same batches."""
+    x = torch.randint(0, 50, (4, 10))
+    for step in range(steps):
+        before_step(step)
+        for model, opt in pairs:
+            opt.zero_grad()
+            model((x + step) % 50)[0].float().pow(2).mean().backward()
+            opt.step()
+
+
 def test_averaged_sgd_steps_as_torch_asgd_without_its_host_reads():
     """AveragedSGD (fused SGD, the average on the device) gives torch.optim.ASGD's weights and
     average, as Merity et al. use it (lambd=0), with the trigger after 3 of 8 steps."""
@@ -209,14 +220,11 @@ def test_averaged_sgd_steps_as_torch_asgd_without_its_host_reads():
 
     ours, ours_opt = setup(lambda ps: AveragedSGD(ps, lr=0.5, fused=True))
     theirs, theirs_opt = setup(lambda ps: torch.optim.ASGD(ps, lr=0.5, lambd=0.0, alpha=0.75, t0=ASGD_NOT_YET))
-    x = torch.randint(0, 50, (4, 10))
-    for step in range(8):
+    def trigger(step):
         if step == 3:  # torch's ASGD averages from step t0 + 2 on, AveragedSGD from t0 + 1: both from step 4
             ours_opt.param_groups[0]["t0"], theirs_opt.param_groups[0]["t0"] = 3.0, 2.0
-        for model, opt in ((ours, ours_opt), (theirs, theirs_opt)):
-            opt.zero_grad()
-            model((x + step) % 50)[0].float().pow(2).mean().backward()
-            opt.step()
+
+    train_side_by_side([(ours, ours_opt), (theirs, theirs_opt)], 8, trigger)
     for mine, other in zip(ours.parameters(), theirs.parameters()):
         torch.testing.assert_close(mine, other, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(ours_opt.state[mine]["ax"], theirs_opt.state[other]["ax"], rtol=1e-5, atol=1e-6)
@@ -237,12 +245,7 @@ def test_sgd_decays_the_weight_matrices_when_asked(optimizer):
     matrices = [p for p in theirs.parameters() if p.dim() >= 2]
     vectors = [p for p in theirs.parameters() if p.dim() < 2]
     theirs_opt = torch.optim.SGD([{"params": matrices, "weight_decay": 0.1}, {"params": vectors}], lr=0.5)
-    x = torch.randint(0, 50, (4, 10))
-    for step in range(3):
-        for model, opt in ((ours, ours_opt), (theirs, theirs_opt)):
-            opt.zero_grad()
-            model((x + step) % 50)[0].float().pow(2).mean().backward()
-            opt.step()
+    train_side_by_side([(ours, ours_opt), (theirs, theirs_opt)], 3)
     for mine, other in zip(ours.parameters(), theirs.parameters()):
         torch.testing.assert_close(mine, other, rtol=1e-5, atol=1e-6)
     assert TrainConfig(optimizer=optimizer).decay == 0.0 and TrainConfig().decay == 0.01
