@@ -162,6 +162,8 @@ def test_mismatched_directions_and_flags_are_refused(pair, cli, tmp_path):
         (["--task", "lm", "--freeze-epochs", "1"], 2, ["--freeze-embedding"]),
         (["--task", "lm", "--init-from", fw, "--pretrained-lr", "0.5"], 2, ["--pretrained-lr", "--lr instead"]),
         (["--task", "classify", "--pretrained-lr", "0.5"], 2, ["--pretrained-lr needs --init-from"]),
+        (["--task", "classify", "--init-from", fw, "--freeze-epochs", "1", "--optimizer", "asgd"], 2,
+         ["cannot be combined", "adamw or sgd"]),
         (["--task", "classify", "--init-from", fw, "--pretrained-lr", "0"], 2, ["--pretrained-lr", "above 0"]),
     ]
     for args, code, words in cases:

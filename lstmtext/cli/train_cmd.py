@@ -235,6 +235,9 @@ def train(
     validate_model(model_cfg)
     if task == "lm" and freeze_epochs:
         raise usage_error("--freeze-epochs is for --task classify", "use --freeze-embedding for a language model")
+    if freeze_epochs and optimizer == "asgd":
+        raise usage_error("--freeze-epochs cannot be combined with --optimizer asgd: the frozen layers would "
+                          "join the weight average late", "use --optimizer adamw or sgd, or drop --freeze-epochs")
     if pretrained_lr != 1.0 and task != "classify":
         raise usage_error("--pretrained-lr is for --task classify with --init-from",
                           "for a language model every layer is pretrained: set --lr instead")
