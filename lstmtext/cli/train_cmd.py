@@ -124,7 +124,8 @@ def train(
     pretrained_lr: Annotated[float, typer.Option("--pretrained-lr", help="classify with --init-from: the "
                                                  "pretrained embedding and LSTM learn at this fraction of "
                                                  "--lr (ULMFiT's discriminative fine-tuning; 0.3 with "
-                                                 "--freeze-epochs 1 gives 87.2% on SST-2).")] = 1.0,
+                                                 "--bidirectional --freeze-epochs 1 gives 87.2% on "
+                                                 "SST-2).")] = 1.0,
     adversarial: Annotated[float, typer.Option("--adversarial", help="classify: adversarial training (Miyato "
                                                "et al.): also learn from each text's embeddings moved this far "
                                                "(L2 norm, in units of the embeddings' RMS value) the way that "
