@@ -113,10 +113,16 @@ def test_freeze_epochs_keep_both_pretrained_directions(pair, cli):
         assert kept == (freeze == "1"), freeze
 
 
-def test_pretrained_layers_learn_at_their_share_of_the_rate(pair, cli, tmp_path):
+@pytest.mark.parametrize("step", ["eager", "buffered"])
+def test_pretrained_layers_learn_at_their_share_of_the_rate(pair, cli, tmp_path, monkeypatch, step):
     """--pretrained-lr: AdamW's first step moves each weight by the rate (g / |g|), so the embedding and the
     forward LSTM taken from the language model move a quarter as far as the new backward direction and head;
-    and the split groups survive a stop and resume bit for bit."""
+    and the split groups survive a stop and resume bit for bit. ``buffered``: the CUDA-graph step's buffers
+    and capturable optimizer, whose rates are device tensors filled by the schedule, run eagerly."""
+    if step == "buffered":
+        import lstmtext.training as training
+
+        monkeypatch.setattr(training, "graph_blocker", lambda *args: None)
     fw, _, _, _ = pair
     lm = load_file(fw / "model.safetensors")
     common = ["--task", "classify", "--init-from", fw, "--bidirectional", "--pretrained-lr", "0.25", "--schedule",
@@ -134,6 +140,8 @@ def test_pretrained_layers_learn_at_their_share_of_the_rate(pair, cli, tmp_path)
         expected = 0.25 if name.startswith(("embedding.", "fwd.")) else 1.0
         assert share == pytest.approx(expected, rel=0.02), (name, share)
     assert json.loads(cli("info", tmp_path / "one", "--format", "json").out)["pretrained_lr"] == "0.25 x --lr"
+    mode = json.loads((tmp_path / "one" / "config.json").read_text())["result"]["step_mode"]
+    assert mode.startswith("eager (") == (step == "eager"), mode
     straight = cli("train", REVIEWS, *common, "--max-steps", "6", "--out", tmp_path / "straight")
     half = cli("train", REVIEWS, *common, "--max-steps", "3", "--out", tmp_path / "split")
     resumed = cli("train", "--resume", tmp_path / "split", "--max-steps", "6", "--quiet")
