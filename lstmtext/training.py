@@ -128,15 +128,13 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     first group's rate is still ``--lr``'s. At 1 there is no split: the groups are those of a run
     made before the option existed, and such a run resumes."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    scale = cfg.pretrained_lr if pretrained else 1.0
-    parts = [[p for n, p in named if not (scale != 1.0 and n.startswith(pretrained))],
-             [p for n, p in named if scale != 1.0 and n.startswith(pretrained)]]
+    slow = pretrained if cfg.pretrained_lr != 1.0 else ()  # no name starts with one of no prefixes
+    parts = [([p for n, p in named if not n.startswith(slow)], cfg.lr),
+             ([p for n, p in named if n.startswith(slow)], cfg.lr * cfg.pretrained_lr)]
     fused = fused_kernels(device) or None
     decay = cfg.decay
     groups = []
-    for params, lr in zip(parts, (cfg.lr, cfg.lr * scale)):
-        if not params:
-            continue
+    for params, lr in parts:
         if cfg.optimizer == "adamw" or decay:  # matrices decay; biases and gains do not
             groups += [{"params": [p for p in params if p.dim() >= 2], "lr": lr, "weight_decay": decay},
                        {"params": [p for p in params if p.dim() < 2], "lr": lr, "weight_decay": 0.0}]
