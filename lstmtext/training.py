@@ -504,7 +504,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
 
     model.train()
     window_losses = torch.zeros(train_cfg.log_every, device=device)
-    window, window_start, window_tokens = 0, started, 0
+    window, window_start, window_tokens, window_paused = 0, started, 0, 0.0  # paused: evaluating, saving
     stopped_by = "steps"
     try:
         while step < total_steps:
@@ -532,10 +532,11 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                                     f"state is {'step ' + str(saved) if saved else 'not saved yet'} in {run_dir}",
                                     "lower --lr or use --precision fp32, then --resume; or pass --on-nan skip")
                 events.step({"step": step, "loss": sum(losses) / len(losses), "lr": current_lr(opt),
-                             "tokens_per_s": window_tokens / max(now - window_start, 1e-9),
+                             "tokens_per_s": window_tokens / max(now - window_start - window_paused, 1e-9),
                              "epoch": step / per_epoch, "elapsed": elapsed_before + now - started})
-                window, window_start, window_tokens = 0, time.perf_counter(), 0
+                window, window_start, window_tokens, window_paused = 0, time.perf_counter(), 0, 0.0
             evaluated = False
+            pause_start = time.perf_counter()
             if step % eval_every == 0 or (last and stop.reason is None):
                 with averaged_weights(model, opt):
                     metrics = task.evaluate(model, "valid", amp)
@@ -563,6 +564,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 (save_seconds is not None and time.perf_counter() - last_save >= save_seconds)
             if evaluated or due or stop.reason is not None or out_of_time:
                 checkpoint_state()
+            window_paused += time.perf_counter() - pause_start
             if stop.reason is not None:
                 stopped_by = "interrupted"
                 break
