@@ -298,6 +298,36 @@ def build_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
     return SentencePieceTokenizer.build(texts, spec)
 
 
+def extend_tokenizer(base: Tokenizer, texts: Iterable[str], min_freq: int = 1) -> Tokenizer:
+    """``base`` with the tokens of ``texts`` it lacks (seen at least ``min_freq`` times) appended, so
+    that every id of ``base`` keeps its meaning: what ``--extend-vocab`` gives a model fine-tuned on
+    new text. Char and word level only: a SentencePiece model's pieces are fixed once trained."""
+    if not isinstance(base, (CharTokenizer, WordTokenizer)):
+        raise usage_error(f"--extend-vocab needs a char or word level model, not {base.kind}",
+                          "a SentencePiece vocabulary is fixed once trained: pretrain on text that includes yours, "
+                          "or drop --extend-vocab")
+    spec = TokenizerSpec(level=base.kind, lowercase=base.lowercase, min_freq=min_freq,
+                         word_split=getattr(base, "word_split", "punct"))
+    fresh = build_tokenizer(texts, spec)
+    specials = 2 if base.kind == "char" else 3
+    known = set(base.itos)
+    added = [t for t in fresh.itos[specials:] if t not in known]
+    if isinstance(base, CharTokenizer):
+        return CharTokenizer(base.itos[specials:] + added, base.lowercase)
+    return WordTokenizer(base.itos[specials:] + added, base.lowercase, base.word_split)
+
+
+def extends(tok: Tokenizer, base: Tokenizer) -> bool:
+    """Whether ``tok`` is ``base`` itself or ``base`` with tokens appended (``extend_tokenizer``)."""
+    mine, theirs = tok.to_json(), base.to_json()
+    if mine == theirs:
+        return True
+    if "tokens" not in mine or {k: v for k, v in mine.items() if k != "tokens"} != \
+            {k: v for k, v in theirs.items() if k != "tokens"}:
+        return False
+    return mine["tokens"][: len(theirs["tokens"])] == theirs["tokens"]
+
+
 def save_tokenizer(tok: Tokenizer, path: Path) -> None:
     from lstmtext.checkpoint import atomic_write_bytes
 

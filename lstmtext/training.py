@@ -305,9 +305,10 @@ def run_config(task: str, model_cfg: ModelConfig, train_cfg: TrainConfig, prepar
     }
 
 
-def init_from_lm(model: torch.nn.Module, lm_dir: Path, backward: Path | None = None) -> int:
+def init_from_lm(model: torch.nn.Module, lm_dir: Path, backward: Path | None = None, grow: bool = False) -> int:
     """Copy a language model's weights into ``model`` where names and shapes match; returns how many
-    tensors were copied.
+    tensors were copied. ``grow``: ``model``'s vocabulary extends the language model's
+    (``--extend-vocab``), and the rows of the added tokens start at the mean of its rows.
 
     Into a classifier go the embedding and the LSTM (the ULMFiT recipe: pretrain on text, fine-tune
     on labels); a bidirectional classifier's forward direction takes the LSTM, and its backward
@@ -317,17 +318,23 @@ def init_from_lm(model: torch.nn.Module, lm_dir: Path, backward: Path | None = N
     """
     from lstmtext.checkpoint import load_checkpoint
 
-    lm_model = load_checkpoint(lm_dir, task="lm").model
     own = model.state_dict()
+    size = own["embedding.weight"].shape[0]
+
+    def weights(path: Path) -> dict[str, torch.Tensor]:
+        state = load_checkpoint(path, task="lm").model.state_dict()
+        return grow_vocab(state, size) if grow else state
+
+    lm_state = weights(lm_dir)
     if isinstance(model, LanguageModel):
-        copied = {k: v for k, v in lm_model.state_dict().items() if k in own and own[k].shape == v.shape}
+        copied = {k: v for k, v in lm_state.items() if k in own and own[k].shape == v.shape}
     else:
-        if lm_model.top is not None:
+        if any(k.startswith("top.") for k in lm_state):
             raise UserError(f"{lm_dir}: its last LSTM layer has a size of its own (--last-layer-size), which a "
                             "classifier's layers cannot take over", "pretrain the language model without it")
-        copied = _classifier_weights(lm_model.state_dict(), own, "fwd")
+        copied = _classifier_weights(lm_state, own, "fwd")
         if backward is not None:
-            bwd = load_checkpoint(backward, task="lm").model.state_dict()
+            bwd = weights(backward)
             if not torch.equal(bwd["embedding.weight"], copied.get("embedding.weight", bwd["embedding.weight"])):
                 raise UserError(f"{backward} has an embedding of its own, which {lm_dir}'s forward LSTM does not "
                                 "read", f"train it with --init-from {lm_dir} --freeze-embedding")
@@ -338,6 +345,22 @@ def init_from_lm(model: torch.nn.Module, lm_dir: Path, backward: Path | None = N
                         "use the language model's --embed-dim and vocabulary")
     model.load_state_dict(copied, strict=False)
     return len(copied)
+
+
+VOCAB_TENSORS = ("embedding.weight", "decoder.weight", "decoder.bias", "decoder_bias")
+
+
+def grow_vocab(state: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor]:
+    """A language model's weights for a vocabulary of ``size`` that extends its own: the added
+    tokens' embedding rows, decoder rows and biases start at the mean of the existing ones, as
+    ULMFiT starts words its pretrained model lacks."""
+    grown = dict(state)
+    for key in VOCAB_TENSORS:
+        tensor = state.get(key)
+        if tensor is not None and tensor.shape[0] < size:
+            mean = tensor.float().mean(0, keepdim=True).to(tensor.dtype)
+            grown[key] = torch.cat([tensor, mean.expand(size - tensor.shape[0], *tensor.shape[1:])])
+    return grown
 
 
 def _classifier_weights(lm: dict[str, torch.Tensor], own: dict[str, torch.Tensor],
@@ -417,11 +440,12 @@ def parse_save_every(spec: str) -> tuple[int | None, float | None]:
 def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: TrainConfig,
           events: TrainEvents | None = None, init_from: Path | None = None, resume: bool = False,
           stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop",
-          init_backward: Path | None = None) -> dict[str, Any]:
+          init_backward: Path | None = None, extend_vocab: bool = False) -> dict[str, Any]:
     """Train a model on a prepared folder and write a checkpoint folder; returns the summary.
 
     ``init_from`` (and for a bidirectional classifier's backward direction ``init_backward``): start
-    from these language models' weights (``init_from_lm``). With ``resume`` the run continues from
+    from these language models' weights (``init_from_lm``; ``extend_vocab``: the prepared tokenizer
+    extends theirs). With ``resume`` the run continues from
     ``run_dir``'s saved state. When ``stop`` is set during training, the state is saved and the
     summary says ``stopped_by: interrupted``.
     """
@@ -438,7 +462,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     seed_everything(train_cfg.seed)
     task = make_task(model_cfg.task, prepared, train_cfg, device, model_cfg.reverse)
     model = build_model(model_cfg)
-    transferred = init_from_lm(model, init_from, init_backward) if init_from is not None and not resume else 0
+    transferred = init_from_lm(model, init_from, init_backward, grow=extend_vocab) \
+        if init_from is not None and not resume else 0
     if init_backward is not None:
         task.pretrained += ("bwd.",)
     if train_cfg.freeze_embedding:  # before the optimizer is made, so that it never holds the table
@@ -476,6 +501,12 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
         if init_from is not None or model_cfg.task == "classify":
             extra.update(init_from=str(init_from) if init_from else None, transferred_tensors=transferred)
+        if extend_vocab and init_from is not None:
+            from lstmtext.tokenizers import FILENAME, load_tokenizer
+
+            pretrained_vocab = load_tokenizer(Path(init_from) / FILENAME).vocab_size
+            extra.update(extend_vocab={"pretrained": pretrained_vocab,
+                                       "added": prepared.tokenizer.vocab_size - pretrained_vocab})
         if init_backward is not None:
             extra.update(init_backward_from=str(init_backward))
         if model_cfg.task == "classify":

@@ -135,9 +135,10 @@ def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, tokenizer_key:
 
 def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: bool, *, encoding: str,
              text_column: str | None, valid_fraction: float, test_fraction: float, split_seed: int,
-             task: str, label_column: str | None, quiet: bool, tokenizer: Any = None
+             task: str, label_column: str | None, quiet: bool, tokenizer: Any = None, extend: bool = False
              ) -> tuple[Path, dict[str, Any], bool, float]:
-    """Open the corpus and make (or reuse) its prepared folder."""
+    """Open the corpus and make (or reuse) its prepared folder. ``extend``: add the train split's tokens
+    that ``tokenizer`` lacks (``spec.min_freq`` times or more) to it first."""
     from lstmtext.corpus import open_corpus
     from lstmtext.data import ensure_prepared, is_prepared, reusable
     from lstmtext.render import byte_progress, err
@@ -145,6 +146,10 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
                          valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed,
                          task=task)
+    if extend:
+        from lstmtext.tokenizers import extend_tokenizer
+
+        tokenizer = extend_tokenizer(tokenizer, corpus.splits["train"].texts(), spec.min_freq)
     tokenizer_key = hashlib.sha256(json.dumps(tokenizer.to_json()).encode()).hexdigest() if tokenizer else ""
     target = out if out is not None else _cache_dir(Path(corpus_arg), spec, task, tokenizer_key)
     if target.exists() and not target.is_dir():

@@ -307,6 +307,8 @@ def info(
         "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
         **({"reads": "right to left (--reverse)"} if model.get("reverse") else {}),
         **{k: config[k] for k in ("init_from", "init_backward_from") if config.get(k)},
+        **({"extend_vocab": f"{config['extend_vocab']['pretrained']:,} pretrained tokens + "
+                            f"{config['extend_vocab']['added']:,} added"} if config.get("extend_vocab") else {}),
         **({"frozen": "embedding (--freeze-embedding)"} if train.get("freeze_embedding") else {}),
         **({"pretrained_lr": f"{train['pretrained_lr']:g} x --lr"} if train.get("pretrained_lr", 1.0) != 1.0
            else {}),

@@ -115,6 +115,11 @@ def train(
                                                                "from this right-to-left language model "
                                                                "(trained with --reverse --init-from the "
                                                                "same model --freeze-embedding).")] = None,
+    extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="With --init-from a char or word level "
+                                               "model: add the words (or characters) of this corpus's training "
+                                               "split that it lacks, seen at least --min-freq times, their "
+                                               "embeddings starting at the mean of its own (ULMFiT), instead of "
+                                               "reading them as <unk>.")] = False,
     freeze_embedding: Annotated[bool, typer.Option("--freeze-embedding", help="Keep the embedding table (and "
                                                    "a decoder tied to it) as it starts, e.g. from "
                                                    "--init-from.")] = False,
@@ -190,6 +195,7 @@ def train(
     given = {k: v for k, v in locals().items() if k != "ctx"}  # the converted arguments (Paths as Paths)
     from lstmtext.data import Prepared, is_prepared
     from lstmtext.render import err
+    from lstmtext.tokenizers import extends
     from lstmtext.training import parse_save_every
 
     if preset is not None:
@@ -245,6 +251,13 @@ def train(
     if pretrained_lr != 1.0 and init_from is None:
         raise usage_error("--pretrained-lr needs --init-from: without it no layer is pretrained",
                           "add --init-from LM_RUN, or drop --pretrained-lr")
+    if extend_vocab and init_from is None:
+        raise usage_error("--extend-vocab needs --init-from: it adds words to a pretrained model's vocabulary",
+                          "add --init-from LM_RUN, or drop --extend-vocab")
+    if extend_vocab and lm_tokenizer is not None and lm_tokenizer.kind not in ("char", "word"):
+        raise usage_error(f"--extend-vocab needs a char or word level model; {init_from} is {lm_tokenizer.kind}",
+                          "a SentencePiece vocabulary is fixed once trained: pretrain on text that includes "
+                          "yours, or drop --extend-vocab")
     if task != "lm" and reverse:
         raise usage_error("--reverse is for --task lm", "a --bidirectional classifier reads texts both ways")
     if task == "lm" and adversarial:
@@ -264,17 +277,22 @@ def train(
     else:
         spec = _spec(level or d["level"], vocab_size, lowercase, min_freq, word_split)
         if lm_tokenizer is not None:
-            spec = _spec(lm_tokenizer.kind, None, lm_tokenizer.lowercase, 1, getattr(lm_tokenizer, "word_split",
-                                                                                    "punct"))
+            spec = _spec(lm_tokenizer.kind, None, lm_tokenizer.lowercase, min_freq if extend_vocab else 1,
+                         getattr(lm_tokenizer, "word_split", "punct"))
         prepared_path, meta, reused, seconds = _prepare(
             corpus_arg, spec, None, False, encoding=encoding, text_column=text_column,
             valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed, task=task,
-            label_column=label_column, quiet=quiet, tokenizer=lm_tokenizer)
+            label_column=label_column, quiet=quiet, tokenizer=lm_tokenizer, extend=extend_vocab)
         if not quiet:
             err.print(_data_table(prepared_path, meta, reused, seconds))
     prepared = Prepared.open(prepared_path)
     _check_prepared_task(prepared, task, prepared_path)
-    if lm_tokenizer is not None and prepared.tokenizer.to_json() != lm_tokenizer.to_json():
+    if extend_vocab and lm_tokenizer is not None and not quiet:
+        added = prepared.tokenizer.vocab_size - lm_tokenizer.vocab_size
+        err.print(f"--extend-vocab: {added:,} {'characters' if lm_tokenizer.kind == 'char' else 'words'} added to "
+                  f"the {lm_tokenizer.vocab_size:,} of {init_from}, starting at their mean embedding")
+    if lm_tokenizer is not None and not (extends(prepared.tokenizer, lm_tokenizer) if extend_vocab
+                                         else prepared.tokenizer.to_json() == lm_tokenizer.to_json()):
         raise UserError(f"{prepared_path} was tokenized with a different tokenizer than {init_from}",
                         "pass the raw corpus instead, so it is tokenized with the language model's tokenizer")
     model_cfg.vocab_size = prepared.tokenizer.vocab_size
@@ -285,7 +303,7 @@ def train(
 
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
-        on_nan=on_nan, init_backward=init_backward_from))
+        on_nan=on_nan, init_backward=init_backward_from, extend_vocab=extend_vocab))
 
 
 PRESETS = Path(__file__).resolve().parent.parent / "presets"
