@@ -138,6 +138,16 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
+def check_run(path: Path, task: str | None = None) -> dict[str, Any]:
+    """A run folder's settings, refused if missing, damaged or of another task; imports nothing
+    heavy, so that the commands report these mistakes before they import torch."""
+    config = read_config(path)
+    if task is not None and config["task"] != task:
+        raise UserError(f"{path} is a {_TASK_NAMES.get(config['task'], config['task'])} checkpoint, "
+                        f"not a {_TASK_NAMES[task]}", _TASK_HINTS[task])
+    return config
+
+
 def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task: str | None = None) -> Checkpoint:
     """Validate and load a run folder: config, tokenizer, then weights into a fresh model."""
     from lstmtext.config import ModelConfig, from_dict
@@ -145,10 +155,7 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
     from lstmtext.tokenizers import FILENAME, load_tokenizer
 
     path = Path(path)
-    config = read_config(path)
-    if task is not None and config["task"] != task:
-        raise UserError(f"{path} is a {_TASK_NAMES.get(config['task'], config['task'])} checkpoint, "
-                        f"not a {_TASK_NAMES[task]}", _TASK_HINTS[task])
+    config = check_run(path, task)
     tokenizer = load_tokenizer(path / FILENAME)
     model_cfg = from_dict(ModelConfig, config["model"])
     if tokenizer.vocab_size != model_cfg.vocab_size:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,3 +220,38 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build a dataclass from a dict, ignoring keys it does not know (newer writers)."""
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def parse_save_every(spec: str) -> tuple[int | None, float | None]:
+    """'500' = every 500 steps; '90s', '10m', '1h' = every so many seconds; '0' = only at evals."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", spec or "")
+    if not match:
+        raise usage_error(f"--save-every {spec!r} is neither steps nor a duration", "use e.g. 500, 90s, 10m or 1h")
+    value, unit = float(match.group(1)), match.group(2)
+    if not unit:
+        return (int(value) or None), None
+    return None, value * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+@dataclass
+class SampleSettings:
+    length: int = 200
+    temperature: float = 0.8
+    top_k: int = 0
+    top_p: float = 1.0
+    num_samples: int = 1
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.length < 1:
+            raise usage_error(f"--length must be at least 1, got {self.length}")
+        if self.length > 1_000_000:
+            raise usage_error(f"--length {self.length} is absurdly large", "ask for at most 1,000,000 tokens")
+        if self.temperature < 0:
+            raise usage_error(f"--temperature must be 0 (greedy) or more, got {self.temperature}")
+        if self.top_k < 0:
+            raise usage_error(f"--top-k must be 0 (off) or more, got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise usage_error(f"--top-p must be in (0, 1], got {self.top_p}")
+        if not 1 <= self.num_samples <= 4096:
+            raise usage_error(f"--num-samples must be between 1 and 4096, got {self.num_samples}")

@@ -4,36 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
-from dataclasses import dataclass
 
 import torch
 
-from lstmtext.errors import usage_error
+from lstmtext.config import SampleSettings
 from lstmtext.tokenizers import EOS, PAD, UNK, Tokenizer
-
-
-@dataclass
-class SampleSettings:
-    length: int = 200
-    temperature: float = 0.8
-    top_k: int = 0
-    top_p: float = 1.0
-    num_samples: int = 1
-    seed: int = 0
-
-    def validate(self) -> None:
-        if self.length < 1:
-            raise usage_error(f"--length must be at least 1, got {self.length}")
-        if self.length > 1_000_000:
-            raise usage_error(f"--length {self.length} is absurdly large", "ask for at most 1,000,000 tokens")
-        if self.temperature < 0:
-            raise usage_error(f"--temperature must be 0 (greedy) or more, got {self.temperature}")
-        if self.top_k < 0:
-            raise usage_error(f"--top-k must be 0 (off) or more, got {self.top_k}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise usage_error(f"--top-p must be in (0, 1], got {self.top_p}")
-        if not 1 <= self.num_samples <= 4096:
-            raise usage_error(f"--num-samples must be between 1 and 4096, got {self.num_samples}")
 
 
 def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:

@@ -24,7 +24,7 @@ from torch.optim.sgd import sgd
 from lstmtext import __version__
 from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, WEIGHTS, append_jsonl,
                                  atomic_write_json, save_weights)
-from lstmtext.config import ModelConfig, TrainConfig, to_dict
+from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, to_dict
 from lstmtext.data import Prepared
 from lstmtext.errors import UserError, usage_error
 from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker, tensor_learning_rates
@@ -424,17 +424,6 @@ class StopRequest:
 def _steps_planned(cfg: TrainConfig, per_epoch: int) -> int:
     total = math.ceil(cfg.epochs * per_epoch)
     return min(total, cfg.max_steps) if cfg.max_steps is not None else total
-
-
-def parse_save_every(spec: str) -> tuple[int | None, float | None]:
-    """'500' = every 500 steps; '90s', '10m', '1h' = every so many seconds; '0' = only at evals."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", spec or "")
-    if not match:
-        raise usage_error(f"--save-every {spec!r} is neither steps nor a duration", "use e.g. 500, 90s, 10m or 1h")
-    value, unit = float(match.group(1)), match.group(2)
-    if not unit:
-        return (int(value) or None), None
-    return None, value * {"s": 1, "m": 60, "h": 3600}[unit]
 
 
 def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: TrainConfig,

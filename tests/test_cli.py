@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -143,6 +144,26 @@ def test_help_does_not_import_torch():
     helped = subprocess.run([sys.executable, "-m", "lstmtext", "train", "--help"], capture_output=True, text=True,
                             cwd=ROOT)
     assert helped.returncode == 0 and "--hidden-size" in helped.stdout
+
+
+def test_usage_errors_answer_before_torch_is_imported(tmp_path):
+    """Bad flags and missing or wrong runs are refused before the slow import of torch (about a second)."""
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "config.json").write_text(json.dumps({"format_version": 1, "task": "lm", "model": {},
+                                                             "tokenizer": {}}))
+    cases = [["train", "--task", "foo"], ["train", "--pretrained-lr", "0.3"], ["train", "--extend-vocab"],
+             ["train", "--save-every", "x"], ["train", "--resume", "nope"], ["generate", "nope"],
+             ["generate", "lm", "--temperature", "-1"], ["classify", "nope", "x"], ["classify", "lm", "x"],
+             ["evaluate", "nope"], ["info", "nope"]]
+    code = ("import json, sys\nfrom lstmtext.cli import main\nseen = []\n"
+            f"for args in {cases!r}:\n"
+            "    try:\n        main(args)\n    except SystemExit as exc:\n        seen.append(exc.code)\n"
+            "    if 'torch' in sys.modules:\n        seen.append(('torch imported by', args))\n        break\n"
+            "print(json.dumps(seen))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [2, 2, 2, 2, 1, 1, 2, 1, 1, 1, 1], out.stderr
 
 
 def test_bare_command_shows_help_without_an_error(cli):

@@ -274,7 +274,7 @@ def generate(
 
     Example: lstmtext generate checkpoints/tales --prompt "The miller said" --length 400 --temperature 0.7
     """
-    from lstmtext.sampling import SampleSettings
+    from lstmtext.config import SampleSettings
 
     settings = SampleSettings(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                               num_samples=num_samples, seed=seed)
@@ -283,6 +283,9 @@ def generate(
         raise usage_error(f"unknown --weights {weights!r}", "choose best or last")
     if len(prompt) > 1_000_000:
         raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
+    from lstmtext.checkpoint import check_run
+
+    check_run(checkpoint, "lm")  # a missing or wrong run is reported before torch is imported
 
     from lstmtext.checkpoint import load_checkpoint
     from lstmtext.render import err

@@ -69,9 +69,11 @@ def classify(
         raise usage_error(f"unknown --format {output!r}", f"choose one of: {', '.join(FORMATS)}")
     if batch_size < 1:
         raise usage_error(f"--batch-size must be at least 1, got {batch_size}")
+    from lstmtext.checkpoint import check_run, load_checkpoint
+
+    check_run(checkpoint, "classify")  # before torch is imported
     items = _read_inputs(list(texts or []), file, text_column, encoding)
 
-    from lstmtext.checkpoint import load_checkpoint
     from lstmtext.models import predict_proba
     from lstmtext.render import err
     from lstmtext.training import resolve_device
@@ -162,7 +164,9 @@ def evaluate(
     """
     if output not in ("table", "json"):
         raise usage_error(f"unknown --format {output!r}", "choose table or json")
-    from lstmtext.checkpoint import load_checkpoint
+    from lstmtext.checkpoint import check_run, load_checkpoint
+
+    check_run(checkpoint)  # before torch is imported
     from lstmtext.training import resolve_device
 
     dev = resolve_device(device)
@@ -284,7 +288,9 @@ def info(
     """
     if output not in ("table", "json"):
         raise usage_error(f"unknown --format {output!r}", "choose table or json")
-    from lstmtext.checkpoint import load_checkpoint
+    from lstmtext.checkpoint import check_run, load_checkpoint
+
+    check_run(checkpoint)  # before torch is imported
     from lstmtext.models import count_parameters
 
     ckpt = load_checkpoint(checkpoint)  # validates every file before anything is shown

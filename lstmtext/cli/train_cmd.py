@@ -15,7 +15,7 @@ import typer
 from lstmtext.cli import (Device, Encoding, LabelColumn, Lowercase, MinFreq, Quiet, SplitSeed, TaskOpt, TestFraction,
                           TextColumn, ValidFraction, VocabSize, WordSplit, _check_task, _data_table, _default_corpus,
                           _prepare, _spec, app, handle_errors)
-from lstmtext.config import ModelConfig, TrainConfig, validate_model
+from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, validate_model
 from lstmtext.errors import UserError, usage_error
 
 # Defaults that differ by task; a flag left unset takes its task's value.
@@ -196,7 +196,6 @@ def train(
     from lstmtext.data import Prepared, is_prepared
     from lstmtext.render import err
     from lstmtext.tokenizers import extends
-    from lstmtext.training import parse_save_every
 
     if preset is not None:
         if resume is not None:
@@ -345,8 +344,6 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.checkpoint import read_config
     from lstmtext.config import from_dict, saved_train_config
     from lstmtext.data import Prepared
-    from lstmtext.state import read_state
-    from lstmtext.training import train as run_training
 
     try:
         from typer._click.core import ParameterSource
@@ -358,7 +355,10 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
                           "the run", "only --epochs, --max-steps, --time-limit, --device and --save-every may be "
                           "given with --resume")
-    config = read_config(run_dir)
+    config = read_config(run_dir)  # a missing or broken run is reported before torch is imported
+    from lstmtext.state import read_state
+    from lstmtext.training import train as run_training
+
     read_state(run_dir)
     folder = Path(config["data"].get("prepared_abs") or config["data"]["prepared"])
     if not folder.exists():
