@@ -255,3 +255,10 @@ class SampleSettings:
             raise usage_error(f"--top-p must be in (0, 1], got {self.top_p}")
         if not 1 <= self.num_samples <= 4096:
             raise usage_error(f"--num-samples must be between 1 and 4096, got {self.num_samples}")
+
+
+def check_device(spec: str) -> str:
+    """A --device value's form (its availability needs torch: ``training.resolve_device``)."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", spec):
+        raise usage_error(f"unknown --device {spec!r}", "use auto, cpu, cuda, cuda:N or mps")
+    return spec

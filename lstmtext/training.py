@@ -24,7 +24,7 @@ from torch.optim.sgd import sgd
 from lstmtext import __version__
 from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, WEIGHTS, append_jsonl,
                                  atomic_write_json, save_weights)
-from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, to_dict
+from lstmtext.config import ModelConfig, TrainConfig, check_device, parse_save_every, to_dict
 from lstmtext.data import Prepared
 from lstmtext.errors import UserError, usage_error
 from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker, tensor_learning_rates
@@ -46,8 +46,7 @@ class TrainEvents:
 
 
 def resolve_device(spec: str) -> torch.device:
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", spec):
-        raise usage_error(f"unknown --device {spec!r}", "use auto, cpu, cuda, cuda:N or mps")
+    check_device(spec)
     if spec == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -154,7 +154,8 @@ def test_usage_errors_answer_before_torch_is_imported(tmp_path):
     cases = [["train", "--task", "foo"], ["train", "--pretrained-lr", "0.3"], ["train", "--extend-vocab"],
              ["train", "--save-every", "x"], ["train", "--resume", "nope"], ["generate", "nope"],
              ["generate", "lm", "--temperature", "-1"], ["classify", "nope", "x"], ["classify", "lm", "x"],
-             ["evaluate", "nope"], ["info", "nope"]]
+             ["evaluate", "nope"], ["info", "nope"], ["train", "nope.txt"], ["train", "--device", "tpu"],
+             ["generate", "lm", "--device", "cuda:x"]]
     code = ("import json, sys\nfrom lstmtext.cli import main\nseen = []\n"
             f"for args in {cases!r}:\n"
             "    try:\n        main(args)\n    except SystemExit as exc:\n        seen.append(exc.code)\n"
@@ -163,7 +164,7 @@ def test_usage_errors_answer_before_torch_is_imported(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.splitlines()[-1]) == [2, 2, 2, 2, 1, 1, 2, 1, 1, 1, 1], out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [2, 2, 2, 2, 1, 1, 2, 1, 1, 1, 1, 1, 2, 2], out.stderr
 
 
 def test_bare_command_shows_help_without_an_error(cli):

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 from lstmtext import __version__
-from lstmtext.config import TokenizerSpec, to_dict
+from lstmtext.config import TokenizerSpec, check_device, to_dict
 from lstmtext.errors import UserError, usage_error
 
 app = typer.Typer(
@@ -104,8 +104,18 @@ LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="clas
                                                      "(auto-detected from label/sentiment/polarity/class...).")]
 TaskOpt = Annotated[str, typer.Option("--task", help="lm (language model) or classify (text classifier).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def _device_value(value: str) -> str:
+    """--device's form, checked as the command line is parsed (before torch loads)."""
+    try:
+        return check_device(value)
+    except UserError:
+        raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda, cuda:N or mps") from None
+
+
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (auto picks CUDA when "
-                                     "present).")]
+                                     "present).", callback=_device_value)]
 
 
 def _check_task(task: str) -> None:

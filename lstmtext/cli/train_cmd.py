@@ -267,9 +267,10 @@ def train(
         raise usage_error("--compile is for --task lm", "drop it for a classifier")
     if task != "lm" and shift_windows:
         raise usage_error("--shift-windows is for --task lm", "drop it for a classifier")
-    from lstmtext.training import resolve_device
+    if device not in ("auto", "cpu"):  # the others can fail: say so before tokenizing (auto and cpu cannot,
+        from lstmtext.training import resolve_device  # and a mistaken corpus is then reported before torch loads)
 
-    resolve_device(device)
+        resolve_device(device)
     corpus_arg = corpus if corpus is not None else str(_default_corpus(task))
     if is_prepared(Path(corpus_arg)):
         prepared_path = Path(corpus_arg)
