@@ -298,23 +298,25 @@ def build_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
     return SentencePieceTokenizer.build(texts, spec)
 
 
+def check_extendable(base: Tokenizer, name: str = "the model") -> None:
+    """--extend-vocab's refusal of a tokenizer whose vocabulary cannot grow."""
+    if base.kind not in ("char", "word"):
+        raise usage_error(f"--extend-vocab needs a char or word level model; {name} is {base.kind}",
+                          "a SentencePiece vocabulary is fixed once trained: pretrain on text that includes yours, "
+                          "or drop --extend-vocab")
+
+
 def extend_tokenizer(base: Tokenizer, texts: Iterable[str], min_freq: int = 1) -> Tokenizer:
     """``base`` with the tokens of ``texts`` it lacks (seen at least ``min_freq`` times) appended, so
     that every id of ``base`` keeps its meaning: what ``--extend-vocab`` gives a model fine-tuned on
     new text. Char and word level only: a SentencePiece model's pieces are fixed once trained."""
-    if not isinstance(base, (CharTokenizer, WordTokenizer)):
-        raise usage_error(f"--extend-vocab needs a char or word level model, not {base.kind}",
-                          "a SentencePiece vocabulary is fixed once trained: pretrain on text that includes yours, "
-                          "or drop --extend-vocab")
+    check_extendable(base)
+    saved = base.to_json()
     spec = TokenizerSpec(level=base.kind, lowercase=base.lowercase, min_freq=min_freq,
-                         word_split=getattr(base, "word_split", "punct"))
-    fresh = build_tokenizer(texts, spec)
-    specials = 2 if base.kind == "char" else 3
-    known = set(base.itos)
-    added = [t for t in fresh.itos[specials:] if t not in known]
-    if isinstance(base, CharTokenizer):
-        return CharTokenizer(base.itos[specials:] + added, base.lowercase)
-    return WordTokenizer(base.itos[specials:] + added, base.lowercase, base.word_split)
+                         word_split=saved.get("word_split", "punct"))
+    known = set(base.itos)  # the specials included, so only new tokens are added
+    added = [t for t in build_tokenizer(texts, spec).itos if t not in known]
+    return tokenizer_from_json({**saved, "tokens": saved["tokens"] + added})
 
 
 def extends(tok: Tokenizer, base: Tokenizer) -> bool:

@@ -293,11 +293,9 @@ def generate(
         raise usage_error(f"unknown --weights {weights!r}", "choose best or last")
     if len(prompt) > 1_000_000:
         raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
-    from lstmtext.checkpoint import check_run
+    from lstmtext.checkpoint import check_run, load_checkpoint
 
     check_run(checkpoint, "lm")  # a missing or wrong run is reported before torch is imported
-
-    from lstmtext.checkpoint import load_checkpoint
     from lstmtext.render import err
     from lstmtext.sampling import StreamText, sample, start_ids, text_after, text_before
     from lstmtext.training import resolve_device

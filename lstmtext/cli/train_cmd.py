@@ -195,7 +195,7 @@ def train(
     given = {k: v for k, v in locals().items() if k != "ctx"}  # the converted arguments (Paths as Paths)
     from lstmtext.data import Prepared, is_prepared
     from lstmtext.render import err
-    from lstmtext.tokenizers import extends
+    from lstmtext.tokenizers import check_extendable, extends
 
     if preset is not None:
         if resume is not None:
@@ -253,10 +253,8 @@ def train(
     if extend_vocab and init_from is None:
         raise usage_error("--extend-vocab needs --init-from: it adds words to a pretrained model's vocabulary",
                           "add --init-from LM_RUN, or drop --extend-vocab")
-    if extend_vocab and lm_tokenizer is not None and lm_tokenizer.kind not in ("char", "word"):
-        raise usage_error(f"--extend-vocab needs a char or word level model; {init_from} is {lm_tokenizer.kind}",
-                          "a SentencePiece vocabulary is fixed once trained: pretrain on text that includes "
-                          "yours, or drop --extend-vocab")
+    if extend_vocab and lm_tokenizer is not None:
+        check_extendable(lm_tokenizer, str(init_from))
     if task != "lm" and reverse:
         raise usage_error("--reverse is for --task lm", "a --bidirectional classifier reads texts both ways")
     if task == "lm" and adversarial:
@@ -267,8 +265,10 @@ def train(
         raise usage_error("--compile is for --task lm", "drop it for a classifier")
     if task != "lm" and shift_windows:
         raise usage_error("--shift-windows is for --task lm", "drop it for a classifier")
-    if device not in ("auto", "cpu"):  # the others can fail: say so before tokenizing (auto and cpu cannot,
-        from lstmtext.training import resolve_device  # and a mistaken corpus is then reported before torch loads)
+    # A device that may be missing (cuda, mps) is checked before tokenizing; auto and cpu cannot fail,
+    # so with them torch loads only once training starts, after any mistake in the corpus is reported.
+    if device not in ("auto", "cpu"):
+        from lstmtext.training import resolve_device
 
         resolve_device(device)
     corpus_arg = corpus if corpus is not None else str(_default_corpus(task))
