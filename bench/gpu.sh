@@ -23,10 +23,11 @@ cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
 export LSTMTEXT_CORPORA="${LSTMTEXT_CORPORA:-$PWD/.gpu-corpora}"
 
-# copy this device's results files ($1: speed or quality) to $OUT, which brings them back
+# pack this device's results files into one archive in $OUT, which brings it back (a call returns at most
+# 8 files, and a sweep writes more); unpack it here with: tar xzf FILE -C bench/results
 back() {
   [ -n "${OUT:-}" ] || return 0
-  if [ "$1" = quality ]; then cp bench/results/quality-*NVIDIA*.json "$OUT"/; else cp bench/results/NVIDIA*.json "$OUT"/; fi
+  (cd bench/results && tar czf "$OUT/results-$1.tgz" ./*NVIDIA*)
 }
 
 case "${1:-}" in
@@ -105,6 +106,7 @@ json.dump({"runs": rows}, open(out, "w"), indent=1)
 if os.environ.get("OUT"):
     json.dump({"runs": rows}, open(os.path.join(os.environ["OUT"], os.path.basename(out)), "w"), indent=1)
 PY
+    back sweep
     ;;
   sst2-transfer)
     # ULMFiT on SST-2: the issue's --init-from target (87.5% valid), with the backward direction pretrained too

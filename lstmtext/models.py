@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import _VF, nn
 
 from lstmtext.config import ModelConfig
 
@@ -138,43 +138,40 @@ class LanguageModel(nn.Module):
     def run_stack(self, lstm: nn.LSTM, layers: int, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
         """One nn.LSTM stack, with two training-time regularisers.
 
-        ``weight_drop``: DropConnect on the hidden-to-hidden matrices, passed in with
-        ``functional_call``, so the fused (cuDNN) kernel still runs and the gradient reaches the
-        real parameters. ``variational`` with several layers: between layers, too, one dropout mask
-        per sequence instead of nn.LSTM's fresh mask at every step; the layers then run as one
-        fused call each, on the same parameters (the checkpoint does not change).
+        ``weight_drop``: DropConnect on the hidden-to-hidden matrices. ``variational`` with several
+        layers: between layers, too, one dropout mask per sequence instead of nn.LSTM's fresh mask at
+        every step; the layers then run one fused call each. Both call the kernel nn.LSTM calls
+        (``_VF.lstm``, cuDNN on a GPU) on a list of the stack's weights, the dropped matrices in
+        place, so the gradient reaches the real parameters and the checkpoint does not change.
+        nn.LSTM itself is never handed other weights (``functional_call``): on CUDA its forward
+        re-flattens swapped-in weights into a new block and moves its parameters' storage there, and
+        a CUDA graph captured so replays its copy from the old storage, so the LSTM stopped learning.
         """
         p = self.cfg.weight_drop if self.training else 0.0
         layered = self.training and self.cfg.variational and layers > 1 and self.cfg.between_layers > 0
         if p == 0 and not layered:
             return lstm(x, state)
-        from torch.func import functional_call
-
-        weights = {name: F.dropout(w, p, True) if p and name.startswith("weight_hh") else w
-                   for name, w in lstm.named_parameters()}
-        with warnings.catch_warnings():  # cuDNN copies the swapped weights into one block: expected here
+        weights = [F.dropout(w, p, True) if p and name.startswith("weight_hh") else w
+                   for name, w in ((name, getattr(lstm, name)) for name in lstm._flat_weights_names)]
+        if state is None:
+            zeros = x.new_zeros(layers, x.shape[0], lstm.hidden_size)
+            state = (zeros, zeros)
+        with warnings.catch_warnings():  # cuDNN copies the list into one block of weights: expected here
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
             if not layered:
-                return functional_call(lstm, weights, (x, state))
+                x, h, c = _VF.lstm(x, state, weights, lstm.bias, layers, lstm.dropout, True, False, True)
+                return x, (h, c)
+            per_layer = len(weights) // layers
             hs, cs = [], []
             for i in range(layers):
                 if i:
                     x = self.layer_drop(x)  # locked: one mask per sequence
-                shell = self._layer(i)
-                own = {name: weights[name[:-1] + str(i)] for name, _ in shell.named_parameters()}  # _l0 -> _l{i}
-                layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
-                x, (h, c) = functional_call(shell, own, (x, layer_state))
+                layer_state = (state[0][i:i + 1], state[1][i:i + 1])
+                x, h, c = _VF.lstm(x, layer_state, weights[i * per_layer:(i + 1) * per_layer], lstm.bias, 1, 0.0,
+                                   True, False, True)
                 hs.append(h)
                 cs.append(c)
             return x, (torch.cat(hs), torch.cat(cs))
-
-    def _layer(self, i: int) -> nn.LSTM:
-        """A weightless (meta) one-layer LSTM that runs layer ``i`` of ``self.lstm`` on weights passed in."""
-        layers = self.__dict__.setdefault("_layer_shells", {})
-        if i not in layers:
-            size = self.cfg.embed_dim if i == 0 else self.cfg.hidden_size
-            layers[i] = nn.LSTM(size, self.cfg.hidden_size, 1, batch_first=True, device="meta")
-        return layers[i]
 
 
 def real_positions(lengths: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -166,6 +166,10 @@ def test_weight_drop_masks_recurrent_weights_only_in_training():
     assert dropped.lstm.weight_hh_l0.grad is not None and dropped.lstm.weight_hh_l0.grad.abs().sum() > 0
     names = dict(dropped.lstm.named_parameters())
     assert all(isinstance(p, torch.nn.Parameter) for p in names.values())  # the module keeps its parameters
+    # and nn.LSTM was never handed other weights: on CUDA it would re-flatten them and move its parameters'
+    # storage, which a captured training step then replays against the old storage (the LSTM stops learning)
+    assert [ref() for ref in dropped.lstm._flat_weight_refs] == list(names.values())
+    assert not dropped.lstm._weights_have_changed()
 
 
 def test_nt_asgd_triggers_on_a_non_monotone_stall_and_averages():
