@@ -72,7 +72,7 @@ def lm_step(prepared: Prepared, shape: tuple, device: torch.device, precision: s
                                       hidden_size=hidden, layers=layers, dropout=0.2)).to(device).train()
     task = LMTask(prepared, cfg, device)
     dtype = autocast_dtype(precision, device)
-    graphed = graph_blocker("lm", cfg.optimizer, device, dtype, "stop", cuda_graphs) is None
+    graphed = graph_blocker(cfg.optimizer, device, dtype, "stop", cuda_graphs) is None
     opt = make_optimizer(model, cfg, device, capturable=graphed)
     schedule = make_schedule(opt, cfg, 10**6)
     run_step = step_runner(task, model, opt, torch.amp.GradScaler(device.type, enabled=False), cfg, dtype,
@@ -218,7 +218,7 @@ def classifier_step(model: Classifier, batches: TextBatches, device: torch.devic
                     graphed: bool):
     """lstmtext's classifier training step (buffered, and a CUDA graph per batch shape where ``graphed``)."""
     cfg = TrainConfig(lr=2e-3, device=str(device))
-    graphed = graphed and graph_blocker("classify", "adamw", device, dtype, "stop", True) is None
+    graphed = graphed and graph_blocker("adamw", device, dtype, "stop", True) is None
     opt = make_optimizer(model, cfg, device, capturable=graphed)
     task = ArrayClassifyTask(batches, cfg, device)
     return step_runner(task, model, opt, torch.amp.GradScaler(device.type, enabled=False), cfg, dtype, graphed,

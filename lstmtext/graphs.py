@@ -27,8 +27,8 @@ WARMUP = 3  # eager steps before any capture: cuBLAS/cuDNN handles, autograd and
 PAD_TO = 8  # classifier batches are padded to a multiple of this many tokens, to bound the number of graphs
 
 
-def graph_blocker(task: str, optimizer: str, device: torch.device, dtype: torch.dtype | None, on_nan: str,
-                  wanted: bool, freeze_epochs: int = 0) -> str | None:
+def graph_blocker(optimizer: str, device: torch.device, dtype: torch.dtype | None, on_nan: str,
+                  wanted: bool) -> str | None:
     """Why the training step is not captured as a CUDA graph here, or None when it is."""
     if not wanted:
         return "--no-cuda-graphs"
@@ -40,8 +40,6 @@ def graph_blocker(task: str, optimizer: str, device: torch.device, dtype: torch.
         return "fp16's loss scaler checks every step on the host"
     if on_nan == "skip":
         return "--on-nan skip checks every loss on the host"
-    if task == "classify" and freeze_epochs:
-        return "--freeze-epochs changes which weights train"
     return None
 
 
@@ -225,7 +223,9 @@ class BufferedClassifyStep(BufferedStep):
     """One classifier training step on buffers for its batch shape; ``capture``: a CUDA graph per shape.
 
     Each batch is padded up to a multiple of PAD_TO tokens and written, with its lengths and labels,
-    into one [rows, padded + 2] buffer for its shape: one host-to-device copy per step.
+    into one [rows, padded + 2] buffer for its shape: one host-to-device copy per step. While
+    ``--freeze-epochs`` holds the pretrained layers, the step (which then computes no gradient for
+    them) is a graph of its own per shape; the thawed step is captured afresh.
     """
 
     def __init__(self, task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, clip: float,
@@ -243,7 +243,7 @@ class BufferedClassifyStep(BufferedStep):
             self.buffers[key] = torch.zeros(rows, width + 2, dtype=torch.long, device=self.device)
         buffer = self.buffers[key]
         upload(buffer, host)
-        self.replayer.run(key, lambda: self._body(buffer))
+        self.replayer.run((key, self.task.frozen), lambda: self._body(buffer))
         return self.loss
 
     def _body(self, buffer: torch.Tensor) -> None:

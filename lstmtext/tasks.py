@@ -235,6 +235,7 @@ class ClassifyTask:
         counts = np.bincount(self.train.labels, minlength=len(prepared.labels)).astype(np.float64)
         self.weights = None
         self.epoch = -1
+        self.frozen = False  # the pretrained layers, under --freeze-epochs
         if cfg.class_weights == "auto":
             w = counts.sum() / (len(counts) * np.maximum(counts, 1))
             self.weights = torch.tensor(w, dtype=torch.float32, device=device)
@@ -248,6 +249,7 @@ class ClassifyTask:
         return int(self.train.lengths.sum() / max(len(self.train), 1))
 
     def _freeze(self, model: torch.nn.Module, frozen: bool) -> None:
+        self.frozen = frozen
         for name, param in model.named_parameters():
             if name.startswith(self.pretrained):
                 param.requires_grad_(not frozen)

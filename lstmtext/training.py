@@ -460,8 +460,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     dtype = autocast_dtype(train_cfg.precision, device)
     if train_cfg.compile and model_cfg.task == "lm":
         task.head = CompiledDecoderLoss(device, dtype)
-    not_graphed = graph_blocker(model_cfg.task, train_cfg.optimizer, device, dtype, on_nan, train_cfg.cuda_graphs,
-                                train_cfg.freeze_epochs)
+    not_graphed = graph_blocker(train_cfg.optimizer, device, dtype, on_nan, train_cfg.cuda_graphs)
     opt = make_optimizer(model, train_cfg, device, capturable=not_graphed is None,
                          pretrained=task.pretrained if init_from is not None and model_cfg.task == "classify" else ())
     per_epoch = task.steps_per_epoch
