@@ -151,8 +151,9 @@ class LanguageModel(nn.Module):
         layered = self.training and self.cfg.variational and layers > 1 and self.cfg.between_layers > 0
         if p == 0 and not layered:
             return lstm(x, state)
+        names = lstm._flat_weights_names
         weights = [F.dropout(w, p, True) if p and name.startswith("weight_hh") else w
-                   for name, w in ((name, getattr(lstm, name)) for name in lstm._flat_weights_names)]
+                   for name, w in zip(names, (getattr(lstm, name) for name in names))]
         if state is None:
             zeros = x.new_zeros(layers, x.shape[0], lstm.hidden_size)
             state = (zeros, zeros)

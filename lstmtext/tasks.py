@@ -224,6 +224,7 @@ class ClassifyTask:
     """Length-bucketed batches of whole texts; the best model has the highest validation macro-F1."""
 
     name = "classify"
+    frozen = False  # whether --freeze-epochs holds the pretrained layers now (set per epoch by _freeze)
 
     def __init__(self, prepared: Prepared, cfg: TrainConfig, device: torch.device) -> None:
         self.prepared = prepared
@@ -235,7 +236,6 @@ class ClassifyTask:
         counts = np.bincount(self.train.labels, minlength=len(prepared.labels)).astype(np.float64)
         self.weights = None
         self.epoch = -1
-        self.frozen = False  # the pretrained layers, under --freeze-epochs
         if cfg.class_weights == "auto":
             w = counts.sum() / (len(counts) * np.maximum(counts, 1))
             self.weights = torch.tensor(w, dtype=torch.float32, device=device)

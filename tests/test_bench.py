@@ -154,3 +154,30 @@ def test_lr_probe_builds_the_presets_model_and_training_settings():
     assert model.top_size == model.embed_dim == 400 and model.tie_weights  # AWD's shape: no projection
     assert (train.optimizer, train.lr, train.ar, train.tar, train.max_steps) == ("asgd", 7.0, 2.0, 1.0, 30)
     assert train.shift_windows
+
+
+def test_the_bucketing_benchmarks_buffered_step_runs_on_its_own_task():
+    """The bucketed mode on a GPU runs lstmtext's buffered classifier step (a CUDA graph per batch shape)
+    over the benchmark's array-fed task; built with capture off, the same step runs here on the CPU."""
+    import numpy as np
+
+    from bench.run import ArrayClassifyTask
+    from lstmtext.config import ModelConfig, TrainConfig
+    from lstmtext.data import TextBatches
+    from lstmtext.graphs import BufferedClassifyStep
+    from lstmtext.models import Classifier
+    from lstmtext.training import make_optimizer
+
+    rng = np.random.default_rng(0)
+    offsets = np.concatenate([[0], np.cumsum(rng.integers(3, 20, size=40))])
+    tokens, labels = rng.integers(1, 30, size=offsets[-1]), rng.integers(0, 2, size=40)
+    batches = TextBatches(tokens, offsets, labels, 8, 256)
+    cfg, device = TrainConfig(lr=2e-3, device="cpu"), torch.device("cpu")
+    model = Classifier(ModelConfig(task="classify", vocab_size=30, embed_dim=8, hidden_size=8, layers=1,
+                                   bidirectional=True, num_classes=2))
+    opt = make_optimizer(model, cfg, device, capturable=True)
+    step = BufferedClassifyStep(ArrayClassifyTask(batches, cfg, device), model, opt, cfg.clip, None, capture=False)
+    before = [p.detach().clone() for p in model.parameters()]
+    losses = [float(step(i)) for i in range(len(batches))]
+    assert all(np.isfinite(losses)) and step.mode == "eager"
+    assert all(not torch.equal(p, q) for p, q in zip(model.parameters(), before))
