@@ -428,12 +428,12 @@ def _steps_planned(cfg: TrainConfig, per_epoch: int) -> int:
 def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: TrainConfig,
           events: TrainEvents | None = None, init_from: Path | None = None, resume: bool = False,
           stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop",
-          init_backward: Path | None = None, extend_vocab: bool = False) -> dict[str, Any]:
+          init_backward: Path | None = None, pretrained_vocab: int = 0) -> dict[str, Any]:
     """Train a model on a prepared folder and write a checkpoint folder; returns the summary.
 
     ``init_from`` (and for a bidirectional classifier's backward direction ``init_backward``): start
-    from these language models' weights (``init_from_lm``; ``extend_vocab``: the prepared tokenizer
-    extends theirs). With ``resume`` the run continues from
+    from these language models' weights (``init_from_lm``; ``pretrained_vocab``, with ``--extend-vocab``:
+    the size of their vocabulary, which the prepared tokenizer extends). With ``resume`` the run continues from
     ``run_dir``'s saved state. When ``stop`` is set during training, the state is saved and the
     summary says ``stopped_by: interrupted``.
     """
@@ -450,7 +450,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     seed_everything(train_cfg.seed)
     task = make_task(model_cfg.task, prepared, train_cfg, device, model_cfg.reverse)
     model = build_model(model_cfg)
-    transferred = init_from_lm(model, init_from, init_backward, grow=extend_vocab) \
+    transferred = init_from_lm(model, init_from, init_backward, grow=pretrained_vocab > 0) \
         if init_from is not None and not resume else 0
     if init_backward is not None:
         task.pretrained += ("bwd.",)
@@ -488,10 +488,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
         if init_from is not None or model_cfg.task == "classify":
             extra.update(init_from=str(init_from) if init_from else None, transferred_tensors=transferred)
-        if extend_vocab and init_from is not None:
-            from lstmtext.tokenizers import FILENAME, load_tokenizer
-
-            pretrained_vocab = load_tokenizer(Path(init_from) / FILENAME).vocab_size
+        if pretrained_vocab and init_from is not None:
             extra.update(extend_vocab={"pretrained": pretrained_vocab,
                                        "added": prepared.tokenizer.vocab_size - pretrained_vocab})
         if init_backward is not None:

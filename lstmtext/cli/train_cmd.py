@@ -253,7 +253,7 @@ def train(
     if extend_vocab and init_from is None:
         raise usage_error("--extend-vocab needs --init-from: it adds words to a pretrained model's vocabulary",
                           "add --init-from LM_RUN, or drop --extend-vocab")
-    if extend_vocab and lm_tokenizer is not None:
+    if extend_vocab:
         check_extendable(lm_tokenizer, str(init_from))
     if task != "lm" and reverse:
         raise usage_error("--reverse is for --task lm", "a --bidirectional classifier reads texts both ways")
@@ -287,7 +287,7 @@ def train(
             err.print(_data_table(prepared_path, meta, reused, seconds))
     prepared = Prepared.open(prepared_path)
     _check_prepared_task(prepared, task, prepared_path)
-    if extend_vocab and lm_tokenizer is not None and not quiet:
+    if extend_vocab and not quiet:
         added = prepared.tokenizer.vocab_size - lm_tokenizer.vocab_size
         err.print(f"--extend-vocab: {added:,} {'characters' if lm_tokenizer.kind == 'char' else 'words'} added to "
                   f"the {lm_tokenizer.vocab_size:,} of {init_from}, starting at their mean embedding")
@@ -303,7 +303,8 @@ def train(
 
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
-        on_nan=on_nan, init_backward=init_backward_from, extend_vocab=extend_vocab))
+        on_nan=on_nan, init_backward=init_backward_from,
+        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0))
 
 
 PRESETS = Path(__file__).resolve().parent.parent / "presets"
