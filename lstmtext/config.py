@@ -13,7 +13,12 @@ LEVELS = ("char", "word", "bpe", "unigram")
 OPTIMIZERS = ("adamw", "sgd", "asgd")
 SCHEDULES = ("cosine", "plateau", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "attention", "concat")
+
+
+def pooled_parts(pooling: str) -> tuple[str, ...]:
+    """The summaries a classifier's head reads: concat joins ULMFiT's three (last state, max, mean)."""
+    return ("last", "max", "mean") if pooling == "concat" else (pooling,)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import _VF, nn
 
-from lstmtext.config import ModelConfig
+from lstmtext.config import ModelConfig, pooled_parts
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -213,7 +213,7 @@ class Classifier(nn.Module):
                                 dropout=cfg.between_layers if cfg.layers > 1 else 0.0)
         width = cfg.hidden_size * (2 if cfg.bidirectional else 1)
         self.attention = nn.Linear(width, 1) if cfg.pooling == "attention" else None
-        self.head = nn.Linear(width, cfg.num_classes)
+        self.head = nn.Linear(width * len(pooled_parts(cfg.pooling)), cfg.num_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The texts' embeddings [batch, time, embed_dim] (with word dropout while training)."""
@@ -232,6 +232,21 @@ class Classifier(nn.Module):
             h = torch.cat([fwd(h)[0], backward], dim=-1)
         return h
 
+    def pool(self, how: str, seq: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """One summary [batch, width] of the outputs ``seq`` over each text's real positions."""
+        if how == "last":  # forward state after the last token; backward state after the first
+            end = seq.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, seq.shape[-1])).squeeze(1)
+            if self.cfg.bidirectional:
+                half = self.cfg.hidden_size
+                end = torch.cat([end[:, :half], seq[:, 0, half:]], dim=-1)
+            return end
+        if how == "mean":
+            return (seq * mask[..., None]).sum(1) / lengths[:, None].clamp(min=1).to(seq.dtype)
+        if how == "max":
+            return seq.masked_fill(~mask[..., None], float("-inf")).max(1).values
+        scores = self.attention(seq).squeeze(-1).masked_fill(~mask, float("-inf"))
+        return (torch.softmax(scores, dim=1)[..., None] * seq).sum(1)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``x``: [batch, time] token ids padded after each text; ``lengths``: [batch], each at least 1."""
         return self.classify(self.embed(x), lengths)
@@ -241,20 +256,7 @@ class Classifier(nn.Module):
         seq = self.encode(e, lengths)
         lengths = lengths.to(e.device)
         mask = real_positions(lengths, e)
-        pooling = self.cfg.pooling
-        if pooling == "last":  # forward state after the last token; backward state after the first
-            end = seq.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, seq.shape[-1])).squeeze(1)
-            if self.cfg.bidirectional:
-                half = self.cfg.hidden_size
-                end = torch.cat([end[:, :half], seq[:, 0, half:]], dim=-1)
-            pooled = end
-        elif pooling == "mean":
-            pooled = (seq * mask[..., None]).sum(1) / lengths[:, None].clamp(min=1).to(seq.dtype)
-        elif pooling == "max":
-            pooled = seq.masked_fill(~mask[..., None], float("-inf")).max(1).values
-        else:
-            scores = self.attention(seq).squeeze(-1).masked_fill(~mask, float("-inf"))
-            pooled = (torch.softmax(scores, dim=1)[..., None] * seq).sum(1)
+        pooled = torch.cat([self.pool(part, seq, lengths, mask) for part in pooled_parts(self.cfg.pooling)], dim=-1)
         return self.head(self.drop(pooled))
 
 

@@ -19,7 +19,7 @@ from tests.conftest import REVIEWS, SHARED, TALES, assert_one_line_error
 TINY = ["--hidden-size", "32", "--quiet", "--seed", "3"]
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention", "concat"])
 def test_packing_makes_predictions_independent_of_the_batch(pooling):
     torch.manual_seed(0)
     model = Classifier(ModelConfig(task="classify", vocab_size=50, embed_dim=16, hidden_size=16, layers=2,
@@ -37,6 +37,22 @@ def test_packing_makes_predictions_independent_of_the_batch(pooling):
     with torch.no_grad():
         direct = torch.softmax(model(x, torch.tensor([3, 41])), -1)[0].numpy()
     np.testing.assert_allclose(alone, direct, atol=1e-6)
+
+
+def test_concat_pooling_reads_the_last_state_max_and_mean_side_by_side():
+    torch.manual_seed(0)
+    model = Classifier(ModelConfig(task="classify", vocab_size=50, embed_dim=8, hidden_size=6, layers=1,
+                                   bidirectional=True, pooling="concat", num_classes=2, dropout=0.0)).eval()
+    assert model.head.in_features == 3 * 12
+    x = torch.tensor([[4, 8, 15, 16], [23, 42, 0, 0]])
+    lengths = torch.tensor([4, 2])
+    with torch.no_grad():
+        seq = model.encode(model.embed(x), lengths)
+        last = torch.cat([seq[[0, 1], [3, 1], :6], seq[:, 0, 6:]], dim=-1)  # forward end, backward end
+        mx = torch.stack([seq[0].max(0).values, seq[1, :2].max(0).values])
+        mean = torch.stack([seq[0].mean(0), seq[1, :2].mean(0)])
+        expected = model.head(torch.cat([last, mx, mean], dim=-1))
+        torch.testing.assert_close(model(x, lengths), expected)
 
 
 def write_tsv(path, rows, header=("text", "label")):
