@@ -13,9 +13,9 @@
 #   bash bench/gpu.sh sst2-sweep on the GPU: 12 variants of sst2-classify (--adversarial on and off, its
 #                                strength, seeds) and a summary of them
 #   bash bench/gpu.sh sst2-transfer on the GPU: forward and backward language models of the SST-2 training
-#                                sentences, then sst2-classify from them (forward only, with and without
-#                                --freeze-epochs 1, and with --pretrained-lr 0.3 too; both directions; two
-#                                seeds each), their results files
+#                                sentences, then sst2-classify from them with --freeze-epochs 1
+#                                --pretrained-lr 0.3 (forward only: three seeds with concat pooling, three
+#                                with mean; both directions: two seeds), their results files
 #
 # On the GPU machine the results files are copied to $OUT, which brings them back.
 set -euo pipefail
@@ -119,14 +119,17 @@ PY
     # shellcheck disable=SC2086
     python3 -m lstmtext train "$sentences" $lm_flags --reverse --init-from checkpoints/sst2-lm-fw --freeze-embedding \
       --out checkpoints/sst2-lm-bw | tail -8
-    variants='fw --init-from checkpoints/sst2-lm-fw --bidirectional
-fw-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --seed 2
-fw-freeze1 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1
-fw-freeze1-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1 --seed 2
-fw-freeze1-plr03 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1 --pretrained-lr 0.3
-fw-freeze1-plr03-seed2 --init-from checkpoints/sst2-lm-fw --bidirectional --freeze-epochs 1 --pretrained-lr 0.3 --seed 2
-fwbw --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/sst2-lm-bw
-fwbw-seed2 --init-from checkpoints/sst2-lm-fw --init-backward-from checkpoints/sst2-lm-bw --seed 2'
+    # the CPU's best recipe (freeze one epoch, pretrained layers at 0.3 of --lr), three seeds with the preset's
+    # concat pooling and three with mean pooling, then with the backward direction pretrained as well
+    base="--init-from checkpoints/sst2-lm-fw --freeze-epochs 1 --pretrained-lr 0.3"
+    variants="fz1-plr03 $base --bidirectional
+fz1-plr03-seed2 $base --bidirectional --seed 2
+fz1-plr03-seed3 $base --bidirectional --seed 3
+fz1-plr03-mean $base --bidirectional --pooling mean
+fz1-plr03-mean-seed2 $base --bidirectional --pooling mean --seed 2
+fz1-plr03-mean-seed3 $base --bidirectional --pooling mean --seed 3
+fwbw-fz1-plr03 $base --init-backward-from checkpoints/sst2-lm-bw
+fwbw-fz1-plr03-seed2 $base --init-backward-from checkpoints/sst2-lm-bw --seed 2"
     tags=""
     while read -r tag flags; do
       # shellcheck disable=SC2086

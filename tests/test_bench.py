@@ -125,7 +125,7 @@ def test_a_classifier_preset_takes_its_sizes_and_tokenizer_from_init_from(cli, t
     config = json.loads((tmp_path / "clf" / "config.json").read_text())
     assert (config["model"]["embed_dim"], config["model"]["hidden_size"], config["model"]["layers"]) == (16, 24, 1)
     assert (tmp_path / "clf" / "tokenizer.json").read_text() == (tmp_path / "lm" / "tokenizer.json").read_text()
-    assert config["train"]["lr"] == 0.003 and config["model"]["pooling"] == "mean"  # the rest of the preset holds
+    assert config["train"]["lr"] == 0.003 and config["model"]["pooling"] == "concat"  # the rest of the preset holds
     clash = cli("train", str(REVIEWS), "--preset", "sst2-classify-cpu", "--init-from", "lm", "--hidden-size", "32",
                 "--out", "clf2")
     assert clash.code == 2 and "--hidden-size 32 conflicts" in clash.err  # a flag the user typed still clashes

@@ -100,9 +100,9 @@ def train(
     reverse: Annotated[bool, typer.Option("--reverse", help="lm: read the text right to left, predicting each "
                                           "token from those after it (a backward model, for "
                                           "--init-backward-from).")] = False,
-    pooling: Annotated[str, typer.Option("--pooling", help="classify: mean (measured best), last, max, "
-                                         "attention, or concat (last, max and mean side by side, as ULMFiT)."
-                                         )] = "mean",
+    pooling: Annotated[str, typer.Option("--pooling", help="classify: concat (the last state, max and mean side "
+                                         "by side, as ULMFiT; measured best), mean, last, max or attention."
+                                         )] = "concat",
     max_length: Annotated[int, typer.Option("--max-length", help="classify: tokens kept per text.")] = 256,
     class_weights: Annotated[str, typer.Option("--class-weights", help="classify: none, or auto to weight "
                                                "classes by inverse frequency.")] = "none",
