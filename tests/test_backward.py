@@ -131,7 +131,7 @@ def test_pretrained_layers_learn_at_their_share_of_the_rate(pair, cli, tmp_path,
     assert made.code == 0, made.err
     torch.manual_seed(1234)  # the seed training starts from: the same fresh backward direction and head
     start = Classifier(ModelConfig(task="classify", vocab_size=len(lm["embedding.weight"]), embed_dim=SIZE,
-                                   hidden_size=SIZE, layers=1, dropout=0.0, bidirectional=True, pooling="mean",
+                                   hidden_size=SIZE, layers=1, dropout=0.0, bidirectional=True, pooling="concat",
                                    num_classes=2))
     init_from_lm(start, fw)
     before, after = start.state_dict(), load_file(tmp_path / "one" / "model.safetensors")

@@ -163,9 +163,9 @@ def clf(cli, tmp_path):
 
 
 def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
-    table = cli("classify", clf, "the cow in the barn", "a gull over the harbour")
+    table = cli("classify", clf, "cow and hay in the barn", "a gull over the harbour")
     assert table.code == 0 and "farm" in table.out and "sea" in table.out
-    rows = json.loads(cli("classify", clf, "the cow in the barn", "rope and anchor", "--format", "json").out)
+    rows = json.loads(cli("classify", clf, "cow and hay in the barn", "rope and anchor", "--format", "json").out)
     assert [r["label"] for r in rows] == ["farm", "sea"] and all(0.5 < r["confidence"] <= 1 for r in rows)
     lines = cli("classify", clf, "hay", "tide", "--format", "jsonl", "--all-scores").out.splitlines()
     parsed = [json.loads(line) for line in lines]
