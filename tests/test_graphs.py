@@ -177,7 +177,7 @@ def test_cuda_graph_run_resumes_where_it_stopped(tmp_path):
         torch.testing.assert_close(resumed[key], value, rtol=1e-3, atol=1e-4)
 
 
-def classify_run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, dropout=0.0, pooling="mean",
+def classify_run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, dropout=0.0, pooling="concat",
                  **cfg_kw):
     from tests.test_classify import separable_rows, write_tsv
 
@@ -195,7 +195,7 @@ def classify_run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None,
 
 
 @pytest.mark.parametrize("pooling, adversarial, freeze", [("mean", 0.0, 0), ("last", 0.0, 0), ("mean", 2.0, 0),
-                                                       ("mean", 2.0, 1)])
+                                                       ("concat", 2.0, 1)])
 def test_buffered_classifier_step_trains_as_the_plain_step(tmp_path, monkeypatch, pooling, adversarial, freeze):
     """Batches padded up to a multiple of 8 into per-shape buffers (the graphs' inputs) train exactly
     as the plain padded batches do, over more than one epoch and a partial last batch (and with
