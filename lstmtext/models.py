@@ -256,7 +256,8 @@ class Classifier(nn.Module):
         seq = self.encode(e, lengths)
         lengths = lengths.to(e.device)
         mask = real_positions(lengths, e)
-        pooled = torch.cat([self.pool(part, seq, lengths, mask) for part in pooled_parts(self.cfg.pooling)], dim=-1)
+        parts = [self.pool(part, seq, lengths, mask) for part in pooled_parts(self.cfg.pooling)]
+        pooled = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)  # one summary needs no copy
         return self.head(self.drop(pooled))
 
 
