@@ -218,8 +218,14 @@ def test_cuda_graphs_train_the_classifier_as_the_eager_step(tmp_path, adversaria
     graph, losses, weights = classify_run(tmp_path, "graph", device="cuda", **kw)
     assert graph["step_mode"] == "cuda graph" and eager["figures"]["valid"]["accuracy"] > 0.9
     np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
+    # each tensor as a whole, not element by element: the graph's batches are padded to a multiple of 8, so
+    # cuDNN rounds differently, and Adam turns those last bits into whole steps for the few weights whose
+    # gradient sits near zero. On the H100 with --adversarial 2, 2-5 elements in 2,304 of an LSTM matrix
+    # moved 0.003-0.006, yet every tensor stayed within 2e-3 of the eager one; leaving the adversarial step
+    # out moves them by 2e-2 (the embedding) to 2e-1
     for key, value in eager_weights.items():
-        torch.testing.assert_close(weights[key], value, rtol=2e-2, atol=2e-3)
+        moved = (weights[key] - value).norm() / value.norm()
+        assert moved < 1e-2, f"{key} is {moved:.2e} away from the eager step's"
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd", "asgd"])
