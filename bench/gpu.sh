@@ -117,10 +117,10 @@ PY
       --time-limit 120 --device cuda --quiet --overwrite"
     sentences="$LSTMTEXT_CORPORA/sst2/sentences"
     # shellcheck disable=SC2086
-    python3 -m lstmtext train "$sentences" $lm_flags --out checkpoints/sst2-lm-fw | tail -8
+    python3 -m lstmtext train "$sentences" $lm_flags --out checkpoints/sst2-lm-fw | tail -14
     # shellcheck disable=SC2086
     python3 -m lstmtext train "$sentences" $lm_flags --reverse --init-from checkpoints/sst2-lm-fw --freeze-embedding \
-      --out checkpoints/sst2-lm-bw | tail -8
+      --out checkpoints/sst2-lm-bw | tail -14
     ;;
   sst2-finetune)
     # ULMFiT on SST-2 from sst2-lms's models (run it first, on the same warm machine): the issue's --init-from
