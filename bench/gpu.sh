@@ -13,11 +13,11 @@
 #   bash bench/gpu.sh sst2-sweep on the GPU: 12 variants of sst2-classify (--adversarial on and off, its
 #                                strength, seeds) and a summary of them
 #   bash bench/gpu.sh sst2-lms   on the GPU: forward and backward language models of the SST-2 training
-#                                sentences, ~5 minutes
+#                                sentences, ~1 minute
 #   bash bench/gpu.sh sst2-finetune on the GPU, the next call while the machine is warm: sst2-classify from
 #                                them with --freeze-epochs 1 --pretrained-lr 0.3 (forward only: three seeds
-#                                with concat pooling, three with mean; both directions: two seeds), ~8 minutes
-#   bash bench/gpu.sh sst2-transfer both, in one go (too long for one device call)
+#                                with concat pooling, three with mean; both directions: two seeds), ~6.5 minutes
+#   bash bench/gpu.sh sst2-transfer both, in one go (~7.5 minutes on an H100: one call, with little to spare)
 #
 # On the GPU machine the results files are copied to $OUT, which brings them back.
 set -euo pipefail
@@ -143,7 +143,7 @@ fwbw-fz1-plr03-seed2 $base --init-backward-from checkpoints/sst2-lm-bw --seed 2"
     back quality
     ;;
   sst2-transfer)
-    # both of the above, in one machine's session (about 11 minutes: two device calls of under 10)
+    # both of the above in one call (about 7.5 minutes on an H100)
     bash "$0" sst2-lms
     bash "$0" sst2-finetune
     ;;

@@ -146,6 +146,14 @@ def test_help_does_not_import_torch():
     assert helped.returncode == 0 and "--hidden-size" in helped.stdout
 
 
+def test_version_answers_on_its_own():
+    """--version needs no command after it (it used to stop at "Missing command")."""
+    from lstmtext import __version__
+
+    out = subprocess.run([sys.executable, "-m", "lstmtext", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert (out.returncode, out.stdout.strip(), out.stderr) == (0, f"lstmtext {__version__}", "")
+
+
 def test_usage_errors_answer_before_torch_is_imported(tmp_path):
     """Bad flags and missing or wrong runs are refused before the slow import of torch (about a second)."""
     (tmp_path / "lm").mkdir()

@@ -72,15 +72,20 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _print_version(value: bool) -> None:
+    """--version is eager: it answers before Click asks for a command, so it works on its own."""
+    if value:
+        typer.echo(f"lstmtext {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for internal errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
 ) -> None:
     _state["debug"] = debug
-    if version:
-        typer.echo(f"lstmtext {__version__}")
-        raise typer.Exit(0)
 
 
 # ----------------------------------------------------------------------------- shared options
