@@ -332,6 +332,8 @@ class Corpus:
     text_column: str | None = None
     label_column: str | None = None
     own_splits: bool = False
+    # how the splits and columns were chosen (set by open_corpus): with the content hash, what identifies the data
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def content_hash(self) -> str:
         digest = hashlib.sha256()
@@ -392,19 +394,23 @@ def open_corpus(
     want_labels = task == "classify"
     path = Path(spec)
     if not path.exists():
-        if _looks_like_hub_id(str(spec)):
-            from lstmtext.hf import open_hub
+        if not _looks_like_hub_id(str(spec)):
+            raise UserError(f"corpus not found: {spec}", "check the path")
+        from lstmtext.hf import open_hub
 
-            return open_hub(str(spec), text_column, label_column, fractions, split_seed, want_labels, hf_loader)
-        raise UserError(f"corpus not found: {spec}", "check the path")
-    if path.is_dir():
-        if _is_hf_dir(path):
-            from lstmtext.hf import open_saved
+        corpus = open_hub(str(spec), text_column, label_column, fractions, split_seed, want_labels, hf_loader)
+    elif path.is_dir() and _is_hf_dir(path):
+        from lstmtext.hf import open_saved
 
-            return open_saved(path, text_column, label_column, fractions, split_seed, want_labels)
-        return _open_folder(path, encoding, text_column, label_column, fractions, split_seed, want_labels)
-    return _open_files(path.name, {None: [path]}, encoding, text_column, label_column, fractions, split_seed,
-                       want_labels)
+        corpus = open_saved(path, text_column, label_column, fractions, split_seed, want_labels)
+    elif path.is_dir():
+        corpus = _open_folder(path, encoding, text_column, label_column, fractions, split_seed, want_labels)
+    else:
+        corpus = _open_files(path.name, {None: [path]}, encoding, text_column, label_column, fractions, split_seed,
+                             want_labels)
+    corpus.settings = {"valid_fraction": fractions[0], "test_fraction": fractions[1], "split_seed": split_seed,
+                       "text_column": corpus.text_column, "label_column": corpus.label_column}
+    return corpus
 
 
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,

@@ -82,6 +82,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "task": task,
             "source": corpus.origin,
             "source_hash": source_hash,
+            "settings": corpus.settings,
             "own_splits": corpus.own_splits,
             "tokenizer": spec_key(spec, task),
             "vocab_size": tokenizer.vocab_size,
@@ -150,8 +151,9 @@ def reusable(out: Path, corpus: Corpus, spec: TokenizerSpec, task: str,
     except (OSError, ValueError):
         return None
     same_tokenizer = tokenizer is None or _same_tokenizer(out, tokenizer)
-    if meta.get("source_hash") == corpus.content_hash() and meta.get("tokenizer") == spec_key(spec, task) \
-            and meta.get("format_version") == FORMAT_VERSION and same_tokenizer:
+    if meta.get("source_hash") == corpus.content_hash() and meta.get("settings") == corpus.settings \
+            and meta.get("tokenizer") == spec_key(spec, task) and meta.get("format_version") == FORMAT_VERSION \
+            and same_tokenizer:
         return meta
     return None
 

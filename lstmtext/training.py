@@ -298,7 +298,8 @@ def run_config(task: str, model_cfg: ModelConfig, train_cfg: TrainConfig, prepar
         "train": to_dict(train_cfg),
         "data": {"prepared": str(prepared.path), "prepared_abs": str(prepared.path.resolve()),
                  "source": prepared.meta["source"],
-                 "source_hash": prepared.meta["source_hash"], "splits": prepared.meta["splits"]},
+                 "source_hash": prepared.meta["source_hash"], "settings": prepared.meta.get("settings"),
+                 "splits": prepared.meta["splits"]},
         "versions": {"lstmtext": __version__, "torch": torch.__version__},
         **extra,
     }

@@ -47,6 +47,27 @@ def test_reuse_on_matching_hash_and_rebuild_on_change(tmp_path):
     assert not reused and "z" in Prepared.open(tmp_path / "p").tokenizer.itos
 
 
+def test_other_split_settings_or_columns_are_not_served_from_the_cache(tmp_path):
+    """The same file split another way (--valid-fraction, --split-seed) or read from another column is other data:
+    its prepared folder is rebuilt, never reused with the old split."""
+    src = tmp_path / "c.txt"
+    src.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    spec = TokenizerSpec(level="char")
+    first, _ = ensure_prepared(open_corpus(src), spec, tmp_path / "p")
+    meta, reused = ensure_prepared(open_corpus(src, valid_fraction=0.3), spec, tmp_path / "p")
+    assert not reused and meta["splits"]["valid"]["tokens"] > 3 * first["splits"]["valid"]["tokens"]
+    table = tmp_path / "t.tsv"
+    table.write_text("text\ttitle\tlabel\n" + "".join(f"long text number {i}\tt{i}\t{i % 2}\n" for i in range(60)),
+                     encoding="utf-8")
+    by_text, _ = ensure_prepared(open_corpus(table, task="classify"), spec, tmp_path / "q", task="classify")
+    _, reused = ensure_prepared(open_corpus(table, task="classify", split_seed=1), spec, tmp_path / "q",
+                                task="classify")
+    assert not reused
+    by_title, reused = ensure_prepared(open_corpus(table, task="classify", text_column="title"), spec,
+                                       tmp_path / "q", task="classify")
+    assert not reused and by_title["splits"]["train"]["chars"] < by_text["splits"]["train"]["chars"] / 3
+
+
 def test_lm_batches_are_contiguous_streams():
     tokens = np.arange(1000, dtype=np.uint16)
     batches = LMBatches(tokens, batch_size=4, seq_len=10)

@@ -367,7 +367,8 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     if not folder.exists():
         folder = Path(config["data"]["prepared"])
     prepared = Prepared.open(folder)
-    if prepared.meta.get("source_hash") != config["data"]["source_hash"]:
+    if prepared.meta.get("source_hash") != config["data"]["source_hash"] or \
+            prepared.meta.get("settings") != config["data"].get("settings", prepared.meta.get("settings")):
         raise UserError(f"{folder} no longer holds the data this run was trained on",
                         "restore it, or start a new run")
     model_cfg = from_dict(ModelConfig, config["model"])
