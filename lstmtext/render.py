@@ -103,7 +103,9 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
                              ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", f"{result['tokens']:,}")],
                             title=f"evaluation of {result['checkpoint']}")]
     overall = facts_table([("accuracy", f"{result['accuracy']:.2%}"), ("macro-F1", f"{result['macro_f1']:.4f}"),
-                           ("texts", f"{result['count']:,}")], title=f"evaluation of {result['checkpoint']}")
+                           ("texts", f"{result['count']:,}")], title=f"evaluation of {result['checkpoint']}"
+                          + (f" and {len(result['ensemble'])} more (mean probabilities)" if result.get("ensemble")
+                             else ""))
     per_class = Table(title="per class", title_justify="left")
     for col in ("label", "precision", "recall", "F1", "support"):
         per_class.add_column(col, justify="left" if col == "label" else "right")

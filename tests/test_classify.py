@@ -205,6 +205,55 @@ def test_evaluate_matches_classify(cli, clf, tmp_path):
     assert own.code == 0 and "confusion matrix" in own.out and "per class" in own.out
 
 
+def test_an_ensemble_averages_its_runs_probabilities(cli, clf, tmp_path):
+    # a second run that reads characters, not words: each run of an ensemble uses its own tokenizer
+    assert cli("train", "topics.tsv", "--task", "classify", "--hidden-size", "32", "--quiet", "--seed", "7", "--level", "char", "--epochs", "2",
+               "--out", "clf-char").code == 0
+    rows = [("cow barn tide", "farm"), ("gull hay wave", "sea"), ("goat seed", "farm"), ("harvest wave deck", "sea"),
+            ("rope fence", "sea")]
+    texts = [r[0] for r in rows]
+
+    def scores(*runs):
+        out = cli("classify", *runs, *texts, "--all-scores", "--format", "json")
+        assert out.code == 0, out.err
+        return json.loads(out.out)
+
+    alone = [scores(run) for run in ("clf", "clf-char")]
+    both = scores("clf", "--ensemble", "clf-char")
+    labels = list(both[0]["scores"])
+    mean = np.array([[(a["scores"][n] + b["scores"][n]) / 2 for n in labels] for a, b in zip(*alone)])
+    np.testing.assert_allclose([[r["scores"][n] for n in labels] for r in both], mean, atol=1e-6)
+    assert [r["label"] for r in both] == [labels[i] for i in mean.argmax(1)]
+    assert not np.allclose(mean, [[r["scores"][n] for n in labels] for r in alone[0]], atol=1e-3)
+
+    report = json.loads(cli("evaluate", "clf", write_tsv(tmp_path / "eval.tsv", rows), "--ensemble", "clf-char",
+                            "--format", "json").out)
+    expected = classification_report([labels.index(r[1]) for r in rows], mean.argmax(1).tolist(), len(labels))
+    assert report["labels"] == labels and report["ensemble"] == ["clf-char"]
+    assert (report["accuracy"], report["confusion"]) == (expected["accuracy"], expected["confusion"])
+    own = cli("evaluate", "clf", "--ensemble", "clf-char")  # both runs' own test splits: the same texts
+    assert own.code == 0 and "and 1 more (mean probabilities)" in own.out
+
+
+def test_ensemble_mistakes(cli, clf, tiny_lm, tmp_path):
+    write_tsv(tmp_path / "other.tsv", [(t, {"farm": "land", "sea": "water"}[y]) for t, y in separable_rows(seed=1)])
+    write_tsv(tmp_path / "more.tsv", separable_rows(seed=2))
+    for corpus, out in (("other.tsv", "clf-other"), ("more.tsv", "clf-more")):
+        assert cli("train", corpus, "--task", "classify", *TINY, "--epochs", "1", "--out", out).code == 0
+    lm_run = str(tiny_lm[0])
+    cases = [
+        (["classify", clf, "hay", "--ensemble", "clf-other"], 1, ["labels land, water", "same labels"]),
+        (["classify", clf, "hay", "--ensemble", "./clf"], 2, ["given twice"]),
+        (["classify", clf, "hay", "--ensemble", lm_run], 1, ["language-model checkpoint"]),
+        (["classify", clf, "hay", "--ensemble", "nowhere"], 1, ["checkpoint not found"]),
+        (["evaluate", lm_run, "--ensemble", clf], 2, ["--ensemble averages classifiers"]),
+        (["evaluate", clf, "--ensemble", "clf-more"], 1, ["tested on other texts", "pass the corpus"]),
+    ]
+    for args, code, words in cases:
+        assert_one_line_error(cli(*args), code, *words)
+    assert cli("evaluate", clf, "more.tsv", "--ensemble", "clf-more").code == 0
+
+
 def test_evaluate_language_model(cli, tiny_lm):
     run, summary = tiny_lm
     result = json.loads(cli("evaluate", run, "--format", "json").out)

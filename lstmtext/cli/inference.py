@@ -41,6 +41,65 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
     return list(texts)
 
 
+Ensemble = Annotated[Optional[list[Path]], typer.Option(
+    "--ensemble", metavar="RUN", help="Another classifier run (repeatable): the label is the argmax of the runs' mean class "
+    "probabilities. The runs must share their labels; each reads the text with its own tokenizer.")]
+
+
+def _classifier_runs(checkpoint: Path, ensemble: list[Path] | None) -> list[Path]:
+    """The classifier run folders to use, each checked before torch is imported."""
+    from lstmtext.checkpoint import check_run
+
+    runs = [checkpoint, *(ensemble or [])]
+    seen: set[Path] = set()
+    labels: list[str] = []
+    for run in runs:
+        other = sorted(check_run(run, "classify").get("labels") or [])
+        if run.resolve() in seen:
+            raise usage_error(f"{run} is given twice", "list each run once")
+        seen.add(run.resolve())
+        labels = labels or other
+        if other != labels:
+            raise UserError(f"{run} labels {', '.join(other)}, but {checkpoint} labels {', '.join(labels)}",
+                            "ensemble classifiers trained on the same labels")
+    return runs
+
+
+def _load_classifiers(runs: list[Path], dev: Any) -> list[Any]:
+    from lstmtext.checkpoint import load_checkpoint
+
+    return [load_checkpoint(run, str(dev), task="classify") for run in runs]
+
+
+def _max_length(ckpt: Any) -> int:
+    return int(ckpt.config["train"].get("max_length", 256))
+
+
+def _in_label_order(probs: Any, ckpt: Any, labels: list[str]) -> Any:
+    """A run's probability columns reordered to `labels` (runs of an ensemble may list them differently)."""
+    own = ckpt.config["labels"]
+    return probs[:, [own.index(name) for name in labels]]
+
+
+def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any) -> tuple[Any, list[int], int]:
+    """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
+    least one token: (probabilities, indexes of those texts, how many of them some run truncated)."""
+    from lstmtext.models import predict_proba
+
+    encoded = [[c.tokenizer.encode(" ".join(t.split())) if t.strip() else [] for t in texts] for c in ckpts]
+    keep = [i for i in range(len(texts)) if all(len(ids[i]) for ids in encoded)]
+    truncated = sum(any(len(ids[i]) > _max_length(c) for c, ids in zip(ckpts, encoded)) for i in keep)
+    labels = ckpts[0].config["labels"]
+    total = None
+    for c, ids in zip(ckpts, encoded):
+        if not keep:
+            break
+        probs = _in_label_order(predict_proba(c.model, [ids[i][:_max_length(c)] for i in keep], batch_size, dev),
+                                c, labels)
+        total = probs if total is None else total + probs
+    return (None if total is None else total / len(ckpts)), keep, truncated
+
+
 def _shorten(text: str, width: int = 70) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -58,10 +117,11 @@ def classify(
     output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
     all_scores: Annotated[bool, typer.Option("--all-scores", help="Add every class's probability.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per inference batch.")] = 64,
+    ensemble: Ensemble = None,
     encoding: Encoding = "utf-8",
     device: Device = "auto",
 ) -> None:
-    """Label texts with a trained classifier.
+    """Label texts with a trained classifier (or the mean of several: --ensemble).
 
     Example: lstmtext classify checkpoints/reviews "not bad at all" "dull plot" --format jsonl
     """
@@ -69,30 +129,16 @@ def classify(
         raise usage_error(f"unknown --format {output!r}", f"choose one of: {', '.join(FORMATS)}")
     if batch_size < 1:
         raise usage_error(f"--batch-size must be at least 1, got {batch_size}")
-    from lstmtext.checkpoint import check_run, load_checkpoint
-
-    check_run(checkpoint, "classify")  # before torch is imported
+    runs = _classifier_runs(checkpoint, ensemble)  # before torch is imported
     items = _read_inputs(list(texts or []), file, text_column, encoding)
 
-    from lstmtext.models import predict_proba
     from lstmtext.render import err
     from lstmtext.training import resolve_device
 
     dev = resolve_device(device)
-    ckpt = load_checkpoint(checkpoint, str(dev), task="classify")
-    labels: list[str] = ckpt.config.get("labels") or []
-    max_length = int(ckpt.config["train"].get("max_length", 256))
-    seqs, keep, truncated = [], [], 0
-    for i, text in enumerate(items):
-        ids = ckpt.tokenizer.encode(" ".join(text.split())) if text.strip() else []
-        if len(ids) == 0:
-            continue
-        if len(ids) > max_length:
-            truncated += 1
-            ids = ids[:max_length]
-        seqs.append(ids)
-        keep.append(i)
-    probs = predict_proba(ckpt.model, seqs, batch_size, dev) if seqs else None
+    ckpts = _load_classifiers(runs, dev)
+    labels: list[str] = ckpts[0].config["labels"]
+    probs, keep, truncated = _ensemble_proba(ckpts, items, batch_size, dev)
     rows: list[dict[str, Any]] = [{"text": t, "label": None, "confidence": None, "note": "empty"} for t in items]
     for k, i in enumerate(keep):
         p = probs[k]
@@ -100,7 +146,7 @@ def classify(
         if all_scores:
             rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
     if truncated:
-        err.print(f"note: {truncated} text(s) longer than {max_length} tokens were truncated")
+        err.print(f"note: {truncated} text(s) longer than a model's --max-length were truncated")
     empty = len(items) - len(keep)
     if empty:
         err.print(f"note: {empty} empty text(s) were not classified")
@@ -154,11 +200,12 @@ def evaluate(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    ensemble: Ensemble = None,
     encoding: Encoding = "utf-8",
     device: Device = "auto",
 ) -> None:
-    """Score a checkpoint: accuracy, macro-F1, per-class figures and confusion matrix for a classifier;
-    loss, perplexity and bits per character for a language model.
+    """Score a checkpoint: accuracy, macro-F1, per-class figures and confusion matrix for a classifier (or the
+    mean of several: --ensemble); loss, perplexity and bits per character for a language model.
 
     Example: lstmtext evaluate checkpoints/reviews --format json
     """
@@ -166,16 +213,20 @@ def evaluate(
         raise usage_error(f"unknown --format {output!r}", "choose table or json")
     from lstmtext.checkpoint import check_run, load_checkpoint
 
-    check_run(checkpoint)  # before torch is imported
+    task = check_run(checkpoint)["task"]  # before torch is imported
+    if ensemble and task != "classify":
+        raise usage_error("--ensemble averages classifiers; this is a language model", "leave out --ensemble")
+    runs = _classifier_runs(checkpoint, ensemble) if task == "classify" else [checkpoint]
     from lstmtext.training import resolve_device
 
     dev = resolve_device(device)
-    ckpt = load_checkpoint(checkpoint, str(dev))
-    if ckpt.config["task"] == "classify":
-        result = _evaluate_classifier(ckpt, corpus, text_column, label_column, encoding, dev)
+    if task == "classify":
+        result = _evaluate_classifier(_load_classifiers(runs, dev), corpus, text_column, label_column, encoding, dev)
     else:
-        result = _evaluate_lm(ckpt, corpus, text_column, encoding, dev)
+        result = _evaluate_lm(load_checkpoint(checkpoint, str(dev)), corpus, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
+    if ensemble:
+        result["ensemble"] = [str(run) for run in ensemble]
     if output == "json":
         print(json.dumps(result, indent=2))
         return
@@ -206,25 +257,45 @@ def _eval_source(ckpt: Any, corpus: str | None, task: str, text_column: str | No
     return split, "corpus"
 
 
-def _evaluate_classifier(ckpt: Any, corpus: str | None, text_column: str | None, label_column: str | None,
-                         encoding: str, dev: Any) -> dict[str, Any]:
+def _prepared_test_proba(ckpts: list[Any], labels: list[str], dev: Any) -> tuple[list[int], Any]:
+    """Gold labels and mean probabilities on each run's own prepared test split (already token ids), which must
+    hold the same labelled texts for every run."""
     import numpy as np
 
-    from lstmtext.data import label_name
-    from lstmtext.metrics import classification_report
     from lstmtext.models import predict_proba
 
-    labels: list[str] = ckpt.config["labels"]
-    max_length = int(ckpt.config["train"].get("max_length", 256))
-    source, kind = _eval_source(ckpt, corpus, "classify", text_column, label_column, encoding)
-    if kind == "prepared":
+    def data(c: Any) -> tuple[Any, ...]:
+        return c.config["data"]["source_hash"], c.config["data"].get("settings")
+
+    gold: list[int] | None = None
+    total = None
+    for c in ckpts:
+        source, _ = _eval_source(c, None, "classify", None, None, "utf-8")
         tokens, offsets, gold_ids = source.records("test")
-        seqs = [np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + max_length)])
+        own = [labels.index(c.config["labels"][int(g)]) for g in gold_ids]
+        if gold is not None and (own != gold or data(c) != data(ckpts[0])):
+            raise UserError(f"{c.path} was tested on other texts than {ckpts[0].path}",
+                            "pass the corpus to evaluate the ensemble on")
+        gold = own
+        seqs = [np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + _max_length(c))])
                 for i in range(len(gold_ids))]
-        gold = [int(g) for g in gold_ids]
+        probs = _in_label_order(predict_proba(c.model, seqs, 128, dev), c, labels) if seqs else None
+        total = probs if total is None else total + probs
+    return gold or [], None if total is None else total / len(ckpts)
+
+
+def _evaluate_classifier(ckpts: list[Any], corpus: str | None, text_column: str | None, label_column: str | None,
+                         encoding: str, dev: Any) -> dict[str, Any]:
+    from lstmtext.data import label_name
+    from lstmtext.metrics import classification_report
+
+    labels: list[str] = ckpts[0].config["labels"]
+    if corpus is None:
+        gold, probs = _prepared_test_proba(ckpts, labels, dev)
     else:
+        source, _ = _eval_source(ckpts[0], corpus, "classify", text_column, label_column, encoding)
         index = {n: i for i, n in enumerate(labels)}
-        seqs, gold, unknown = [], [], set()
+        texts, gold, unknown = [], [], set()
         for text, label, _, _ in source.records():
             name = label_name(label)
             if name is None or not text.strip():
@@ -232,16 +303,15 @@ def _evaluate_classifier(ckpt: Any, corpus: str | None, text_column: str | None,
             if name not in index:
                 unknown.add(name)
                 continue
-            ids = ckpt.tokenizer.encode(" ".join(text.split()))[:max_length]
-            if len(ids):
-                seqs.append(ids)
-                gold.append(index[name])
+            texts.append(text)
+            gold.append(index[name])
         if unknown:
             raise UserError(f"the corpus has labels the model does not know: {', '.join(sorted(unknown)[:10])}",
                             f"known labels: {', '.join(labels)}")
-    if not seqs:
+        probs, keep, _ = _ensemble_proba(ckpts, texts, 128, dev)
+        gold = [gold[i] for i in keep]
+    if probs is None:
         raise UserError("nothing to evaluate: no labelled, non-empty texts found")
-    probs = predict_proba(ckpt.model, seqs, 128, dev)
     report = classification_report(gold, probs.argmax(1).tolist(), len(labels))
     report["per_class"] = [{"label": n, **pc} for n, pc in zip(labels, report["per_class"])]
     return {"task": "classify", "labels": labels, **report}
