@@ -70,6 +70,16 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "notok" / "tokenizer.json").unlink()
     config = json.loads((d / "future" / "config.json").read_text())
     (d / "future" / "config.json").write_text(json.dumps({**config, "format_version": 99}))
+    # a run whose prepared folder was since rebuilt from the same text split another way
+    shutil.copytree(lm, d / "resplit")
+    config = json.loads((d / "resplit" / "config.json").read_text())
+    shutil.copytree(config["data"]["prepared_abs"], d / "resplit-data")
+    meta = json.loads((d / "resplit-data" / "meta.json").read_text())
+    assert meta["settings"] == config["data"]["settings"] and meta["settings"]["valid_fraction"] == 0.05
+    (d / "resplit-data" / "meta.json").write_text(json.dumps({**meta, "settings": {**meta["settings"],
+                                                                                   "valid_fraction": 0.2}}))
+    config["data"].update(prepared="resplit-data", prepared_abs=str(d / "resplit-data"))
+    (d / "resplit" / "config.json").write_text(json.dumps(config))
 
 
 CASES = [
@@ -117,6 +127,8 @@ CASES = [
     ("conflicting flag on resume", ["train", "--resume", "lm", "--hidden-size", "8"], 2,
      ["--hidden-size cannot be changed on --resume"]),
     ("newer checkpoint format", ["generate", "future"], 1, ["format version 99"]),
+    ("resume on data split otherwise", ["train", "--resume", "resplit", "--max-steps", "60"], 1,
+     ["no longer holds the data"]),
 ]
 
 
