@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -66,12 +67,27 @@ def median_time(fn: Callable[[], Any], warmup: int, reps: int, sync: Callable[[]
     return statistics.median(times)
 
 
+def cpu_model() -> str:
+    """The CPU's model name ("AMD EPYC", "Intel(R) Xeon(R) Platinum 8480+"), or the architecture if unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: str) -> str:
+    """The results files' device name: the GPU's name, or the CPU's architecture and model, so that figures from
+    two machines never share (and overwrite) a file."""
     if device.startswith("cuda"):
         import torch
 
         return torch.cuda.get_device_name(0).replace(" ", "-")
-    return f"cpu-{platform.machine()}"
+    model = re.sub(r"[^A-Za-z0-9+]+", "-", re.sub(r"\((R|TM)\)", "", cpu_model(), flags=re.I)).strip("-")
+    return f"cpu-{platform.machine()}-{model}"[:80].rstrip("-")
 
 
 def results_document(rows: list[Row], device: str, quick: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -82,6 +98,7 @@ def results_document(rows: list[Row], device: str, quick: bool, extra: dict[str,
         "date": time.strftime("%Y-%m-%d"),
         "quick": quick,
         "versions": {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version()},
+        "machine": {"cpu": cpu_model(), "cpu_threads": torch.get_num_threads()},
         "rows": [r.to_json() for r in rows],
         **(extra or {}),
     }

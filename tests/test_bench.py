@@ -1,6 +1,8 @@
 """The benchmark harness's arithmetic and the presets' loading (nothing here is timed)."""
 
 import json
+import platform
+import re
 
 import pytest
 import torch
@@ -27,6 +29,9 @@ def test_results_document_schema_and_file(tmp_path):
     again = json.loads(path.read_text())
     assert again["rows"][0]["ratio"] == 1.5 and again["rows"][0]["met"] is True
     assert again["versions"]["torch"] == torch.__version__ and path.name.endswith("-quick.json")
+    # the CPU's model is in the file name, so two machines' figures never overwrite each other
+    assert again["machine"]["cpu"] and again["device"].startswith(f"cpu-{platform.machine()}-")
+    assert re.fullmatch(r"[A-Za-z0-9_+-]+", again["device"]) and path.name.startswith(again["device"] + "-")
     again["rows"][0]["ratio"] = 2.0
     with pytest.raises(ValueError, match="ratio"):
         validate_document(again)

@@ -207,8 +207,8 @@ def test_evaluate_matches_classify(cli, clf, tmp_path):
 
 def test_an_ensemble_averages_its_runs_probabilities(cli, clf, tmp_path):
     # a second run that reads characters, not words: each run of an ensemble uses its own tokenizer
-    assert cli("train", "topics.tsv", "--task", "classify", "--hidden-size", "32", "--quiet", "--seed", "7", "--level", "char", "--epochs", "2",
-               "--out", "clf-char").code == 0
+    char = ["--hidden-size", "32", "--quiet", "--seed", "7", "--level", "char", "--epochs", "2"]
+    assert cli("train", "topics.tsv", "--task", "classify", *char, "--out", "clf-char").code == 0
     rows = [("cow barn tide", "farm"), ("gull hay wave", "sea"), ("goat seed", "farm"), ("harvest wave deck", "sea"),
             ("rope fence", "sea")]
     texts = [r[0] for r in rows]

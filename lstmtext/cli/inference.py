@@ -42,8 +42,8 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
 
 
 Ensemble = Annotated[Optional[list[Path]], typer.Option(
-    "--ensemble", metavar="RUN", help="Another classifier run (repeatable): the label is the argmax of the runs' mean class "
-    "probabilities. The runs must share their labels; each reads the text with its own tokenizer.")]
+    "--ensemble", metavar="RUN", help="Another classifier run (repeatable): the label is the argmax of the runs' "
+    "mean class probabilities. The runs must share their labels; each reads the text with its own tokenizer.")]
 
 
 def _classifier_runs(checkpoint: Path, ensemble: list[Path] | None) -> list[Path]:
