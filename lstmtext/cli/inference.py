@@ -89,15 +89,12 @@ def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: An
     encoded = [[c.tokenizer.encode(" ".join(t.split())) if t.strip() else [] for t in texts] for c in ckpts]
     keep = [i for i in range(len(texts)) if all(len(ids[i]) for ids in encoded)]
     truncated = sum(any(len(ids[i]) > _max_length(c) for c, ids in zip(ckpts, encoded)) for i in keep)
+    if not keep:
+        return None, keep, truncated
     labels = ckpts[0].config["labels"]
-    total = None
-    for c, ids in zip(ckpts, encoded):
-        if not keep:
-            break
-        probs = _in_label_order(predict_proba(c.model, [ids[i][:_max_length(c)] for i in keep], batch_size, dev),
-                                c, labels)
-        total = probs if total is None else total + probs
-    return (None if total is None else total / len(ckpts)), keep, truncated
+    total = sum(_in_label_order(predict_proba(c.model, [ids[i][:_max_length(c)] for i in keep], batch_size, dev),
+                                c, labels) for c, ids in zip(ckpts, encoded))
+    return total / len(ckpts), keep, truncated
 
 
 def _shorten(text: str, width: int = 70) -> str:
