@@ -96,16 +96,21 @@ def facts_table(rows: list[tuple[str, str]], title: str | None = None) -> Table:
     return table
 
 
+def _evaluation_title(result: dict[str, Any]) -> str:
+    more = f" and {len(result['ensemble'])} more (mean probabilities)" if result.get("ensemble") else ""
+    split = result.get("split")
+    where = "the whole corpus" if split == "whole" else f"the {split} split"
+    return f"evaluation of {result['checkpoint']}{more} on {where}"
+
+
 def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     """Tables for `lstmtext evaluate`: overall figures, then per class and the confusion matrix."""
     if result["task"] == "lm":
         return [facts_table([("loss", f"{result['loss']:.4f}"), ("perplexity", f"{result['ppl']:.2f}"),
                              ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", f"{result['tokens']:,}")],
-                            title=f"evaluation of {result['checkpoint']}")]
+                            title=_evaluation_title(result))]
     overall = facts_table([("accuracy", f"{result['accuracy']:.2%}"), ("macro-F1", f"{result['macro_f1']:.4f}"),
-                           ("texts", f"{result['count']:,}")], title=f"evaluation of {result['checkpoint']}"
-                          + (f" and {len(result['ensemble'])} more (mean probabilities)" if result.get("ensemble")
-                             else ""))
+                           ("texts", f"{result['count']:,}")], title=_evaluation_title(result))
     per_class = Table(title="per class", title_justify="left")
     for col in ("label", "precision", "recall", "F1", "support"):
         per_class.add_column(col, justify="left" if col == "label" else "right")

@@ -202,7 +202,14 @@ def test_evaluate_matches_classify(cli, clf, tmp_path):
     assert report["confusion"] == expected["confusion"]
     assert report["count"] == 4
     own = cli("evaluate", clf)
-    assert own.code == 0 and "confusion matrix" in own.out and "per class" in own.out
+    assert own.code == 0 and "confusion matrix" in own.out and "per class" in own.out and "test split" in own.out
+    # the saved weights are the best validation's, so scoring the valid split repeats the run's own figure
+    valid = json.loads(cli("evaluate", clf, "--split", "dev", "--format", "json").out)
+    best = json.loads((tmp_path / clf / "config.json").read_text())["result"]["figures"]["valid"]
+    assert valid["split"] == "valid" and valid["accuracy"] == pytest.approx(best["accuracy"])
+    assert report["split"] == "whole"
+    assert_one_line_error(cli("evaluate", clf, corpus, "--split", "valid"), 2, "no split files", "leave out --split")
+    assert_one_line_error(cli("evaluate", clf, "--split", "holdout"), 2, "unknown --split", "train, valid, test")
 
 
 def test_an_ensemble_averages_its_runs_probabilities(cli, clf, tmp_path):
@@ -256,10 +263,11 @@ def test_ensemble_mistakes(cli, clf, tiny_lm, tmp_path):
 
 def test_evaluate_language_model(cli, tiny_lm):
     run, summary = tiny_lm
-    result = json.loads(cli("evaluate", run, "--format", "json").out)
-    assert result["task"] == "lm"
-    # the same weights, data and precision; bf16 on a GPU may sum in another order (seen: 1.1e-5)
-    assert result["loss"] == pytest.approx(summary["figures"]["test"]["loss"], rel=1e-4)
+    for split in ("test", "valid"):
+        result = json.loads(cli("evaluate", run, "--split", split, "--format", "json").out)
+        assert result["task"] == "lm" and result["split"] == split
+        # the same weights, data and precision; bf16 on a GPU may sum in another order (seen: 1.1e-5)
+        assert result["loss"] == pytest.approx(summary["figures"][split]["loss"], rel=1e-4)
     on_text = cli("evaluate", run, str(TALES), "--format", "json")
     assert on_text.code == 0 and json.loads(on_text.out)["bpc"] > 0
 

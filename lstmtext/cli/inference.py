@@ -196,6 +196,9 @@ def evaluate(
                                                     "split).")] = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="train, valid (or dev) or test: the split to "
+                                                 "score [default: test; a corpus without split files is scored "
+                                                 "whole]")] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ensemble: Ensemble = None,
     encoding: Encoding = "utf-8",
@@ -204,10 +207,16 @@ def evaluate(
     """Score a checkpoint: accuracy, macro-F1, per-class figures and confusion matrix for a classifier (or the
     mean of several: --ensemble); loss, perplexity and bits per character for a language model.
 
-    Example: lstmtext evaluate checkpoints/reviews --format json
+    Example: lstmtext evaluate checkpoints/reviews --split valid --format json
     """
     if output not in ("table", "json"):
         raise usage_error(f"unknown --format {output!r}", "choose table or json")
+    from lstmtext.corpus import _SPLIT_WORDS, SPLITS
+
+    if split is not None:
+        if split.lower() not in _SPLIT_WORDS:
+            raise usage_error(f"unknown --split {split!r}", f"choose one of: {', '.join(SPLITS)}")
+        split = _SPLIT_WORDS[split.lower()]  # dev, validation -> valid
     from lstmtext.checkpoint import check_run, load_checkpoint
 
     task = check_run(checkpoint)["task"]  # before torch is imported
@@ -218,9 +227,10 @@ def evaluate(
 
     dev = resolve_device(device)
     if task == "classify":
-        result = _evaluate_classifier(_load_classifiers(runs, dev), corpus, text_column, label_column, encoding, dev)
+        result = _evaluate_classifier(_load_classifiers(runs, dev), corpus, split, text_column, label_column,
+                                      encoding, dev)
     else:
-        result = _evaluate_lm(load_checkpoint(checkpoint, str(dev)), corpus, text_column, encoding, dev)
+        result = _evaluate_lm(load_checkpoint(checkpoint, str(dev)), corpus, split, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
     if ensemble:
         result["ensemble"] = [str(run) for run in ensemble]
@@ -233,10 +243,10 @@ def evaluate(
         out.print(table)
 
 
-def _eval_source(ckpt: Any, corpus: str | None, task: str, text_column: str | None, label_column: str | None,
-                 encoding: str) -> tuple[Any, str]:
-    """The split to score: the run's prepared test split, or a given corpus's test split (all of it if it has
-    no split files of its own)."""
+def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, text_column: str | None,
+                 label_column: str | None, encoding: str) -> tuple[Any, str]:
+    """What to score: the run's prepared data (its `split`), or a given corpus's split (all of it if it has no
+    split files of its own, as "whole")."""
     from lstmtext.corpus import open_corpus
     from lstmtext.data import Prepared, is_prepared
 
@@ -247,16 +257,24 @@ def _eval_source(ckpt: Any, corpus: str | None, task: str, text_column: str | No
             folder = Path(data["prepared"])
         if not is_prepared(folder):
             raise UserError(f"the run's prepared data ({folder}) is gone", "pass the corpus to evaluate on")
-        return Prepared.open(folder), "prepared"
+        prepared = Prepared.open(folder)
+        if not prepared.meta["splits"][split or "test"]["tokens"]:
+            raise UserError(f"the run's {split or 'test'} split is empty", "pick another --split")
+        return prepared, "prepared"
     source = open_corpus(corpus, encoding=encoding, text_column=text_column, label_column=label_column,
                          valid_fraction=0.0, test_fraction=0.0, task=task)
-    split = source.splits["test"] if source.own_splits else source.splits["train"]
-    return split, "corpus"
+    if not source.own_splits:
+        if split is not None:
+            raise usage_error(f"{corpus} has no split files, so it is scored whole", "leave out --split")
+        return source.splits["train"], "whole"
+    if (split or "test") not in source.splits:
+        raise UserError(f"{corpus} has no {split or 'test'} split", "pick another --split")
+    return source.splits[split or "test"], split or "test"
 
 
-def _prepared_test_proba(ckpts: list[Any], labels: list[str], dev: Any) -> tuple[list[int], Any]:
-    """Gold labels and mean probabilities on each run's own prepared test split (already token ids), which must
-    hold the same labelled texts for every run."""
+def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -> tuple[list[int], Any]:
+    """Gold labels and mean probabilities on a split of each run's own prepared data (already token ids), which
+    must hold the same labelled texts for every run."""
     import numpy as np
 
     from lstmtext.models import predict_proba
@@ -267,8 +285,8 @@ def _prepared_test_proba(ckpts: list[Any], labels: list[str], dev: Any) -> tuple
     gold: list[int] | None = None
     total = None
     for c in ckpts:
-        source, _ = _eval_source(c, None, "classify", None, None, "utf-8")
-        tokens, offsets, gold_ids = source.records("test")
+        source, _ = _eval_source(c, None, split, "classify", None, None, "utf-8")
+        tokens, offsets, gold_ids = source.records(split)
         own = [labels.index(c.config["labels"][int(g)]) for g in gold_ids]
         if gold is not None and (own != gold or data(c) != data(ckpts[0])):
             raise UserError(f"{c.path} was tested on other texts than {ckpts[0].path}",
@@ -281,16 +299,17 @@ def _prepared_test_proba(ckpts: list[Any], labels: list[str], dev: Any) -> tuple
     return gold or [], None if total is None else total / len(ckpts)
 
 
-def _evaluate_classifier(ckpts: list[Any], corpus: str | None, text_column: str | None, label_column: str | None,
-                         encoding: str, dev: Any) -> dict[str, Any]:
+def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None, text_column: str | None,
+                         label_column: str | None, encoding: str, dev: Any) -> dict[str, Any]:
     from lstmtext.data import label_name
     from lstmtext.metrics import classification_report
 
     labels: list[str] = ckpts[0].config["labels"]
+    kind = split or "test"
     if corpus is None:
-        gold, probs = _prepared_test_proba(ckpts, labels, dev)
+        gold, probs = _prepared_proba(ckpts, kind, labels, dev)
     else:
-        source, _ = _eval_source(ckpts[0], corpus, "classify", text_column, label_column, encoding)
+        source, kind = _eval_source(ckpts[0], corpus, split, "classify", text_column, label_column, encoding)
         index = {n: i for i, n in enumerate(labels)}
         texts, gold, unknown = [], [], set()
         for text, label, _, _ in source.records():
@@ -311,20 +330,22 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, text_column: str 
         raise UserError("nothing to evaluate: no labelled, non-empty texts found")
     report = classification_report(gold, probs.argmax(1).tolist(), len(labels))
     report["per_class"] = [{"label": n, **pc} for n, pc in zip(labels, report["per_class"])]
-    return {"task": "classify", "labels": labels, **report}
+    return {"task": "classify", "split": kind, "labels": labels, **report}
 
 
-def _evaluate_lm(ckpt: Any, corpus: str | None, text_column: str | None, encoding: str, dev: Any) -> dict[str, Any]:
+def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: str | None, encoding: str,
+                 dev: Any) -> dict[str, Any]:
     import numpy as np
 
     from lstmtext.metrics import bits_per_char, perplexity
     from lstmtext.tasks import in_reading_order, lm_eval
     from lstmtext.training import autocast_dtype, autocast_for
 
-    source, kind = _eval_source(ckpt, corpus, "lm", text_column, None, encoding)
+    source, kind = _eval_source(ckpt, corpus, split, "lm", text_column, None, encoding)
     if kind == "prepared":
-        tokens = source.tokens("test")
-        chars = int(source.meta["splits"]["test"]["chars"])
+        kind = split or "test"
+        tokens = source.tokens(kind)
+        chars = int(source.meta["splits"][kind]["chars"])
     else:
         parts, chars = [], 0
         for chunk in source.texts():
@@ -339,7 +360,7 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, text_column: str | None, encodin
     if result is None:
         raise UserError("too little text to evaluate", "give a longer corpus")
     loss, count = result
-    return {"task": "lm", "loss": loss, "ppl": perplexity(loss),
+    return {"task": "lm", "split": kind, "loss": loss, "ppl": perplexity(loss),
             "bpc": bits_per_char(loss, count, int(chars * count / max(len(tokens), 1))), "tokens": count}
 
 
