@@ -245,11 +245,12 @@ def evaluate(
 
 def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, text_column: str | None,
                  label_column: str | None, encoding: str) -> tuple[Any, str]:
-    """What to score: the run's prepared data (its `split`), or a given corpus's split (all of it if it has no
-    split files of its own, as "whole")."""
+    """What to score, and its name: without a corpus, the run's prepared data (a `Prepared`; read its `split`,
+    test by default); else the corpus's split, or all of it ("whole") if it has no split files of its own."""
     from lstmtext.corpus import open_corpus
     from lstmtext.data import Prepared, is_prepared
 
+    name = split or "test"
     if corpus is None:
         data = ckpt.config["data"]
         folder = Path(data.get("prepared_abs") or data["prepared"])
@@ -258,18 +259,18 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
         if not is_prepared(folder):
             raise UserError(f"the run's prepared data ({folder}) is gone", "pass the corpus to evaluate on")
         prepared = Prepared.open(folder)
-        if not prepared.meta["splits"][split or "test"]["tokens"]:
-            raise UserError(f"the run's {split or 'test'} split is empty", "pick another --split")
-        return prepared, "prepared"
+        if not prepared.meta["splits"][name]["tokens"]:
+            raise UserError(f"the run's {name} split is empty", "pick another --split")
+        return prepared, name
     source = open_corpus(corpus, encoding=encoding, text_column=text_column, label_column=label_column,
                          valid_fraction=0.0, test_fraction=0.0, task=task)
     if not source.own_splits:
         if split is not None:
             raise usage_error(f"{corpus} has no split files, so it is scored whole", "leave out --split")
         return source.splits["train"], "whole"
-    if (split or "test") not in source.splits:
-        raise UserError(f"{corpus} has no {split or 'test'} split", "pick another --split")
-    return source.splits[split or "test"], split or "test"
+    if name not in source.splits:
+        raise UserError(f"{corpus} has no {name} split", "pick another --split")
+    return source.splits[name], name
 
 
 def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -> tuple[list[int], Any]:
@@ -285,8 +286,8 @@ def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -
     gold: list[int] | None = None
     total = None
     for c in ckpts:
-        source, _ = _eval_source(c, None, split, "classify", None, None, "utf-8")
-        tokens, offsets, gold_ids = source.records(split)
+        prepared, _ = _eval_source(c, None, split, "classify", None, None, "utf-8")
+        tokens, offsets, gold_ids = prepared.records(split)
         own = [labels.index(c.config["labels"][int(g)]) for g in gold_ids]
         if gold is not None and (own != gold or data(c) != data(ckpts[0])):
             raise UserError(f"{c.path} was tested on other texts than {ckpts[0].path}",
@@ -342,8 +343,7 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
     from lstmtext.training import autocast_dtype, autocast_for
 
     source, kind = _eval_source(ckpt, corpus, split, "lm", text_column, None, encoding)
-    if kind == "prepared":
-        kind = split or "test"
+    if corpus is None:  # the run's prepared data
         tokens = source.tokens(kind)
         chars = int(source.meta["splits"][kind]["chars"])
     else:
