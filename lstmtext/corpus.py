@@ -20,7 +20,7 @@ from typing import Any
 from lstmtext.errors import UserError, usage_error
 
 SPLITS = ("train", "valid", "test")
-_SPLIT_WORDS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid",
+SPLIT_WORDS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid",
                 "dev": "valid", "val": "valid", "test": "test", "testing": "test"}
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
                   ".parquet": "parquet"}
@@ -349,7 +349,7 @@ class Corpus:
 
 def _split_of(path: Path) -> str | None:
     words = re.split(r"[._\-]", path.name.lower())
-    hits = {_SPLIT_WORDS[w] for w in words if w in _SPLIT_WORDS}
+    hits = {SPLIT_WORDS[w] for w in words if w in SPLIT_WORDS}
     return hits.pop() if len(hits) == 1 else None
 
 

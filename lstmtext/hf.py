@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmtext.corpus import (LABEL_COLUMNS, SPLITS, TEXT_COLUMNS, Corpus, ReadReport, _SPLIT_WORDS, pick_column,
+from lstmtext.corpus import (LABEL_COLUMNS, SPLITS, TEXT_COLUMNS, Corpus, ReadReport, SPLIT_WORDS, pick_column,
                              stratified_picks)
 from lstmtext.errors import UserError
 
@@ -57,7 +57,7 @@ def _from_datasets(name: str, obj: Any, text_column: str | None, label_column: s
     parts = dict(obj) if isinstance(obj, datasets.DatasetDict) else {"train": obj}
     named = {}
     for key, ds in parts.items():
-        split = _SPLIT_WORDS.get(key.lower())
+        split = SPLIT_WORDS.get(key.lower())
         if split and split not in named:
             named[split] = ds
     if "train" not in named:

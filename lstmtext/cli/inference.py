@@ -84,17 +84,22 @@ def _in_label_order(probs: Any, ckpt: Any, labels: list[str]) -> Any:
 def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any) -> tuple[Any, list[int], int]:
     """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
     least one token: (probabilities, indexes of those texts, how many of them some run truncated)."""
-    from lstmtext.models import predict_proba
-
     encoded = [[c.tokenizer.encode(" ".join(t.split())) if t.strip() else [] for t in texts] for c in ckpts]
     keep = [i for i in range(len(texts)) if all(len(ids[i]) for ids in encoded)]
     truncated = sum(any(len(ids[i]) > _max_length(c) for c, ids in zip(ckpts, encoded)) for i in keep)
     if not keep:
         return None, keep, truncated
+    seqs = [[ids[i][:_max_length(c)] for i in keep] for c, ids in zip(ckpts, encoded)]
+    return _mean_proba(ckpts, seqs, batch_size, dev), keep, truncated
+
+
+def _mean_proba(ckpts: list[Any], seqs: list[list[Any]], batch_size: int, dev: Any) -> Any:
+    """The runs' mean class probabilities, in the first run's label order; seqs[k] is run k's token ids."""
+    from lstmtext.models import predict_proba
+
     labels = ckpts[0].config["labels"]
-    total = sum(_in_label_order(predict_proba(c.model, [ids[i][:_max_length(c)] for i in keep], batch_size, dev),
-                                c, labels) for c, ids in zip(ckpts, encoded))
-    return total / len(ckpts), keep, truncated
+    return sum(_in_label_order(predict_proba(c.model, s, batch_size, dev), c, labels)
+               for c, s in zip(ckpts, seqs)) / len(ckpts)
 
 
 def _shorten(text: str, width: int = 70) -> str:
@@ -211,12 +216,12 @@ def evaluate(
     """
     if output not in ("table", "json"):
         raise usage_error(f"unknown --format {output!r}", "choose table or json")
-    from lstmtext.corpus import _SPLIT_WORDS, SPLITS
+    from lstmtext.corpus import SPLIT_WORDS, SPLITS
 
     if split is not None:
-        if split.lower() not in _SPLIT_WORDS:
+        if split.lower() not in SPLIT_WORDS:
             raise usage_error(f"unknown --split {split!r}", f"choose one of: {', '.join(SPLITS)}")
-        split = _SPLIT_WORDS[split.lower()]  # dev, validation -> valid
+        split = SPLIT_WORDS[split.lower()]  # dev, validation -> valid
     from lstmtext.checkpoint import check_run, load_checkpoint
 
     task = check_run(checkpoint)["task"]  # before torch is imported
@@ -278,13 +283,11 @@ def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -
     must hold the same labelled texts for every run."""
     import numpy as np
 
-    from lstmtext.models import predict_proba
-
     def data(c: Any) -> tuple[Any, ...]:
         return c.config["data"]["source_hash"], c.config["data"].get("settings")
 
     gold: list[int] | None = None
-    total = None
+    seqs = []
     for c in ckpts:
         prepared, _ = _eval_source(c, None, split, "classify", None, None, "utf-8")
         tokens, offsets, gold_ids = prepared.records(split)
@@ -293,11 +296,9 @@ def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -
             raise UserError(f"{c.path} was tested on other texts than {ckpts[0].path}",
                             "pass the corpus to evaluate the ensemble on")
         gold = own
-        seqs = [np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + _max_length(c))])
-                for i in range(len(gold_ids))]
-        probs = _in_label_order(predict_proba(c.model, seqs, 128, dev), c, labels) if seqs else None
-        total = probs if total is None else total + probs
-    return gold or [], None if total is None else total / len(ckpts)
+        seqs.append([np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + _max_length(c))])
+                     for i in range(len(gold_ids))])
+    return gold or [], _mean_proba(ckpts, seqs, 128, dev) if gold else None
 
 
 def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None, text_column: str | None,
