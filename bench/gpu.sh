@@ -18,8 +18,8 @@
 #                                them with --freeze-epochs 1 --pretrained-lr 0.3 (forward only: three seeds
 #                                with concat pooling, three with mean; both directions: two seeds), ~6.5 minutes
 #   bash bench/gpu.sh sst2-transfer both, in one go (~7.5 minutes on an H100: one call, with little to spare)
-#   bash bench/gpu.sh sst2-ensemble sst2-lms, then eight seeds of sst2-finetune's recipe scored alone and as
-#                                ensembles by bench/ensemble.py (~8 minutes)
+#   bash bench/gpu.sh sst2-ensemble sst2-lms, then eight seeds of sst2-finetune's recipe and their ensembles
+#                                (bench/ensemble.py), ~8 minutes
 #   bash bench/gpu.sh large-ablation TAG FLAGS...  on the GPU: ptb-word-large with FLAGS added (one AWD
 #                                regulariser: --variational-dropout, --weight-drop 0.5, ...), cut at 9 minutes
 #
@@ -44,7 +44,7 @@ case "${1:-}" in
     du -sh .gpu-corpora
     ;;
   cuda-tests)
-    python3 -m pytest -q -p no:cacheprovider tests/test_graphs.py tests/test_sampling.py tests/test_resume.py \
+    python3 -m pytest -p no:cacheprovider tests/test_graphs.py tests/test_sampling.py tests/test_resume.py \
       tests/test_classify.py tests/test_training.py -k "cuda or graph"
     ;;
   speed)
@@ -154,7 +154,8 @@ fwbw-fz1-plr03-seed2 $base --init-backward-from checkpoints/sst2-lm-bw --seed 2"
   sst2-ensemble)
     # the --init-from target as an ensemble: sst2-lms's models, then five seeds of sst2-finetune's best recipe
     # (forward LM, concat pooling) and three with both directions pretrained, scored alone and as ensembles
-    # (lstmtext evaluate --ensemble); the five-seed ensemble is the figure named in advance (~8 minutes)
+    # (lstmtext evaluate --ensemble); the five-seed ensemble is the figure named in advance (~8 minutes; each
+    # run's own figures are in its quality file, so only the ensembles are scored here)
     bash "$0" sst2-lms
     base="--init-from checkpoints/sst2-lm-fw --freeze-epochs 1 --pretrained-lr 0.3"
     five="" three=""
@@ -172,7 +173,7 @@ fwbw-fz1-plr03-seed2 $base --init-backward-from checkpoints/sst2-lm-bw --seed 2"
       three="$three,checkpoints/quality-sst2-classify-ens-fwbw-seed$seed"
     done
     back quality
-    python3 bench/ensemble.py --device cuda --singles --group "the five forward-LM seeds=${five#,}" \
+    python3 bench/ensemble.py --device cuda --group "the five forward-LM seeds=${five#,}" \
       --group "the three fw+bw seeds=${three#,}" --group "all eight=${five#,}$three"
     back quality
     ;;

@@ -150,6 +150,20 @@ def test_quality_runs_pass_flags_after_the_separator_and_need_a_tag_for_them():
     assert parse_args(["ptb-word", "--resume", "--", "--time-limit", "60"]).name == "ptb-word"  # its own run
 
 
+def test_ensemble_groups_parse_and_become_one_evaluate_call(tmp_path):
+    import argparse
+
+    from bench.ensemble import evaluate_command, parse_group
+
+    assert parse_group(" five seeds = runs/a, runs/b ,runs/c,") == ("five seeds", ["runs/a", "runs/b", "runs/c"])
+    for bad in ("runs/a,runs/b", "=runs/a", "name="):
+        with pytest.raises(argparse.ArgumentTypeError, match="NAME=RUN,RUN"):
+            parse_group(bad)
+    command = evaluate_command(["runs/a", "runs/b", "runs/c"], tmp_path / "dev.tsv", "cuda")
+    assert command == ["lstmtext", "evaluate", "runs/a", str(tmp_path / "dev.tsv"), "--device", "cuda", "--format",
+                       "json", "--ensemble", "runs/b", "--ensemble", "runs/c"]
+
+
 def test_lr_probe_builds_the_presets_model_and_training_settings():
     from bench.lr_probe import configs
     from lstmtext.cli import load_preset
