@@ -332,6 +332,8 @@ class Corpus:
     text_column: str | None = None
     label_column: str | None = None
     own_splits: bool = False
+    # the splits the source lacks, held out of train by --valid-fraction/--test-fraction (empty where that is 0)
+    carved: tuple[str, ...] = ()
     # how the splits and columns were chosen (set by open_corpus): with the content hash, what identifies the data
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -408,9 +410,23 @@ def open_corpus(
     else:
         corpus = _open_files(path.name, {None: [path]}, encoding, text_column, label_column, fractions, split_seed,
                              want_labels)
-    corpus.settings = {"valid_fraction": fractions[0], "test_fraction": fractions[1], "split_seed": split_seed,
-                       "text_column": corpus.text_column, "label_column": corpus.label_column}
+    corpus.settings = _settings(corpus, codecs.lookup(encoding).name, fractions, split_seed)
     return corpus
+
+
+def _settings(corpus: Corpus, encoding: str, fractions: tuple[float, float], split_seed: int) -> dict[str, Any]:
+    """What, besides the content, decides the data read: the columns, the encoding of files, and the fractions
+    and seed of the splits held out of train, where they were used (a seed only draws a stratified hold-out), so
+    that settings which change nothing do not make another cache folder."""
+    settings: dict[str, Any] = {"text_column": corpus.text_column, "label_column": corpus.label_column}
+    if corpus.kind != "hf":
+        settings["encoding"] = encoding
+    for name, fraction in zip(SPLITS[1:], fractions):
+        if name in corpus.carved:
+            settings[f"{name}_fraction"] = fraction
+    if corpus.carved and corpus.label_column is not None:
+        settings["split_seed"] = split_seed
+    return settings
 
 
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
@@ -470,7 +486,8 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
     else:
         for s, ranges in _cut_files(by_split[None], fractions).items():
             splits[s] = TextSplit(ranges, encoding)
-    return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own)
+    return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own,
+                  carved=tuple(x for x in SPLITS[1:] if x not in by_split))
 
 
 def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding: str,
@@ -491,7 +508,7 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
     else:
         parts = {s: "".join(read(p) for p in by_split.get(s, [])) for s in SPLITS}
     return Corpus(name, "text", {s: MemorySplit([t]) for s, t in parts.items()}, all_files, report, origin=name,
-                  own_splits=None not in by_split)
+                  own_splits=None not in by_split, carved=tuple(s for s in SPLITS[1:] if s not in by_split))
 
 
 def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[Path, str | None], encoding: str,
@@ -523,9 +540,8 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
         base = table(by_split[None])
         wanted = dict(zip(SPLITS[1:], fractions))
         splits = hold_out_stratified(base, wanted, split_seed) if want_labels else hold_out_rows(base, wanted)
-    corpus = Corpus(name, "table", splits, all_files, report, origin=name, text_column=text_col,
-                    label_column=label_col, own_splits=own)
-    return corpus
+    return Corpus(name, "table", splits, all_files, report, origin=name, text_column=text_col,
+                  label_column=label_col, own_splits=own, carved=tuple(s for s in SPLITS[1:] if s not in by_split))
 
 
 def count_rows(split: TableSplit) -> int:

@@ -159,13 +159,24 @@ def reusable(out: Path, corpus: Corpus, spec: TokenizerSpec, task: str,
 
 
 def _same_tokenizer(folder: Path, tokenizer: Tokenizer) -> bool:
+    return _tokenizer_json(folder) == tokenizer.to_json()
+
+
+def _tokenizer_json(folder: Path) -> Any:
+    """The tokenizer file of a prepared folder or a run, parsed; None where it is missing or broken."""
     try:
-        return json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8")) == tokenizer.to_json()
+        return json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
 
 
 # ----------------------------------------------------------------------------- classification data
+
+
+def one_line(text: str) -> str:
+    """A classifier's text as it is encoded, in training and at inference alike: line breaks become spaces, the
+    ends are stripped, and other whitespace is kept (a character-level model reads it)."""
+    return text.replace("\r\n", " ").replace("\n", " ").strip()
 
 
 def label_name(value: Any) -> str | None:
@@ -220,7 +231,7 @@ def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, d
             if lab not in index:
                 unknown[lab] = unknown.get(lab, 0) + 1
                 continue
-            text = text.replace("\r\n", " ").replace("\n", " ").strip()
+            text = one_line(text)
             if not text:
                 empty += 1
                 split.report.skip(path, line, "empty text")
@@ -263,6 +274,26 @@ class Prepared:
                             "run lstmtext tokenize again")
         return cls(path, meta, tokenizer)
 
+    @classmethod
+    def of_run(cls, run_dir: Path, data: dict[str, Any], hint: str) -> Prepared:
+        """The prepared folder a run trained on (``data``: its config's "data"), checked to hold that data still:
+        the same source, split settings and tokenizer. The folder is a cache that a later run on an edited corpus,
+        or with another tokenizer, rebuilds in place; read as this run's, it would feed its model other texts, or
+        the ids of another vocabulary. ``hint`` says what to do instead."""
+        folder = Path(data.get("prepared_abs") or data["prepared"])
+        if not is_prepared(folder):
+            folder = Path(data["prepared"])
+        if not is_prepared(folder):
+            raise UserError(f"the run's prepared data ({folder}) is gone", hint)
+        prepared = cls.open(folder)
+        run_tokenizer = _tokenizer_json(Path(run_dir))
+        if prepared.meta.get("source_hash") != data["source_hash"] or (
+                "settings" in data and prepared.meta.get("settings") != data["settings"]) or (
+                run_tokenizer is not None and _tokenizer_json(folder) != run_tokenizer):
+            raise UserError(f"{folder} no longer holds the data {run_dir} was trained on (it was prepared again "
+                            "since, from an edited corpus or with other settings)", hint)
+        return prepared
+
     @property
     def level(self) -> str:
         return str(self.meta["tokenizer"]["level"])
@@ -290,6 +321,14 @@ class Prepared:
         if len(offsets) != len(labels) + 1:
             raise UserError(f"{self.path}: {split} offsets and labels disagree", "run lstmtext tokenize again")
         return self.tokens(split), offsets, labels
+
+    def cut_texts(self, split: str, max_length: int, limit: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+        """A classification split's texts as token ids, each cut to ``max_length`` as the model reads it, and
+        their label ids: the first ``limit`` texts, or all."""
+        tokens, offsets, labels = self.records(split)
+        n = len(labels) if limit is None else min(limit, len(labels))
+        seqs = [np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + max_length)]) for i in range(n)]
+        return seqs, np.asarray(labels[:n], dtype=np.int64)
 
 
 class TextBatches:

@@ -85,7 +85,7 @@ def _from_datasets(name: str, obj: Any, text_column: str | None, label_column: s
         splits["train"] = HFSplit(train, text_col, label_col, (0, end))
     return Corpus(name, "hf", {s: splits[s] for s in SPLITS}, files, ReadReport(), origin=name,
                   text_column=text_col, label_column=label_col,
-                  own_splits=not any(f > 0 for f in missing.values()))
+                  own_splits=isinstance(obj, datasets.DatasetDict), carved=tuple(missing))
 
 
 def open_saved(path: Path, text_column: str | None, label_column: str | None, fractions: tuple[float, float],

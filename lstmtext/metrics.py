@@ -23,6 +23,13 @@ def unigram_entropy(counts: list[int]) -> float:
     return -sum(c / total * math.log(c / total) for c in counts if c)
 
 
+def cross_entropy(probs: Any, gold: Any) -> float:
+    """Mean negative log-probability of the true classes, in nats a text (probabilities floored at 1e-12)."""
+    import numpy as np
+
+    return float(-np.log(np.maximum(probs[np.arange(len(gold)), gold], 1e-12)).mean())
+
+
 def classification_report(gold: list[int], pred: list[int], num_classes: int) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
 

@@ -110,7 +110,8 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
                              ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", f"{result['tokens']:,}")],
                             title=_evaluation_title(result))]
     overall = facts_table([("accuracy", f"{result['accuracy']:.2%}"), ("macro-F1", f"{result['macro_f1']:.4f}"),
-                           ("texts", f"{result['count']:,}")], title=_evaluation_title(result))
+                           ("loss", f"{result['loss']:.4f} nats a text"), ("texts", f"{result['count']:,}")],
+                          title=_evaluation_title(result))
     per_class = Table(title="per class", title_justify="left")
     for col in ("label", "precision", "recall", "F1", "support"):
         per_class.add_column(col, justify="left" if col == "label" else "right")

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from lstmtext.config import TrainConfig
 from lstmtext.data import LMBatches, Prepared, TextBatches
-from lstmtext.metrics import bits_per_char, classification_report, perplexity
+from lstmtext.metrics import bits_per_char, classification_report, cross_entropy, perplexity
 from lstmtext.models import decoder_logits, predict_proba, real_positions
 
 
@@ -271,12 +271,8 @@ class ClassifyTask:
                              amp, self.weights, self.cfg.adversarial)
 
     def predict(self, model: torch.nn.Module, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        tokens, offsets, labels = self.prepared.records(split)
-        n = len(labels) if limit is None else min(limit, len(labels))
-        seqs = [np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + self.cfg.max_length)])
-                for i in range(n)]
-        probs = predict_proba(model, seqs, self.cfg.eval_batch_size * 4, self.device)
-        return probs, np.asarray(labels[:n], dtype=np.int64)
+        seqs, labels = self.prepared.cut_texts(split, self.cfg.max_length, limit)
+        return predict_proba(model, seqs, self.cfg.eval_batch_size * 4, self.device), labels
 
     def evaluate(self, model: torch.nn.Module, split: str, amp: Any, max_tokens: int | None = None) -> dict[str, Any]:
         return self._figures(model, split)
@@ -288,7 +284,7 @@ class ClassifyTask:
             return {}
         probs, gold = self.predict(model, split, limit=limit)
         model.train()
-        loss = float(-np.log(np.maximum(probs[np.arange(len(gold)), gold], 1e-12)).mean())
+        loss = cross_entropy(probs, gold)
         report = classification_report(gold.tolist(), probs.argmax(1).tolist(), len(self.prepared.labels))
         return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
 

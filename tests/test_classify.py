@@ -207,6 +207,7 @@ def test_evaluate_matches_classify(cli, clf, tmp_path):
     valid = json.loads(cli("evaluate", clf, "--split", "dev", "--format", "json").out)
     best = json.loads((tmp_path / clf / "config.json").read_text())["result"]["figures"]["valid"]
     assert valid["split"] == "valid" and valid["accuracy"] == pytest.approx(best["accuracy"])
+    assert valid["loss"] == pytest.approx(best["loss"], rel=1e-5)
     assert report["split"] == "whole"
     assert_one_line_error(cli("evaluate", clf, corpus, "--split", "valid"), 2, "no split files", "leave out --split")
     assert_one_line_error(cli("evaluate", clf, "--split", "holdout"), 2, "unknown --split", "train, valid, test")
@@ -259,6 +260,53 @@ def test_ensemble_mistakes(cli, clf, tiny_lm, tmp_path):
     for args, code, words in cases:
         assert_one_line_error(cli(*args), code, *words)
     assert cli("evaluate", clf, "more.tsv", "--ensemble", "clf-more").code == 0
+
+
+def test_evaluate_reads_text_as_training_did_and_refuses_a_prepared_folder_rebuilt_since(cli, tmp_path):
+    """A character-level run sees runs of spaces; scoring its test file must feed it the text as its
+    prepared data did. The prepared folder is a cache that a later run on an edited corpus rebuilds in place:
+    a run whose folder now holds other data must not be scored or resumed on it."""
+    rng = random.Random(5)
+    folder = tmp_path / "spaced"
+    folder.mkdir()
+    for name, seed in (("train", 0), ("valid", 1), ("test", 2)):
+        rows = [(rng.choice(["   ", " ", "  ", "     "]).join(text.split()), label)
+                for text, label in separable_rows(60 if name == "train" else 30, seed)]
+        write_tsv(folder / f"{name}.tsv", rows)
+    args = ["--task", "classify", "--level", "char", *TINY, "--epochs", "1"]
+    assert cli("train", "spaced", *args, "--out", "c").code == 0
+    own = json.loads(cli("evaluate", "c", "--format", "json").out)
+    on_file = json.loads(cli("evaluate", "c", "spaced", "--format", "json").out)
+    assert own["split"] == on_file["split"] == "test" and own["count"] == on_file["count"] == 30
+    assert on_file["loss"] == pytest.approx(own["loss"], rel=1e-5) and on_file["accuracy"] == own["accuracy"]
+
+    with (folder / "test.tsv").open("a", encoding="utf-8") as fh:
+        fh.write("cow   hay\tfarm\n")
+    assert cli("train", "spaced", *args, "--out", "c2").code == 0  # same settings: the same cache folder, rebuilt
+    assert_one_line_error(cli("evaluate", "c"), 1, "no longer holds the data", "pass the corpus")
+    assert_one_line_error(cli("train", "--resume", "c", "--epochs", "2"), 1, "no longer holds the data", "restore")
+    assert cli("evaluate", "c", "spaced").code == 0 and cli("evaluate", "c2").code == 0
+    (folder / "valid.tsv").unlink()
+    assert_one_line_error(cli("evaluate", "c", "spaced", "--split", "valid"), 1, "has no valid split")
+    prepared = json.loads((tmp_path / "c2" / "config.json").read_text())["data"]["prepared"]
+    assert_one_line_error(cli("evaluate", "c2", prepared), 1, "prepared folder", "the corpus it was made from")
+
+
+def test_evaluate_names_a_missing_split_of_a_text_folder_or_a_saved_dataset(cli, tiny_lm, clf, tmp_path):
+    (tmp_path / "texts").mkdir()
+    for name in ("train", "test"):
+        (tmp_path / "texts" / f"{name}.txt").write_text(TALES.read_text(encoding="utf-8")[:3000], encoding="utf-8")
+    assert_one_line_error(cli("evaluate", tiny_lm[0], "texts", "--split", "valid"), 1, "has no valid split")
+    assert cli("evaluate", tiny_lm[0], "texts").code == 0
+    datasets = pytest.importorskip("datasets")  # a dependency; absent only on the bare GPU image
+    rows = separable_rows(40, seed=3)
+    ds = datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": [y for _, y in rows]})
+    ds.save_to_disk(str(tmp_path / "single"))
+    whole = json.loads(cli("evaluate", clf, "single", "--format", "json").out)
+    assert whole["split"] == "whole" and whole["count"] == 40
+    datasets.DatasetDict({"train": ds, "test": ds.select(range(10))}).save_to_disk(str(tmp_path / "two"))
+    assert json.loads(cli("evaluate", clf, "two", "--format", "json").out)["count"] == 10
+    assert_one_line_error(cli("evaluate", clf, "two", "--split", "valid"), 1, "has no valid split")
 
 
 def test_evaluate_language_model(cli, tiny_lm):

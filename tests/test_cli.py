@@ -206,3 +206,13 @@ def test_hub_id_offline_fails_at_once_in_one_line(cli, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert_one_line_error(cli("tokenize", "someone/some-dataset"), 1, "could not load", "hub")
     assert_one_line_error(cli("tokenize", "missing.txt"), 1, "corpus not found")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tiny_lm):
+    """`lstmtext ... | head -1`: once the reader has closed the pipe, writing fails; that is no internal error."""
+    proc = subprocess.Popen([sys.executable, "-m", "lstmtext", "generate", str(tiny_lm[0]), "--length", "300",
+                             "--num-samples", "40", "--seed", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before the first line is written
+    err = proc.stderr.read()
+    assert proc.wait() == 1 and "Traceback" not in err and "error" not in err, err

@@ -68,6 +68,33 @@ def test_other_split_settings_or_columns_are_not_served_from_the_cache(tmp_path)
     assert not reused and by_title["splits"]["train"]["chars"] < by_text["splits"]["train"]["chars"] / 3
 
 
+def test_the_encoding_keys_the_cache_and_settings_that_change_nothing_do_not(tmp_path):
+    """Text decoded another way is other data; a split seed that draws nothing, or fractions for splits the corpus
+    has files for, are not, and reuse the folder."""
+    src = tmp_path / "c.txt"
+    src.write_text("café au lait\n" * 200, encoding="utf-8")
+    spec = TokenizerSpec(level="char")
+    wrong, _ = ensure_prepared(open_corpus(src, encoding="latin-1"), spec, tmp_path / "p")
+    right, reused = ensure_prepared(open_corpus(src, encoding="utf8"), spec, tmp_path / "p")
+    assert not reused and right["vocab_size"] < wrong["vocab_size"]  # "é" read as one character, not two
+    _, reused = ensure_prepared(open_corpus(src, split_seed=7), spec, tmp_path / "p")  # plain text: no draw
+    assert reused
+    folder = tmp_path / "own"
+    folder.mkdir()
+    for name in ("train", "valid", "test"):
+        (folder / f"{name}.tsv").write_text("text\tlabel\n" + "".join(f"{name} text {i}\t{i % 2}\n" for i in range(30)),
+                                          encoding="utf-8")
+    first = open_corpus(folder, task="classify")
+    other = open_corpus(folder, task="classify", split_seed=3, valid_fraction=0.2)
+    assert first.carved == () and first.settings == other.settings
+    ensure_prepared(other, spec, tmp_path / "q", task="classify")
+    _, reused = ensure_prepared(first, spec, tmp_path / "q", task="classify")
+    assert reused
+    (folder / "valid.tsv").unlink()  # now valid is held out of train: its fraction and the seed count
+    a, b = open_corpus(folder, task="classify"), open_corpus(folder, task="classify", split_seed=3)
+    assert a.carved == ("valid",) and a.settings != b.settings and "test_fraction" not in a.settings
+
+
 def test_lm_batches_are_contiguous_streams():
     tokens = np.arange(1000, dtype=np.uint16)
     batches = LMBatches(tokens, batch_size=4, seq_len=10)

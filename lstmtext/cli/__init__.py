@@ -61,6 +61,8 @@ def handle_errors(fn: F) -> F:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:  # the reader of our output went away (`| head`): main() stops quietly
+            raise
         except MemoryError:
             _fail("out of memory", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
@@ -352,6 +354,12 @@ def main(argv: list[str] | None = None) -> None:
     no_args_help = getattr(click_errors, "NoArgsIsHelpError", ())  # click >= 8.2; older ones exit from inside
     try:
         code = app(args=argv, prog_name="lstmtext", standalone_mode=False)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
+    except BrokenPipeError:  # `lstmtext ... | head`: the reader has what it wanted; stop without a word
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
+        sys.exit(1)
     except no_args_help:  # bare `lstmtext`: the help is the answer, already printed
         sys.exit(0)
     except click_errors.UsageError as exc:

@@ -84,7 +84,9 @@ def _in_label_order(probs: Any, ckpt: Any, labels: list[str]) -> Any:
 def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any) -> tuple[Any, list[int], int]:
     """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
     least one token: (probabilities, indexes of those texts, how many of them some run truncated)."""
-    encoded = [[c.tokenizer.encode(" ".join(t.split())) if t.strip() else [] for t in texts] for c in ckpts]
+    from lstmtext.data import one_line
+
+    encoded = [[c.tokenizer.encode(one_line(t)) if t.strip() else [] for t in texts] for c in ckpts]
     keep = [i for i in range(len(texts)) if all(len(ids[i]) for ids in encoded)]
     truncated = sum(any(len(ids[i]) > _max_length(c) for c, ids in zip(ckpts, encoded)) for i in keep)
     if not keep:
@@ -257,23 +259,20 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
 
     name = split or "test"
     if corpus is None:
-        data = ckpt.config["data"]
-        folder = Path(data.get("prepared_abs") or data["prepared"])
-        if not is_prepared(folder):
-            folder = Path(data["prepared"])
-        if not is_prepared(folder):
-            raise UserError(f"the run's prepared data ({folder}) is gone", "pass the corpus to evaluate on")
-        prepared = Prepared.open(folder)
+        prepared = Prepared.of_run(ckpt.path, ckpt.config["data"], "pass the corpus to evaluate on")
         if not prepared.meta["splits"][name]["tokens"]:
             raise UserError(f"the run's {name} split is empty", "pick another --split")
         return prepared, name
+    if is_prepared(Path(corpus)):
+        raise UserError(f"{corpus} is a prepared folder of token ids, and evaluate reads text",
+                        "give the corpus it was made from, or no corpus to score the run's own data")
     source = open_corpus(corpus, encoding=encoding, text_column=text_column, label_column=label_column,
                          valid_fraction=0.0, test_fraction=0.0, task=task)
     if not source.own_splits:
         if split is not None:
             raise usage_error(f"{corpus} has no split files, so it is scored whole", "leave out --split")
         return source.splits["train"], "whole"
-    if name not in source.splits:
+    if name in source.carved or name not in source.splits:
         raise UserError(f"{corpus} has no {name} split", "pick another --split")
     return source.splits[name], name
 
@@ -281,8 +280,6 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
 def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -> tuple[list[int], Any]:
     """Gold labels and mean probabilities on a split of each run's own prepared data (already token ids), which
     must hold the same labelled texts for every run."""
-    import numpy as np
-
     def data(c: Any) -> tuple[Any, ...]:
         return c.config["data"]["source_hash"], c.config["data"].get("settings")
 
@@ -290,21 +287,20 @@ def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -
     seqs = []
     for c in ckpts:
         prepared, _ = _eval_source(c, None, split, "classify", None, None, "utf-8")
-        tokens, offsets, gold_ids = prepared.records(split)
+        texts, gold_ids = prepared.cut_texts(split, _max_length(c))
         own = [labels.index(c.config["labels"][int(g)]) for g in gold_ids]
         if gold is not None and (own != gold or data(c) != data(ckpts[0])):
             raise UserError(f"{c.path} was tested on other texts than {ckpts[0].path}",
                             "pass the corpus to evaluate the ensemble on")
         gold = own
-        seqs.append([np.asarray(tokens[offsets[i]:min(offsets[i + 1], offsets[i] + _max_length(c))])
-                     for i in range(len(gold_ids))])
+        seqs.append(texts)
     return gold or [], _mean_proba(ckpts, seqs, 128, dev) if gold else None
 
 
 def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None, text_column: str | None,
                          label_column: str | None, encoding: str, dev: Any) -> dict[str, Any]:
     from lstmtext.data import label_name
-    from lstmtext.metrics import classification_report
+    from lstmtext.metrics import classification_report, cross_entropy
 
     labels: list[str] = ckpts[0].config["labels"]
     kind = split or "test"
@@ -332,6 +328,7 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
         raise UserError("nothing to evaluate: no labelled, non-empty texts found")
     report = classification_report(gold, probs.argmax(1).tolist(), len(labels))
     report["per_class"] = [{"label": n, **pc} for n, pc in zip(labels, report["per_class"])]
+    report["loss"] = cross_entropy(probs, gold)  # of the (mean) probabilities: how sure, not only how right
     return {"task": "classify", "split": kind, "labels": labels, **report}
 
 

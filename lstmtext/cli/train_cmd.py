@@ -363,14 +363,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.training import train as run_training
 
     read_state(run_dir)
-    folder = Path(config["data"].get("prepared_abs") or config["data"]["prepared"])
-    if not folder.exists():
-        folder = Path(config["data"]["prepared"])
-    prepared = Prepared.open(folder)
-    if prepared.meta.get("source_hash") != config["data"]["source_hash"] or \
-            prepared.meta.get("settings") != config["data"].get("settings", prepared.meta.get("settings")):
-        raise UserError(f"{folder} no longer holds the data this run was trained on",
-                        "restore it, or start a new run")
+    prepared = Prepared.of_run(run_dir, config["data"], "restore it, or start a new run")
     model_cfg = from_dict(ModelConfig, config["model"])
     train_cfg = saved_train_config(config["train"])
     if max_steps is not None:
