@@ -446,6 +446,9 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
     save_steps, save_seconds = parse_save_every(save_every)
     device = resolve_device(train_cfg.device)
+    if train_cfg.precision == "fp16" and device.type == "cpu":  # oneDNN's LSTM has no fp16 kernel: it fails at step 1
+        raise usage_error("--precision fp16 needs a CUDA GPU (the CPU's LSTM kernels have no fp16)",
+                          "use --precision bf16, fp32 or auto on the CPU")
     if device.type == "cpu":
         keep_freed_memory()
     seed_everything(train_cfg.seed)
@@ -521,7 +524,9 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     model.train()
     window_losses = torch.zeros(train_cfg.log_every, device=device)
     window, window_start, window_tokens, window_paused = 0, started, 0, 0.0  # paused: evaluating, saving
-    stopped_by = "steps"
+    # what ends the run unless something comes first: its --max-steps, or its --epochs
+    limit = train_cfg.max_steps is not None and train_cfg.max_steps <= math.ceil(train_cfg.epochs * per_epoch)
+    stopped_by = "steps" if limit else "epochs"
     try:
         while step < total_steps:
             loss = run_step(step)

@@ -115,6 +115,8 @@ CASES = [
     ("--out unwritable", ["train", "small.txt", "--max-steps", "1", "--out", "/sys/lstmtext-run"], 1,
      ["could not create"]),
     ("zero batch size", ["train", "small.txt", "--batch-size", "0"], 2, ["--batch-size"]),
+    ("fp16 on the CPU", ["train", "small.txt", "--precision", "fp16", "--device", "cpu", "--max-steps", "2",
+                         "--hidden-size", "16", "--out", "fp16run"], 2, ["fp16 needs a CUDA GPU", "bf16"]),
     ("negative length", ["generate", "lm", "--length", "-5"], 2, ["--length"]),
     ("absurd learning rate", ["train", "small.txt", "--lr", "1e9"], 2, ["--lr", "absurdly large"]),
     ("absurd hidden size", ["train", "small.txt", "--hidden-size", "1000000000"], 2, ["absurdly large"]),

@@ -96,6 +96,7 @@ def test_learns_a_separable_task(tmp_path):
     corpus = write_tsv(tmp_path / "topics.tsv", separable_rows())
     summary, _ = train_classifier(tmp_path, corpus, epochs=6)
     assert summary["figures"]["valid"]["accuracy"] >= 0.95
+    assert summary["stopped_by"] in ("epochs", "early stopping") and summary["epochs"] <= 6  # --epochs ended it
     assert summary["labels"] == ["farm", "sea"]
 
 
@@ -179,9 +180,22 @@ def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
     write_tsv(tmp_path / "in.tsv", [("harvest seed", "x"), ("sail boat", "y")], header=("review", "other"))
     out = json.loads(cli("classify", clf, "--file", "in.tsv", "--format", "json").out)
     assert [r["label"] for r in out] == ["farm", "sea"]
-    monkeypatch.setattr("sys.stdin", io.StringIO("barn cow\nwave tide\n"))
+    def stdin(data: bytes) -> None:
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+    stdin(b"barn cow\nwave tide\n")
     out = cli("classify", clf, "-", "--format", "jsonl").out.splitlines()
     assert [json.loads(x)["label"] for x in out] == ["farm", "sea"]
+    stdin("café barn\n".encode("latin-1"))  # stdin is read with --encoding, and bad bytes are named
+    assert_one_line_error(cli("classify", clf, "-"), 1, "stdin: invalid utf-8 at byte 3", "--encoding")
+    stdin("café barn\n".encode("latin-1"))
+    assert json.loads(cli("classify", clf, "-", "--encoding", "latin-1", "--format", "jsonl").out)["text"] == \
+        "café barn"
+    stdin(b"\n")
+    assert_one_line_error(cli("classify", clf, "-"), 1, "stdin is empty")
+    (tmp_path / "blank.txt").write_text("", encoding="utf-8")
+    assert_one_line_error(cli("classify", clf, "--file", "blank.txt"), 1, "blank.txt is empty")
+    assert_one_line_error(cli("classify", clf, "hay", "-"), 2, "mixed with texts")
 
 
 def test_long_texts_are_truncated_with_a_note(cli, clf):

@@ -31,14 +31,27 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
             column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file))
             return [str(rec.get(column) or "") for _, rec in _iter_table(file, fmt, encoding, ReadReport())]
         try:
-            return file.read_text(encoding=encoding).splitlines()
+            lines = file.read_text(encoding=encoding).splitlines()
         except UnicodeDecodeError as err:
             raise UserError(f"{file}: invalid {encoding} at byte {err.start}", "pass --encoding") from None
+        return _some_text(lines, str(file))
     if texts == ["-"]:
-        return sys.stdin.read().splitlines()
+        data = sys.stdin.buffer.read()
+        try:
+            return _some_text(data.decode(encoding).splitlines(), "stdin")
+        except UnicodeDecodeError as err:
+            raise UserError(f"stdin: invalid {encoding} at byte {err.start}", "pass --encoding") from None
+    if "-" in texts:
+        raise usage_error("- (read stdin) mixed with texts", "give either texts or - alone")
     if not texts:
         raise usage_error("no text to classify", "pass texts as arguments, --file PATH, or - to read stdin")
     return list(texts)
+
+
+def _some_text(lines: list[str], where: str) -> list[str]:
+    if not any(line.strip() for line in lines):
+        raise UserError(f"no text to classify: {where} is empty", "give it one text a line")
+    return lines
 
 
 Ensemble = Annotated[Optional[list[Path]], typer.Option(
