@@ -429,6 +429,11 @@ def _settings(corpus: Corpus, encoding: str, fractions: tuple[float, float], spl
     return settings
 
 
+def _carved(by_split: dict[str | None, list[Path]]) -> tuple[str, ...]:
+    """The held-out splits that no file of the source provides, so they are cut from train."""
+    return tuple(s for s in SPLITS[1:] if s not in by_split)
+
+
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
                  fractions: tuple[float, float], split_seed: int, want_labels: bool) -> Corpus:
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -487,7 +492,7 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
         for s, ranges in _cut_files(by_split[None], fractions).items():
             splits[s] = TextSplit(ranges, encoding)
     return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own,
-                  carved=tuple(x for x in SPLITS[1:] if x not in by_split))
+                  carved=_carved(by_split))
 
 
 def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding: str,
@@ -508,7 +513,7 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
     else:
         parts = {s: "".join(read(p) for p in by_split.get(s, [])) for s in SPLITS}
     return Corpus(name, "text", {s: MemorySplit([t]) for s, t in parts.items()}, all_files, report, origin=name,
-                  own_splits=None not in by_split, carved=tuple(s for s in SPLITS[1:] if s not in by_split))
+                  own_splits=None not in by_split, carved=_carved(by_split))
 
 
 def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[Path, str | None], encoding: str,
@@ -541,7 +546,7 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
         wanted = dict(zip(SPLITS[1:], fractions))
         splits = hold_out_stratified(base, wanted, split_seed) if want_labels else hold_out_rows(base, wanted)
     return Corpus(name, "table", splits, all_files, report, origin=name, text_column=text_col,
-                  label_column=label_col, own_splits=own, carved=tuple(s for s in SPLITS[1:] if s not in by_split))
+                  label_column=label_col, own_splits=own, carved=_carved(by_split))
 
 
 def count_rows(split: TableSplit) -> int:

@@ -289,7 +289,7 @@ class Prepared:
         run_tokenizer = _tokenizer_json(Path(run_dir))
         if prepared.meta.get("source_hash") != data["source_hash"] or (
                 "settings" in data and prepared.meta.get("settings") != data["settings"]) or (
-                run_tokenizer is not None and _tokenizer_json(folder) != run_tokenizer):
+                run_tokenizer is not None and prepared.tokenizer.to_json() != run_tokenizer):
             raise UserError(f"{folder} no longer holds the data {run_dir} was trained on (it was prepared again "
                             "since, from an edited corpus or with other settings)", hint)
         return prepared

@@ -525,8 +525,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     window_losses = torch.zeros(train_cfg.log_every, device=device)
     window, window_start, window_tokens, window_paused = 0, started, 0, 0.0  # paused: evaluating, saving
     # what ends the run unless something comes first: its --max-steps, or its --epochs
-    limit = train_cfg.max_steps is not None and train_cfg.max_steps <= math.ceil(train_cfg.epochs * per_epoch)
-    stopped_by = "steps" if limit else "epochs"
+    stopped_by = "steps" if total_steps == train_cfg.max_steps else "epochs"
     try:
         while step < total_steps:
             loss = run_step(step)

@@ -285,7 +285,7 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
         if split is not None:
             raise usage_error(f"{corpus} has no split files, so it is scored whole", "leave out --split")
         return source.splits["train"], "whole"
-    if name in source.carved or name not in source.splits:
+    if name in source.carved:
         raise UserError(f"{corpus} has no {name} split", "pick another --split")
     return source.splits[name], name
 
