@@ -131,6 +131,12 @@ CASES = [
     ("newer checkpoint format", ["generate", "future"], 1, ["format version 99"]),
     ("resume on data split otherwise", ["train", "--resume", "resplit", "--max-steps", "60"], 1,
      ["no longer holds the data"]),
+    ("tokenizer flag on a prepared folder", ["train", "p16", "--level", "word", "--split-seed", "3"], 2,
+     ["--level, --split-seed cannot apply to p16", "raw corpus"]),
+    ("tokenizer flag against --init-from", ["train", "small.txt", "--init-from", "lm", "--level", "word"], 2,
+     ["--level word conflicts with lm", "has level char"]),
+    ("--min-freq with --init-from", ["train", "small.txt", "--init-from", "lm", "--min-freq", "3"], 2,
+     ["--min-freq has no effect", "--extend-vocab"]),
 ]
 
 

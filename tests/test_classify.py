@@ -163,6 +163,16 @@ def clf(cli, tmp_path):
     return "clf"
 
 
+def test_tokenize_and_train_take_the_same_default_level_for_a_classifier(cli, tmp_path):
+    corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(60))
+    assert cli("tokenize", corpus, "--task", "classify", "--quiet").code == 0
+    (made,) = (tmp_path / "checkpoints" / "prepared").iterdir()
+    assert json.loads((made / "meta.json").read_text())["tokenizer"]["level"] == "word"
+    result = cli("train", corpus, "--task", "classify", *TINY, "--max-steps", "1", "--out", "r")
+    assert result.code == 0, result.err
+    assert [p.name for p in (tmp_path / "checkpoints" / "prepared").iterdir()] == [made.name]  # reused
+
+
 def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
     table = cli("classify", clf, "cow and hay in the barn", "a gull over the harbour")
     assert table.code == 0 and "farm" in table.out and "sea" in table.out

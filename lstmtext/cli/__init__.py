@@ -92,7 +92,9 @@ def root(
 
 # ----------------------------------------------------------------------------- shared options
 
-Level = Annotated[str, typer.Option("--level", help="Token level: char, word, bpe or unigram.")]
+Level = Annotated[Optional[str], typer.Option("--level", help="Token level: char, word, bpe or unigram "
+                                              "(default char for lm, word for classify).")]
+DEFAULT_LEVEL = {"lm": "char", "classify": "word"}
 VocabSize = Annotated[Optional[int], typer.Option("--vocab-size", help="bpe/unigram: vocabulary size (default "
                                                   "4000); word: keep at most this many tokens.")]
 Lowercase = Annotated[bool, typer.Option("--lowercase", help="Lowercase the text before tokenizing.")]
@@ -232,7 +234,7 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
 def tokenize(
     corpus: Annotated[str, typer.Argument(help="Text file, folder, CSV/TSV/JSONL/parquet, saved HF dataset or "
                                           "hub id.")],
-    level: Level = "char",
+    level: Level = None,
     vocab_size: VocabSize = None,
     lowercase: Lowercase = False,
     min_freq: MinFreq = 1,
@@ -256,7 +258,7 @@ def tokenize(
     from lstmtext.render import out as stdout
 
     _check_task(task)
-    spec = _spec(level, vocab_size, lowercase, min_freq, word_split)
+    spec = _spec(level or DEFAULT_LEVEL[task], vocab_size, lowercase, min_freq, word_split)
     path, meta, reused, seconds = _prepare(corpus, spec, out, overwrite, encoding=encoding, text_column=text_column,
                                            valid_fraction=valid_fraction, test_fraction=test_fraction,
                                            split_seed=split_seed, task=task, label_column=label_column, quiet=quiet)

@@ -12,17 +12,17 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmtext.cli import (Device, Encoding, LabelColumn, Lowercase, MinFreq, Quiet, SplitSeed, TaskOpt, TestFraction,
-                          TextColumn, ValidFraction, VocabSize, WordSplit, _check_task, _data_table, _default_corpus,
-                          _prepare, _spec, app, handle_errors)
+from lstmtext.cli import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet, SplitSeed,
+                          TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
+                          _data_table, _default_corpus, _prepare, _spec, app, handle_errors)
 from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, validate_model
 from lstmtext.errors import UserError, usage_error
 
 # Defaults that differ by task; a flag left unset takes its task's value.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "lm": {"level": "char", "hidden_size": 256, "layers": 2, "dropout": 0.2, "lr": 3e-3, "epochs": 15.0,
+    "lm": {"hidden_size": 256, "layers": 2, "dropout": 0.2, "lr": 3e-3, "epochs": 15.0,
            "eval_every": 100, "batch_size": 32},
-    "classify": {"level": "word", "hidden_size": 128, "layers": 1, "dropout": 0.3, "lr": 3e-3, "epochs": 10.0,
+    "classify": {"hidden_size": 128, "layers": 1, "dropout": 0.3, "lr": 3e-3, "epochs": 10.0,
                  "eval_every": 0, "batch_size": 32},
 }
 
@@ -58,8 +58,7 @@ def train(
                                                     "Default: corpora/tales.txt (lm) or corpora/reviews.tsv "
                                                     "(classify).")] = None,
     task: TaskOpt = "lm",
-    level: Annotated[Optional[str], typer.Option("--level", help="Token level: char, word, bpe or unigram "
-                                                 "(default char for lm, word for classify).")] = None,
+    level: Level = None,
     vocab_size: VocabSize = None,
     lowercase: Lowercase = False,
     min_freq: MinFreq = 1,
@@ -273,10 +272,12 @@ def train(
 
         resolve_device(device)
     corpus_arg = corpus if corpus is not None else str(_default_corpus(task))
+    _refuse_unused_data_flags(ctx, corpus_arg, is_prepared(Path(corpus_arg)), lm_tokenizer, init_from,
+                              extend_vocab, given)
     if is_prepared(Path(corpus_arg)):
         prepared_path = Path(corpus_arg)
     else:
-        spec = _spec(level or d["level"], vocab_size, lowercase, min_freq, word_split)
+        spec = _spec(level or DEFAULT_LEVEL[task], vocab_size, lowercase, min_freq, word_split)
         if lm_tokenizer is not None:
             spec = _spec(lm_tokenizer.kind, None, lm_tokenizer.lowercase, min_freq if extend_vocab else 1,
                          getattr(lm_tokenizer, "word_split", "punct"))
@@ -321,21 +322,64 @@ def load_preset(name: str) -> dict[str, Any]:
 
 def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     """The preset's settings, except those the user gave on the command line."""
-    try:
-        from typer._click.core import ParameterSource
-    except ImportError:
-        from click.core import ParameterSource
     settings = load_preset(name)["settings"]
     unknown = sorted(set(settings) - set(ctx.params))
     if unknown:
         raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
-    values = {k: v for k, v in settings.items() if ctx.get_parameter_source(k) != ParameterSource.COMMANDLINE}
+    typed = _typed(ctx)
+    values = {k: v for k, v in settings.items() if k not in typed}
     if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
         values = {k: v for k, v in values.items() if k not in LM_DECIDES}
     return values
 
 
 LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split"}
+
+
+TOKENIZER_FLAGS = ("level", "vocab_size", "lowercase", "min_freq", "word_split")
+SOURCE_FLAGS = ("text_column", "label_column", "encoding", "valid_fraction", "test_fraction", "split_seed")
+
+
+def _typed(ctx: typer.Context) -> list[str]:
+    """The parameters given on the command line (not defaults, not a preset's values)."""
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:
+        from click.core import ParameterSource
+    return [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _refuse_unused_data_flags(ctx: typer.Context, corpus: str, prepared: bool, lm_tokenizer: Any,
+                              init_from: Path | None, extend_vocab: bool, values: dict[str, Any]) -> None:
+    """Tokenizer and reading flags that would be ignored are refused instead: a prepared folder fixes
+    them all, and --init-from fixes the tokenizer (a flag that agrees with it is fine)."""
+    typed = _typed(ctx)
+    if prepared:
+        unused = [_flag(n) for n in TOKENIZER_FLAGS + SOURCE_FLAGS if n in typed]
+        if unused:
+            raise usage_error(f"{', '.join(unused)} cannot apply to {corpus}: a prepared folder's tokenizer and "
+                              "splits are fixed", "drop them, or pass the raw corpus to prepare it with them")
+        return
+    if lm_tokenizer is None:
+        return
+    lm = {"level": lm_tokenizer.kind, "lowercase": lm_tokenizer.lowercase, "vocab_size": lm_tokenizer.vocab_size,
+          "word_split": getattr(lm_tokenizer, "word_split", "punct")}
+    def shown(value: Any) -> str:
+        return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+    for name in lm:
+        if name in typed and values[name] != lm[name]:
+            flag = _flag(name) if isinstance(values[name], bool) else f"{_flag(name)} {values[name]}"
+            raise usage_error(f"{flag} conflicts with {init_from}, whose tokenizer has {name.replace('_', ' ')} "
+                              f"{shown(lm[name])}", f"drop {_flag(name)}: the model keeps the language model's "
+                              "tokenizer")
+    if "min_freq" in typed and not extend_vocab:
+        raise usage_error(f"--min-freq has no effect with --init-from: the vocabulary is {init_from}'s",
+                          "drop it, or add --extend-vocab to add this corpus's words seen that often")
 
 
 RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every"}
@@ -348,12 +392,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.config import from_dict, saved_train_config
     from lstmtext.data import Prepared
 
-    try:
-        from typer._click.core import ParameterSource
-    except ImportError:
-        from click.core import ParameterSource
-    given = [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-    conflicts = [f"--{n.replace('_', '-')}" for n in given if n not in RESUMABLE]
+    conflicts = [_flag(n) for n in _typed(ctx) if n not in RESUMABLE]
     if conflicts:
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
                           "the run", "only --epochs, --max-steps, --time-limit, --device and --save-every may be "
