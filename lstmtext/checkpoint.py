@@ -20,6 +20,18 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 LAST_WEIGHTS = "last.safetensors"
 METRICS = "metrics.jsonl"
+# Everything a run writes (state.py's files and atomic writes' temporaries included): --overwrite
+# removes these and keeps whatever else the user put in the folder.
+RUN_FILES = (CONFIG, WEIGHTS, LAST_WEIGHTS, METRICS, "tokenizer.json", "state.json", "state-*.safetensors",
+             ".*.tmp-*")
+
+
+def clear_run(run_dir: Path) -> list[str]:
+    """Delete a run's own files from ``run_dir``; return the names of the other entries, which stay."""
+    for pattern in RUN_FILES:
+        for path in run_dir.glob(pattern):
+            path.unlink()
+    return sorted(p.name for p in run_dir.iterdir())
 
 
 def _fsync_dir(path: Path) -> None:

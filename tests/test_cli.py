@@ -66,9 +66,20 @@ def test_generate_warns_on_unknown_prompt_characters(cli, run):
 def test_train_reuses_prepared_data_and_refuses_to_overwrite(cli, corpus, run):
     again = cli("train", corpus, *TINY, "--max-steps", "5", "--out", run)
     assert_one_line_error(again, 2, "already holds a run", "--overwrite")
+    folder = corpus.parent / run
+    (folder / "notes.md").write_text("mine")
+    (folder / "samples").mkdir()
+    (folder / "samples" / "a.txt").write_text("also mine")
+    assert (folder / "state-000000020.safetensors").exists()
     replaced = cli("train", corpus, *TINY, "--max-steps", "5", "--out", run, "--overwrite")
     assert replaced.code == 0, replaced.err
-    assert json.loads((corpus.parent / run / "config.json").read_text())["result"]["steps"] == 5
+    assert "kept your other files there: notes.md, samples" in replaced.err
+    assert json.loads((folder / "config.json").read_text())["result"]["steps"] == 5
+    assert (folder / "notes.md").read_text() == "mine" and (folder / "samples" / "a.txt").read_text() == "also mine"
+    fresh = cli("train", corpus, *TINY, "--max-steps", "5", "--out", "fresh")
+    assert fresh.code == 0, fresh.err
+    assert sorted(p.name for p in folder.iterdir()) == sorted([p.name for p in (corpus.parent / "fresh").iterdir()]
+                                                              + ["notes.md", "samples"])
 
 
 def test_train_out_is_a_file_or_foreign_folder(cli, corpus, tmp_path):

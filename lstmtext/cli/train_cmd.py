@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> Path:
-    from lstmtext.checkpoint import CONFIG
+    from lstmtext.checkpoint import CONFIG, clear_run
 
     if out is None:
         out = Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -42,7 +41,15 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
             if not (out / CONFIG).exists():
                 raise usage_error(f"{out} is not a run folder; --overwrite only replaces runs",
                                   "pick another --out")
-            shutil.rmtree(out)
+            try:
+                kept = clear_run(out)
+            except OSError as error:
+                raise UserError(f"could not remove the old run in {out}: {error.strerror}",
+                                "check the folder's permissions") from None
+            if kept:
+                from lstmtext.render import err
+
+                err.print(f"--overwrite: replaced the run in {out}; kept your other files there: {', '.join(kept)}")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -176,7 +183,8 @@ def train(
                                                "seconds to compile at the start; eager if compiling fails).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
                                                 "checkpoints/<corpus>-<level>-<time>).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out (its own "
+                                            "files; other files there are kept).")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue this run folder from its last "
                                                    "saved state (settings come from the run).")] = None,
     save_every: Annotated[str, typer.Option("--save-every", help="Save resumable state every N steps (500) or "
