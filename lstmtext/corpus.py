@@ -206,18 +206,12 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
         fh = path.open("r", encoding=encoding, newline="")
         with fh:
             if fmt == "jsonl":
-                for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        report.skip(name, lineno, f"not valid JSON ({err.msg})")
-                        continue
-                    if not isinstance(rec, dict):
-                        report.skip(name, lineno, "not a JSON object")
-                        continue
-                    yield lineno, rec
+                head = fh.read(4096).lstrip("\ufeff \t\r\n")
+                fh.seek(0)
+                if head.startswith("["):
+                    yield from _json_array(path, fh.read(), report)
+                else:
+                    yield from _json_lines(fh, report, name)
                 return
             quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
             csv.field_size_limit(sys.maxsize)
@@ -239,6 +233,55 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                         "pass --encoding with the file's real encoding, e.g. --encoding latin-1") from None
     except csv.Error as err:
         raise UserError(f"{path}: malformed {fmt.upper()} ({err})") from None
+
+
+def _json_lines(fh: Any, report: ReadReport, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """JSON Lines: one object per line; a line that is not one is skipped and reported."""
+    for lineno, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            if lineno == 1 and line.strip() == "{":
+                raise UserError(f"{name} holds one JSON object over many lines, not records",
+                                "write JSON Lines (one object per line) or a JSON array of objects") from None
+            report.skip(name, lineno, f"not valid JSON ({err.msg})")
+            continue
+        if not isinstance(rec, dict):
+            report.skip(name, lineno, "not a JSON object")
+            continue
+        yield lineno, rec
+
+
+def _json_array(path: Path, text: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A JSON array of objects (the whole file is read), each item with the line it starts on. An item
+    that is not an object is skipped and reported; broken JSON stops the read, as nothing after it parses."""
+    decoder = json.JSONDecoder()
+    ws = re.compile(r"[\s\ufeff]*")
+    pos = ws.match(text, ws.match(text).end() + 1).end()  # past the "["
+    line, counted = 1, 0
+    while True:
+        if text.startswith("]", pos):
+            return
+        try:
+            item, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg})",
+                            "fix the file, or write it as JSON Lines so a bad record is skipped") from None
+        line += text.count("\n", counted, pos)
+        counted = pos
+        if isinstance(item, dict):
+            yield line, item
+        else:
+            report.skip(str(path), line, "not a JSON object")
+        pos = ws.match(text, end).end()
+        if text.startswith(",", pos):
+            pos = ws.match(text, pos + 1).end()
+        elif not text.startswith("]", pos):
+            line += text.count("\n", counted, pos)
+            raise UserError(f"{path}: not valid JSON at line {line} (expected ',' or ']' after an item)",
+                            "fix the file, or write it as JSON Lines so a bad record is skipped")
 
 
 def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:

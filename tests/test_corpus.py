@@ -56,6 +56,29 @@ def test_tables_detect_the_text_column(tmp_path):
     assert joined(corpus.splits["test"]) == "row 19\n"
 
 
+def test_a_json_array_of_objects_is_read_with_the_lines_its_items_start_on(tmp_path):
+    items = [{"text": f"row {i}", "label": "ab"[i % 2]} for i in range(20)]
+    items.insert(3, ["not", "an", "object"])
+    path = tmp_path / "rows.json"
+    path.write_text("\ufeff  " + json.dumps(items, indent=2) + "\n", encoding="utf-8")
+    corpus = open_corpus(path, task="classify", valid_fraction=0.0, test_fraction=0.0)
+    records = list(corpus.splits["train"].records())
+    assert [text for text, *_ in records] == [f"row {i}" for i in range(20)]
+    assert [label for _, label, *_ in records][:3] == ["a", "b", "a"]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for text, _, _, line in records:  # an item's line holds its opening brace; the next one its text
+        assert lines[line - 1].strip() == "{" and text in lines[line]
+    assert corpus.report.skipped == [(str(path), 14, "not a JSON object")]
+    assert lines[13].strip() == "["
+
+    path.write_text(json.dumps(items[:5], indent=2).replace('"row 2"', "row 2"))
+    with pytest.raises(UserError, match=r"not valid JSON at line 11, column 13"):
+        list(open_corpus(path, valid_fraction=0.0, test_fraction=0.0).splits["train"].records())
+    path.write_text(json.dumps({"data": items}, indent=2))
+    with pytest.raises(UserError, match="one JSON object over many lines"):
+        open_corpus(path)
+
+
 def test_tsv_with_quote_characters_is_read_whole(tmp_path):
     path = tmp_path / "q.tsv"
     rows = ['"quoted at the start', 'an "inner" quote', 'a lone " mark', "plain"]

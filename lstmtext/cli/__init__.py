@@ -232,7 +232,7 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
 @app.command()
 @handle_errors
 def tokenize(
-    corpus: Annotated[str, typer.Argument(help="Text file, folder, CSV/TSV/JSONL/parquet, saved HF dataset or "
+    corpus: Annotated[str, typer.Argument(help="Text file, folder, CSV/TSV/JSON(L)/parquet, saved HF dataset or "
                                           "hub id.")],
     level: Level = None,
     vocab_size: VocabSize = None,

@@ -128,7 +128,7 @@ def classify(
     checkpoint: Annotated[Path, typer.Argument(help="A classifier run folder.")],
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to label; '-' reads one per line from "
                                                          "stdin.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="One text per line, or a CSV/TSV/JSONL/"
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="One text per line, or a CSV/TSV/JSON(L)/"
                                                  "parquet file with a text column.")] = None,
     text_column: TextColumn = None,
     output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
