@@ -157,6 +157,24 @@ def test_help_does_not_import_torch():
     assert helped.returncode == 0 and "--hidden-size" in helped.stdout
 
 
+def test_train_help_groups_its_options_and_fits_80_columns(cli, monkeypatch):
+    import typer
+
+    from lstmtext.cli import app
+    from lstmtext.cli.train_cmd import HELP_PANELS
+
+    params = {p.name for p in typer.main.get_command(app).commands["train"].params}
+    grouped = [name for names in HELP_PANELS.values() for name in names]
+    assert len(grouped) == len(set(grouped)) and set(grouped) <= params
+    assert params - set(grouped) == {"corpus", "task"}  # a new option must join a group
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("train", "--help")
+    assert result.code == 0
+    titles = [line.split("─ ")[1].split(" ─")[0] for line in result.out.splitlines() if line.startswith("╭─ ")]
+    assert titles == ["Arguments", "Options", *HELP_PANELS]
+    assert "…" not in result.out  # no flag name or word cut short
+
+
 def test_version_answers_on_its_own():
     """--version needs no command after it (it used to stop at "Missing command")."""
     from lstmtext import __version__

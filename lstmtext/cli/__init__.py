@@ -265,7 +265,7 @@ def tokenize(
     stdout.print(_data_table(path, meta, reused, seconds))
 
 
-from lstmtext.cli.train_cmd import PRESETS, load_preset, train  # noqa: E402,F401  (registers train)
+from lstmtext.cli.train_cmd import PRESETS, group_help, load_preset, train  # noqa: E402,F401  (registers train)
 
 # ----------------------------------------------------------------------------- generate
 
@@ -355,7 +355,9 @@ def main(argv: list[str] | None = None) -> None:
 
     no_args_help = getattr(click_errors, "NoArgsIsHelpError", ())  # click >= 8.2; older ones exit from inside
     try:
-        code = app(args=argv, prog_name="lstmtext", standalone_mode=False)
+        command = typer.main.get_command(app)
+        group_help(command.commands["train"])
+        code = command(args=argv, prog_name="lstmtext", standalone_mode=False)
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
     except BrokenPipeError:  # `lstmtext ... | head`: the reader has what it wanted; stop without a word
         import os

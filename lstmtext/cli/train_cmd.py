@@ -104,8 +104,8 @@ def train(
                                                           "--init-from unless --init-backward-from is "
                                                           "given).")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="lm: read the text right to left, predicting each "
-                                          "token from those after it (a backward model, for "
-                                          "--init-backward-from).")] = False,
+                                          "token from those after it: a backward model, which "
+                                          "--init-backward-from takes.")] = False,
     pooling: Annotated[str, typer.Option("--pooling", help="classify: concat (the last state, max and mean side "
                                          "by side, as ULMFiT; measured best), mean, last, max or attention."
                                          )] = "concat",
@@ -315,6 +315,30 @@ def train(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
         on_nan=on_nan, init_backward=init_backward_from,
         pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0))
+
+
+# train's options, grouped in its --help (--task and --help stay under "Options").
+HELP_PANELS = {
+    "Data": ("level", "vocab_size", "lowercase", "min_freq", "word_split", "text_column", "label_column", "encoding",
+             "valid_fraction", "test_fraction", "split_seed"),
+    "Model": ("embed_dim", "hidden_size", "layers", "last_layer_size", "dropout", "layer_dropout", "variational",
+              "embed_dropout", "weight_drop", "tie_weights", "bidirectional", "reverse", "pooling", "max_length"),
+    "Optimisation": ("seq_len", "shift_windows", "batch_size", "lr", "optimizer", "weight_decay", "clip", "ar", "tar",
+                     "schedule", "warmup_steps", "class_weights", "adversarial", "patience"),
+    "Starting from a language model": ("init_from", "init_backward_from", "extend_vocab", "freeze_embedding",
+                                       "freeze_epochs", "pretrained_lr"),
+    "Length, saving and output": ("epochs", "max_steps", "time_limit", "eval_every", "log_every", "save_every",
+                                  "on_nan", "out", "overwrite", "resume", "preset", "seed", "quiet"),
+    "Hardware": ("device", "precision", "cuda_graphs", "compile_head"),
+}
+
+
+def group_help(command: Any) -> None:
+    """Put train's options (of the Click ``command`` Typer built for it) in HELP_PANELS' groups."""
+    panel_of = {name: panel for panel, names in HELP_PANELS.items() for name in names}
+    for param in command.params:
+        if param.name in panel_of:
+            param.rich_help_panel = panel_of[param.name]
 
 
 PRESETS = Path(__file__).resolve().parent.parent / "presets"
