@@ -507,7 +507,7 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
         if p.is_file() and p.stat().st_size == 0 and len(all_files) == 1:
             raise UserError(f"corpus is empty: {p}", "give a file with some text in it")
         if _looks_binary(p):
-            raise UserError(f"{p} looks like a binary file, not text", "give a text, CSV, TSV, JSONL or parquet file")
+            raise UserError(f"{p} looks like a binary file, not text", "give a text, CSV, TSV, JSON(L) or parquet file")
     report = ReadReport()
     fmts = {p: _table_format(p) for p in all_files}
     if any(fmts.values()):
@@ -519,7 +519,7 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
         _check_encoding(p, encoding)
     if want_labels:
         raise UserError(f"{name} is plain text; a classifier needs a table with text and label columns",
-                        "give a CSV, TSV, JSONL or parquet file")
+                        "give a CSV, TSV, JSON(L) or parquet file")
     if not _ascii_compatible(encoding):
         return _open_transcoded(name, by_split, encoding, fractions, report)
     own = None not in by_split

@@ -9,7 +9,7 @@ import torch
 
 from bench.harness import Row, ratio, results_document, validate_document, write_results
 from lstmtext.cli import PRESETS, load_preset
-from tests.conftest import REVIEWS, SMALL_TEXT
+from tests.conftest import REVIEWS, SMALL_TEXT, assert_one_line_error
 
 
 def test_ratio_and_target_arithmetic():
@@ -104,6 +104,11 @@ def test_preset_applies_and_flags_override_it(cli, tmp_path):
     assert config["model"]["layers"] == 2 and config["train"]["seq_len"] == 128  # the preset fills the rest
     bad = cli("train", "c.txt", "--preset", "nope")
     assert bad.code == 2 and "shakespeare-char" in bad.err
+    other_task = cli("train", "c.txt", "--preset", "ptb-word", "--task", "classify")
+    assert_one_line_error(other_task, 2, "--preset ptb-word is a recipe for --task lm, not classify",
+                          "sst2-classify-cpu, sst2-classify")
+    no_corpus = cli("train", "--preset", "ptb-word")
+    assert_one_line_error(no_corpus, 2, "recipe for the ptb corpus, and no CORPUS was given")
 
 
 def test_awd_preset_carries_its_regularisers_into_the_run(cli, tmp_path):

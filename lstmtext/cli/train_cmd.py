@@ -354,11 +354,20 @@ def load_preset(name: str) -> dict[str, Any]:
 
 def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     """The preset's settings, except those the user gave on the command line."""
-    settings = load_preset(name)["settings"]
+    recipe = load_preset(name)
+    settings = recipe["settings"]
     unknown = sorted(set(settings) - set(ctx.params))
     if unknown:
         raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
     typed = _typed(ctx)
+    if "task" in typed and ctx.params["task"] != settings["task"]:
+        fitting = ", ".join(p.stem for p in sorted(PRESETS.glob("*.json"))
+                            if load_preset(p.stem)["settings"]["task"] == ctx.params["task"])
+        raise usage_error(f"--preset {name} is a recipe for --task {settings['task']}, not {ctx.params['task']}",
+                          f"pick a {ctx.params['task']} preset: {fitting}; or drop --preset")
+    if ctx.params["corpus"] is None:
+        raise usage_error(f"--preset {name} is a recipe for the {recipe['corpus']} corpus, and no CORPUS was given",
+                          f"pass its path: lstmtext train PATH/TO/{recipe['corpus']} --preset {name}")
     values = {k: v for k, v in settings.items() if k not in typed}
     if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
         values = {k: v for k, v in values.items() if k not in LM_DECIDES}
