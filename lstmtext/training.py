@@ -486,8 +486,12 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         skipped, elapsed_before = state.get("skipped_batches", 0), state.get("elapsed", 0.0)
         history = list(state.get("valid_history", []))
         if step >= total_steps:
-            raise UserError(f"{run_dir} already finished its {step} steps",
-                            "raise --max-steps or --epochs to train further")
+            by_steps = total_steps == train_cfg.max_steps
+            bound = (f"--max-steps {train_cfg.max_steps}" if by_steps
+                     else f"--epochs {train_cfg.epochs:g} ({total_steps:,} step{'s' * (total_steps != 1)})")
+            raise UserError(f"{run_dir} has trained {step:,} steps, {'more than' if step > total_steps else 'all'} "
+                            f"{bound} allows", f"pass --max-steps above {step:,} to train further" if by_steps
+                            else f"pass a larger --epochs: the run is at epoch {step / per_epoch:.2f}")
     else:
         extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
         if init_from is not None or model_cfg.task == "classify":

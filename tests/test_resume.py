@@ -112,9 +112,18 @@ def test_resume_of_a_finished_run_is_refused(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     train(run, prepared, model_cfg, cfg)
-    with pytest.raises(UserError, match="already finished"):
+    with pytest.raises(UserError, match="has trained 5 steps, all --max-steps 5 allows") as info:
         train(run, prepared, model_cfg, cfg, resume=True)
-    cfg.max_steps = 8
+    assert "--max-steps above 5" in info.value.hint
+    cfg.max_steps = 3
+    with pytest.raises(UserError, match="has trained 5 steps, more than --max-steps 3 allows"):
+        train(run, prepared, model_cfg, cfg, resume=True)
+    cfg.max_steps, epochs = None, cfg.epochs
+    cfg.epochs = 1e-6
+    with pytest.raises(UserError, match=r"more than --epochs 1e-06 \(1 step\) allows") as info:
+        train(run, prepared, model_cfg, cfg, resume=True)
+    assert "a larger --epochs: the run is at epoch" in info.value.hint
+    cfg.max_steps, cfg.epochs = 8, epochs
     assert train(run, prepared, model_cfg, cfg, resume=True)["steps"] == 8
 
 
