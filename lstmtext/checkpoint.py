@@ -180,6 +180,9 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
     file = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS)
     if weights == "best" and not file.exists() and config.get("status") != "done" and (path / LAST_WEIGHTS).exists():
         file = path / LAST_WEIGHTS  # a run stopped before its first validation: its last weights are all there is
+    elif weights == "best" and not file.exists() and (path / LAST_WEIGHTS).exists():
+        raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
+                        f"to use those: cp {path / LAST_WEIGHTS} {file}")
     tensors = load_weights(file, shapes)
     model = build_model(model_cfg)
     model.load_state_dict(tensors)

@@ -55,9 +55,11 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "afile").write_text("precious")
     for name, src in (("lm", lm), ("clf", clf)):
         shutil.copytree(src, d / name)
-    for name in ("missing_w", "trunc_w", "shape_w", "badjson", "notok", "future"):
+    for name in ("missing_w", "no_w", "trunc_w", "shape_w", "badjson", "notok", "future"):
         shutil.copytree(lm, d / name)
     (d / "missing_w" / "model.safetensors").unlink()
+    (d / "no_w" / "model.safetensors").unlink()
+    (d / "no_w" / "last.safetensors").unlink()
     data = (d / "trunc_w" / "model.safetensors").read_bytes()
     (d / "trunc_w" / "model.safetensors").write_bytes(data[: len(data) // 2])
     import torch
@@ -101,7 +103,9 @@ CASES = [
     ("100k-char prompt", ["generate", "lm", "--prompt", "the cat " * 12_500, "--length", "3"], 0, []),
     ("whitespace-only text", ["classify", "clf", "   \t "], 0, ["(empty)"]),
     ("100k-char text", ["classify", "clf", "cow " * 25_000], 0, ["truncated"]),
-    ("missing weights", ["generate", "missing_w"], 1, ["model.safetensors is missing"]),
+    ("missing best weights", ["info", "missing_w"], 1, ["model.safetensors (the best weights) is missing",
+                                                       "cp missing_w/last.safetensors missing_w/model.safetensors"]),
+    ("missing weights", ["generate", "no_w"], 1, ["model.safetensors is missing", "train again"]),
     ("truncated weights", ["generate", "trunc_w"], 1, ["not a valid safetensors file"]),
     ("wrongly-shaped weights", ["generate", "shape_w"], 1, ["embedding.weight", "shape"]),
     ("damaged config.json", ["info", "badjson"], 1, ["not valid json"]),
