@@ -563,6 +563,16 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
                  text_column: str | None, label_column: str | None, fractions: tuple[float, float],
                  split_seed: int, report: ReadReport, want_labels: bool) -> Corpus:
     first = next(iter(by_split.values()))[0]
+    train_files = by_split.get("train", by_split.get(None, []))
+    probe = ReadReport()
+    if all(next(_iter_table(p, fmts[p] or "csv", encoding, probe), None) is None for p in train_files):
+        where = train_files[0] if len(train_files) == 1 else f"the train files of {name}"
+        if probe.skipped:
+            path, line, reason = probe.skipped[0]
+            at = f"line {line}" if len(train_files) == 1 else f"{path} line {line}"
+            raise UserError(f"{where} has no readable records; {at}: {reason}", "fix that line")
+        raise UserError(f"{where} has no records" + (" below its header" if fmts[first] in ("csv", "tsv") else ""),
+                        "add the texts, one record each")
     columns = table_columns(first, fmts[first] or "csv", encoding)
     text_col = pick_column(columns, text_column, TEXT_COLUMNS, "text", str(first))
     label_col = None

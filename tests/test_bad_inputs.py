@@ -53,6 +53,10 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "broken.jsonl").write_text('{"text": "one"}\n{"text": "two"\n{"text": "three"}\n' * 5)
     write_tsv(d / "unknown_labels.tsv", [("cow barn", "farm"), ("boat", "space")])
     (d / "afile").write_text("precious")
+    (d / "header_only.csv").write_text("text,label\n")
+    (d / "all_ragged.tsv").write_text("text\tlabel\none\ttwo\tthree\n")
+    (d / "empty_array.json").write_text("[\n]\n")
+    (d / "blob.txt").write_bytes(bytes(range(256)) * 4)
     for name, src in (("lm", lm), ("clf", clf)):
         shutil.copytree(src, d / name)
     for name in ("missing_w", "no_w", "trunc_w", "shape_w", "badjson", "notok", "future"):
@@ -135,6 +139,12 @@ CASES = [
     ("newer checkpoint format", ["generate", "future"], 1, ["format version 99"]),
     ("resume on data split otherwise", ["train", "--resume", "resplit", "--max-steps", "60"], 1,
      ["no longer holds the data"]),
+    ("header-only CSV", ["train", "header_only.csv", "--task", "classify"], 1, ["no records below its header"]),
+    ("header-only CSV to classify", ["classify", "clf", "--file", "header_only.csv"], 1,
+     ["no text to classify", "no records"]),
+    ("only ragged rows", ["tokenize", "all_ragged.tsv"], 1, ["no readable records", "line 2: has 3 fields"]),
+    ("empty JSON array", ["tokenize", "empty_array.json"], 1, ["empty_array.json has no records"]),
+    ("binary --file to classify", ["classify", "clf", "--file", "blob.txt"], 1, ["looks like a binary file"]),
     ("tokenizer flag on a prepared folder", ["train", "p16", "--level", "word", "--split-seed", "3"], 2,
      ["--level, --split-seed cannot apply to p16", "raw corpus"]),
     ("tokenizer flag against --init-from", ["train", "small.txt", "--init-from", "lm", "--level", "word"], 2,

@@ -19,17 +19,25 @@ FORMATS = ("table", "json", "jsonl", "csv")
 
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
-    from lstmtext.corpus import TEXT_COLUMNS, ReadReport, _iter_table, _table_format, pick_column, table_columns
+    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _iter_table, _looks_binary, _table_format, pick_column,
+                                 table_columns)
 
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")
     if file is not None:
         if not file.is_file():
             raise UserError(f"--file not found: {file}", "check the path")
+        if _looks_binary(file):
+            raise UserError(f"--file {file} looks like a binary file, not text",
+                            "give one text a line, or a CSV, TSV, JSON(L) or parquet file with a text column")
         fmt = _table_format(file)
         if fmt:
             column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file))
-            return [str(rec.get(column) or "") for _, rec in _iter_table(file, fmt, encoding, ReadReport())]
+            rows = [str(rec.get(column) or "") for _, rec in _iter_table(file, fmt, encoding, ReadReport())]
+            if not any(row.strip() for row in rows):
+                raise UserError(f"no text to classify: {file} has no records with text in column {column!r}",
+                                "add the texts, one record each")
+            return rows
         try:
             lines = file.read_text(encoding=encoding).splitlines()
         except UnicodeDecodeError as err:
