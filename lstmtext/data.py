@@ -89,6 +89,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "dtype": dtype,
             "splits": splits,
             "labels": labels,
+            "warnings": label_warnings(labels) if labels else [],
             "seconds": round(seconds, 3),
             "skipped": [list(s) for s in corpus.report.skipped[:100]],
             "skipped_count": len(corpus.report.skipped),
@@ -211,6 +212,16 @@ def collect_labels(corpus: Corpus) -> list[str]:
         raise UserError(f"the train split of {corpus.name} has {len(names)} class(es) in column "
                         f"{corpus.label_column!r} (found: {found})", "a classifier needs at least two labels")
     return _label_order(names)
+
+
+def label_warnings(labels: list[str]) -> list[str]:
+    """Labels that differ only in case or inner spacing ('Positive', 'positive'): likely one class
+    written two ways, which the classifier would learn as two."""
+    groups: dict[str, list[str]] = {}
+    for name in labels:
+        groups.setdefault(" ".join(name.casefold().split()), []).append(name)
+    return [f"labels {', '.join(repr(n) for n in names)} differ only in case or spacing; they are "
+            "separate classes (fix the corpus if they are one)" for names in groups.values() if len(names) > 1]
 
 
 def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dtype: str,

@@ -173,6 +173,19 @@ def test_tokenize_and_train_take_the_same_default_level_for_a_classifier(cli, tm
     assert [p.name for p in (tmp_path / "checkpoints" / "prepared").iterdir()] == [made.name]  # reused
 
 
+def test_labels_differing_only_in_case_or_spacing_are_warned_about(cli, tmp_path):
+    rows = [(f"text number {i}", ["Positive", "positive", "very  bad", "Very bad"][i % 4]) for i in range(80)]
+    result = cli("tokenize", write_tsv(tmp_path / "mixed.tsv", rows), "--task", "classify", "--quiet")
+    assert result.code == 0, result.err
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: labels 'Positive', 'positive' differ only in case or spacing; they are separate "
+                        "classes (fix the corpus if they are one)",
+                        "warning: labels 'Very bad', 'very  bad' differ only in case or spacing; they are separate "
+                        "classes (fix the corpus if they are one)"]
+    clean = cli("tokenize", write_tsv(tmp_path / "clean.tsv", separable_rows(60)), "--task", "classify", "--quiet")
+    assert clean.code == 0 and "warning" not in clean.err
+
+
 def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
     table = cli("classify", clf, "cow and hay in the barn", "a gull over the harbour")
     assert table.code == 0 and "farm" in table.out and "sea" in table.out

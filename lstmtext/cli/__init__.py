@@ -162,6 +162,8 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     that ``tokenizer`` lacks (``spec.min_freq`` times or more) to it first."""
     from lstmtext.corpus import open_corpus
     from lstmtext.data import ensure_prepared, is_prepared, reusable
+    from rich.markup import escape
+
     from lstmtext.render import byte_progress, err
 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
@@ -194,9 +196,11 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
         meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
     records = sum(info.get("records", info.get("texts", 0)) for info in meta["splits"].values())
     if records and not quiet and not reused:
-        err.print(f"read {records:,} records from {corpus_arg}; skipped {len(corpus.report.skipped):,}")
-    for path, line, reason in corpus.report.skipped[:5]:
-        err.print(f"[yellow]warning:[/] skipped {path} line {line}: {reason}")
+        err.print(escape(f"read {records:,} records from {corpus_arg}; skipped {len(corpus.report.skipped):,}"))
+    warnings = meta.get("warnings", []) + [f"skipped {path} line {line}: {reason}"
+                                           for path, line, reason in corpus.report.skipped[:5]]
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     if len(corpus.report.skipped) > 5:
         err.print(f"[yellow]warning:[/] skipped {len(corpus.report.skipped)} records in all (see meta.json)")
     return target, meta, reused, time.perf_counter() - started
