@@ -163,6 +163,12 @@ def clf(cli, tmp_path):
     return "clf"
 
 
+def test_info_shows_accuracy_as_a_percentage(cli, clf):
+    best = json.loads(cli("info", clf, "--format", "json").out)["best_valid"]
+    table = cli("info", clf)
+    assert f"accuracy {best['accuracy']:.2%}, macro-F1 {best['macro_f1']:.4f}" in table.out
+
+
 def test_tokenize_and_train_take_the_same_default_level_for_a_classifier(cli, tmp_path):
     corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(60))
     assert cli("tokenize", corpus, "--task", "classify", "--quiet").code == 0

@@ -217,6 +217,8 @@ def test_info_describes_a_run(cli, run):
     assert data["task"] == "lm" and data["level"] == "char" and data["steps"] == 20
     assert data["parameters"] > 0 and data["vocab_size"] > 20 and "loss" in data["best_valid"]
     assert data["versions"]["torch"]
+    best = data["best_valid"]  # the table names and formats the figures as the training summary does
+    assert f"loss {best['loss']:.4f}, perplexity {best['ppl']:.2f}, bits/char {best['bpc']:.4f}" in table.out
 
 
 def test_tokenize_never_replaces_other_prepared_data_unasked(cli, corpus, tmp_path):

@@ -444,11 +444,11 @@ def info(
     if output == "json":
         print(json.dumps(facts, indent=2))
         return
-    from lstmtext.render import facts_table, out
+    from lstmtext.render import facts_table, figures_text, out
 
     def show(value: Any) -> str:
         if isinstance(value, dict):
-            return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()) or "-"
+            return figures_text(value) or "-"
         if isinstance(value, list):
             return ", ".join(map(str, value))
         return "-" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) \
