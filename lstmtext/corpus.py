@@ -80,6 +80,29 @@ def _decode_error(path: Path, pos: int, err: UnicodeDecodeError, encoding: str) 
     )
 
 
+def text_encoding(encoding: str) -> str:
+    """The codec to read text with: UTF-8 reads as utf-8-sig, so a leading byte-order mark (Excel's CSVs)
+    is dropped instead of sticking to the first column name or text."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def locate_decode_error(path: Path, encoding: str) -> UserError:
+    """The error for a file that failed to decode somewhere: the first bad byte's offset and line."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    pos = 0
+    with path.open("rb") as fh:
+        while True:
+            raw = fh.read(CHUNK_BYTES)
+            try:
+                decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as err:
+                return _decode_error(path, pos, err, encoding)
+            if not raw:
+                break
+            pos += len(raw)
+    return UserError(f"{path}: invalid {encoding}", "pass --encoding with the file's real encoding")
+
+
 def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str]:
     """Decode bytes [start, end) of a file in chunks that end at a newline (or whitespace)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
@@ -203,7 +226,7 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                 yield row, rec
         return
     try:
-        fh = path.open("r", encoding=encoding, newline="")
+        fh = path.open("r", encoding=text_encoding(encoding), newline="")
         with fh:
             if fmt == "jsonl":
                 head = fh.read(4096).lstrip("\ufeff \t\r\n")
@@ -228,9 +251,8 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                     report.skip(name, lineno, f"has {len(row)} fields, the header has {len(header)}")
                     continue
                 yield lineno, dict(zip(header, row))
-    except UnicodeDecodeError as err:
-        raise UserError(f"{path}: invalid {encoding} ({err.reason} at byte {err.start} of a block)",
-                        "pass --encoding with the file's real encoding, e.g. --encoding latin-1") from None
+    except UnicodeDecodeError:
+        raise locate_decode_error(path, encoding) from None
     except csv.Error as err:
         raise UserError(f"{path}: malformed {fmt.upper()} ({err})") from None
 
@@ -296,11 +318,15 @@ def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:
         for _, rec in _iter_table(path, fmt, encoding, ReadReport()):
             return list(rec.keys())
         return []
-    with path.open("r", encoding=encoding, newline="") as fh:
-        try:
-            first = fh.readline()
-        except UnicodeDecodeError:
-            raise UserError(f"{path}: invalid {encoding} in the header line", "pass --encoding") from None
+    try:
+        if _ascii_compatible(encoding):  # decode the header line alone, not the block around it
+            with path.open("rb") as fh:
+                first = fh.readline().decode(text_encoding(encoding))
+        else:
+            with path.open("r", encoding=encoding, newline="") as fh:
+                first = fh.readline()
+    except UnicodeDecodeError:
+        raise locate_decode_error(path, encoding) from None
     delim = "\t" if fmt == "tsv" else ","
     return [c.strip() for c in next(csv.reader([first], delimiter=delim), [])]
 
@@ -543,9 +569,9 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
     """UTF-16 and friends: decode whole files, then split by characters."""
     def read(p: Path) -> str:
         try:
-            return p.read_text(encoding=encoding)
-        except UnicodeDecodeError as err:
-            raise _decode_error(p, 0, err, encoding) from None
+            return p.read_text(encoding=text_encoding(encoding))
+        except UnicodeDecodeError:
+            raise locate_decode_error(p, encoding) from None
 
     all_files = [p for ps in by_split.values() for p in ps]
     if None in by_split:

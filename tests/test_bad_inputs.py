@@ -54,6 +54,9 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     write_tsv(d / "unknown_labels.tsv", [("cow barn", "farm"), ("boat", "space")])
     (d / "afile").write_text("precious")
     (d / "header_only.csv").write_text("text,label\n")
+    (d / "excel.csv").write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(40)),
+                                 encoding="utf-8-sig")  # with a byte-order mark, as Excel writes
+    (d / "deep_latin1.tsv").write_bytes(b"text\tlabel\n" + b"fine row\tpos\n" * 3000 + "café\tneg\n".encode("latin-1"))
     (d / "all_ragged.tsv").write_text("text\tlabel\none\ttwo\tthree\n")
     (d / "empty_array.json").write_text("[\n]\n")
     (d / "blob.txt").write_bytes(bytes(range(256)) * 4)
@@ -139,6 +142,14 @@ CASES = [
     ("newer checkpoint format", ["generate", "future"], 1, ["format version 99"]),
     ("resume on data split otherwise", ["train", "--resume", "resplit", "--max-steps", "60"], 1,
      ["no longer holds the data"]),
+    ("CSV with a byte-order mark", ["tokenize", "excel.csv", "--task", "classify", "--out", "pbom"], 0,
+     ["labels", "a 20, b 20"]),
+    ("CSV with a byte-order mark to classify", ["classify", "clf", "--file", "excel.csv", "--format", "csv"], 0,
+     ["row 39"]),
+    ("invalid utf-8 deep in a TSV", ["tokenize", "deep_latin1.tsv", "--task", "classify"], 1,
+     ["invalid utf-8 at byte 39014", "line 3002", "--encoding"]),
+    ("invalid utf-8 below a TSV's header", ["classify", "clf", "--file", "deep_latin1.tsv"], 1,
+     ["invalid utf-8 at byte 39014", "line 3002"]),
     ("header-only CSV", ["train", "header_only.csv", "--task", "classify"], 1, ["no records below its header"]),
     ("header-only CSV to classify", ["classify", "clf", "--file", "header_only.csv"], 1,
      ["no text to classify", "no records"]),

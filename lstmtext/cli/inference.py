@@ -19,8 +19,8 @@ FORMATS = ("table", "json", "jsonl", "csv")
 
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
-    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _iter_table, _looks_binary, _table_format, pick_column,
-                                 table_columns)
+    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _iter_table, _looks_binary, _table_format,
+                                 locate_decode_error, pick_column, table_columns, text_encoding)
 
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")
@@ -39,14 +39,14 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
                                 "add the texts, one record each")
             return rows
         try:
-            lines = file.read_text(encoding=encoding).splitlines()
-        except UnicodeDecodeError as err:
-            raise UserError(f"{file}: invalid {encoding} at byte {err.start}", "pass --encoding") from None
+            lines = file.read_text(encoding=text_encoding(encoding)).splitlines()
+        except UnicodeDecodeError:
+            raise locate_decode_error(file, encoding) from None
         return _some_text(lines, str(file))
     if texts == ["-"]:
         data = sys.stdin.buffer.read()
         try:
-            return _some_text(data.decode(encoding).splitlines(), "stdin")
+            return _some_text(data.decode(text_encoding(encoding)).splitlines(), "stdin")
         except UnicodeDecodeError as err:
             raise UserError(f"stdin: invalid {encoding} at byte {err.start}", "pass --encoding") from None
     if "-" in texts:
