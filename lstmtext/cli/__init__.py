@@ -197,13 +197,21 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     records = sum(info.get("records", info.get("texts", 0)) for info in meta["splits"].values())
     if records and not quiet and not reused:
         err.print(escape(f"read {records:,} records from {corpus_arg}; skipped {len(corpus.report.skipped):,}"))
-    warnings = meta.get("warnings", []) + [f"skipped {path} line {line}: {reason}"
-                                           for path, line, reason in corpus.report.skipped[:5]]
-    for warning in warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
-    if len(corpus.report.skipped) > 5:
-        err.print(f"[yellow]warning:[/] skipped {len(corpus.report.skipped)} records in all (see meta.json)")
+    warn(meta.get("warnings", []), corpus.report.skipped, "see meta.json")
     return target, meta, reused, time.perf_counter() - started
+
+
+def warn(warnings: list[str], skipped: list[Any] = (), more: str = "") -> None:  # type: ignore[assignment]
+    """Warnings on stderr, then the first five skipped records ((file, line, reason)) and their count."""
+    from rich.markup import escape
+
+    from lstmtext.render import err
+
+    lines = list(warnings) + [f"skipped {path} line {line}: {reason}" for path, line, reason in skipped[:5]]
+    if len(skipped) > 5:
+        lines.append(f"skipped {len(skipped):,} records in all" + (f" ({more})" if more else ""))
+    for line in lines:
+        err.print(f"[yellow]warning:[/] {escape(line)}")
 
 
 def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) -> Any:

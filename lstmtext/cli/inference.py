@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmtext.cli import Device, Encoding, LabelColumn, TextColumn, app, handle_errors
+from lstmtext.cli import Device, Encoding, LabelColumn, TextColumn, app, handle_errors, warn
 from lstmtext.errors import UserError, usage_error
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -33,10 +33,14 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
         fmt = _table_format(file)
         if fmt:
             column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file))
-            rows = [str(rec.get(column) or "") for _, rec in _iter_table(file, fmt, encoding, ReadReport())]
+            report = ReadReport()
+            rows = [str(rec.get(column) or "") for _, rec in _iter_table(file, fmt, encoding, report)]
             if not any(row.strip() for row in rows):
                 raise UserError(f"no text to classify: {file} has no records with text in column {column!r}",
                                 "add the texts, one record each")
+            if report.skipped:
+                warn([f"{len(report.skipped):,} records of {file} could not be read and have no row in the output"],
+                     report.skipped)
             return rows
         try:
             lines = file.read_text(encoding=text_encoding(encoding)).splitlines()
@@ -260,6 +264,7 @@ def evaluate(
     else:
         result = _evaluate_lm(load_checkpoint(checkpoint, str(dev)), corpus, split, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
+    warn([], result["skipped"])
     if ensemble:
         result["ensemble"] = [str(run) for run in ensemble]
     if output == "json":
@@ -324,16 +329,17 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
     from lstmtext.metrics import classification_report, cross_entropy
 
     labels: list[str] = ckpts[0].config["labels"]
-    kind = split or "test"
+    kind, source = split or "test", None
     if corpus is None:
         gold, probs = _prepared_proba(ckpts, kind, labels, dev)
     else:
         source, kind = _eval_source(ckpts[0], corpus, split, "classify", text_column, label_column, encoding)
         index = {n: i for i, n in enumerate(labels)}
         texts, gold, unknown = [], [], set()
-        for text, label, _, _ in source.records():
+        for text, label, path, line in source.records():
             name = label_name(label)
             if name is None or not text.strip():
+                source.report.skip(path, line, "empty text" if name is not None else "missing label")
                 continue
             if name not in index:
                 unknown.add(name)
@@ -350,7 +356,13 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
     report = classification_report(gold, probs.argmax(1).tolist(), len(labels))
     report["per_class"] = [{"label": n, **pc} for n, pc in zip(labels, report["per_class"])]
     report["loss"] = cross_entropy(probs, gold)  # of the (mean) probabilities: how sure, not only how right
-    return {"task": "classify", "split": kind, "labels": labels, **report}
+    return {"task": "classify", "split": kind, "labels": labels, **report, "skipped": _skipped(source)}
+
+
+def _skipped(source: Any) -> list[list[Any]]:
+    """The records a corpus's split left out, as [file, line, reason] (none for a run's own data)."""
+    report = getattr(source, "report", None)
+    return [list(s) for s in report.skipped] if report is not None else []
 
 
 def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: str | None, encoding: str,
@@ -380,7 +392,8 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
         raise UserError("too little text to evaluate", "give a longer corpus")
     loss, count = result
     return {"task": "lm", "split": kind, "loss": loss, "ppl": perplexity(loss),
-            "bpc": bits_per_char(loss, count, int(chars * count / max(len(tokens), 1))), "tokens": count}
+            "bpc": bits_per_char(loss, count, int(chars * count / max(len(tokens), 1))), "tokens": count,
+            "skipped": _skipped(source)}
 
 
 @app.command()
