@@ -406,7 +406,15 @@ class Corpus:
     # how the splits and columns were chosen (set by open_corpus): with the content hash, what identifies the data
     settings: dict[str, Any] = field(default_factory=dict)
 
+    _hash: str | None = field(default=None, repr=False)
+
     def content_hash(self) -> str:
+        """SHA-256 of the files' names and bytes (read once, then remembered)."""
+        if self._hash is None:
+            self._hash = self._content_hash()
+        return self._hash
+
+    def _content_hash(self) -> str:
         digest = hashlib.sha256()
         for path in self.files:
             digest.update(path.name.encode())

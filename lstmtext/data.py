@@ -53,7 +53,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         tokenizer = build_tokenizer(corpus.splits["train"].texts(), spec)
     dtype = _dtype_for(tokenizer.vocab_size)
     out = Path(out)
-    if out.exists() and not is_prepared(out):
+    if out.exists() and not is_prepared(out) and any(out.iterdir()):
         raise UserError(f"{out} exists and is not a prepared-data folder", "pass another --out or remove it")
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -305,10 +305,10 @@ def test_ensemble_mistakes(cli, clf, tiny_lm, tmp_path):
     assert cli("evaluate", clf, "more.tsv", "--ensemble", "clf-more").code == 0
 
 
-def test_evaluate_reads_text_as_training_did_and_refuses_a_prepared_folder_rebuilt_since(cli, tmp_path):
+def test_evaluate_reads_text_as_training_did_and_an_edited_corpus_leaves_older_runs_their_data(cli, tmp_path):
     """A character-level run sees runs of spaces; scoring its test file must feed it the text as its
-    prepared data did. The prepared folder is a cache that a later run on an edited corpus rebuilds in place:
-    a run whose folder now holds other data must not be scored or resumed on it."""
+    prepared data did. A later run on the edited corpus prepares a folder of its own, so the first run can
+    still be scored and resumed on the data it was trained on."""
     rng = random.Random(5)
     folder = tmp_path / "spaced"
     folder.mkdir()
@@ -325,10 +325,12 @@ def test_evaluate_reads_text_as_training_did_and_refuses_a_prepared_folder_rebui
 
     with (folder / "test.tsv").open("a", encoding="utf-8") as fh:
         fh.write("cow   hay\tfarm\n")
-    assert cli("train", "spaced", *args, "--out", "c2").code == 0  # same settings: the same cache folder, rebuilt
-    assert_one_line_error(cli("evaluate", "c"), 1, "no longer holds the data", "pass the corpus")
-    assert_one_line_error(cli("train", "--resume", "c", "--epochs", "2"), 1, "no longer holds the data", "restore")
-    assert cli("evaluate", "c", "spaced").code == 0 and cli("evaluate", "c2").code == 0
+    assert cli("train", "spaced", *args, "--out", "c2").code == 0  # the edited corpus: a prepared folder of its own
+    c_data, c2_data = (json.loads((tmp_path / r / "config.json").read_text())["data"]["prepared"] for r in ("c", "c2"))
+    assert c_data != c2_data
+    assert json.loads(cli("evaluate", "c", "--format", "json").out) == own  # the first run's data is still there
+    assert json.loads(cli("evaluate", "c2", "--format", "json").out)["count"] == 31
+    assert cli("train", "--resume", "c", "--epochs", "2").code == 0
     (folder / "valid.tsv").unlink()
     assert_one_line_error(cli("evaluate", "c", "spaced", "--split", "valid"), 1, "has no valid split")
     prepared = json.loads((tmp_path / "c2" / "config.json").read_text())["data"]["prepared"]

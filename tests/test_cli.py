@@ -87,9 +87,13 @@ def test_train_out_is_a_file_or_foreign_folder(cli, corpus, tmp_path):
     assert_one_line_error(cli("train", corpus, *TINY, "--max-steps", "2", "--out", "afile"), 2, "existing file")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("mine")
-    result = cli("train", corpus, *TINY, "--max-steps", "2", "--out", "notes", "--overwrite")
-    assert_one_line_error(result, 2, "not a run folder")
+    for flags in ([], ["--overwrite"]):  # the same answer either way: no run there to replace
+        result = cli("train", corpus, *TINY, "--max-steps", "2", "--out", "notes", *flags)
+        assert_one_line_error(result, 2, "notes holds files but no run", "pick another --out")
     assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
+    (tmp_path / "empty").mkdir()
+    assert cli("tokenize", corpus, "--out", "empty", "--quiet").code == 0  # an empty folder is as good as none
+    assert (tmp_path / "empty" / "meta.json").exists()
 
 
 def bad_cases(tmp_path, corpus):

@@ -147,9 +147,11 @@ def _default_corpus(task: str) -> Path:
 
 
 def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, settings: dict[str, Any],
-               tokenizer_key: str = "") -> Path:
+               tokenizer_key: str = "", content: str = "") -> Path:
+    """The default prepared folder: one per source, settings and content, so that preparing an edited
+    corpus leaves the folder older runs were trained on in place."""
     key = hashlib.sha256(json.dumps({**to_dict(spec), "task": task, "src": str(corpus_path.resolve()),
-                                     "settings": settings, "tokenizer": tokenizer_key},
+                                     "settings": settings, "tokenizer": tokenizer_key, "content": content},
                                     sort_keys=True).encode()).hexdigest()[:8]
     return Path("checkpoints") / "prepared" / f"{corpus_path.stem or 'corpus'}-{spec.level}-{key}"
 
@@ -174,7 +176,8 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
 
         tokenizer = extend_tokenizer(tokenizer, corpus.splits["train"].texts(), spec.min_freq)
     tokenizer_key = hashlib.sha256(json.dumps(tokenizer.to_json()).encode()).hexdigest() if tokenizer else ""
-    target = out if out is not None else _cache_dir(Path(corpus_arg), spec, task, corpus.settings, tokenizer_key)
+    target = out if out is not None else _cache_dir(Path(corpus_arg), spec, task, corpus.settings, tokenizer_key,
+                                                    corpus.content_hash())
     if target.exists() and not target.is_dir():
         raise usage_error(f"--out {target} is an existing file", "pass a folder path")
     if out is not None and target.exists() and not overwrite:

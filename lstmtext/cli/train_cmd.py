@@ -34,13 +34,12 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
     if out.exists():
         if not out.is_dir():
             raise usage_error(f"--out {out} is an existing file", "pass a folder path")
-        contents = list(out.iterdir())
-        if contents:
+        if any(out.iterdir()):
+            if not (out / CONFIG).exists():
+                raise usage_error(f"{out} holds files but no run, and train writes only new or run folders",
+                                  "pick another --out")
             if not overwrite:
                 raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
-            if not (out / CONFIG).exists():
-                raise usage_error(f"{out} is not a run folder; --overwrite only replaces runs",
-                                  "pick another --out")
             try:
                 kept = clear_run(out)
             except OSError as error:
@@ -433,7 +432,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.config import from_dict, saved_train_config
     from lstmtext.data import Prepared
 
-    conflicts = [_flag(n) for n in _typed(ctx) if n not in RESUMABLE]
+    conflicts = ["CORPUS" if n == "corpus" else _flag(n) for n in _typed(ctx) if n not in RESUMABLE]
     if conflicts:
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
                           "the run", "only --epochs, --max-steps, --time-limit, --device and --save-every may be "
