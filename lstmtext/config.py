@@ -44,6 +44,11 @@ class TokenizerSpec:
             raise usage_error(f"--min-freq must be at least 1, got {self.min_freq}")
         if self.word_split not in ("punct", "whitespace"):
             raise usage_error(f"unknown --word-split {self.word_split!r}", "choose punct or whitespace")
+        if self.word_split != "punct" and self.level != "word":
+            raise usage_error(f"--word-split is for --level word, not {self.level}", "drop it")
+        if self.min_freq > 1 and self.level in ("bpe", "unigram"):
+            raise usage_error(f"--min-freq is for char and word levels, not {self.level}",
+                              "drop it: --vocab-size sets a subword vocabulary's size")
 
 
 @dataclass
@@ -203,7 +208,7 @@ def validate_model(cfg: ModelConfig) -> None:
         if not 0.0 <= value < 1.0:
             raise usage_error(f"{flag} must be in [0, 1), got {value}")
     if cfg.task != "lm":
-        for flag, on in (("--variational", cfg.variational), ("--weight-drop", cfg.weight_drop > 0)):
+        for flag, on in (("--variational-dropout", cfg.variational), ("--weight-drop", cfg.weight_drop > 0)):
             if on:
                 raise usage_error(f"{flag} is for --task lm", "drop it, or use --dropout for a classifier")
 

@@ -554,6 +554,9 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
     if want_labels:
         raise UserError(f"{name} is plain text; a classifier needs a table with text and label columns",
                         "give a CSV, TSV, JSON(L) or parquet file")
+    for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
+        if value is not None:
+            raise usage_error(f"{flag} is for tables, and {name} is plain text", "drop it")
     if not _ascii_compatible(encoding):
         return _open_transcoded(name, by_split, encoding, fractions, report)
     own = None not in by_split

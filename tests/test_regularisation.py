@@ -306,11 +306,32 @@ def test_only_the_lm_only_options_are_refused_for_a_classifier(cli, tmp_path):
     result = cli("train", "--task", "classify", "--weight-drop", "0.5", "--out", str(tmp_path / "c"))
     assert_one_line_error(result, 2, "--weight-drop is for --task lm")
     result = cli("train", "--task", "classify", "--ar", "2", "--out", str(tmp_path / "c"))
-    assert_one_line_error(result, 2, "--ar and --tar are for --task lm")
+    assert_one_line_error(result, 2, "--ar is for --task lm")
     assert_one_line_error(cli("train", "--tar", "-1", "--out", str(tmp_path / "c")), 2, "--tar must be")
     result = cli("train", "--task", "classify", "--shift-windows", "--out", str(tmp_path / "c"))
     assert_one_line_error(result, 2, "--shift-windows is for --task lm")
+    cases = [(["--task", "classify", "--seq-len", "64"], "--seq-len is for --task lm"),
+             (["--task", "classify", "--no-tie-weights"], "--tie-weights is for --task lm"),
+             (["--task", "classify", "--variational-dropout"], "--variational-dropout is for --task lm"),
+             (["--pooling", "mean"], "--pooling is for --task classify"),
+             (["--no-bidirectional"], "--bidirectional is for --task classify"),
+             (["--max-length", "9"], "--max-length is for --task classify"),
+             (["--label-column", "y"], "--label-column is for --task classify"),
+             (["--split-seed", "4"], "--split-seed is for --task classify")]
+    for flags, message in cases:
+        assert_one_line_error(cli("train", *flags, "--out", str(tmp_path / "c")), 2, message)
     assert not (tmp_path / "c").exists()
+
+
+def test_every_task_only_option_is_an_option_of_train():
+    import typer
+
+    from lstmtext.cli import app
+    from lstmtext.cli.train_cmd import TASK_ONLY
+
+    params = {p.name for p in typer.main.get_command(app).commands["train"].params}
+    assert set(TASK_ONLY["lm"]) | set(TASK_ONLY["classify"]) <= params
+    assert not set(TASK_ONLY["lm"]) & set(TASK_ONLY["classify"])
 
 
 def test_a_last_layer_of_its_own_size_feeds_the_tied_decoder_directly_and_carries_padded_state():

@@ -127,6 +127,24 @@ Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N o
                                      "present).", callback=_device_value)]
 
 
+def typed(ctx: typer.Context) -> list[str]:
+    """The parameters given on the command line (not defaults, not a preset's values)."""
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:
+        from click.core import ParameterSource
+    return [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
+def refuse_unless(ctx: typer.Context, needs: dict[str, tuple[bool, str]]) -> None:
+    """Refuse each option given on the command line whose condition fails: ``needs`` maps a parameter
+    to (condition, why it does nothing), so a flag is never silently ignored."""
+    given = typed(ctx)
+    for name, (ok, why) in needs.items():
+        if name in given and not ok:
+            raise usage_error(f"--{name.replace('_', '-')} {why}", "drop it")
+
+
 def _check_task(task: str) -> None:
     if task not in ("lm", "classify"):
         raise usage_error(f"unknown --task {task!r}", "choose lm or classify")
@@ -247,6 +265,7 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
 @app.command()
 @handle_errors
 def tokenize(
+    ctx: typer.Context,
     corpus: Annotated[str, typer.Argument(help="Text file, folder, CSV/TSV/JSON(L)/parquet, saved HF dataset or "
                                           "hub id.")],
     level: Level = None,
@@ -273,6 +292,9 @@ def tokenize(
     from lstmtext.render import out as stdout
 
     _check_task(task)
+    refuse_unless(ctx, {"label_column": (task == "classify", "is for --task classify"),
+                        "split_seed": (task == "classify", "is for --task classify: a language model holds out "
+                                                           "the tail, not a random draw")})
     spec = _spec(level or DEFAULT_LEVEL[task], vocab_size, lowercase, min_freq, word_split)
     path, meta, reused, seconds = _prepare(corpus, spec, out, overwrite, encoding=encoding, text_column=text_column,
                                            valid_fraction=valid_fraction, test_fraction=test_fraction,
@@ -288,6 +310,7 @@ from lstmtext.cli.train_cmd import PRESETS, group_help, load_preset, train  # no
 @app.command()
 @handle_errors
 def generate(
+    ctx: typer.Context,
     checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to start from.")] = "",
     length: Annotated[int, typer.Option("--length", "-n", help="Tokens to generate.")] = 300,
@@ -315,6 +338,8 @@ def generate(
     settings = SampleSettings(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                               num_samples=num_samples, seed=seed)
     settings.validate()
+    refuse_unless(ctx, {"stream": (num_samples == 1 and not json_out, "prints one sample as it is written, "
+                                   "not --num-samples above 1 or --json")})
     if weights not in ("best", "last"):
         raise usage_error(f"unknown --weights {weights!r}", "choose best or last")
     if len(prompt) > 1_000_000:

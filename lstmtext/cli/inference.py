@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmtext.cli import Device, Encoding, LabelColumn, TextColumn, app, handle_errors, warn
+from lstmtext.cli import Device, Encoding, LabelColumn, TextColumn, app, handle_errors, refuse_unless, warn
 from lstmtext.errors import UserError, usage_error
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -137,6 +137,7 @@ def _shorten(text: str, width: int = 70) -> str:
 @app.command()
 @handle_errors
 def classify(
+    ctx: typer.Context,
     checkpoint: Annotated[Path, typer.Argument(help="A classifier run folder.")],
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to label; '-' reads one per line from "
                                                          "stdin.")] = None,
@@ -158,6 +159,10 @@ def classify(
         raise usage_error(f"unknown --format {output!r}", f"choose one of: {', '.join(FORMATS)}")
     if batch_size < 1:
         raise usage_error(f"--batch-size must be at least 1, got {batch_size}")
+    reads = file is not None or texts == ["-"]
+    refuse_unless(ctx, {"text_column": (file is not None, "is for --file (a table's column)"),
+                        "encoding": (reads, "is for --file or - (stdin); texts given as arguments are already "
+                                            "decoded")})
     runs = _classifier_runs(checkpoint, ensemble)  # before torch is imported
     items = _read_inputs(list(texts or []), file, text_column, encoding)
 
@@ -223,6 +228,7 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
 @app.command()
 @handle_errors
 def evaluate(
+    ctx: typer.Context,
     checkpoint: Annotated[Path, typer.Argument(help="A run folder (classifier or language model).")],
     corpus: Annotated[Optional[str], typer.Argument(help="Corpus to score (default: the run's own test "
                                                     "split).")] = None,
@@ -252,6 +258,9 @@ def evaluate(
     from lstmtext.checkpoint import check_run, load_checkpoint
 
     task = check_run(checkpoint)["task"]  # before torch is imported
+    why = "is for reading a CORPUS; the run's own data is already tokenized"
+    refuse_unless(ctx, {name: (corpus is not None, why) for name in ("text_column", "label_column", "encoding")})
+    refuse_unless(ctx, {"label_column": (task == "classify", "is for a classifier; this is a language model")})
     if ensemble and task != "classify":
         raise usage_error("--ensemble averages classifiers; this is a language model", "leave out --ensemble")
     runs = _classifier_runs(checkpoint, ensemble) if task == "classify" else [checkpoint]

@@ -13,7 +13,7 @@ import typer
 
 from lstmtext.cli import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet, SplitSeed,
                           TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
-                          _data_table, _default_corpus, _prepare, _spec, app, handle_errors)
+                          _data_table, _default_corpus, _prepare, _spec, app, handle_errors, typed)
 from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, validate_model
 from lstmtext.errors import UserError, usage_error
 
@@ -245,6 +245,7 @@ def train(
         else bidirectional, pooling=pooling, variational=variational, embed_dropout=embed_dropout,
         weight_drop=weight_drop, layer_dropout=layer_dropout,
         last_layer_size=lm_dims.get("last_layer_size", last_layer_size), reverse=reverse)
+    _refuse_other_task_flags(ctx, task)
     validate_model(model_cfg)
     if task == "lm" and freeze_epochs:
         raise usage_error("--freeze-epochs is for --task classify", "use --freeze-embedding for a language model")
@@ -358,8 +359,8 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(ctx.params))
     if unknown:
         raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
-    typed = _typed(ctx)
-    if "task" in typed and ctx.params["task"] != settings["task"]:
+    given = typed(ctx)
+    if "task" in given and ctx.params["task"] != settings["task"]:
         fitting = ", ".join(p.stem for p in sorted(PRESETS.glob("*.json"))
                             if load_preset(p.stem)["settings"]["task"] == ctx.params["task"])
         raise usage_error(f"--preset {name} is a recipe for --task {settings['task']}, not {ctx.params['task']}",
@@ -367,7 +368,7 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     if ctx.params["corpus"] is None:
         raise usage_error(f"--preset {name} is a recipe for the {recipe['corpus']} corpus, and no CORPUS was given",
                           f"pass its path: lstmtext train PATH/TO/{recipe['corpus']} --preset {name}")
-    values = {k: v for k, v in settings.items() if k not in typed}
+    values = {k: v for k, v in settings.items() if k not in given}
     if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
         values = {k: v for k, v in values.items() if k not in LM_DECIDES}
     return values
@@ -380,13 +381,26 @@ TOKENIZER_FLAGS = ("level", "vocab_size", "lowercase", "min_freq", "word_split")
 SOURCE_FLAGS = ("text_column", "label_column", "encoding", "valid_fraction", "test_fraction", "split_seed")
 
 
-def _typed(ctx: typer.Context) -> list[str]:
-    """The parameters given on the command line (not defaults, not a preset's values)."""
-    try:
-        from typer._click.core import ParameterSource
-    except ImportError:
-        from click.core import ParameterSource
-    return [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+# Options that mean something for one task only; given on the command line for the other, they are refused.
+TASK_ONLY = {
+    "classify": ("bidirectional", "pooling", "max_length", "class_weights", "adversarial", "label_column",
+                 "split_seed", "freeze_epochs", "pretrained_lr", "init_backward_from"),
+    "lm": ("seq_len", "shift_windows", "tie_weights", "last_layer_size", "reverse", "variational", "weight_drop",
+           "ar", "tar", "compile_head"),
+}
+
+
+def _refuse_other_task_flags(ctx: typer.Context, task: str) -> None:
+    other = "lm" if task == "classify" else "classify"
+    given = typed(ctx)
+    names = {"compile_head": "--compile", "variational": "--variational-dropout"}
+    hints = {"freeze_epochs": "use --freeze-embedding for a language model",
+             "reverse": "a --bidirectional classifier reads texts both ways",
+             "pretrained_lr": "for a language model every layer is pretrained: set --lr instead"}
+    for name in TASK_ONLY[other]:
+        if name in given:
+            raise usage_error(f"{names.get(name, _flag(name))} is for --task {other}", hints.get(
+                name, f"drop it for a {'language model' if task == 'lm' else 'classifier'}"))
 
 
 def _flag(name: str) -> str:
@@ -397,9 +411,9 @@ def _refuse_unused_data_flags(ctx: typer.Context, corpus: str, prepared: bool, l
                               init_from: Path | None, extend_vocab: bool, values: dict[str, Any]) -> None:
     """Tokenizer and reading flags that would be ignored are refused instead: a prepared folder fixes
     them all, and --init-from fixes the tokenizer (a flag that agrees with it is fine)."""
-    typed = _typed(ctx)
+    given = typed(ctx)
     if prepared:
-        unused = [_flag(n) for n in TOKENIZER_FLAGS + SOURCE_FLAGS if n in typed]
+        unused = [_flag(n) for n in TOKENIZER_FLAGS + SOURCE_FLAGS if n in given]
         if unused:
             raise usage_error(f"{', '.join(unused)} cannot apply to {corpus}: a prepared folder's tokenizer and "
                               "splits are fixed", "drop them, or pass the raw corpus to prepare it with them")
@@ -412,12 +426,12 @@ def _refuse_unused_data_flags(ctx: typer.Context, corpus: str, prepared: bool, l
         return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
     for name in lm:
-        if name in typed and values[name] != lm[name]:
+        if name in given and values[name] != lm[name]:
             flag = _flag(name) if isinstance(values[name], bool) else f"{_flag(name)} {values[name]}"
             raise usage_error(f"{flag} conflicts with {init_from}, whose tokenizer has {name.replace('_', ' ')} "
                               f"{shown(lm[name])}", f"drop {_flag(name)}: the model keeps the language model's "
                               "tokenizer")
-    if "min_freq" in typed and not extend_vocab:
+    if "min_freq" in given and not extend_vocab:
         raise usage_error(f"--min-freq has no effect with --init-from: the vocabulary is {init_from}'s",
                           "drop it, or add --extend-vocab to add this corpus's words seen that often")
 
@@ -432,7 +446,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.config import from_dict, saved_train_config
     from lstmtext.data import Prepared
 
-    conflicts = ["CORPUS" if n == "corpus" else _flag(n) for n in _typed(ctx) if n not in RESUMABLE]
+    conflicts = ["CORPUS" if n == "corpus" else _flag(n) for n in typed(ctx) if n not in RESUMABLE]
     if conflicts:
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
                           "the run", "only --epochs, --max-steps, --time-limit, --device and --save-every may be "
