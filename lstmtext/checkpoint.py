@@ -131,6 +131,7 @@ class Checkpoint:
     config: dict[str, Any]
     model: Any
     tokenizer: Any
+    weights_file: str = WEIGHTS  # LAST_WEIGHTS for a run stopped before its first validation
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -187,7 +188,7 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
     model = build_model(model_cfg)
     model.load_state_dict(tensors)
     model.to(device).eval()
-    return Checkpoint(path, config, model, tokenizer)
+    return Checkpoint(path, config, model, tokenizer, file.name)
 
 
 _TASK_NAMES = {"lm": "language-model", "classify": "classifier"}

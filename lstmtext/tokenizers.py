@@ -352,6 +352,7 @@ def load_tokenizer(path: Path) -> Tokenizer:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return tokenizer_from_json(data)
     except FileNotFoundError:
-        raise UserError(f"tokenizer file missing: {path}") from None
+        raise UserError(f"tokenizer file missing: {path}", "the folder is incomplete: train (or tokenize) again, "
+                        "or restore the file") from None
     except (ValueError, KeyError, TypeError, RuntimeError) as err:
         raise UserError(f"{path} is not a valid tokenizer file ({type(err).__name__}: {err})"[:300]) from None

@@ -163,6 +163,18 @@ def clf(cli, tmp_path):
     return "clf"
 
 
+def test_all_scores_rows_have_the_same_keys_and_precision(cli, clf, tmp_path):
+    rows = [json.loads(line) for line in cli("classify", clf, "cow barn", "  ", "--format", "jsonl",
+                                             "--all-scores").out.splitlines()]
+    assert rows[1]["scores"] == {"farm": None, "sea": None} and set(rows[0]["scores"]) == {"farm", "sea"}
+    table = list(csv.reader(io.StringIO(cli("classify", clf, "cow barn", "  ", "--format", "csv",
+                                            "--all-scores").out)))
+    assert table[0] == ["text", "label", "confidence", "score_farm", "score_sea"]
+    assert all(len(cell.split(".")[1]) == 6 for cell in table[1][2:]) and table[2][1:] == ["", "", "", ""]
+    assert_one_line_error(cli("classify", clf, "--file", str(tmp_path)), 1, "is a folder")
+    assert_one_line_error(cli("classify", clf, "-", "-"), 2, "given twice")
+
+
 def test_info_shows_accuracy_as_a_percentage(cli, clf):
     best = json.loads(cli("info", clf, "--format", "json").out)["best_valid"]
     table = cli("info", clf)

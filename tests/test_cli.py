@@ -225,6 +225,17 @@ def test_info_describes_a_run(cli, run):
     assert f"loss {best['loss']:.4f}, perplexity {best['ppl']:.2f}, bits/char {best['bpc']:.4f}" in table.out
 
 
+def test_a_run_stopped_before_its_first_validation_uses_its_last_weights_and_says_so(cli, corpus, run):
+    folder = corpus.parent / run
+    (folder / "model.safetensors").unlink()  # as a run stopped before its first validation is
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "status": "interrupted"}))
+    result = cli("generate", run, "--length", "5")
+    assert result.code == 0, result.err
+    assert "stopped before its first validation" in result.err and "using its last ones" in result.err
+    assert "no best weights" not in cli("generate", run, "--length", "5", "--weights", "last").err
+
+
 def test_tokenize_never_replaces_other_prepared_data_unasked(cli, corpus, tmp_path):
     assert cli("tokenize", corpus, "--out", "prep", "--quiet").code == 0
     before = (tmp_path / "prep" / "train.bin").read_bytes()

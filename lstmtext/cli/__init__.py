@@ -222,6 +222,17 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     return target, meta, reused, time.perf_counter() - started
 
 
+def note_weights(ckpt: Any) -> None:
+    """Say so when a run's best weights do not exist yet and its last ones stand in."""
+    from lstmtext.checkpoint import LAST_WEIGHTS
+    from lstmtext.render import err
+
+    if ckpt.weights_file == LAST_WEIGHTS and (ckpt.path / LAST_WEIGHTS).exists() and \
+            ckpt.config.get("status") != "done":
+        err.print(f"note: {ckpt.path} stopped before its first validation, so it has no best weights yet; "
+                  "using its last ones")
+
+
 def warn(warnings: list[str], skipped: list[Any] = (), more: str = "") -> None:  # type: ignore[assignment]
     """Warnings on stderr, then the first five skipped records ((file, line, reason)) and their count."""
     from rich.markup import escape
@@ -353,6 +364,8 @@ def generate(
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, str(dev), weights=weights, task="lm")
+    if weights == "best":
+        note_weights(ckpt)
     tok = ckpt.tokenizer
     unknown = tok.unknown(prompt)
     if unknown:

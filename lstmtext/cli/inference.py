@@ -11,7 +11,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmtext.cli import Device, Encoding, LabelColumn, TextColumn, app, handle_errors, refuse_unless, warn
+from lstmtext.cli import (Device, Encoding, LabelColumn, TextColumn, app, handle_errors, note_weights, refuse_unless,
+                          warn)
 from lstmtext.errors import UserError, usage_error
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -25,6 +26,8 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")
     if file is not None:
+        if file.is_dir():
+            raise UserError(f"--file {file} is a folder", "give a file: one text a line, or a table")
         if not file.is_file():
             raise UserError(f"--file not found: {file}", "check the path")
         if _looks_binary(file):
@@ -54,7 +57,8 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
         except UnicodeDecodeError as err:
             raise UserError(f"stdin: invalid {encoding} at byte {err.start}", "pass --encoding") from None
     if "-" in texts:
-        raise usage_error("- (read stdin) mixed with texts", "give either texts or - alone")
+        raise usage_error("- (read stdin) mixed with texts" if set(texts) != {"-"} else "- (read stdin) given twice",
+                          "give either texts or - alone")
     if not texts:
         raise usage_error("no text to classify", "pass texts as arguments, --file PATH, or - to read stdin")
     return list(texts)
@@ -93,7 +97,10 @@ def _classifier_runs(checkpoint: Path, ensemble: list[Path] | None) -> list[Path
 def _load_classifiers(runs: list[Path], dev: Any) -> list[Any]:
     from lstmtext.checkpoint import load_checkpoint
 
-    return [load_checkpoint(run, str(dev), task="classify") for run in runs]
+    ckpts = [load_checkpoint(run, str(dev), task="classify") for run in runs]
+    for ckpt in ckpts:
+        note_weights(ckpt)
+    return ckpts
 
 
 def _max_length(ckpt: Any) -> int:
@@ -174,6 +181,9 @@ def classify(
     labels: list[str] = ckpts[0].config["labels"]
     probs, keep, truncated = _ensemble_proba(ckpts, items, batch_size, dev)
     rows: list[dict[str, Any]] = [{"text": t, "label": None, "confidence": None, "note": "empty"} for t in items]
+    if all_scores:  # every row has the same keys, the empty ones with null scores
+        for row in rows:
+            row["scores"] = {name: None for name in labels}
     for k, i in enumerate(keep):
         p = probs[k]
         rows[i] = {"text": items[i], "label": labels[int(p.argmax())], "confidence": float(p.max())}
@@ -187,6 +197,10 @@ def classify(
     _emit(rows, output, labels, all_scores)
 
 
+def _six(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
 def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores: bool) -> None:
     if output == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -198,8 +212,8 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores else []))
         for row in rows:
-            scores = [row.get("scores", {}).get(n, "") for n in labels] if all_scores else []
-            conf = "" if row["confidence"] is None else f"{row['confidence']:.6f}"
+            scores = [_six(row["scores"][n]) for n in labels] if all_scores else []
+            conf = _six(row["confidence"])
             writer.writerow([row["text"], row["label"] or "", conf] + scores)
         sys.stdout.write(buf.getvalue())
     else:
@@ -242,8 +256,8 @@ def evaluate(
     encoding: Encoding = "utf-8",
     device: Device = "auto",
 ) -> None:
-    """Score a checkpoint: accuracy, macro-F1, per-class figures and confusion matrix for a classifier (or the
-    mean of several: --ensemble); loss, perplexity and bits per character for a language model.
+    """Score a checkpoint: accuracy, macro-F1, per-class figures and confusion matrix for a classifier (or
+    the mean of several: --ensemble); loss, perplexity and bits per character for a language model.
 
     Example: lstmtext evaluate checkpoints/reviews --split valid --format json
     """
@@ -271,7 +285,9 @@ def evaluate(
         result = _evaluate_classifier(_load_classifiers(runs, dev), corpus, split, text_column, label_column,
                                       encoding, dev)
     else:
-        result = _evaluate_lm(load_checkpoint(checkpoint, str(dev)), corpus, split, text_column, encoding, dev)
+        ckpt = load_checkpoint(checkpoint, str(dev))
+        note_weights(ckpt)
+        result = _evaluate_lm(ckpt, corpus, split, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
     warn([], result["skipped"])
     if ensemble:

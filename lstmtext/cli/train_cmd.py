@@ -83,7 +83,7 @@ def train(
                                                   "1 for classify).")] = None,
     last_layer_size: Annotated[int, typer.Option("--last-layer-size", help="lm: units of the last LSTM layer "
                                                  "(default: --hidden-size; AWD-LSTM gives it --embed-dim, so "
-                                                 "the tied decoder needs no projection).")] = 0,
+                                                 "the tied decoder needs no projection).", show_default=False)] = 0,
     dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout on embeddings, between layers "
                                                      "and before the output (default 0.2 lm, 0.3 classify).")] = None,
     layer_dropout: Annotated[Optional[float], typer.Option("--layer-dropout", help="Dropout between stacked "
@@ -187,7 +187,8 @@ def train(
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue this run folder from its last "
                                                    "saved state (settings come from the run).")] = None,
     save_every: Annotated[str, typer.Option("--save-every", help="Save resumable state every N steps (500) or "
-                                            "every so long (90s, 10m, 1h), besides every validation.")] = "10m",
+                                            "every so long (90s, 10m, 1h), besides every validation (0: only "
+                                            "then).")] = "10m",
     on_nan: Annotated[str, typer.Option("--on-nan", help="stop (default) or skip batches whose loss is not "
                                         "finite.")] = "stop",
     preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a named recipe (see "
