@@ -406,6 +406,7 @@ class Corpus:
     # how the splits and columns were chosen (set by open_corpus): with the content hash, what identifies the data
     settings: dict[str, Any] = field(default_factory=dict)
 
+    warnings: list[str] = field(default_factory=list)  # shown when it is prepared, kept in meta.json
     _hash: str | None = field(default=None, repr=False)
 
     def content_hash(self) -> str:
@@ -530,7 +531,15 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         by_split.pop(None, None)
     else:
         by_split = {None: chosen}
-    return _open_files(path.name, by_split, encoding, text_column, label_column, fractions, split_seed, want_labels)
+    corpus = _open_files(path.name, by_split, encoding, text_column, label_column, fractions, split_seed,
+                         want_labels)
+    used = {p for ps in by_split.values() for p in ps}
+    left = [p.name for p in readable if p not in used]
+    if left:
+        why = "not named train, valid or test" if "train" in by_split else "plain text beside tables"
+        corpus.warnings.append(f"{path} has files this corpus leaves out ({why}): {', '.join(left[:5])}"
+                               + (f" and {len(left) - 5} more" if len(left) > 5 else ""))
+    return corpus
 
 
 def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str, text_column: str | None,

@@ -33,6 +33,11 @@ def test_folder_with_own_split_files(tmp_path):
     assert joined(corpus.splits["train"]) == "a b c\n" * 50
     assert joined(corpus.splits["valid"]) == "b c\n" * 5
     assert joined(corpus.splits["test"]) == "c a\n" * 7
+    assert corpus.warnings == []
+    (tmp_path / "notes.txt").write_text("not part of the data\n")
+    (tmp_path / "README.md").write_text("# about\n")
+    assert open_corpus(tmp_path).warnings == [f"{tmp_path} has files this corpus leaves out (not named train, "
+                                              "valid or test): notes.txt"]
 
 
 def test_folder_of_text_files_is_concatenated(tmp_path):
