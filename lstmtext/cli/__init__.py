@@ -11,7 +11,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
@@ -136,13 +136,18 @@ def typed(ctx: typer.Context) -> list[str]:
     return [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
 
 
+def flag_name(param: str) -> str:
+    """The option a parameter comes from: text_column -> --text-column."""
+    return "--" + param.replace("_", "-")
+
+
 def refuse_unless(ctx: typer.Context, needs: dict[str, tuple[bool, str]]) -> None:
     """Refuse each option given on the command line whose condition fails: ``needs`` maps a parameter
     to (condition, why it does nothing), so a flag is never silently ignored."""
     given = typed(ctx)
     for name, (ok, why) in needs.items():
         if name in given and not ok:
-            raise usage_error(f"--{name.replace('_', '-')} {why}", "drop it")
+            raise usage_error(f"{flag_name(name)} {why}", "drop it")
 
 
 def _check_task(task: str) -> None:
@@ -180,10 +185,10 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
              ) -> tuple[Path, dict[str, Any], bool, float]:
     """Open the corpus and make (or reuse) its prepared folder. ``extend``: add the train split's tokens
     that ``tokenizer`` lacks (``spec.min_freq`` times or more) to it first."""
-    from lstmtext.corpus import open_corpus
-    from lstmtext.data import ensure_prepared, is_prepared, reusable
     from rich.markup import escape
 
+    from lstmtext.corpus import open_corpus
+    from lstmtext.data import ensure_prepared, is_prepared, reusable
     from lstmtext.render import byte_progress, err
 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
@@ -233,7 +238,7 @@ def note_weights(ckpt: Any) -> None:
                   "using its last ones")
 
 
-def warn(warnings: list[str], skipped: list[Any] = (), more: str = "") -> None:  # type: ignore[assignment]
+def warn(warnings: list[str], skipped: Sequence[Any] = (), more: str = "") -> None:
     """Warnings on stderr, then the first five skipped records ((file, line, reason)) and their count."""
     from rich.markup import escape
 

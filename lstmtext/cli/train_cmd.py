@@ -13,7 +13,7 @@ import typer
 
 from lstmtext.cli import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet, SplitSeed,
                           TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
-                          _data_table, _default_corpus, _prepare, _spec, app, handle_errors, typed)
+                          _data_table, _default_corpus, _prepare, _spec, app, flag_name, handle_errors, typed)
 from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, validate_model
 from lstmtext.errors import UserError, usage_error
 
@@ -400,12 +400,8 @@ def _refuse_other_task_flags(ctx: typer.Context, task: str) -> None:
              "pretrained_lr": "for a language model every layer is pretrained: set --lr instead"}
     for name in TASK_ONLY[other]:
         if name in given:
-            raise usage_error(f"{names.get(name, _flag(name))} is for --task {other}", hints.get(
+            raise usage_error(f"{names.get(name, flag_name(name))} is for --task {other}", hints.get(
                 name, f"drop it for a {'language model' if task == 'lm' else 'classifier'}"))
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _refuse_unused_data_flags(ctx: typer.Context, corpus: str, prepared: bool, lm_tokenizer: Any,
@@ -414,7 +410,7 @@ def _refuse_unused_data_flags(ctx: typer.Context, corpus: str, prepared: bool, l
     them all, and --init-from fixes the tokenizer (a flag that agrees with it is fine)."""
     given = typed(ctx)
     if prepared:
-        unused = [_flag(n) for n in TOKENIZER_FLAGS + SOURCE_FLAGS if n in given]
+        unused = [flag_name(n) for n in TOKENIZER_FLAGS + SOURCE_FLAGS if n in given]
         if unused:
             raise usage_error(f"{', '.join(unused)} cannot apply to {corpus}: a prepared folder's tokenizer and "
                               "splits are fixed", "drop them, or pass the raw corpus to prepare it with them")
@@ -428,9 +424,9 @@ def _refuse_unused_data_flags(ctx: typer.Context, corpus: str, prepared: bool, l
 
     for name in lm:
         if name in given and values[name] != lm[name]:
-            flag = _flag(name) if isinstance(values[name], bool) else f"{_flag(name)} {values[name]}"
+            flag = flag_name(name) if isinstance(values[name], bool) else f"{flag_name(name)} {values[name]}"
             raise usage_error(f"{flag} conflicts with {init_from}, whose tokenizer has {name.replace('_', ' ')} "
-                              f"{shown(lm[name])}", f"drop {_flag(name)}: the model keeps the language model's "
+                              f"{shown(lm[name])}", f"drop {flag_name(name)}: the model keeps the language model's "
                               "tokenizer")
     if "min_freq" in given and not extend_vocab:
         raise usage_error(f"--min-freq has no effect with --init-from: the vocabulary is {init_from}'s",
@@ -447,7 +443,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.config import from_dict, saved_train_config
     from lstmtext.data import Prepared
 
-    conflicts = ["CORPUS" if n == "corpus" else _flag(n) for n in typed(ctx) if n not in RESUMABLE]
+    conflicts = ["CORPUS" if n == "corpus" else flag_name(n) for n in typed(ctx) if n not in RESUMABLE]
     if conflicts:
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
                           "the run", "only --epochs, --max-steps, --time-limit, --device and --save-every may be "
