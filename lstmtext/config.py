@@ -122,6 +122,7 @@ class TrainConfig:
     compile: bool = False  # lm: torch.compile the decoder and loss (tasks.CompiledDecoderLoss)
     freeze_embedding: bool = False  # the embedding table (and a decoder tied to it) never trains
     pretrained_lr: float = 1.0  # classification with --init-from: the pretrained layers' share of the rate
+    ema: float = 0.0  # decay of the moving average of the weights that is validated and saved; 0 off
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -180,6 +181,12 @@ class TrainConfig:
             raise usage_error(f"--pretrained-lr must be above 0 and at most 10, got {self.pretrained_lr}",
                               "it is a fraction of --lr, e.g. 0.3; use --freeze-embedding or --freeze-epochs "
                               "to keep layers fixed")
+        if not 0 <= self.ema < 1:
+            raise usage_error(f"--ema must be 0 (off) or a decay below 1, got {self.ema}",
+                              "0.999 averages over about the last 1,000 steps")
+        if self.ema and self.optimizer == "asgd":
+            raise usage_error("--ema cannot be combined with --optimizer asgd, which keeps an average of its own",
+                              "drop --ema, or use --optimizer adamw or sgd")
         for flag, value in (("--ar", self.ar), ("--tar", self.tar)):
             if not 0 <= value <= 100:
                 raise usage_error(f"{flag} must be between 0 (off) and 100, got {value}",

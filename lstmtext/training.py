@@ -148,6 +148,8 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
         opt = adamw(groups, cfg.lr, device, capturable)
     if capturable:
         tensor_learning_rates(opt)
+    if cfg.ema:
+        WeightAverage(opt, cfg.ema)
     return opt
 
 
@@ -223,8 +225,42 @@ class AveragedSGD(torch.optim.Optimizer):
                 torch._foreach_add_(averages, differences)
 
 
+class WeightAverage:
+    """``--ema DECAY``: after each update, an exponential moving average of the weights, kept as each
+    parameter's ``ax`` in the optimizer's state (where NT-ASGD keeps its mean), so that it is saved,
+    resumed and swapped in for validation and the checkpoints by ``averaged_weights`` the same way.
+
+    A parameter's first n updates are averaged with weight max(1 / n, 1 - DECAY): the plain mean of
+    the weights so far, until it is older than the EMA's horizon (timm's warm-up, without its bias
+    toward the starting weights). Each parameter counts its own updates, so layers frozen by
+    ``--freeze-epochs`` join the average when they start to learn. Foreach ops with the weights
+    computed on the device: no host synchronisation, so the update stays inside a CUDA graph.
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer, decay: float) -> None:
+        self.floor = 1.0 - decay
+        opt.register_step_post_hook(self)
+        opt.weight_average = self  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def __call__(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:  # noqa: ARG002 (the hook's signature)
+        params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
+        if not params:
+            return
+        for p in params:
+            state = opt.state[p]
+            if "ax" not in state:  # the first update this parameter takes (eagerly: never inside a capture)
+                state["ax"], state["ax_updates"] = p.detach().clone(), torch.zeros((), device=p.device)
+        counts = [opt.state[p]["ax_updates"] for p in params]
+        torch._foreach_add_(counts, 1.0)
+        weights = torch._foreach_reciprocal(counts)
+        torch._foreach_clamp_min_(weights, self.floor)
+        torch._foreach_lerp_([opt.state[p]["ax"] for p in params], params, weights)
+
+
 def averaging(opt: torch.optim.Optimizer) -> bool:
-    return isinstance(opt, AveragedSGD) and opt.phase
+    """Whether the model's weights have an average to be validated and saved in their place."""
+    return hasattr(opt, "weight_average") or (isinstance(opt, AveragedSGD) and opt.phase)
 
 
 def nt_asgd_trigger(opt: torch.optim.Optimizer, history: list[float], loss: float) -> bool:
@@ -247,8 +283,8 @@ def start_averaging(opt: AveragedSGD) -> None:
 
 @contextmanager
 def averaged_weights(model: torch.nn.Module, opt: torch.optim.Optimizer) -> Iterator[None]:
-    """Inside, the model holds ASGD's running average of its weights (once averaging has started);
-    its own weights come back on exit."""
+    """Inside, the model holds ASGD's running average of its weights (once averaging has started), or
+    ``--ema``'s moving average; its own weights come back on exit."""
     if not averaging(opt):
         yield
         return

@@ -68,7 +68,7 @@ def run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, steps=40
 @pytest.mark.parametrize("settings", [dict(), dict(optimizer="sgd", lr=2.0, schedule="plateau", eval_every=10),
                                       dict(ar=2.0, tar=1.0), dict(awd=dict(last_layer_size=24, variational=True,
                                                                            weight_drop=0.2), dropout=0.1),
-                                      dict(compile=True), dict(shift_windows=True)])
+                                      dict(compile=True), dict(shift_windows=True), dict(ema=0.9)])
 def test_buffered_step_trains_as_the_plain_step(tmp_path, monkeypatch, settings):
     """Same seed, same batches (across an epoch boundary, where the carried state restarts), same
     schedule: the buffered step's weights and validation losses match the plain step's."""
@@ -98,6 +98,18 @@ def test_cuda_graph_trains_as_the_eager_step(tmp_path):
                                              batch_size=128)
     graph, losses, weights = run(tmp_path, "graph", device="cuda", steps=50, batch_size=128)
     assert graph["step_mode"] == "cuda graph" and eager["step_mode"] == "eager (--no-cuda-graphs)"
+    np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
+    for key, value in eager_weights.items():
+        torch.testing.assert_close(weights[key], value, rtol=2e-2, atol=2e-3)
+
+
+@cuda
+def test_ema_in_a_cuda_graph_trains_as_the_eager_step(tmp_path):
+    """--ema's average is updated inside the captured step; the saved weights are the averages."""
+    settings = dict(device="cuda", steps=50, batch_size=128, ema=0.9)
+    eager, eager_losses, eager_weights = run(tmp_path, "eager", cuda_graphs=False, **settings)
+    graph, losses, weights = run(tmp_path, "graph", **settings)
+    assert graph["step_mode"] == "cuda graph"
     np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
     for key, value in eager_weights.items():
         torch.testing.assert_close(weights[key], value, rtol=2e-2, atol=2e-3)

@@ -374,3 +374,52 @@ def test_last_layer_size_needs_a_stack_and_a_language_model(cli, tmp_path):
     assert_one_line_error(cli("train", "--task", "classify", "--last-layer-size", "8", "--out", str(tmp_path / "b")),
                           2, "--last-layer-size is for --task lm")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_ema_keeps_the_moving_average_each_parameter_joins_at_its_first_update():
+    """--ema 0.8: a parameter's average is the plain mean of its first 1 / (1 - 0.8) = 5 updates, then
+    an exponential average with weight 0.2; a layer frozen for the first steps joins when it learns."""
+    model = lm()
+    opt = make_optimizer(model, TrainConfig(ema=0.8, lr=0.01), torch.device("cpu"))
+    assert averaging(opt)
+    x = torch.randint(0, 50, (4, 10))
+    frozen = model.embedding.weight
+    history: dict[torch.nn.Parameter, list[torch.Tensor]] = {p: [] for p in model.parameters()}
+    for step in range(9):
+        frozen.requires_grad_(step >= 4)
+        opt.zero_grad(set_to_none=True)
+        model((x + step) % 50)[0].float().pow(2).mean().backward()
+        opt.step()
+        for p in model.parameters():
+            if p.requires_grad:
+                history[p].append(p.detach().clone())
+    assert len(history[frozen]) == 5 and len(history[model.lstm.weight_hh_l0]) == 9
+
+    def expected(updates):
+        average = updates[0].clone()
+        for n, weights in enumerate(updates[1:], start=2):
+            average += max(1 / n, 0.2) * (weights - average)
+        return average
+
+    own = [p.detach().clone() for p in model.parameters()]
+    with averaged_weights(model, opt):
+        for p, mine in zip(model.parameters(), own):
+            torch.testing.assert_close(p.detach(), expected(history[p]), rtol=1e-5, atol=1e-6)
+            assert not torch.equal(p, mine)  # a real average
+    for p, mine in zip(model.parameters(), own):
+        assert torch.equal(p, mine)  # its own weights back
+
+
+def test_ema_is_checked_and_recorded(cli, tmp_path):
+    result = cli("train", TALES, "--ema", "1", "--out", str(tmp_path / "a"))
+    assert_one_line_error(result, 2, "--ema must be 0 (off) or a decay below 1")
+    result = cli("train", TALES, "--ema", "0.99", "--optimizer", "asgd", "--out", str(tmp_path / "b"))
+    assert_one_line_error(result, 2, "--ema cannot be combined with --optimizer asgd")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    out = tmp_path / "ema"
+    result = cli("train", REVIEWS, "--task", "classify", "--hidden-size", "16", "--epochs", "1", "--ema", "0.9",
+                 "--out", str(out), "--quiet")
+    assert result.code == 0, result.err
+    info = json.loads(cli("info", str(out), "--format", "json").out)
+    assert info["weights"] == "moving average (--ema 0.9)"
+    assert cli("classify", str(out), "a fine film").code == 0

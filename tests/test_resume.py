@@ -1,5 +1,6 @@
 """Exact resume: N steps straight equal N/2 steps, a stop, and a resume for the rest (bit for bit)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -24,6 +25,8 @@ class StopAt(TrainEvents):
 
 
 def setups(tmp_path, task):
+    ema = "-ema" in task  # the moving average, kept in the optimizer state, across the stop
+    task = task.replace("-ema", "")
     if task.startswith("lm-shifted"):  # 30 steps an epoch: the stop is in the first, the second draws its offset
         ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), tmp_path / "prep")
         prepared = Prepared.open(tmp_path / "prep")
@@ -62,11 +65,14 @@ def setups(tmp_path, task):
                             layers=1, dropout=0.3, bidirectional=True, pooling="mean", num_classes=2)
         cfg = TrainConfig(batch_size=8, lr=5e-3, max_steps=40, eval_every=15, log_every=5, warmup_steps=5,
                           device="cpu", seed=11, freeze_epochs=0)
+    if ema:
+        cfg = dataclasses.replace(cfg, ema=0.9)
     return prepared, model, cfg
 
 
 @pytest.mark.parametrize("task", ["lm", "lm-buffered", "lm-awd", "lm-awd-buffered", "lm-shifted",
-                                  "lm-shifted-buffered", "lm-reversed-buffered", "classify", "classify-buffered"])
+                                  "lm-shifted-buffered", "lm-reversed-buffered", "classify", "classify-buffered",
+                                  "lm-ema-buffered", "classify-ema"])
 def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     prepared, model_cfg, cfg = setups(tmp_path, task)
     if task.endswith("-buffered"):  # the CUDA-graph step's buffers, capturable optimizer and tensor lr, run eagerly
@@ -102,6 +108,10 @@ def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
         state = load_file(next(split.glob("state-*.safetensors")))
         last = load_file(split / "last.safetensors")
         assert not torch.equal(last["lstm.weight_ih_l0"], state["model.lstm.weight_ih_l0"])  # saved: the average
+    if "-ema" in task:
+        state = load_file(next(split.glob("state-*.safetensors")))
+        last = load_file(split / "last.safetensors")
+        assert not torch.equal(last["embedding.weight"], state["model.embedding.weight"])  # saved: the average
 
 
 def test_resume_of_a_finished_run_is_refused(tmp_path):

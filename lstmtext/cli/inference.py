@@ -471,6 +471,7 @@ def info(
                                "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {}),
                            **{k: train[k] for k in ("ar", "tar", "adversarial", "shift_windows") if train.get(k)}},
         "optimizer": train.get("optimizer"),
+        **({"weights": f"moving average (--ema {train['ema']:g})"} if train.get("ema") else {}),
         "labels": config.get("labels"),
         "steps": result.get("steps", saved),
         "saved_state_step": saved,

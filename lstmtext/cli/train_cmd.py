@@ -142,6 +142,9 @@ def train(
                                                "(L2 norm, in units of the embeddings' RMS value) the way that "
                                                "raises the loss most; 5 adds 1.1 points on SST-2; a step costs "
                                                "about 1.3x.")] = 0.0,
+    ema: Annotated[float, typer.Option("--ema", help="Validate and save a moving average of the weights "
+                                       "with this decay (e.g. 0.999: about the last 1,000 steps) instead of "
+                                       "the last weights; 0 is off.")] = 0.0,
     seq_len: Annotated[int, typer.Option("--seq-len", help="lm: tokens per truncated-BPTT window.")] = 128,
     shift_windows: Annotated[bool, typer.Option("--shift-windows/--fixed-windows", help="lm: start each "
                                                 "epoch's windows at a random offset, so no token is always "
@@ -233,7 +236,7 @@ def train(
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
         freeze_epochs=freeze_epochs, adversarial=adversarial, cuda_graphs=cuda_graphs, ar=ar, tar=tar,
         compile=compile_head, shift_windows=shift_windows, freeze_embedding=freeze_embedding,
-        pretrained_lr=pretrained_lr)
+        pretrained_lr=pretrained_lr, ema=ema)
     train_cfg.validate()
     embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
     model_cfg = ModelConfig(
@@ -325,7 +328,7 @@ HELP_PANELS = {
     "Model": ("embed_dim", "hidden_size", "layers", "last_layer_size", "dropout", "layer_dropout", "variational",
               "embed_dropout", "weight_drop", "tie_weights", "bidirectional", "reverse", "pooling", "max_length"),
     "Optimisation": ("seq_len", "shift_windows", "batch_size", "lr", "optimizer", "weight_decay", "clip", "ar", "tar",
-                     "schedule", "warmup_steps", "class_weights", "adversarial", "patience"),
+                     "schedule", "warmup_steps", "class_weights", "adversarial", "ema", "patience"),
     "Starting from a language model": ("init_from", "init_backward_from", "extend_vocab", "freeze_embedding",
                                        "freeze_epochs", "pretrained_lr"),
     "Length, saving and output": ("epochs", "max_steps", "time_limit", "eval_every", "log_every", "save_every",
