@@ -354,8 +354,10 @@ def generate(
     settings = SampleSettings(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                               num_samples=num_samples, seed=seed)
     settings.validate()
+    greedy = "does nothing with --temperature 0: greedy decoding takes the most likely token every time"
     refuse_unless(ctx, {"stream": (num_samples == 1 and not json_out, "prints one sample as it is written, "
-                                   "not --num-samples above 1 or --json")})
+                                   "not --num-samples above 1 or --json"),
+                        **{name: (temperature > 0, greedy) for name in ("top_k", "top_p", "seed")}})
     if weights not in ("best", "last"):
         raise usage_error(f"unknown --weights {weights!r}", "choose best or last")
     if len(prompt) > 1_000_000:
