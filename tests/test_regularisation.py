@@ -140,20 +140,6 @@ def test_adversarial_loss_averages_the_loss_at_embeddings_moved_up_its_gradient(
     assert (model.embedding.weight.grad is None) == frozen
 
 
-def test_adversarial_training_is_for_classifiers_and_is_recorded(cli, tmp_path):
-    result = cli("train", TALES, "--adversarial", "5", "--out", str(tmp_path / "lm"))
-    assert_one_line_error(result, 2, "--adversarial is for --task classify")
-    result = cli("train", "--task", "classify", "--adversarial", "-1", "--out", str(tmp_path / "c"))
-    assert_one_line_error(result, 2, "--adversarial must be between 0")
-    assert not (tmp_path / "lm").exists() and not (tmp_path / "c").exists()
-    out = tmp_path / "adv"
-    result = cli("train", REVIEWS, "--task", "classify", "--hidden-size", "16", "--epochs", "1", "--adversarial", "2",
-                 "--out", str(out), "--quiet")
-    assert result.code == 0, result.err
-    info = json.loads(cli("info", str(out), "--format", "json").out)
-    assert info["regularisation"]["adversarial"] == 2.0
-
-
 def test_weight_drop_masks_recurrent_weights_only_in_training():
     plain, dropped = lm(), lm(weight_drop=0.5)
     x = torch.randint(0, 50, (3, 12))
@@ -410,16 +396,22 @@ def test_ema_keeps_the_moving_average_each_parameter_joins_at_its_first_update()
         assert torch.equal(p, mine)  # its own weights back
 
 
-def test_ema_is_checked_and_recorded(cli, tmp_path):
-    result = cli("train", TALES, "--ema", "1", "--out", str(tmp_path / "a"))
-    assert_one_line_error(result, 2, "--ema must be 0 (off) or a decay below 1")
-    result = cli("train", TALES, "--ema", "0.99", "--optimizer", "asgd", "--out", str(tmp_path / "b"))
-    assert_one_line_error(result, 2, "--ema cannot be combined with --optimizer asgd")
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
-    out = tmp_path / "ema"
-    result = cli("train", REVIEWS, "--task", "classify", "--hidden-size", "16", "--epochs", "1", "--ema", "0.9",
+@pytest.mark.parametrize("flag, value, refused, recorded", [
+    ("--adversarial", "2", [([TALES, "--adversarial", "5"], "--adversarial is for --task classify"),
+                            (["--task", "classify", "--adversarial", "-1"], "--adversarial must be between 0")],
+     lambda info: info["regularisation"]["adversarial"] == 2.0),
+    ("--ema", "0.9", [([TALES, "--ema", "1"], "--ema must be 0 (off) or a decay below 1"),
+                      ([TALES, "--ema", "0.99", "--optimizer", "asgd"], "--ema cannot be combined with")],
+     lambda info: info["weights"] == "moving average (--ema 0.9)"),
+])
+def test_training_options_are_checked_and_recorded(cli, tmp_path, flag, value, refused, recorded):
+    for k, (args, message) in enumerate(refused):
+        result = cli("train", *args, "--out", str(tmp_path / str(k)))
+        assert_one_line_error(result, 2, message)
+        assert not (tmp_path / str(k)).exists()
+    out = tmp_path / "run"
+    result = cli("train", REVIEWS, "--task", "classify", "--hidden-size", "16", "--epochs", "1", flag, value,
                  "--out", str(out), "--quiet")
     assert result.code == 0, result.err
-    info = json.loads(cli("info", str(out), "--format", "json").out)
-    assert info["weights"] == "moving average (--ema 0.9)"
+    assert recorded(json.loads(cli("info", str(out), "--format", "json").out))
     assert cli("classify", str(out), "a fine film").code == 0
