@@ -474,6 +474,8 @@ def open_corpus(
     want_labels = task == "classify"
     path = Path(spec)
     if not path.exists():
+        if str(spec) == "-":  # a corpus is read more than once (hashed, split, tokenized): stdin will not do
+            raise usage_error("a corpus is not read from stdin ('-')", "save the text to a file and pass its path")
         if not _looks_like_hub_id(str(spec)):
             raise UserError(f"corpus not found: {spec}", "check the path")
         from lstmtext.hf import open_hub

@@ -171,6 +171,8 @@ CASES = [
      ["--label-column is for a classifier"]),
     ("--stream with several samples", ["generate", "lm", "--num-samples", "2", "--stream"], 2,
      ["--stream prints one sample"]),
+    ("--file - (stdin)", ["classify", "clf", "--file", "-"], 2, ["--file - is not read from stdin", "classify RUN -"]),
+    ("corpus from stdin", ["tokenize", "-"], 2, ["not read from stdin ('-')", "save the text to a file"]),
     ("--top-k with greedy decoding", ["generate", "lm", "--temperature", "0", "--top-k", "5"], 2,
      ["--top-k does nothing with --temperature 0"]),
     ("--seed with greedy decoding", ["generate", "lm", "-t", "0", "--seed", "3"], 2,

@@ -26,6 +26,9 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")
     if file is not None:
+        if str(file) == "-" and not file.exists():
+            raise usage_error("--file - is not read from stdin: a table needs its file name to tell its format",
+                              "pipe one text a line as 'lstmtext classify RUN -', or save the table and pass its path")
         if file.is_dir():
             raise UserError(f"--file {file} is a folder", "give a file: one text a line, or a table")
         if not file.is_file():
