@@ -232,7 +232,7 @@ class ArrayClassifyTask(ClassifyTask):
         self.train, self.cfg, self.device, self.weights, self.epoch = batches, cfg, device, None, -1
 
     def batch(self, step: int, model: torch.nn.Module):
-        return self.train.get(step % len(self.train))
+        return (*self.train.get(step % len(self.train)), None)  # no teachers' targets
 
 
 def recipe_step(model: Classifier, batches: TextBatches, device: torch.device, amp, packed: bool):

@@ -20,10 +20,11 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 LAST_WEIGHTS = "last.safetensors"
 METRICS = "metrics.jsonl"
+TEACHER_TARGETS = "teachers.safetensors"  # --distill-from: the teachers' targets (distill.py)
 # Everything a run writes (state.py's files and atomic writes' temporaries included): --overwrite
 # removes these and keeps whatever else the user put in the folder.
 RUN_FILES = (CONFIG, WEIGHTS, LAST_WEIGHTS, METRICS, "tokenizer.json", "state.json", "state-*.safetensors",
-             ".*.tmp-*")
+             TEACHER_TARGETS, ".*.tmp-*")
 
 
 def clear_run(run_dir: Path) -> list[str]:

@@ -123,6 +123,9 @@ class TrainConfig:
     freeze_embedding: bool = False  # the embedding table (and a decoder tied to it) never trains
     pretrained_lr: float = 1.0  # classification with --init-from: the pretrained layers' share of the rate
     ema: float = 0.0  # decay of the moving average of the weights that is validated and saved; 0 off
+    distill_from: list[str] = field(default_factory=list)  # classification: teacher runs (distill.py)
+    distill_weight: float = 0.5  # with distill_from: the teachers' share of the loss
+    distill_temperature: float = 2.0  # with distill_from: both sides' logits are divided by it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -187,6 +190,12 @@ class TrainConfig:
         if self.ema and self.optimizer == "asgd":
             raise usage_error("--ema cannot be combined with --optimizer asgd, which keeps an average of its own",
                               "drop --ema, or use --optimizer adamw or sgd")
+        if not 0 < self.distill_weight <= 1:
+            raise usage_error(f"--distill-weight must be above 0 and at most 1, got {self.distill_weight}",
+                              "it is the teachers' share of the loss: 0.5 weighs them as much as the labels")
+        if not 0.1 <= self.distill_temperature <= 100:
+            raise usage_error(f"--distill-temperature must be between 0.1 and 100, got {self.distill_temperature}",
+                              "1 keeps the teachers' probabilities as they are; 2-4 softens confident ones")
         for flag, value in (("--ar", self.ar), ("--tar", self.tar)):
             if not 0 <= value <= 100:
                 raise usage_error(f"{flag} must be between 0 (off) and 100, got {value}",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lstmtext.tasks import autocast, classify_loss, lm_loss
+from lstmtext.tasks import autocast, lm_loss
 
 WARMUP = 3  # eager steps before any capture: cuBLAS/cuDNN handles, autograd and optimizer state are made outside it
 PAD_TO = 8  # classifier batches are padded to a multiple of this many tokens, to bound the number of graphs
@@ -223,7 +223,8 @@ class BufferedClassifyStep(BufferedStep):
     """One classifier training step on buffers for its batch shape; ``capture``: a CUDA graph per shape.
 
     Each batch is padded up to a multiple of PAD_TO tokens and written, with its lengths and labels,
-    into one [rows, padded + 2] buffer for its shape: one host-to-device copy per step. While
+    into one [rows, padded + 2] buffer for its shape: one host-to-device copy per step (two with
+    ``--distill-from``, whose targets have a float buffer per batch size). While
     ``--freeze-epochs`` holds the pretrained layers, the step (which then computes no gradient for
     them) is a graph of its own per shape; the thawed step is captured afresh.
     """
@@ -232,9 +233,10 @@ class BufferedClassifyStep(BufferedStep):
                  dtype: torch.dtype | None, capture: bool) -> None:
         super().__init__(task, model, opt, clip, dtype, capture)
         self.buffers: dict[tuple[int, int], torch.Tensor] = {}
+        self.soft: dict[int, torch.Tensor] = {}  # with --distill-from: the teachers' targets, per batch size
 
     def __call__(self, step: int) -> torch.Tensor:
-        x, lengths, y = self.task.batch(step, self.model)
+        x, lengths, y, soft = self.task.batch(step, self.model)
         rows, width = x.shape[0], -(-x.shape[1] // PAD_TO) * PAD_TO
         host = np.zeros((rows, width + 2), dtype=np.int64)
         host[:, :x.shape[1]], host[:, -2], host[:, -1] = x, lengths, y
@@ -243,9 +245,15 @@ class BufferedClassifyStep(BufferedStep):
             self.buffers[key] = torch.zeros(rows, width + 2, dtype=torch.long, device=self.device)
         buffer = self.buffers[key]
         upload(buffer, host)
-        self.replayer.run((key, self.task.frozen), lambda: self._body(buffer))
+        targets = None
+        if soft is not None:
+            if rows not in self.soft:
+                self.soft[rows] = torch.zeros(soft.shape, dtype=torch.float32, device=self.device)
+            targets = self.soft[rows]
+            upload(targets, np.ascontiguousarray(soft))
+        self.replayer.run((key, self.task.frozen), lambda: self._body(buffer, targets))
         return self.loss
 
-    def _body(self, buffer: torch.Tensor) -> None:
-        self.update(classify_loss(self.model, buffer[:, :-2], buffer[:, -2], buffer[:, -1],
-                                  autocast(self.device, self.dtype), self.task.weights, self.task.cfg.adversarial))
+    def _body(self, buffer: torch.Tensor, soft: torch.Tensor | None) -> None:
+        self.update(self.task.loss(self.model, buffer[:, :-2], buffer[:, -2], buffer[:, -1],
+                                   autocast(self.device, self.dtype), soft))

@@ -262,8 +262,9 @@ class Classifier(nn.Module):
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.device) -> np.ndarray:
-    """Class probabilities for token-id sequences (each non-empty), batched by length, in input order."""
+def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.device, log: bool = False) -> np.ndarray:
+    """Class probabilities (``log``: their logarithms) for token-id sequences (each non-empty), batched by
+    length, in input order."""
     model.eval()
     out = np.zeros((len(seqs), model.cfg.num_classes), dtype=np.float32)
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
@@ -273,7 +274,8 @@ def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.d
         x = torch.zeros(len(rows), int(lengths.max()), dtype=torch.long)
         for r, i in enumerate(rows):
             x[r, : len(seqs[i])] = torch.as_tensor(np.asarray(seqs[i], dtype=np.int64))
-        probs = torch.softmax(model(x.to(device), lengths).float(), dim=-1)
+        logits = model(x.to(device), lengths).float()
+        probs = torch.log_softmax(logits, dim=-1) if log else torch.softmax(logits, dim=-1)
         out[rows] = probs.cpu().numpy()
     return out
 

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lstmtext.config import TrainConfig
+from lstmtext.config import TrainConfig, to_dict
 from lstmtext.data import LMBatches, Prepared, TextBatches
+from lstmtext.distill import describe
 from lstmtext.metrics import bits_per_char, classification_report, cross_entropy, perplexity
 from lstmtext.models import decoder_logits, predict_proba, real_positions
 
@@ -110,9 +111,22 @@ class CompiledDecoderLoss:
         return decoder_loss(out, weight, bias, y, self.device, self.dtype)
 
 
+def label_loss(logits: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None, soft: torch.Tensor | None,
+               distill_weight: float, temperature: float) -> torch.Tensor:
+    """Cross-entropy with the labels (class-weighted with ``--class-weights auto``); with ``soft``, the
+    teachers' probabilities at ``temperature`` T (``distill.py``), mixed with T^2 x KL(soft || logits at T)
+    by ``distill_weight`` (T^2 keeps that part's gradients the size of the labels' part, as Hinton et al.)."""
+    loss = F.cross_entropy(logits.float(), y, weight=weights)
+    if soft is None:
+        return loss
+    kl = F.kl_div(F.log_softmax(logits.float() / temperature, dim=-1), soft, reduction="batchmean")
+    return (1 - distill_weight) * loss + distill_weight * temperature ** 2 * kl
+
+
 def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, amp: Any,
-                  weights: torch.Tensor | None, adversarial: float = 0.0) -> torch.Tensor:
-    """The classifier's training objective: cross-entropy, class-weighted with ``--class-weights auto``.
+                  weights: torch.Tensor | None, adversarial: float = 0.0, soft: torch.Tensor | None = None,
+                  distill_weight: float = 0.0, temperature: float = 1.0) -> torch.Tensor:
+    """The classifier's training objective: ``label_loss`` (with ``soft``, the teachers' targets for the batch).
 
     With ``adversarial`` > 0 (Miyato et al., 2017) it is the mean of that loss and the loss at the
     embeddings moved along the loss's gradient there, the direction that raises it most, by an L2
@@ -123,12 +137,15 @@ def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor
     N(0, 1) table (RMS 1). One extra backward to the embeddings and one extra forward; no host
     synchronisation, so the step still fits in a CUDA graph.
     """
+    def objective(logits: torch.Tensor) -> torch.Tensor:
+        return label_loss(logits, y, weights, soft, distill_weight, temperature)
+
     e = model.embed(x)
     if adversarial and not e.requires_grad:  # a frozen embedding (--freeze-epochs): the direction is still wanted
         e.requires_grad_()
     with amp:
         logits = model.classify(e, lengths)
-    loss = F.cross_entropy(logits.float(), y, weight=weights)
+    loss = objective(logits)
     if not adversarial:
         return loss
     grad, = torch.autograd.grad(loss, e, retain_graph=True)
@@ -139,7 +156,7 @@ def classify_loss(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor
     step = (adversarial * rms / norm)[:, None, None] * grad
     with amp:
         moved = model.classify(e + step.to(e.dtype), lengths)
-    return (loss + F.cross_entropy(moved.float(), y, weight=weights)) / 2
+    return (loss + objective(moved)) / 2
 
 
 class LMTask:
@@ -225,6 +242,7 @@ class ClassifyTask:
 
     name = "classify"
     frozen = False  # whether --freeze-epochs holds the pretrained layers now (set per epoch by _freeze)
+    soft: np.ndarray | None = None  # with --distill-from: the teachers' targets for each training text (distill.py)
 
     def __init__(self, prepared: Prepared, cfg: TrainConfig, device: torch.device) -> None:
         self.prepared = prepared
@@ -254,21 +272,29 @@ class ClassifyTask:
             if name.startswith(self.pretrained):
                 param.requires_grad_(not frozen)
 
-    def batch(self, step: int, model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Step ``step``'s texts [batch, time], lengths and labels (shuffling, and freezing or thawing
-        the pretrained layers, where an epoch starts)."""
+    def batch(self, step: int, model: torch.nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Step ``step``'s texts [batch, time], lengths, labels and teachers' targets (None without
+        teachers), shuffling, and freezing or thawing the pretrained layers, where an epoch starts."""
         epoch, index = divmod(step, len(self.train))
         if epoch != self.epoch:  # a new epoch, or the first step after a resume
             self.epoch = epoch
             self.train.shuffle(self.cfg.seed * 1000 + epoch)
             if self.cfg.freeze_epochs:
                 self._freeze(model, epoch < self.cfg.freeze_epochs)
-        return self.train.get(index)
+        x, lengths, y = self.train.get(index)
+        return x, lengths, y, None if self.soft is None else self.soft[self.train.order[index]]
+
+    def loss(self, model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor, amp: Any,
+             soft: torch.Tensor | None) -> torch.Tensor:
+        """``classify_loss`` with this run's class weights, adversarial step and distillation."""
+        cfg = self.cfg
+        return classify_loss(model, x, lengths, y, amp, self.weights, cfg.adversarial, soft, cfg.distill_weight,
+                             cfg.distill_temperature)
 
     def step_loss(self, model: torch.nn.Module, step: int, amp: Any) -> torch.Tensor:
-        x, lengths, y = self.batch(step, model)
-        return classify_loss(model, to_device(x, self.device), torch.from_numpy(lengths), to_device(y, self.device),
-                             amp, self.weights, self.cfg.adversarial)
+        x, lengths, y, soft = self.batch(step, model)
+        return self.loss(model, to_device(x, self.device), torch.from_numpy(lengths), to_device(y, self.device), amp,
+                         None if soft is None else to_device(soft, self.device))
 
     def predict(self, model: torch.nn.Module, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         seqs, labels = self.prepared.cut_texts(split, self.cfg.max_length, limit)
@@ -306,7 +332,8 @@ class ClassifyTask:
         pass
 
     def facts(self) -> dict[str, Any]:
-        return {"truncated": self.train.truncated, "labels": self.prepared.labels,
+        teachers = {"teachers": describe(to_dict(self.cfg))} if self.cfg.distill_from else {}
+        return {"truncated": self.train.truncated, "labels": self.prepared.labels, **teachers,
                 "majority": float(np.bincount(self.train.labels).max() / max(len(self.train.labels), 1))}
 
 

@@ -206,14 +206,26 @@ def classify_run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None,
     return train_and_read(tmp_path / name, prepared, model, cfg, buffered, monkeypatch)
 
 
-@pytest.mark.parametrize("pooling, adversarial, freeze", [("mean", 0.0, 0), ("last", 0.0, 0), ("mean", 2.0, 0),
-                                                       ("concat", 2.0, 1)])
-def test_buffered_classifier_step_trains_as_the_plain_step(tmp_path, monkeypatch, pooling, adversarial, freeze):
+def teacher_for(tmp_path, device="cpu"):
+    """A classifier of the topics, trained briefly, for --distill-from."""
+    teacher = tmp_path / "teacher"
+    if not teacher.exists():
+        classify_run(tmp_path, "teacher", device=device, max_steps=20, eval_every=20)
+    return [str(teacher)]
+
+
+@pytest.mark.parametrize("pooling, adversarial, freeze, distill", [("mean", 0.0, 0, False), ("last", 0.0, 0, False),
+                                                                ("mean", 2.0, 0, False), ("concat", 2.0, 1, False),
+                                                                ("concat", 2.0, 0, True)])
+def test_buffered_classifier_step_trains_as_the_plain_step(tmp_path, monkeypatch, pooling, adversarial, freeze,
+                                                           distill):
     """Batches padded up to a multiple of 8 into per-shape buffers (the graphs' inputs) train exactly
     as the plain padded batches do, over more than one epoch and a partial last batch (and with
-    --adversarial, whose move ignores the padding, and with --freeze-epochs, whose first epoch
-    leaves the LSTM and embedding as they were)."""
-    kw = dict(pooling=pooling, adversarial=adversarial, freeze_epochs=freeze)
+    --adversarial, whose move ignores the padding, with --freeze-epochs, whose first epoch
+    leaves the LSTM and embedding as they were, and with --distill-from, whose targets have buffers
+    of their own)."""
+    kw = dict(pooling=pooling, adversarial=adversarial, freeze_epochs=freeze,
+              distill_from=teacher_for(tmp_path) if distill else [])
     plain, plain_losses, plain_weights = classify_run(tmp_path, "plain", **kw)
     buffered, losses, weights = classify_run(tmp_path, "buffered", buffered=True, monkeypatch=monkeypatch, **kw)
     assert plain["epochs"] > 1 and buffered["step_mode"] == "eager"
@@ -223,9 +235,11 @@ def test_buffered_classifier_step_trains_as_the_plain_step(tmp_path, monkeypatch
 
 
 @cuda
-@pytest.mark.parametrize("adversarial, freeze", [(0.0, 0), (2.0, 0), (2.0, 1)])
-def test_cuda_graphs_train_the_classifier_as_the_eager_step(tmp_path, adversarial, freeze):
-    kw = dict(adversarial=adversarial, freeze_epochs=freeze)
+@pytest.mark.parametrize("adversarial, freeze, distill", [(0.0, 0, False), (2.0, 0, False), (2.0, 1, False),
+                                                          (2.0, 0, True)])
+def test_cuda_graphs_train_the_classifier_as_the_eager_step(tmp_path, adversarial, freeze, distill):
+    kw = dict(adversarial=adversarial, freeze_epochs=freeze,
+              distill_from=teacher_for(tmp_path, "cuda") if distill else [])
     eager, eager_losses, eager_weights = classify_run(tmp_path, "eager", device="cuda", cuda_graphs=False, **kw)
     graph, losses, weights = classify_run(tmp_path, "graph", device="cuda", **kw)
     assert graph["step_mode"] == "cuda graph" and eager["figures"]["valid"]["accuracy"] > 0.9

@@ -26,7 +26,8 @@ class StopAt(TrainEvents):
 
 def setups(tmp_path, task):
     ema = "-ema" in task  # the moving average, kept in the optimizer state, across the stop
-    task = task.replace("-ema", "")
+    distill = "-distill" in task  # the teachers' targets, read back from the run folder on resume
+    task = task.replace("-ema", "").replace("-distill", "")
     if task.startswith("lm-shifted"):  # 30 steps an epoch: the stop is in the first, the second draws its offset
         ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), tmp_path / "prep")
         prepared = Prepared.open(tmp_path / "prep")
@@ -67,12 +68,17 @@ def setups(tmp_path, task):
                           device="cpu", seed=11, freeze_epochs=0)
     if ema:
         cfg = dataclasses.replace(cfg, ema=0.9)
+    if distill:
+        teacher = tmp_path / "teacher"
+        teacher.mkdir()
+        train(teacher, prepared, model, dataclasses.replace(cfg, max_steps=10))
+        cfg = dataclasses.replace(cfg, distill_from=[str(teacher)], distill_weight=0.7)
     return prepared, model, cfg
 
 
 @pytest.mark.parametrize("task", ["lm", "lm-buffered", "lm-awd", "lm-awd-buffered", "lm-shifted",
                                   "lm-shifted-buffered", "lm-reversed-buffered", "classify", "classify-buffered",
-                                  "lm-ema-buffered", "classify-ema"])
+                                  "lm-ema-buffered", "classify-ema", "classify-distill-buffered"])
 def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     prepared, model_cfg, cfg = setups(tmp_path, task)
     if task.endswith("-buffered"):  # the CUDA-graph step's buffers, capturable optimizer and tensor lr, run eagerly
@@ -89,6 +95,10 @@ def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     first = train(split, prepared, model_cfg, cfg, events=StopAt(stop, 20), stop=stop, save_every="0")
     assert first["stopped_by"] == "interrupted" and first["steps"] == 20
     assert json.loads((split / "config.json").read_text())["status"] == "interrupted"
+    if "-distill" in task:  # the resumed run learns from the targets it started with, not from the teachers
+        import shutil
+
+        shutil.rmtree(tmp_path / "teacher")
     second = train(split, prepared, model_cfg, cfg, resume=True, save_every="0")
     assert second["steps"] == 40 and second["stopped_by"] == "steps"
     if task.startswith("lm-shifted"):

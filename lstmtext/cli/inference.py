@@ -439,6 +439,7 @@ def info(
     from lstmtext.checkpoint import check_run, load_checkpoint
 
     check_run(checkpoint)  # before torch is imported
+    from lstmtext.distill import describe
     from lstmtext.models import count_parameters
 
     ckpt = load_checkpoint(checkpoint)  # validates every file before anything is shown
@@ -475,6 +476,7 @@ def info(
                            **{k: train[k] for k in ("ar", "tar", "adversarial", "shift_windows") if train.get(k)}},
         "optimizer": train.get("optimizer"),
         **({"weights": f"moving average (--ema {train['ema']:g})"} if train.get("ema") else {}),
+        **({"distilled_from": describe(train)} if train.get("distill_from") else {}),
         "labels": config.get("labels"),
         "steps": result.get("steps", saved),
         "saved_state_step": saved,

@@ -13,7 +13,8 @@ import typer
 
 from lstmtext.cli import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet, SplitSeed,
                           TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
-                          _data_table, _default_corpus, _prepare, _spec, app, flag_name, handle_errors, typed)
+                          _data_table, _default_corpus, _prepare, _spec, app, flag_name, handle_errors, refuse_unless,
+                          typed)
 from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, validate_model
 from lstmtext.errors import UserError, usage_error
 
@@ -145,6 +146,17 @@ def train(
     ema: Annotated[float, typer.Option("--ema", help="Validate and save a moving average of the weights "
                                        "with this decay (e.g. 0.999: about the last 1,000 steps) instead of "
                                        "the last weights; 0 is off.")] = 0.0,
+    distill_from: Annotated[Optional[list[Path]], typer.Option("--distill-from", metavar="RUN", help="classify: "
+                                                               "also learn from this classifier run's "
+                                                               "probabilities on the training texts (repeatable: "
+                                                               "their mean), knowledge distillation: one model "
+                                                               "near an ensemble's accuracy. The runs share this "
+                                                               "run's tokenizer and labels.")] = None,
+    distill_weight: Annotated[float, typer.Option("--distill-weight", help="With --distill-from: the teachers' "
+                                                  "share of the loss; the labels have the rest.")] = 0.5,
+    distill_temperature: Annotated[float, typer.Option("--distill-temperature", help="With --distill-from: both "
+                                                       "the teachers' and the model's logits are divided by "
+                                                       "this; above 1 softens confident teachers.")] = 2.0,
     seq_len: Annotated[int, typer.Option("--seq-len", help="lm: tokens per truncated-BPTT window.")] = 128,
     shift_windows: Annotated[bool, typer.Option("--shift-windows/--fixed-windows", help="lm: start each "
                                                 "epoch's windows at a random offset, so no token is always "
@@ -205,6 +217,7 @@ def train(
     """
     given = {k: v for k, v in locals().items() if k != "ctx"}  # the converted arguments (Paths as Paths)
     from lstmtext.data import Prepared, is_prepared
+    from lstmtext.distill import check_teacher_runs, check_teachers_fit
     from lstmtext.render import err
     from lstmtext.tokenizers import check_extendable, extends
 
@@ -236,7 +249,8 @@ def train(
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,
         freeze_epochs=freeze_epochs, adversarial=adversarial, cuda_graphs=cuda_graphs, ar=ar, tar=tar,
         compile=compile_head, shift_windows=shift_windows, freeze_embedding=freeze_embedding,
-        pretrained_lr=pretrained_lr, ema=ema)
+        pretrained_lr=pretrained_lr, ema=ema, distill_from=[str(p) for p in distill_from or []],
+        distill_weight=distill_weight, distill_temperature=distill_temperature)
     train_cfg.validate()
     embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
     model_cfg = ModelConfig(
@@ -277,6 +291,9 @@ def train(
         raise usage_error("--compile is for --task lm", "drop it for a classifier")
     if task != "lm" and shift_windows:
         raise usage_error("--shift-windows is for --task lm", "drop it for a classifier")
+    refuse_unless(ctx, {name: (bool(distill_from), "needs --distill-from (the classifiers to learn from)")
+                        for name in ("distill_weight", "distill_temperature")})
+    teachers = check_teacher_runs(distill_from or [])
     # A device that may be missing (cuda, mps) is checked before tokenizing; auto and cpu cannot fail,
     # so with them torch loads only once training starts, after any mistake in the corpus is reported.
     if device not in ("auto", "cpu"):
@@ -309,9 +326,14 @@ def train(
                                          else prepared.tokenizer.to_json() == lm_tokenizer.to_json()):
         raise UserError(f"{prepared_path} was tokenized with a different tokenizer than {init_from}",
                         "pass the raw corpus instead, so it is tokenized with the language model's tokenizer")
+    check_teachers_fit(distill_from or [], teachers, prepared.labels, prepared.tokenizer, str(prepared_path))
     model_cfg.vocab_size = prepared.tokenizer.vocab_size
     model_cfg.num_classes = len(prepared.labels)
     run_dir = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
+    if distill_from and not quiet:
+        texts = int(prepared.meta["splits"]["train"]["texts"])
+        err.print(f"--distill-from: {len(distill_from)} teacher{'s' * (len(distill_from) > 1)} label the "
+                  f"{texts:,} training texts first")
 
     from lstmtext.training import train as run_training
 
@@ -331,6 +353,7 @@ HELP_PANELS = {
                      "schedule", "warmup_steps", "class_weights", "adversarial", "ema", "patience"),
     "Starting from a language model": ("init_from", "init_backward_from", "extend_vocab", "freeze_embedding",
                                        "freeze_epochs", "pretrained_lr"),
+    "Learning from other classifiers": ("distill_from", "distill_weight", "distill_temperature"),
     "Length, saving and output": ("epochs", "max_steps", "time_limit", "eval_every", "log_every", "save_every",
                                   "on_nan", "out", "overwrite", "resume", "preset", "seed", "quiet"),
     "Hardware": ("device", "precision", "cuda_graphs", "compile_head"),
@@ -388,7 +411,8 @@ SOURCE_FLAGS = ("text_column", "label_column", "encoding", "valid_fraction", "te
 # Options that mean something for one task only; given on the command line for the other, they are refused.
 TASK_ONLY = {
     "classify": ("bidirectional", "pooling", "max_length", "class_weights", "adversarial", "label_column",
-                 "split_seed", "freeze_epochs", "pretrained_lr", "init_backward_from"),
+                 "split_seed", "freeze_epochs", "pretrained_lr", "init_backward_from", "distill_from",
+                 "distill_weight", "distill_temperature"),
     "lm": ("seq_len", "shift_windows", "tie_weights", "last_layer_size", "reverse", "variational", "weight_drop",
            "ar", "tar", "compile_head"),
 }
@@ -614,6 +638,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         ("parameters", f"{summary['parameters']:,}"),
     ]
     if summary["task"] == "classify":
+        if summary.get("teachers"):
+            rows.append(("distilled from", summary["teachers"]))
         rows += [("labels", ", ".join(summary["labels"])),
                  ("majority class", f"{summary['majority']:.1%} of train"),
                  ("truncated texts", f"{summary['truncated']:,} (longer than --max-length)")]
