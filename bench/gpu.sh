@@ -21,6 +21,8 @@
 #   bash bench/gpu.sh sst2-transfer both, in one go (~7.5 minutes on an H100: one call, with little to spare)
 #   bash bench/gpu.sh sst2-ensemble sst2-lms, then eight seeds of sst2-finetune's recipe and their ensembles
 #                                (bench/ensemble.py), ~8 minutes
+#   bash bench/gpu.sh sst2-distill sst2-lms, five --ema teachers, five students --distill-from them, scored
+#                                alone and the teachers as an ensemble (bench/ensemble.py), ~9 minutes
 #   bash bench/gpu.sh large-ablation TAG FLAGS...  on the GPU: ptb-word-large with FLAGS added (one AWD
 #                                regulariser: --variational-dropout, --weight-drop 0.5, ...), cut at 9 minutes
 #
@@ -180,6 +182,33 @@ fwbw-fz1-plr03-seed2 $base --init-backward-from checkpoints/sst2-lm-bw --seed 2"
     back quality
     python3 bench/ensemble.py --device cuda --group "the five forward-LM seeds=${five#,}" \
       --group "the three fw+bw seeds=${three#,}" --group "all eight=${five#,}$three"
+    back quality
+    ;;
+  sst2-distill)
+    # one model at an ensemble's accuracy (--distill-from): sst2-lms's forward model; five teachers, the
+    # ensemble recipe of sst2-ensemble with --ema 0.999; then five students of the same recipe that also learn
+    # from all five teachers, each seed paired with the teacher of that seed (~8 minutes). Each run's figures are in
+    # its quality file; the two groups are scored as ensembles. The figure named in advance: the five students'
+    # mean dev accuracy
+    bash "$0" sst2-lms
+    base="--init-from checkpoints/sst2-lm-fw --freeze-epochs 1 --pretrained-lr 0.3 --bidirectional --ema 0.999"
+    teachers="" from="" students=""
+    for seed in 1 2 3 4 5; do
+      # shellcheck disable=SC2086
+      python3 bench/quality.py sst2-classify --device cuda --tag "ema-fw-seed$seed" -- $base --seed $seed | tail -1
+      teachers="$teachers,checkpoints/quality-sst2-classify-ema-fw-seed$seed"
+      from="$from --distill-from checkpoints/quality-sst2-classify-ema-fw-seed$seed"
+    done
+    back quality
+    for seed in 1 2 3 4 5; do
+      # shellcheck disable=SC2086
+      python3 bench/quality.py sst2-classify --device cuda --tag "kd-fw-seed$seed" -- $base $from --seed $seed \
+        | tail -1
+      students="$students,checkpoints/quality-sst2-classify-kd-fw-seed$seed"
+    done
+    back quality
+    python3 bench/ensemble.py --device cuda --tag distill --group "teachers=${teachers#,}" \
+      --group "students=${students#,}"
     back quality
     ;;
   large-ablation)

@@ -465,17 +465,15 @@ def _steps_planned(cfg: TrainConfig, per_epoch: int) -> int:
 def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: TrainConfig,
           events: TrainEvents | None = None, init_from: Path | None = None, resume: bool = False,
           stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop",
-          init_backward: Path | None = None, pretrained_vocab: int = 0,
-          teacher_probs: np.ndarray | None = None) -> dict[str, Any]:
+          init_backward: Path | None = None, pretrained_vocab: int = 0) -> dict[str, Any]:
     """Train a model on a prepared folder and write a checkpoint folder; returns the summary.
 
     ``init_from`` (and for a bidirectional classifier's backward direction ``init_backward``): start
     from these language models' weights (``init_from_lm``; ``pretrained_vocab``, with ``--extend-vocab``:
     the size of their vocabulary, which the prepared tokenizer extends). A classifier with
-    ``train_cfg.distill_from`` learns from those runs' targets too (``distill.py``): ``teacher_probs`` when
-    given (``distill.teacher_targets``), else computed here. With ``resume`` the run continues from
-    ``run_dir``'s saved state (and its saved targets). When ``stop`` is set during training, the state is saved and the
-    summary says ``stopped_by: interrupted``.
+    ``train_cfg.distill_from`` learns from those runs' targets too (``distill.py``), computed here. With
+    ``resume`` the run continues from ``run_dir``'s saved state (and its saved targets). When ``stop`` is set
+    during training, the state is saved and the summary says ``stopped_by: interrupted``.
     """
     from lstmtext.state import load_state, save_state
 
@@ -498,7 +496,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     if init_backward is not None:
         task.pretrained += ("bwd.",)
     if train_cfg.distill_from and model_cfg.task == "classify":
-        task.soft = _teacher_probs(run_dir, prepared, train_cfg, device, resume, teacher_probs)
+        task.soft = _teacher_probs(run_dir, prepared, train_cfg, device, resume)
     if train_cfg.freeze_embedding:  # before the optimizer is made, so that it never holds the table
         model.embedding.weight.requires_grad_(False)
     model.to(device)
@@ -668,17 +666,15 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     return summary
 
 
-def _teacher_probs(run_dir: Path, prepared: Prepared, cfg: TrainConfig, device: torch.device, resume: bool,
-                   given: np.ndarray | None) -> np.ndarray:
-    """The teachers' targets: those the run started with when it resumes, else ``given`` or computed now,
-    and saved in the run folder."""
+def _teacher_probs(run_dir: Path, prepared: Prepared, cfg: TrainConfig, device: torch.device,
+                   resume: bool) -> np.ndarray:
+    """The teachers' targets: those the run started with when it resumes, else computed now and saved in
+    the run folder."""
     from lstmtext.distill import load_targets, save_targets, teacher_targets
 
-    shape = (int(prepared.meta["splits"]["train"]["texts"]), len(prepared.labels))
     if resume:
-        return load_targets(run_dir, *shape)
-    probs = given if given is not None else teacher_targets([Path(p) for p in cfg.distill_from], prepared,
-                                                            cfg.distill_temperature, device)
+        return load_targets(run_dir, int(prepared.meta["splits"]["train"]["texts"]), len(prepared.labels))
+    probs = teacher_targets([Path(p) for p in cfg.distill_from], prepared, cfg.distill_temperature, device)
     save_targets(run_dir, probs)
     return probs
 
