@@ -189,6 +189,10 @@ CASES = [
      ["--level word conflicts with lm", "has level char"]),
     ("--min-freq with --init-from", ["train", "small.txt", "--init-from", "lm", "--min-freq", "3"], 2,
      ["--min-freq has no effect", "--extend-vocab"]),
+    ("--out is the --init-from run", ["train", "small.txt", "--init-from", "lm", "--out", "./lm", "--overwrite"], 2,
+     ["--out lm is the --init-from run", "another --out"]),
+    ("--out is a --distill-from run", ["train", "nolabels.tsv", "--task", "classify", "--distill-from", "clf",
+                                       "--out", "clf", "--overwrite"], 2, ["--out clf is the --distill-from run"]),
 ]
 
 

@@ -27,6 +27,13 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def _refuse_out_as_input(out: Path | None, inputs: list[tuple[str, Path | None]]) -> None:
+    """--out naming a run this one starts or learns from: --overwrite would delete it before it is read."""
+    for flag, run in inputs:
+        if out is not None and run is not None and out.resolve() == Path(run).resolve():
+            raise usage_error(f"--out {out} is the {flag} run, which this run reads", "pick another --out")
+
+
 def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> Path:
     from lstmtext.checkpoint import CONFIG, clear_run
 
@@ -294,6 +301,8 @@ def train(
     refuse_unless(ctx, {name: (bool(distill_from), "needs --distill-from (the classifiers to learn from)")
                         for name in ("distill_weight", "distill_temperature")})
     teachers = check_teacher_runs(distill_from or [])
+    _refuse_out_as_input(out, [("--init-from", init_from), ("--init-backward-from", init_backward_from),
+                               *(("--distill-from", run) for run in distill_from or [])])
     # A device that may be missing (cuda, mps) is checked before tokenizing; auto and cpu cannot fail,
     # so with them torch loads only once training starts, after any mistake in the corpus is reported.
     if device not in ("auto", "cpu"):
