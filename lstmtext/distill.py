@@ -61,7 +61,7 @@ def teacher_targets(runs: list[Path], prepared: Any, temperature: float, device:
                     done: Callable[[int], None] | None = None) -> np.ndarray:
     """The teachers' mean class probabilities at ``temperature`` for every training text, [texts, classes]
     in ``prepared``'s label order (each teacher reads a text cut to its own --max-length, as it would in
-    ``classify``). ``done(k)`` is called after the k-th teacher."""
+    ``classify``). ``done(n)`` is told of each batch of n texts a teacher has labelled."""
     import torch
 
     from lstmtext.checkpoint import load_checkpoint
@@ -69,15 +69,13 @@ def teacher_targets(runs: list[Path], prepared: Any, temperature: float, device:
 
     labels = prepared.labels
     total: np.ndarray | None = None
-    for k, run in enumerate(runs, 1):
+    for run in runs:
         ckpt = load_checkpoint(run, str(device), task="classify")
         seqs, _ = prepared.cut_texts("train", int(ckpt.config["train"].get("max_length", 256)))
         columns = [ckpt.config["labels"].index(name) for name in labels]
-        log_probs = torch.from_numpy(predict_proba(ckpt.model, seqs, 256, device, log=True)[:, columns])
+        log_probs = torch.from_numpy(predict_proba(ckpt.model, seqs, 256, device, log=True, done=done)[:, columns])
         soft = torch.softmax(log_probs.double() / temperature, dim=-1).numpy()
         total = soft if total is None else total + soft
-        if done is not None:
-            done(k)
     assert total is not None  # at least one teacher (the CLI asks for one)
     return (total / len(runs)).astype(np.float32)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -262,9 +263,10 @@ class Classifier(nn.Module):
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.device, log: bool = False) -> np.ndarray:
+def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.device, log: bool = False,
+                  done: Callable[[int], None] | None = None) -> np.ndarray:
     """Class probabilities (``log``: their logarithms) for token-id sequences (each non-empty), batched by
-    length, in input order."""
+    length, in input order; ``done(n)`` is told of each batch of n sequences (a progress bar)."""
     model.eval()
     out = np.zeros((len(seqs), model.cfg.num_classes), dtype=np.float32)
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
@@ -277,6 +279,8 @@ def predict_proba(model: nn.Module, seqs: list, batch_size: int, device: torch.d
         logits = model(x.to(device), lengths).float()
         probs = torch.log_softmax(logits, dim=-1) if log else torch.softmax(logits, dim=-1)
         out[rows] = probs.cpu().numpy()
+        if done is not None:
+            done(len(rows))
     return out
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
+from rich.text import Text
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -25,6 +28,28 @@ def byte_progress(quiet: bool) -> Progress:
     return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                     TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(), TimeRemainingColumn(),
                     console=err, disable=quiet, transient=True)
+
+
+class RateColumn(ProgressColumn):
+    """'1.2k texts/s', once rich has measured a rate."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{human(task.speed)} {self.unit}/s" if task.speed else "")
+
+
+@contextmanager
+def counting(description: str, total: int, unit: str, quiet: bool = False) -> Iterator[Callable[[int], None]]:
+    """A transient bar on stderr (count, rate, elapsed time, ETA) for ``total`` items; yields ``done(n)``,
+    to be called as each n more are done."""
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err,
+                  disable=quiet, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
 
 
 class TrainProgress:
@@ -62,6 +87,10 @@ class TrainProgress:
 
     def end(self, info: dict[str, Any]) -> None:
         self.progress.stop()
+
+    def counting(self, description: str, total: int, unit: str) -> Any:
+        """A bar for work before the first step (teachers labelling the training texts)."""
+        return counting(description, total, unit, self.quiet)
 
     def close(self) -> None:
         self.progress.stop()

@@ -6,6 +6,7 @@ The trainer drives either through the same small interface: ``steps_per_epoch``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,9 @@ def in_reading_order(tokens: np.ndarray, reverse: bool) -> np.ndarray:
 
 @torch.no_grad()
 def lm_eval(model: torch.nn.Module, tokens: np.ndarray, batch_size: int, seq_len: int, device: torch.device,
-            amp: Any) -> tuple[float, int] | None:
-    """Mean next-token loss over a token array (streams carried across windows) and the count scored."""
+            amp: Any, done: Callable[[int], None] | None = None) -> tuple[float, int] | None:
+    """Mean next-token loss over a token array (streams carried across windows) and the count scored;
+    ``done(n)`` is told of each window of n tokens (a progress bar; it does not wait for the device)."""
     bs = max(1, min(batch_size, len(tokens) // (seq_len + 1) or 1))
     if len(tokens) < 2 * bs:
         return None
@@ -50,6 +52,8 @@ def lm_eval(model: torch.nn.Module, tokens: np.ndarray, batch_size: int, seq_len
             logits, state = model(x, state)
         total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
         count += y.numel()
+        if done is not None:
+            done(y.numel())
     model.train(was_training)
     return float(total.item()) / max(count, 1), count
 

@@ -44,6 +44,10 @@ class TrainEvents:
 
     def end(self, info: dict[str, Any]) -> None: ...
 
+    def counting(self, description: str, total: int, unit: str) -> Any:
+        """A context giving ``done(n)`` for work of ``total`` items before the first step."""
+        return nullcontext(lambda n: None)
+
 
 def resolve_device(spec: str) -> torch.device:
     check_device(spec)
@@ -496,7 +500,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     if init_backward is not None:
         task.pretrained += ("bwd.",)
     if train_cfg.distill_from and model_cfg.task == "classify":
-        task.soft = _teacher_probs(run_dir, prepared, train_cfg, device, resume)
+        task.soft = _teacher_probs(run_dir, prepared, train_cfg, device, resume, events)
     if train_cfg.freeze_embedding:  # before the optimizer is made, so that it never holds the table
         model.embedding.weight.requires_grad_(False)
     model.to(device)
@@ -667,14 +671,17 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
 
 
 def _teacher_probs(run_dir: Path, prepared: Prepared, cfg: TrainConfig, device: torch.device,
-                   resume: bool) -> np.ndarray:
-    """The teachers' targets: those the run started with when it resumes, else computed now and saved in
-    the run folder."""
+                   resume: bool, events: TrainEvents) -> np.ndarray:
+    """The teachers' targets: those the run started with when it resumes, else computed now (with a bar) and
+    saved in the run folder."""
     from lstmtext.distill import load_targets, save_targets, teacher_targets
 
+    texts = int(prepared.meta["splits"]["train"]["texts"])
     if resume:
-        return load_targets(run_dir, int(prepared.meta["splits"]["train"]["texts"]), len(prepared.labels))
-    probs = teacher_targets([Path(p) for p in cfg.distill_from], prepared, cfg.distill_temperature, device)
+        return load_targets(run_dir, texts, len(prepared.labels))
+    runs = [Path(p) for p in cfg.distill_from]
+    with events.counting("teachers label", texts * len(runs), "texts") as done:
+        probs = teacher_targets(runs, prepared, cfg.distill_temperature, device, done)
     save_targets(run_dir, probs)
     return probs
 

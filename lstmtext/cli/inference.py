@@ -116,7 +116,8 @@ def _in_label_order(probs: Any, ckpt: Any, labels: list[str]) -> Any:
     return probs[:, [own.index(name) for name in labels]]
 
 
-def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any) -> tuple[Any, list[int], int]:
+def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any,
+                    what: str) -> tuple[Any, list[int], int]:
     """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
     least one token: (probabilities, indexes of those texts, how many of them some run truncated)."""
     from lstmtext.data import one_line
@@ -127,16 +128,19 @@ def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: An
     if not keep:
         return None, keep, truncated
     seqs = [[ids[i][:_max_length(c)] for i in keep] for c, ids in zip(ckpts, encoded)]
-    return _mean_proba(ckpts, seqs, batch_size, dev), keep, truncated
+    return _mean_proba(ckpts, seqs, batch_size, dev, what), keep, truncated
 
 
-def _mean_proba(ckpts: list[Any], seqs: list[list[Any]], batch_size: int, dev: Any) -> Any:
-    """The runs' mean class probabilities, in the first run's label order; seqs[k] is run k's token ids."""
+def _mean_proba(ckpts: list[Any], seqs: list[list[Any]], batch_size: int, dev: Any, what: str) -> Any:
+    """The runs' mean class probabilities, in the first run's label order; seqs[k] is run k's token ids. A bar
+    named ``what`` counts the texts each run has read."""
     from lstmtext.models import predict_proba
+    from lstmtext.render import counting
 
     labels = ckpts[0].config["labels"]
-    return sum(_in_label_order(predict_proba(c.model, s, batch_size, dev), c, labels)
-               for c, s in zip(ckpts, seqs)) / len(ckpts)
+    with counting(what, sum(map(len, seqs)), "texts") as done:
+        return sum(_in_label_order(predict_proba(c.model, s, batch_size, dev, done=done), c, labels)
+                   for c, s in zip(ckpts, seqs)) / len(ckpts)
 
 
 def _shorten(text: str, width: int = 70) -> str:
@@ -182,7 +186,7 @@ def classify(
     dev = resolve_device(device)
     ckpts = _load_classifiers(runs, dev)
     labels: list[str] = ckpts[0].config["labels"]
-    probs, keep, truncated = _ensemble_proba(ckpts, items, batch_size, dev)
+    probs, keep, truncated = _ensemble_proba(ckpts, items, batch_size, dev, "classify")
     rows: list[dict[str, Any]] = [{"text": t, "label": None, "confidence": None, "note": "empty"} for t in items]
     if all_scores:  # every row has the same keys, the empty ones with null scores
         for row in rows:
@@ -348,7 +352,7 @@ def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -
                             "pass the corpus to evaluate the ensemble on")
         gold = own
         seqs.append(texts)
-    return gold or [], _mean_proba(ckpts, seqs, 128, dev) if gold else None
+    return gold or [], _mean_proba(ckpts, seqs, 128, dev, "evaluate") if gold else None
 
 
 def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None, text_column: str | None,
@@ -377,7 +381,7 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
         if unknown:
             raise UserError(f"the corpus has labels the model does not know: {', '.join(sorted(unknown)[:10])}",
                             f"known labels: {', '.join(labels)}")
-        probs, keep, _ = _ensemble_proba(ckpts, texts, 128, dev)
+        probs, keep, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate")
         gold = [gold[i] for i in keep]
     if probs is None:
         raise UserError("nothing to evaluate: no labelled, non-empty texts found")
@@ -398,6 +402,7 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
     import numpy as np
 
     from lstmtext.metrics import bits_per_char, perplexity
+    from lstmtext.render import counting
     from lstmtext.tasks import in_reading_order, lm_eval
     from lstmtext.training import autocast_dtype, autocast_for
 
@@ -414,8 +419,9 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
     train = ckpt.config["train"]
     amp = autocast_for(autocast_dtype(str(train.get("precision", "auto")), dev), dev)  # as training measured it
     tokens = in_reading_order(np.asarray(tokens), ckpt.model.cfg.reverse)
-    result = lm_eval(ckpt.model, tokens, int(train.get("eval_batch_size", 16)),
-                     int(train.get("seq_len", 128)), dev, amp)
+    with counting("evaluate", max(len(tokens) - 1, 0), "tokens") as done:
+        result = lm_eval(ckpt.model, tokens, int(train.get("eval_batch_size", 16)),
+                         int(train.get("seq_len", 128)), dev, amp, done)
     if result is None:
         raise UserError("too little text to evaluate", "give a longer corpus")
     loss, count = result

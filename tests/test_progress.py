@@ -1,0 +1,71 @@
+"""Long work shows a bar with its count, rate and ETA on a terminal: training, tokenizing, classifying, evaluating
+and a distilled run's teachers labelling its training texts."""
+
+import json
+import re
+
+import pytest
+from rich.console import Console
+
+from tests.conftest import SMALL_TEXT, TALES
+from tests.test_classify import separable_rows, write_tsv
+
+CLASSIFIER = ["--task", "classify", "--hidden-size", "32", "--epochs", "2", "--device", "cpu"]
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """stderr as a 200-column terminal, so that rich draws its bars (a pipe gets none)."""
+    from lstmtext import render
+
+    monkeypatch.setattr(render, "err", Console(stderr=True, force_terminal=True, width=200, soft_wrap=True))
+
+
+def plain(text):
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_training_and_tokenizing_draw_bars_with_rate_and_eta(cli, tmp_path, terminal):
+    (tmp_path / "small.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
+    result = cli("train", "small.txt", "--hidden-size", "32", "--seq-len", "32", "--batch-size", "8", "--max-steps",
+                 "30", "--eval-every", "10", "--log-every", "5", "--device", "cpu", "--out", "run")
+    assert result.code == 0, result.err
+    err = plain(result.err)
+    assert re.search(r"train .*30/30 .*tok/s .*ETA", err), err[-2000:]
+    assert "tokenize train" in err
+
+
+def test_classify_and_evaluate_count_the_texts_each_run_reads(cli, tmp_path, terminal):
+    write_tsv(tmp_path / "topics.tsv", separable_rows())
+    assert cli("train", "topics.tsv", *CLASSIFIER, "--quiet", "--out", "clf").code == 0
+    (tmp_path / "texts.txt").write_text("\n".join(text for text, _ in separable_rows(30, seed=5)), encoding="utf-8")
+    result = cli("classify", "clf", "--file", "texts.txt", "--batch-size", "4", "--format", "jsonl")
+    assert result.code == 0, result.err
+    assert len(result.out.splitlines()) == 30  # the bar is on stderr: stdout holds the rows alone
+    assert re.search(r"classify .*30/30 .*texts/s .*ETA", plain(result.err)), result.err[-2000:]
+    assert cli("train", "topics.tsv", *CLASSIFIER, "--seed", "2", "--quiet", "--out", "clf2").code == 0
+    ensemble = cli("evaluate", "clf", "topics.tsv", "--ensemble", "clf2", "--format", "json")
+    assert ensemble.code == 0, ensemble.err
+    texts = sum(row["support"] for row in json.loads(ensemble.out)["per_class"])
+    assert re.search(rf"evaluate .*{2 * texts}/{2 * texts} .*texts/s", plain(ensemble.err)), ensemble.err[-2000:]
+
+
+def test_evaluating_a_language_model_counts_tokens(cli, tiny_lm, terminal):
+    run, _ = tiny_lm
+    result = cli("evaluate", run, str(TALES), "--format", "json")
+    assert result.code == 0, result.err
+    assert re.search(r"evaluate .*tokens/s .*ETA", plain(result.err)), result.err[-2000:]
+
+
+def test_a_distilled_runs_teachers_label_its_training_texts_on_a_bar(cli, tmp_path, terminal):
+    write_tsv(tmp_path / "topics.tsv", separable_rows())
+    assert cli("train", "topics.tsv", *CLASSIFIER, "--quiet", "--out", "teacher").code == 0
+    assert cli("train", "topics.tsv", *CLASSIFIER, "--seed", "2", "--quiet", "--out", "teacher2").code == 0
+    result = cli("train", "topics.tsv", *CLASSIFIER, "--distill-from", "teacher", "--distill-from", "teacher2",
+                 "--out", "student")
+    assert result.code == 0, result.err
+    err = plain(result.err)
+    train_texts = int(re.search(r"label the ([\d,]+) training texts first", err).group(1).replace(",", ""))
+    assert re.search(rf"teachers label .*{2 * train_texts}/{2 * train_texts} .*texts/s", err), err[-2000:]
+    quiet = cli("train", "topics.tsv", *CLASSIFIER, "--distill-from", "teacher", "--quiet", "--out", "student2")
+    assert quiet.code == 0 and "teachers label" not in quiet.err
