@@ -87,6 +87,7 @@ def text_before(tokenizer: Tokenizer, ids: Sequence[int], context: Sequence[int]
 
 
 GRAPH_MIN_LENGTH = 32  # shorter samples decode eagerly: capturing costs more than it would save
+COUNT_EVERY = 32  # sample() tells a progress bar of its tokens every this many steps (a call costs microseconds)
 NOISE_STEPS = 64  # steps of sampling noise drawn in one go (fewer, larger RNG calls) ...
 NOISE_BYTES = 64 << 20  # ... as long as [steps, samples, vocabulary] floats stay under this
 
@@ -147,7 +148,7 @@ class Decoder:
 @torch.no_grad()
 def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: SampleSettings,
            device: torch.device, on_step: Callable[[list[int]], None] | None = None, cuda_graph: bool = True,
-           report: dict | None = None) -> list[list[int]]:
+           report: dict | None = None, done: Callable[[int], None] | None = None) -> list[list[int]]:
     """Generate ``settings.length`` tokens after the prompt for each of ``num_samples`` rows (before
     it, in text order, for a model that reads right to left: ``--reverse``).
 
@@ -156,7 +157,8 @@ def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: 
     is False, or the sample is shorter than ``GRAPH_MIN_LENGTH``) the one-token step is captured as a
     CUDA graph after a few eager steps and replayed, which takes its dozens of kernel launches off the
     host; if capture fails it stays eager.
-    ``report``, when given, receives how the steps ran (``decode``).
+    ``report``, when given, receives how the steps ran (``decode``). ``done(n)`` (a progress bar) is told of
+    every n tokens written, every ``COUNT_EVERY`` steps; it does not wait for the device.
     """
     from lstmtext.graphs import Replayer
 
@@ -176,6 +178,8 @@ def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: 
         replayer.run(settings.num_samples, decoder.step)
         if on_step is not None:
             on_step(decoder.token.tolist())
+        if done is not None and ((t + 1) % COUNT_EVERY == 0 or t + 1 == settings.length):
+            done(settings.num_samples * ((t % COUNT_EVERY) + 1))
     if report is not None:
         report["decode"] = replayer.mode
     rows = decoder.out.tolist()

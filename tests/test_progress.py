@@ -69,3 +69,27 @@ def test_a_distilled_runs_teachers_label_its_training_texts_on_a_bar(cli, tmp_pa
     assert re.search(rf"teachers label .*{2 * train_texts}/{2 * train_texts} .*texts/s", err), err[-2000:]
     quiet = cli("train", "topics.tsv", *CLASSIFIER, "--distill-from", "teacher", "--quiet", "--out", "student2")
     assert quiet.code == 0 and "teachers label" not in quiet.err
+
+
+def test_generating_samples_together_counts_their_tokens(cli, tiny_lm, terminal):
+    run, _ = tiny_lm
+    result = cli("generate", run, "--length", "70", "--num-samples", "3", "--device", "cpu")
+    assert result.code == 0, result.err
+    assert result.out.count("--- sample") == 3
+    assert re.search(r"generate .*210/210 .*tokens/s .*ETA", plain(result.err)), result.err[-2000:]
+
+
+def test_sample_tells_its_bar_of_every_token_in_batches_of_steps(tiny_lm):
+    import torch
+
+    from lstmtext.checkpoint import load_checkpoint
+    from lstmtext.config import SampleSettings
+    from lstmtext.sampling import COUNT_EVERY, sample
+
+    ckpt = load_checkpoint(tiny_lm[0], "cpu")
+    counts = []
+    length = 2 * COUNT_EVERY + 5
+    rows = sample(ckpt.model, ckpt.tokenizer, "The", SampleSettings(length=length, num_samples=2), torch.device("cpu"),
+                  done=counts.append)
+    assert [len(r) for r in rows] == [length, length]
+    assert counts == [2 * COUNT_EVERY, 2 * COUNT_EVERY, 2 * 5]

@@ -365,7 +365,7 @@ def generate(
     from lstmtext.checkpoint import check_run, load_checkpoint
 
     check_run(checkpoint, "lm")  # a missing or wrong run is reported before torch is imported
-    from lstmtext.render import err
+    from lstmtext.render import counting, err
     from lstmtext.sampling import StreamText, sample, start_ids, text_after, text_before
     from lstmtext.training import resolve_device
 
@@ -390,7 +390,8 @@ def generate(
         text.finish()
         sys.stdout.write("\n")
         return
-    rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs)
+    with counting("generate", length * num_samples, "tokens") as done:
+        rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs, done=done)
     texts = [text_before(tok, r, context) + prompt if reverse else prompt + text_after(tok, context, r) for r in rows]
     if json_out:
         print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts}, ensure_ascii=False))
