@@ -28,7 +28,9 @@ from lstmtext.tokenizers import UNK, Tokenizer, build_tokenizer, load_tokenizer,
 
 FORMAT_VERSION = 1
 META = "meta.json"
-Progress = Callable[[str, int, int], None]  # (split, bytes done, bytes total)
+# (split, done, total): bytes of a text split read so far and in all; for a table's records, records read and 0
+Progress = Callable[[str, int, int], None]
+RECORDS_EVERY = 512  # records between two progress reports (a report costs microseconds, a record about 10)
 
 
 def _dtype_for(vocab_size: int) -> str:
@@ -65,7 +67,8 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         splits = {}
         for name in SPLITS:
             if labels is not None:
-                splits[name] = _encode_records(corpus.splits.get(name), tokenizer, tmp, name, dtype, labels)
+                splits[name] = _encode_records(corpus.splits.get(name), tokenizer, tmp, name, dtype, labels,
+                                               progress)
             else:
                 splits[name] = _encode_split(corpus.splits[name], tokenizer, tmp / f"{name}.bin", dtype, name,
                                              progress)
@@ -225,16 +228,21 @@ def label_warnings(labels: list[str]) -> list[str]:
 
 
 def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dtype: str,
-                    labels: list[str]) -> dict[str, Any]:
-    """Token ids of every text back to back, plus offsets and label ids (all memory-mappable)."""
+                    labels: list[str], progress: Progress | None = None) -> dict[str, Any]:
+    """Token ids of every text back to back, plus offsets and label ids (all memory-mappable); ``progress``
+    hears of the records read every ``RECORDS_EVERY`` (their number is not known before)."""
     index = {n: i for i, n in enumerate(labels)}
     offsets = array("q", [0])  # compact C arrays: millions of texts cost 12 bytes each, not Python objects
     label_ids = array("i")
     chars = unks = 0
     empty = 0
     unknown: dict[str, int] = {}
+    read = 0
     with (folder / f"{name}.bin").open("wb") as fh:
         for text, label, path, line in (split.records() if split is not None else ()):
+            read += 1
+            if progress and read % RECORDS_EVERY == 0:
+                progress(name, read, 0)
             lab = label_name(label)
             if lab is None:
                 split.report.skip(path, line, "missing label")
@@ -253,6 +261,8 @@ def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, d
             label_ids.append(index[lab])
             chars += len(text)
             unks += int(np.count_nonzero(ids == UNK))
+    if progress and split is not None:
+        progress(name, read, 0)
     if unknown:
         shown = ", ".join(sorted(unknown)[:10])
         raise UserError(f"the {name} split has labels the train split does not have: {shown}",

@@ -25,7 +25,7 @@ def plain(text):
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
 
 
-def test_training_and_tokenizing_draw_bars_with_rate_and_eta(cli, tmp_path, terminal):
+def test_training_draws_a_bar_with_rate_and_eta(cli, tmp_path, terminal):
     (tmp_path / "small.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
     result = cli("train", "small.txt", "--hidden-size", "32", "--seq-len", "32", "--batch-size", "8", "--max-steps",
                  "30", "--eval-every", "10", "--log-every", "5", "--device", "cpu", "--out", "run")
@@ -33,6 +33,24 @@ def test_training_and_tokenizing_draw_bars_with_rate_and_eta(cli, tmp_path, term
     err = plain(result.err)
     assert re.search(r"train .*30/30 .*tok/s .*ETA", err), err[-2000:]
     assert "tokenize train" in err
+
+
+def test_tokenizing_text_shows_the_share_read_and_the_rate_in_bytes(cli, tmp_path, terminal):
+    (tmp_path / "big.txt").write_text(SMALL_TEXT * 12_000, encoding="utf-8")  # 2.9 MB: read in three chunks
+    result = cli("tokenize", "big.txt", "--level", "char", "--out", "prep")
+    assert result.code == 0, result.err
+    assert re.search(r"tokenize train .*100% .*B/s .*ETA", plain(result.err)), result.err[-2000:]
+
+
+def test_tokenizing_a_table_counts_its_records(cli, tmp_path, terminal, monkeypatch):
+    from lstmtext import data
+
+    monkeypatch.setattr(data, "RECORDS_EVERY", 16)  # several reports even for a small table
+    write_tsv(tmp_path / "topics.tsv", separable_rows(400))
+    result = cli("tokenize", "topics.tsv", "--task", "classify", "--out", "prep")
+    assert result.code == 0, result.err
+    train = json.loads((tmp_path / "prep" / "meta.json").read_text())["splits"]["train"]["texts"]
+    assert re.search(rf"tokenize train .* {train:,} records .*records/s", plain(result.err)), result.err[-2000:]
 
 
 def test_classify_and_evaluate_count_the_texts_each_run_reads(cli, tmp_path, terminal):

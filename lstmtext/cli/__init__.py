@@ -214,9 +214,10 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     with byte_progress(quiet) as progress:
         tasks: dict[str, Any] = {}
 
-        def report(split: str, done: int, total: int) -> None:
+        def report(split: str, done: int, total: int) -> None:  # bytes of a text split, or records of a table
             if split not in tasks:
-                tasks[split] = progress.add_task(f"tokenize {split}", total=total or None)
+                tasks[split] = progress.add_task(f"tokenize {split}", total=total or None,
+                                                 unit="bytes" if total else "records")
             progress.update(tasks[split], completed=done)
 
         meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
