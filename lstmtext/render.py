@@ -24,28 +24,6 @@ def human(n: float) -> str:
     return f"{n:.3g}T"
 
 
-class ReadColumn(ProgressColumn):
-    """How much a tokenize bar has read and how fast: '42% 12.3 MB/s' for a text split's bytes, '12,288 records
-    9.1k records/s' for a table's records, whose number is not known before they are read."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bytes = TransferSpeedColumn()
-
-    def render(self, task: Task) -> Text:
-        if task.fields.get("unit") == "records":
-            rate = f" {human(task.speed)} records/s" if task.speed else ""
-            return Text(f"{int(task.completed):,} records{rate}")
-        return Text(f"{task.percentage:>3.0f}% ") + self.bytes.render(task)
-
-
-def byte_progress(quiet: bool) -> Progress:
-    """tokenize's bars, one per split (``unit``: bytes or records; ``ReadColumn``), with elapsed time and ETA."""
-    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), ReadColumn(),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=quiet,
-                    transient=True)
-
-
 class RateColumn(ProgressColumn):
     """'1.2k texts/s', once rich has measured a rate."""
 
@@ -55,6 +33,27 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         return Text(f"{human(task.speed)} {self.unit}/s" if task.speed else "")
+
+
+class ReadColumn(ProgressColumn):
+    """How much a tokenize bar has read and how fast: '42% 12.3 MB/s' for a text split's bytes, '12,288 records
+    9.1k records/s' for a table's records, whose number is not known before they are read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes, self.records = TransferSpeedColumn(), RateColumn("records")
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("unit") == "records":
+            return Text(f"{int(task.completed):,} records ") + self.records.render(task)
+        return Text(f"{task.percentage:>3.0f}% ") + self.bytes.render(task)
+
+
+def byte_progress(quiet: bool) -> Progress:
+    """tokenize's bars, one per split (``unit``: bytes or records; ``ReadColumn``), with elapsed time and ETA."""
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), ReadColumn(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=quiet,
+                    transient=True)
 
 
 @contextmanager

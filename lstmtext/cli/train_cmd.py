@@ -29,8 +29,10 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def _refuse_out_as_input(out: Path | None, inputs: list[tuple[str, Path | None]]) -> None:
     """--out naming a run this one starts or learns from: --overwrite would delete it before it is read."""
+    if out is None:
+        return
     for flag, run in inputs:
-        if out is not None and run is not None and out.resolve() == Path(run).resolve():
+        if run is not None and out.resolve() == Path(run).resolve():
             raise usage_error(f"--out {out} is the {flag} run, which this run reads", "pick another --out")
 
 
