@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 out = Console(soft_wrap=True)
@@ -24,11 +24,26 @@ def human(n: float) -> str:
     return f"{n:.3g}T"
 
 
+def whole() -> Column:
+    """A bar's column that is never cut: on a narrow terminal (80 columns) rich squeezes every column that may
+    wrap and ellipsises its text ('395/31…'); with the figures kept whole, the bar gives way instead."""
+    return Column(no_wrap=True)
+
+
+def text_column(template: str) -> TextColumn:
+    return TextColumn(template, table_column=whole())
+
+
+def count_and_time() -> list[ProgressColumn]:
+    """Elapsed time, then 'ETA' and the time remaining."""
+    return [TimeElapsedColumn(table_column=whole()), text_column("ETA"), TimeRemainingColumn(table_column=whole())]
+
+
 class RateColumn(ProgressColumn):
     """'1.2k texts/s', once rich has measured a rate."""
 
     def __init__(self, unit: str) -> None:
-        super().__init__()
+        super().__init__(table_column=whole())
         self.unit = unit
 
     def render(self, task: Task) -> Text:
@@ -40,7 +55,7 @@ class ReadColumn(ProgressColumn):
     9.1k records/s' for a table's records, whose number is not known before they are read."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(table_column=whole())
         self.bytes, self.records = TransferSpeedColumn(), RateColumn("records")
 
     def render(self, task: Task) -> Text:
@@ -51,17 +66,16 @@ class ReadColumn(ProgressColumn):
 
 def byte_progress(quiet: bool) -> Progress:
     """tokenize's bars, one per split (``unit``: bytes or records; ``ReadColumn``), with elapsed time and ETA."""
-    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), ReadColumn(),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=quiet,
-                    transient=True)
+    return Progress(SpinnerColumn(), text_column("[bold]{task.description}"), BarColumn(), ReadColumn(), *count_and_time(),
+                    console=err, disable=quiet, transient=True)
 
 
 @contextmanager
 def counting(description: str, total: int, unit: str, quiet: bool = False) -> Iterator[Callable[[int], None]]:
     """A transient bar on stderr (count, rate, elapsed time, ETA) for ``total`` items; yields ``done(n)``,
     to be called as each n more are done."""
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  RateColumn(unit), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err,
+    with Progress(SpinnerColumn(), text_column("[bold]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(table_column=whole()), RateColumn(unit), *count_and_time(), console=err,
                   disable=quiet, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
@@ -73,10 +87,9 @@ class TrainProgress:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
-            TextColumn("{task.fields[tps]} tok/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=err, disable=quiet, transient=False)
+            SpinnerColumn(), text_column("[bold]train"), BarColumn(), MofNCompleteColumn(table_column=whole()),
+            text_column("loss {task.fields[loss]}"), text_column("lr {task.fields[lr]}"), text_column("{task.fields[tps]} tok/s"),
+            *count_and_time(), console=err, disable=quiet, transient=False)
         self.task_id: Any = None
 
     def start(self, info: dict[str, Any]) -> None:

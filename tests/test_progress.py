@@ -111,3 +111,24 @@ def test_sample_tells_its_bar_of_every_token_in_batches_of_steps(tiny_lm):
                   done=counts.append)
     assert [len(r) for r in rows] == [length, length]
     assert counts == [2 * COUNT_EVERY, 2 * COUNT_EVERY, 2 * 5]
+
+
+def test_an_80_column_terminal_keeps_the_figures_whole_and_shrinks_the_bar(monkeypatch):
+    """rich ellipsises every column that may wrap when a bar is wider than the terminal ('395/31…'): the count,
+    loss, rate and times stay whole and the bar gives way."""
+    from lstmtext import render
+
+    console = Console(stderr=True, force_terminal=True, width=80, color_system=None)
+    monkeypatch.setattr(render, "err", console)
+    events = render.TrainProgress(quiet=False)
+    events.progress.live.auto_refresh = False
+    with console.capture() as captured:
+        events.start({"device": "cpu", "precision": "fp32", "parameters": 1, "steps": 31_500, "steps_per_epoch": 210,
+                      "run_dir": "run"})
+        events.step({"step": 12_345, "loss": 5.8771, "lr": 2.92e-3, "tokens_per_s": 28_400})
+        console.print(events.progress.make_tasks_table(events.progress.tasks))
+        events.end({})
+    shown = plain(captured.get())
+    line = next((ln for ln in shown.splitlines() if "train ━" in ln), shown)
+    assert "…" not in line and len(line) <= 80, line
+    assert re.search(r"train ━.* 12345/31500 loss 5\.877 lr 2\.92e-03 28\.4k tok/s \d:\d\d:\d\d ETA ", line), line
