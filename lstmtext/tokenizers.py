@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -21,13 +22,21 @@ from lstmtext.config import TokenizerSpec
 from lstmtext.errors import UserError, usage_error
 
 PAD, UNK, EOS = 0, 1, 2
+DEFAULT_PIECES = 4000  # a SentencePiece vocabulary's size unless --vocab-size says otherwise or the alphabet needs more
 FILENAME = "tokenizer.json"
 _NO_SPACE_BEFORE = set(".,!?;:)]}'\"%")
 _NO_SPACE_AFTER = set("([{\"")
 
 
+# Scripts written without spaces between words: Chinese, Japanese kana, Thai, Lao, Khmer, Myanmar
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1780-\u17ff"
+                       "\u1000-\u109f\U00020000-\U0003ffff]")
+_WORDLIKE = re.compile(r"\w")
+
+
 class Tokenizer(Protocol):
     kind: str
+    notes: list[str]  # what building it noticed about the text (kept as the prepared data's warnings)
 
     @property
     def vocab_size(self) -> int: ...
@@ -52,6 +61,7 @@ class CharTokenizer:
     def __init__(self, chars: list[str], lowercase: bool = False) -> None:
         self.itos = ["<pad>", "<unk>", *chars]
         self.lowercase = lowercase
+        self.notes: list[str] = []
         self._table: np.ndarray | None = None
 
     @property
@@ -122,6 +132,7 @@ class WordTokenizer:
         self.stoi.pop("<pad>")
         self.lowercase = lowercase
         self.word_split = word_split
+        self.notes: list[str] = []
         self._pattern = _PATTERNS[word_split]
 
     @property
@@ -154,7 +165,9 @@ class WordTokenizer:
                 raise usage_error(f"--vocab-size {spec.vocab_size} is too small for word level",
                                   "it must leave room for words beyond <pad>, <unk> and <eos>")
             kept = kept[: spec.vocab_size - 3]
-        return cls(kept, spec.lowercase, spec.word_split)
+        tokenizer = cls(kept, spec.lowercase, spec.word_split)
+        tokenizer.notes = _unspaced_words(counts)
+        return tokenizer
 
     def encode(self, text: str) -> np.ndarray:
         get = self.stoi.get
@@ -198,6 +211,7 @@ class SentencePieceTokenizer:
         self.kind = kind
         self.lowercase = lowercase
         self.model = model
+        self.notes: list[str] = []
         self.sp = spm.SentencePieceProcessor(model_proto=model)
 
     @property
@@ -210,38 +224,79 @@ class SentencePieceTokenizer:
 
         import sentencepiece as spm
 
-        size = spec.vocab_size or 4000
-        alphabet: set[str] = set()
+        chars: Counter[str] = Counter()
 
         def sentences() -> Iterator[str]:
             for chunk in texts:
                 if spec.lowercase:
                     chunk = chunk.lower()
-                if len(alphabet) < 5000:
-                    alphabet.update(chunk)
+                values, freq = np.unique(CharTokenizer._codepoints(chunk), return_counts=True)
+                chars.update(dict(zip(map(chr, values.tolist()), freq.tolist())))
                 for line in chunk.split("\n"):
                     if line.strip():
                         yield line
 
-        buffer = io.BytesIO()
         lines = list(_take(sentences(), 2_000_000))
         if not lines:
             raise UserError("the training split has no text to learn subwords from")
-        try:
-            spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(lines), model_writer=buffer, vocab_size=size, model_type=spec.level,
-                character_coverage=1.0 if len(alphabet) < 1000 else 0.9995,
-                pad_id=PAD, unk_id=UNK, eos_id=EOS, bos_id=-1,
-                pad_piece="<pad>", unk_piece="<unk>", eos_piece="<eos>",
-                normalization_rule_name="identity", remove_extra_whitespaces=False,
-                max_sentence_length=1 << 16, num_threads=2, minloglevel=2, shuffle_input_sentence=True,
-            )
-        except RuntimeError as err:
-            detail = str(err).strip().splitlines()[-1]
-            match = re.search(r"<= (\d+)", detail)
-            hint = f"use --vocab-size {match.group(1)} or less" if match else "try a different --vocab-size"
-            raise usage_error(f"SentencePiece could not build a {size}-piece vocabulary: {detail}", hint) from None
-        return cls(buffer.getvalue(), spec.level, spec.lowercase)
+        chars.pop("\n", None)
+        coverage = 1.0 if len(chars) < 1000 else 0.9995
+
+        def train(size: int) -> bytes | str:
+            """The model's bytes, or the reason SentencePiece gave for not building it."""
+            buffer = io.BytesIO()
+            try:
+                spm.SentencePieceTrainer.train(
+                    sentence_iterator=iter(lines), model_writer=buffer, vocab_size=size, model_type=spec.level,
+                    character_coverage=coverage,
+                    pad_id=PAD, unk_id=UNK, eos_id=EOS, bos_id=-1,
+                    pad_piece="<pad>", unk_piece="<unk>", eos_piece="<eos>",
+                    normalization_rule_name="identity", remove_extra_whitespaces=False,
+                    max_sentence_length=1 << 16, num_threads=2, minloglevel=2, shuffle_input_sentence=True,
+                )
+            except RuntimeError as err:
+                return str(err).strip().splitlines()[-1]
+            return buffer.getvalue()
+
+        def pieces_for_alphabet(detail: str) -> int | None:
+            """From 'required_chars ... 4000 vs 5920': the characters it keeps, and <pad>, <unk>, <eos>."""
+            found = re.search(r"(\d+) vs (\d+)", detail)
+            return int(found.group(2)) + 3 if found and "required_chars" in detail else None
+
+        def most_pieces(detail: str) -> int | None:
+            """From 'Vocabulary size too high (4000). Please set it to a value <= 304.'"""
+            found = re.search(r"<= (\d+)", detail)
+            return int(found.group(1)) if found else None
+
+        def room(pieces: int) -> int:  # a quarter more than the alphabet needs, for subwords, in thousands
+            return max(DEFAULT_PIECES, math.ceil(pieces * 1.25 / 1000) * 1000)
+
+        # the default grows to fit a large alphabet (Chinese: thousands of characters) and shrinks to what a small
+        # text supports; a size that was asked for is built as asked, or refused
+        size = spec.vocab_size or room(_required_chars(chars, coverage) + 3)
+        model = train(size)
+        notes = []
+        if isinstance(model, str) and spec.vocab_size is None:
+            needed, most = pieces_for_alphabet(model), most_pieces(model)
+            if needed or most:
+                default, size = size, room(needed) if needed else most
+                if most:
+                    notes.append(f"this text supports at most {size:,} {spec.level} pieces, so the vocabulary has "
+                                 f"{size:,} rather than {default:,} (give more text for more)")
+                model = train(size)
+        if isinstance(model, str):
+            needed = pieces_for_alphabet(model)
+            if needed:
+                raise usage_error(f"--vocab-size {size} is too small for this text: SentencePiece keeps the "
+                                  f"{needed - 3:,} characters that make up {coverage:.2%} of it as pieces",
+                                  f"use --vocab-size {needed} or more, leave it out to size it to the text, "
+                                  "or use --level char")
+            most = most_pieces(model)
+            hint = f"use --vocab-size {most} or less" if most else "try a different --vocab-size"
+            raise usage_error(f"SentencePiece could not build a {size}-piece vocabulary: {model}", hint)
+        tokenizer = cls(model, spec.level, spec.lowercase)
+        tokenizer.notes = notes
+        return tokenizer
 
     def encode(self, text: str) -> np.ndarray:
         if self.lowercase:
@@ -277,6 +332,38 @@ class SentencePieceTokenizer:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "lowercase": self.lowercase,
                 "model": base64.b64encode(self.model).decode("ascii")}
+
+
+def _required_chars(counts: Counter[str], coverage: float) -> int:
+    """How many characters SentencePiece keeps as pieces of their own: the most frequent ones, until they make up
+    ``coverage`` of the text (its trainer's rule; a space counts, as its '\u2581')."""
+    total = sum(counts.values())
+    kept = covered = 0
+    for count in sorted(counts.values(), reverse=True):
+        if covered >= coverage * total:
+            break
+        covered += count
+        kept += 1
+    return kept
+
+
+def _unspaced_words(counts: Counter[str]) -> list[str]:
+    """A note when most words are runs of a script written without spaces (Chinese, say): the word pattern then
+    makes each run between two punctuation marks one 'word', and a vocabulary of phrases that rarely recur.
+    Text already segmented into words (spaces between them) has short words and is left alone."""
+    total = sum(c for w, c in counts.items() if _WORDLIKE.search(w))  # punctuation marks aside
+    runs = {w: c for w, c in counts.items() if _UNSPACED.search(w)}
+    occurrences = sum(runs.values())
+    if not total or occurrences < total / 2:
+        return []
+    mean = sum(len(w) * c for w, c in runs.items()) / occurrences
+    if mean <= 3:
+        return []
+    once = sum(1 for c in counts.values() if c == 1) / len(counts)
+    note = (f"most words here are runs of a script written without spaces ({mean:.1f} characters on average; "
+            f"{len(counts):,} kinds, {once:.0%} seen once), so word level reads each run between punctuation as one "
+            "word: use --level char or --level unigram (or split the text into words with spaces first)")
+    return [note]
 
 
 def _take(items: Iterator[str], n: int) -> Iterator[str]:

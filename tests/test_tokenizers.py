@@ -77,6 +77,50 @@ def test_sentencepiece_vocab_too_large_is_a_user_error():
     assert "vocab" in str(info.value).lower()
 
 
+def large_alphabet_text(chars=4500, seed=0):
+    """Lines of CJK ideographs drawn from ``chars`` of them (each at least 5 times, the rest Zipf-like): an
+    alphabet far larger than SentencePiece's default of 4,000 pieces, as Chinese has."""
+    rng = np.random.default_rng(seed)
+    ids = np.concatenate([np.repeat(np.arange(chars), 5), rng.zipf(1.3, 100_000) % chars])
+    rng.shuffle(ids)
+    return "\n".join("".join(chr(0x4E00 + i) for i in ids[k:k + 24]) for k in range(0, len(ids), 24))
+
+
+@pytest.mark.parametrize("level", ["bpe", "unigram"])
+def test_sentencepiece_default_size_grows_to_fit_a_large_alphabet(level):
+    text = large_alphabet_text()
+    tok = build_tokenizer([text], TokenizerSpec(level=level))
+    assert tok.vocab_size == 6000  # ~4,490 characters kept, a quarter more for subwords, in thousands
+    line = text.split("\n")[3]
+    assert tok.decode(tok.encode(line).tolist()) == line
+    small = build_tokenizer([SMALL_TEXT * 200], TokenizerSpec(level=level))  # supports far fewer pieces
+    assert 30 < small.vocab_size < 400 and "supports at most" in small.notes[0]
+    assert small.decode(small.encode(SMALL_TEXT).tolist()) == SMALL_TEXT
+
+
+def test_sentencepiece_vocab_below_the_alphabet_names_the_size_that_fits():
+    text = large_alphabet_text()
+    with pytest.raises(UserError) as info:
+        build_tokenizer([text], TokenizerSpec(level="bpe", vocab_size=2000))
+    assert info.value.exit_code == 2
+    message = str(info.value)
+    assert "--vocab-size 2000 is too small" in message and "--level char" in message
+    needed = int(message.split("use --vocab-size ")[1].split()[0])
+    assert 4400 < needed < 4510
+    assert build_tokenizer([text], TokenizerSpec(level="bpe", vocab_size=needed)).vocab_size == needed
+
+
+def test_word_level_on_a_script_without_spaces_says_to_use_char_or_subwords():
+    # lines of our own in Chinese, once as written (no spaces) and once split into words
+    written = "今天天氣很好，我們一起去公園散步。\n小貓坐在窗邊看雨，一動也不動。\n他把信摺好放進抽屜裡。\n"
+    split = "今天 天氣 很 好 ， 我們 一起 去 公園 散步 。\n小貓 坐 在 窗邊 看 雨 ， 一動 也 不動 。\n"
+    notes = build_tokenizer([written * 3], TokenizerSpec(level="word")).notes
+    assert len(notes) == 1 and "--level char" in notes[0] and "without spaces" in notes[0]
+    assert build_tokenizer([split * 3], TokenizerSpec(level="word")).notes == []
+    assert build_tokenizer([SMALL_TEXT], TokenizerSpec(level="word")).notes == []
+    assert build_tokenizer([written], TokenizerSpec(level="char")).notes == []
+
+
 @pytest.mark.parametrize("level", ["char", "word"])
 def test_saved_and_reloaded_tokenizer_gives_identical_ids(tmp_path, level):
     tok = build_tokenizer([SMALL_TEXT, MIXED], TokenizerSpec(level=level))
