@@ -104,7 +104,9 @@ def locate_decode_error(path: Path, encoding: str) -> UserError:
 
 
 def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str]:
-    """Decode bytes [start, end) of a file in chunks that end at a newline (or whitespace)."""
+    """Decode bytes [start, end) of a file in chunks that end at a newline (or whitespace), with Windows line
+    ends (CRLF) read as newlines, as Python's text mode reads them: a '\r' before each '\n' would otherwise be a
+    token of its own at char level, and a prompt typed with plain newlines would never match the text."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     carry = ""
     with path.open("rb") as fh:
@@ -127,9 +129,9 @@ def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str
                 cut = max(text.rfind(" ") + 1, len(text))
             carry = text[cut:]
             if cut:
-                yield text[:cut]
+                yield text[:cut].replace("\r\n", "\n")  # a '\r' that ends a chunk waits in carry for its '\n'
     if carry:
-        yield carry
+        yield carry.replace("\r\n", "\n")
 
 
 def _snap_to_line(path: Path, offset: int) -> int:

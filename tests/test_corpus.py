@@ -24,6 +24,20 @@ def test_single_file_tail_hold_out_is_deterministic_and_line_aligned(tmp_path):
     assert parts["test"] == joined(open_corpus(path, valid_fraction=0.1, test_fraction=0.05).splits["test"])
 
 
+@pytest.mark.parametrize("chunk", [1 << 20, 5, 7])  # small chunks put a '\r' at the end of one, its '\n' in the next
+def test_windows_line_ends_read_as_newlines(tmp_path, monkeypatch, chunk):
+    from lstmtext import corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", chunk)
+    text = SMALL_TEXT * 30
+    (tmp_path / "unix.txt").write_bytes(text.encode("utf-8"))
+    (tmp_path / "windows.txt").write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    unix, windows = open_corpus(tmp_path / "unix.txt"), open_corpus(tmp_path / "windows.txt")
+    for name in ("train", "valid", "test"):
+        assert joined(windows.splits[name]) == joined(unix.splits[name])
+    assert "\r" not in joined(windows.splits["train"])
+
+
 def test_folder_with_own_split_files(tmp_path):
     (tmp_path / "ptb.train.txt").write_text("a b c\n" * 50)
     (tmp_path / "ptb.valid.txt").write_text("b c\n" * 5)
