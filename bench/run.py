@@ -372,6 +372,11 @@ def main() -> None:
     render(doc, path)
 
 
+def figure(value: float) -> str:
+    """'67,589' for thousands and more, four significant digits below ('1.862', '216.1'): never '6.759e+04'."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def render(doc: dict, path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -381,8 +386,8 @@ def render(doc: dict, path: Path) -> None:
     for col in ("benchmark", "value", "reference", "ratio", "target", "met"):
         table.add_column(col, justify="left" if col in ("benchmark", "reference") else "right")
     for r in doc["rows"]:
-        ref = f"{r['reference']}: {r['reference_value']:,.4g}" if r["reference_value"] else "-"
-        table.add_row(r["name"], f"{r['value']:,.4g} {r['unit']}", ref,
+        ref = f"{r['reference']}: {figure(r['reference_value'])}" if r["reference_value"] else "-"
+        table.add_row(r["name"], f"{figure(r['value'])} {r['unit']}", ref,
                       f"{r['ratio']:.2f}x" if r["ratio"] else "-", f"{r['target']}x" if r["target"] else "-",
                       {True: "yes", False: "[red]no[/]", None: "-"}[r["met"]])
     console = Console()

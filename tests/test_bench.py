@@ -21,6 +21,12 @@ def test_ratio_and_target_arithmetic():
     assert Row("z", 5.0, "MB/s").met is None
 
 
+def test_figures_print_whole_from_a_thousand_and_to_four_digits_below():
+    from bench.run import figure
+
+    assert [figure(v) for v in (67588.75, 1532.79, 216.08, 1.8622, 0.5)] == ["67,589", "1,533", "216.1", "1.862", "0.5"]
+
+
 def test_results_document_schema_and_file(tmp_path):
     rows = [Row("a", 3.0, "tokens/s", "ref", 2.0, 1.0, {"batch": 4}), Row("b", 9.0, "MB/s")]
     doc = results_document(rows, "cpu", quick=True)
