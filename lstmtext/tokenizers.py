@@ -224,14 +224,14 @@ class SentencePieceTokenizer:
 
         import sentencepiece as spm
 
-        chars: Counter[str] = Counter()
+        alphabet: set[str] = set()
 
         def sentences() -> Iterator[str]:
             for chunk in texts:
                 if spec.lowercase:
                     chunk = chunk.lower()
-                values, freq = np.unique(CharTokenizer._codepoints(chunk), return_counts=True)
-                chars.update(dict(zip(map(chr, values.tolist()), freq.tolist())))
+                if len(alphabet) < 1000:
+                    alphabet.update(chunk)
                 for line in chunk.split("\n"):
                     if line.strip():
                         yield line
@@ -239,8 +239,7 @@ class SentencePieceTokenizer:
         lines = list(_take(sentences(), 2_000_000))
         if not lines:
             raise UserError("the training split has no text to learn subwords from")
-        chars.pop("\n", None)
-        coverage = 1.0 if len(chars) < 1000 else 0.9995
+        coverage = 1.0 if len(alphabet) < 1000 else 0.9995
 
         def train(size: int) -> bytes | str:
             """The model's bytes, or the reason SentencePiece gave for not building it."""
@@ -271,19 +270,24 @@ class SentencePieceTokenizer:
         def room(pieces: int) -> int:  # a quarter more than the alphabet needs, for subwords, in thousands
             return max(DEFAULT_PIECES, math.ceil(pieces * 1.25 / 1000) * 1000)
 
-        # the default grows to fit a large alphabet (Chinese: thousands of characters) and shrinks to what a small
-        # text supports; a size that was asked for is built as asked, or refused
-        size = spec.vocab_size or room(_required_chars(chars, coverage) + 3)
+        # the default grows to fit a large alphabet (Chinese: thousands of characters; SentencePiece names how many
+        # it keeps) and shrinks to what a small text supports; a size that was asked for is built as asked, or refused
+        size = spec.vocab_size or DEFAULT_PIECES
         model = train(size)
         notes = []
-        if isinstance(model, str) and spec.vocab_size is None:
+        for _ in range(2 if spec.vocab_size is None else 0):
+            if not isinstance(model, str):
+                break
             needed, most = pieces_for_alphabet(model), most_pieces(model)
-            if needed or most:
-                default, size = size, room(needed) if needed else most
-                if most:
-                    notes.append(f"this text supports at most {size:,} {spec.level} pieces, so the vocabulary has "
-                                 f"{size:,} rather than {default:,} (give more text for more)")
-                model = train(size)
+            if needed:
+                size = room(needed)
+            elif most:
+                notes = [f"this text supports at most {most:,} {spec.level} pieces, so the vocabulary has {most:,} "
+                         f"rather than {size:,} (give more text for more)"]
+                size = most
+            else:
+                break
+            model = train(size)
         if isinstance(model, str):
             needed = pieces_for_alphabet(model)
             if needed:
@@ -332,19 +336,6 @@ class SentencePieceTokenizer:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "lowercase": self.lowercase,
                 "model": base64.b64encode(self.model).decode("ascii")}
-
-
-def _required_chars(counts: Counter[str], coverage: float) -> int:
-    """How many characters SentencePiece keeps as pieces of their own: the most frequent ones, until they make up
-    ``coverage`` of the text (its trainer's rule; a space counts, as its '\u2581')."""
-    total = sum(counts.values())
-    kept = covered = 0
-    for count in sorted(counts.values(), reverse=True):
-        if covered >= coverage * total:
-            break
-        covered += count
-        kept += 1
-    return kept
 
 
 def _unspaced_words(counts: Counter[str]) -> list[str]:
