@@ -282,8 +282,8 @@ class SentencePieceTokenizer:
             if needed:
                 size = room(needed)
             elif most:
-                notes = [f"this text supports at most {most:,} {spec.level} pieces, so the vocabulary has {most:,} "
-                         f"rather than {size:,} (give more text for more)"]
+                notes = [(f"this text supports at most {most:,} {spec.level} pieces, so the vocabulary has {most:,} "
+                          f"rather than {size:,} (give more text for more)")]
                 size = most
             else:
                 break
