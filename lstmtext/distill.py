@@ -33,7 +33,11 @@ def check_teacher_runs(runs: list[Path]) -> list[dict[str, Any]]:
     seen: set[Path] = set()
     configs = []
     for run in runs:
-        configs.append(check_run(run, "classify"))
+        config = check_run(run)
+        if config["task"] != "classify":
+            raise usage_error(f"--distill-from {run} is a language-model checkpoint, not a classifier",
+                              "distil from classifier runs trained on the same labels")
+        configs.append(config)
         if run.resolve() in seen:
             raise usage_error(f"--distill-from {run} is given twice", "list each teacher once")
         seen.add(run.resolve())

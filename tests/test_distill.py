@@ -97,7 +97,7 @@ def test_distillation_mistakes(cli, teacher, tiny_lm, tmp_path):
     assert cli("train", "other.tsv", *TINY, "--epochs", "1", "--out", "other-teacher").code == 0
     lm_run = str(tiny_lm[0])
     cases = [
-        (["--distill-from", lm_run], 1, ["language-model checkpoint"]),
+        (["--distill-from", lm_run], 2, ["--distill-from", "language-model checkpoint", "not a classifier"]),
         (["--distill-from", "nowhere"], 1, ["checkpoint not found"]),
         (["--distill-from", teacher, "--distill-from", f"./{teacher}"], 2, ["given twice"]),
         (["--distill-from", "other-teacher"], 1, ["labels land, water", "same labels"]),
