@@ -158,7 +158,7 @@ def check_run(path: Path, task: str | None = None) -> dict[str, Any]:
     config = read_config(path)
     if task is not None and config["task"] != task:
         raise UserError(f"{path} is a {_TASK_NAMES.get(config['task'], config['task'])} checkpoint, "
-                        f"not a {_TASK_NAMES[task]}", _TASK_HINTS[task])
+                        f"not a {_TASK_NOUNS[task]}", _TASK_HINTS[task])
     return config
 
 
@@ -192,6 +192,7 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
     return Checkpoint(path, config, model, tokenizer, file.name)
 
 
-_TASK_NAMES = {"lm": "language-model", "classify": "classifier"}
+_TASK_NAMES = {"lm": "language-model", "classify": "classifier"}  # "a language-model checkpoint"
+_TASK_NOUNS = {"lm": "language model", "classify": "classifier"}  # "not a language model"
 _TASK_HINTS = {"lm": "use lstmtext classify for classifier checkpoints",
                "classify": "use lstmtext generate for language-model checkpoints"}
