@@ -66,8 +66,8 @@ class ReadColumn(ProgressColumn):
 
 def byte_progress(quiet: bool) -> Progress:
     """tokenize's bars, one per split (``unit``: bytes or records; ``ReadColumn``), with elapsed time and ETA."""
-    return Progress(SpinnerColumn(), text_column("[bold]{task.description}"), BarColumn(), ReadColumn(), *count_and_time(),
-                    console=err, disable=quiet, transient=True)
+    return Progress(SpinnerColumn(), text_column("[bold]{task.description}"), BarColumn(), ReadColumn(),
+                    *count_and_time(), console=err, disable=quiet, transient=True)
 
 
 @contextmanager
@@ -88,8 +88,8 @@ class TrainProgress:
         self.quiet = quiet
         self.progress = Progress(
             SpinnerColumn(), text_column("[bold]train"), BarColumn(), MofNCompleteColumn(table_column=whole()),
-            text_column("loss {task.fields[loss]}"), text_column("lr {task.fields[lr]}"), text_column("{task.fields[tps]} tok/s"),
-            *count_and_time(), console=err, disable=quiet, transient=False)
+            text_column("loss {task.fields[loss]}"), text_column("lr {task.fields[lr]}"),
+            text_column("{task.fields[tps]} tok/s"), *count_and_time(), console=err, disable=quiet, transient=False)
         self.task_id: Any = None
 
     def start(self, info: dict[str, Any]) -> None:

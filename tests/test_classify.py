@@ -307,7 +307,8 @@ def test_ensemble_mistakes(cli, clf, tiny_lm, tmp_path):
     cases = [
         (["classify", clf, "hay", "--ensemble", "clf-other"], 1, ["labels land, water", "same labels"]),
         (["classify", clf, "hay", "--ensemble", "./clf"], 2, ["given twice"]),
-        (["classify", clf, "hay", "--ensemble", lm_run], 2, ["--ensemble", "language-model checkpoint", "not a classifier"]),
+        (["classify", clf, "hay", "--ensemble", lm_run], 2,
+         ["--ensemble", "language-model checkpoint", "not a classifier"]),
         (["classify", clf, "hay", "--ensemble", "nowhere"], 1, ["checkpoint not found"]),
         (["evaluate", lm_run, "--ensemble", clf], 2, ["--ensemble averages classifiers"]),
         (["evaluate", clf, "--ensemble", "clf-more"], 1, ["tested on other texts", "pass the corpus"]),
