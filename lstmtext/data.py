@@ -154,12 +154,23 @@ def reusable(out: Path, corpus: Corpus, spec: TokenizerSpec, task: str,
         meta = json.loads((out / META).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    same_tokenizer = tokenizer is None or _same_tokenizer(out, tokenizer)
+    same_tokenizer = _same_tokenizer(out, tokenizer) if tokenizer is not None else not _cut_at_marks(out)
     if meta.get("source_hash") == corpus.content_hash() and meta.get("settings") == corpus.settings \
             and meta.get("tokenizer") == spec_key(spec, task) and meta.get("format_version") == FORMAT_VERSION \
             and same_tokenizer:
         return meta
     return None
+
+
+def _cut_at_marks(folder: Path) -> bool:
+    """A word-level folder prepared before 12-04 whose text had combining marks (Hindi, Thai, a decomposed 'é'),
+    which its tokenizer cut out of their words as tokens of their own: stale, so it is prepared again."""
+    import unicodedata
+
+    saved = _tokenizer_json(folder)
+    if not isinstance(saved, dict) or saved.get("kind") != "word" or saved.get("keep_marks"):
+        return False
+    return any(len(t) == 1 and unicodedata.category(t)[0] == "M" for t in saved.get("tokens", []))
 
 
 def _same_tokenizer(folder: Path, tokenizer: Tokenizer) -> bool:

@@ -47,6 +47,31 @@ def test_reuse_on_matching_hash_and_rebuild_on_change(tmp_path):
     assert not reused and "z" in Prepared.open(tmp_path / "p").tokenizer.itos
 
 
+def test_a_word_folder_that_cut_combining_marks_out_of_their_words_is_prepared_again(tmp_path):
+    import json
+
+    from lstmtext.tokenizers import tokenizer_from_json
+
+    src = tmp_path / "hi.txt"
+    src.write_text("आज मौसम बहुत अच्छा है।\nहम पार्क में टहलने जाएंगे।\n" * 30, encoding="utf-8")  # our own lines
+    english = tmp_path / "en.txt"
+    english.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    spec = TokenizerSpec(level="word")
+    for corpus, folder in ((src, tmp_path / "hi"), (english, tmp_path / "en")):
+        ensure_prepared(open_corpus(corpus), spec, folder)
+        assert ensure_prepared(open_corpus(corpus), spec, folder)[1]  # reused as it is
+        # the folder as a tokenizer from before 12-04 would have left it: marks cut out as tokens of their own
+        saved = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        del saved["keep_marks"]
+        old = tokenizer_from_json(saved)
+        words = {w for line in corpus.read_text(encoding="utf-8").splitlines() for w in old._pattern.findall(line)}
+        saved["tokens"] = sorted(words)
+        (folder / "tokenizer.json").write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
+    assert not ensure_prepared(open_corpus(src), spec, tmp_path / "hi")[1]
+    assert "अच्छा" in Prepared.open(tmp_path / "hi").tokenizer.itos
+    assert ensure_prepared(open_corpus(english), spec, tmp_path / "en")[1]  # no marks: cut the same either way
+
+
 def test_other_split_settings_or_columns_are_not_served_from_the_cache(tmp_path):
     """The same file split another way (--valid-fraction, --split-seed) or read from another column is other data:
     its prepared folder is rebuilt, never reused with the old split."""

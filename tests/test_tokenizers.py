@@ -121,6 +121,35 @@ def test_word_level_on_a_script_without_spaces_says_to_use_char_or_subwords():
     assert build_tokenizer([written], TokenizerSpec(level="char")).notes == []
 
 
+HINDI = "आज मौसम बहुत अच्छा है। हम पार्क में टहलने जाएंगे, फिर घर लौटेंगे।\n"  # our own lines
+
+
+def test_word_level_keeps_combining_marks_in_their_words():
+    tok = build_tokenizer([HINDI * 2], TokenizerSpec(level="word"))
+    assert "अच्छा" in tok.itos and "टहलने" in tok.itos and "ा" not in tok.itos  # vowel signs stay in the word
+    assert tok.decode(tok.encode(HINDI).tolist()) == HINDI  # no space before the danda or the comma
+    decomposed = "Cafe\u0301 au lait\n"  # 'é' as 'e' and a combining acute accent
+    assert build_tokenizer([decomposed], TokenizerSpec(level="word")).itos[3:] == ["Cafe\u0301", "au", "lait"]
+    # our own Thai, spaced between phrases only: its vowel signs are marks too, so its runs now read whole
+    thai = "วันนี้อากาศดีมาก เราจะไปเดินเล่นที่สวน\nแมวนั่งดูฝนอยู่ข้างหน้าต่าง\n"
+    assert "without spaces" in build_tokenizer([thai * 3], TokenizerSpec(level="word")).notes[0]
+
+
+def test_a_word_tokenizer_saved_before_keep_marks_reads_text_as_it_was_trained_to(tmp_path):
+    from lstmtext.tokenizers import extend_tokenizer, tokenizer_from_json
+
+    new = build_tokenizer([HINDI], TokenizerSpec(level="word"))
+    assert new.to_json()["keep_marks"] is True
+    old = tokenizer_from_json({"kind": "word", "lowercase": False, "word_split": "punct",
+                               "tokens": ["आज", "मौसम", "ा", "्", "है", "।"]})
+    assert "keep_marks" not in old.to_json()  # saved again byte for byte as it was
+    assert old.unknown("अच्छा") == ["अच", "छ"]  # cut at its signs, as before ('्' and 'ा' are in its vocabulary)
+    assert new.unknown("अच्छा") == [] and new.unknown("बारिश") == ["बारिश"]
+    assert old.encode("आज।").tolist() == [3, 8]
+    grown = extend_tokenizer(old, ["पार्क में\n"])
+    assert "keep_marks" not in grown.to_json() and "पार्क" not in grown.itos and {"प", "र", "क"} <= set(grown.itos)
+
+
 @pytest.mark.parametrize("level", ["char", "word"])
 def test_saved_and_reloaded_tokenizer_gives_identical_ids(tmp_path, level):
     tok = build_tokenizer([SMALL_TEXT, MIXED], TokenizerSpec(level=level))
