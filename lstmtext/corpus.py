@@ -126,7 +126,7 @@ def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str
             text = carry + text
             cut = text.rfind("\n") + 1
             if not cut and len(text) > _MAX_CARRY:
-                cut = max(text.rfind(" ") + 1, len(text))
+                cut = text.rfind(" ") + 1 or len(text)  # after the last space: a word is never cut in two
             carry = text[cut:]
             if cut:
                 yield text[:cut].replace("\r\n", "\n")  # a '\r' that ends a chunk waits in carry for its '\n'

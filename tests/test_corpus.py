@@ -38,6 +38,18 @@ def test_windows_line_ends_read_as_newlines(tmp_path, monkeypatch, chunk):
     assert "\r" not in joined(windows.splits["train"])
 
 
+def test_a_line_longer_than_the_carry_is_cut_after_a_space_never_inside_a_word(tmp_path, monkeypatch):
+    from lstmtext import corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(corpus_module, "_MAX_CARRY", 100)
+    text = " ".join(f"word{i:04d}" for i in range(2000)) + "\n"  # one 18 kB line
+    (tmp_path / "long.txt").write_text(text, encoding="utf-8")
+    chunks = list(corpus_module._read_range(tmp_path / "long.txt", 0, len(text), "utf-8"))
+    assert "".join(chunks) == text and len(chunks) > 50
+    assert all(chunk.endswith(" ") for chunk in chunks[:-1])
+
+
 def test_folder_with_own_split_files(tmp_path):
     (tmp_path / "ptb.train.txt").write_text("a b c\n" * 50)
     (tmp_path / "ptb.valid.txt").write_text("b c\n" * 5)
