@@ -134,19 +134,35 @@ def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str
         yield carry.replace("\r\n", "\n")
 
 
-def _snap_to_line(path: Path, offset: int) -> int:
-    """The first line start at or after ``offset`` (or the file's end)."""
+def _snap_to_line(path: Path, offset: int, reach: int = 1 << 20, utf8: bool = False) -> int:
+    """Where a split held out from ``offset`` on starts: the first line start at or after it. Where that is
+    the file's end (``offset`` falls in the last line) or more than ``reach`` bytes on (a text of one long line,
+    say), the first word start after a space instead, so that the split still exists and no word is cut in two
+    (a space byte is a character boundary in every ASCII-compatible encoding). Failing both, in UTF-8 (Chinese
+    written as one line has neither), the first character start at or after ``offset``; else the file's end."""
     if offset <= 0:
         return 0
+    size = path.stat().st_size
+    space = -1
     with path.open("rb") as fh:
         pos = offset - 1
         fh.seek(pos)
         while block := fh.read(1 << 16):
             nl = block.find(b"\n")
-            if nl >= 0:
+            if space < 0 and (sp := block.find(b" ", 0, nl if nl >= 0 else len(block))) >= 0:
+                space = pos + sp + 1
+            if nl >= 0 and pos + nl + 1 < size and (space < 0 or pos + nl - offset < reach):
                 return pos + nl + 1
+            if space >= 0 and (nl >= 0 or pos + len(block) - offset >= reach):
+                return space
+            if nl >= 0:  # the file's last byte: no space before it
+                break
             pos += len(block)
-        return pos
+        if not utf8:
+            return size
+        fh.seek(offset)
+        head = fh.read(4)
+    return offset + next((k for k, byte in enumerate(head) if byte & 0xC0 != 0x80), len(head))
 
 
 @dataclass
@@ -178,7 +194,8 @@ class MemorySplit:
         return sum(len(t) for t in self.items)
 
 
-def _cut_files(files: list[Path], fractions: tuple[float, float]) -> dict[str, list[tuple[Path, int, int]]]:
+def _cut_files(files: list[Path], fractions: tuple[float, float], utf8: bool = False
+               ) -> dict[str, list[tuple[Path, int, int]]]:
     """Hold out the tail of a concatenation of files: [train | valid | test], cut at line starts."""
     sizes = [p.stat().st_size for p in files]
     total = sum(sizes)
@@ -189,7 +206,7 @@ def _cut_files(files: list[Path], fractions: tuple[float, float]) -> dict[str, l
         acc = 0
         for i, size in enumerate(sizes):
             if mark < acc + size or i == len(sizes) - 1:
-                cuts.append((i, _snap_to_line(files[i], min(mark - acc, size))))
+                cuts.append((i, _snap_to_line(files[i], min(mark - acc, size), utf8=utf8)))
                 break
             acc += size
     bounds = [(0, 0), *cuts, (len(files) - 1, sizes[-1])]
@@ -577,12 +594,14 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
     if own:
         train_files = by_split["train"]
         missing = [s for s in SPLITS if s not in by_split]
-        held = _cut_files(train_files, tuple(f if s in missing else 0.0 for s, f in zip(SPLITS[1:], fractions)))
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+        held = _cut_files(train_files, tuple(f if s in missing else 0.0 for s, f in zip(SPLITS[1:], fractions)),
+                          utf8)
         for s in SPLITS:
             ranges = [(p, 0, p.stat().st_size) for p in by_split[s]] if s in by_split else held[s]
             splits[s] = TextSplit(held["train"] if s == "train" else ranges, encoding)
     else:
-        for s, ranges in _cut_files(by_split[None], fractions).items():
+        for s, ranges in _cut_files(by_split[None], fractions, codecs.lookup(encoding).name == "utf-8").items():
             splits[s] = TextSplit(ranges, encoding)
     return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own,
                   carved=_carved(by_split))

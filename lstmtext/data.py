@@ -78,6 +78,11 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         if splits["train"]["tokens"] < 2:
             raise UserError(f"the train split of {corpus.name} is empty after tokenizing",
                             "give a larger corpus or lower --valid-fraction/--test-fraction")
+        empty = [name for name in corpus.carved if labels is None and corpus.settings.get(f"{name}_fraction")
+                 and splits[name]["tokens"] == 0]
+        notes = [f"the {name} split held out of {corpus.name} is empty: the text has no line break or space "
+                 f"where it would start, so train has no {name} figures (add line breaks, or give a {name} file)"
+                 for name in empty]
         save_tokenizer(tokenizer, tmp / TOKENIZER_FILE)
         seconds = time.perf_counter() - started
         meta = {
@@ -92,7 +97,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "dtype": dtype,
             "splits": splits,
             "labels": labels,
-            "warnings": corpus.warnings + tokenizer.notes + (label_warnings(labels) if labels else []),
+            "warnings": corpus.warnings + tokenizer.notes + notes + (label_warnings(labels) if labels else []),
             "seconds": round(seconds, 3),
             "skipped": [list(s) for s in corpus.report.skipped[:100]],
             "skipped_count": len(corpus.report.skipped),

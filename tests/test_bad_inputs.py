@@ -98,7 +98,8 @@ CASES = [
     ("invalid utf-8 offset", ["tokenize", "bad_utf8.txt"], 1, ["invalid utf-8 at byte 18", "line 2", "--encoding"]),
     ("utf-16 file", ["tokenize", "utf16.txt"], 1, ["utf-16", "--encoding utf-16"]),
     ("utf-16 with --encoding", ["tokenize", "utf16.txt", "--encoding", "utf-16", "--out", "p16"], 0, ["vocabulary"]),
-    ("50 MB single line", ["tokenize", "oneline.txt", "--out", "pline"], 0, ["50,000,000"]),
+    # one line, no break: the held-out tail still starts after a space, 90% in (train 45,000,000-45,000,037)
+    ("50 MB single line", ["tokenize", "oneline.txt", "--out", "pline"], 0, ["45,000,0"]),
     ("ragged CSV rows", ["tokenize", "ragged.csv", "--out", "prag"], 0, ["skipped", "line 3", "3 fields"]),
     ("missing text column", ["tokenize", "notext.csv"], 2, ["columns found: id, score"]),
     ("NaN/empty labels", ["train", "nolabels.tsv", "--task", "classify", "--max-steps", "2", "--quiet",

@@ -50,6 +50,30 @@ def test_a_line_longer_than_the_carry_is_cut_after_a_space_never_inside_a_word(t
     assert all(chunk.endswith(" ") for chunk in chunks[:-1])
 
 
+def test_a_text_of_one_line_still_gets_its_held_out_splits(tmp_path):
+    # one long line of words: the splits start after a space, so no word is cut in two
+    words = (SMALL_TEXT * 40).replace("\n", " ")
+    (tmp_path / "words.txt").write_text(words, encoding="utf-8")
+    corpus = open_corpus(tmp_path / "words.txt", valid_fraction=0.1, test_fraction=0.05)
+    parts = [joined(corpus.splits[s]) for s in ("train", "valid", "test")]
+    assert "".join(parts) == words and all(parts)
+    assert parts[0].endswith(" ") and parts[1].endswith(" ")
+    # one line of Chinese (no spaces, no line breaks): the splits start at a character boundary
+    poem = "".join(chr(0x4E00 + (i * 37) % 500) for i in range(6000))  # ideographs in a made-up order
+    (tmp_path / "poem.txt").write_text(poem, encoding="utf-8")
+    corpus = open_corpus(tmp_path / "poem.txt", valid_fraction=0.1, test_fraction=0.1)
+    parts = [joined(corpus.splits[s]) for s in ("train", "valid", "test")]
+    assert "".join(parts) == poem and 0.08 < len(parts[1]) / len(poem) < 0.12 and parts[2]
+
+
+def test_a_held_out_split_that_cannot_be_cut_is_warned_about(cli, tmp_path):
+    poem = "".join(chr(0x4E00 + (i * 37) % 500) for i in range(3000))  # one line, no spaces
+    (tmp_path / "poem.txt").write_bytes(poem.encode("gbk"))  # GBK has no byte-safe cut without either
+    result = cli("tokenize", "poem.txt", "--encoding", "gbk", "--out", "prep")
+    assert result.code == 0, result.err
+    assert "warning: the valid split held out of poem.txt is empty" in result.err and "add line breaks" in result.err
+
+
 def test_folder_with_own_split_files(tmp_path):
     (tmp_path / "ptb.train.txt").write_text("a b c\n" * 50)
     (tmp_path / "ptb.valid.txt").write_text("b c\n" * 5)
