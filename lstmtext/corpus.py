@@ -56,6 +56,19 @@ def _check_encoding(path: Path, encoding: str) -> None:
         raise UserError(f"{path} looks like UTF-16 (it starts with a byte-order mark)", "pass --encoding utf-16")
 
 
+_MAGIC = ((b"\x1f\x8b", "gzip", "gunzip -k"), (b"BZh", "bzip2", "bunzip2 -k"), (b"\xfd7zXZ\x00", "xz", "unxz -k"),
+          (b"\x28\xb5\x2f\xfd", "zstd", "unzstd"), (b"PK\x03\x04", "zip", "unzip"))
+
+
+def _compression(path: Path) -> tuple[str, str] | None:
+    """(format, the command that unpacks it) for a compressed file, by its first bytes."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        head = fh.read(6)
+    return next(((name, command) for magic, name, command in _MAGIC if head.startswith(magic)), None)
+
+
 def _looks_binary(path: Path) -> bool:
     if path.suffix.lower() == ".parquet":
         return False
@@ -542,6 +555,12 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
     files = [p for p in files if p.suffix.lower() not in (".md",) or len(files) == 1]
     readable = [p for p in files if p.stat().st_size > 0 and not _looks_binary(p)]
     if not readable:
+        packed = [(p, _compression(p)) for p in files]
+        packed = [(p, kind) for p, kind in packed if kind]
+        if packed:
+            names = ", ".join(p.name for p, _ in packed[:3]) + (", ..." if len(packed) > 3 else "")
+            raise UserError(f"{path} holds only compressed files ({packed[0][1][0]}: {names})",
+                            f"decompress them first ({packed[0][1][1]} FILE) and point at the folder again")
         raise UserError(f"{path} holds no text files", "point at a folder of .txt files or at a single file")
     tables = [p for p in readable if _table_format(p)]
     chosen = tables if tables else readable
@@ -570,6 +589,9 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
     for p in all_files:
         if p.is_file() and p.stat().st_size == 0 and len(all_files) == 1:
             raise UserError(f"corpus is empty: {p}", "give a file with some text in it")
+        packed = _compression(p)
+        if packed:
+            raise UserError(f"{p} is {packed[0]}-compressed", f"run {packed[1]} {p} and pass the file it writes")
         if _looks_binary(p):
             raise UserError(f"{p} looks like a binary file, not text", "give a text, CSV, TSV, JSON(L) or parquet file")
     report = ReadReport()

@@ -60,6 +60,13 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "all_ragged.tsv").write_text("text\tlabel\none\ttwo\tthree\n")
     (d / "empty_array.json").write_text("[\n]\n")
     (d / "blob.txt").write_bytes(bytes(range(256)) * 4)
+    import bz2
+    import gzip
+
+    (d / "small.txt.gz").write_bytes(gzip.compress((SMALL_TEXT * 30).encode("utf-8")))
+    (d / "packed").mkdir()
+    for i in range(2):
+        (d / "packed" / f"part{i}.txt.bz2").write_bytes(bz2.compress((SMALL_TEXT * 30).encode("utf-8")))
     for name, src in (("lm", lm), ("clf", clf)):
         shutil.copytree(src, d / name)
     for name in ("missing_w", "no_w", "trunc_w", "shape_w", "badjson", "notok", "future"):
@@ -184,6 +191,12 @@ CASES = [
     ("only ragged rows", ["tokenize", "all_ragged.tsv"], 1, ["no readable records", "line 2: has 3 fields"]),
     ("empty JSON array", ["tokenize", "empty_array.json"], 1, ["empty_array.json has no records"]),
     ("binary --file to classify", ["classify", "clf", "--file", "blob.txt"], 1, ["looks like a binary file"]),
+    ("gzip-compressed corpus", ["tokenize", "small.txt.gz"], 1, ["small.txt.gz is gzip-compressed",
+                                                                 "gunzip -k small.txt.gz"]),
+    ("folder of bzip2 files", ["train", "packed"], 1, ["holds only compressed files", "bzip2: part0.txt.bz2",
+                                                       "bunzip2 -k"]),
+    ("gzip-compressed --file to classify", ["classify", "clf", "--file", "small.txt.gz"], 1,
+     ["--file small.txt.gz is gzip-compressed"]),
     ("tokenizer flag on a prepared folder", ["train", "p16", "--level", "word", "--encoding", "latin-1"], 2,
      ["--level, --encoding cannot apply to p16", "raw corpus"]),
     ("tokenizer flag against --init-from", ["train", "small.txt", "--init-from", "lm", "--level", "word"], 2,

@@ -20,7 +20,7 @@ FORMATS = ("table", "json", "jsonl", "csv")
 
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
-    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _iter_table, _looks_binary, _table_format,
+    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _compression, _iter_table, _looks_binary, _table_format,
                                  locate_decode_error, pick_column, table_columns, text_encoding)
 
     if file is not None and texts:
@@ -33,6 +33,10 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
             raise UserError(f"--file {file} is a folder", "give a file: one text a line, or a table")
         if not file.is_file():
             raise UserError(f"--file not found: {file}", "check the path")
+        packed = _compression(file)
+        if packed:
+            raise UserError(f"--file {file} is {packed[0]}-compressed", f"run {packed[1]} {file} and pass the file "
+                            "it writes")
         if _looks_binary(file):
             raise UserError(f"--file {file} looks like a binary file, not text",
                             "give one text a line, or a CSV, TSV, JSON(L) or parquet file with a text column")
