@@ -69,6 +69,20 @@ def _compression(path: Path) -> tuple[str, str] | None:
     return next(((name, command) for magic, name, command in _MAGIC if head.startswith(magic)), None)
 
 
+_OFFICE = {".xlsx": "spreadsheet", ".xlsm": "spreadsheet", ".ods": "spreadsheet", ".docx": "document",
+           ".odt": "document", ".pptx": "document"}
+
+
+def _packed_error(path: Path, packed: tuple[str, str], flag: str = "") -> UserError:
+    """The error for a compressed file, or for an office file (a zip file too) that is best saved as text."""
+    kind = _OFFICE.get(path.suffix.lower())
+    if kind == "spreadsheet":
+        return UserError(f"{flag}{path} is a spreadsheet", "save the sheet as CSV and pass that file")
+    if kind:
+        return UserError(f"{flag}{path} is an office document", "save it as plain text (.txt) and pass that file")
+    return UserError(f"{flag}{path} is {packed[0]}-compressed", f"run {packed[1]} {path} and pass the file it writes")
+
+
 def _looks_binary(path: Path) -> bool:
     if path.suffix.lower() == ".parquet":
         return False
@@ -591,7 +605,7 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
             raise UserError(f"corpus is empty: {p}", "give a file with some text in it")
         packed = _compression(p)
         if packed:
-            raise UserError(f"{p} is {packed[0]}-compressed", f"run {packed[1]} {p} and pass the file it writes")
+            raise _packed_error(p, packed)
         if _looks_binary(p):
             raise UserError(f"{p} looks like a binary file, not text", "give a text, CSV, TSV, JSON(L) or parquet file")
     report = ReadReport()

@@ -64,6 +64,7 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     import gzip
 
     (d / "small.txt.gz").write_bytes(gzip.compress((SMALL_TEXT * 30).encode("utf-8")))
+    (d / "sheet.xlsx").write_bytes(b"PK\x03\x04" + bytes(200))  # an office file is a zip file
     (d / "packed").mkdir()
     for i in range(2):
         (d / "packed" / f"part{i}.txt.bz2").write_bytes(bz2.compress((SMALL_TEXT * 30).encode("utf-8")))
@@ -197,6 +198,7 @@ CASES = [
                                                        "bunzip2 -k"]),
     ("gzip-compressed --file to classify", ["classify", "clf", "--file", "small.txt.gz"], 1,
      ["--file small.txt.gz is gzip-compressed"]),
+    ("a spreadsheet", ["train", "sheet.xlsx", "--task", "classify"], 1, ["sheet.xlsx is a spreadsheet", "as CSV"]),
     ("tokenizer flag on a prepared folder", ["train", "p16", "--level", "word", "--encoding", "latin-1"], 2,
      ["--level, --encoding cannot apply to p16", "raw corpus"]),
     ("tokenizer flag against --init-from", ["train", "small.txt", "--init-from", "lm", "--level", "word"], 2,

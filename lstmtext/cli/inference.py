@@ -20,8 +20,8 @@ FORMATS = ("table", "json", "jsonl", "csv")
 
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
-    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _compression, _iter_table, _looks_binary, _table_format,
-                                 locate_decode_error, pick_column, table_columns, text_encoding)
+    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _compression, _iter_table, _looks_binary, _packed_error,
+                                 _table_format, locate_decode_error, pick_column, table_columns, text_encoding)
 
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")
@@ -35,8 +35,7 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
             raise UserError(f"--file not found: {file}", "check the path")
         packed = _compression(file)
         if packed:
-            raise UserError(f"--file {file} is {packed[0]}-compressed", f"run {packed[1]} {file} and pass the file "
-                            "it writes")
+            raise _packed_error(file, packed, "--file ")
         if _looks_binary(file):
             raise UserError(f"--file {file} looks like a binary file, not text",
                             "give one text a line, or a CSV, TSV, JSON(L) or parquet file with a text column")
