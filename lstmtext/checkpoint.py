@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lstmtext.errors import UserError
+from lstmtext.errors import UserError, usage_error
 
 FORMAT_VERSION = 1
 CONFIG = "config.json"
@@ -152,13 +152,15 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def check_run(path: Path, task: str | None = None) -> dict[str, Any]:
+def check_run(path: Path, task: str | None = None, flag: str = "", hint: str = "") -> dict[str, Any]:
     """A run folder's settings, refused if missing, damaged or of another task; imports nothing
-    heavy, so that the commands report these mistakes before they import torch."""
+    heavy, so that the commands report these mistakes before they import torch. A run given with ``flag``
+    (``--ensemble``) and of another task is a usage error that names the flag, with ``hint``."""
     config = read_config(path)
     if task is not None and config["task"] != task:
-        raise UserError(f"{path} is a {_TASK_NAMES.get(config['task'], config['task'])} checkpoint, "
-                        f"not a {_TASK_NOUNS[task]}", _TASK_HINTS[task])
+        message = (f"{flag + ' ' if flag else ''}{path} is a {_TASK_NAMES.get(config['task'], config['task'])} "
+                   f"checkpoint, not a {_TASK_NOUNS[task]}")
+        raise usage_error(message, hint) if flag else UserError(message, _TASK_HINTS[task])
     return config
 
 

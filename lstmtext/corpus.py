@@ -626,18 +626,18 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
     if not _ascii_compatible(encoding):
         return _open_transcoded(name, by_split, encoding, fractions, report)
     own = None not in by_split
+    utf8 = codecs.lookup(encoding).name == "utf-8"
     splits: dict[str, Any] = {}
     if own:
         train_files = by_split["train"]
         missing = [s for s in SPLITS if s not in by_split]
-        utf8 = codecs.lookup(encoding).name == "utf-8"
         held = _cut_files(train_files, tuple(f if s in missing else 0.0 for s, f in zip(SPLITS[1:], fractions)),
                           utf8)
         for s in SPLITS:
             ranges = [(p, 0, p.stat().st_size) for p in by_split[s]] if s in by_split else held[s]
             splits[s] = TextSplit(held["train"] if s == "train" else ranges, encoding)
     else:
-        for s, ranges in _cut_files(by_split[None], fractions, codecs.lookup(encoding).name == "utf-8").items():
+        for s, ranges in _cut_files(by_split[None], fractions, utf8).items():
             splits[s] = TextSplit(ranges, encoding)
     return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own,
                   carved=_carved(by_split))

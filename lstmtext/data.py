@@ -159,12 +159,12 @@ def reusable(out: Path, corpus: Corpus, spec: TokenizerSpec, task: str,
         meta = json.loads((out / META).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    if meta.get("source_hash") != corpus.content_hash() or meta.get("settings") != corpus.settings \
+            or meta.get("tokenizer") != spec_key(spec, task) or meta.get("format_version") != FORMAT_VERSION:
+        return None
+    # the tokenizer file is read only for a folder that matches on everything else
     same_tokenizer = _same_tokenizer(out, tokenizer) if tokenizer is not None else not _cut_at_marks(out)
-    if meta.get("source_hash") == corpus.content_hash() and meta.get("settings") == corpus.settings \
-            and meta.get("tokenizer") == spec_key(spec, task) and meta.get("format_version") == FORMAT_VERSION \
-            and same_tokenizer:
-        return meta
-    return None
+    return meta if same_tokenizer else None
 
 
 def _cut_at_marks(folder: Path) -> bool:

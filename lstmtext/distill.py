@@ -33,11 +33,8 @@ def check_teacher_runs(runs: list[Path]) -> list[dict[str, Any]]:
     seen: set[Path] = set()
     configs = []
     for run in runs:
-        config = check_run(run)
-        if config["task"] != "classify":
-            raise usage_error(f"--distill-from {run} is a language-model checkpoint, not a classifier",
-                              "distil from classifier runs trained on the same labels")
-        configs.append(config)
+        configs.append(check_run(run, "classify", "--distill-from",
+                                 "distil from classifier runs trained on the same labels"))
         if run.resolve() in seen:
             raise usage_error(f"--distill-from {run} is given twice", "list each teacher once")
         seen.add(run.resolve())

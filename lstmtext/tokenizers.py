@@ -181,6 +181,7 @@ class WordTokenizer:
         self.notes: list[str] = []
         self._pattern = _pattern(word_split, keep_marks)
         self._plain = _PATTERNS[word_split]  # the same cut where a line has no marks to keep, and faster
+        self._marks_matter = self._pattern is not self._plain
 
     @property
     def vocab_size(self) -> int:
@@ -191,7 +192,7 @@ class WordTokenizer:
             text = text.lower()
         lines = text.split("\n")
         for k, line in enumerate(lines):
-            marked = self._pattern is not self._plain and not line.isascii() and _may_have_marks().search(line)
+            marked = self._marks_matter and not line.isascii() and _may_have_marks().search(line)
             tokens = (self._pattern if marked else self._plain).findall(line)
             if k < len(lines) - 1:
                 tokens.append("<eos>")

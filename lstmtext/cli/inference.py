@@ -89,10 +89,8 @@ def _classifier_runs(checkpoint: Path, ensemble: list[Path] | None) -> list[Path
     seen: set[Path] = set()
     labels: list[str] = []
     for k, run in enumerate(runs):
-        config = check_run(run, "classify" if k == 0 else None)
-        if config["task"] != "classify":
-            raise usage_error(f"--ensemble {run} is a language-model checkpoint, not a classifier",
-                              "ensemble classifier runs trained on the same labels")
+        member = ("--ensemble", "ensemble classifier runs trained on the same labels") if k else ("", "")
+        config = check_run(run, "classify", *member)
         other = sorted(config.get("labels") or [])
         if run.resolve() in seen:
             raise usage_error(f"{run} is given twice", "list each run once")
