@@ -27,6 +27,9 @@ from lstmtext.tokenizers import FILENAME as TOKENIZER_FILE
 from lstmtext.tokenizers import UNK, Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
 
 FORMAT_VERSION = 1
+# what the corpus reader does, in meta.json since 12-04: 2 reads Windows line ends (CRLF) as '\n' and gives a text of
+# one long line its held-out splits; a folder that an older reader got wrong is prepared again (stale_reason)
+READER = 2
 META = "meta.json"
 # (split, done, total): bytes of a text split read so far and in all; for a table's records, records read and 0
 Progress = Callable[[str, int, int], None]
@@ -87,6 +90,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         seconds = time.perf_counter() - started
         meta = {
             "format_version": FORMAT_VERSION,
+            "reader": READER,
             "task": task,
             "source": corpus.origin,
             "source_hash": source_hash,
@@ -163,8 +167,27 @@ def reusable(out: Path, corpus: Corpus, spec: TokenizerSpec, task: str,
             or meta.get("tokenizer") != spec_key(spec, task) or meta.get("format_version") != FORMAT_VERSION:
         return None
     # the tokenizer file is read only for a folder that matches on everything else
-    same_tokenizer = _same_tokenizer(out, tokenizer) if tokenizer is not None else not _cut_at_marks(out)
-    return meta if same_tokenizer else None
+    if tokenizer is not None and not _same_tokenizer(out, tokenizer):
+        return None
+    return None if stale_reason(out, meta, marks=tokenizer is None) else meta
+
+
+def stale_reason(folder: Path, meta: dict[str, Any], marks: bool = True) -> str | None:
+    """What an older lstmtext got wrong in the prepared ``folder`` (whose metadata is ``meta``), or None: such a
+    folder is prepared again, not reused. ``marks``: also look for a word tokenizer that cut marks out of words
+    (not when the tokenizer is a language model's, given by --init-from, which must keep its cut)."""
+    if marks and _cut_at_marks(folder):
+        return "its word tokenizer cut combining marks (Hindi or Thai vowel signs, a decomposed accent) out of words"
+    if meta.get("reader", 1) >= READER:
+        return None
+    saved = _tokenizer_json(folder)
+    if isinstance(saved, dict) and any("\r" in t for t in saved.get("tokens", []) if isinstance(t, str)):
+        return "it read Windows line ends (CRLF) as two characters"
+    splits, settings = meta.get("splits", {}), meta.get("settings", {})
+    if meta.get("task") == "lm" and not meta.get("own_splits") and splits.get("train", {}).get("tokens") and any(
+            settings.get(f"{name}_fraction") and not splits.get(name, {}).get("tokens") for name in ("valid", "test")):
+        return "it held out no validation or test text from a text without line breaks"
+    return None
 
 
 def _cut_at_marks(folder: Path) -> bool:

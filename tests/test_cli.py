@@ -82,6 +82,33 @@ def test_train_reuses_prepared_data_and_refuses_to_overwrite(cli, corpus, run):
                                                               + ["notes.md", "samples"])
 
 
+def test_a_folder_from_an_older_reader_is_never_replaced_unasked(cli, tmp_path):
+    """A prepared folder that the reader before 12-04 got wrong (the '\r' of Windows line ends kept): `tokenize
+    --out` names it and asks for --overwrite; training on it says how to prepare it again; a cache folder is left to
+    the runs trained on it, and the new run's data gets a folder of its own."""
+    from tests.test_data import _as_before_12_04
+
+    src = tmp_path / "win.txt"
+    src.write_bytes(SMALL_TEXT.replace("\n", "\r\n").encode() * 40)
+    assert cli("tokenize", src, "--out", "prep", "--quiet").code == 0
+    _as_before_12_04(tmp_path / "prep", extra_token="\r")
+    before = (tmp_path / "prep" / "tokenizer.json").read_text()
+    assert_one_line_error(cli("tokenize", src, "--out", "prep"), 2, "older lstmtext", "CRLF", "--overwrite")
+    assert (tmp_path / "prep" / "tokenizer.json").read_text() == before
+    trained = cli("train", "prep", *TINY[:-1], "--max-steps", "2", "--out", "r0")
+    assert trained.code == 0, trained.err
+    assert "warning: prep was prepared by an older lstmtext" in trained.err
+    assert "lstmtext tokenize win.txt --out prep --overwrite" in " ".join(trained.err.split())
+    assert cli("tokenize", src, "--out", "prep", "--overwrite", "--quiet").code == 0
+    assert "\r" not in json.loads((tmp_path / "prep" / "tokenizer.json").read_text())["tokens"]
+    assert cli("train", src, *TINY, "--max-steps", "2", "--out", "r1").code == 0
+    (cache,) = (tmp_path / "checkpoints" / "prepared").iterdir()
+    _as_before_12_04(cache, extra_token="\r")
+    assert cli("train", src, *TINY, "--max-steps", "2", "--out", "r2").code == 0
+    assert json.loads((tmp_path / "r2" / "config.json").read_text())["data"]["prepared"].endswith(f"{cache.name}-r2")
+    assert "\r" in json.loads((cache / "tokenizer.json").read_text())["tokens"]  # r1's data, left as it was
+
+
 def test_train_out_is_a_file_or_foreign_folder(cli, corpus, tmp_path):
     (tmp_path / "afile").write_text("mine")
     assert_one_line_error(cli("train", corpus, *TINY, "--max-steps", "2", "--out", "afile"), 2, "existing file")

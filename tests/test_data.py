@@ -72,6 +72,50 @@ def test_a_word_folder_that_cut_combining_marks_out_of_their_words_is_prepared_a
     assert ensure_prepared(open_corpus(english), spec, tmp_path / "en")[1]  # no marks: cut the same either way
 
 
+def _as_before_12_04(folder, extra_token=None, empty_splits=()):
+    """Leave ``folder`` as the corpus reader before 12-04 would have: no "reader" in meta.json, ``extra_token`` in
+    its vocabulary (a CRLF file's '\r'), and ``empty_splits`` held out empty (a text of one long line)."""
+    import json
+
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    del meta["reader"]
+    for name in empty_splits:
+        meta["splits"][name].update(chars=0, tokens=0)
+    if extra_token:
+        saved = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        saved["tokens"].append(extra_token)
+        (folder / "tokenizer.json").write_text(json.dumps(saved), encoding="utf-8")
+        meta["vocab_size"] += 1
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_a_folder_an_older_reader_got_wrong_is_prepared_again(tmp_path):
+    """Before 12-04 the reader kept the '\r' of Windows line ends, and held nothing out of a text of one long line:
+    such folders are prepared again, while one of the same age that it read right is still reused."""
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(SMALL_TEXT.replace("\n", "\r\n").encode() * 20)
+    one_line = tmp_path / "one.txt"
+    one_line.write_text(SMALL_TEXT.replace("\n", " ") * 20, encoding="utf-8")
+    plain = tmp_path / "plain.txt"
+    plain.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    spec = TokenizerSpec(level="char")
+    for src, kw in ((crlf, {"extra_token": "\r"}), (one_line, {"empty_splits": ("valid", "test")}), (plain, {})):
+        folder = tmp_path / src.stem
+        ensure_prepared(open_corpus(src), spec, folder)
+        _as_before_12_04(folder, **kw)
+        meta, reused = ensure_prepared(open_corpus(src), spec, folder)
+        assert reused == (src is plain), src
+        assert src is plain or meta["reader"] == 2
+    assert "\r" not in Prepared.open(tmp_path / "crlf").tokenizer.itos
+    assert Prepared.open(tmp_path / "one").meta["splits"]["valid"]["tokens"] > 0
+    # a text whose own '\r' (not before a line break) is a character of it: read right, so reused
+    odd = tmp_path / "odd.txt"
+    odd.write_text(SMALL_TEXT.replace(".", "\r.") * 20, encoding="utf-8", newline="")
+    ensure_prepared(open_corpus(odd), spec, tmp_path / "odd")
+    assert "\r" in Prepared.open(tmp_path / "odd").tokenizer.itos
+    assert ensure_prepared(open_corpus(odd), spec, tmp_path / "odd")[1]
+
+
 def test_other_split_settings_or_columns_are_not_served_from_the_cache(tmp_path):
     """The same file split another way (--valid-fraction, --split-seed) or read from another column is other data:
     its prepared folder is rebuilt, never reused with the old split."""

@@ -183,6 +183,21 @@ def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, settings: dict
     return Path("checkpoints") / "prepared" / f"{corpus_path.stem or 'corpus'}-{spec.level}-{key}"
 
 
+def _stale(folder: Path, tokenizer: Any = None) -> str | None:
+    """What an older lstmtext got wrong in the prepared ``folder`` (data.stale_reason), or None (also where
+    there is no such folder)."""
+    from lstmtext.checkpoint import read_json
+    from lstmtext.data import META, is_prepared, stale_reason
+
+    if not is_prepared(folder):
+        return None
+    try:
+        meta = read_json(folder / META, "the prepared folder's metadata")
+    except UserError:
+        return None
+    return stale_reason(folder, meta, marks=tokenizer is None)
+
+
 def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: bool, *, encoding: str,
              text_column: str | None, valid_fraction: float, test_fraction: float, split_seed: int,
              task: str, label_column: str | None, quiet: bool, tokenizer: Any = None, extend: bool = False
@@ -192,7 +207,7 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     from rich.markup import escape
 
     from lstmtext.corpus import open_corpus
-    from lstmtext.data import ensure_prepared, is_prepared, reusable
+    from lstmtext.data import READER, ensure_prepared, is_prepared, reusable
     from lstmtext.render import byte_progress, err
 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
@@ -207,10 +222,16 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
                                                     corpus.content_hash())
     if target.exists() and not target.is_dir():
         raise usage_error(f"--out {target} is an existing file", "pass a folder path")
+    stale = _stale(target, tokenizer)
+    if out is None and stale:  # a cache folder an older lstmtext got wrong: its runs keep it, this one gets its own
+        target = target.with_name(f"{target.name}-r{READER}")
     if out is not None and target.exists() and not overwrite:
         if not is_prepared(target) and any(target.iterdir()):
             raise usage_error(f"--out {target} exists and is not a prepared-data folder",
                               "pick a new folder, or remove it yourself")
+        if stale:
+            raise usage_error(f"--out {target} was prepared by an older lstmtext: {stale}",
+                              "pass --overwrite to prepare it again, or pick another --out")
         if is_prepared(target) and reusable(target, corpus, spec, task, tokenizer) is None:
             raise usage_error(f"--out {target} holds data prepared from another source or with other settings",
                               "pass --overwrite to replace it, or pick another --out")

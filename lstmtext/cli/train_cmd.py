@@ -13,8 +13,8 @@ import typer
 
 from lstmtext.cli import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet, SplitSeed,
                           TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
-                          _data_table, _default_corpus, _prepare, _spec, app, flag_name, handle_errors, refuse_unless,
-                          typed)
+                          _data_table, _default_corpus, _prepare, _spec, _stale, app, flag_name, handle_errors,
+                          refuse_unless, typed, warn)
 from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, validate_model
 from lstmtext.errors import UserError, usage_error
 
@@ -316,6 +316,11 @@ def train(
                               extend_vocab, given)
     if is_prepared(Path(corpus_arg)):
         prepared_path = Path(corpus_arg)
+        stale = _stale(prepared_path, lm_tokenizer)
+        if stale and not quiet:
+            source = Prepared.open(prepared_path).meta.get("source") or "CORPUS"
+            warn([f"{prepared_path} was prepared by an older lstmtext: {stale}; to prepare it again, run "
+                  f"lstmtext tokenize {source} --out {prepared_path} --overwrite"])
     else:
         spec = _spec(level or DEFAULT_LEVEL[task], vocab_size, lowercase, min_freq, word_split)
         if lm_tokenizer is not None:
