@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import itertools
 import json
 import re
 import sys
@@ -83,8 +84,10 @@ def _packed_error(path: Path, packed: tuple[str, str], flag: str = "") -> UserEr
     return UserError(f"{flag}{path} is {packed[0]}-compressed", f"run {packed[1]} {path} and pass the file it writes")
 
 
-def _looks_binary(path: Path) -> bool:
-    if path.suffix.lower() == ".parquet":
+def _looks_binary(path: Path, encoding: str = "utf-8") -> bool:
+    """NUL bytes in the head of a file read in an ASCII-compatible encoding (UTF-16 and UTF-32 text is full of them:
+    without a byte-order mark, --encoding says it is such text)."""
+    if path.suffix.lower() == ".parquet" or not _ascii_compatible(encoding):
         return False
     with path.open("rb") as fh:
         head = fh.read(8192)
@@ -185,6 +188,8 @@ def _snap_to_line(path: Path, offset: int, reach: int = 1 << 20, utf8: bool = Fa
             if nl >= 0:  # the file's last byte: no space before it
                 break
             pos += len(block)
+        if space >= 0:  # the file ended within reach, with no line break: the space it passed
+            return space
         if not utf8:
             return size
         fh.seek(offset)
@@ -251,6 +256,9 @@ def _cut_files(files: list[Path], fractions: tuple[float, float], utf8: bool = F
 # ----------------------------------------------------------------------------- tables
 
 
+_RUNAWAY_LINES = 20  # a CSV record this many lines long with the wrong number of fields: an unclosed quote
+
+
 def _table_format(path: Path) -> str | None:
     return TABLE_SUFFIXES.get(path.suffix.lower())
 
@@ -289,11 +297,20 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
             if header is None:
                 return
             header = [h.strip() for h in header]
+            twice = sorted({h for h in header if header.count(h) > 1 and h})
+            if twice:
+                raise UserError(f"{path}: the header names column {twice[0]!r} more than once",
+                                "rename one of them, so that it is clear which holds what")
+            ends = reader.line_num
             for row in reader:
-                lineno = reader.line_num
+                lineno, ends = ends + 1, reader.line_num  # the line the record starts on, and where it ends
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(header):
+                    if ends - lineno >= _RUNAWAY_LINES and fmt == "csv":
+                        raise UserError(f"{path} line {lineno}: a quoted field that starts there never closes (the "
+                                        f"record runs on to line {ends})",
+                                        'close the quote, or write a quote inside a field as two ("")')
                     report.skip(name, lineno, f"has {len(row)} fields, the header has {len(header)}")
                     continue
                 yield lineno, dict(zip(header, row))
@@ -360,10 +377,11 @@ def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:
             return list(pq.ParquetFile(path).schema_arrow.names)
         except Exception as err:
             raise UserError(f"{path}: not a readable parquet file ({err})") from None
-    if fmt == "jsonl":
-        for _, rec in _iter_table(path, fmt, encoding, ReadReport()):
-            return list(rec.keys())
-        return []
+    if fmt == "jsonl":  # the keys of the first records, in order: the first alone may lack a field
+        keys: dict[str, None] = {}
+        for _, rec in itertools.islice(_iter_table(path, fmt, encoding, ReadReport()), 1000):
+            keys.update(dict.fromkeys(rec))
+        return list(keys)
     try:
         if _ascii_compatible(encoding):  # decode the header line alone, not the block around it
             with path.open("rb") as fh:
@@ -380,9 +398,16 @@ def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:
 def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str) -> str:
     """The column named by the user, else the first common name found (case-insensitive)."""
     found = ", ".join(columns) if columns else "none"
+    if len(columns) == 1 and (sep := next((c for c in ";|\t," if c in columns[0]), None)):
+        named = {";": "semicolons", "|": "bars", "\t": "tabs", ",": "commas"}[sep]
+        raise UserError(f"{where} has one column, {columns[0]!r}: its fields look separated by {named}",
+                        "save it as CSV with commas (.csv) or with tabs (.tsv)")
     if wanted is not None:
         if wanted in columns:
             return wanted
+        folded = [c for c in columns if c.casefold() == wanted.casefold()]
+        if len(folded) == 1:  # 'Text' for 'text': detection ignores case too
+            return folded[0]
         raise usage_error(f"{where} has no column {wanted!r} (columns found: {found})",
                           f"pass --{what}-column with one of them")
     lower = {c.lower(): c for c in columns}
@@ -416,6 +441,12 @@ class TableSplit:
                     continue
                 text = rec[self.text_column]
                 label = rec.get(self.label_column) if self.label_column else None
+                for column, value in ((self.text_column, text), (self.label_column, label)):
+                    if isinstance(value, (list, dict)):
+                        kind = "a list" if isinstance(value, list) else "an object"
+                        raise UserError(f"{path} line {lineno}: the {column!r} field is {kind}, not one value",
+                                        "write one record per text, with the text and its label as plain values "
+                                        "(JSON Lines: one object per line)")
                 index += 1
                 if self.rows is not None and not self.rows[0] <= index < self.rows[1]:
                     continue
@@ -527,6 +558,11 @@ def open_corpus(
         from lstmtext.hf import open_hub
 
         corpus = open_hub(str(spec), text_column, label_column, fractions, split_seed, want_labels, hf_loader)
+    elif path.is_dir() and (path / "meta.json").is_file() and (path / "tokenizer.json").is_file():
+        raise usage_error(f"{spec} is a prepared folder (written by lstmtext tokenize), not a corpus",
+                          f"train on it as it is (lstmtext train {spec}), or pass the corpus it was made from")
+    elif path.is_dir() and (path / "config.json").is_file() and any(path.glob("*.safetensors")):
+        raise usage_error(f"{spec} is a training run (a checkpoint), not a corpus", "pass the text to read instead")
     elif path.is_dir() and _is_hf_dir(path):
         from lstmtext.hf import open_saved
 
@@ -563,11 +599,12 @@ def _carved(by_split: dict[str | None, list[Path]]) -> tuple[str, ...]:
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
                  fractions: tuple[float, float], split_seed: int, want_labels: bool) -> Corpus:
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not files:  # no files at the top: look into subfolders
+    top_empty = not files
+    if top_empty:  # no files at the top: look into subfolders
         files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
             part.startswith(".") for part in p.relative_to(path).parts))
     files = [p for p in files if p.suffix.lower() not in (".md",) or len(files) == 1]
-    readable = [p for p in files if p.stat().st_size > 0 and not _looks_binary(p)]
+    readable = [p for p in files if p.stat().st_size > 0 and not _looks_binary(p, encoding)]
     if not readable:
         packed = [(p, _compression(p)) for p in files]
         packed = [(p, kind) for p, kind in packed if kind]
@@ -577,22 +614,43 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
                             f"decompress them first ({packed[0][1][1]} FILE) and point at the folder again")
         raise UserError(f"{path} holds no text files", "point at a folder of .txt files or at a single file")
     tables = [p for p in readable if _table_format(p)]
-    chosen = tables if tables else readable
+    plain = [p for p in readable if not _table_format(p)]
+    # both kinds: a classifier reads the tables; a language model the kind that holds more of the text (a folder
+    # of books with an info.json, or of CSV files with a notes.txt)
+    use_tables = bool(tables) and (want_labels or not plain or sum(p.stat().st_size for p in tables)
+                                   >= sum(p.stat().st_size for p in plain))
+    chosen = tables if use_tables else plain
     by_split: dict[str | None, list[Path]] = {}
     for p in chosen:
         by_split.setdefault(_split_of(p), []).append(p)
+    notes = []
+    if "train" not in by_split and None in by_split and len(by_split) > 1:
+        # a.txt, b.txt and test.txt: the unnamed files are train, and the named ones keep their split
+        named = ", ".join(p.name for s in SPLITS[1:] for p in by_split.get(s, []))
+        notes.append(f"{path} has no file named train: training on the others, with {named} held out as named")
+        by_split["train"] = by_split.pop(None)
+    elif "train" not in by_split and None not in by_split:  # only files named as held-out splits: they are the text, cut as one
+        only = ", ".join(p.name for p in chosen)
+        notes.append(f"{path} has no file named train, only {only}: training on it, with the held-out splits cut "
+                     "from it (name the training file train.txt to keep them apart)")
+        by_split = {None: chosen}
     if "train" in by_split:
         by_split.pop(None, None)
-    else:
-        by_split = {None: chosen}
     corpus = _open_files(path.name, by_split, encoding, text_column, label_column, fractions, split_seed,
                          want_labels)
+    corpus.warnings[:0] = notes
     used = {p for ps in by_split.values() for p in ps}
     left = [p.name for p in readable if p not in used]
     if left:
-        why = "not named train, valid or test" if "train" in by_split else "plain text beside tables"
+        why = ("not named train, valid or test" if all(p in chosen for p in readable if p not in used) else
+               "plain text beside tables" if use_tables else "tables beside plain text")
         corpus.warnings.append(f"{path} has files this corpus leaves out ({why}): {', '.join(left[:5])}"
                                + (f" and {len(left) - 5} more" if len(left) > 5 else ""))
+    subfolders = [p.name for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    if subfolders and not top_empty:
+        corpus.warnings.append(f"{path} has subfolders this corpus leaves out, as it reads the files at its top: "
+                               f"{', '.join(subfolders[:5])}" + (" ..." if len(subfolders) > 5 else "")
+                               + " (point at a subfolder to read it)")
     return corpus
 
 
@@ -606,7 +664,7 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
         packed = _compression(p)
         if packed:
             raise _packed_error(p, packed)
-        if _looks_binary(p):
+        if _looks_binary(p, encoding):
             raise UserError(f"{p} looks like a binary file, not text", "give a text, CSV, TSV, JSON(L) or parquet file")
     report = ReadReport()
     fmts = {p: _table_format(p) for p in all_files}
@@ -656,7 +714,15 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
     if None in by_split:
         text = "".join(read(p) for p in by_split[None])
         n = len(text)
-        a, b = int(n * (1 - sum(fractions))), int(n * (1 - fractions[1]))
+
+        def snap(i: int) -> int:  # as _snap_to_line: the next line start, else the next word start
+            for mark in ("\n", " "):
+                if 0 <= (j := text.find(mark, i - 1 if i else 0)) < n - 1 and j + 1 - i < 1 << 20:
+                    return j + 1
+            return i
+
+        a = snap(int(n * (1 - sum(fractions)))) if sum(fractions) else n
+        b = max(a, snap(int(n * (1 - fractions[1]))) if fractions[1] else n)
         parts = {"train": text[:a], "valid": text[a:b], "test": text[b:]}
     else:
         parts = {s: "".join(read(p) for p in by_split.get(s, [])) for s in SPLITS}
@@ -667,8 +733,9 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
 def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[Path, str | None], encoding: str,
                  text_column: str | None, label_column: str | None, fractions: tuple[float, float],
                  split_seed: int, report: ReadReport, want_labels: bool) -> Corpus:
-    first = next(iter(by_split.values()))[0]
+    by_split = {s: list(ps) for s, ps in by_split.items()}  # held-out files may be left out below
     train_files = by_split.get("train", by_split.get(None, []))
+    first = train_files[0]  # the columns are the train file's: a Kaggle test.csv has no labels
     probe = ReadReport()
     if all(next(_iter_table(p, fmts[p] or "csv", encoding, probe), None) is None for p in train_files):
         where = train_files[0] if len(train_files) == 1 else f"the train files of {name}"
@@ -683,11 +750,24 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
     label_col = None
     if want_labels:
         label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", str(first))
+        if label_col == text_col:
+            raise usage_error(f"column {text_col!r} of {first} would be both the text and the label",
+                              "pass --text-column and --label-column naming two columns")
 
     def table(paths: list[Path], rows: tuple[int, int] | None = None) -> TableSplit:
         return TableSplit([(p, fmts[p] or "csv") for p in paths], text_col, encoding, report, label_col, rows)
 
     all_files = [p for ps in by_split.values() for p in ps]
+    notes = []
+    for s in SPLITS[1:]:  # a held-out file without the train file's columns (an unlabelled test.csv) is left out
+        for p in list(by_split.get(s, [])):
+            lacking = [c for c in (text_col, label_col) if c and c not in table_columns(p, fmts[p] or "csv", encoding)]
+            if lacking:
+                by_split[s].remove(p)
+                notes.append(f"{p} has no {lacking[0]!r} column, as {first.name} has: left out, and the {s} split "
+                             f"is held out of train instead (--{s}-fraction)")
+        if s in by_split and not by_split[s]:
+            del by_split[s]
     splits: dict[str, Any] = {}
     own = None not in by_split
     if own:
@@ -704,7 +784,7 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
         wanted = dict(zip(SPLITS[1:], fractions))
         splits = hold_out_stratified(base, wanted, split_seed) if want_labels else hold_out_rows(base, wanted)
     return Corpus(name, "table", splits, all_files, report, origin=name, text_column=text_col,
-                  label_column=label_col, own_splits=own, carved=_carved(by_split))
+                  label_column=label_col, own_splits=own, carved=_carved(by_split), warnings=notes)
 
 
 def count_rows(split: TableSplit) -> int:
@@ -730,7 +810,9 @@ def hold_out_rows(base: TableSplit, fractions: dict[str, float]) -> dict[str, Ta
 
 
 def stratified_picks(labels: list[str], fractions: dict[str, float], seed: int) -> dict[str, list[int]]:
-    """Row indices per split, seeded, keeping each label's share in every split."""
+    """Row indices per split, seeded, keeping each label's share in every split. Each split gets its fraction of
+    all the rows (at least one of three or more), shared out between the labels by their share, the largest
+    remainders first, so that many small classes still fill it; every label keeps one row in train."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -738,15 +820,31 @@ def stratified_picks(labels: list[str], fractions: dict[str, float], seed: int) 
     by_label: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
         by_label.setdefault(label, []).append(i)
-    for label in sorted(by_label):
-        idx = np.asarray(by_label[label])
-        rng.shuffle(idx)
-        start = 0
-        for s in ("valid", "test"):
-            k = int(round(len(idx) * fractions.get(s, 0.0)))
-            picks[s].extend(idx[start:start + k].tolist())
-            start += k
-        picks["train"].extend(idx[start:].tolist())
+    order = sorted(by_label)
+    rows = {}
+    for label in order:
+        rows[label] = np.asarray(by_label[label])
+        rng.shuffle(rows[label])
+    start = dict.fromkeys(order, 0)
+    for s in ("valid", "test"):
+        f = fractions.get(s, 0.0)
+        if f <= 0:
+            continue
+        want = max(int(round(len(labels) * f)), 1 if len(labels) >= 3 else 0)
+        share = {label: len(rows[label]) * f for label in order}
+        spare = {label: len(rows[label]) - 1 - start[label] for label in order}  # one row stays in train
+        count = {label: min(int(share[label]), spare[label]) for label in order}
+        by_remainder = sorted(order, key=lambda label: (int(share[label]) - share[label], -len(rows[label])))
+        while (extra := want - sum(count.values())) > 0 and any(count[lb] < spare[lb] for lb in order):
+            for label in by_remainder:
+                if extra > 0 and count[label] < spare[label]:
+                    count[label] += 1
+                    extra -= 1
+        for label in order:
+            picks[s].extend(rows[label][start[label]:start[label] + count[label]].tolist())
+            start[label] += count[label]
+    for label in order:
+        picks["train"].extend(rows[label][start[label]:].tolist())
     return {s: sorted(v) for s, v in picks.items()}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from array import array
 import shutil
 import time
@@ -78,14 +79,25 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         if labels is not None and splits["train"]["texts"] == 0:
             raise UserError(f"the train split of {corpus.name} has no non-empty texts "
                             f"({splits['train']['empty']} empty)", "check --text-column")
+        if splits["train"].get("blank"):
+            where = f" in column {corpus.text_column!r}" if corpus.text_column else ""
+            raise UserError(f"the train split of {corpus.name} holds only whitespace{where}",
+                            "check the file" + (" or --text-column" if corpus.text_column else ""))
         if splits["train"]["tokens"] < 2:
             raise UserError(f"the train split of {corpus.name} is empty after tokenizing",
                             "give a larger corpus or lower --valid-fraction/--test-fraction")
-        empty = [name for name in corpus.carved if labels is None and corpus.settings.get(f"{name}_fraction")
-                 and splits[name]["tokens"] == 0]
-        notes = [f"the {name} split held out of {corpus.name} is empty: the text has no line break or space "
-                 f"where it would start, so train has no {name} figures (add line breaks, or give a {name} file)"
-                 for name in empty]
+        empty = [name for name in corpus.carved if corpus.settings.get(f"{name}_fraction")
+                 and splits[name]["texts" if labels is not None else "tokens"] == 0]
+        notes = [f"the {name} split held out of {corpus.name} is empty: the text is too short, or has no line "
+                 f"break or space where it would start, so train has no {name} figures (add text or line breaks, "
+                 f"raise --{name}-fraction, or give a {name} file)" if labels is None else
+                 f"the {name} split held out of {corpus.name} is empty: every class is too small to spare a text, so "
+                 f"train has no {name} figures (add texts, or give a {name} file)" for name in empty]
+        train = splits["train"]
+        if train["unk"] > 0.2 * train["tokens"]:
+            notes.append(f"{train['unk'] / train['tokens']:.0%} of the train split's tokens are <unk>: the vocabulary "
+                         f"of {tokenizer.vocab_size:,} leaves out most of the text (lower --min-freq, or raise "
+                         "--vocab-size)")
         save_tokenizer(tokenizer, tmp / TOKENIZER_FILE)
         seconds = time.perf_counter() - started
         meta = {
@@ -108,6 +120,9 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         }
         atomic_write_json(tmp / META, meta)
         if out.exists():
+            for entry in out.iterdir():  # what the user keeps beside the data (notes, even the corpus) stays
+                if not _ours(entry.name):
+                    os.replace(entry, tmp / entry.name)
             shutil.rmtree(out)
         os.replace(tmp, out)
     except OSError as err:
@@ -120,14 +135,22 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
     return meta
 
 
+def _ours(name: str) -> bool:
+    """A file that a prepared folder is made of (and --overwrite replaces)."""
+    return name in (META, TOKENIZER_FILE) or bool(re.fullmatch(r"(train|valid|test)\.(bin|offsets\.npy|labels\.npy)",
+                                                                 name))
+
+
 def _encode_split(split: Any, tokenizer: Tokenizer, path: Path, dtype: str, name: str,
                   progress: Progress | None) -> dict[str, int]:
     total = split.num_bytes()
     chars = tokens = unks = records = 0
     done = 0
+    blank = True
     with path.open("wb") as fh:
         for chunk in split.texts():
             records += 1
+            blank = blank and not chunk.strip()
             ids = tokenizer.encode(chunk)
             fh.write(ids.astype(dtype).tobytes())
             chars += len(chunk)
@@ -139,6 +162,8 @@ def _encode_split(split: Any, tokenizer: Tokenizer, path: Path, dtype: str, name
         fh.flush()
         os.fsync(fh.fileno())
     info = {"chars": chars, "tokens": tokens, "unk": unks}
+    if blank and chars:
+        info["blank"] = True
     if hasattr(split, "records"):  # tables: each record is one text
         info["records"] = records
     return info
@@ -232,7 +257,12 @@ def label_name(value: Any) -> str | None:
         if value.is_integer():
             value = int(value)
     text = str(value).strip()
+    if _WHOLE_NUMBER.fullmatch(text):  # '1.0' in a CSV is the 1 of another row, as a JSON or parquet 1.0 is
+        text = text.split(".")[0]
     return text or None
+
+
+_WHOLE_NUMBER = re.compile(r"-?\d+\.0+")
 
 
 def _label_order(names: set[str]) -> list[str]:
@@ -328,6 +358,12 @@ class Prepared:
         if meta.get("format_version") != FORMAT_VERSION:
             raise UserError(f"{path / META}: unknown prepared-data format {meta.get('format_version')!r}",
                             "run lstmtext tokenize again")
+        splits, labels = meta.get("splits"), meta.get("labels")
+        if not (isinstance(splits, dict) and all(isinstance(splits.get(s), dict) and isinstance(
+                splits[s].get("tokens"), int) for s in SPLITS) and meta.get("dtype") in ("uint16", "uint32")
+                and (meta.get("task") != "classify" or isinstance(labels, list) and len(labels) >= 2)):
+            raise UserError(f"{path / META} lacks the splits, token type or labels a prepared folder has",
+                            "the prepared folder is damaged; run lstmtext tokenize again")
         tokenizer = load_tokenizer(path / TOKENIZER_FILE)
         if tokenizer.vocab_size != meta.get("vocab_size"):
             raise UserError(f"{path}: tokenizer and meta.json disagree on the vocabulary size",
@@ -376,11 +412,20 @@ class Prepared:
 
     def records(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, offsets, label ids) of a classification split; text i is tokens[off[i]:off[i+1]]."""
-        offsets = np.load(self.path / f"{split}.offsets.npy", mmap_mode="r")
-        labels = np.load(self.path / f"{split}.labels.npy", mmap_mode="r")
-        if len(offsets) != len(labels) + 1:
-            raise UserError(f"{self.path}: {split} offsets and labels disagree", "run lstmtext tokenize again")
-        return self.tokens(split), offsets, labels
+        damaged = "the prepared folder is damaged; run lstmtext tokenize again"
+        try:
+            offsets = np.load(self.path / f"{split}.offsets.npy", mmap_mode="r")
+            labels = np.load(self.path / f"{split}.labels.npy", mmap_mode="r")
+        except (OSError, ValueError, EOFError) as err:
+            raise UserError(f"{self.path}: the {split} split's offsets or labels cannot be read "
+                            f"({getattr(err, 'strerror', None) or err})", damaged) from None
+        tokens = self.tokens(split)
+        if offsets.ndim != 1 or labels.ndim != 1 or len(offsets) != len(labels) + 1 or offsets[-1] != len(tokens):
+            raise UserError(f"{self.path}: the {split} split's offsets, labels and tokens disagree", damaged)
+        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(self.labels):
+            raise UserError(f"{self.path}: the {split} split has label ids beyond the {len(self.labels)} labels of "
+                            "meta.json", damaged)
+        return tokens, offsets, labels
 
     def cut_texts(self, split: str, max_length: int, limit: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
         """A classification split's texts as token ids, each cut to ``max_length`` as the model reads it, and

@@ -252,6 +252,11 @@ class WordTokenizer:
 # ----------------------------------------------------------------------------- sentencepiece
 
 
+# the longest line SentencePiece learns from, in characters: it skips any over max_sentence_length (64 KiB of UTF-8,
+# up to 4 bytes a character), so a text of one long line, or one long line among others, is cut into such lines
+_LONGEST_SENTENCE = 1 << 14
+
+
 class SentencePieceTokenizer:
     """SentencePiece BPE or unigram subwords; the text is kept as-is (identity normalisation)."""
 
@@ -283,6 +288,11 @@ class SentencePieceTokenizer:
                 if len(alphabet) < 1000:
                     alphabet.update(chunk)
                 for line in chunk.split("\n"):
+                    while len(line) > _LONGEST_SENTENCE:  # SentencePiece skips longer lines: cut after a space
+                        cut = line.rfind(" ", _LONGEST_SENTENCE // 2, _LONGEST_SENTENCE) + 1 or _LONGEST_SENTENCE
+                        if line[:cut].strip():
+                            yield line[:cut]
+                        line = line[cut:]
                     if line.strip():
                         yield line
 
@@ -346,8 +356,12 @@ class SentencePieceTokenizer:
                                   f"use --vocab-size {needed} or more, leave it out to size it to the text, "
                                   "or use --level char")
             most = most_pieces(model)
-            hint = f"use --vocab-size {most} or less" if most else "try a different --vocab-size"
-            raise usage_error(f"SentencePiece could not build a {size}-piece vocabulary: {model}", hint)
+            if most:
+                raise usage_error(f"--vocab-size {size} is more than this text supports: SentencePiece finds at "
+                                  f"most {most:,} {spec.level} pieces in it",
+                                  f"use --vocab-size {most} or less, or leave it out to size it to the text")
+            raise usage_error(f"SentencePiece could not build a {size}-piece vocabulary: {model}",
+                              "try a different --vocab-size")
         tokenizer = cls(model, spec.level, spec.lowercase)
         tokenizer.notes = notes
         return tokenizer

@@ -58,6 +58,17 @@ def test_a_text_of_one_line_still_gets_its_held_out_splits(tmp_path):
     parts = [joined(corpus.splits[s]) for s in ("train", "valid", "test")]
     assert "".join(parts) == words and all(parts)
     assert parts[0].endswith(" ") and parts[1].endswith(" ")
+    # words of many lengths, no line break at all, the file ending within reach of the cut: after a space still,
+    # in UTF-8 and in any other ASCII-compatible encoding
+    many = " ".join(("ab", "cdefg", "hijklmnopq", "rst", "uvwxyzabcdefghij")[i * 7 % 5] for i in range(3001))
+    (tmp_path / "many.txt").write_text(many, encoding="utf-8")
+    for encoding in ("utf-8", "latin-1"):
+        for fractions in ((0.1, 0.05), (0.07, 0.13), (0.033, 0.011)):
+            corpus = open_corpus(tmp_path / "many.txt", encoding=encoding, valid_fraction=fractions[0],
+                                 test_fraction=fractions[1])
+            parts = [joined(corpus.splits[s]) for s in ("train", "valid", "test")]
+            assert "".join(parts) == many and all(parts), (encoding, fractions)
+            assert parts[0].endswith(" ") and parts[1].endswith(" "), (encoding, fractions)
     # one line of Chinese (no spaces, no line breaks): the splits start at a character boundary
     poem = "".join(chr(0x4E00 + (i * 37) % 500) for i in range(6000))  # ideographs in a made-up order
     (tmp_path / "poem.txt").write_text(poem, encoding="utf-8")
@@ -71,7 +82,7 @@ def test_a_held_out_split_that_cannot_be_cut_is_warned_about(cli, tmp_path):
     (tmp_path / "poem.txt").write_bytes(poem.encode("gbk"))  # GBK has no byte-safe cut without either
     result = cli("tokenize", "poem.txt", "--encoding", "gbk", "--out", "prep")
     assert result.code == 0, result.err
-    assert "warning: the valid split held out of poem.txt is empty" in result.err and "add line breaks" in result.err
+    assert "warning: the valid split held out of poem.txt is empty" in result.err and "or line breaks" in result.err
 
 
 def test_folder_with_own_split_files(tmp_path):
@@ -241,3 +252,108 @@ def test_csv_with_quote_characters_is_read_whole(tmp_path):
     meta = prepare(corpus, TokenizerSpec(level="char"), tmp_path / "prep")
     assert meta["splits"]["train"]["records"] == body.count("\n")
     assert meta["skipped_count"] == 0
+
+
+def test_a_stratified_hold_out_fills_its_splits_from_many_small_classes():
+    """Each split gets its fraction of all the rows, not of each class rounded alone: 50 classes of 9 rows had
+    given an empty validation split (9 x 5% rounds to 0), and so did two classes of 10."""
+    from collections import Counter
+
+    from lstmtext.corpus import stratified_picks
+
+    for labels in ([f"c{c}" for c in range(50) for _ in range(9)], ["a"] * 10 + ["b"] * 10,
+                   ["pos"] * 500 + ["neg"] * 480 + ["odd"] * 2):
+        picks = stratified_picks(labels, {"valid": 0.05, "test": 0.05}, seed=3)
+        want = round(len(labels) * 0.05)
+        assert len(picks["valid"]) == len(picks["test"]) == want, labels[:3]
+        assert sorted(picks["train"] + picks["valid"] + picks["test"]) == list(range(len(labels)))
+        assert {labels[i] for i in picks["train"]} == set(labels)  # every class keeps a row to learn from
+        counts, valid = Counter(labels), Counter(labels[i] for i in picks["valid"])
+        assert all(abs(valid[c] - counts[c] * 0.05) < 1 for c in counts)  # each class at its share
+        assert picks == stratified_picks(labels, {"valid": 0.05, "test": 0.05}, seed=3)
+    assert stratified_picks(["a", "b"], {"valid": 0.1}, seed=0)["valid"] == []  # one row each: nothing to spare
+
+
+def texts_of(split):
+    return [text for text, _, _, _ in split.records()]
+
+
+def test_a_folder_takes_its_columns_from_the_train_file(tmp_path):
+    """The columns are the train file's (dev and test sort before it); a held-out file without them, like a Kaggle
+    test.csv with no labels, is left out with a warning, and its split is held out of train."""
+    (tmp_path / "train.csv").write_text("id,text,label\n" + "".join(f"{i},good {i},pos\n{i},bad {i},neg\n"
+                                                                    for i in range(40)))
+    (tmp_path / "dev.csv").write_text("id,text,label\n1,fine,pos\n2,poor,neg\n")
+    (tmp_path / "test.csv").write_text("id,text\n" + "".join(f"{i},unlabelled {i}\n" for i in range(10)))
+    corpus = open_corpus(tmp_path, task="classify", label_column="label")
+    assert texts_of(corpus.splits["valid"]) == ["fine", "poor"]
+    test = texts_of(corpus.splits["test"])
+    assert len(test) == 4 and all(t.startswith(("good", "bad")) for t in test)  # 5% of train's 80 rows
+    assert not set(test) & set(texts_of(corpus.splits["train"]))
+    assert any("test.csv has no 'label' column" in w and "held out of train" in w for w in corpus.warnings)
+
+
+def test_a_folder_without_a_train_file_keeps_its_named_splits(tmp_path):
+    (tmp_path / "a.txt").write_text("first book\n" * 30)
+    (tmp_path / "b.txt").write_text("second book\n" * 30)
+    (tmp_path / "test.txt").write_text("held out\n" * 5)
+    corpus = open_corpus(tmp_path)
+    assert joined(corpus.splits["test"]) == "held out\n" * 5
+    assert "held out" not in joined(corpus.splits["train"]) + joined(corpus.splits["valid"])
+    assert corpus.warnings == [(f"{tmp_path} has no file named train: training on the others, with test.txt held "
+                                "out as named")]
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "valid.txt").write_text(SMALL_TEXT * 10)
+    corpus = open_corpus(only)
+    assert joined(corpus.splits["train"]).startswith(SMALL_TEXT) and "no file named train, only valid.txt" in \
+        corpus.warnings[0]
+
+
+def test_a_folder_of_both_kinds_reads_the_kind_that_holds_the_text(tmp_path):
+    """Books with a small info.json are a text corpus; CSV files with a notes.txt are tables; a classifier always
+    reads the tables. Files in subfolders beside top-level files are named as left out."""
+    (tmp_path / "a.txt").write_text(SMALL_TEXT * 30)
+    (tmp_path / "info.json").write_text('{"title": "tales"}\n')
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "draft.txt").write_text("a draft\n")
+    corpus = open_corpus(tmp_path)
+    assert corpus.kind == "text" and SMALL_TEXT in joined(corpus.splits["train"])
+    assert any("leaves out (tables beside plain text): info.json" in w for w in corpus.warnings)
+    assert any("subfolders this corpus leaves out" in w and "old" in w for w in corpus.warnings)
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "rows.csv").write_text("text,label\n" + "".join(f"row {i},{i % 2}\n" for i in range(40)))
+    (tables / "notes.txt").write_text("where these came from\n")
+    assert open_corpus(tables).kind == "table" and open_corpus(tables, task="classify").kind == "table"
+
+
+def test_json_lines_columns_come_from_more_than_the_first_record(tmp_path):
+    lines = ['{"text": "no label on this one"}'] + [f'{{"text": "row {i}", "label": "{"ab"[i % 2]}"}}'
+                                                    for i in range(40)]
+    (tmp_path / "f.jsonl").write_text("\n".join(lines) + "\n")
+    corpus = open_corpus(tmp_path / "f.jsonl", task="classify", label_column="label")
+    assert corpus.label_column == "label"
+
+
+def test_whole_number_labels_written_as_floats_are_one_class(tmp_path):
+    from lstmtext.data import collect_labels, label_name
+
+    assert [label_name(v) for v in ("1", "1.0", " 1.00 ", 1.0, "-2.0", "1.5", "v1.0")] == \
+        ["1", "1", "1", "1", "-2", "1.5", "v1.0"]
+    (tmp_path / "t.csv").write_text("text,label\n" + "".join(f"row {i},{['1', '1.0', '0', '0.0'][i % 4]}\n"
+                                                              for i in range(40)))
+    assert collect_labels(open_corpus(tmp_path / "t.csv", task="classify")) == ["0", "1"]
+
+
+def test_utf16_splits_start_at_a_line(tmp_path):
+    (tmp_path / "u.txt").write_text("".join(f"line number {i}\n" for i in range(200)), encoding="utf-16")
+    corpus = open_corpus(tmp_path / "u.txt", encoding="utf-16")
+    parts = [joined(corpus.splits[s]) for s in ("train", "valid", "test")]
+    assert all(p.endswith("\n") and p.startswith("line number") for p in parts)
+
+
+def test_a_column_named_in_another_case_is_found(tmp_path):
+    (tmp_path / "t.csv").write_text("Review,Sentiment\n" + "".join(f"row {i},{i % 2}\n" for i in range(20)))
+    corpus = open_corpus(tmp_path / "t.csv", task="classify", text_column="review", label_column="sentiment")
+    assert (corpus.text_column, corpus.label_column) == ("Review", "Sentiment")

@@ -197,3 +197,65 @@ def test_shifted_lm_windows_move_each_epoch_and_stay_contiguous_and_in_bounds():
     fixed = LMBatches(tokens, batch_size=4, seq_len=10)
     fixed.start_epoch(7, 3)
     assert fixed.offset == 0 and len(fixed) == 24
+
+
+def test_overwriting_a_prepared_folder_keeps_the_users_other_files(tmp_path):
+    src = tmp_path / "c.txt"
+    src.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    folder = tmp_path / "p"
+    prepare(open_corpus(src), TokenizerSpec(level="char"), folder)
+    (folder / "notes.txt").write_text("mine")
+    (folder / "c.txt").write_text(SMALL_TEXT * 20, encoding="utf-8")  # even the corpus, kept inside
+    meta = prepare(open_corpus(folder / "c.txt"), TokenizerSpec(level="word"), folder)
+    assert meta["tokenizer"]["level"] == "word" and Prepared.open(folder).level == "word"
+    assert (folder / "notes.txt").read_text() == "mine" and (folder / "c.txt").read_text() == SMALL_TEXT * 20
+
+
+def test_a_damaged_classifier_folder_is_a_user_error(tmp_path):
+    import json
+
+    import pytest
+
+    from lstmtext.errors import UserError
+
+    table = tmp_path / "t.tsv"
+    table.write_text("text\tlabel\n" + "".join(f"text number {i}\t{i % 3}\n" for i in range(60)), encoding="utf-8")
+    good = tmp_path / "good"
+    prepare(open_corpus(table, task="classify"), TokenizerSpec(level="word"), good, task="classify")
+    Prepared.open(good).records("train")
+
+    def damaged(name, edit):
+        import shutil
+
+        folder = tmp_path / name
+        shutil.copytree(good, folder)
+        edit(folder)
+        with pytest.raises(UserError) as exc:
+            Prepared.open(folder).records("valid")
+        return str(exc.value)
+
+    def truncate(f):
+        f.write_bytes(f.read_bytes()[:20])
+
+    def edit_meta(**changes):
+        def edit(folder):
+            meta = json.loads((folder / "meta.json").read_text())
+            meta.update(changes)
+            (folder / "meta.json").write_text(json.dumps(meta))
+        return edit
+
+    assert "cannot be read" in damaged("short", lambda f: truncate(f / "valid.offsets.npy"))
+    assert "cannot be read" in damaged("gone", lambda f: (f / "valid.labels.npy").unlink())
+    assert "label ids beyond the 2 labels" in damaged("labels", edit_meta(labels=["0", "1"]))
+    assert "lacks the splits" in damaged("one label", edit_meta(labels=["0"]))
+    assert "lacks the splits" in damaged("splits", edit_meta(splits=None))
+    assert "lacks the splits" in damaged("dtype", edit_meta(dtype="int8"))
+
+
+def test_a_vocabulary_that_leaves_out_most_of_the_text_is_warned_about(tmp_path):
+    src = tmp_path / "c.txt"
+    src.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    meta = prepare(open_corpus(src), TokenizerSpec(level="word", min_freq=100), tmp_path / "p")
+    assert any("of the train split's tokens are <unk>" in w and "lower --min-freq" in w for w in meta["warnings"])
+    assert not any("<unk>" in w for w in prepare(open_corpus(src), TokenizerSpec(level="word"),
+                                                 tmp_path / "q")["warnings"])

@@ -205,3 +205,14 @@ def test_generated_text_joins_the_prompt_as_decoding_them_together_would(spec):
     assert tok.decode(prompt) + "".join(pieces) == whole
     if spec.level == "word":
         assert text_after(tok, tok.encode("the cat sat .").tolist(), tok.encode("the dog").tolist()) == " the dog"
+
+
+def test_subwords_learn_from_a_text_of_one_long_line():
+    """SentencePiece skips lines over 64 KiB: one line of 200k characters is cut after spaces into lines it reads."""
+    from lstmtext.config import TokenizerSpec
+    from lstmtext.tokenizers import build_tokenizer
+
+    words = ("amber", "basil", "cedar", "dune", "ember", "fjord", "grove", "heron")
+    line = " ".join(words[i * 5 % 8] + words[i * 3 % 8][:2] for i in range(30_000))
+    tok = build_tokenizer([line], TokenizerSpec(level="bpe", vocab_size=100))
+    assert tok.vocab_size == 100 and tok.decode(tok.encode(line[:500]).tolist()) == line[:500]
