@@ -79,7 +79,7 @@ case "${1:-}" in
     back quality
     ;;
   awd-more)
-    python3 bench/quality.py ptb-word-awd --device cuda --tag 9min --resume -- --time-limit 540
+    python3 bench/quality.py ptb-word-awd --device cuda --tag 9min --resume -- --time-limit 1080  # the run's total
     back quality
     ;;
   sst2-sweep)

@@ -1,13 +1,14 @@
 """Quality runs: train a preset on its shared corpus and record the figures it reaches.
 
     python bench/quality.py shakespeare-char-cpu [--device cpu] [--tag NAME] [-- extra lstmtext train flags]
-    python bench/quality.py ptb-word-awd --device cuda --tag 9min --resume -- --time-limit 540
+    python bench/quality.py ptb-word-awd --device cuda --tag 9min --resume -- --time-limit 1080
 
 Writes bench/results/quality-<preset>[-<tag>]-<device>-<date>.json with the run's figures, settings and
 time; give a --tag with extra flags, so a variant does not overwrite the preset's own figures.
 ``--resume`` continues that run (checkpoints/quality-<preset>[-<tag>]) from its last saved state,
-for as long as the flags after ``--`` allow, and writes ...-resumed-<device>-<date>.json: a run
-longer than one 10-minute device call, made of two calls while the machine stays warm.
+for as long as the flags after ``--`` allow (--time-limit is the run's whole training time: 1080 is
+540 more after a first 540), and writes ...-resumed-<device>-<date>.json: a run longer than one
+10-minute device call, made of two calls while the machine stays warm.
 """
 
 from __future__ import annotations

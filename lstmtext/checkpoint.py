@@ -143,12 +143,32 @@ def read_config(path: Path) -> dict[str, Any]:
         raise UserError(f"{path} is not a checkpoint (no {CONFIG})", "pass a run folder written by lstmtext train")
     config = read_json(path / CONFIG, "the checkpoint's settings")
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise UserError(f"{path / CONFIG}: checkpoint format version {version!r} is not one this lstmtext reads "
                         f"(it reads up to {FORMAT_VERSION})", "upgrade lstmtext")
-    for key in ("task", "model", "tokenizer"):
+    damaged = f"{path / CONFIG} is damaged"
+    hint = "restore it from a backup, or train the run again"
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise UserError(f"{damaged}: its format version {version!r} is not a version number", hint)
+    for key in ("task", "model", "tokenizer", "data"):
         if key not in config:
-            raise UserError(f"{path / CONFIG} has no {key!r} entry; the file is damaged")
+            raise UserError(f"{damaged}: it has no {key!r} entry", hint)
+    if config["task"] not in ("lm", "classify"):
+        raise UserError(f"{damaged}: task {config['task']!r} is neither lm nor classify", hint)
+    for key in ("model", "tokenizer", "data", "train"):
+        if key in config and not isinstance(config[key], dict):
+            raise UserError(f"{damaged}: its {key!r} entry is not an object", hint)
+    from lstmtext.config import ModelConfig, TrainConfig, wrong_types
+
+    for key, cls in (("model", ModelConfig), ("train", TrainConfig)):
+        bad = wrong_types(cls, config.get(key, {}))
+        if bad:
+            raise UserError(f"{damaged}: {key}.{bad[0]} is {config[key][bad[0]]!r}, not a value of its type", hint)
+    labels = config.get("labels")
+    if config["task"] == "classify" and not (isinstance(labels, list) and len(labels) >= 2
+                                             and all(isinstance(n, str) for n in labels)):
+        raise UserError(f"{damaged}: a classifier's labels should be a list of two or more names, not {labels!r}",
+                        hint)
     return config
 
 

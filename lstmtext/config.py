@@ -242,6 +242,27 @@ def saved_train_config(data: dict[str, Any]) -> TrainConfig:
     return from_dict(TrainConfig, data)
 
 
+def wrong_types(cls: type, data: dict[str, Any]) -> list[str]:
+    """The keys of ``data`` whose values are not of the type of ``cls``'s field of that name (a damaged or
+    hand-edited config.json); unknown keys pass, and so do containers, which are not judged."""
+    def fits(value: Any, annotation: str) -> bool:
+        if value is None:
+            return "None" in annotation
+        if any(kind in annotation for kind in ("list", "tuple", "dict", "Any")):
+            return True
+        if annotation.startswith("bool"):
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if "float" in annotation:
+            return isinstance(value, (int, float))
+        if "int" in annotation:
+            return isinstance(value, int)
+        return isinstance(value, str) if "str" in annotation else True
+
+    return [f.name for f in dataclasses.fields(cls) if f.name in data and not fits(data[f.name], str(f.type))]
+
+
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build a dataclass from a dict, ignoring keys it does not know (newer writers)."""
     names = {f.name for f in dataclasses.fields(cls)}
@@ -255,8 +276,24 @@ def parse_save_every(spec: str) -> tuple[int | None, float | None]:
         raise usage_error(f"--save-every {spec!r} is neither steps nor a duration", "use e.g. 500, 90s, 10m or 1h")
     value, unit = float(match.group(1)), match.group(2)
     if not unit:
+        if not value.is_integer():
+            raise usage_error(f"--save-every {spec!r} is not a whole number of steps", "use e.g. 500, or 90s for seconds")
         return (int(value) or None), None
-    return None, value * {"s": 1, "m": 60, "h": 3600}[unit]
+    return None, (value * {"s": 1, "m": 60, "h": 3600}[unit]) or None  # '0s' too: only at evals
+
+
+def parse_duration(value: str | float | None, flag: str) -> float | None:
+    """Seconds from '600', '90s', '10m', '1.5h' (or a number, as a preset gives it); None stays None."""
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(value))
+        if not match:
+            raise usage_error(f"{flag} {value!r} is not a duration", "use seconds (600) or e.g. 90s, 10m, 1.5h")
+        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if seconds is not None and not (0 < seconds < float("inf")):
+        raise usage_error(f"{flag} must be a positive duration, got {value!r}")
+    return None if seconds is None else float(seconds)
 
 
 @dataclass
@@ -273,14 +310,18 @@ class SampleSettings:
             raise usage_error(f"--length must be at least 1, got {self.length}")
         if self.length > 1_000_000:
             raise usage_error(f"--length {self.length} is absurdly large", "ask for at most 1,000,000 tokens")
-        if self.temperature < 0:
-            raise usage_error(f"--temperature must be 0 (greedy) or more, got {self.temperature}")
+        if not 0 <= self.temperature <= 100:  # nan fails too; a float32 softmax of logits / inf is nan
+            raise usage_error(f"--temperature must be 0 (greedy) to 100, got {self.temperature}",
+                              "0.5-1.2 is the useful range; higher is closer to uniform noise")
         if self.top_k < 0:
             raise usage_error(f"--top-k must be 0 (off) or more, got {self.top_k}")
         if not 0.0 < self.top_p <= 1.0:
             raise usage_error(f"--top-p must be in (0, 1], got {self.top_p}")
         if not 1 <= self.num_samples <= 4096:
             raise usage_error(f"--num-samples must be between 1 and 4096, got {self.num_samples}")
+        if self.num_samples * self.length > 20_000_000:  # the token ids alone would take gigabytes
+            raise usage_error(f"--num-samples {self.num_samples} x --length {self.length:,} is "
+                              f"{self.num_samples * self.length:,} tokens", "ask for at most 20,000,000 in all")
 
 
 def check_device(spec: str) -> str:

@@ -67,7 +67,7 @@ class ReadColumn(ProgressColumn):
 def byte_progress(quiet: bool) -> Progress:
     """tokenize's bars, one per split (``unit``: bytes or records; ``ReadColumn``), with elapsed time and ETA."""
     return Progress(SpinnerColumn(), text_column("[bold]{task.description}"), BarColumn(), ReadColumn(),
-                    *count_and_time(), console=err, disable=quiet, transient=True)
+                    *count_and_time(), console=err, disable=quiet or not err.is_terminal, transient=True)
 
 
 @contextmanager
@@ -76,7 +76,7 @@ def counting(description: str, total: int, unit: str, quiet: bool = False) -> It
     to be called as each n more are done."""
     with Progress(SpinnerColumn(), text_column("[bold]{task.description}"), BarColumn(),
                   MofNCompleteColumn(table_column=whole()), RateColumn(unit), *count_and_time(), console=err,
-                  disable=quiet, transient=True) as progress:
+                  disable=quiet or not err.is_terminal, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 

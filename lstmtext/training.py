@@ -12,7 +12,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -469,7 +469,8 @@ def _steps_planned(cfg: TrainConfig, per_epoch: int) -> int:
 def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: TrainConfig,
           events: TrainEvents | None = None, init_from: Path | None = None, resume: bool = False,
           stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop",
-          init_backward: Path | None = None, pretrained_vocab: int = 0) -> dict[str, Any]:
+          init_backward: Path | None = None, pretrained_vocab: int = 0,
+          on_start: Callable[[], None] | None = None) -> dict[str, Any]:
     """Train a model on a prepared folder and write a checkpoint folder; returns the summary.
 
     ``init_from`` (and for a bidirectional classifier's backward direction ``init_backward``): start
@@ -477,7 +478,9 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     the size of their vocabulary, which the prepared tokenizer extends). A classifier with
     ``train_cfg.distill_from`` learns from those runs' targets too (``distill.py``), computed here. With
     ``resume`` the run continues from ``run_dir``'s saved state (and its saved targets). When ``stop`` is set
-    during training, the state is saved and the summary says ``stopped_by: interrupted``.
+    during training, the state is saved and the summary says ``stopped_by: interrupted``. ``on_start`` is called
+    once everything the run starts from has loaded, before the first file is written (--overwrite clears the old run
+    there, so that a broken --init-from or teacher leaves it as it was).
     """
     from lstmtext.state import load_state, save_state
 
@@ -501,6 +504,12 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         task.pretrained += ("bwd.",)
     if train_cfg.distill_from and model_cfg.task == "classify":
         task.soft = _teacher_probs(run_dir, prepared, train_cfg, device, resume, events)
+    if on_start is not None:
+        on_start()
+    if train_cfg.distill_from and model_cfg.task == "classify" and not resume:
+        from lstmtext.distill import save_targets
+
+        save_targets(run_dir, task.soft)  # kept, so that the run resumes without its teachers
     if train_cfg.freeze_embedding:  # before the optimizer is made, so that it never holds the table
         model.embedding.weight.requires_grad_(False)
     model.to(device)
@@ -587,7 +596,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
             window += 1
             window_tokens += task.tokens_per_step
             now = time.perf_counter()
-            out_of_time = train_cfg.time_limit is not None and now - started > train_cfg.time_limit
+            # the run's training time, a resumed run's before it included: --time-limit is a budget for the run
+            out_of_time = train_cfg.time_limit is not None and elapsed_before + now - started > train_cfg.time_limit
             last = step == total_steps or out_of_time or stop.reason is not None
             if window == train_cfg.log_every or last:
                 losses = window_losses[:window].tolist()
@@ -672,18 +682,16 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
 
 def _teacher_probs(run_dir: Path, prepared: Prepared, cfg: TrainConfig, device: torch.device,
                    resume: bool, events: TrainEvents) -> np.ndarray:
-    """The teachers' targets: those the run started with when it resumes, else computed now (with a bar) and
-    saved in the run folder."""
-    from lstmtext.distill import load_targets, save_targets, teacher_targets
+    """The teachers' targets: those the run started with when it resumes, else computed now (with a bar; train
+    saves them in the run folder)."""
+    from lstmtext.distill import load_targets, teacher_targets
 
     texts = int(prepared.meta["splits"]["train"]["texts"])
     if resume:
         return load_targets(run_dir, texts, len(prepared.labels))
     runs = [Path(p) for p in cfg.distill_from]
     with events.counting("teachers label", texts * len(runs), "texts") as done:
-        probs = teacher_targets(runs, prepared, cfg.distill_temperature, device, done)
-    save_targets(run_dir, probs)
-    return probs
+        return teacher_targets(runs, prepared, cfg.distill_temperature, device, done)
 
 
 def read_saved_step(run_dir: Path) -> int | None:

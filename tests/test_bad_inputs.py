@@ -65,6 +65,16 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
 
     (d / "small.txt.gz").write_bytes(gzip.compress((SMALL_TEXT * 30).encode("utf-8")))
     (d / "sheet.xlsx").write_bytes(b"PK\x03\x04" + bytes(200))  # an office file is a zip file
+    (d / "unclosed.csv").write_text('text,label\nfine,pos\nbad,neg\n"an unclosed quote,pos\n'
+                                    + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(40)))
+    (d / "twice.csv").write_text("text,text,label\n" + "".join(f"a {i},b {i},{i % 2}\n" for i in range(20)))
+    (d / "columns.json").write_text('{"text": ["a good film", "a dull one"], "label": [1, 0]}\n')
+    (d / "utf16le.txt").write_bytes(("Café niño\n" * 200).encode("utf-16-le"))  # no byte-order mark
+    (d / "blank.txt").write_text(" \n\n   \n\t\n" * 50)
+    (d / "semicolons.csv").write_text("text;label\n" + "".join(f"row {i};{i % 2}\n" for i in range(20)))
+    (d / "splits").mkdir()
+    for name in ("train", "valid"):
+        (d / "splits" / f"{name}.txt").write_text(SMALL_TEXT * 5)
     (d / "packed").mkdir()
     for i in range(2):
         (d / "packed" / f"part{i}.txt.bz2").write_bytes(bz2.compress((SMALL_TEXT * 30).encode("utf-8")))
@@ -199,6 +209,23 @@ CASES = [
     ("gzip-compressed --file to classify", ["classify", "clf", "--file", "small.txt.gz"], 1,
      ["--file small.txt.gz is gzip-compressed"]),
     ("a spreadsheet", ["train", "sheet.xlsx", "--task", "classify"], 1, ["sheet.xlsx is a spreadsheet", "as CSV"]),
+    ("an unclosed quote in a CSV", ["tokenize", "unclosed.csv", "--task", "classify"], 1,
+     ["unclosed.csv line 4", "never closes", 'as two ("")']),
+    ("a column named twice", ["tokenize", "twice.csv", "--task", "classify"], 1, ["names column 'text' more than once"]),
+    ("JSON of columns, not records", ["tokenize", "columns.json"], 1, ["'text' field is a list", "one record per text"]),
+    ("UTF-16 without a byte-order mark", ["tokenize", "utf16le.txt", "--encoding", "utf-16-le", "--out", "p16le"], 0,
+     ["vocabulary 12"]),  # C a f é n i ñ o, space and newline, <pad> and <unk>
+    ("a text of only whitespace", ["train", "blank.txt"], 1, ["holds only whitespace"]),
+    ("more subwords than the text has", ["tokenize", "small.txt", "--level", "bpe", "--vocab-size", "3000"], 2,
+     ["--vocab-size 3000 is more than this text supports", "or less"]),
+    ("a CSV separated by semicolons", ["tokenize", "semicolons.csv", "--task", "classify"], 1,
+     ["one column, 'text;label'", "separated by semicolons", "with commas"]),
+    ("the text column as the label", ["tokenize", "excel.csv", "--task", "classify", "--text-column", "label"], 2,
+     ["column 'label' of excel.csv would be both the text and the label"]),
+    ("a prepared folder to tokenize", ["tokenize", "p16"], 2, ["p16 is a prepared folder", "lstmtext train p16"]),
+    ("a run to tokenize", ["tokenize", "lm"], 2, ["lm is a training run (a checkpoint), not a corpus"]),
+    ("a fraction of a split the corpus has", ["tokenize", "splits", "--valid-fraction", "0.2"], 2,
+     ["--valid-fraction does nothing: splits has a valid split of its own"]),
     ("tokenizer flag on a prepared folder", ["train", "p16", "--level", "word", "--encoding", "latin-1"], 2,
      ["--level, --encoding cannot apply to p16", "raw corpus"]),
     ("tokenizer flag against --init-from", ["train", "small.txt", "--init-from", "lm", "--level", "word"], 2,

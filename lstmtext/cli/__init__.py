@@ -200,8 +200,8 @@ def _stale(folder: Path, tokenizer: Any = None) -> str | None:
 
 def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: bool, *, encoding: str,
              text_column: str | None, valid_fraction: float, test_fraction: float, split_seed: int,
-             task: str, label_column: str | None, quiet: bool, tokenizer: Any = None, extend: bool = False
-             ) -> tuple[Path, dict[str, Any], bool, float]:
+             task: str, label_column: str | None, quiet: bool, tokenizer: Any = None, extend: bool = False,
+             given: Sequence[str] = ()) -> tuple[Path, dict[str, Any], bool, float]:
     """Open the corpus and make (or reuse) its prepared folder. ``extend``: add the train split's tokens
     that ``tokenizer`` lacks (``spec.min_freq`` times or more) to it first."""
     from rich.markup import escape
@@ -213,6 +213,10 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
                          valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed,
                          task=task)
+    for name in ("valid", "test"):  # a fraction of a split the corpus has a file of would do nothing
+        if f"{name}_fraction" in given and name not in corpus.carved and corpus.own_splits:
+            raise usage_error(f"--{name}-fraction does nothing: {corpus_arg} has a {name} split of its own",
+                              "drop it")
     if extend:
         from lstmtext.tokenizers import extend_tokenizer
 
@@ -225,10 +229,10 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     stale = _stale(target, tokenizer)
     if out is None and stale:  # a cache folder an older lstmtext got wrong: its runs keep it, this one gets its own
         target = target.with_name(f"{target.name}-r{READER}")
+    if out is not None and target.exists() and not is_prepared(target) and any(target.iterdir()):
+        raise usage_error(f"--out {target} exists and is not a prepared-data folder",  # --overwrite or not
+                          "pick a new folder, or remove it yourself")
     if out is not None and target.exists() and not overwrite:
-        if not is_prepared(target) and any(target.iterdir()):
-            raise usage_error(f"--out {target} exists and is not a prepared-data folder",
-                              "pick a new folder, or remove it yourself")
         if stale:
             raise usage_error(f"--out {target} was prepared by an older lstmtext: {stale}",
                               "pass --overwrite to prepare it again, or pick another --out")
@@ -340,7 +344,8 @@ def tokenize(
     spec = _spec(level or DEFAULT_LEVEL[task], vocab_size, lowercase, min_freq, word_split)
     path, meta, reused, seconds = _prepare(corpus, spec, out, overwrite, encoding=encoding, text_column=text_column,
                                            valid_fraction=valid_fraction, test_fraction=test_fraction,
-                                           split_seed=split_seed, task=task, label_column=label_column, quiet=quiet)
+                                           split_seed=split_seed, task=task, label_column=label_column, quiet=quiet,
+                                           given=typed(ctx))
     stdout.print(_data_table(path, meta, reused, seconds))
 
 
@@ -406,6 +411,9 @@ def generate(
         err.print(f"[yellow]warning:[/] the prompt has {len(unknown)} token(s) the model never saw ({shown}); "
                   "they are read as <unk>")
     reverse = ckpt.model.cfg.reverse  # it writes what comes before the prompt, last token first
+    if reverse and stream and "stream" in typed(ctx):
+        raise usage_error(f"--stream cannot stream {checkpoint}: it was trained with --reverse and writes the text "
+                          "before the prompt last word first, so the text is printed once it is whole", "drop --stream")
     streaming = stream and num_samples == 1 and not json_out and not reverse
     context = start_ids(tok, prompt)  # the prompt's tokens, which the new text joins onto
     if streaming:

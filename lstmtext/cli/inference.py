@@ -18,6 +18,13 @@ from lstmtext.errors import UserError, usage_error
 FORMATS = ("table", "json", "jsonl", "csv")
 
 
+def _lines(text: str) -> list[str]:
+    """One text per line, as the file's lines are counted: at '\n' (or '\r\n') only, not at the form feeds, U+2028
+    and other breaks that str.splitlines() also cuts at, so that the output has one row per line of the input."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
     from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _compression, _iter_table, _looks_binary, _packed_error,
@@ -36,7 +43,7 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
         packed = _compression(file)
         if packed:
             raise _packed_error(file, packed, "--file ")
-        if _looks_binary(file):
+        if _looks_binary(file, encoding):
             raise UserError(f"--file {file} looks like a binary file, not text",
                             "give one text a line, or a CSV, TSV, JSON(L) or parquet file with a text column")
         fmt = _table_format(file)
@@ -52,14 +59,14 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
                      report.skipped)
             return rows
         try:
-            lines = file.read_text(encoding=text_encoding(encoding)).splitlines()
+            lines = _lines(file.read_text(encoding=text_encoding(encoding)))
         except UnicodeDecodeError:
             raise locate_decode_error(file, encoding) from None
         return _some_text(lines, str(file))
     if texts == ["-"]:
         data = sys.stdin.buffer.read()
         try:
-            return _some_text(data.decode(text_encoding(encoding)).splitlines(), "stdin")
+            return _some_text(_lines(data.decode(text_encoding(encoding))), "stdin")
         except UnicodeDecodeError as err:
             raise UserError(f"stdin: invalid {encoding} at byte {err.start}", "pass --encoding") from None
     if "-" in texts:
@@ -336,7 +343,8 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
             raise usage_error(f"{corpus} has no split files, so it is scored whole", "leave out --split")
         return source.splits["train"], "whole"
     if name in source.carved:
-        raise UserError(f"{corpus} has no {name} split", "pick another --split")
+        has = ", ".join(s for s in source.splits if s not in source.carved)
+        raise UserError(f"{corpus} has no {name} split (it has: {has})", "pick one of them with --split")
     return source.splits[name], name
 
 
@@ -375,6 +383,8 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
         texts, gold, unknown = [], [], set()
         for text, label, path, line in source.records():
             name = label_name(label)
+            if name not in index and name is not None and str(label).strip() in index:
+                name = str(label).strip()  # a run trained before '1.0' read as 1 knows it as '1.0'
             if name is None or not text.strip():
                 source.report.skip(path, line, "empty text" if name is not None else "missing label")
                 continue
@@ -430,9 +440,15 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
     if result is None:
         raise UserError("too little text to evaluate", "give a longer corpus")
     loss, count = result
+    from lstmtext.tokenizers import UNK
+
+    unk = float(np.count_nonzero(tokens == UNK)) / max(len(tokens), 1)
+    if corpus is not None and unk > 0.05:  # <unk> is easy to predict: such figures flatter the model
+        warn([(f"{unk:.1%} of {corpus}'s tokens are <unk> to this model (its vocabulary has not seen them), so "
+               "these figures are not comparable with its validation figures")])
     return {"task": "lm", "split": kind, "loss": loss, "ppl": perplexity(loss),
             "bpc": bits_per_char(loss, count, int(chars * count / max(len(tokens), 1))), "tokens": count,
-            "skipped": _skipped(source)}
+            "unk_rate": round(unk, 6), "skipped": _skipped(source)}
 
 
 @app.command()
@@ -457,10 +473,15 @@ def info(
     config = ckpt.config
     model = config["model"]
     result = config.get("result") or {}
-    saved = None
+    saved, state = None, {}
     if (checkpoint / "state.json").exists():
-        saved = json.loads((checkpoint / "state.json").read_text(encoding="utf-8")).get("step")
-    best = (result.get("figures") or {}).get("valid") or {}
+        try:
+            state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+        except ValueError:
+            state = {}
+        saved = state.get("step") if isinstance(state, dict) else None
+    # a finished run's best validation figures; a run stopped before the end has its best so far in its state
+    best = (result.get("figures") or {}).get("valid") or (state.get("best") if isinstance(state, dict) else None) or {}
     train = config.get("train", {})
     facts = {
         "checkpoint": str(checkpoint),

@@ -15,7 +15,7 @@ from lstmtext.cli import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, L
                           TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
                           _data_table, _default_corpus, _prepare, _spec, _stale, app, flag_name, handle_errors,
                           refuse_unless, typed, warn)
-from lstmtext.config import ModelConfig, TrainConfig, parse_save_every, validate_model
+from lstmtext.config import ModelConfig, TrainConfig, parse_duration, parse_save_every, validate_model
 from lstmtext.errors import UserError, usage_error
 
 # Defaults that differ by task; a flag left unset takes its task's value.
@@ -36,9 +36,23 @@ def _refuse_out_as_input(out: Path | None, inputs: list[tuple[str, Path | None]]
             raise usage_error(f"--out {out} is the {flag} run, which this run reads", "pick another --out")
 
 
-def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> Path:
+def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> tuple[Path, Callable[[], None]]:
+    """The run folder, checked, and what clears the old run there (--overwrite): training calls it once the model
+    and what it starts from (--init-from, --distill-from) have loaded, so that a failure before leaves the old run."""
     from lstmtext.checkpoint import CONFIG, clear_run
 
+    def clear() -> None:
+        try:
+            kept = clear_run(out)
+        except OSError as error:
+            raise UserError(f"could not remove the old run in {out}: {error.strerror}",
+                            "check the folder's permissions") from None
+        if kept:
+            from lstmtext.render import err
+
+            err.print(f"--overwrite: replaced the run in {out}; kept your other files there: {', '.join(kept)}")
+
+    replace = False
     if out is None:
         out = Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}"
     if out.exists():
@@ -50,20 +64,12 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
                                   "pick another --out")
             if not overwrite:
                 raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
-            try:
-                kept = clear_run(out)
-            except OSError as error:
-                raise UserError(f"could not remove the old run in {out}: {error.strerror}",
-                                "check the folder's permissions") from None
-            if kept:
-                from lstmtext.render import err
-
-                err.print(f"--overwrite: replaced the run in {out}; kept your other files there: {', '.join(kept)}")
+            replace = True
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"could not create {out}: {err.strerror}", "check the path and its permissions") from None
-    return out
+    return out, (clear if replace else lambda: None)
 
 
 @app.command()
@@ -190,8 +196,9 @@ def train(
     epochs: Annotated[Optional[float], typer.Option("--epochs", help="Passes over the training split (default "
                                                     "15 for lm, 10 for classify).")] = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many "
-                                                        "seconds.")] = None,
+    time_limit: Annotated[Optional[str], typer.Option("--time-limit", help="Stop once the run has trained this "
+                                                      "long: seconds (600) or 90s, 10m, 1.5h; on --resume, the time "
+                                                      "before counts.")] = None,
     eval_every: Annotated[Optional[int], typer.Option("--eval-every", help="Steps between validations (0 = once "
                                                       "per epoch; default 100 for lm, 0 for classify).")] = None,
     log_every: Annotated[int, typer.Option("--log-every", help="Steps between loss read-backs.")] = 20,
@@ -236,11 +243,12 @@ def train(
         merged = {**given, **_preset_values(ctx, preset), "preset": None}
         return train.__wrapped__(ctx, **merged)  # type: ignore[attr-defined]
     parse_save_every(save_every)
+    time_limit = parse_duration(time_limit, "--time-limit")
     if on_nan not in ("stop", "skip"):
         raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
     if resume is not None:
         _resume_run(ctx, resume, max_steps=max_steps, epochs=epochs, time_limit=time_limit, device=device,
-                    save_every=save_every, on_nan=on_nan, quiet=quiet)
+                    save_every=save_every, on_nan=on_nan, quiet=quiet, log_every=log_every)
         return
     _check_task(task)
     d = TASK_DEFAULTS[task]
@@ -329,7 +337,7 @@ def train(
         prepared_path, meta, reused, seconds = _prepare(
             corpus_arg, spec, None, False, encoding=encoding, text_column=text_column,
             valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed, task=task,
-            label_column=label_column, quiet=quiet, tokenizer=lm_tokenizer, extend=extend_vocab)
+            label_column=label_column, quiet=quiet, tokenizer=lm_tokenizer, extend=extend_vocab, given=typed(ctx))
         if not quiet:
             err.print(_data_table(prepared_path, meta, reused, seconds))
     prepared = Prepared.open(prepared_path)
@@ -345,7 +353,7 @@ def train(
     check_teachers_fit(distill_from or [], teachers, prepared.labels, prepared.tokenizer, str(prepared_path))
     model_cfg.vocab_size = prepared.tokenizer.vocab_size
     model_cfg.num_classes = len(prepared.labels)
-    run_dir = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
+    run_dir, clear_old = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
     if distill_from and not quiet:
         texts = int(prepared.meta["splits"]["train"]["texts"])
         err.print(f"--distill-from: {len(distill_from)} teacher{'s' * (len(distill_from) > 1)} label the "
@@ -356,7 +364,7 @@ def train(
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
         on_nan=on_nan, init_backward=init_backward_from,
-        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0))
+        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0, on_start=clear_old))
 
 
 # train's options, grouped in its --help (--task and --help stay under "Options").
@@ -480,7 +488,8 @@ RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_ever
 
 
 def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epochs: float | None,
-                time_limit: float | None, device: str, save_every: str, on_nan: str, quiet: bool) -> None:
+                time_limit: float | None, device: str, save_every: str, on_nan: str, quiet: bool,
+                log_every: int) -> None:
     """Continue a run with its own settings; only the flags in RESUMABLE may be given."""
     from lstmtext.checkpoint import read_config
     from lstmtext.config import from_dict, saved_train_config
@@ -488,9 +497,9 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
 
     conflicts = ["CORPUS" if n == "corpus" else flag_name(n) for n in typed(ctx) if n not in RESUMABLE]
     if conflicts:
+        allowed = ", ".join(flag_name(n) for n in sorted(RESUMABLE - {"resume"}))
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
-                          "the run", "only --epochs, --max-steps, --time-limit, --device and --save-every may be "
-                          "given with --resume")
+                          "the run", f"only {allowed} may be given with --resume")
     config = read_config(run_dir)  # a missing or broken run is reported before torch is imported
     from lstmtext.state import read_state
     from lstmtext.training import train as run_training
@@ -503,7 +512,10 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         train_cfg.max_steps = max_steps
     if epochs is not None:
         train_cfg.epochs = epochs
-    train_cfg.time_limit = time_limit
+    if time_limit is not None:  # else the run's own limit, which counts the time it trained before
+        train_cfg.time_limit = time_limit
+    if "log_every" in typed(ctx):
+        train_cfg.log_every = log_every
     train_cfg.device = device
     train_cfg.validate()
     init = Path(config["init_from"]) if config.get("init_from") else None

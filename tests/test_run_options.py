@@ -1,0 +1,145 @@
+"""Run options and checkpoints as a user meets them: --resume keeps the run's budget, --overwrite never loses a run
+to a failure before training starts, and a damaged config.json is one line, not a traceback."""
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import SMALL_TEXT, assert_one_line_error
+
+TINY = ["--hidden-size", "32", "--layers", "1", "--seq-len", "32", "--batch-size", "8", "--eval-every", "10",
+        "--log-every", "5", "--quiet"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "small.txt"
+    path.write_text(SMALL_TEXT * 40, encoding="utf-8")
+    return path
+
+
+def config(run):
+    return json.loads((run / "config.json").read_text())
+
+
+def test_resume_keeps_the_runs_time_limit_which_counts_the_time_before(cli, corpus, tmp_path):
+    assert cli("train", corpus, *TINY, "--max-steps", "10", "--time-limit", "10m", "--out", "r").code == 0
+    assert config(tmp_path / "r")["train"]["time_limit"] == 600
+    resumed = cli("train", "--resume", "r", "--max-steps", "20", "--log-every", "2", "--quiet")
+    assert resumed.code == 0, resumed.err
+    saved = config(tmp_path / "r")
+    assert saved["train"]["time_limit"] == 600 and saved["train"]["log_every"] == 2  # kept; --log-every applied
+    assert saved["result"]["steps"] == 20 and saved["result"]["stopped_by"] == "steps"
+    # a run that has trained past its limit already: the resumed run takes one step and stops by time
+    state = json.loads((tmp_path / "r" / "state.json").read_text())
+    state["elapsed"] = 601.0
+    (tmp_path / "r" / "state.json").write_text(json.dumps(state))
+    assert cli("train", "--resume", "r", "--max-steps", "40", "--quiet").code == 0
+    result = config(tmp_path / "r")["result"]
+    assert result["steps"] == 21 and result["stopped_by"] == "time limit"
+
+
+def test_durations_and_save_intervals_are_read_as_written():
+    from lstmtext.config import parse_duration, parse_save_every
+    from lstmtext.errors import UserError
+
+    assert [parse_duration(v, "--time-limit") for v in ("600", "90s", "10m", "1.5h", 30, None)] == \
+        [600.0, 90.0, 600.0, 5400.0, 30.0, None]
+    for bad in ("ten", "0", "-5", "5d"):
+        with pytest.raises(UserError):
+            parse_duration(bad, "--time-limit")
+    assert parse_save_every("0s") == (None, None)  # only at validations, as '0' is
+    with pytest.raises(UserError, match="whole number of steps"):
+        parse_save_every("1.5")
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(cli, corpus, tmp_path):
+    assert cli("train", corpus, *TINY, "--max-steps", "5", "--out", "lm").code == 0
+    assert cli("train", corpus, *TINY, "--max-steps", "5", "--out", "old").code == 0
+    (tmp_path / "old" / "notes.txt").write_text("mine")
+    shutil.copytree(tmp_path / "lm", tmp_path / "broken")
+    weights = tmp_path / "broken" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    before = {p.name: p.read_bytes() for p in (tmp_path / "old").iterdir() if p.is_file()}
+    failed = cli("train", corpus, *TINY, "--max-steps", "5", "--init-from", "broken", "--out", "old", "--overwrite")
+    assert_one_line_error(failed, 1, "model.safetensors is not a valid safetensors file")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "old").iterdir() if p.is_file()} == before
+    assert cli("evaluate", "old").code == 0
+    replaced = cli("train", corpus, *TINY, "--max-steps", "5", "--init-from", "lm", "--out", "old", "--overwrite")
+    assert replaced.code == 0, replaced.err
+    assert config(tmp_path / "old")["init_from"] == "lm" and (tmp_path / "old" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda c: c["model"].update(hidden_size="32"), ["model.hidden_size is '32'"]),
+    (lambda c: c.update(model=[1]), ["'model' entry is not an object"]),
+    (lambda c: c.pop("data"), ["no 'data' entry"]),
+    (lambda c: c.update(task="foo"), ["task 'foo' is neither lm nor classify"]),
+    (lambda c: c.update(format_version=0), ["format version 0 is not a version number"]),
+    (lambda c: c.update(format_version=True), ["format version True"]),
+    (lambda c: c["train"].update(seq_len=None), ["train.seq_len is None"]),
+])
+def test_a_damaged_config_is_one_line_for_every_command(cli, corpus, tmp_path, edit, words):
+    assert cli("train", corpus, *TINY, "--max-steps", "5", "--out", "lm").code == 0
+    saved = config(tmp_path / "lm")
+    edit(saved)
+    (tmp_path / "lm" / "config.json").write_text(json.dumps(saved))
+    for command in (["generate", "lm", "-n", "5"], ["info", "lm"], ["evaluate", "lm"]):
+        assert_one_line_error(cli(*command), 1, "config.json is damaged", *words)
+
+
+def test_a_classifiers_labels_must_be_a_list_of_names(cli, tmp_path):
+    rows = "".join(f"{w} film number {i}\t{'pos' if w == 'good' else 'neg'}\n" for i in range(30)
+                   for w in ("good", "bad"))
+    (tmp_path / "r.tsv").write_text("text\tlabel\n" + rows)
+    assert cli("train", "r.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--quiet",
+               "--out", "clf").code == 0
+    saved = config(tmp_path / "clf")
+    saved["labels"] = "neg,pos"
+    (tmp_path / "clf" / "config.json").write_text(json.dumps(saved))
+    assert_one_line_error(cli("classify", "clf", "nice"), 1, "labels should be a list of two or more names")
+
+
+def test_classify_reads_one_text_per_line_of_the_file(cli, tmp_path):
+    rows = "".join(f"{w} film number {i}\t{'pos' if w == 'good' else 'neg'}\n" for i in range(30)
+                   for w in ("good", "bad"))
+    (tmp_path / "r.tsv").write_text("text\tlabel\n" + rows)
+    assert cli("train", "r.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--quiet",
+               "--out", "clf").code == 0
+    (tmp_path / "in.txt").write_text("first\u2028still first\r\nsecond\x0cstill second\nthird\n", newline="")
+    result = cli("classify", "clf", "--file", "in.txt", "--format", "jsonl")
+    assert result.code == 0, result.err
+    rows = [json.loads(line) for line in result.out.split("\n") if line]
+    assert [r["text"] for r in rows] == ["first\u2028still first", "second\x0cstill second", "third"]
+
+
+def test_sampling_settings_that_would_print_nothing_or_fill_memory_are_refused(cli, corpus, tmp_path):
+    assert cli("train", corpus, *TINY, "--max-steps", "5", "--out", "lm").code == 0
+    for value in ("inf", "nan", "1e39"):
+        assert_one_line_error(cli("generate", "lm", "-t", value), 2, "--temperature must be 0 (greedy) to 100")
+    assert_one_line_error(cli("generate", "lm", "--num-samples", "4096", "--length", "1000000"), 2,
+                          "4,096,000,000 tokens", "at most 20,000,000")
+    assert cli("train", corpus, *TINY, "--max-steps", "5", "--reverse", "--out", "rev").code == 0
+    assert_one_line_error(cli("generate", "rev", "--stream"), 2, "--stream cannot stream rev", "--reverse")
+    assert cli("generate", "rev", "-n", "5").code == 0
+
+
+def test_info_shows_the_best_validation_of_a_run_stopped_early(cli, corpus, tmp_path):
+    assert cli("train", corpus, *TINY, "--max-steps", "20", "--out", "lm").code == 0
+    saved = config(tmp_path / "lm")  # as a Ctrl-C after the validations leaves it
+    saved.update(status="interrupted", result={**saved["result"], "figures": {}})
+    (tmp_path / "lm" / "config.json").write_text(json.dumps(saved))
+    best = json.loads((tmp_path / "lm" / "state.json").read_text())["best"]
+    shown = json.loads(cli("info", "lm", "--format", "json").out)
+    assert shown["best_valid"] == best and best["loss"] > 0
+
+
+def test_evaluate_warns_when_the_text_is_mostly_unknown_to_the_model(cli, corpus, tmp_path):
+    assert cli("train", corpus, *TINY, "--max-steps", "5", "--out", "lm").code == 0
+    (tmp_path / "kana.txt").write_text("ひらがなのぶんしょうです。\n" * 50, encoding="utf-8")
+    result = cli("evaluate", "lm", "kana.txt", "--format", "json")
+    assert result.code == 0, result.err
+    assert "of kana.txt's tokens are <unk> to this model" in result.err
+    assert json.loads(result.out)["unk_rate"] > 0.9
+    assert "<unk>" not in cli("evaluate", "lm", "small.txt").err
