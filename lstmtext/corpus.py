@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import itertools
 import json
@@ -256,6 +257,43 @@ def _cut_files(files: list[Path], fractions: tuple[float, float], utf8: bool = F
 # ----------------------------------------------------------------------------- tables
 
 
+def _tsv_quoting(path: Path, encoding: str) -> int:
+    try:
+        stat = path.stat()
+    except OSError:
+        return csv.QUOTE_NONE
+    return _tsv_quoting_of(path, stat.st_size, stat.st_mtime_ns, encoding)
+
+
+@functools.lru_cache(maxsize=64)
+def _tsv_quoting_of(path: Path, size: int, mtime: int, encoding: str) -> int:
+    """How a TSV file quotes: most write text as it is (GLUE's SST-2: a quote is a character), while Python's csv
+    module and pandas wrap a field holding a tab, a line break or a quote in quotes, doubling those inside. Quoted
+    when the first 256 KiB read that way give more rows the header's number of fields, or as many and a field
+    wrapped with doubled quotes inside (she said ""wow"", in quotes); else as it is."""
+    import io
+
+    try:
+        with path.open("r", encoding=text_encoding(encoding), errors="replace", newline="") as fh:
+            sample = fh.read(1 << 18)
+    except OSError:
+        return csv.QUOTE_NONE
+    if '"' not in sample:
+        return csv.QUOTE_NONE
+    if len(sample) == 1 << 18:
+        sample = sample[:sample.rfind("\n") + 1] or sample
+
+    def misfits(quoting: int) -> int:
+        rows = [r for r in csv.reader(io.StringIO(sample), delimiter="\t", quoting=quoting) if r and r != [""]]
+        return sum(len(r) != len(rows[0]) for r in rows[1:-1]) if rows else 0  # the last may be cut
+
+    plain, quoted = misfits(csv.QUOTE_NONE), misfits(csv.QUOTE_MINIMAL)
+    if quoted < plain:
+        return csv.QUOTE_MINIMAL
+    doubled = re.compile(r'(?:^|\t)"(?:[^"\t\n]|"")*""(?:[^"\t\n]|"")*"(?=\t|\r?$)', re.M)
+    return csv.QUOTE_MINIMAL if quoted == plain and doubled.search(sample) else csv.QUOTE_NONE
+
+
 _RUNAWAY_LINES = 20  # a CSV record this many lines long with the wrong number of fields: an unclosed quote
 
 
@@ -290,7 +328,7 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                 else:
                     yield from _json_lines(fh, report, name)
                 return
-            quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
+            quoting = _tsv_quoting(path, encoding) if fmt == "tsv" else csv.QUOTE_MINIMAL
             csv.field_size_limit(sys.maxsize)
             reader = csv.reader(fh, delimiter="\t" if fmt == "tsv" else ",", quoting=quoting)
             header = next(reader, None)
@@ -392,7 +430,8 @@ def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:
     except UnicodeDecodeError:
         raise locate_decode_error(path, encoding) from None
     delim = "\t" if fmt == "tsv" else ","
-    return [c.strip() for c in next(csv.reader([first], delimiter=delim), [])]
+    quoting = _tsv_quoting(path, encoding) if fmt == "tsv" else csv.QUOTE_MINIMAL
+    return [c.strip() for c in next(csv.reader([first], delimiter=delim, quoting=quoting), [])]
 
 
 def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str) -> str:
@@ -615,6 +654,8 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         raise UserError(f"{path} holds no text files", "point at a folder of .txt files or at a single file")
     tables = [p for p in readable if _table_format(p)]
     plain = [p for p in readable if not _table_format(p)]
+    if any(p.suffix.lower() == ".txt" for p in plain):  # books with a LICENSE, a README or a script beside them
+        plain = [p for p in plain if p.suffix.lower() == ".txt"]
     # both kinds: a classifier reads the tables; a language model the kind that holds more of the text (a folder
     # of books with an info.json, or of CSV files with a notes.txt)
     use_tables = bool(tables) and (want_labels or not plain or sum(p.stat().st_size for p in tables)
@@ -642,8 +683,10 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
     used = {p for ps in by_split.values() for p in ps}
     left = [p.name for p in readable if p not in used]
     if left:
-        why = ("not named train, valid or test" if all(p in chosen for p in readable if p not in used) else
-               "plain text beside tables" if use_tables else "tables beside plain text")
+        unused = [p for p in readable if p not in used]
+        why = ("not named train, valid or test" if all(p in chosen for p in unused) else
+               "plain text beside tables" if use_tables else
+               "tables beside plain text" if all(_table_format(p) for p in unused) else "not .txt, beside .txt files")
         corpus.warnings.append(f"{path} has files this corpus leaves out ({why}): {', '.join(left[:5])}"
                                + (f" and {len(left) - 5} more" if len(left) > 5 else ""))
     subfolders = [p.name for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith(".")]
@@ -668,13 +711,14 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
             raise UserError(f"{p} looks like a binary file, not text", "give a text, CSV, TSV, JSON(L) or parquet file")
     report = ReadReport()
     fmts = {p: _table_format(p) for p in all_files}
+    for p in all_files:
+        if fmts[p] != "parquet":
+            _check_encoding(p, encoding)
     if any(fmts.values()):
         if not all(fmts.values()):
             raise UserError(f"{name} mixes tables and plain text files", "keep one kind per corpus")
         return _open_tables(name, by_split, fmts, encoding, text_column, label_column, fractions, split_seed, report,
                             want_labels)
-    for p in all_files:
-        _check_encoding(p, encoding)
     if want_labels:
         raise UserError(f"{name} is plain text; a classifier needs a table with text and label columns",
                         "give a CSV, TSV, JSON(L) or parquet file")

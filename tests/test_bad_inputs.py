@@ -71,6 +71,7 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "columns.json").write_text('{"text": ["a good film", "a dull one"], "label": [1, 0]}\n')
     (d / "utf16le.txt").write_bytes(("Café niño\n" * 200).encode("utf-16-le"))  # no byte-order mark
     (d / "blank.txt").write_text(" \n\n   \n\t\n" * 50)
+    (d / "utf16.csv").write_text("text,label\n" + "".join(f"row {i},{i % 2}\n" for i in range(20)), encoding="utf-16")
     (d / "semicolons.csv").write_text("text;label\n" + "".join(f"row {i};{i % 2}\n" for i in range(20)))
     (d / "splits").mkdir()
     for name in ("train", "valid"):
@@ -218,6 +219,7 @@ CASES = [
     ("a text of only whitespace", ["train", "blank.txt"], 1, ["holds only whitespace"]),
     ("more subwords than the text has", ["tokenize", "small.txt", "--level", "bpe", "--vocab-size", "3000"], 2,
      ["--vocab-size 3000 is more than this text supports", "or less"]),
+    ("a UTF-16 CSV", ["tokenize", "utf16.csv", "--task", "classify"], 1, ["looks like UTF-16", "--encoding utf-16"]),
     ("a CSV separated by semicolons", ["tokenize", "semicolons.csv", "--task", "classify"], 1,
      ["one column, 'text;label'", "separated by semicolons", "with commas"]),
     ("the text column as the label", ["tokenize", "excel.csv", "--task", "classify", "--text-column", "label"], 2,

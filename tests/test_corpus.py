@@ -321,6 +321,11 @@ def test_a_folder_of_both_kinds_reads_the_kind_that_holds_the_text(tmp_path):
     assert corpus.kind == "text" and SMALL_TEXT in joined(corpus.splits["train"])
     assert any("leaves out (tables beside plain text): info.json" in w for w in corpus.warnings)
     assert any("subfolders this corpus leaves out" in w and "old" in w for w in corpus.warnings)
+    (tmp_path / "LICENSE").write_text("terms of use\n")
+    (tmp_path / "make.py").write_text("print('hi')\n")
+    corpus = open_corpus(tmp_path)
+    assert "terms" not in joined(corpus.splits["train"]) + joined(corpus.splits["valid"])
+    assert any("leaves out (not .txt, beside .txt files): LICENSE, info.json, make.py" in w for w in corpus.warnings)
     tables = tmp_path / "tables"
     tables.mkdir()
     (tables / "rows.csv").write_text("text,label\n" + "".join(f"row {i},{i % 2}\n" for i in range(40)))
@@ -357,3 +362,24 @@ def test_a_column_named_in_another_case_is_found(tmp_path):
     (tmp_path / "t.csv").write_text("Review,Sentiment\n" + "".join(f"row {i},{i % 2}\n" for i in range(20)))
     corpus = open_corpus(tmp_path / "t.csv", task="classify", text_column="review", label_column="sentiment")
     assert (corpus.text_column, corpus.label_column) == ("Review", "Sentiment")
+
+
+def test_a_tsv_is_read_quoted_only_when_it_is_written_quoted(tmp_path):
+    """Python's csv module and pandas wrap a field holding a tab, a line break or a quote in quotes; GLUE-style
+    files write text as it is, quotes and all. Each is read as it was written."""
+    import csv
+
+    rows = [(f"plain row {i}", "pos") for i in range(20)] + [("two\nlines", "neg"), ("a\ttab", "pos"),
+                                                           ('she said "wow"', "neg")]
+    with (tmp_path / "quoted.tsv").open("w", newline="") as fh:
+        csv.writer(fh, delimiter="\t").writerows([("text", "label"), *rows])
+    (tmp_path / "plain.tsv").write_text("text\tlabel\n\"Great\" movie\tpos\nthe \"best\" one\tneg\n"
+                                        "\" a lone quote\tpos\n" + "".join(f"row {i}\tneg\n" for i in range(10)))
+    for name, first in (("quoted.tsv", None), ("plain.tsv", ['"Great" movie', 'the "best" one', '" a lone quote'])):
+        corpus = open_corpus(tmp_path / name, task="classify", valid_fraction=0, test_fraction=0)
+        texts = texts_of(corpus.splits["train"])
+        assert corpus.report.skipped == [], name
+        if first is None:
+            assert texts == [t for t, _ in rows]
+        else:
+            assert texts[:3] == first and len(texts) == 13
