@@ -35,7 +35,8 @@ def test_resume_keeps_the_runs_time_limit_which_counts_the_time_before(cli, corp
     state = json.loads((tmp_path / "r" / "state.json").read_text())
     state["elapsed"] = 601.0
     (tmp_path / "r" / "state.json").write_text(json.dumps(state))
-    assert cli("train", "--resume", "r", "--max-steps", "40", "--quiet").code == 0
+    again = cli("train", "--resume", "r", "--max-steps", "40")
+    assert again.code == 0 and "note: the cosine schedule is laid out again over the new length" in again.err
     result = config(tmp_path / "r")["result"]
     assert result["steps"] == 21 and result["stopped_by"] == "time limit"
 
@@ -107,11 +108,12 @@ def test_classify_reads_one_text_per_line_of_the_file(cli, tmp_path):
     (tmp_path / "r.tsv").write_text("text\tlabel\n" + rows)
     assert cli("train", "r.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--quiet",
                "--out", "clf").code == 0
-    (tmp_path / "in.txt").write_text("first\u2028still first\r\nsecond\x0cstill second\nthird\n", newline="")
+    (tmp_path / "in.txt").write_text("first\u2028still first\r\nsecond\x0cstill second\n\nthird\n", newline="")
     result = cli("classify", "clf", "--file", "in.txt", "--format", "jsonl")
     assert result.code == 0, result.err
     rows = [json.loads(line) for line in result.out.split("\n") if line]
-    assert [r["text"] for r in rows] == ["first\u2028still first", "second\x0cstill second", "third"]
+    assert [r["text"] for r in rows] == ["first\u2028still first", "second\x0cstill second", "", "third"]
+    assert len({tuple(r) for r in rows}) == 1 and [r["note"] for r in rows] == [None, None, "empty", None]
 
 
 def test_sampling_settings_that_would_print_nothing_or_fill_memory_are_refused(cli, corpus, tmp_path):

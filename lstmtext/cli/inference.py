@@ -205,7 +205,7 @@ def classify(
             row["scores"] = {name: None for name in labels}
     for k, i in enumerate(keep):
         p = probs[k]
-        rows[i] = {"text": items[i], "label": labels[int(p.argmax())], "confidence": float(p.max())}
+        rows[i] = {"text": items[i], "label": labels[int(p.argmax())], "confidence": float(p.max()), "note": None}
         if all_scores:
             rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
     if truncated:

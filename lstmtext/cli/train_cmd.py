@@ -508,10 +508,16 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     prepared = Prepared.of_run(run_dir, config["data"], "restore it, or start a new run")
     model_cfg = from_dict(ModelConfig, config["model"])
     train_cfg = saved_train_config(config["train"])
+    before = (train_cfg.max_steps, train_cfg.epochs)
     if max_steps is not None:
         train_cfg.max_steps = max_steps
     if epochs is not None:
         train_cfg.epochs = epochs
+    if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet:
+        from lstmtext.render import err
+
+        err.print("note: the cosine schedule is laid out again over the new length, so the learning rate moves to "
+                  "where that schedule has it at this step (up, for a run that has decayed to its end)")
     if time_limit is not None:  # else the run's own limit, which counts the time it trained before
         train_cfg.time_limit = time_limit
     if "log_every" in typed(ctx):
