@@ -20,6 +20,19 @@ SMALL_TEXT = (
 )
 
 
+# flags for a run of a few seconds: the CLI tests' runs (small.txt, the ``corpus`` fixture)
+TINY = ["--hidden-size", "32", "--layers", "1", "--seq-len", "32", "--batch-size", "8", "--eval-every", "10",
+        "--log-every", "5", "--quiet"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """small.txt: SMALL_TEXT 40 times."""
+    path = tmp_path / "small.txt"
+    path.write_text(SMALL_TEXT * 40, encoding="utf-8")
+    return path
+
+
 @dataclass
 class Result:
     code: int

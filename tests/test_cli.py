@@ -5,17 +5,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, SMALL_TEXT, assert_one_line_error
-
-TINY = ["--hidden-size", "32", "--layers", "1", "--seq-len", "32", "--batch-size", "8", "--eval-every", "10",
-        "--log-every", "5", "--quiet"]
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "small.txt"
-    path.write_text(SMALL_TEXT * 40, encoding="utf-8")
-    return path
+from tests.conftest import ROOT, SMALL_TEXT, TINY, assert_one_line_error
 
 
 @pytest.fixture

@@ -6,17 +6,18 @@ import shutil
 
 import pytest
 
-from tests.conftest import SMALL_TEXT, assert_one_line_error
-
-TINY = ["--hidden-size", "32", "--layers", "1", "--seq-len", "32", "--batch-size", "8", "--eval-every", "10",
-        "--log-every", "5", "--quiet"]
+from tests.conftest import TINY, assert_one_line_error
 
 
 @pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "small.txt"
-    path.write_text(SMALL_TEXT * 40, encoding="utf-8")
-    return path
+def clf(cli, tmp_path):
+    """A tiny classifier run, 'clf', of made-up reviews."""
+    rows = "".join(f"{w} film number {i}\t{'pos' if w == 'good' else 'neg'}\n" for i in range(30)
+                   for w in ("good", "bad"))
+    (tmp_path / "r.tsv").write_text("text\tlabel\n" + rows)
+    assert cli("train", "r.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--quiet",
+               "--out", "clf").code == 0
+    return tmp_path / "clf"
 
 
 def config(run):
@@ -90,24 +91,14 @@ def test_a_damaged_config_is_one_line_for_every_command(cli, corpus, tmp_path, e
         assert_one_line_error(cli(*command), 1, "config.json is damaged", *words)
 
 
-def test_a_classifiers_labels_must_be_a_list_of_names(cli, tmp_path):
-    rows = "".join(f"{w} film number {i}\t{'pos' if w == 'good' else 'neg'}\n" for i in range(30)
-                   for w in ("good", "bad"))
-    (tmp_path / "r.tsv").write_text("text\tlabel\n" + rows)
-    assert cli("train", "r.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--quiet",
-               "--out", "clf").code == 0
-    saved = config(tmp_path / "clf")
+def test_a_classifiers_labels_must_be_a_list_of_names(cli, tmp_path, clf):
+    saved = config(clf)
     saved["labels"] = "neg,pos"
     (tmp_path / "clf" / "config.json").write_text(json.dumps(saved))
     assert_one_line_error(cli("classify", "clf", "nice"), 1, "labels should be a list of two or more names")
 
 
-def test_classify_reads_one_text_per_line_of_the_file(cli, tmp_path):
-    rows = "".join(f"{w} film number {i}\t{'pos' if w == 'good' else 'neg'}\n" for i in range(30)
-                   for w in ("good", "bad"))
-    (tmp_path / "r.tsv").write_text("text\tlabel\n" + rows)
-    assert cli("train", "r.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--quiet",
-               "--out", "clf").code == 0
+def test_classify_reads_one_text_per_line_of_the_file(cli, tmp_path, clf):
     (tmp_path / "in.txt").write_text("first\u2028still first\r\nsecond\x0cstill second\n\nthird\n", newline="")
     result = cli("classify", "clf", "--file", "in.txt", "--format", "jsonl")
     assert result.code == 0, result.err
