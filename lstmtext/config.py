@@ -277,7 +277,8 @@ def parse_save_every(spec: str) -> tuple[int | None, float | None]:
     value, unit = float(match.group(1)), match.group(2)
     if not unit:
         if not value.is_integer():
-            raise usage_error(f"--save-every {spec!r} is not a whole number of steps", "use e.g. 500, or 90s for seconds")
+            raise usage_error(f"--save-every {spec!r} is not a whole number of steps",
+                              "use e.g. 500, or 90s for seconds")
         return (int(value) or None), None
     return None, (value * {"s": 1, "m": 60, "h": 3600}[unit]) or None  # '0s' too: only at evals
 

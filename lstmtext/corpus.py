@@ -670,7 +670,7 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         named = ", ".join(p.name for s in SPLITS[1:] for p in by_split.get(s, []))
         notes.append(f"{path} has no file named train: training on the others, with {named} held out as named")
         by_split["train"] = by_split.pop(None)
-    elif "train" not in by_split and None not in by_split:  # only files named as held-out splits: they are the text, cut as one
+    elif "train" not in by_split and None not in by_split:  # only files named as held-out splits: the text, cut
         only = ", ".join(p.name for p in chosen)
         notes.append(f"{path} has no file named train, only {only}: training on it, with the held-out splits cut "
                      "from it (name the training file train.txt to keep them apart)")

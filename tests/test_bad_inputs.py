@@ -212,8 +212,10 @@ CASES = [
     ("a spreadsheet", ["train", "sheet.xlsx", "--task", "classify"], 1, ["sheet.xlsx is a spreadsheet", "as CSV"]),
     ("an unclosed quote in a CSV", ["tokenize", "unclosed.csv", "--task", "classify"], 1,
      ["unclosed.csv line 4", "never closes", 'as two ("")']),
-    ("a column named twice", ["tokenize", "twice.csv", "--task", "classify"], 1, ["names column 'text' more than once"]),
-    ("JSON of columns, not records", ["tokenize", "columns.json"], 1, ["'text' field is a list", "one record per text"]),
+    ("a column named twice", ["tokenize", "twice.csv", "--task", "classify"], 1,
+     ["names column 'text' more than once"]),
+    ("JSON of columns, not records", ["tokenize", "columns.json"], 1,
+     ["'text' field is a list", "one record per text"]),
     ("UTF-16 without a byte-order mark", ["tokenize", "utf16le.txt", "--encoding", "utf-16-le", "--out", "p16le"], 0,
      ["vocabulary 12"]),  # C a f é n i ñ o, space and newline, <pad> and <unk>
     ("a text of only whitespace", ["train", "blank.txt"], 1, ["holds only whitespace"]),
