@@ -23,7 +23,7 @@ from lstmtext.errors import UserError, usage_error
 
 SPLITS = ("train", "valid", "test")
 SPLIT_WORDS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid",
-                "dev": "valid", "val": "valid", "test": "test", "testing": "test"}
+                "dev": "valid", "val": "valid", "eval": "valid", "test": "test", "testing": "test"}
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
                   ".parquet": "parquet"}
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "body", "document", "comment", "tweet",

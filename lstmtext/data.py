@@ -286,6 +286,12 @@ def collect_labels(corpus: Corpus) -> list[str]:
     return _label_order(names)
 
 
+def short_list(names: list[str], most: int = 10) -> str:
+    """The first ``most`` names, and how many more ("a, b, c and 57 more")."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most:,} more" if len(names) > most else "")
+
+
 def label_warnings(labels: list[str]) -> list[str]:
     """Labels that differ only in case or inner spacing ('Positive', 'positive'): likely one class
     written two ways, which the classifier would learn as two."""
@@ -335,7 +341,7 @@ def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, d
     if unknown:
         shown = ", ".join(sorted(unknown)[:10])
         raise UserError(f"the {name} split has labels the train split does not have: {shown}",
-                        f"known labels: {', '.join(labels)}")
+                        f"known labels: {short_list(labels)}")
     np.save(folder / f"{name}.offsets.npy", np.frombuffer(offsets, dtype=np.int64))
     np.save(folder / f"{name}.labels.npy", np.frombuffer(label_ids, dtype=np.int32))
     counts = np.bincount(np.frombuffer(label_ids, dtype=np.int32), minlength=len(labels)).tolist()

@@ -23,24 +23,33 @@ class HFSplit:
     text_column: str
     label_column: str | None
     rows: tuple[int, int] | None = None
-    report: ReadReport = field(default_factory=ReadReport)
+    report: ReadReport = field(default_factory=ReadReport)  # the corpus's, so that skipped rows are reported
     indices: list[int] | None = None  # an explicit sorted list of rows (stratified hold-out)
+    name: str = "dataset"  # the split's own name, where skipped rows are reported
 
     def records(self) -> Iterator[tuple[str, Any, str, int]]:
         ds = self.dataset if self.rows is None else self.dataset.select(range(*self.rows))
         if self.indices is not None:
             ds = ds.select(self.indices)
         cols = [self.text_column] + ([self.label_column] if self.label_column else [])
-        row = 0
-        feature = ds.features.get(self.label_column) if self.label_column else None
-        names = getattr(feature, "names", None)
+        seen = 0
+        names = _label_names(ds, self.label_column)
         for batch in ds.select_columns(cols).iter(batch_size=1024):
             labels = batch.get(self.label_column) if self.label_column else None
-            if labels is not None and names:
-                labels = [names[v] if isinstance(v, int) and 0 <= v < len(names) else v for v in labels]
+            if labels is not None and names:  # ClassLabel ids as their names; -1, the usual "no label", as none
+                labels = [(names[v] if 0 <= v < len(names) else None) if isinstance(v, int) else v for v in labels]
             for i, text in enumerate(batch[self.text_column]):
-                row += 1
-                yield ("" if text is None else str(text)), (labels[i] if labels else None), "dataset", row
+                # the row's number in its split (1-based), where a hold-out picked it from
+                row = (self.indices[seen] if self.indices is not None else seen) + \
+                    (self.rows[0] if self.rows else 0) + 1
+                seen += 1
+                label = labels[i] if labels else None
+                for column, value in ((self.text_column, text), (self.label_column, label)):
+                    if isinstance(value, (list, dict)):
+                        kind = "a list" if isinstance(value, list) else "an object"
+                        raise UserError(f"{self.name} row {row}: the {column!r} column holds {kind}, not one value",
+                                        "pass --text-column/--label-column naming columns of plain texts and labels")
+                yield ("" if text is None else str(text)), label, self.name, row
 
     def texts(self) -> Iterator[str]:
         for text, _, _, _ in self.records():
@@ -50,42 +59,70 @@ class HFSplit:
         return 0
 
 
+def _label_names(ds: Any, column: str | None) -> list[str] | None:
+    """The names of a ClassLabel column's ids, else None."""
+    return getattr(ds.features.get(column), "names", None) if column else None
+
+
 def _from_datasets(name: str, obj: Any, text_column: str | None, label_column: str | None,
                    fractions: tuple[float, float], split_seed: int, want_labels: bool, files: list[Path]) -> Corpus:
     import datasets
 
     parts = dict(obj) if isinstance(obj, datasets.DatasetDict) else {"train": obj}
-    named = {}
+    named, keys, notes = {}, {}, []
     for key, ds in parts.items():
         split = SPLIT_WORDS.get(key.lower())
         if split and split not in named:
-            named[split] = ds
+            named[split], keys[split] = ds, key
     if "train" not in named:
         raise UserError(f"{name} has no train split (splits found: {', '.join(parts)})",
                         "save the dataset with a 'train' split")
+    left = [key for key in parts if key not in keys.values()]
+    if left:
+        notes.append(f"{name} has splits this corpus leaves out (not named train, validation or test): "
+                     f"{', '.join(left)}")
     columns = list(named["train"].column_names)
     text_col = pick_column(columns, text_column, TEXT_COLUMNS, "text", name)
     label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", name) if want_labels else None
-    splits: dict[str, Any] = {s: HFSplit(ds, text_col, label_col) for s, ds in named.items()}
+    if label_col is not None and label_col == text_col:
+        raise UserError(f"column {text_col!r} of {name} would be both the text and the label",
+                        "pass --text-column and --label-column naming two columns")
+    for split in ("valid", "test"):  # a held-out split without the train split's columns or labels is left out
+        if split not in named:
+            continue
+        ds = named[split]
+        lacking = [c for c in (text_col, label_col) if c and c not in ds.column_names]
+        unlabelled = not lacking and label_col is not None and _label_names(ds, label_col) is not None and \
+            set(ds.unique(label_col)) <= {-1, None}
+        if lacking or unlabelled:
+            why = f"has no {lacking[0]!r} column" if lacking else "has no labels (all -1)"
+            notes.append(f"the {keys[split]} split of {name} {why}: left out, and the {split} split is held out "
+                         f"of train instead (--{split}-fraction)")
+            del named[split]
+    report = ReadReport()
+    splits: dict[str, Any] = {s: HFSplit(ds, text_col, label_col, report=report, name=keys[s])
+                              for s, ds in named.items()}
     train = named["train"]
     missing = {s: f for s, f in (("valid", fractions[0]), ("test", fractions[1])) if s not in splits}
     if missing and label_col is not None:  # classification: a seeded hold-out that keeps label shares
-        labels = [str(label) for _, label, _, _ in HFSplit(train, text_col, label_col).records()]
+        labels = [str(label) for _, label, _, _ in HFSplit(train, text_col, label_col, name=keys["train"]).records()]
         picks = stratified_picks(labels, missing, split_seed)
         for s in missing:
-            splits[s] = HFSplit(train, text_col, label_col, indices=picks[s])
-        splits["train"] = HFSplit(train, text_col, label_col, indices=picks["train"])
+            splits[s] = HFSplit(train, text_col, label_col, indices=picks[s], report=report, name=keys["train"])
+        splits["train"] = HFSplit(train, text_col, label_col, indices=picks["train"], report=report,
+                                  name=keys["train"])
     elif missing:  # language modelling: the tail of train, so running text stays in order
         n = end = len(train)
         for s in ("test", "valid"):
             if s in missing:
-                k = max(int(round(n * missing[s])), 1 if missing[s] > 0 else 0)
-                splits[s] = HFSplit(train, text_col, label_col, (end - k, end))
+                # as a table's tail: one row at least, of three or more, and train keeps one
+                k = min(max(int(round(n * missing[s])), 1 if missing[s] > 0 and n >= 3 else 0), max(end - 1, 0))
+                splits[s] = HFSplit(train, text_col, label_col, (end - k, end), report=report, name=keys["train"])
                 end -= k
-        splits["train"] = HFSplit(train, text_col, label_col, (0, end))
-    return Corpus(name, "hf", {s: splits[s] for s in SPLITS}, files, ReadReport(), origin=name,
+        splits["train"] = HFSplit(train, text_col, label_col, (0, end), report=report, name=keys["train"])
+    return Corpus(name, "hf", {s: splits[s] for s in SPLITS}, files, report, origin=name,
                   text_column=text_col, label_column=label_col,
-                  own_splits=isinstance(obj, datasets.DatasetDict), carved=tuple(missing))
+                  own_splits=isinstance(obj, datasets.DatasetDict), carved=tuple(missing), warnings=notes)
 
 
 def open_saved(path: Path, text_column: str | None, label_column: str | None, fractions: tuple[float, float],
@@ -106,9 +143,10 @@ def _check_hub_reachable(spec: str) -> None:
     import socket
     from urllib.parse import urlparse
 
-    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise UserError(f"could not load {spec!r}: not a local path, and the Hugging Face hub is switched off "
-                        "(HF_HUB_OFFLINE)", "check the path, or unset HF_HUB_OFFLINE")
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):  # as huggingface_hub reads them: 1, true, yes, on
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            raise UserError(f"could not load {spec!r}: not a local path, and the Hugging Face hub is switched off "
+                            f"({var})", f"check the path, or unset {var}")
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
     try:
         socket.getaddrinfo(host, 443)

@@ -4,7 +4,7 @@ import pytest
 
 from lstmtext.corpus import open_corpus
 from lstmtext.errors import UserError
-from tests.conftest import SMALL_TEXT
+from tests.conftest import SMALL_TEXT, assert_one_line_error
 
 
 def joined(split) -> str:
@@ -383,3 +383,45 @@ def test_a_tsv_is_read_quoted_only_when_it_is_written_quoted(tmp_path):
             assert texts == [t for t, _ in rows]
         else:
             assert texts[:3] == first and len(texts) == 13
+
+
+def test_a_saved_hf_dataset_is_read_as_the_tables_are(tmp_path, cli):
+    """GLUE-style -1 is "no label" (an unlabelled test split is left out and held out of train instead); a split
+    without the train split's columns is left out too; a list as text, or the text column as the label, is refused;
+    skipped rows are reported by split; splits with other names are named as left out."""
+    pytest.importorskip("datasets")
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+
+    def rows(n, tag, labels=None):
+        return Dataset.from_dict({"text": [f"{'good' if i % 2 else 'bad'} film {tag}{i}" for i in range(n)],
+                                  "label": labels or [i % 2 for i in range(n)]}, features=features)
+
+    texts = [f"film {i}" for i in range(40)]
+    DatasetDict({"train": rows(60, "a"), "validation": rows(20, "v"), "test": rows(20, "t", [-1] * 20),
+                 "validation_matched": rows(4, "m")}).save_to_disk(str(tmp_path / "glue"))
+    corpus = open_corpus(tmp_path / "glue", task="classify")
+    assert [lab for _, lab, _, _ in corpus.splits["valid"].records()][:2] == ["neg", "pos"]
+    test = [t for t, _, _, _ in corpus.splits["test"].records()]
+    assert len(test) == 3 and all(" a" in t for t in test)  # 5% of train's 60 rows
+    assert any("test split of glue has no labels (all -1): left out" in w for w in corpus.warnings)
+    assert any("leaves out (not named train, validation or test): validation_matched" in w for w in corpus.warnings)
+    DatasetDict({"train": rows(60, "a"), "validation": Dataset.from_dict({"text": texts[:5]})}).save_to_disk(
+        str(tmp_path / "nolabels"))
+    corpus = open_corpus(tmp_path / "nolabels", task="classify")
+    assert "valid" in corpus.carved and "validation split of nolabels has no 'label' column" in corpus.warnings[0]
+    Dataset.from_dict({"text": [t.split() for t in texts], "label": [i % 2 for i in range(40)]}).save_to_disk(
+        str(tmp_path / "lists"))
+    assert_one_line_error(cli("tokenize", tmp_path / "lists", "--task", "classify"), 1,
+                          "train row 1: the 'text' column holds a list")
+    result = cli("tokenize", tmp_path / "glue", "--task", "classify", "--text-column", "label")
+    assert_one_line_error(result, 1, "column 'label' of glue would be both the text and the label")
+    Dataset.from_dict({"text": texts[:38] + [None, "film 39"], "label": [i % 2 for i in range(38)] + [1, None]}
+                      ).save_to_disk(str(tmp_path / "nones"))
+    result = cli("tokenize", tmp_path / "nones", "--task", "classify", "--out", "p")
+    assert result.code == 0 and "skipped 2" in result.err, result.err
+    assert "skipped train line 39: empty text" in result.err and "train line 40: missing label" in result.err
+    Dataset.from_dict({"text": ["once upon a time there was a miller"]}).save_to_disk(str(tmp_path / "one"))
+    corpus = open_corpus(tmp_path / "one")
+    assert [t for t, _, _, _ in corpus.splits["train"].records()] == ["once upon a time there was a miller"]

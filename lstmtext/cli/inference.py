@@ -50,7 +50,14 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
         if fmt:
             column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file))
             report = ReadReport()
-            rows = [str(rec.get(column) or "") for _, rec in _iter_table(file, fmt, encoding, report)]
+            rows = []
+            for line, rec in _iter_table(file, fmt, encoding, report):
+                value = rec.get(column)
+                if isinstance(value, (list, dict)):
+                    raise UserError(f"{file} line {line}: the {column!r} field is "
+                                    f"{'a list' if isinstance(value, list) else 'an object'}, not one text",
+                                    "pass --text-column naming a column of plain texts")
+                rows.append("" if value is None else str(value))
             if not any(row.strip() for row in rows):
                 raise UserError(f"no text to classify: {file} has no records with text in column {column!r}",
                                 "add the texts, one record each")
@@ -370,7 +377,7 @@ def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -
 
 def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None, text_column: str | None,
                          label_column: str | None, encoding: str, dev: Any) -> dict[str, Any]:
-    from lstmtext.data import label_name
+    from lstmtext.data import label_name, short_list
     from lstmtext.metrics import classification_report, cross_entropy
 
     labels: list[str] = ckpts[0].config["labels"]
@@ -395,7 +402,7 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
             gold.append(index[name])
         if unknown:
             raise UserError(f"the corpus has labels the model does not know: {', '.join(sorted(unknown)[:10])}",
-                            f"known labels: {', '.join(labels)}")
+                            f"known labels: {short_list(labels)}")
         probs, keep, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate")
         gold = [gold[i] for i in keep]
     if probs is None:

@@ -290,6 +290,9 @@ def train(
     if pretrained_lr != 1.0 and task != "classify":
         raise usage_error("--pretrained-lr is for --task classify with --init-from",
                           "for a language model every layer is pretrained: set --lr instead")
+    if freeze_epochs and init_from is None:
+        raise usage_error("--freeze-epochs needs --init-from: without it no layer is pretrained, and it would "
+                          "freeze freshly initialised ones", "add --init-from LM_RUN, or drop --freeze-epochs")
     if pretrained_lr != 1.0 and init_from is None:
         raise usage_error("--pretrained-lr needs --init-from: without it no layer is pretrained",
                           "add --init-from LM_RUN, or drop --pretrained-lr")
