@@ -121,6 +121,17 @@ def validate_document(doc: dict[str, Any]) -> None:
 def write_results(doc: dict[str, Any], folder: Path) -> Path:
     validate_document(doc)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{doc['device']}-{doc['date']}{'-quick' if doc['quick'] else ''}.json"
+    path = new_path(folder / f"{doc['device']}-{doc['date']}{'-quick' if doc['quick'] else ''}.json")
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def new_path(path: Path) -> Path:
+    """``path``, or NAME-2.json, NAME-3.json, ... where it exists: a second run on one day never replaces the
+    first run's figures (they may be committed)."""
+    n = 2
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate

@@ -21,30 +21,46 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def configs(settings: dict, vocab_size: int, **overrides):
-    """The ModelConfig and TrainConfig a preset's settings name (other settings are the tokenizer's)."""
-    from lstmtext.config import ModelConfig, TrainConfig, from_dict
+def configs(settings: dict, vocab_size: int, num_classes: int = 0, **overrides):
+    """The ModelConfig and TrainConfig a preset's settings name (other settings are the tokenizer's), checked as
+    lstmtext train checks them (an unknown --optimizer, say, is refused)."""
+    from lstmtext.config import ModelConfig, TrainConfig, from_dict, validate_model
 
-    model = from_dict(ModelConfig, {**settings, "vocab_size": vocab_size})
-    return model, from_dict(TrainConfig, {**settings, **overrides})
+    model = from_dict(ModelConfig, {**settings, "vocab_size": vocab_size, "num_classes": num_classes})
+    train = from_dict(TrainConfig, {**settings, **overrides})
+    validate_model(model)
+    train.validate()
+    return model, train
 
 
 def main() -> None:
+    from lstmtext.errors import UserError
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset", help="a preset of lstmtext/presets, e.g. ptb-word-cpu")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--steps", type=int, default=100, help="training steps at each rate")
+    parser.add_argument("--window", type=int, default=10, help="steps per mean loss printed")
+    parser.add_argument("--lr", type=float, nargs="+", required=True, help="the learning rates to try")
+    parser.add_argument("--optimizer", help="instead of the preset's")
+    args = parser.parse_args()
+    if args.steps < 1 or args.window < 1:
+        parser.error("--steps and --window must be at least 1")
+    if any(not lr > 0 for lr in args.lr):
+        parser.error("every --lr must be positive")
+    try:
+        probe(args)
+    except UserError as err:
+        sys.exit(f"error: {err}")
+
+
+def probe(args: argparse.Namespace) -> None:
     from bench.harness import SHARED
     from lstmtext.cli import load_preset
     from lstmtext.config import TokenizerSpec
     from lstmtext.corpus import open_corpus
     from lstmtext.data import Prepared, ensure_prepared
     from lstmtext.training import TrainEvents, train
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("preset")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--window", type=int, default=10)
-    parser.add_argument("--lr", type=float, nargs="+", required=True)
-    parser.add_argument("--optimizer", help="instead of the preset's")
-    args = parser.parse_args()
 
     preset = load_preset(args.preset)
     settings = preset["settings"]
@@ -55,8 +71,10 @@ def main() -> None:
         ensure_prepared(open_corpus(SHARED / preset["corpus"], task=settings.get("task", "lm")), spec, folder,
                         task=settings.get("task", "lm"))
         prepared = Prepared.open(folder)
-        uniform = math.log(prepared.tokenizer.vocab_size)
-        print(f"{args.preset}: {args.steps} steps per rate; uniform loss ln(V) = {uniform:.2f}")
+        classes = len(prepared.labels)
+        uniform = math.log(classes or prepared.tokenizer.vocab_size)  # a classifier guesses among its labels
+        print(f"{args.preset}: {args.steps} steps per rate; uniform loss ln({'classes' if classes else 'V'}) = "
+              f"{uniform:.2f}")
 
         class Windows(TrainEvents):
             def __init__(self) -> None:
@@ -70,7 +88,7 @@ def main() -> None:
                          "device": args.device, "time_limit": None}
             if args.optimizer:  # with the other optimizer's own decay, not the preset's SGD one
                 overrides.update(optimizer=args.optimizer, weight_decay=None)
-            model_cfg, train_cfg = configs(settings, prepared.tokenizer.vocab_size, **overrides)
+            model_cfg, train_cfg = configs(settings, prepared.tokenizer.vocab_size, classes, **overrides)
             run = Path(tmp) / f"lr-{lr}"
             run.mkdir()
             events = Windows()

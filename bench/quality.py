@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -28,25 +29,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """The preset, --device and --tag; everything after ``--`` goes to lstmtext train as ``extra``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog="Flags after -- go to lstmtext train; give --tag with them.")
-    parser.add_argument("preset")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("preset", help="a preset of lstmtext/presets, e.g. shakespeare-char-cpu")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (as lstmtext train --device)")
     parser.add_argument("--tag", default="", help="name for a variant run (with extra flags)")
-    parser.add_argument("--resume", action="store_true", help="continue the run this preset and tag name")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run of this preset and tag (checkpoints/quality-PRESET[-TAG])")
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:cut])
     args.extra = argv[cut + 1:]
     if args.extra and not args.tag and not args.resume:
         parser.error("give --tag NAME with extra flags, so the variant does not overwrite the preset's figures")
+    if not re.fullmatch(r"[\w.-]*", args.tag):
+        parser.error(f"--tag {args.tag!r}: use letters, digits, '.', '-' and '_' (it names files)")
     args.name = f"{args.preset}-{args.tag}" if args.tag else args.preset
     return args
 
 
 def main() -> None:
-    from bench.harness import SHARED, device_name
+    from bench.harness import SHARED, device_name, new_path
     from lstmtext.cli import load_preset
+    from lstmtext.errors import UserError
 
     args = parse_args(sys.argv[1:])
-    preset = load_preset(args.preset)
+    try:
+        preset = load_preset(args.preset)
+    except UserError as err:
+        sys.exit(f"error: {err}")
     corpus = SHARED / preset["corpus"]
     if not corpus.exists():
         sys.exit(f"error: {corpus} is not here; the quality runs need ../shared/corpora (or LSTMTEXT_CORPORA)")
@@ -58,7 +66,9 @@ def main() -> None:
         command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.preset, "--device",
                    args.device, "--out", str(run), "--overwrite", "--quiet", *args.extra]
     started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT)
+    done = subprocess.run(command, cwd=ROOT)
+    if done.returncode:  # lstmtext train has said why, in one line
+        sys.exit(done.returncode)
     wall = time.perf_counter() - started
     config = json.loads((run / "config.json").read_text(encoding="utf-8"))
     result = config["result"]
@@ -69,12 +79,15 @@ def main() -> None:
            "device": device_name(device),
            "date": time.strftime("%Y-%m-%d"), "command": " ".join(["lstmtext", *command[3:]]),
            "wall_seconds": round(wall, 1), "train_seconds": round(result["seconds"], 1), "steps": result["steps"],
-           "stopped_by": result["stopped_by"], "figures": result["figures"], "settings": preset["settings"],
+           "stopped_by": result["stopped_by"], "figures": result["figures"],
+           # what the run trained with (the preset and the flags after --), and the preset as it is
+           "settings": {"model": config["model"], "train": config["train"], "tokenizer": config["tokenizer"]},
+           "preset_settings": preset["settings"],
            "versions": {"torch": torch.__version__, "cuda": torch.version.cuda}}
     if args.resume:
         doc["resumed"] = True
     suffix = "-resumed" if args.resume else ""
-    out = ROOT / "bench" / "results" / f"quality-{args.name}{suffix}-{doc['device']}-{doc['date']}.json"
+    out = new_path(ROOT / "bench" / "results" / f"quality-{args.name}{suffix}-{doc['device']}-{doc['date']}.json")
     out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(doc["figures"], indent=2))
     print(f"written to {out}")

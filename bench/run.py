@@ -322,9 +322,11 @@ def tokenize_mb_per_s(quick: bool) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu or cuda (default: cuda where there is one)")
     parser.add_argument("--quick", action="store_true", help="small shapes: under 3 minutes on 2 CPU cores")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
+                        help="folder for the results JSON (default: bench/results; an existing file is never replaced)")
     args = parser.parse_args()
     device = torch.device(args.device)
     gpu = device.type == "cuda"
@@ -392,7 +394,7 @@ def render(doc: dict, path: Path) -> None:
                       {True: "yes", False: "[red]no[/]", None: "-"}[r["met"]])
     console = Console()
     console.print(table)
-    console.print(f"written to {path}")
+    print(f"written to {path}")  # whole, to copy: rich would wrap a long path inside its name
 
 
 if __name__ == "__main__":

@@ -211,3 +211,58 @@ def test_the_bucketing_benchmarks_buffered_step_runs_on_its_own_task():
     losses = [float(step(i)) for i in range(len(batches))]
     assert all(np.isfinite(losses)) and step.mode == "eager"
     assert all(not torch.equal(p, q) for p, q in zip(model.parameters(), before))
+
+
+def test_a_second_results_file_of_a_day_never_replaces_the_first(tmp_path):
+    from bench.harness import new_path
+
+    doc = results_document([Row("x", 30.0, "tokens/s", "ref", 20.0, target=1.5)], "cpu", quick=True)
+    first, second = write_results(doc, tmp_path), write_results(doc, tmp_path)
+    assert first != second and second.name == first.stem + "-2.json" and first.exists()
+    assert new_path(tmp_path / "free.json") == tmp_path / "free.json"
+
+
+def test_the_lr_probe_builds_a_classifier_and_checks_its_settings():
+    from bench.lr_probe import configs
+    from lstmtext.errors import UserError
+
+    model, _ = configs(load_preset("sst2-classify-cpu")["settings"], 5_000, 2, lr=1e-3, max_steps=4)
+    assert (model.task, model.num_classes) == ("classify", 2)
+    with pytest.raises(UserError, match="unknown --optimizer"):
+        configs(load_preset("ptb-word-cpu")["settings"], 10_000, optimizer="foo")
+
+
+def test_quality_tags_name_files_and_so_have_no_slashes():
+    from bench.quality import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["ptb-word-cpu", "--tag", "a/b", "--", "--ema", "0.999"])
+
+
+def test_a_preset_is_named_not_a_path_and_a_broken_file_is_one_line(tmp_path, monkeypatch):
+    from lstmtext.cli import train_cmd
+    from lstmtext.errors import UserError
+
+    for name in ("../presets/ptb-word", str(PRESETS / "ptb-word"), "PTB-WORD"):
+        with pytest.raises(UserError, match="unknown --preset"):
+            load_preset(name)
+    monkeypatch.setattr(train_cmd, "PRESETS", tmp_path)
+    (tmp_path / "bad.json").write_text('{"corpus": "ptb", "settings": {"hidden_size": 3')
+    (tmp_path / "odd.json").write_text('{"corpus": "ptb", "settings": {"hidden_size": 3}}')
+    with pytest.raises(UserError, match="not valid JSON"):
+        load_preset("bad")
+    with pytest.raises(UserError, match="lacks its corpus, settings or task"):
+        load_preset("odd")
+
+
+def test_flags_that_change_a_presets_shape_take_its_dependent_values_with_them(cli, corpus):
+    """--level char on a word-level recipe drops its --word-split, and --layers 1 on AWD's its smaller last layer:
+    neither is reported as a flag the user gave. A prepared folder keeps its own tokenizer, and says so."""
+    small = ["--hidden-size", "16", "--embed-dim", "16", "--max-steps", "2", "--batch-size", "4", "--seq-len", "16",
+             "--eval-every", "2", "--quiet"]
+    assert cli("train", corpus, "--preset", "ptb-word", "--level", "char", *small, "--out", "a").code == 0
+    assert cli("train", corpus, "--preset", "ptb-word-awd", "--layers", "1", *small, "--out", "b").code == 0
+    assert cli("tokenize", corpus, "--out", "prep", "--quiet").code == 0  # char level
+    result = cli("train", "prep", "--preset", "ptb-word", *small[:-1], "--out", "c")
+    assert result.code == 0, result.err
+    assert "--preset ptb-word tokenizes at level word, but prep is prepared at level char" in result.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -276,8 +277,8 @@ def train(
         dropout=dropout if dropout is not None else d["dropout"],
         tie_weights=lm_dims.get("tie_weights", embed == (last_layer_size or hidden)) if tie_weights is None
         else tie_weights,
-        bidirectional=(init_from is None or init_backward_from is not None) if bidirectional is None
-        else bidirectional, pooling=pooling, variational=variational, embed_dropout=embed_dropout,
+        bidirectional=False if task != "classify" else (init_from is None or init_backward_from is not None)
+        if bidirectional is None else bidirectional, pooling=pooling, variational=variational, embed_dropout=embed_dropout,
         weight_drop=weight_drop, layer_dropout=layer_dropout,
         last_layer_size=lm_dims.get("last_layer_size", last_layer_size), reverse=reverse)
     _refuse_other_task_flags(ctx, task)
@@ -399,11 +400,19 @@ PRESETS = Path(__file__).resolve().parent.parent / "presets"
 
 
 def load_preset(name: str) -> dict[str, Any]:
+    """A preset of lstmtext/presets by its name (not a path), checked to hold a recipe."""
     path = PRESETS / f"{name}.json"
-    if not path.is_file():
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or not path.is_file():
         known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.json")))
         raise usage_error(f"unknown --preset {name!r}", f"choose one of: {known}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise UserError(f"preset file {path} is not valid JSON ({err})", "reinstall lstmtext") from None
+    if not (isinstance(recipe, dict) and isinstance(recipe.get("settings"), dict)
+            and recipe["settings"].get("task") in ("lm", "classify") and isinstance(recipe.get("corpus"), str)):
+        raise UserError(f"preset file {path} lacks its corpus, settings or task", "reinstall lstmtext")
+    return recipe
 
 
 def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
@@ -425,6 +434,24 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     values = {k: v for k, v in settings.items() if k not in given}
     if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
         values = {k: v for k, v in values.items() if k not in LM_DECIDES}
+    # a preset's value that only goes with one it set and the user changed goes too (--level bpe on a word-level
+    # recipe leaves its --word-split; --layers 1 its last layer of another size), not reported as the user's flag
+    if "level" in given and ctx.params["level"] != "word":
+        values.pop("word_split", None)
+    if "layers" in given and ctx.params["layers"] is not None and ctx.params["layers"] < 2:
+        values.pop("last_layer_size", None)
+    from lstmtext.data import is_prepared
+
+    corpus = Path(ctx.params["corpus"])
+    if is_prepared(corpus):  # its tokenizer and splits are fixed: the recipe's data settings cannot apply
+        from lstmtext.data import Prepared
+        from lstmtext.render import err
+
+        level = Prepared.open(corpus).level
+        if values.get("level", level) != level:
+            err.print(f"[yellow]warning:[/] --preset {name} tokenizes at level {values['level']}, but {corpus} is "
+                      f"prepared at level {level}, which this run keeps (pass the raw corpus for the preset's)")
+        values = {k: v for k, v in values.items() if k not in TOKENIZER_FLAGS + SOURCE_FLAGS}
     return values
 
 
