@@ -158,6 +158,9 @@ def read_config(path: Path) -> dict[str, Any]:
     for key in ("model", "tokenizer", "data", "train"):
         if key in config and not isinstance(config[key], dict):
             raise UserError(f"{damaged}: its {key!r} entry is not an object", hint)
+    lost = [k for k in ("vocab_size", "embed_dim", "hidden_size", "layers") if k not in config["model"]]
+    if lost:  # every run has written these: without them the model would be rebuilt at the defaults' size
+        raise UserError(f"{damaged}: its model entry has no {lost[0]!r}", hint)
     from lstmtext.config import ModelConfig, TrainConfig, wrong_types
 
     for key, cls in (("model", ModelConfig), ("train", TrainConfig)):
