@@ -153,8 +153,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
 
 def facts_table(rows: list[tuple[str, str]], title: str | None = None) -> Table:
     table = Table(show_header=False, title=title, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")  # a long value (a run's path, to copy) folds onto more lines, never cut
     for key, value in rows:
         table.add_row(key, value)
     return table
@@ -176,16 +176,26 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     overall = facts_table([("accuracy", f"{result['accuracy']:.2%}"), ("macro-F1", f"{result['macro_f1']:.4f}"),
                            ("loss", f"{result['loss']:.4f} nats a text"), ("texts", f"{result['count']:,}")],
                           title=_evaluation_title(result))
+    # labels and figures are never cut on a narrow terminal (each column keeps its width); long labels head the
+    # confusion matrix's columns by number, and its rows name them with it
+    labels = result["labels"]
+    longest = max(len(name) for name in labels)
     per_class = Table(title="per class", title_justify="left")
     for col in ("label", "precision", "recall", "F1", "support"):
-        per_class.add_column(col, justify="left" if col == "label" else "right")
+        per_class.add_column(col, justify="left" if col == "label" else "right", no_wrap=True,
+                             min_width=longest if col == "label" else max(len(col), 5 if col != "support" else
+                                                                          len(f"{result['count']:,}")))
     for pc in result["per_class"]:
         per_class.add_row(pc["label"], f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}",
                           f"{pc['support']:,}")
+    numbered = longest > 10 and len(labels) > 2
     confusion = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
-    confusion.add_column("true \\ predicted")
-    for name in result["labels"]:
-        confusion.add_column(name, justify="right")
-    for name, row in zip(result["labels"], result["confusion"]):
+    rows = [f"{name} (#{i})" if numbered else name for i, name in enumerate(labels, 1)]
+    confusion.add_column("true \\ predicted", no_wrap=True, min_width=max(len(r) for r in rows))
+    counts = max(len(f"{v:,}") for row in result["confusion"] for v in row)
+    for i, name in enumerate(labels, 1):
+        header = f"#{i}" if numbered else name
+        confusion.add_column(header, justify="right", no_wrap=True, min_width=max(len(header), counts))
+    for name, row in zip(rows, result["confusion"]):
         confusion.add_row(name, *(f"{v:,}" for v in row))
     return [overall, per_class, confusion]

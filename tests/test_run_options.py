@@ -137,3 +137,34 @@ def test_evaluate_warns_when_the_text_is_mostly_unknown_to_the_model(cli, corpus
     assert "of kana.txt's tokens are <unk> to this model" in result.err
     assert json.loads(result.out)["unk_rate"] > 0.9
     assert "<unk>" not in cli("evaluate", "lm", "small.txt").err
+
+
+def test_narrow_terminals_never_cut_labels_figures_or_paths(cli, tmp_path, monkeypatch):
+    names = ["very_negative_sentiment", "neutral_or_mixed", "very_positive_sentiment"]
+    rows = "".join(f"{w} film number {i}\t{names[k]}\n" for i in range(20) for k, w in enumerate(("bad", "so", "good")))
+    (tmp_path / "five.tsv").write_text("text\tlabel\n" + rows)
+    out = tmp_path / "a-rather-long-folder-name-for-runs" / "and-a-long-run-name"
+    monkeypatch.setenv("COLUMNS", "60")
+    trained = cli("train", "five.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--out", out)
+    assert trained.code == 0 and str(out) in "".join(trained.err.replace("│", "").split()), trained.err
+    labelled = cli("classify", out, "a film that was so so and long enough to wrap around", "--all-scores")
+    assert labelled.code == 0 and "…" not in labelled.out and any(n in labelled.out for n in names), labelled.out
+    scored = cli("evaluate", out, "five.tsv")
+    assert scored.code == 0 and "…" not in scored.out and all(f"{n} (#{i})" in scored.out
+                                                              for i, n in enumerate(sorted(names), 1)), scored.out
+
+
+def test_train_refuses_its_out_before_reading_the_corpus(cli, corpus, tmp_path):
+    assert cli("train", corpus, *TINY, "--max-steps", "2", "--out", "r").code == 0
+    before = sorted(p.name for p in (tmp_path / "checkpoints" / "prepared").iterdir())
+    refused = cli("train", corpus, *TINY, "--level", "word", "--max-steps", "2", "--out", "r")
+    assert_one_line_error(refused, 2, "r already holds a run")
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / "prepared").iterdir()) == before  # nothing tokenized
+
+
+def test_tokenize_overwrite_prepares_the_folder_again(cli, corpus, tmp_path):
+    assert cli("tokenize", corpus, "--out", "p", "--quiet").code == 0
+    (tmp_path / "p" / "train.bin").write_bytes(b"")  # damaged, with the source unchanged
+    again = cli("tokenize", corpus, "--out", "p", "--overwrite")
+    assert again.code == 0 and "reused" not in again.out
+    assert (tmp_path / "p" / "train.bin").stat().st_size > 0

@@ -249,7 +249,12 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
                                                  unit="bytes" if total else "records")
             progress.update(tasks[split], completed=done)
 
-        meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
+        if out is not None and overwrite:  # asked for: prepared again even where the folder still matches
+            from lstmtext.data import prepare
+
+            meta, reused = prepare(corpus, spec, target, task, report, tokenizer), False
+        else:
+            meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
     records = sum(info.get("records", info.get("texts", 0)) for info in meta["splits"].values())
     if records and not quiet and not reused:
         err.print(escape(f"read {records:,} records from {corpus_arg}; skipped {len(corpus.report.skipped):,}"))
@@ -328,7 +333,8 @@ def tokenize(
     split_seed: SplitSeed = 0,
     out: Annotated[Optional[Path], typer.Option("--out", help="Prepared folder to write (default under "
                                                  "checkpoints/prepared/).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out folder.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Prepare --out again, replacing the data it holds "
+                                                                "(your other files there stay).")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Tokenize a corpus into a prepared folder of memory-mapped token ids.

@@ -248,13 +248,13 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
 
         from lstmtext.render import out
 
-        table = Table(title_justify="left")
-        table.add_column("#", justify="right")
+        table = Table(title_justify="left")  # the text gives way on a narrow terminal; labels and scores never do
+        table.add_column("#", justify="right", no_wrap=True)
         table.add_column("text")
-        table.add_column("label")
-        table.add_column("confidence", justify="right")
+        table.add_column("label", no_wrap=True, min_width=max(len(n) for n in [*labels, "(empty)"]))
+        table.add_column("confidence", justify="right", no_wrap=True, min_width=len("confidence"))
         for name in labels if all_scores else []:
-            table.add_column(name, justify="right")
+            table.add_column(name, justify="right", no_wrap=True, min_width=max(len(name), 5))
         for n, row in enumerate(rows, 1):
             if row["label"] is None:
                 table.add_row(str(n), escape(_shorten(row["text"])), "[dim](empty)[/]", "-")
@@ -275,15 +275,16 @@ def evaluate(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     split: Annotated[Optional[str], typer.Option("--split", help="train, valid (or dev) or test: the split to "
-                                                 "score [default: test; a corpus without split files is scored "
-                                                 "whole]")] = None,
+                                                 "score (default test; a corpus without split files is scored "
+                                                 "whole).")] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ensemble: Ensemble = None,
     encoding: Encoding = "utf-8",
     device: Device = "auto",
 ) -> None:
-    """Score a checkpoint: accuracy, macro-F1, per-class figures and confusion matrix for a classifier (or
-    the mean of several: --ensemble); loss, perplexity and bits per character for a language model.
+    """Score a run: a classifier's accuracy, macro-F1 and confusion matrix; a language model's perplexity.
+
+    Also per-class figures (--ensemble: the mean of several runs), or a language model's loss and bits per char.
 
     Example: lstmtext evaluate checkpoints/reviews --split valid --format json
     """

@@ -37,10 +37,29 @@ def _refuse_out_as_input(out: Path | None, inputs: list[tuple[str, Path | None]]
             raise usage_error(f"--out {out} is the {flag} run, which this run reads", "pick another --out")
 
 
+def _check_out(out: Path, overwrite: bool) -> bool:
+    """Refuse an --out that train may not write to; True where it holds a run that --overwrite replaces. Checked
+    before the corpus is read, so that the mistake costs no tokenizing, and again when the folder is made."""
+    from lstmtext.checkpoint import CONFIG
+
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise usage_error(f"--out {out} is an existing file", "pass a folder path")
+    if not any(out.iterdir()):
+        return False
+    if not (out / CONFIG).exists():
+        raise usage_error(f"{out} holds files but no run, and train writes only new or run folders",
+                          "pick another --out")
+    if not overwrite:
+        raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
+    return True
+
+
 def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> tuple[Path, Callable[[], None]]:
     """The run folder, checked, and what clears the old run there (--overwrite): training calls it once the model
     and what it starts from (--init-from, --distill-from) have loaded, so that a failure before leaves the old run."""
-    from lstmtext.checkpoint import CONFIG, clear_run
+    from lstmtext.checkpoint import clear_run
 
     def clear() -> None:
         try:
@@ -53,19 +72,9 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
 
             err.print(f"--overwrite: replaced the run in {out}; kept your other files there: {', '.join(kept)}")
 
-    replace = False
     if out is None:
         out = Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists():
-        if not out.is_dir():
-            raise usage_error(f"--out {out} is an existing file", "pass a folder path")
-        if any(out.iterdir()):
-            if not (out / CONFIG).exists():
-                raise usage_error(f"{out} holds files but no run, and train writes only new or run folders",
-                                  "pick another --out")
-            if not overwrite:
-                raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
-            replace = True
+    replace = _check_out(out, overwrite)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -114,7 +123,7 @@ def train(
                                                "hidden-to-hidden weights.")] = 0.0,
     tie_weights: Annotated[Optional[bool], typer.Option("--tie-weights/--no-tie-weights", help="lm: share the "
                                                         "embedding and decoder matrices (default: on when "
-                                                        "embed-dim equals hidden-size).")] = None,
+                                                        "embed-dim equals the last layer's size).")] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--no-bidirectional", help="classify: "
                                                           "read texts both ways (default on; off with "
                                                           "--init-from unless --init-backward-from is "
@@ -323,6 +332,8 @@ def train(
         from lstmtext.training import resolve_device
 
         resolve_device(device)
+    if out is not None:
+        _check_out(out, overwrite)
     corpus_arg = corpus if corpus is not None else str(_default_corpus(task))
     _refuse_unused_data_flags(ctx, corpus_arg, is_prepared(Path(corpus_arg)), lm_tokenizer, init_from,
                               extend_vocab, given)
