@@ -287,8 +287,8 @@ def train(
         tie_weights=lm_dims.get("tie_weights", embed == (last_layer_size or hidden)) if tie_weights is None
         else tie_weights,
         bidirectional=False if task != "classify" else (init_from is None or init_backward_from is not None)
-        if bidirectional is None else bidirectional, pooling=pooling, variational=variational, embed_dropout=embed_dropout,
-        weight_drop=weight_drop, layer_dropout=layer_dropout,
+        if bidirectional is None else bidirectional, pooling=pooling, variational=variational,
+        embed_dropout=embed_dropout, weight_drop=weight_drop, layer_dropout=layer_dropout,
         last_layer_size=lm_dims.get("last_layer_size", last_layer_size), reverse=reverse)
     _refuse_other_task_flags(ctx, task)
     validate_model(model_cfg)
