@@ -50,8 +50,11 @@ def is_prepared(path: Path) -> bool:
 
 
 def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
-            progress: Progress | None = None, tokenizer: Tokenizer | None = None) -> dict[str, Any]:
-    """Build the tokenizer on the train split (unless given), then encode every split to disk in chunks."""
+            progress: Progress | None = None, tokenizer: Tokenizer | None = None, force: bool = False
+            ) -> dict[str, Any]:
+    """Build the tokenizer on the train split (unless given), then encode every split to disk in chunks. Where
+    another process (a second run started at once) has written the same data to ``out`` meanwhile, that is kept
+    and this copy dropped, unless ``force`` (tokenize --overwrite)."""
     started = time.perf_counter()
     source_hash = corpus.content_hash()
     labels = collect_labels(corpus) if task == "classify" else None
@@ -119,12 +122,23 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "skipped_count": len(corpus.report.skipped),
         }
         atomic_write_json(tmp / META, meta)
+        theirs = None if force else _same_data(out, meta, tmp)
+        if theirs is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return theirs
         if out.exists():
             for entry in out.iterdir():  # what the user keeps beside the data (notes, even the corpus) stays
                 if not _ours(entry.name):
                     os.replace(entry, tmp / entry.name)
             shutil.rmtree(out)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            theirs = _same_data(out, meta, tmp)  # another process's rename came between ours and the rmtree
+            if theirs is None:
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            return theirs
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise UserError(f"could not write the prepared data to {out}: {err.strerror or err}",
@@ -133,6 +147,21 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
+
+
+def _same_data(out: Path, meta: dict[str, Any], tmp: Path) -> dict[str, Any] | None:
+    """The metadata of ``out`` where it holds what ``tmp`` (with ``meta``) holds: the same source, settings,
+    tokenizer and format; else None."""
+    if not is_prepared(out):
+        return None
+    try:
+        theirs = json.loads((out / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    keys = ("source_hash", "settings", "tokenizer", "format_version", "reader")
+    if any(theirs.get(k) != meta.get(k) for k in keys) or _tokenizer_json(out) != _tokenizer_json(tmp):
+        return None
+    return theirs
 
 
 def _ours(name: str) -> bool:

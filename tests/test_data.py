@@ -259,3 +259,18 @@ def test_a_vocabulary_that_leaves_out_most_of_the_text_is_warned_about(tmp_path)
     assert any("of the train split's tokens are <unk>" in w and "lower --min-freq" in w for w in meta["warnings"])
     assert not any("<unk>" in w for w in prepare(open_corpus(src), TokenizerSpec(level="word"),
                                                  tmp_path / "q")["warnings"])
+
+
+def test_a_folder_another_run_prepared_meanwhile_is_kept_not_replaced(tmp_path):
+    """Two runs started at once on a new corpus prepare the same cache folder: the one that finishes second keeps
+    the first one's folder (which that run may be training from) rather than deleting it under it."""
+    src = tmp_path / "c.txt"
+    src.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    spec = TokenizerSpec(level="char")
+    first = prepare(open_corpus(src), spec, tmp_path / "p")
+    inode = (tmp_path / "p" / "train.bin").stat().st_ino
+    second = prepare(open_corpus(src), spec, tmp_path / "p")  # as if it had started before the first finished
+    assert second == first and (tmp_path / "p" / "train.bin").stat().st_ino == inode
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".p.tmp")]
+    forced = prepare(open_corpus(src), spec, tmp_path / "p", force=True)  # tokenize --overwrite: asked for
+    assert (tmp_path / "p" / "train.bin").stat().st_ino != inode and forced["source_hash"] == first["source_hash"]

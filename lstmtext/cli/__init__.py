@@ -252,7 +252,7 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
         if out is not None and overwrite:  # asked for: prepared again even where the folder still matches
             from lstmtext.data import prepare
 
-            meta, reused = prepare(corpus, spec, target, task, report, tokenizer), False
+            meta, reused = prepare(corpus, spec, target, task, report, tokenizer, force=True), False
         else:
             meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
     records = sum(info.get("records", info.get("texts", 0)) for info in meta["splits"].values())
