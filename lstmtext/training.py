@@ -179,6 +179,7 @@ def current_lr(opt: torch.optim.Optimizer) -> float:
     return float(opt.param_groups[0]["lr"])
 
 
+SKIPS_IN_A_ROW = 50  # --on-nan skip: this many non-finite losses one after another, and the weights have diverged
 ASGD_NOT_YET = 1e15  # ASGD's t0 before the trigger: averaging has not started
 NONMONO = 5  # NT-ASGD: start averaging when validation is worse than the best of all but the last 5
 
@@ -583,38 +584,56 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     # what ends the run unless something comes first: its --max-steps, or its --epochs
     stopped_by = "steps" if total_steps == train_cfg.max_steps else "epochs"
     try:
+        def check_finite() -> list[float]:
+            """The window's losses, read back; a non-finite one stops the run before anything is validated or
+            saved from weights it may have spoilt (the losses are read only here: no per-step host sync)."""
+            losses = window_losses[:window].tolist()
+            bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
+            if bad:
+                saved = read_saved_step(run_dir)
+                raise UserError(f"the training loss became {losses[bad[0]]} at step {step - window + bad[0] + 1}; "
+                                f"the last good state is {'step ' + str(saved) if saved else 'not saved yet'} in "
+                                f"{run_dir}", "train again with a lower --lr or --precision fp32 (--overwrite), or "
+                                "with --on-nan skip to skip such batches")
+            return losses
+
+        in_a_row = 0  # batches skipped one after another (--on-nan skip)
         while step < total_steps:
             loss = run_step(step)
-            if loss is None:
-                skipped += 1
-                step += 1
-                continue
-            if not plateau:
-                schedule.step()
-            window_losses[window % train_cfg.log_every] = loss.detach()
             step += 1
-            window += 1
-            window_tokens += task.tokens_per_step
+            if loss is None:  # skipped: the checks below (stop, time, validation, saving) still run
+                skipped, in_a_row = skipped + 1, in_a_row + 1
+                if getattr(task, "state", None) is not None:
+                    task.state = None  # a language model's carried state from that batch may be non-finite too
+                if in_a_row >= SKIPS_IN_A_ROW:
+                    raise UserError(f"the last {in_a_row} batches all had a non-finite loss (step {step}): the "
+                                    "weights have diverged, and skipping cannot help",
+                                    "train again with a lower --lr or --precision fp32 (--overwrite)")
+            else:
+                in_a_row = 0
+                if not plateau:
+                    schedule.step()
+                window_losses[window % train_cfg.log_every] = loss.detach()
+                window += 1
+                window_tokens += task.tokens_per_step
             now = time.perf_counter()
             # the run's training time, a resumed run's before it included: --time-limit is a budget for the run
             out_of_time = train_cfg.time_limit is not None and elapsed_before + now - started > train_cfg.time_limit
             last = step == total_steps or out_of_time or stop.reason is not None
-            if window == train_cfg.log_every or last:
-                losses = window_losses[:window].tolist()
-                bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
-                if bad:
-                    bad_step = step - window + bad[0] + 1
-                    saved = read_saved_step(run_dir)
-                    raise UserError(f"the training loss became {losses[bad[0]]} at step {bad_step}; the last good "
-                                    f"state is {'step ' + str(saved) if saved else 'not saved yet'} in {run_dir}",
-                                    "lower --lr or use --precision fp32, then --resume; or pass --on-nan skip")
+            if window and (window == train_cfg.log_every or last):
+                losses = check_finite()
                 events.step({"step": step, "loss": sum(losses) / len(losses), "lr": current_lr(opt),
                              "tokens_per_s": window_tokens / max(now - window_start - window_paused, 1e-9),
                              "epoch": step / per_epoch, "elapsed": elapsed_before + now - started})
                 window, window_start, window_tokens, window_paused = 0, time.perf_counter(), 0, 0.0
             evaluated = False
             pause_start = time.perf_counter()
-            if step % eval_every == 0 or (last and stop.reason is None):
+            due = (save_steps is not None and step % save_steps == 0) or \
+                (save_seconds is not None and time.perf_counter() - last_save >= save_seconds)
+            validate = step % eval_every == 0 or (last and stop.reason is None)
+            if window and (validate or due or stop.reason is not None or out_of_time):
+                check_finite()  # nothing is validated or saved from spoilt weights
+            if validate:
                 with averaged_weights(model, opt):
                     metrics = task.evaluate(model, "valid", amp)
                     improved = bool(metrics) and task.better(metrics, best)
@@ -637,8 +656,6 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 evaluated = True
                 if train_cfg.patience is not None and stale_evals >= train_cfg.patience and not last:
                     stopped_by = "early stopping"
-            due = (save_steps is not None and step % save_steps == 0) or \
-                (save_seconds is not None and time.perf_counter() - last_save >= save_seconds)
             if evaluated or due or stop.reason is not None or out_of_time:
                 checkpoint_state()
             window_paused += time.perf_counter() - pause_start

@@ -210,3 +210,43 @@ def test_out_of_memory_names_the_batch_shape(tmp_path, monkeypatch):
     with pytest.raises(UserError) as info:
         train(run, prepared, model_cfg, cfg)
     assert "--batch-size 8 x --seq-len 32" in str(info.value) and "--resume" in str(info.value)
+
+
+def poison(monkeypatch, steps):
+    from lstmtext import training
+
+    real = training.make_task
+    monkeypatch.setattr(training, "make_task", lambda *a: PoisonedTask(real(*a), set(steps)))
+
+
+def test_nothing_is_validated_or_saved_from_weights_a_nan_spoilt(tmp_path, monkeypatch):
+    """A NaN at step 13 with losses read back every 20 steps: the validation at step 15 would have saved spoilt
+    weights as the best; the losses are read before it, so the run stops there with step 10's state intact."""
+    from lstmtext.errors import UserError
+
+    poison(monkeypatch, {12})
+    prepared, model_cfg, cfg = setups(tmp_path, "lm")
+    cfg = dataclasses.replace(cfg, log_every=20, eval_every=5)
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(UserError) as info:
+        train(run, prepared, model_cfg, cfg, save_every="0")
+    assert "at step 13" in str(info.value) and "step 10" in str(info.value) and "--resume" not in str(info.value)
+    for name in ("model.safetensors", "last.safetensors"):
+        assert all(torch.isfinite(t).all() for t in load_file(run / name).values()), name
+    assert json.loads((run / "state.json").read_text())["step"] == 10
+
+
+def test_skipping_still_validates_saves_and_stops_and_gives_up_on_diverged_weights(tmp_path, monkeypatch):
+    from lstmtext.errors import UserError
+
+    poison(monkeypatch, {39})  # the last step: its validation and save still happen
+    prepared, model_cfg, cfg = setups(tmp_path, "lm")
+    (tmp_path / "a").mkdir()
+    summary = train(tmp_path / "a", prepared, model_cfg, cfg, on_nan="skip")
+    assert summary["steps"] == 40 and summary["skipped_batches"] == 1
+    assert (tmp_path / "a" / "model.safetensors").exists()
+    poison(monkeypatch, range(5, 200))  # every batch from step 6 on: the weights are gone
+    (tmp_path / "b").mkdir()
+    with pytest.raises(UserError, match="the last 50 batches all had a non-finite loss"):
+        train(tmp_path / "b", prepared, model_cfg, dataclasses.replace(cfg, max_steps=80), on_nan="skip")

@@ -168,3 +168,11 @@ def test_tokenize_overwrite_prepares_the_folder_again(cli, corpus, tmp_path):
     again = cli("tokenize", corpus, "--out", "p", "--overwrite")
     assert again.code == 0 and "reused" not in again.out
     assert (tmp_path / "p" / "train.bin").stat().st_size > 0
+
+
+def test_metrics_are_strict_json(tmp_path):
+    from lstmtext.checkpoint import append_jsonl
+
+    append_jsonl(tmp_path / "m.jsonl", {"step": 5, "valid_loss": float("nan"), "x": [float("inf"), 1.5]})
+    assert json.loads((tmp_path / "m.jsonl").read_text(), parse_constant=lambda c: 1 / 0) == \
+        {"step": 5, "valid_loss": None, "x": [None, 1.5]}

@@ -718,6 +718,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
         rows += [("labels", ", ".join(summary["labels"])),
                  ("majority class", f"{summary['majority']:.1%} of train"),
                  ("truncated texts", f"{summary['truncated']:,} (longer than --max-length)")]
+    if summary.get("decoder_loss"):  # --compile: compiled, or eager and why (a failed compile falls back)
+        rows.append(("--compile", summary["decoder_loss"]))
+    if summary.get("skipped_batches"):
+        rows.append(("skipped batches", f"{summary['skipped_batches']:,} (non-finite loss, --on-nan skip)"))
     rows.append(("checkpoint", summary["run_dir"]))
     stdout.print(facts_table(rows))
 
