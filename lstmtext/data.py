@@ -149,14 +149,22 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
     return meta
 
 
+def read_meta(folder: Path) -> dict[str, Any] | None:
+    """The metadata of a prepared folder; None where there is none, or it cannot be read."""
+    if not is_prepared(folder):
+        return None
+    try:
+        meta = json.loads((Path(folder) / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 def _same_data(out: Path, meta: dict[str, Any], tmp: Path) -> dict[str, Any] | None:
     """The metadata of ``out`` where it holds what ``tmp`` (with ``meta``) holds: the same source, settings,
     tokenizer and format; else None."""
-    if not is_prepared(out):
-        return None
-    try:
-        theirs = json.loads((out / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    theirs = read_meta(out)
+    if theirs is None:
         return None
     keys = ("source_hash", "settings", "tokenizer", "format_version", "reader")
     if any(theirs.get(k) != meta.get(k) for k in keys) or _tokenizer_json(out) != _tokenizer_json(tmp):
@@ -211,11 +219,8 @@ def ensure_prepared(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = 
 def reusable(out: Path, corpus: Corpus, spec: TokenizerSpec, task: str,
              tokenizer: Tokenizer | None = None) -> dict[str, Any] | None:
     """The metadata of ``out`` if it holds this corpus prepared with these settings, else None."""
-    if not is_prepared(out):
-        return None
-    try:
-        meta = json.loads((out / META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    meta = read_meta(out)
+    if meta is None:
         return None
     if meta.get("source_hash") != corpus.content_hash() or meta.get("settings") != corpus.settings \
             or meta.get("tokenizer") != spec_key(spec, task) or meta.get("format_version") != FORMAT_VERSION:

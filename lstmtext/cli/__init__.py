@@ -186,16 +186,10 @@ def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, settings: dict
 def _stale(folder: Path, tokenizer: Any = None) -> str | None:
     """What an older lstmtext got wrong in the prepared ``folder`` (data.stale_reason), or None (also where
     there is no such folder)."""
-    from lstmtext.checkpoint import read_json
-    from lstmtext.data import META, is_prepared, stale_reason
+    from lstmtext.data import read_meta, stale_reason
 
-    if not is_prepared(folder):
-        return None
-    try:
-        meta = read_json(folder / META, "the prepared folder's metadata")
-    except UserError:
-        return None
-    return stale_reason(folder, meta, marks=tokenizer is None)
+    meta = read_meta(folder)
+    return None if meta is None else stale_reason(folder, meta, marks=tokenizer is None)
 
 
 def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: bool, *, encoding: str,
