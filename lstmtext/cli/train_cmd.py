@@ -323,6 +323,10 @@ def train(
         raise usage_error("--shift-windows is for --task lm", "drop it for a classifier")
     refuse_unless(ctx, {name: (bool(distill_from), "needs --distill-from (the classifiers to learn from)")
                         for name in ("distill_weight", "distill_temperature")})
+    refuse_unless(ctx, {"layer_dropout": (model_cfg.layers >= 2, "is dropout between stacked layers, and this model "
+                                                                 "has one layer: --dropout is its dropout"),
+                        "warmup_steps": (schedule != "plateau", "does nothing with --schedule plateau, which starts "
+                                                               "at --lr: cosine and constant warm up")})
     teachers = check_teacher_runs(distill_from or [])
     _refuse_out_as_input(out, [("--init-from", init_from), ("--init-backward-from", init_backward_from),
                                *(("--distill-from", run) for run in distill_from or [])])
