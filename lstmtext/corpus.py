@@ -294,6 +294,12 @@ def _tsv_quoting_of(path: Path, size: int, mtime: int, encoding: str) -> int:
     return csv.QUOTE_MINIMAL if quoted == plain and doubled.search(sample) else csv.QUOTE_NONE
 
 
+def container_kind(value: Any) -> str | None:
+    """'a list' or 'an object' for a field that holds one (JSON, parquet, datasets), else None: one text or label,
+    which is what a record gives each column."""
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else None
+
+
 _RUNAWAY_LINES = 20  # a CSV record this many lines long with the wrong number of fields: an unclosed quote
 
 
@@ -481,8 +487,7 @@ class TableSplit:
                 text = rec[self.text_column]
                 label = rec.get(self.label_column) if self.label_column else None
                 for column, value in ((self.text_column, text), (self.label_column, label)):
-                    if isinstance(value, (list, dict)):
-                        kind = "a list" if isinstance(value, list) else "an object"
+                    if kind := container_kind(value):
                         raise UserError(f"{path} line {lineno}: the {column!r} field is {kind}, not one value",
                                         "write one record per text, with the text and its label as plain values "
                                         "(JSON Lines: one object per line)")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmtext.corpus import (LABEL_COLUMNS, SPLITS, TEXT_COLUMNS, Corpus, ReadReport, SPLIT_WORDS, pick_column,
-                             stratified_picks)
+from lstmtext.corpus import (LABEL_COLUMNS, SPLITS, TEXT_COLUMNS, Corpus, ReadReport, SPLIT_WORDS, container_kind,
+                             pick_column, stratified_picks)
 from lstmtext.errors import UserError
 
 
@@ -45,8 +45,7 @@ class HFSplit:
                 seen += 1
                 label = labels[i] if labels else None
                 for column, value in ((self.text_column, text), (self.label_column, label)):
-                    if isinstance(value, (list, dict)):
-                        kind = "a list" if isinstance(value, list) else "an object"
+                    if kind := container_kind(value):
                         raise UserError(f"{self.name} row {row}: the {column!r} column holds {kind}, not one value",
                                         "pass --text-column/--label-column naming columns of plain texts and labels")
                 yield ("" if text is None else str(text)), label, self.name, row

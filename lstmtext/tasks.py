@@ -231,6 +231,11 @@ class LMTask:
     def facts(self) -> dict[str, Any]:
         return {"decoder_loss": self.head.mode} if self.head is not None else {}
 
+    def skipped(self) -> None:
+        """The last batch was skipped (--on-nan skip): the state it left may be non-finite, so the next batch
+        starts from zeros."""
+        self.state = None
+
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The carried LSTM state, saved so a resumed run continues each stream exactly."""
         if self.state is None:
@@ -328,6 +333,9 @@ class ClassifyTask:
         return {"train": self._figures(model, "train", limit=5000),  # a sample: train sets can be large
                 "valid": best_valid or self.evaluate(model, "valid", amp),
                 "test": self.evaluate(model, "test", amp)}
+
+    def skipped(self) -> None:
+        """A skipped batch leaves nothing behind: each batch is read on its own."""
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         return {}  # the batch order is a function of the epoch: nothing to save

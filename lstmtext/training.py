@@ -503,11 +503,12 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         if init_from is not None and not resume else 0
     if init_backward is not None:
         task.pretrained += ("bwd.",)
-    if train_cfg.distill_from and model_cfg.task == "classify":
+    distilling = bool(train_cfg.distill_from) and model_cfg.task == "classify"
+    if distilling:
         task.soft = _teacher_probs(run_dir, prepared, train_cfg, device, resume, events)
     if on_start is not None:
         on_start()
-    if train_cfg.distill_from and model_cfg.task == "classify" and not resume:
+    if distilling and not resume:
         from lstmtext.distill import save_targets
 
         save_targets(run_dir, task.soft)  # kept, so that the run resumes without its teachers
@@ -603,8 +604,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
             step += 1
             if loss is None:  # skipped: the checks below (stop, time, validation, saving) still run
                 skipped, in_a_row = skipped + 1, in_a_row + 1
-                if getattr(task, "state", None) is not None:
-                    task.state = None  # a language model's carried state from that batch may be non-finite too
+                task.skipped()
                 if in_a_row >= SKIPS_IN_A_ROW:
                     raise UserError(f"the last {in_a_row} batches all had a non-finite loss (step {step}): the "
                                     "weights have diverged, and skipping cannot help",

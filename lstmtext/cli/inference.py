@@ -28,7 +28,8 @@ def _lines(text: str) -> list[str]:
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
     from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _compression, _iter_table, _looks_binary, _packed_error,
-                                 _table_format, locate_decode_error, pick_column, table_columns, text_encoding)
+                                 _table_format, container_kind, locate_decode_error, pick_column, table_columns,
+                                 text_encoding)
 
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")
@@ -53,9 +54,8 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
             rows = []
             for line, rec in _iter_table(file, fmt, encoding, report):
                 value = rec.get(column)
-                if isinstance(value, (list, dict)):
-                    raise UserError(f"{file} line {line}: the {column!r} field is "
-                                    f"{'a list' if isinstance(value, list) else 'an object'}, not one text",
+                if kind := container_kind(value):
+                    raise UserError(f"{file} line {line}: the {column!r} field is {kind}, not one text",
                                     "pass --text-column naming a column of plain texts")
                 rows.append("" if value is None else str(value))
             if not any(row.strip() for row in rows):
