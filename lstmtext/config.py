@@ -158,6 +158,8 @@ class TrainConfig:
             raise usage_error(f"unknown --schedule {self.schedule!r}", f"choose one of: {', '.join(SCHEDULES)}")
         if self.precision not in PRECISIONS:
             raise usage_error(f"unknown --precision {self.precision!r}", f"choose one of: {', '.join(PRECISIONS)}")
+        if self.device == "cpu":  # auto may turn out to be the CPU too: the trainer checks again once it knows
+            check_precision(self.precision, "cpu")
         if not self.epochs > 0:
             raise usage_error(f"--epochs must be positive, got {self.epochs}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -202,6 +204,12 @@ class TrainConfig:
                                   "AWD-LSTM uses --ar 2 --tar 1")
         if self.warmup_steps < 0:
             raise usage_error(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
+
+
+def check_precision(precision: str, device_type: str) -> None:
+    if precision == "fp16" and device_type == "cpu":  # oneDNN's LSTM has no fp16 kernel: it fails at step 1
+        raise usage_error("--precision fp16 needs a CUDA GPU (the CPU's LSTM kernels have no fp16)",
+                          "use --precision bf16, fp32 or auto on the CPU")
 
 
 def validate_model(cfg: ModelConfig) -> None:

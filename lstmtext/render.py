@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,11 @@ def human(n: float) -> str:
             return f"{n:.3g}{unit}" if unit else f"{n:.0f}"
         n /= 1000
     return f"{n:.3g}T"
+
+
+def count(n: int, noun: str) -> str:
+    """'1 step', '4,200 steps'."""
+    return f"{n:,} {noun}{'s' * (n != 1)}"
 
 
 def whole() -> Column:
@@ -84,22 +89,45 @@ def counting(description: str, total: int, unit: str, quiet: bool = False) -> It
 class TrainProgress:
     """Renders trainer events: a live bar on stderr, eval lines above it, a table at the end."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, given: Collection[str] = ()) -> None:
         self.quiet = quiet
+        self.given = set(given)  # the flags given on the command line: what they asked for that the run changed is told
+        # Under 80 columns the bar, the learning rate and the elapsed time give way, so that the count, the loss, the
+        # rate and the ETA stay whole down to 60 columns (rich would cut them all).
+        wide = err.width >= 80
         self.progress = Progress(
-            SpinnerColumn(), text_column("[bold]train"), BarColumn(), MofNCompleteColumn(table_column=whole()),
-            text_column("loss {task.fields[loss]}"), text_column("lr {task.fields[lr]}"),
-            text_column("{task.fields[tps]} tok/s"), *count_and_time(), console=err, disable=quiet, transient=False)
+            SpinnerColumn(), text_column("[bold]train"), *([BarColumn()] if wide else []),
+            MofNCompleteColumn(table_column=whole()), text_column("loss {task.fields[loss]}"),
+            *([text_column("lr {task.fields[lr]}")] if wide else []), text_column("{task.fields[tps]} tok/s"),
+            *(count_and_time() if wide else [text_column("ETA"), TimeRemainingColumn(table_column=whole())]),
+            console=err, disable=quiet, transient=False)
         self.task_id: Any = None
 
     def start(self, info: dict[str, Any]) -> None:
         if not self.quiet:
             graph = ", CUDA graph" if info.get("cuda_graph") else ""
             err.print(f"training on [bold]{info['device']}[/] ({info['precision']}{graph}), "
-                      f"{info['parameters']:,} parameters, {info['steps']:,} steps "
+                      f"{info['parameters']:,} parameters, {count(info['steps'], 'step')} "
                       f"({info['steps_per_epoch']:,} per epoch) -> {info['run_dir']}")
+            for note in self.notes(info):
+                err.print(f"note: {note}")
         self.progress.start()
         self.task_id = self.progress.add_task("train", total=info["steps"], loss="-", lr="-", tps="-")
+
+    def notes(self, info: dict[str, Any]) -> list[str]:
+        """What the run does otherwise than its settings say: windows cut to fit a short text (always told), and a
+        warm-up longer than a tenth of the run cut to that tenth (told where --warmup-steps was given)."""
+        notes = []
+        asked, used = info.get("seq_len", (0, 0))
+        if used < asked:
+            notes.append(f"the training text gives each of the {info['batch_size']:,} streams {used + 1:,} tokens, so "
+                         f"windows are {used:,} tokens, not --seq-len {asked:,} (a smaller --batch-size gives "
+                         "longer streams)")
+        asked, used = info.get("warmup_steps", (0, 0))
+        if used < asked and "warmup_steps" in self.given:
+            notes.append(f"the learning rate warms up over {count(used, 'step')} (at most a tenth of the run's "
+                         f"{count(info['steps'], 'step')}), not --warmup-steps {asked:,}")
+        return notes
 
     def step(self, info: dict[str, Any]) -> None:
         self.progress.update(self.task_id, completed=info["step"], loss=f"{info['loss']:.3f}",
@@ -124,17 +152,24 @@ class TrainProgress:
         self.progress.stop()
 
 
+def perplexity_text(ppl: float) -> str:
+    """'75.90', and '4.85e+08' for a model that has learnt next to nothing (not nine digits before the point)."""
+    return f"{ppl:.2f}" if ppl < 1e6 else f"{ppl:.3g}"
+
+
 # (column, key in the figures, format) for each task's summary table
-SUMMARY_COLUMNS = {
-    "lm": [("loss", "loss", "{:.4f}"), ("perplexity", "ppl", "{:.2f}"), ("bits/char", "bpc", "{:.4f}")],
-    "classify": [("loss", "loss", "{:.4f}"), ("accuracy", "accuracy", "{:.2%}"), ("macro-F1", "macro_f1", "{:.4f}")],
+SUMMARY_COLUMNS: dict[str, list[tuple[str, str, Callable[[float], str]]]] = {
+    "lm": [("loss", "loss", "{:.4f}".format), ("perplexity", "ppl", perplexity_text),
+           ("bits/char", "bpc", "{:.4f}".format)],
+    "classify": [("loss", "loss", "{:.4f}".format), ("accuracy", "accuracy", "{:.2%}".format),
+                 ("macro-F1", "macro_f1", "{:.4f}".format)],
 }
 
 
 def figures_text(figures: dict[str, Any], sep: str = ", ") -> str:
     """'loss 0.5781, accuracy 87.50%, macro-F1 0.8750': figures named and formatted as in the summary table."""
     known = {key: (name, fmt) for columns in SUMMARY_COLUMNS.values() for name, key, fmt in columns}
-    return sep.join(f"{known[k][0]} {known[k][1].format(v)}" if k in known and isinstance(v, (int, float))
+    return sep.join(f"{known[k][0]} {known[k][1](v)}" if k in known and isinstance(v, (int, float))
                     else f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
 
 
@@ -147,7 +182,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_column(title, justify="right")
     for split in ("train", "valid", "test"):
         fig = summary["figures"].get(split) or {}
-        table.add_row(split, *(fmt.format(fig[key]) if fig else "-" for _, key, fmt in columns))
+        table.add_row(split, *(fmt(fig[key]) if fig else "-" for _, key, fmt in columns))
     return table
 
 
@@ -170,7 +205,7 @@ def _evaluation_title(result: dict[str, Any]) -> str:
 def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     """Tables for `lstmtext evaluate`: overall figures, then per class and the confusion matrix."""
     if result["task"] == "lm":
-        return [facts_table([("loss", f"{result['loss']:.4f}"), ("perplexity", f"{result['ppl']:.2f}"),
+        return [facts_table([("loss", f"{result['loss']:.4f}"), ("perplexity", perplexity_text(result["ppl"])),
                              ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", f"{result['tokens']:,}")],
                             title=_evaluation_title(result))]
     overall = facts_table([("accuracy", f"{result['accuracy']:.2%}"), ("macro-F1", f"{result['macro_f1']:.4f}"),

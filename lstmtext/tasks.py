@@ -231,6 +231,10 @@ class LMTask:
     def facts(self) -> dict[str, Any]:
         return {"decoder_loss": self.head.mode} if self.head is not None else {}
 
+    def shape_used(self) -> dict[str, Any]:
+        """--seq-len as asked and as trained: windows are cut to the streams of a text too short for one."""
+        return {"seq_len": (self.cfg.seq_len, self.train.seq_len)}
+
     def skipped(self) -> None:
         """The last batch was skipped (--on-nan skip): the state it left may be non-finite, so the next batch
         starts from zeros."""
@@ -342,6 +346,9 @@ class ClassifyTask:
 
     def restore(self, tensors: dict[str, torch.Tensor]) -> None:
         pass
+
+    def shape_used(self) -> dict[str, Any]:
+        return {}
 
     def facts(self) -> dict[str, Any]:
         teachers = {"teachers": describe(to_dict(self.cfg))} if self.cfg.distill_from else {}

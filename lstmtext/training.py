@@ -24,7 +24,7 @@ from torch.optim.sgd import sgd
 from lstmtext import __version__
 from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, WEIGHTS, append_jsonl,
                                  atomic_write_json, save_weights)
-from lstmtext.config import ModelConfig, TrainConfig, check_device, parse_save_every, to_dict
+from lstmtext.config import ModelConfig, TrainConfig, check_device, check_precision, parse_save_every, to_dict
 from lstmtext.data import Prepared
 from lstmtext.errors import UserError, usage_error
 from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker, tensor_learning_rates
@@ -308,11 +308,16 @@ def averaged_weights(model: torch.nn.Module, opt: torch.optim.Optimizer) -> Iter
                 param.copy_(own)
 
 
+def warmup_steps(cfg: TrainConfig, total_steps: int) -> int:
+    """--warmup-steps, at most a tenth of the run (a short run would otherwise spend itself warming up)."""
+    return min(cfg.warmup_steps, max(total_steps // 10, 1))
+
+
 def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> Any:
     if cfg.schedule == "plateau":
         factor = 0.25 if cfg.optimizer in ("sgd", "asgd") else 0.5
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=factor, patience=0)
-    warmup = min(cfg.warmup_steps, max(total_steps // 10, 1))
+    warmup = warmup_steps(cfg, total_steps)
 
     def factor(step: int) -> float:
         if step < warmup:
@@ -491,9 +496,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
     save_steps, save_seconds = parse_save_every(save_every)
     device = resolve_device(train_cfg.device)
-    if train_cfg.precision == "fp16" and device.type == "cpu":  # oneDNN's LSTM has no fp16 kernel: it fails at step 1
-        raise usage_error("--precision fp16 needs a CUDA GPU (the CPU's LSTM kernels have no fp16)",
-                          "use --precision bf16, fp32 or auto on the CPU")
+    check_precision(train_cfg.precision, device.type)
     if device.type == "cpu":
         keep_freed_memory()
     seed_everything(train_cfg.seed)
@@ -564,7 +567,10 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     run_step = step_runner(task, model, opt, scaler, train_cfg, dtype, not_graphed is None, on_nan)
     events.start({"steps": total_steps, "steps_per_epoch": per_epoch, "device": str(device), "first_step": step,
                   "parameters": count_parameters(model), "precision": precision_name(dtype),
-                  "cuda_graph": not_graphed is None, "tokens_per_step": task.tokens_per_step, "run_dir": str(run_dir)})
+                  "cuda_graph": not_graphed is None, "tokens_per_step": task.tokens_per_step, "run_dir": str(run_dir),
+                  "batch_size": train_cfg.batch_size, **task.shape_used(),
+                  **({} if plateau else {"warmup_steps": (train_cfg.warmup_steps,
+                                                          warmup_steps(train_cfg, total_steps))})})
 
     started = time.perf_counter()
     last_save = started

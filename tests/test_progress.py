@@ -113,12 +113,14 @@ def test_sample_tells_its_bar_of_every_token_in_batches_of_steps(tiny_lm):
     assert counts == [2 * COUNT_EVERY, 2 * COUNT_EVERY, 2 * 5]
 
 
-def test_an_80_column_terminal_keeps_the_figures_whole_and_shrinks_the_bar(monkeypatch):
+@pytest.mark.parametrize("width", [80, 60])
+def test_a_narrow_terminal_keeps_the_figures_whole(monkeypatch, width):
     """rich ellipsises every column that may wrap when a bar is wider than the terminal ('395/31…'): the count,
-    loss, rate and times stay whole and the bar gives way."""
+    loss, rate and times stay whole and the bar gives way; under 80 columns the bar, the learning rate and the
+    elapsed time are left out, and the rest still fits in 60."""
     from lstmtext import render
 
-    console = Console(stderr=True, force_terminal=True, width=80, color_system=None)
+    console = Console(stderr=True, force_terminal=True, width=width, color_system=None)
     monkeypatch.setattr(render, "err", console)
     events = render.TrainProgress(quiet=False)
     events.progress.live.auto_refresh = False
@@ -129,6 +131,21 @@ def test_an_80_column_terminal_keeps_the_figures_whole_and_shrinks_the_bar(monke
         console.print(events.progress.make_tasks_table(events.progress.tasks))
         events.end({})
     shown = plain(captured.get())
-    line = next((ln for ln in shown.splitlines() if "train ━" in ln), shown)
-    assert "…" not in line and len(line) <= 80, line
-    assert re.search(r"train ━.* 12345/31500 loss 5\.877 lr 2\.92e-03 28\.4k tok/s \d:\d\d:\d\d ETA ", line), line
+    line = next((ln for ln in shown.splitlines() if "12345/" in ln), shown)
+    assert "…" not in line and len(line) <= width, line
+    if width == 80:
+        assert re.search(r"train ━.* 12345/31500 loss 5\.877 lr 2\.92e-03 28\.4k tok/s \d:\d\d:\d\d ETA ", line), line
+    else:
+        assert re.search(r"train 12345/31500 loss 5\.877 28\.4k tok/s ETA [-\d]:[-\d]{2}:[-\d]{2}$", line), line
+
+
+def test_a_perplexity_past_a_million_is_shown_in_powers_of_ten():
+    from lstmtext.render import figures_text, perplexity_text, summary_table
+
+    assert perplexity_text(75.904) == "75.90" and perplexity_text(485_165_195.4) == "4.85e+08"
+    assert perplexity_text(float("inf")) == "inf"
+    console = Console(width=100, color_system=None)
+    with console.capture() as captured:
+        console.print(summary_table({"task": "lm", "figures": {"valid": {"loss": 20.0, "ppl": 4.85e8, "bpc": 28.9}}}))
+    assert "4.85e+08" in captured.get() and "485165195" not in captured.get()
+    assert figures_text({"ppl": 1e12}) == "perplexity 1e+12"

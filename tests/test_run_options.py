@@ -176,3 +176,36 @@ def test_metrics_are_strict_json(tmp_path):
     append_jsonl(tmp_path / "m.jsonl", {"step": 5, "valid_loss": float("nan"), "x": [float("inf"), 1.5]})
     assert json.loads((tmp_path / "m.jsonl").read_text(), parse_constant=lambda c: 1 / 0) == \
         {"step": 5, "valid_loss": None, "x": [None, 1.5]}
+
+
+def test_fp16_on_the_cpu_is_refused_before_tokenizing_and_leaves_no_folder(cli, corpus, tmp_path):
+    import torch
+
+    refused = cli("train", corpus, *TINY, "--precision", "fp16", "--device", "cpu", "--out", "r")
+    assert_one_line_error(refused, 2, "fp16 needs a CUDA GPU")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "checkpoints").exists()  # nothing read or made
+    if torch.cuda.is_available():
+        return  # --device auto would be the GPU, where fp16 trains
+    late = cli("train", corpus, *TINY, "--precision", "fp16", "--out", "r")  # auto is the CPU: known once torch runs
+    assert_one_line_error(late, 2, "fp16 needs a CUDA GPU")
+    assert not (tmp_path / "r").exists()  # the folder made for the run is removed again, being empty
+    (tmp_path / "mine").mkdir()
+    assert cli("train", corpus, *TINY, "--precision", "fp16", "--out", "mine").code == 2
+    assert (tmp_path / "mine").is_dir()  # an empty folder the user made is theirs, and stays
+
+
+def test_what_the_run_does_otherwise_than_asked_is_told(cli, corpus, tmp_path):
+    shape = [a for a in TINY if a != "--quiet"]
+
+    def notes(result):
+        assert result.code == 0, result.err
+        return [ln for ln in result.err.splitlines() if ln.startswith("note:")]
+
+    text = corpus.stat().st_size  # a char-level model: about a token a byte, 90% of it for training
+    cut = notes(cli("train", corpus, *shape, "--seq-len", str(text), "--max-steps", "2", "--out", "r"))
+    streams = json.loads((tmp_path / "r" / "config.json").read_text())["train"]["batch_size"]
+    assert len(cut) == 1 and f"each of the {streams} streams" in cut[0] and f"not --seq-len {text:,}" in cut[0], cut
+    warm = notes(cli("train", corpus, *shape, "--max-steps", "30", "--warmup-steps", "20", "--out", "r2"))
+    assert warm == [("note: the learning rate warms up over 3 steps (at most a tenth of the run's 30 steps), "
+                     "not --warmup-steps 20")], warm
+    assert notes(cli("train", corpus, *shape, "--max-steps", "30", "--out", "r3")) == []  # the default 50, untold

@@ -6,7 +6,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -56,9 +56,10 @@ def _check_out(out: Path, overwrite: bool) -> bool:
     return True
 
 
-def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> tuple[Path, Callable[[], None]]:
-    """The run folder, checked, and what clears the old run there (--overwrite): training calls it once the model
-    and what it starts from (--init-from, --distill-from) have loaded, so that a failure before leaves the old run."""
+def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> tuple[Path, Callable[[], None], bool]:
+    """The run folder, checked; what clears the old run there (--overwrite): training calls it once the model
+    and what it starts from (--init-from, --distill-from) have loaded, so that a failure before leaves the old run;
+    and whether the folder was made here."""
     from lstmtext.checkpoint import clear_run
 
     def clear() -> None:
@@ -75,11 +76,12 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
     if out is None:
         out = Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}"
     replace = _check_out(out, overwrite)
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"could not create {out}: {err.strerror}", "check the path and its permissions") from None
-    return out, (clear if replace else lambda: None)
+    return out, (clear if replace else lambda: None), made
 
 
 @app.command()
@@ -372,7 +374,7 @@ def train(
     check_teachers_fit(distill_from or [], teachers, prepared.labels, prepared.tokenizer, str(prepared_path))
     model_cfg.vocab_size = prepared.tokenizer.vocab_size
     model_cfg.num_classes = len(prepared.labels)
-    run_dir, clear_old = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
+    run_dir, clear_old, made = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
     if distill_from and not quiet:
         texts = int(prepared.meta["splits"]["train"]["texts"])
         err.print(f"--distill-from: {len(distill_from)} teacher{'s' * (len(distill_from) > 1)} label the "
@@ -383,7 +385,7 @@ def train(
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
         on_nan=on_nan, init_backward=init_backward_from,
-        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0, on_start=clear_old))
+        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0, on_start=clear_old), typed(ctx), made)
 
 
 # train's options, grouped in its --help (--task and --help stay under "Options").
@@ -576,16 +578,23 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         save_every=save_every, on_nan=on_nan, init_backward=backward))
 
 
-def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict[str, Any]]) -> None:
-    """Run training with SIGINT/SIGTERM turned into a clean stop; print the summary or the resume command."""
+def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict[str, Any]],
+                      given: Collection[str] = (), made: bool = False) -> None:
+    """Run training with SIGINT/SIGTERM turned into a clean stop; print the summary or the resume command.
+    ``given``: the flags on the command line; ``made``: the run folder is new, so a failure before its first file
+    removes it again (no empty folder is left behind)."""
     from lstmtext.render import TrainProgress, err
     from lstmtext.training import StopRequest
 
     stop = StopRequest()
-    events = TrainProgress(quiet)
+    events = TrainProgress(quiet, given)
     with _stop_on_signals(stop):
         try:
             summary = run(events, stop)
+        except BaseException:
+            if made and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+            raise
         finally:
             events.close()
     if summary["stopped_by"] == "interrupted":
