@@ -7,6 +7,7 @@ renamed, and reused when the corpus's content hash and the tokenizer settings ma
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -66,6 +67,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         raise UserError(f"{out} exists and is not a prepared-data folder", "pass another --out or remove it")
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    _remove_stale_copies(out)
     try:
         tmp.mkdir(parents=True)
     except OSError as err:
@@ -147,6 +149,23 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
+
+
+def _remove_stale_copies(out: Path) -> None:
+    """Drop the half-written copies (.NAME.tmp-PID) beside ``out`` that a process killed mid-way (SIGKILL, a
+    power cut) left, once that process is gone; a copy another live run is writing stays."""
+    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
+        return
+    for old in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):
+        pid = old.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError:  # alive, someone else's
+            pass
 
 
 def read_meta(folder: Path) -> dict[str, Any] | None:
@@ -416,11 +435,16 @@ class Prepared:
         the same source, split settings and tokenizer. The folder is a cache that a later run on an edited corpus,
         or with another tokenizer, rebuilds in place; read as this run's, it would feed its model other texts, or
         the ids of another vocabulary. ``hint`` says what to do instead."""
-        folder = Path(data.get("prepared_abs") or data["prepared"])
-        if not is_prepared(folder):
-            folder = Path(data["prepared"])
-        if not is_prepared(folder):
-            raise UserError(f"the run's prepared data ({folder}) is gone", hint)
+        stored = Path(data["prepared"])
+        tried = [Path(data["prepared_abs"])] if data.get("prepared_abs") else []
+        tried.append(stored)
+        if not stored.is_absolute():  # a project moved or copied elsewhere, used from outside it: the path as
+            # written, from the folders above the run (checkpoints/prepared/X beside checkpoints/RUN)
+            tried += [parent / stored for parent in Path(run_dir).resolve().parents]
+        folder = next((f for f in tried if is_prepared(f)), None)
+        if folder is None:
+            where = stored if len(tried) < 3 else f"{stored}, looked for here and above {run_dir}"
+            raise UserError(f"the run's prepared data ({where}) is gone", hint)
         prepared = cls.open(folder)
         run_tokenizer = _tokenizer_json(Path(run_dir))
         if prepared.meta.get("source_hash") != data["source_hash"] or (

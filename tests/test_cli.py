@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -278,4 +279,105 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tiny_lm):
                             stderr=subprocess.PIPE, text=True)
     proc.stdout.close()  # before the first line is written
     err = proc.stderr.read()
-    assert proc.wait() == 1 and "Traceback" not in err and "error" not in err, err
+    assert proc.wait() == 141 and "Traceback" not in err and "error" not in err, err
+
+
+def test_overwrite_leaves_another_programs_model_folder_alone(cli, corpus, tmp_path):
+    """A Hugging Face model folder has a config.json and a model.safetensors too: --overwrite must not take it."""
+    folder = tmp_path / "bert"
+    folder.mkdir()
+    files = {"config.json": '{"model_type": "bert"}', "model.safetensors": "weights", "tokenizer.json": "{}"}
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    for flags in ([], ["--overwrite"]):
+        result = cli("train", corpus, *TINY, "--max-steps", "2", "--out", "bert", *flags)
+        assert_one_line_error(result, 2, "another program's config.json", "pick another --out")
+    assert {p.name: p.read_text() for p in folder.iterdir()} == files
+
+
+def test_a_run_folder_that_another_train_is_writing_is_refused(cli, corpus, tmp_path, run):
+    """Two runs into one folder would interleave their metrics and checkpoints: the second is refused, for a new
+    run and for --resume; the lock goes with the command that took it."""
+    fcntl = pytest.importorskip("fcntl")
+
+    def held(folder):
+        fd = os.open(tmp_path / folder, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+
+    (tmp_path / "busy").mkdir()
+    for folder, args in (("busy", ["train", corpus, *TINY, "--max-steps", "2", "--out", "busy"]),
+                         (run, ["train", "--resume", run, "--max-steps", "30", "--quiet"])):
+        before = sorted(p.name for p in (tmp_path / folder).iterdir())
+        fd = held(folder)
+        try:
+            assert_one_line_error(cli(*args), 1, f"another lstmtext train is writing to {folder}", "wait for it")
+        finally:
+            os.close(fd)
+        assert sorted(p.name for p in (tmp_path / folder).iterdir()) == before
+    assert (tmp_path / "busy").is_dir()  # not made by the refused run, so not removed by it
+    assert cli("train", "--resume", run, "--max-steps", "30", "--quiet").code == 0
+    os.close(held(run))  # the run that finished let its folder go
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path):
+    from lstmtext.cli.train_cmd import _new_default_dir
+
+    base = tmp_path / "checkpoints" / "tales-char-20261204-120000"
+    made = [_new_default_dir(base) for _ in range(3)]
+    assert [p.name for p in made] == [base.name, f"{base.name}-2", f"{base.name}-3"]
+    assert all(p.is_dir() for p in made)
+
+
+def test_sigterm_while_tokenizing_leaves_no_half_written_copy(tmp_path):
+    """`timeout`, `docker stop` and job schedulers send SIGTERM: it stops tokenize as Ctrl-C does, cleaning up;
+    a copy that a killed process left (here: one of a process long gone) is removed by the next tokenize."""
+    words = [f"w{i}x{i * 7 % 13}" for i in range(3000)]
+    lines = (" ".join(words[(i * 31 + j * 17) % 3000] for j in range(12)) for i in range(200_000))
+    (tmp_path / "big.txt").write_text("\n".join(lines), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lstmtext", "tokenize", "big.txt", "--level", "word", "--out",
+                             "prep", "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    while proc.poll() is None and not list(tmp_path.glob(".prep.tmp-*")):
+        time.sleep(0.02)  # until the copy is being written
+    assert proc.poll() is None, "tokenize ended before its copy was seen; give it a larger corpus"
+    proc.terminate()
+    err = proc.stderr.read()
+    assert proc.wait() == 143, err
+    assert err.strip() == "error: terminated (SIGTERM)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.txt"]
+    stale = tmp_path / f".prep.tmp-{2**22 + 12345}"  # above Linux's largest process id, so no process has it
+    (stale / "part").mkdir(parents=True)
+    (tmp_path / "small.txt").write_text(SMALL_TEXT * 20, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "lstmtext", "tokenize", "small.txt", "--out", "prep", "--quiet"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists() and (tmp_path / "prep" / "meta.json").exists()
+
+
+def test_a_moved_project_still_finds_its_prepared_data(cli, corpus, tmp_path, monkeypatch):
+    """checkpoints/prepared/X beside the run is found from anywhere after the project folder moved."""
+    (tmp_path / "p1").mkdir()
+    monkeypatch.chdir(tmp_path / "p1")
+    assert cli("train", corpus, *TINY, "--max-steps", "4").code == 0
+    (run,) = [p.name for p in (tmp_path / "p1" / "checkpoints").iterdir() if p.name != "prepared"]
+    (tmp_path / "p1").rename(tmp_path / "p2")
+    monkeypatch.chdir(tmp_path)
+    result = cli("evaluate", f"p2/checkpoints/{run}", "--format", "json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["tokens"] > 0
+    for prepared in (tmp_path / "p2" / "checkpoints" / "prepared").iterdir():
+        for file in prepared.iterdir():
+            file.unlink()
+        prepared.rmdir()
+    assert_one_line_error(cli("evaluate", f"p2/checkpoints/{run}"), 1, "is gone", f"above p2/checkpoints/{run}")
+
+
+def test_output_is_utf8_where_the_locale_cannot_encode_the_text(tiny_lm):
+    """Redirected on a Windows code page (cp1252 here), text outside it is written as UTF-8, not an error."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "cp1252"}
+    proc = subprocess.run([sys.executable, "-m", "lstmtext", "generate", str(tiny_lm[0]), "--prompt", "café 日本",
+                           "--length", "5", "--seed", "1"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    assert proc.stdout.decode("utf-8").startswith("café 日本")

@@ -46,6 +46,51 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (timeout, docker stop, a job scheduler) raised where the command is, as Ctrl-C is, so that what it
+    was writing (a half-prepared corpus) is cleaned up; train turns both into a clean stop of its own."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _utf8_output() -> None:
+    """Text the locale cannot encode (a Windows code page, say) must not stop the output: files and pipes get
+    UTF-8, what JSON, CSV and text readers expect; a terminal keeps its encoding, with ? for what it lacks."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
+        if encoding == "utf8" or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            if stream.isatty():
+                stream.reconfigure(errors="replace")
+            else:
+                stream.reconfigure(encoding="utf-8")
+        except (OSError, ValueError):
+            pass
+
+
+_locks: list[int] = []  # descriptors of the run folders this command writes (train_cmd._lock_run)
+
+
+def release_locks() -> None:
+    import os
+
+    while _locks:
+        os.close(_locks.pop())
+
+
+PIPE_CLOSED = 141  # 128 + SIGPIPE: the code of a shell tool stopped by a closed pipe, which a script tells from 1
+
+
+def _pipe_closed() -> None:
+    """`lstmtext ... | head`: the reader has what it wanted; the caller stops without a word (PIPE_CLOSED)."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
+
+
 def handle_errors(fn: F) -> F:
     """Turn library errors into one line on stderr and an exit code; tracebacks only with --debug."""
 
@@ -59,10 +104,13 @@ def handle_errors(fn: F) -> F:
             if _state["debug"]:
                 raise
             _fail(str(exc), exc.exit_code)
+        except Terminated:
+            _fail("terminated (SIGTERM)", 143)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
-        except BrokenPipeError:  # the reader of our output went away (`| head`): main() stops quietly
-            raise
+        except BrokenPipeError:  # the reader of our output went away (`| head`)
+            _pipe_closed()
+            raise typer.Exit(PIPE_CLOSED) from None
         except MemoryError:
             _fail("out of memory", 1)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
@@ -449,22 +497,39 @@ def main(argv: list[str] | None = None) -> None:
         from click import exceptions as click_errors
 
     no_args_help = getattr(click_errors, "NoArgsIsHelpError", ())  # click >= 8.2; older ones exit from inside
+    import signal
+
+    _utf8_output()
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        _run(argv, click_errors, no_args_help)
+    finally:  # main() called in-process (the tests) leaves the process as it found it
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        release_locks()
+
+
+def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:
     try:
         command = typer.main.get_command(app)
         group_help(command.commands["train"])
         code = command(args=argv, prog_name="lstmtext", standalone_mode=False)
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
-    except BrokenPipeError:  # `lstmtext ... | head`: the reader has what it wanted; stop without a word
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
-        sys.exit(1)
+    except BrokenPipeError:
+        _pipe_closed()
+        sys.exit(PIPE_CLOSED)
     except no_args_help:  # bare `lstmtext`: the help is the answer, already printed
         sys.exit(0)
     except click_errors.UsageError as exc:
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         print(f"error: {exc.format_message()}{where}", file=sys.stderr)
         sys.exit(2)
+    except Terminated:
+        print("error: terminated (SIGTERM)", file=sys.stderr)
+        sys.exit(143)
     except (typer.Abort, KeyboardInterrupt):
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)

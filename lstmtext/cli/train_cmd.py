@@ -14,7 +14,7 @@ import typer
 
 from lstmtext.cli import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet, SplitSeed,
                           TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
-                          _data_table, _default_corpus, _prepare, _spec, _stale, app, flag_name, handle_errors,
+                          _data_table, _default_corpus, _locks, _prepare, _spec, _stale, app, flag_name, handle_errors,
                           refuse_unless, typed, warn)
 from lstmtext.config import ModelConfig, TrainConfig, parse_duration, parse_save_every, validate_model
 from lstmtext.errors import UserError, usage_error
@@ -48,12 +48,66 @@ def _check_out(out: Path, overwrite: bool) -> bool:
         raise usage_error(f"--out {out} is an existing file", "pass a folder path")
     if not any(out.iterdir()):
         return False
-    if not (out / CONFIG).exists():
-        raise usage_error(f"{out} holds files but no run, and train writes only new or run folders",
-                          "pick another --out")
+    if not _holds_run(out / CONFIG):
+        what = "another program's config.json" if (out / CONFIG).exists() else "files but no run"
+        raise usage_error(f"{out} holds {what}, and train writes only new or run folders", "pick another --out")
     if not overwrite:
         raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
     return True
+
+
+def _holds_run(config: Path) -> bool:
+    """Whether ``config`` is an lstmtext run's config.json, and not (say) a Hugging Face model's, whose files
+    --overwrite must leave alone: a JSON object with a format version and a task (damaged ones count as runs)."""
+    if not config.is_file():
+        return False
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+    except ValueError:  # a run's config cut short by a crash is still the run's, for --overwrite to replace
+        return config.read_bytes().lstrip().startswith(b'{"format_version"')
+    return isinstance(data, dict) and "format_version" in data and "task" in data
+
+
+def _lock_run(out: Path) -> None:
+    """Take the run folder for this process: a second train (or --resume) into it while this one runs is refused,
+    where it would interleave its metrics and checkpoints with ours. An flock on the folder itself, which the
+    system drops when the process ends however it ends, so no stale lock is ever left (no-op without fcntl)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return
+    import os
+
+    try:
+        fd = os.open(out, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UserError(f"another lstmtext train is writing to {out} now",
+                        "wait for it to finish, or pick another --out") from None
+    except OSError:  # a file system without locks
+        os.close(fd)
+        return
+    _locks.append(fd)  # held until main() returns, or the process ends
+
+
+def _new_default_dir(base: Path) -> Path:
+    """checkpoints/NAME-LEVEL-TIME, made here; a run started in the same second gets -2, -3, ... after it."""
+    for n in range(1, 1000):
+        out = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            out.mkdir(parents=True)
+            return out
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise UserError(f"could not create {out}: {err.strerror}", "check the path and its permissions") from None
+    raise UserError(f"could not find a free run folder name beside {base}", "pass --out")
 
 
 def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) -> tuple[Path, Callable[[], None], bool]:
@@ -74,13 +128,22 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
             err.print(f"--overwrite: replaced the run in {out}; kept your other files there: {', '.join(kept)}")
 
     if out is None:
-        out = Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = _new_default_dir(Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}")
+        _lock_run(out)
+        return out, lambda: None, True
     replace = _check_out(out, overwrite)
     made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"could not create {out}: {err.strerror}", "check the path and its permissions") from None
+    try:
+        _lock_run(out)
+        replace = _check_out(out, overwrite)  # again, now that no other run can write here meanwhile
+    except UserError:
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
     return out, (clear if replace else lambda: None), made
 
 
@@ -548,6 +611,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
                           "the run", f"only {allowed} may be given with --resume")
     config = read_config(run_dir)  # a missing or broken run is reported before torch is imported
+    _lock_run(run_dir)
     from lstmtext.state import read_state
     from lstmtext.training import train as run_training
 
