@@ -50,12 +50,61 @@ class ReadReport:
 # ----------------------------------------------------------------------------- text files
 
 
-def _check_encoding(path: Path, encoding: str) -> None:
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _check_encoding(path: Path, encoding: str) -> str | None:
+    """Refuse a file that the encoding cannot read from its first bytes on; a note where a file read in another
+    encoding than UTF-8 is valid UTF-8 (its accents would turn into two characters each)."""
     with path.open("rb") as fh:
-        head = fh.read(4)
-    utf8ish = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
-    if utf8ish and (head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff")):
+        head = fh.read(1 << 16)
+    name = codecs.lookup(encoding).name
+    if name in ("utf-8", "utf-8-sig") and head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UserError(f"{path} looks like UTF-16 (it starts with a byte-order mark)", "pass --encoding utf-16")
+    if name in ("utf-16", "utf-32") and not head.startswith(_BOMS):
+        order = _utf16_order(head) or "le"
+        raise UserError(f"{path} has no byte-order mark, so --encoding {encoding} cannot tell its byte order",
+                        f"pass --encoding {name}-{order}" + ("" if _utf16_order(head) else f" or {name}-be"))
+    if name not in ("utf-8", "utf-8-sig") and _ascii_compatible(encoding) and _is_utf8(head, final=False) \
+            and max(head, default=0) >= 0x80:
+        return (f"{path} is valid UTF-8 but is read as {encoding}: accented and other non-ASCII characters come out as "
+                "two or three characters each (drop --encoding if the file is UTF-8)")
+    return None
+
+
+def _is_utf8(data: bytes, final: bool = True) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf16_order(head: bytes) -> str | None:
+    """'le' or 'be' where bytes look like UTF-16 text without a byte-order mark (mostly Latin text: every other
+    byte NUL), else None."""
+    pairs = len(head) // 2
+    if pairs < 4:
+        return None
+    for order, at in (("le", 1), ("be", 0)):
+        if head[at::2][:pairs].count(0) >= 0.6 * pairs and head[1 - at::2][:pairs].count(0) <= 0.1 * pairs:
+            return order
+    return None
+
+
+def _wide_order(path: Path) -> str | None:
+    with path.open("rb") as fh:
+        return _utf16_order(fh.read(8192))
+
+
+def _binary_error(path: Path, flag: str = "") -> UserError:
+    """The error for a file with NUL bytes: UTF-16 text without a byte-order mark, or binary."""
+    order = _wide_order(path)
+    if order:
+        return UserError(f"{flag}{path} looks like UTF-16 text without a byte-order mark",
+                         f"pass --encoding utf-16-{order}")
+    return UserError(f"{flag}{path} looks like a binary file, not text",
+                     "give a text, CSV, TSV, JSON(L) or parquet file")
 
 
 _MAGIC = ((b"\x1f\x8b", "gzip", "gunzip -k"), (b"BZh", "bzip2", "bunzip2 -k"), (b"\xfd7zXZ\x00", "xz", "unxz -k"),
@@ -105,10 +154,32 @@ def _decode_error(path: Path, pos: int, err: UnicodeDecodeError, encoding: str) 
     offset = max(pos + err.start, 0)
     with path.open("rb") as fh:
         line = fh.read(offset).count(b"\n") + 1
+    if codecs.lookup(encoding).name != "utf-8" and path.stat().st_size <= 1 << 28 and _is_utf8(path.read_bytes()):
+        return UserError(f"{path}: invalid {encoding} at byte {offset} (line {line}); the file is UTF-8",
+                         "drop --encoding")
     return UserError(
         f"{path}: invalid {encoding} at byte {offset} (line {line})",
         "pass --encoding with the file's real encoding, e.g. --encoding latin-1",
     )
+
+
+def _nul_error(path: Path, start: int) -> UserError:
+    """The error for a NUL byte past the head that _looks_binary reads: one rule for the whole file."""
+    with path.open("rb") as fh:
+        fh.seek(start)
+        offset, line = start, 1
+        while chunk := fh.read(CHUNK_BYTES):
+            at = chunk.find(b"\x00")
+            line += chunk.count(b"\n", 0, None if at < 0 else at)
+            if at >= 0:
+                offset += at
+                break
+            offset += len(chunk)
+    if start:
+        with path.open("rb") as fh:
+            line += fh.read(start).count(b"\n")
+    return UserError(f"{path} holds a NUL byte at byte {offset} (line {line}): binary data, not text",
+                     "give a text file, or strip them: tr -d '\\000' < FILE > CLEAN")
 
 
 def text_encoding(encoding: str) -> str:
@@ -153,6 +224,8 @@ def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str
                 text = decoder.decode(raw, final=pos + len(raw) >= end)
             except UnicodeDecodeError as err:
                 raise _decode_error(path, pos, err, encoding) from None
+            if "\x00" in text:
+                raise _nul_error(path, start)
             pos += len(raw)
             text = carry + text
             cut = text.rfind("\n") + 1
@@ -656,6 +729,9 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
             names = ", ".join(p.name for p, _ in packed[:3]) + (", ..." if len(packed) > 3 else "")
             raise UserError(f"{path} holds only compressed files ({packed[0][1][0]}: {names})",
                             f"decompress them first ({packed[0][1][1]} FILE) and point at the folder again")
+        wide = next((p for p in files if p.stat().st_size > 0 and _wide_order(p)), None)
+        if wide:
+            raise _binary_error(wide)
         raise UserError(f"{path} holds no text files", "point at a folder of .txt files or at a single file")
     tables = [p for p in readable if _table_format(p)]
     plain = [p for p in readable if not _table_format(p)]
@@ -707,23 +783,24 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
                 want_labels: bool) -> Corpus:
     all_files = [p for ps in by_split.values() for p in ps]
     for p in all_files:
-        if p.is_file() and p.stat().st_size == 0 and len(all_files) == 1:
+        if p.is_file() and len(all_files) == 1 and (p.stat().st_size == 0 or (
+                p.stat().st_size <= 4 and p.read_bytes() in _BOMS)):
             raise UserError(f"corpus is empty: {p}", "give a file with some text in it")
         packed = _compression(p)
         if packed:
             raise _packed_error(p, packed)
         if _looks_binary(p, encoding):
-            raise UserError(f"{p} looks like a binary file, not text", "give a text, CSV, TSV, JSON(L) or parquet file")
+            raise _binary_error(p)
     report = ReadReport()
     fmts = {p: _table_format(p) for p in all_files}
-    for p in all_files:
-        if fmts[p] != "parquet":
-            _check_encoding(p, encoding)
+    notes = [note for p in all_files if fmts[p] != "parquet" and (note := _check_encoding(p, encoding))]
     if any(fmts.values()):
         if not all(fmts.values()):
             raise UserError(f"{name} mixes tables and plain text files", "keep one kind per corpus")
-        return _open_tables(name, by_split, fmts, encoding, text_column, label_column, fractions, split_seed, report,
-                            want_labels)
+        corpus = _open_tables(name, by_split, fmts, encoding, text_column, label_column, fractions, split_seed,
+                              report, want_labels)
+        corpus.warnings[:0] = notes
+        return corpus
     if want_labels:
         raise UserError(f"{name} is plain text; a classifier needs a table with text and label columns",
                         "give a CSV, TSV, JSON(L) or parquet file")
@@ -732,6 +809,13 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
             raise usage_error(f"{flag} is for tables, and {name} is plain text", "drop it")
     if not _ascii_compatible(encoding):
         return _open_transcoded(name, by_split, encoding, fractions, report)
+    return _open_text(name, by_split, encoding, fractions, report, notes)
+
+
+def _open_text(name: str, by_split: dict[str | None, list[Path]], encoding: str, fractions: tuple[float, float],
+               report: ReadReport, notes: list[str]) -> Corpus:
+    """Text files in an ASCII-compatible encoding: split by byte ranges, read in chunks when tokenized."""
+    all_files = [p for ps in by_split.values() for p in ps]
     own = None not in by_split
     utf8 = codecs.lookup(encoding).name == "utf-8"
     splits: dict[str, Any] = {}
@@ -747,7 +831,7 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
         for s, ranges in _cut_files(by_split[None], fractions, utf8).items():
             splits[s] = TextSplit(ranges, encoding)
     return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own,
-                  carved=_carved(by_split))
+                  carved=_carved(by_split), warnings=notes)
 
 
 def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding: str,
@@ -755,9 +839,14 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
     """UTF-16 and friends: decode whole files, then split by characters."""
     def read(p: Path) -> str:
         try:
-            return p.read_text(encoding=text_encoding(encoding))
+            text = p.read_text(encoding=text_encoding(encoding))
         except UnicodeDecodeError:
             raise locate_decode_error(p, encoding) from None
+        if "\x00" in text:
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            raise UserError(f"{p} holds a NUL character on line {line}: binary data, not text",
+                            "give a text file, or remove the NUL characters")
+        return text
 
     all_files = [p for ps in by_split.values() for p in ps]
     if None in by_split:

@@ -71,6 +71,9 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "columns.json").write_text('{"text": ["a good film", "a dull one"], "label": [1, 0]}\n')
     (d / "utf16le.txt").write_bytes(("Café niño\n" * 200).encode("utf-16-le"))  # no byte-order mark
     (d / "blank.txt").write_text(" \n\n   \n\t\n" * 50)
+    (d / "accents.txt").write_text("Café niño\n" * 200, encoding="utf-8")
+    (d / "bom_only.txt").write_bytes(b"\xef\xbb\xbf")
+    (d / "late_nul.txt").write_bytes(b"plain text\n" * 1000 + b"\x00\x01\x02")  # past the head that is sniffed
     (d / "utf16.csv").write_text("text,label\n" + "".join(f"row {i},{i % 2}\n" for i in range(20)), encoding="utf-16")
     (d / "semicolons.csv").write_text("text;label\n" + "".join(f"row {i};{i % 2}\n" for i in range(20)))
     (d / "splits").mkdir()
@@ -219,6 +222,19 @@ CASES = [
     ("UTF-16 without a byte-order mark", ["tokenize", "utf16le.txt", "--encoding", "utf-16-le", "--out", "p16le"], 0,
      ["vocabulary 12"]),  # C a f é n i ñ o, space and newline, <pad> and <unk>
     ("a text of only whitespace", ["train", "blank.txt"], 1, ["holds only whitespace"]),
+    ("UTF-16 without a byte-order mark, no --encoding", ["tokenize", "utf16le.txt"], 1,
+     ["utf16le.txt looks like UTF-16 text without a byte-order mark", "--encoding utf-16-le"]),
+    ("--encoding utf-16 without a byte-order mark", ["tokenize", "utf16le.txt", "--encoding", "utf-16"], 1,
+     ["has no byte-order mark, so --encoding utf-16 cannot tell its byte order", "--encoding utf-16-le"]),
+    ("UTF-16 --file to classify", ["classify", "clf", "--file", "utf16le.txt"], 1,
+     ["--file utf16le.txt looks like UTF-16", "--encoding utf-16-le"]),
+    ("UTF-8 read as ASCII", ["tokenize", "accents.txt", "--encoding", "ascii"], 1,
+     ["invalid ascii at byte 3 (line 1); the file is UTF-8", "drop --encoding"]),
+    ("UTF-8 read as Latin-1", ["tokenize", "accents.txt", "--encoding", "latin-1", "--out", "platin"], 0,
+     ["accents.txt is valid UTF-8 but is read as latin-1", "drop --encoding"]),
+    ("a file of only a byte-order mark", ["tokenize", "bom_only.txt"], 1, ["corpus is empty: bom_only.txt"]),
+    ("a NUL byte far into a text", ["tokenize", "late_nul.txt"], 1,
+     ["late_nul.txt holds a NUL byte at byte 11000 (line 1001)", "tr -d"]),
     ("more subwords than the text has", ["tokenize", "small.txt", "--level", "bpe", "--vocab-size", "3000"], 2,
      ["--vocab-size 3000 is more than this text supports", "or less"]),
     ("--freeze-epochs without --init-from", ["train", "nolabels.tsv", "--task", "classify", "--freeze-epochs", "1"],

@@ -27,9 +27,9 @@ def _lines(text: str) -> list[str]:
 
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
-    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _compression, _iter_table, _looks_binary, _packed_error,
-                                 _table_format, container_kind, locate_decode_error, pick_column, table_columns,
-                                 text_encoding)
+    from lstmtext.corpus import (TEXT_COLUMNS, ReadReport, _binary_error, _check_encoding, _compression, _iter_table,
+                                 _looks_binary, _packed_error, _table_format, container_kind, locate_decode_error,
+                                 pick_column, table_columns, text_encoding)
 
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")
@@ -45,8 +45,8 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
         if packed:
             raise _packed_error(file, packed, "--file ")
         if _looks_binary(file, encoding):
-            raise UserError(f"--file {file} looks like a binary file, not text",
-                            "give one text a line, or a CSV, TSV, JSON(L) or parquet file with a text column")
+            raise _binary_error(file, "--file ")
+        _check_encoding(file, encoding)
         fmt = _table_format(file)
         if fmt:
             column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file))
