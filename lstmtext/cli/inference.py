@@ -320,7 +320,7 @@ def evaluate(
     if ensemble:
         result["ensemble"] = [str(run) for run in ensemble]
     if output == "json":
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2, ensure_ascii=False))
         return
     from lstmtext.render import evaluation_tables, out
 
@@ -526,7 +526,7 @@ def info(
         "versions": config.get("versions", {}),
     }
     if output == "json":
-        print(json.dumps(facts, indent=2))
+        print(json.dumps(facts, indent=2, ensure_ascii=False))
         return
     from lstmtext.render import facts_table, figures_text, out
 
