@@ -346,13 +346,20 @@ def short_list(names: list[str], most: int = 10) -> str:
 
 
 def label_warnings(labels: list[str]) -> list[str]:
-    """Labels that differ only in case or inner spacing ('Positive', 'positive'): likely one class
-    written two ways, which the classifier would learn as two."""
+    """Labels that differ only in case, inner spacing or how their characters are written ('Positive',
+    'positive'; 'négatif' composed and decomposed; 'pos' with a zero-width space): likely one class written two
+    ways, which the classifier would learn as two."""
+    import unicodedata
+
+    from lstmtext.render import visible_repr
+
     groups: dict[str, list[str]] = {}
     for name in labels:
-        groups.setdefault(" ".join(name.casefold().split()), []).append(name)
-    return [f"labels {', '.join(repr(n) for n in names)} differ only in case or spacing; they are "
-            "separate classes (fix the corpus if they are one)" for names in groups.values() if len(names) > 1]
+        seen = "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) != "Cf")
+        groups.setdefault(" ".join(seen.casefold().split()), []).append(name)
+    return [f"labels {', '.join(visible_repr(n) for n in names)} differ only in case, spacing or how their "
+            "characters are written; they are separate classes (fix the corpus if they are one)"
+            for names in groups.values() if len(names) > 1]
 
 
 def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dtype: str,

@@ -13,6 +13,15 @@ from rich.table import Column, Table
 from rich.text import Text
 
 
+def visible_repr(text: str) -> str:
+    """Text as Python writes it, with combining marks escaped too ('e\\u0301'): alone they show as nothing, and
+    after a letter they look like the letter written in one character."""
+    import unicodedata
+
+    return "".join(c.encode("unicode_escape").decode() if unicodedata.category(c).startswith("M") else c
+                   for c in repr(text))
+
+
 
 class _Console(Console):
     def on_broken_pipe(self) -> None:

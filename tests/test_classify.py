@@ -192,14 +192,16 @@ def test_tokenize_and_train_take_the_same_default_level_for_a_classifier(cli, tm
 
 
 def test_labels_differing_only_in_case_or_spacing_are_warned_about(cli, tmp_path):
-    rows = [(f"text number {i}", ["Positive", "positive", "very  bad", "Very bad"][i % 4]) for i in range(80)]
+    names = ["Positive", "positive", "very  bad", "Very bad", "n\u00e9gatif", "ne\u0301gatif", "pos\u200b", "pos"]
+    rows = [(f"text number {i}", names[i % len(names)]) for i in range(160)]
     result = cli("tokenize", write_tsv(tmp_path / "mixed.tsv", rows), "--task", "classify", "--quiet")
     assert result.code == 0, result.err
     warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
-    assert warnings == ["warning: labels 'Positive', 'positive' differ only in case or spacing; they are separate "
-                        "classes (fix the corpus if they are one)",
-                        "warning: labels 'Very bad', 'very  bad' differ only in case or spacing; they are separate "
-                        "classes (fix the corpus if they are one)"]
+    tail = "differ only in case, spacing or how their characters are written; they are separate classes (fix the " \
+           "corpus if they are one)"
+    assert warnings == [f"warning: labels {pair} {tail}" for pair in (
+        "'Positive', 'positive'", "'Very bad', 'very  bad'", "'ne\\u0301gatif', 'n\u00e9gatif'",
+        "'pos', 'pos\\u200b'")], warnings  # the decomposed é and the zero-width space written out
     clean = cli("tokenize", write_tsv(tmp_path / "clean.tsv", separable_rows(60)), "--task", "classify", "--quiet")
     assert clean.code == 0 and "warning" not in clean.err
 

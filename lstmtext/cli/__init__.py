@@ -457,7 +457,9 @@ def generate(
     if unknown:
         from rich.markup import escape
 
-        shown = escape(", ".join(_shown(u) for u in unknown[:10]))
+        from lstmtext.render import visible_repr
+
+        shown = escape(", ".join(visible_repr(u) for u in unknown[:10]))
         err.print(f"[yellow]warning:[/] the prompt has {len(unknown)} token(s) the model never saw ({shown}); "
                   "they are read as <unk>")
     reverse = ckpt.model.cfg.reverse  # it writes what comes before the prompt, last token first
@@ -484,14 +486,6 @@ def generate(
         if num_samples > 1:
             print(f"--- sample {k + 1} ---")
         print(text)
-
-
-def _shown(token: str) -> str:
-    """A token as Python writes it, with combining marks escaped too ('\\u0301'): alone they show as nothing."""
-    import unicodedata
-
-    return "".join(c.encode("unicode_escape").decode() if unicodedata.category(c).startswith("M") else c
-                   for c in repr(token))
 
 
 from lstmtext.cli import inference  # noqa: E402,F401  (registers classify, evaluate, info)
