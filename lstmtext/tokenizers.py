@@ -28,7 +28,11 @@ FILENAME = "tokenizer.json"
 # Decoding words: no space before closing marks (Latin; Devanagari's danda; Arabic's comma, semicolon and question
 # mark; curly closing quotes; the CJK full stops and commas), none after opening ones
 _NO_SPACE_BEFORE = set(".,!?;:)]}'\"%…।॥،؛؟”’、。，！？；：）」』】")
-_NO_SPACE_AFTER = set("([{\"“‘（「『【")
+_NO_SPACE_AFTER = set("([{\"“‘（「『【") | set("、。，！？；：）」』】")  # CJK marks hold their own spacing
+# How word level cuts text, by generation (saved in the tokenizer file, so a model reads text as it was trained to):
+# 0 the first pattern; 1 (12-04) combining marks stay in their words; 2 (12-05) joiners (ZWNJ, ZWJ) stay in their
+# words, numbers such as 3.14 and 1,000 are one token, and an emoji sequence (skin tone, ZWJ, flag) is one token
+WORD_CUT = 2
 
 
 # Scripts written without spaces between words: Chinese, Japanese kana, Thai, Lao, Khmer, Myanmar
@@ -124,25 +128,43 @@ _PATTERNS = {
 }
 
 
+_NUMBER = r"\d+(?:[.,]\d+)+|"  # 3.14, 1,000, 12.5.2026: one token, written back as it was
+
+
 @functools.cache
-def _pattern(word_split: str, keep_marks: bool) -> re.Pattern[str]:
-    """The word pattern. Python's \\w leaves out combining marks (Unicode categories M*), so the first pattern cut
-    a word of Hindi, Bengali, Tamil or Thai apart at every vowel sign, and a decomposed 'é' at its accent;
-    ``keep_marks`` (every tokenizer built since 12-04) keeps them in their word. Tokenizers saved before read
-    text as they were trained to."""
-    if word_split != "punct" or not keep_marks:
+def _pattern(word_split: str, cut: int) -> re.Pattern[str]:
+    """The word pattern of generation ``cut`` (WORD_CUT). Python's \\w leaves out combining marks (Unicode
+    categories M*), so the first pattern cut a word of Hindi, Bengali, Tamil or Thai apart at every vowel sign,
+    and a decomposed 'é' at its accent; it also cut a Persian word at its zero-width non-joiner ('می‌خواهم'), a
+    number at its point ('3. 14' when written back) and an emoji with a skin tone into two. Tokenizers saved
+    before read text as they were trained to."""
+    if word_split != "punct" or not cut:
         return _PATTERNS[word_split]
     marks = _class(_combining_marks())
-    return re.compile(rf"<unk>|<eos>|\w[\w{marks}]*(?:['’]\w[\w{marks}]*)*|[{marks}][\w{marks}]*|[^\w\s]")
+    if cut == 1:
+        return re.compile(rf"<unk>|<eos>|\w[\w{marks}]*(?:['’]\w[\w{marks}]*)*|[{marks}][\w{marks}]*|[^\w\s]")
+    inner = f"[\\w{marks}\u200c\u200d]"  # what continues a word: letters, marks and the joiners
+    flag = "[\U0001f1e6-\U0001f1ff]{2}"  # two regional indicators
+    symbol = f"[^\\w\\s](?:[{marks}\U0001f3fb-\U0001f3ff]|\u200d[^\\w\\s])*"  # with its variation, tone or ZWJ
+    return re.compile(rf"<unk>|<eos>|{_NUMBER}\w{inner}*(?:['’]\w{inner}*)*|[{marks}]{inner}*|{flag}|{symbol}")
+
+
+@functools.cache
+def _plain(word_split: str, cut: int) -> re.Pattern[str]:
+    """The pattern that cuts a line without marks, joiners or characters beyond the BMP as ``_pattern`` does,
+    2-3 times as fast."""
+    if word_split == "punct" and cut >= 2:
+        return re.compile(rf"<unk>|<eos>|{_NUMBER}\w+(?:['’]\w+)*|[^\w\s]")
+    return _PATTERNS[word_split]
 
 
 @functools.cache
 def _may_have_marks() -> re.Pattern[str]:
-    """Finds a combining mark in the Basic Multilingual Plane, or any character beyond it (where a few marks
-    are): a line without either is cut the same by both patterns, and the old one is 2-3 times as fast. (A class
-    of BMP characters alone is a bitmap to Python's re, so this search runs at hundreds of MB/s.)"""
+    """Finds a combining mark or a joiner in the Basic Multilingual Plane, or any character beyond it (where a
+    few marks are, and the emoji): a line without any is cut the same by ``_plain``. (A class of BMP characters
+    alone is a bitmap to Python's re, so this search runs at hundreds of MB/s.)"""
     bmp = _class([cp for cp in _combining_marks() if cp < 0x10000])
-    return re.compile(f"[{bmp}]|[\U00010000-\U0010ffff]")
+    return re.compile(f"[{bmp}\u200c\u200d]|[\U00010000-\U0010ffff]")
 
 
 @functools.cache
@@ -171,16 +193,16 @@ class WordTokenizer:
     kind = "word"
 
     def __init__(self, words: list[str], lowercase: bool = False, word_split: str = "punct",
-                 keep_marks: bool = True) -> None:
+                 cut: int = WORD_CUT) -> None:
         self.itos = ["<pad>", "<unk>", "<eos>", *words]
         self.stoi = {w: i for i, w in enumerate(self.itos)}
         self.stoi.pop("<pad>")
         self.lowercase = lowercase
         self.word_split = word_split
-        self.keep_marks = keep_marks
+        self.cut = cut
         self.notes: list[str] = []
-        self._pattern = _pattern(word_split, keep_marks)
-        self._plain = _PATTERNS[word_split]  # the same cut where a line has no marks to keep, and faster
+        self._pattern = _pattern(word_split, cut)
+        self._plain = _plain(word_split, cut)  # the same cut where a line has no marks to keep, and faster
         self._marks_matter = self._pattern is not self._plain
 
     @property
@@ -199,8 +221,8 @@ class WordTokenizer:
             yield tokens
 
     @classmethod
-    def build(cls, texts: Iterable[str], spec: TokenizerSpec, keep_marks: bool = True) -> WordTokenizer:
-        probe = cls([], spec.lowercase, spec.word_split, keep_marks)
+    def build(cls, texts: Iterable[str], spec: TokenizerSpec, cut: int = WORD_CUT) -> WordTokenizer:
+        probe = cls([], spec.lowercase, spec.word_split, cut)
         counts: Counter[str] = Counter()
         for chunk in texts:
             for tokens in probe._lines(chunk):
@@ -214,7 +236,7 @@ class WordTokenizer:
                 raise usage_error(f"--vocab-size {spec.vocab_size} is too small for word level",
                                   "it must leave room for words beyond <pad>, <unk> and <eos>")
             kept = kept[: spec.vocab_size - 3]
-        tokenizer = cls(kept, spec.lowercase, spec.word_split, keep_marks)
+        tokenizer = cls(kept, spec.lowercase, spec.word_split, cut)
         tokenizer.notes = _unspaced_words(counts)
         return tokenizer
 
@@ -246,7 +268,9 @@ class WordTokenizer:
     def to_json(self) -> dict[str, Any]:
         saved = {"kind": self.kind, "lowercase": self.lowercase, "word_split": self.word_split,
                  "tokens": self.itos[3:]}
-        return {**saved, "keep_marks": True} if self.keep_marks else saved  # files saved before have no such key
+        # files saved before 12-04 have neither key, and those saved before 12-05 no "cut"
+        return saved if not self.cut else {**saved, "keep_marks": True} if self.cut == 1 else \
+            {**saved, "keep_marks": True, "cut": self.cut}
 
 
 # ----------------------------------------------------------------------------- sentencepiece
@@ -457,7 +481,7 @@ def extend_tokenizer(base: Tokenizer, texts: Iterable[str], min_freq: int = 1) -
     spec = TokenizerSpec(level=base.kind, lowercase=base.lowercase, min_freq=min_freq,
                          word_split=saved.get("word_split", "punct"))
     known = set(base.itos)  # the specials included, so only new tokens are added
-    new = WordTokenizer.build(texts, spec, saved.get("keep_marks", False)) if base.kind == "word" \
+    new = WordTokenizer.build(texts, spec, word_cut(saved)) if base.kind == "word" \
         else build_tokenizer(texts, spec)  # the new words cut as the base cuts them
     added = [t for t in new.itos if t not in known]
     return tokenizer_from_json({**saved, "tokens": saved["tokens"] + added})
@@ -480,13 +504,21 @@ def save_tokenizer(tok: Tokenizer, path: Path) -> None:
     atomic_write_bytes(path, json.dumps(tok.to_json(), ensure_ascii=False).encode("utf-8"))
 
 
+def word_cut(saved: dict[str, Any]) -> int:
+    """The generation of the word pattern a saved word tokenizer cuts with (WORD_CUT)."""
+    cut = saved.get("cut", 1 if saved.get("keep_marks") else 0)
+    if not isinstance(cut, int) or not 0 <= cut <= WORD_CUT:
+        raise ValueError(f"its word cut {cut!r} is not one this lstmtext knows (0 to {WORD_CUT}): upgrade lstmtext")
+    return cut
+
+
 def tokenizer_from_json(data: dict[str, Any]) -> Tokenizer:
     kind = data.get("kind")
     if kind == "char":
         return CharTokenizer(list(data["tokens"]), bool(data.get("lowercase")))
     if kind == "word":
         return WordTokenizer(list(data["tokens"]), bool(data.get("lowercase")), data.get("word_split", "punct"),
-                             bool(data.get("keep_marks", False)))
+                             word_cut(data))
     if kind in ("bpe", "unigram"):
         return SentencePieceTokenizer(base64.b64decode(data["model"]), kind, bool(data.get("lowercase")))
     raise ValueError(f"unknown tokenizer kind {kind!r}")

@@ -150,6 +150,39 @@ def test_a_word_tokenizer_saved_before_keep_marks_reads_text_as_it_was_trained_t
     assert "keep_marks" not in grown.to_json() and "पार्क" not in grown.itos and {"प", "र", "क"} <= set(grown.itos)
 
 
+# our own lines: Persian with a zero-width non-joiner inside a word, numbers, emoji sequences, Chinese punctuation
+JOINED = ("من می\u200cخواهم بروم. Pi is 3.14 and 1,000 people came on 12.5.2026, ok.\n"
+          "I like it \U0001f44d\U0001f3fd and \u2764\ufe0f and \U0001f469\u200d\U0001f4bb from \U0001f1eb\U0001f1f7.\n"
+          "今天天氣很好，我們去公園散步。「你好」他說。\n")
+
+
+def test_word_level_keeps_joined_words_numbers_and_emoji_whole():
+    tok = build_tokenizer([JOINED], TokenizerSpec(level="word"))
+    whole = ["می\u200cخواهم", "3.14", "1,000", "12.5.2026", "\U0001f44d\U0001f3fd", "\u2764\ufe0f",
+             "\U0001f469\u200d\U0001f4bb", "\U0001f1eb\U0001f1f7"]
+    assert set(whole) <= set(tok.itos), [w for w in whole if w not in tok.itos]
+    assert "\u200c" not in tok.itos and "\ufe0f" not in tok.itos and "14" not in tok.itos
+    assert tok.decode(tok.encode(JOINED).tolist()) == JOINED  # '3.14', not '3. 14'; no space after '，' or '。'
+    assert tok.to_json()["cut"] == 2
+    ascii_only = build_tokenizer(["version 2.5 of 1,000 rows, 7 days.\n"], TokenizerSpec(level="word"))
+    assert {"2.5", "1,000", "7", ","} <= set(ascii_only.itos)  # the fast path for plain lines cuts the same
+
+
+def test_a_word_tokenizer_saved_before_12_05_cuts_numbers_and_joiners_as_it_did(tmp_path):
+    from lstmtext.tokenizers import extend_tokenizer, tokenizer_from_json
+
+    saved = {"kind": "word", "lowercase": False, "word_split": "punct", "keep_marks": True,
+             "tokens": ["3", ".", "14", "من"]}
+    old = tokenizer_from_json(saved)
+    assert old.to_json() == saved  # saved again as it was, with no "cut"
+    assert old.encode("3.14").tolist() == [3, 4, 5]
+    assert sorted(old.unknown("می\u200cخواهم")) == sorted(["\u200c", "خواهم", "می"])
+    grown = extend_tokenizer(old, ["pi 2.71\n"])
+    assert "cut" not in grown.to_json() and {"2", "71"} <= set(grown.itos) and "2.71" not in grown.itos
+    with pytest.raises(ValueError, match="upgrade lstmtext"):
+        tokenizer_from_json({**saved, "cut": 99})
+
+
 @pytest.mark.parametrize("level", ["char", "word"])
 def test_saved_and_reloaded_tokenizer_gives_identical_ids(tmp_path, level):
     tok = build_tokenizer([SMALL_TEXT, MIXED], TokenizerSpec(level=level))

@@ -222,9 +222,11 @@ def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, settings: dict
                tokenizer_key: str = "", content: str = "") -> Path:
     """The default prepared folder: one per source, settings and content, so that preparing an edited
     corpus leaves the folder older runs were trained on in place."""
-    # word level keeps combining marks in their words since 12-04 (tokenizers.py, _pattern): a folder of its own,
-    # so the folders of the runs trained before stay as they were
-    marks = {"keep_marks": True} if spec.level == "word" and not tokenizer_key else {}
+    # word level cuts text anew since 12-04 and 12-05 (tokenizers.py, WORD_CUT): a folder of its own, so the
+    # folders of the runs trained before stay as they were
+    from lstmtext.tokenizers import WORD_CUT
+
+    marks = {"keep_marks": True, "cut": WORD_CUT} if spec.level == "word" and not tokenizer_key else {}
     key = hashlib.sha256(json.dumps({**to_dict(spec), "task": task, "src": str(corpus_path.resolve()),
                                      "settings": settings, "tokenizer": tokenizer_key, "content": content, **marks},
                                     sort_keys=True).encode()).hexdigest()[:8]
