@@ -286,6 +286,9 @@ def test_awd_options_train_end_to_end_through_the_cli(cli, tmp_path):
     assert info["regularisation"] == {"dropout": 0.2, "layer_dropout": 0.1, "variational": True, "embed_dropout": 0.1,
                                       "weight_drop": 0.3, "ar": 2.0, "tar": 1.0, "shift_windows": True}
     assert info["optimizer"] == "asgd"
+    table = " ".join(cli("info", str(out)).out.replace("│", " ").split())  # the table names the flags that set them
+    assert ("regularisation --dropout 0.2, --embed-dropout 0.1, --layer-dropout 0.1, --variational-dropout, "
+            "--weight-drop 0.3, --ar 2, --tar 1, --shift-windows") in table, table
 
 
 def test_only_the_lm_only_options_are_refused_for_a_classifier(cli, tmp_path):

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmtext.cli import (Device, Encoding, LabelColumn, TextColumn, app, handle_errors, note_weights, refuse_unless,
-                          warn)
+from lstmtext.cli import (Device, Encoding, LabelColumn, TextColumn, app, flag_name, handle_errors, note_weights,
+                          refuse_unless, warn)
 from lstmtext.errors import UserError, usage_error
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -530,7 +530,11 @@ def info(
         return
     from lstmtext.render import facts_table, figures_text, out
 
-    def show(value: Any) -> str:
+    def show(key: str, value: Any) -> str:
+        if key == "regularisation":  # as the flags that set it; what is off is left out
+            flags = {"variational": "--variational-dropout", "shift_windows": "--shift-windows"}
+            return ", ".join(flags.get(k, flag_name(k)) + ("" if v is True else f" {v:g}")
+                             for k, v in value.items() if v) or "none"
         if isinstance(value, dict):
             return figures_text(value) or "-"
         if isinstance(value, list):
@@ -538,5 +542,5 @@ def info(
         return "-" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) \
             else str(value)
 
-    out.print(facts_table([(k.replace("_", " "), show(v)) for k, v in facts.items() if k != "checkpoint"],
+    out.print(facts_table([(k.replace("_", " "), show(k, v)) for k, v in facts.items() if k != "checkpoint"],
                           title=f"checkpoint {checkpoint}"))
