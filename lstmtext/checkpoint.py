@@ -212,10 +212,9 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
     if tokenizer.vocab_size != model_cfg.vocab_size:
         raise UserError(f"{path / FILENAME} has {tokenizer.vocab_size} tokens but config.json says "
                         f"{model_cfg.vocab_size}; the checkpoint is inconsistent")
-    import torch
-
-    with torch.device("meta"):
-        shapes = {k: tuple(v.shape) for k, v in build_model(model_cfg).state_dict().items()}
+    # built once, on the CPU: the meta device would spare its memory, but its first use costs a second
+    model = build_model(model_cfg)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     file = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS)
     if weights == "best" and not file.exists() and config.get("status") != "done" and (path / LAST_WEIGHTS).exists():
         file = path / LAST_WEIGHTS  # a run stopped before its first validation: its last weights are all there is
@@ -223,7 +222,6 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
         raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
                         f"to use those: cp {path / LAST_WEIGHTS} {file}")
     tensors = load_weights(file, shapes)
-    model = build_model(model_cfg)
     model.load_state_dict(tensors)
     model.to(device).eval()
     return Checkpoint(path, config, model, tokenizer, file.name)
