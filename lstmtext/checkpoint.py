@@ -70,21 +70,21 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def _finite(obj: Any) -> Any:
+def finite(obj: Any) -> Any:
     """``obj`` with NaN and infinities as null: strict JSON, which jq and other readers parse."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 
 def append_jsonl(path: Path, obj: Any) -> None:
     """Append one line; a reader skips a torn last line, so appends need no rename."""
     with Path(path).open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(_finite(obj)) + "\n")
+        fh.write(json.dumps(finite(obj)) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
 

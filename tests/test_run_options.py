@@ -209,3 +209,15 @@ def test_what_the_run_does_otherwise_than_asked_is_told(cli, corpus, tmp_path):
     assert warm == [("note: the learning rate warms up over 3 steps (at most a tenth of the run's 30 steps), "
                      "not --warmup-steps 20")], warm
     assert notes(cli("train", corpus, *shape, "--max-steps", "30", "--out", "r3")) == []  # the default 50, untold
+
+
+def test_train_format_json_writes_only_the_summary_to_stdout(cli, corpus, tmp_path):
+    result = cli("train", corpus, *TINY, "--max-steps", "4", "--out", "j", "--format", "json")
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)  # stdout is the one JSON object: the data table and progress went to stderr
+    saved = config(tmp_path / "j")["result"]
+    assert summary["run_dir"] == "j" and summary["steps"] == saved["steps"] == 4
+    assert summary["figures"]["test"]["ppl"] == saved["figures"]["test"]["ppl"] > 1
+    resumed = cli("train", "--resume", "j", "--max-steps", "6", "--format", "json", "--quiet")
+    assert resumed.code == 0 and json.loads(resumed.out)["steps"] == 6, resumed.err
+    assert_one_line_error(cli("train", corpus, "--format", "yaml"), 2, "unknown --format 'yaml'", "table or json")

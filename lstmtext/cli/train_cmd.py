@@ -299,6 +299,8 @@ def train(
                                         "finite.")] = "stop",
     preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a named recipe (see "
                                                   "lstmtext/presets/); flags you give override it.")] = None,
+    output: Annotated[str, typer.Option("--format", help="table, or json: the summary as one JSON object on "
+                                        "stdout, for scripts (progress and notes stay on stderr).")] = "table",
     quiet: Quiet = False,
 ) -> None:
     """Train an LSTM language model or text classifier (tokenizing the corpus first when needed).
@@ -317,13 +319,15 @@ def train(
             raise usage_error("--preset cannot be combined with --resume", "the run already has its settings")
         merged = {**given, **_preset_values(ctx, preset), "preset": None}
         return train.__wrapped__(ctx, **merged)  # type: ignore[attr-defined]
+    if output not in ("table", "json"):
+        raise usage_error(f"unknown --format {output!r}", "choose table or json")
     parse_save_every(save_every)
     time_limit = parse_duration(time_limit, "--time-limit")
     if on_nan not in ("stop", "skip"):
         raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
     if resume is not None:
         _resume_run(ctx, resume, max_steps=max_steps, epochs=epochs, time_limit=time_limit, device=device,
-                    save_every=save_every, on_nan=on_nan, quiet=quiet, log_every=log_every)
+                    save_every=save_every, on_nan=on_nan, quiet=quiet, log_every=log_every, output=output)
         return
     _check_task(task)
     d = TASK_DEFAULTS[task]
@@ -448,7 +452,8 @@ def train(
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
         on_nan=on_nan, init_backward=init_backward_from,
-        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0, on_start=clear_old), typed(ctx), made)
+        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0, on_start=clear_old), typed(ctx), made,
+        output)
 
 
 # train's options, grouped in its --help (--task and --help stay under "Options").
@@ -463,7 +468,7 @@ HELP_PANELS = {
                                        "freeze_epochs", "pretrained_lr"),
     "Learning from other classifiers": ("distill_from", "distill_weight", "distill_temperature"),
     "Length, saving and output": ("epochs", "max_steps", "time_limit", "eval_every", "log_every", "save_every",
-                                  "on_nan", "out", "overwrite", "resume", "preset", "seed", "quiet"),
+                                  "on_nan", "out", "overwrite", "resume", "preset", "seed", "output", "quiet"),
     "Hardware": ("device", "precision", "cuda_graphs", "compile_head"),
 }
 
@@ -594,12 +599,13 @@ def _refuse_unused_data_flags(ctx: typer.Context, corpus: str, prepared: bool, l
                           "drop it, or add --extend-vocab to add this corpus's words seen that often")
 
 
-RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every"}
+RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every",
+             "output"}
 
 
 def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epochs: float | None,
                 time_limit: float | None, device: str, save_every: str, on_nan: str, quiet: bool,
-                log_every: int) -> None:
+                log_every: int, output: str = "table") -> None:
     """Continue a run with its own settings; only the flags in RESUMABLE may be given."""
     from lstmtext.checkpoint import read_config
     from lstmtext.config import from_dict, saved_train_config
@@ -639,12 +645,13 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     backward = Path(config["init_backward_from"]) if config.get("init_backward_from") else None
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init, resume=True, stop=stop,
-        save_every=save_every, on_nan=on_nan, init_backward=backward))
+        save_every=save_every, on_nan=on_nan, init_backward=backward), output=output)
 
 
 def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict[str, Any]],
-                      given: Collection[str] = (), made: bool = False) -> None:
-    """Run training with SIGINT/SIGTERM turned into a clean stop; print the summary or the resume command.
+                      given: Collection[str] = (), made: bool = False, output: str = "table") -> None:
+    """Run training with SIGINT/SIGTERM turned into a clean stop; print the summary (a table, or JSON on stdout
+    for ``output`` json, an interrupted run's too) and, for a stopped run, the resume command.
     ``given``: the flags on the command line; ``made``: the run folder is new, so a failure before its first file
     removes it again (no empty folder is left behind)."""
     from lstmtext.render import TrainProgress, err
@@ -661,11 +668,18 @@ def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict
             raise
         finally:
             events.close()
+    if output == "json":
+        import json
+
+        from lstmtext.checkpoint import finite
+
+        print(json.dumps(finite(summary), ensure_ascii=False))
     if summary["stopped_by"] == "interrupted":
         err.print(f"stopped at step {summary['steps']:,}; state saved in {run_dir}.")
         err.print(f"resume with: lstmtext train --resume {run_dir}")
         raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
-    _print_summary(summary)
+    if output != "json":
+        _print_summary(summary)
 
 
 class _stop_on_signals:
