@@ -154,6 +154,9 @@ def read_config(path: Path) -> dict[str, Any]:
     if not path.is_dir() or not (path / CONFIG).exists():
         raise UserError(f"{path} is not a checkpoint (no {CONFIG})", "pass a run folder written by lstmtext train")
     config = read_json(path / CONFIG, "the checkpoint's settings")
+    if "format_version" not in config and "task" not in config:  # a Hugging Face model's config.json, say
+        raise UserError(f"{path} is not an lstmtext run: its {CONFIG} is another program's",
+                        "pass a run folder written by lstmtext train")
     version = config.get("format_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise UserError(f"{path / CONFIG}: checkpoint format version {version!r} is not one this lstmtext reads "

@@ -98,6 +98,8 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     tensors["embedding.weight"] = torch.zeros(3, 3)
     save_file(tensors, d / "shape_w" / "model.safetensors")
     (d / "badjson" / "config.json").write_text("{not json")
+    (d / "hfmodel").mkdir()  # another program's model folder, with its own config.json
+    (d / "hfmodel" / "config.json").write_text('{"architectures": ["BertModel"], "model_type": "bert"}')
     (d / "notok" / "tokenizer.json").unlink()
     config = json.loads((d / "future" / "config.json").read_text())
     (d / "future" / "config.json").write_text(json.dumps({**config, "format_version": 99}))
@@ -141,6 +143,9 @@ CASES = [
     ("truncated weights", ["generate", "trunc_w"], 1, ["not a valid safetensors file"]),
     ("wrongly-shaped weights", ["generate", "shape_w"], 1, ["embedding.weight", "shape"]),
     ("damaged config.json", ["info", "badjson"], 1, ["not valid json"]),
+    ("another program's config.json", ["info", "hfmodel"], 1, ["hfmodel is not an lstmtext run", "another program"]),
+    ("--init-from another program's model", ["train", "small.txt", "--init-from", "hfmodel", "--out", "rhf"], 1,
+     ["hfmodel is not an lstmtext run"]),
     ("missing tokenizer", ["generate", "notok"], 1, ["tokenizer file missing"]),
     ("classifier to generate", ["generate", "clf"], 1, ["classifier checkpoint"]),
     ("LM to classify", ["classify", "lm", "text"], 1, ["language-model checkpoint"]),
