@@ -376,6 +376,10 @@ def container_kind(value: Any) -> str | None:
 _RUNAWAY_LINES = 20  # a CSV record this many lines long with the wrong number of fields: an unclosed quote
 
 
+def _fields(n: int) -> str:
+    return f"{n} field" + ("" if n == 1 else "s")
+
+
 def _table_format(path: Path) -> str | None:
     return TABLE_SUFFIXES.get(path.suffix.lower())
 
@@ -419,18 +423,32 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                 raise UserError(f"{path}: the header names column {twice[0]!r} more than once",
                                 "rename one of them, so that it is clear which holds what")
             ends = reader.line_num
+            pending = None  # a record of several lines with the wrong field count: a runaway quote if it is the last
+
+            def runaway(lineno: int, ends: int) -> UserError:
+                return UserError(f"{path} line {lineno}: a quoted field that starts there never closes (the record "
+                                 f"runs on to {'the end of the file' if pending else f'line {ends}'})",
+                                 'close the quote, or write a quote inside a field as two ("")')
+
             for row in reader:
+                if pending:
+                    report.skip(name, pending[0], pending[1])
+                    pending = None
                 lineno, ends = ends + 1, reader.line_num  # the line the record starts on, and where it ends
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(header):
+                    reason = f"has {_fields(len(row))}, the header has {len(header)}"
                     if ends - lineno >= _RUNAWAY_LINES and fmt == "csv":
-                        raise UserError(f"{path} line {lineno}: a quoted field that starts there never closes (the "
-                                        f"record runs on to line {ends})",
-                                        'close the quote, or write a quote inside a field as two ("")')
-                    report.skip(name, lineno, f"has {len(row)} fields, the header has {len(header)}")
+                        raise runaway(lineno, ends)
+                    if ends > lineno and fmt == "csv" and "\n" in row[-1]:
+                        pending = (lineno, reason)
+                        continue
+                    report.skip(name, lineno, reason)
                     continue
                 yield lineno, dict(zip(header, row))
+            if pending:  # the reader met the end of the file inside the quotes
+                raise runaway(pending[0], ends)
     except UnicodeDecodeError:
         raise locate_decode_error(path, encoding) from None
     except csv.Error as err:

@@ -67,6 +67,7 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "sheet.xlsx").write_bytes(b"PK\x03\x04" + bytes(200))  # an office file is a zip file
     (d / "unclosed.csv").write_text('text,label\nfine,pos\nbad,neg\n"an unclosed quote,pos\n'
                                     + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(40)))
+    (d / "short_unclosed.csv").write_text('text,label\n"an open quote,pos\nsecond row,neg\n')
     (d / "twice.csv").write_text("text,text,label\n" + "".join(f"a {i},b {i},{i % 2}\n" for i in range(20)))
     (d / "columns.json").write_text('{"text": ["a good film", "a dull one"], "label": [1, 0]}\n')
     (d / "utf16le.txt").write_bytes(("Café niño\n" * 200).encode("utf-16-le"))  # no byte-order mark
@@ -222,6 +223,8 @@ CASES = [
     ("a spreadsheet", ["train", "sheet.xlsx", "--task", "classify"], 1, ["sheet.xlsx is a spreadsheet", "as CSV"]),
     ("an unclosed quote in a CSV", ["tokenize", "unclosed.csv", "--task", "classify"], 1,
      ["unclosed.csv line 4", "never closes", 'as two ("")']),
+    ("an unclosed quote in a short CSV", ["tokenize", "short_unclosed.csv", "--task", "classify"], 1,
+     ["short_unclosed.csv line 2: a quoted field that starts there never closes", "to the end of the file"]),
     ("a column named twice", ["tokenize", "twice.csv", "--task", "classify"], 1,
      ["names column 'text' more than once"]),
     ("JSON of columns, not records", ["tokenize", "columns.json"], 1,
