@@ -333,9 +333,9 @@ def collect_labels(corpus: Corpus) -> list[str]:
         if name is not None:
             names.add(name)
     if len(names) < 2:
-        found = ", ".join(sorted(names)) or "none"
-        raise UserError(f"the train split of {corpus.name} has {len(names)} class(es) in column "
-                        f"{corpus.label_column!r} (found: {found})", "a classifier needs at least two labels")
+        what = f"only one class, {next(iter(names))!r}," if names else "no labels"
+        raise UserError(f"the train split of {corpus.name} has {what} in column {corpus.label_column!r}",
+                        "a classifier needs at least two labels")
     return _label_order(names)
 
 

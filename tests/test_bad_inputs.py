@@ -129,7 +129,7 @@ CASES = [
     ("missing text column", ["tokenize", "notext.csv"], 2, ["columns found: id, score"]),
     ("NaN/empty labels", ["train", "nolabels.tsv", "--task", "classify", "--max-steps", "2", "--quiet",
                           "--out", "r1"], 0, ["missing label", "line 42"]),
-    ("one class only", ["train", "oneclass.tsv", "--task", "classify"], 1, ["1 class", "same"]),
+    ("one class only", ["train", "oneclass.tsv", "--task", "classify"], 1, ["only one class, 'same'"]),
     ("broken JSONL line", ["tokenize", "broken.jsonl", "--out", "pjs"], 0, ["line 2", "not valid json"]),
     ("unseen prompt chars", ["generate", "lm", "--prompt", "Ωmega 🐙", "--length", "5"], 0, ["never saw"]),
     ("an unseen combining mark in the prompt", ["generate", "lm", "--prompt", "cafe\u0301", "--length", "5"], 0,

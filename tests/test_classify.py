@@ -389,7 +389,7 @@ def test_classifier_bad_inputs(cli, clf, tiny_lm, tmp_path):
     cases = [
         (["train", "nolabel.tsv", "--task", "classify"], 2, ["label", "columns found: text, stars_given"]),
         (["train", "nolabel.tsv", "--task", "classify", "--label-column", "grade"], 2, ["no column 'grade'"]),
-        (["train", "oneclass.tsv", "--task", "classify"], 1, ["1 class"]),
+        (["train", "oneclass.tsv", "--task", "classify"], 1, ["only one class"]),
         (["train", "allempty.tsv", "--task", "classify"], 1, ["no non-empty texts"]),
         (["evaluate", clf, "unknown.tsv"], 1, ["ocean", "known labels: farm, sea"]),
         (["classify", lm_run, "hello"], 1, ["language-model checkpoint", "generate"]),
