@@ -21,6 +21,22 @@ from lstmtext import __version__
 from lstmtext.config import TokenizerSpec, check_device, to_dict
 from lstmtext.errors import UserError, usage_error
 
+
+def _flags_without_type() -> None:
+    """Typer 0.29 shows a switch (--quiet) with a type, '<bool>', as if it took a value: show none for it."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "_lstmtext", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_bool_flag", False) and self.metavar is None else shown(self, ctx)
+
+    display_type_rich._lstmtext = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_flags_without_type()
 app = typer.Typer(
     name="lstmtext",
     help="Train and use LSTM language models and text classifiers.\n\n"
@@ -383,7 +399,7 @@ def tokenize(
 ) -> None:
     """Tokenize a corpus into a prepared folder of memory-mapped token ids.
 
-    Example: lstmtext tokenize corpora/tales.txt --level bpe --vocab-size 2000 --out prepared/tales-bpe
+    Example: lstmtext tokenize corpora/tales.txt --level bpe --vocab-size 2000 --out checkpoints/prepared/tales-bpe
     """
     from lstmtext.render import out as stdout
 
