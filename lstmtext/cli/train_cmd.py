@@ -305,7 +305,7 @@ def train(
 ) -> None:
     """Train an LSTM language model or text classifier (tokenizing the corpus first when needed).
 
-    Examples: lstmtext train corpora/tales.txt --epochs 8 --out checkpoints/tales;
+    Examples: lstmtext train corpora/tales.txt --epochs 8 --out checkpoints/tales-8;
     lstmtext train --task classify --out checkpoints/reviews
     """
     given = {k: v for k, v in locals().items() if k != "ctx"}  # the converted arguments (Paths as Paths)
