@@ -50,10 +50,13 @@ def step_rate(prepared, root: Path, device: str, steps: int, frozen: bool) -> fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = argparse.ArgumentParser(description="What flattening the decoder's input pays in lstmtext's whole LM "
+                                                 "training step, with the embedding trained or frozen.")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu or cuda (default: cuda where there is one)")
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per variant and round (default 40)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the four variants; each keeps its median (default 3)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="decoder-probe-"))
     prepared = synthetic_prepared(root / "prepared", VOCAB, 600_000)

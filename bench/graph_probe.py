@@ -32,6 +32,11 @@ def timed(fn, reps=20):
 
 
 def main() -> None:
+    if sys.argv[1:] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
+    if sys.argv[1:] or not torch.cuda.is_available():
+        sys.exit("usage: python bench/graph_probe.py (no options; it needs a CUDA GPU, as it times CUDA-graph replay)")
     results = {}
     for name, (_, hidden, layers, seq, batch) in SHAPES.items():
         for precision in ("fp32", "bf16"):
