@@ -531,6 +531,13 @@ def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:
     return [c.strip() for c in next(csv.reader([first], delimiter=delim, quoting=quoting), [])]
 
 
+def refuse_one_column(text_col: str, label_col: str | None, where: str) -> None:
+    """A usage error where the text and the label would be read from the same column."""
+    if label_col == text_col:
+        raise usage_error(f"column {text_col!r} of {where} would be both the text and the label",
+                          "pass --text-column and --label-column naming two columns")
+
+
 def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str) -> str:
     """The column named by the user, else the first common name found (case-insensitive)."""
     found = ", ".join(columns) if columns else "none"
@@ -906,9 +913,7 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
     label_col = None
     if want_labels:
         label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", str(first))
-        if label_col == text_col:
-            raise usage_error(f"column {text_col!r} of {first} would be both the text and the label",
-                              "pass --text-column and --label-column naming two columns")
+        refuse_one_column(text_col, label_col, str(first))
 
     def table(paths: list[Path], rows: tuple[int, int] | None = None) -> TableSplit:
         return TableSplit([(p, fmts[p] or "csv") for p in paths], text_col, encoding, report, label_col, rows)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmtext.corpus import (LABEL_COLUMNS, SPLITS, TEXT_COLUMNS, Corpus, ReadReport, SPLIT_WORDS, container_kind,
-                             pick_column, stratified_picks)
+                             pick_column, refuse_one_column, stratified_picks)
 from lstmtext.errors import UserError
 
 
@@ -83,9 +83,7 @@ def _from_datasets(name: str, obj: Any, text_column: str | None, label_column: s
     columns = list(named["train"].column_names)
     text_col = pick_column(columns, text_column, TEXT_COLUMNS, "text", name)
     label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", name) if want_labels else None
-    if label_col is not None and label_col == text_col:
-        raise UserError(f"column {text_col!r} of {name} would be both the text and the label",
-                        "pass --text-column and --label-column naming two columns")
+    refuse_one_column(text_col, label_col, name)
     for split in ("valid", "test"):  # a held-out split without the train split's columns or labels is left out
         if split not in named:
             continue
