@@ -385,3 +385,13 @@ def test_output_is_utf8_where_the_locale_cannot_encode_the_text(tiny_lm):
                           check=False)
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
     assert proc.stdout.decode("utf-8").startswith("café 日本")
+
+
+def test_train_without_a_corpus_reads_corpora_in_the_current_folder_first(cli, corpus, tmp_path):
+    (tmp_path / "corpora").mkdir()
+    own = "Ωmega is a letter the shipped corpus lacks.\n" * 20 + corpus.read_text(encoding="utf-8")
+    (tmp_path / "corpora" / "tales.txt").write_text(own, encoding="utf-8")
+    trained = cli("train", *TINY, "--max-steps", "2", "--out", "own")
+    assert trained.code == 0, trained.err
+    assert "Ω" in (tmp_path / "own" / "tokenizer.json").read_text(encoding="utf-8")  # ./corpora/tales.txt was read
+    assert "Ω" not in (ROOT / "corpora" / "tales.txt").read_text(encoding="utf-8")

@@ -228,7 +228,7 @@ def _spec(level: str, vocab_size: int | None, lowercase: bool, min_freq: int, wo
 
 
 def _default_corpus(task: str) -> Path:
-    for base in (PACKAGE_ROOT, Path.cwd()):
+    for base in (Path.cwd(), PACKAGE_ROOT):  # ./corpora first, as any relative path; then the checkout's
         if (base / DEFAULT_CORPORA[task]).exists():
             return base / DEFAULT_CORPORA[task]
     raise usage_error("no CORPUS given and the shipped corpus was not found", "pass a corpus path")
