@@ -169,8 +169,9 @@ def test_all_scores_rows_have_the_same_keys_and_precision(cli, clf, tmp_path):
     assert rows[1]["scores"] == {"farm": None, "sea": None} and set(rows[0]["scores"]) == {"farm", "sea"}
     table = list(csv.reader(io.StringIO(cli("classify", clf, "cow barn", "  ", "--format", "csv",
                                             "--all-scores").out)))
-    assert table[0] == ["text", "label", "confidence", "score_farm", "score_sea"]
-    assert all(len(cell.split(".")[1]) == 6 for cell in table[1][2:]) and table[2][1:] == ["", "", "", ""]
+    assert table[0] == ["text", "label", "confidence", "score_farm", "score_sea", "note"]
+    assert all(len(cell.split(".")[1]) == 6 for cell in table[1][2:5]) and table[1][5] == ""
+    assert table[2][1:] == ["", "", "", "", "empty"]
     assert_one_line_error(cli("classify", clf, "--file", str(tmp_path)), 1, "is a folder")
     assert_one_line_error(cli("classify", clf, "-", "-"), 2, "given twice")
 
@@ -218,6 +219,7 @@ def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
     (tmp_path / "in.txt").write_text("goat fence\n\nstorm deck\n", encoding="utf-8")
     out = list(csv.DictReader(io.StringIO(cli("classify", clf, "--file", "in.txt", "--format", "csv").out)))
     assert [r["label"] for r in out] == ["farm", "", "sea"] and out[1]["confidence"] == ""
+    assert [r["note"] for r in out] == ["", "empty", ""]
     empty = cli("classify", clf, "--file", "in.txt")
     assert "(empty)" in empty.out and "1 empty" in empty.err
     write_tsv(tmp_path / "in.tsv", [("harvest seed", "x"), ("sail boat", "y")], header=("review", "other"))
@@ -242,9 +244,10 @@ def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
 
 
 def test_long_texts_are_truncated_with_a_note(cli, clf):
-    result = cli("classify", clf, " ".join(["harbour"] * 400), "--format", "json")
-    assert result.code == 0 and "truncated" in result.err
-    assert json.loads(result.out)[0]["label"] == "sea"
+    result = cli("classify", clf, " ".join(["harbour"] * 400), "sail", "--format", "json")
+    assert result.code == 0 and "note: 1 text(s) longer" in result.err
+    rows = json.loads(result.out)
+    assert [r["label"] for r in rows] == ["sea", "sea"] and [r["note"] for r in rows] == ["truncated", None]
 
 
 def test_evaluate_matches_classify(cli, clf, tmp_path):

@@ -136,14 +136,14 @@ def _in_label_order(probs: Any, ckpt: Any, labels: list[str]) -> Any:
 
 
 def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any,
-                    what: str) -> tuple[Any, list[int], int]:
+                    what: str) -> tuple[Any, list[int], set[int]]:
     """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
-    least one token: (probabilities, indexes of those texts, how many of them some run truncated)."""
+    least one token: (probabilities, indexes of those texts, the indexes of those some run truncated)."""
     from lstmtext.data import one_line
 
     encoded = [[c.tokenizer.encode(one_line(t)) if t.strip() else [] for t in texts] for c in ckpts]
     keep = [i for i in range(len(texts)) if all(len(ids[i]) for ids in encoded)]
-    truncated = sum(any(len(ids[i]) > _max_length(c) for c, ids in zip(ckpts, encoded)) for i in keep)
+    truncated = {i for i in keep if any(len(ids[i]) > _max_length(c) for c, ids in zip(ckpts, encoded))}
     if not keep:
         return None, keep, truncated
     seqs = [[ids[i][:_max_length(c)] for i in keep] for c, ids in zip(ckpts, encoded)]
@@ -177,7 +177,8 @@ def classify(
     file: Annotated[Optional[Path], typer.Option("--file", "-f", help="One text per line, or a CSV/TSV/JSON(L)/"
                                                  "parquet file with a text column.")] = None,
     text_column: TextColumn = None,
-    output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
+    output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv: text, label, confidence and "
+                                        "a note (empty: not classified; truncated).")] = "table",
     all_scores: Annotated[bool, typer.Option("--all-scores", help="Add every class's probability.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per inference batch.")] = 64,
     ensemble: Ensemble = None,
@@ -212,11 +213,12 @@ def classify(
             row["scores"] = {name: None for name in labels}
     for k, i in enumerate(keep):
         p = probs[k]
-        rows[i] = {"text": items[i], "label": labels[int(p.argmax())], "confidence": float(p.max()), "note": None}
+        rows[i] = {"text": items[i], "label": labels[int(p.argmax())], "confidence": float(p.max()),
+                   "note": "truncated" if i in truncated else None}
         if all_scores:
             rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
     if truncated:
-        err.print(f"note: {truncated} text(s) longer than a model's --max-length were truncated")
+        err.print(f"note: {len(truncated)} text(s) longer than a model's --max-length were truncated")
     empty = len(items) - len(keep)
     if empty:
         err.print(f"note: {empty} empty text(s) were not classified")
@@ -236,11 +238,12 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
     elif output == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores else []))
+        writer.writerow(["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores else [])
+                        + ["note"])  # as in JSON: empty (not classified), truncated, or nothing
         for row in rows:
             scores = [_six(row["scores"][n]) for n in labels] if all_scores else []
             conf = _six(row["confidence"])
-            writer.writerow([row["text"], row["label"] or "", conf] + scores)
+            writer.writerow([row["text"], row["label"] or "", conf] + scores + [row["note"] or ""])
         sys.stdout.write(buf.getvalue())
     else:
         from rich.markup import escape
