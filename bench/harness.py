@@ -90,7 +90,25 @@ def device_name(device: str) -> str:
     return f"cpu-{platform.machine()}-{model}"[:80].rstrip("-")
 
 
-def results_document(rows: list[Row], device: str, quick: bool, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_average() -> float | None:
+    """The machine's one-minute load average (runnable processes), or None where the system does not tell."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def busy_warning(load_before: float | None, cores: int | None) -> str | None:
+    """A warning where other work kept the CPU busy in the minute before the run started: the medians of a
+    run are robust to a moment's noise, not to load that lasts, so its CPU figures (ratios less) come out low."""
+    if load_before is None or not cores or load_before < 0.5 * cores:
+        return None
+    return (f"warning: the load average was {load_before:g} on {cores} cores before the run started: other work "
+            "was running, so absolute CPU figures are low and ratios less sure; rerun on an idle machine")
+
+
+def results_document(rows: list[Row], device: str, quick: bool, extra: dict[str, Any] | None = None,
+                     load_before: float | None = None) -> dict[str, Any]:
     import torch
 
     return {
@@ -98,7 +116,9 @@ def results_document(rows: list[Row], device: str, quick: bool, extra: dict[str,
         "date": time.strftime("%Y-%m-%d"),
         "quick": quick,
         "versions": {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version()},
-        "machine": {"cpu": cpu_model(), "cpu_threads": torch.get_num_threads()},
+        # the load averages before and after tell a run on a busy machine (whose CPU figures are low) from one alone
+        "machine": {"cpu": cpu_model(), "cpu_threads": torch.get_num_threads(), "cores": os.cpu_count(),
+                    "load_before": load_before, "load_after": load_average()},
         "rows": [r.to_json() for r in rows],
         **(extra or {}),
     }

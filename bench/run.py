@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 import time
@@ -19,7 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.classic import classic_tokens_per_s  # noqa: E402
-from bench.harness import SHARED, Row, median_time, results_document, write_results  # noqa: E402
+from bench.harness import (SHARED, Row, busy_warning, load_average, median_time, results_document,  # noqa: E402
+                           write_results)
 from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
 from lstmtext.data import Prepared, TextBatches  # noqa: E402
 from lstmtext.models import Classifier, LanguageModel  # noqa: E402
@@ -328,6 +330,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="folder for the results JSON (default: bench/results; an existing file is never replaced)")
     args = parser.parse_args()
+    load_before = load_average()  # the minute before: other work, not this run's
     device = torch.device(args.device)
     gpu = device.type == "cuda"
     if not gpu:
@@ -369,9 +372,11 @@ def main() -> None:
     rows.append(Row("generation, 64 samples in one batch", many, "tokens/s", "1 sample", one, 20.0, info))
     for level, mbps in tokenize_mb_per_s(quick).items():
         rows.append(Row(f"tokenize ({level})", mbps, "MB/s", settings={"file_mb": 8 if quick else 100}))
-    doc = results_document(rows, args.device, quick)
+    doc = results_document(rows, args.device, quick, load_before=load_before)
     path = write_results(doc, args.out)
     render(doc, path)
+    if not gpu and (warning := busy_warning(load_before, os.cpu_count())):
+        print(warning, file=sys.stderr)
 
 
 def figure(value: float) -> str:

@@ -1,6 +1,7 @@
 """The benchmark harness's arithmetic and the presets' loading (nothing here is timed)."""
 
 import json
+import os
 import platform
 import re
 
@@ -38,6 +39,7 @@ def test_results_document_schema_and_file(tmp_path):
     # the CPU's model is in the file name, so two machines' figures never overwrite each other
     assert again["machine"]["cpu"] and again["device"].startswith(f"cpu-{platform.machine()}-")
     assert re.fullmatch(r"[A-Za-z0-9_+-]+", again["device"]) and path.name.startswith(again["device"] + "-")
+    assert again["machine"]["cores"] == os.cpu_count() and again["machine"]["load_after"] >= 0
     again["rows"][0]["ratio"] = 2.0
     with pytest.raises(ValueError, match="ratio"):
         validate_document(again)
@@ -266,3 +268,14 @@ def test_flags_that_change_a_presets_shape_take_its_dependent_values_with_them(c
     result = cli("train", "prep", "--preset", "ptb-word", *small[:-1], "--out", "c")
     assert result.code == 0, result.err
     assert "--preset ptb-word tokenizes at level word, but prep is prepared at level char" in result.err
+
+
+def test_a_run_on_a_busy_cpu_says_so():
+    from bench.harness import busy_warning
+
+    assert busy_warning(3.5, 2) == ("warning: the load average was 3.5 on 2 cores before the run started: other "
+                                    "work was running, so absolute CPU figures are low and ratios less sure; rerun "
+                                    "on an idle machine")
+    assert busy_warning(0.4, 2) is None and busy_warning(None, 2) is None
+    doc = results_document([Row("x", 3.0, "tokens/s")], "cpu", quick=True, load_before=3.5)
+    assert doc["machine"]["load_before"] == 3.5
