@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.classic import classic_tokens_per_s  # noqa: E402
 from bench.harness import (SHARED, Row, busy_warning, load_average, median_time, results_document,  # noqa: E402
                            write_results)
+from lstmtext.adaptive import default_cutoffs, frequency_order  # noqa: E402
 from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
 from lstmtext.data import Prepared, TextBatches  # noqa: E402
 from lstmtext.models import Classifier, LanguageModel  # noqa: E402
@@ -35,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHAPES = {"char 3x512": (65, 512, 3, 256, 64), "word 2x650 b20": (10_000, 650, 2, 35, 20),
           "word 2x650 b128": (10_000, 650, 2, 35, 128)}
 QUICK_SHAPES = {"char 2x256": (65, 256, 2, 128, 32), "word 2x200 b20": (10_000, 200, 2, 35, 20)}
+# --adaptive-softmax against the full softmax, on Zipf-distributed words: PTB's vocabulary and WikiText-2's
+ADAPTIVE_SHAPES = {"word 2x650 b20": (10_000, 650, 2, 35, 20), "word 2x650 33k b20": (33_278, 650, 2, 35, 20),
+                   "word 2x650 33k b128": (33_278, 650, 2, 35, 128)}
+QUICK_ADAPTIVE_SHAPES = {"word 2x200 b20": (10_000, 200, 2, 35, 20), "word 2x200 33k b20": (33_278, 200, 2, 35, 20)}
 KERNEL_TARGET_SHAPES = {"char 3x512", "word 2x650 b128"}
 
 
@@ -42,8 +47,10 @@ def sync_for(device: torch.device):
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
 
-def synthetic_prepared(folder: Path, vocab: int, n_tokens: int, seed: int = 0) -> Prepared:
-    """A prepared folder of random token ids (speed does not depend on the text)."""
+def synthetic_prepared(folder: Path, vocab: int, n_tokens: int, seed: int = 0, zipf: bool = False) -> Prepared:
+    """A prepared folder of random token ids (a full softmax's speed does not depend on the text). ``zipf``:
+    drawn as words occur in text, the k-th most frequent with probability proportional to 1/k (the ids in
+    a random order), for an adaptive softmax, whose work depends on how many positions reach each cluster."""
     import json
 
     from lstmtext.tokenizers import WordTokenizer, save_tokenizer
@@ -51,9 +58,12 @@ def synthetic_prepared(folder: Path, vocab: int, n_tokens: int, seed: int = 0) -
     folder.mkdir(parents=True, exist_ok=True)
     tok = WordTokenizer([f"w{i}" for i in range(vocab - 3)])
     rng = np.random.default_rng(seed)
+    if zipf:
+        ids, weights = rng.permutation(np.arange(3, vocab)), 1.0 / np.arange(1, vocab - 2)
     splits = {}
     for split, n in (("train", n_tokens), ("valid", 4096), ("test", 4096)):
-        rng.integers(3, vocab, n, dtype=np.int64).astype(np.uint16).tofile(folder / f"{split}.bin")
+        drawn = ids[rng.choice(vocab - 3, n, p=weights / weights.sum())] if zipf else rng.integers(3, vocab, n)
+        drawn.astype(np.uint16).tofile(folder / f"{split}.bin")
         splits[split] = {"chars": n * 5, "tokens": n, "unk": 0}
     save_tokenizer(tok, folder / "tokenizer.json")
     (folder / "meta.json").write_text(json.dumps({
@@ -64,14 +74,19 @@ def synthetic_prepared(folder: Path, vocab: int, n_tokens: int, seed: int = 0) -
 
 
 def lm_step(prepared: Prepared, shape: tuple, device: torch.device, precision: str = "auto",
-            cuda_graphs: bool = True):
+            cuda_graphs: bool = True, cutoffs: tuple[int, ...] = ()):
     """lstmtext's own training step as a callable, as `lstmtext train` runs it: memmap slicing,
     forward, loss, backward, clipping, AdamW, the schedule's update and the loss kept on the device
-    (all replayed as one CUDA graph on a GPU unless ``cuda_graphs`` is off)."""
+    (all replayed as one CUDA graph on a GPU unless ``cuda_graphs`` is off). ``cutoffs``: with
+    `--adaptive-softmax --cutoffs` these."""
     vocab, hidden, layers, seq, batch = shape
     cfg = TrainConfig(seq_len=seq, batch_size=batch, device=str(device), precision=precision)
-    model = LanguageModel(ModelConfig(vocab_size=prepared.tokenizer.vocab_size, embed_dim=hidden,
-                                      hidden_size=hidden, layers=layers, dropout=0.2)).to(device).train()
+    size = prepared.tokenizer.vocab_size
+    model = LanguageModel(ModelConfig(vocab_size=size, embed_dim=hidden, hidden_size=hidden, layers=layers,
+                                      dropout=0.2, cutoffs=list(cutoffs)))
+    if cutoffs:
+        model.adaptive.set_order(frequency_order(prepared.tokens("train"), size))
+    model = model.to(device).train()
     task = LMTask(prepared, cfg, device)
     dtype = autocast_dtype(precision, device)
     graphed = graph_blocker(cfg.optimizer, device, dtype, "stop", cuda_graphs) is None
@@ -92,11 +107,11 @@ def lm_step(prepared: Prepared, shape: tuple, device: torch.device, precision: s
 
 
 def lm_step_throughput(prepared: Prepared, shape: tuple, device: torch.device, steps: int,
-                       precision: str = "auto", cuda_graphs: bool = True) -> float:
+                       precision: str = "auto", cuda_graphs: bool = True, cutoffs: tuple[int, ...] = ()) -> float:
     """Tokens/s of lstmtext's own training step (past the CUDA graph's warm-up and capture)."""
     batch, seq = shape[4], shape[3]
-    return batch * seq / median_time(lm_step(prepared, shape, device, precision, cuda_graphs), warmup=WARMUP + 2,
-                                     reps=steps, sync=sync_for(device))
+    step = lm_step(prepared, shape, device, precision, cuda_graphs, cutoffs)
+    return batch * seq / median_time(step, warmup=WARMUP + 2, reps=steps, sync=sync_for(device))
 
 
 def kernel_throughput(shape: tuple, device: torch.device, steps: int, precision: str = "auto",
@@ -357,6 +372,15 @@ def main() -> None:
                             kernel, 0.85 if gpu and name in KERNEL_TARGET_SHAPES else None, settings))
             rows.append(Row(f"train step vs classic recipe ({name})", full, "tokens/s",
                             "fp32, per-step .item(), plain SGD", classic, 1.5 if gpu else 1.0, settings))
+        for name, shape in (QUICK_ADAPTIVE_SHAPES if quick else ADAPTIVE_SHAPES).items():
+            prepared = synthetic_prepared(Path(tmp) / f"zipf_{shape[0]}", shape[0], 400_000, zipf=True)
+            adaptive = lm_step_throughput(prepared, shape, device, steps, cutoffs=default_cutoffs(shape[0]))
+            full = lm_step_throughput(prepared, shape, device, steps)
+            settings = {"vocab": shape[0], "hidden": shape[1], "layers": shape[2], "seq_len": shape[3],
+                        "batch": shape[4], "cutoffs": default_cutoffs(shape[0]), "tokens": "Zipf",
+                        "precision": precision_name(autocast_dtype("auto", device)), "cuda_graph": gpu}
+            rows.append(Row(f"train step, adaptive softmax ({name})", adaptive, "tokens/s", "full softmax", full,
+                            None, settings))
     # The issue's figure is on SST-2's training set (GLUE's phrases and sentences); whole sentences alone
     # (sst2/sentences) are longer and vary less, so bucketing saves less there: measured too, without a target.
     for name, source, target in (("SST-2 train", SHARED / "sst2", 2.0 if gpu else 1.5),

@@ -72,6 +72,7 @@ class ModelConfig:
     layer_dropout: float | None = None  # between stacked LSTM layers; None: the same as dropout
     last_layer_size: int = 0  # lm: units of the last LSTM layer; 0: hidden_size (AWD-LSTM: the embedding's size)
     reverse: bool = False  # lm: reads text right to left, predicting each token from those after it
+    cutoffs: list[int] = field(default_factory=list)  # lm: an adaptive softmax's cluster bounds; none: a full softmax
 
     @property
     def top_size(self) -> int:
@@ -231,10 +232,42 @@ def validate_model(cfg: ModelConfig) -> None:
                         ("--weight-drop", cfg.weight_drop), ("--layer-dropout", cfg.between_layers)):
         if not 0.0 <= value < 1.0:
             raise usage_error(f"{flag} must be in [0, 1), got {value}")
+    if cfg.cutoffs:
+        if cfg.task != "lm":
+            raise usage_error("--adaptive-softmax is for --task lm", "a classifier's output layer is small")
+        wrong = cutoffs_problem(cfg.cutoffs, cfg.vocab_size or None)
+        if wrong:
+            raise usage_error(f"--cutoffs {','.join(map(str, cfg.cutoffs))}: {wrong}",
+                              "give increasing token counts, e.g. --cutoffs 2000,10000")
     if cfg.task != "lm":
         for flag, on in (("--variational-dropout", cfg.variational), ("--weight-drop", cfg.weight_drop > 0)):
             if on:
                 raise usage_error(f"{flag} is for --task lm", "drop it, or use --dropout for a classifier")
+
+
+def cutoffs_problem(cutoffs: Any, vocab_size: int | None) -> str | None:
+    """What is wrong with an adaptive softmax's cluster bounds (None if nothing): they must be whole
+    numbers, increasing, from 1 up, and below the vocabulary's size where that is known."""
+    if not isinstance(cutoffs, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in cutoffs):
+        return "not a list of whole numbers"
+    if any(c < 1 for c in cutoffs) or any(b <= a for a, b in zip(cutoffs, cutoffs[1:])):
+        return "each must be at least 1 and above the one before"
+    if vocab_size is not None and cutoffs and cutoffs[-1] >= vocab_size:
+        return f"the last must be below the vocabulary's {vocab_size:,} tokens, so that every cluster holds some"
+    return None
+
+
+def parse_cutoffs(spec: str) -> list[int]:
+    """--cutoffs '2000,10000' as numbers (validated with the vocabulary's size later)."""
+    try:
+        cutoffs = [int(part.replace("_", "")) for part in spec.split(",")]
+    except ValueError:
+        raise usage_error(f"--cutoffs {spec!r} is not a comma-separated list of whole numbers",
+                          "e.g. --cutoffs 2000,10000") from None
+    wrong = cutoffs_problem(cutoffs, None)
+    if wrong:
+        raise usage_error(f"--cutoffs {spec}: {wrong}", "e.g. --cutoffs 2000,10000")
+    return cutoffs
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

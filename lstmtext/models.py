@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import _VF, nn
 
+from lstmtext.adaptive import AdaptiveSoftmax
 from lstmtext.config import ModelConfig, pooled_parts
 
 State = tuple[torch.Tensor, torch.Tensor]
@@ -86,16 +87,19 @@ class LanguageModel(nn.Module):
         self.proj = nn.Linear(out_dim, cfg.embed_dim) if cfg.tie_weights and out_dim != cfg.embed_dim else None
         if cfg.tie_weights:
             out_dim = cfg.embed_dim
-            self.decoder = None
+        self.decoder = None
+        self.adaptive = AdaptiveSoftmax(out_dim, cfg.vocab_size, cfg.cutoffs, cfg.tie_weights) if cfg.cutoffs else None
+        if cfg.tie_weights and not cfg.cutoffs:
             self.decoder_bias = nn.Parameter(torch.zeros(cfg.vocab_size))
-        else:
+        elif not cfg.cutoffs:
             self.decoder = nn.Linear(out_dim, cfg.vocab_size)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
 
     def forward(self, x: torch.Tensor, state: State | None = None,
                 last_only: bool = False) -> tuple[torch.Tensor, State]:
         """Logits for every position, or (``last_only``) for the final one: a long prompt then never
-        materialises [length x vocabulary] logits."""
+        materialises [length x vocabulary] logits. With an adaptive softmax they are log-probabilities
+        (logits up to a constant per position, so sampling treats them alike)."""
         logits, state, _, _ = self.outputs(x, state, last_only)
         return logits, state
 
@@ -111,10 +115,22 @@ class LanguageModel(nn.Module):
             out = self.proj(out)
         if not decode:
             return out, state, raw, dropped
+        if self.adaptive is not None:
+            return self.adaptive.log_prob(out, self.embedding.weight), state, raw, dropped
         return decoder_logits(out, *self.decoder_weights()), state, raw, dropped
 
+    def loss(self, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """The next-token cross-entropy (float32) of the decoder's input ``out`` (``outputs(decode=False)``)
+        against targets ``y``: through the adaptive softmax, which off the CPU scores every cluster at
+        every position, or the full decoder."""
+        if self.adaptive is not None:
+            nll = self.adaptive.nll(out, y, self.embedding.weight, dense=out.device.type != "cpu")
+            return nll.sum() if reduction == "sum" else nll.mean()
+        logits = decoder_logits(out, *self.decoder_weights())
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction=reduction)
+
     def decoder_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The output layer's weight and bias (the embedding matrix, when tied)."""
+        """The full decoder's weight and bias (the embedding matrix, when tied)."""
         if self.decoder is None:
             return self.embedding.weight, self.decoder_bias
         return self.decoder.weight, self.decoder.bias

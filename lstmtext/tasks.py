@@ -49,8 +49,8 @@ def lm_eval(model: torch.nn.Module, tokens: np.ndarray, batch_size: int, seq_len
     for i in range(len(batches)):
         x, y = (to_device(a, device) for a in batches.get(i))
         with amp:
-            logits, state = model(x, state)
-        total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+            out, state, _, _ = model.outputs(x, state, decode=False)
+            total += model.loss(out, y, reduction="sum")
         count += y.numel()
         if done is not None:
             done(y.numel())
@@ -64,11 +64,10 @@ def lm_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any
     activation regularisers where asked: ``--ar`` times the mean square of the last layer's
     dropped-out outputs, and ``--tar`` times the mean square of their change from step to step.
     ``head`` (``--compile``) computes the decoder and the cross-entropy as one compiled function."""
-    with amp:  # logits, or with ``head`` the decoder's input
-        out, state, raw, dropped = model.outputs(x, state, decode=head is None)
-    if head is None:
-        loss = F.cross_entropy(out.float().reshape(-1, out.shape[-1]), y.reshape(-1))
-    else:
+    with amp:
+        out, state, raw, dropped = model.outputs(x, state, decode=False)
+        loss = model.loss(out, y) if head is None else None
+    if head is not None:
         loss = head(out, *model.decoder_weights(), y)
     if cfg.ar:
         loss = loss + cfg.ar * dropped.float().pow(2).mean()

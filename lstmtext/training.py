@@ -22,6 +22,7 @@ import torch
 from torch.optim.sgd import sgd
 
 from lstmtext import __version__
+from lstmtext.adaptive import frequency_order
 from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, WEIGHTS, append_jsonl,
                                  atomic_write_json, save_weights)
 from lstmtext.config import ModelConfig, TrainConfig, check_device, check_precision, parse_save_every, to_dict
@@ -502,6 +503,9 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     seed_everything(train_cfg.seed)
     task = make_task(model_cfg.task, prepared, train_cfg, device, model_cfg.reverse)
     model = build_model(model_cfg)
+    if model_cfg.cutoffs and not resume:  # the clusters hold the tokens by their frequency in training (a language
+        # model started from another keeps that one's order with its weights: init_from_lm copies it)
+        model.adaptive.set_order(frequency_order(prepared.tokens("train"), model_cfg.vocab_size))
     transferred = init_from_lm(model, init_from, init_backward, grow=pretrained_vocab > 0) \
         if init_from is not None and not resume else 0
     if init_backward is not None:

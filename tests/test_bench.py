@@ -5,6 +5,7 @@ import os
 import platform
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -58,6 +59,10 @@ def test_benchmarks_run_on_tiny_shapes(tmp_path):
     for figure in (lm_step_throughput(prepared, shape, device, 2), kernel_throughput(shape, device, 2),
                    classic_tokens_per_s(prepared, shape, device, 2)):
         assert figure > 0
+    words = synthetic_prepared(tmp_path / "z", 50, 5000, zipf=True)
+    counts = np.bincount(words.tokens("train"), minlength=50)
+    assert counts[:3].sum() == 0 and counts.max() > 20 * np.median(counts[3:])  # words as text has them: a few common
+    assert lm_step_throughput(words, shape, device, 2, cutoffs=(10, 30)) > 0
 
 
 def test_generation_benchmark_reports_its_decode_mode():

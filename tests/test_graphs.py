@@ -68,7 +68,8 @@ def run(tmp_path, name, device="cpu", buffered=False, monkeypatch=None, steps=40
 @pytest.mark.parametrize("settings", [dict(), dict(optimizer="sgd", lr=2.0, schedule="plateau", eval_every=10),
                                       dict(ar=2.0, tar=1.0), dict(awd=dict(last_layer_size=24, variational=True,
                                                                            weight_drop=0.2), dropout=0.1),
-                                      dict(compile=True), dict(shift_windows=True), dict(ema=0.9)])
+                                      dict(compile=True), dict(shift_windows=True), dict(ema=0.9),
+                                      dict(awd=dict(cutoffs=[10, 30]))])
 def test_buffered_step_trains_as_the_plain_step(tmp_path, monkeypatch, settings):
     """Same seed, same batches (across an epoch boundary, where the carried state restarts), same
     schedule: the buffered step's weights and validation losses match the plain step's."""
@@ -93,10 +94,11 @@ def test_learning_rate_tensor_follows_the_schedule_and_saves_as_a_number(tmp_pat
 
 
 @cuda
-def test_cuda_graph_trains_as_the_eager_step(tmp_path):
+@pytest.mark.parametrize("awd", [None, dict(cutoffs=[10, 30])])  # the full softmax, and an adaptive one (dense)
+def test_cuda_graph_trains_as_the_eager_step(tmp_path, awd):
     eager, eager_losses, eager_weights = run(tmp_path, "eager", device="cuda", cuda_graphs=False, steps=50,
-                                             batch_size=128)
-    graph, losses, weights = run(tmp_path, "graph", device="cuda", steps=50, batch_size=128)
+                                             batch_size=128, awd=awd)
+    graph, losses, weights = run(tmp_path, "graph", device="cuda", steps=50, batch_size=128, awd=awd)
     assert graph["step_mode"] == "cuda graph" and eager["step_mode"] == "eager (--no-cuda-graphs)"
     np.testing.assert_allclose(losses, eager_losses, rtol=2e-3)
     for key, value in eager_weights.items():

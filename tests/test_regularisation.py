@@ -302,6 +302,7 @@ def test_only_the_lm_only_options_are_refused_for_a_classifier(cli, tmp_path):
     cases = [(["--task", "classify", "--seq-len", "64"], "--seq-len is for --task lm"),
              (["--task", "classify", "--no-tie-weights"], "--tie-weights is for --task lm"),
              (["--task", "classify", "--variational-dropout"], "--variational-dropout is for --task lm"),
+             (["--task", "classify", "--adaptive-softmax"], "--adaptive-softmax is for --task lm"),
              (["--pooling", "mean"], "--pooling is for --task classify"),
              (["--no-bidirectional"], "--bidirectional is for --task classify"),
              (["--max-length", "9"], "--max-length is for --task classify"),

@@ -27,7 +27,8 @@ class StopAt(TrainEvents):
 def setups(tmp_path, task):
     ema = "-ema" in task  # the moving average, kept in the optimizer state, across the stop
     distill = "-distill" in task  # the teachers' targets, read back from the run folder on resume
-    task = task.replace("-ema", "").replace("-distill", "")
+    adaptive = "-adaptive" in task  # an adaptive softmax, its token order saved with the weights
+    task = task.replace("-ema", "").replace("-distill", "").replace("-adaptive", "")
     if task.startswith("lm-shifted"):  # 30 steps an epoch: the stop is in the first, the second draws its offset
         ensure_prepared(open_corpus(TALES), TokenizerSpec(level="char"), tmp_path / "prep")
         prepared = Prepared.open(tmp_path / "prep")
@@ -68,6 +69,8 @@ def setups(tmp_path, task):
                           device="cpu", seed=11, freeze_epochs=0)
     if ema:
         cfg = dataclasses.replace(cfg, ema=0.9)
+    if adaptive:
+        model = dataclasses.replace(model, cutoffs=[300, 1500])
     if distill:
         teacher = tmp_path / "teacher"
         teacher.mkdir()
@@ -78,7 +81,8 @@ def setups(tmp_path, task):
 
 @pytest.mark.parametrize("task", ["lm", "lm-buffered", "lm-awd", "lm-awd-buffered", "lm-shifted",
                                   "lm-shifted-buffered", "lm-reversed-buffered", "classify", "classify-buffered",
-                                  "lm-ema-buffered", "classify-ema", "classify-distill-buffered"])
+                                  "lm-ema-buffered", "classify-ema", "classify-distill-buffered",
+                                  "lm-awd-adaptive-buffered"])
 def test_stop_and_resume_is_bit_identical(tmp_path, monkeypatch, task):
     prepared, model_cfg, cfg = setups(tmp_path, task)
     if task.endswith("-buffered"):  # the CUDA-graph step's buffers, capturable optimizer and tensor lr, run eagerly

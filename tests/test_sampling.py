@@ -125,3 +125,19 @@ def test_decoding_in_a_cuda_graph_draws_what_the_eager_steps_draw(lm, kw):
     b = sample(model, tok, "The ", settings, torch.device("cuda"), cuda_graph=False, report=eager)
     assert graphed["decode"] == "cuda graph" and eager["decode"] == "eager"
     assert a == b
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_an_adaptive_softmax_decodes_in_a_cuda_graph_as_eagerly(lm):
+    import dataclasses
+
+    from lstmtext.models import LanguageModel
+
+    model, tok = lm
+    torch.manual_seed(0)
+    model = LanguageModel(dataclasses.replace(model.cfg, cutoffs=[10, 30])).cuda()
+    settings = SampleSettings(length=120, seed=5, temperature=0.9, num_samples=4)
+    graphed = {}
+    a = sample(model, tok, "The ", settings, torch.device("cuda"), report=graphed)
+    assert graphed["decode"] == "cuda graph"
+    assert a == sample(model, tok, "The ", settings, torch.device("cuda"), cuda_graph=False)

@@ -504,6 +504,8 @@ def info(
         **({"last_layer_size": model["last_layer_size"]} if model.get("last_layer_size") else {}),
         "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
         **({"reads": "right to left (--reverse)"} if model.get("reverse") else {}),
+        **({"output_layer": "adaptive softmax, clusters from ranks " + ", ".join(f"{c:,}" for c in model["cutoffs"])
+            + (" (shortlist tied)" if model.get("tie_weights", True) else "")} if model.get("cutoffs") else {}),
         **{k: config[k] for k in ("init_from", "init_backward_from") if config.get(k)},
         **({"extend_vocab": f"{config['extend_vocab']['pretrained']:,} pretrained tokens + "
                             f"{config['extend_vocab']['added']:,} added"} if config.get("extend_vocab") else {}),

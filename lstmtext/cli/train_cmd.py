@@ -16,7 +16,8 @@ from lstmtext.cli import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, L
                           TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
                           _data_table, _default_corpus, _locks, _prepare, _spec, _stale, app, flag_name, handle_errors,
                           refuse_unless, typed, warn)
-from lstmtext.config import ModelConfig, TrainConfig, parse_duration, parse_save_every, validate_model
+from lstmtext.config import (ModelConfig, TrainConfig, cutoffs_problem, parse_cutoffs, parse_duration,
+                             parse_save_every, validate_model)
 from lstmtext.errors import UserError, usage_error
 
 # Defaults that differ by task; a flag left unset takes its task's value.
@@ -196,6 +197,14 @@ def train(
     reverse: Annotated[bool, typer.Option("--reverse", help="lm: read the text right to left, predicting each "
                                           "token from those after it: a backward model, which "
                                           "--init-backward-from takes.")] = False,
+    adaptive_softmax: Annotated[bool, typer.Option("--adaptive-softmax", help="lm: Grave et al.'s adaptive "
+                                                   "softmax for a large vocabulary: frequent tokens get a full "
+                                                   "softmax, rare ones clusters behind narrower projections "
+                                                   "(3-12x less time in the output layer for 10k-33k words).")
+                                ] = False,
+    cutoffs: Annotated[Optional[str], typer.Option("--cutoffs", help="With --adaptive-softmax: the frequency ranks "
+                                                   "where the head and each cluster end (default 2000,10000,50000,"
+                                                   "... below the vocabulary's size).", show_default=False)] = None,
     pooling: Annotated[str, typer.Option("--pooling", help="classify: concat (the last state, max and mean side "
                                          "by side, as ULMFiT; measured best), mean, last, max or attention."
                                          )] = "concat",
@@ -331,8 +340,13 @@ def train(
         return
     _check_task(task)
     d = TASK_DEFAULTS[task]
+    if cutoffs is not None and not adaptive_softmax:
+        raise usage_error("--cutoffs sets where an adaptive softmax's clusters end, and this model has a full "
+                          "softmax", "add --adaptive-softmax, or drop --cutoffs")
+    asked_cutoffs = parse_cutoffs(cutoffs) if cutoffs is not None else None
     lm_model = _lm_config(init_from, "--init-from")["model"] if init_from is not None else None
-    lm_dims = _lm_dims(lm_model, init_from, task, embed_dim, hidden_size, layers, last_layer_size)
+    lm_dims = _lm_dims(lm_model, init_from, task, embed_dim, hidden_size, layers, last_layer_size,
+                       (asked_cutoffs or "default") if adaptive_softmax else None)
     lm_tokenizer = _lm_tokenizer(init_from) if init_from is not None else None
     _check_backward(init_backward_from, init_from, lm_model, lm_tokenizer, task, bidirectional)
     hidden = lm_dims.get("hidden_size", hidden_size if hidden_size is not None else d["hidden_size"])
@@ -358,7 +372,8 @@ def train(
         bidirectional=False if task != "classify" else (init_from is None or init_backward_from is not None)
         if bidirectional is None else bidirectional, pooling=pooling, variational=variational,
         embed_dropout=embed_dropout, weight_drop=weight_drop, layer_dropout=layer_dropout,
-        last_layer_size=lm_dims.get("last_layer_size", last_layer_size), reverse=reverse)
+        last_layer_size=lm_dims.get("last_layer_size", last_layer_size), reverse=reverse,
+        cutoffs=lm_dims.get("cutoffs", asked_cutoffs or []))
     _refuse_other_task_flags(ctx, task)
     validate_model(model_cfg)
     if task == "lm" and freeze_epochs:
@@ -388,6 +403,13 @@ def train(
         raise usage_error("--ar and --tar are for --task lm", "drop them for a classifier")
     if task != "lm" and compile_head:
         raise usage_error("--compile is for --task lm", "drop it for a classifier")
+    if compile_head and (adaptive_softmax or model_cfg.cutoffs):
+        raise usage_error("--compile compiles the full softmax, and this model has an adaptive one, whose clusters "
+                          "change size from batch to batch", "drop --compile")
+    if extend_vocab and task == "lm" and model_cfg.cutoffs:
+        raise usage_error(f"--extend-vocab cannot grow the adaptive softmax of {init_from}: its clusters are laid "
+                          "out by the frequencies of its own vocabulary", "drop --extend-vocab, or pretrain the "
+                          "language model with this corpus's words")
     if task != "lm" and shift_windows:
         raise usage_error("--shift-windows is for --task lm", "drop it for a classifier")
     refuse_unless(ctx, {name: (bool(distill_from), "needs --distill-from (the classifiers to learn from)")
@@ -441,6 +463,19 @@ def train(
     check_teachers_fit(distill_from or [], teachers, prepared.labels, prepared.tokenizer, str(prepared_path))
     model_cfg.vocab_size = prepared.tokenizer.vocab_size
     model_cfg.num_classes = len(prepared.labels)
+    if adaptive_softmax and not model_cfg.cutoffs:
+        from lstmtext.adaptive import DEFAULT_CUTOFFS, default_cutoffs
+
+        model_cfg.cutoffs = default_cutoffs(model_cfg.vocab_size)
+        if not model_cfg.cutoffs:
+            raise usage_error(f"--adaptive-softmax: the vocabulary has {model_cfg.vocab_size:,} tokens, no more than "
+                              f"the {DEFAULT_CUTOFFS[0]:,} its head holds by default, so there is nothing to split",
+                              "drop --adaptive-softmax (a softmax this small is cheap), or give --cutoffs below "
+                              f"{model_cfg.vocab_size:,}")
+    wrong = cutoffs_problem(model_cfg.cutoffs, model_cfg.vocab_size)
+    if wrong:
+        raise usage_error(f"--cutoffs {','.join(map(str, model_cfg.cutoffs))}: {wrong}",
+                          f"give cutoffs below {model_cfg.vocab_size:,}, or leave --cutoffs out")
     run_dir, clear_old, made = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
     if distill_from and not quiet:
         texts = int(prepared.meta["splits"]["train"]["texts"])
@@ -461,7 +496,8 @@ HELP_PANELS = {
     "Data": ("level", "vocab_size", "lowercase", "min_freq", "word_split", "text_column", "label_column", "encoding",
              "valid_fraction", "test_fraction", "split_seed"),
     "Model": ("embed_dim", "hidden_size", "layers", "last_layer_size", "dropout", "layer_dropout", "variational",
-              "embed_dropout", "weight_drop", "tie_weights", "bidirectional", "reverse", "pooling", "max_length"),
+              "embed_dropout", "weight_drop", "tie_weights", "adaptive_softmax", "cutoffs", "bidirectional", "reverse",
+              "pooling", "max_length"),
     "Optimisation": ("seq_len", "shift_windows", "batch_size", "lr", "optimizer", "weight_decay", "clip", "ar", "tar",
                      "schedule", "warmup_steps", "class_weights", "adversarial", "ema", "patience"),
     "Starting from a language model": ("init_from", "init_backward_from", "extend_vocab", "freeze_embedding",
@@ -525,6 +561,8 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
         values.pop("word_split", None)
     if "layers" in given and ctx.params["layers"] is not None and ctx.params["layers"] < 2:
         values.pop("last_layer_size", None)
+    if "adaptive_softmax" in given:  # --compile compiles the full softmax the adaptive one replaces
+        values.pop("compile_head", None)
     from lstmtext.data import is_prepared
 
     corpus = Path(ctx.params["corpus"])
@@ -553,7 +591,7 @@ TASK_ONLY = {
                  "split_seed", "freeze_epochs", "pretrained_lr", "init_backward_from", "distill_from",
                  "distill_weight", "distill_temperature"),
     "lm": ("seq_len", "shift_windows", "tie_weights", "last_layer_size", "reverse", "variational", "weight_drop",
-           "ar", "tar", "compile_head"),
+           "ar", "tar", "compile_head", "adaptive_softmax", "cutoffs"),
 }
 
 
@@ -716,9 +754,11 @@ class _stop_on_signals:
 
 
 def _lm_dims(model: dict[str, Any] | None, init_from: Path | None, task: str, embed_dim: int | None,
-             hidden_size: int | None, layers: int | None, last_layer_size: int = 0) -> dict[str, Any]:
-    """With --init-from (its ``model`` settings), the new model takes the language model's sizes;
-    conflicting flags are refused."""
+             hidden_size: int | None, layers: int | None, last_layer_size: int = 0,
+             cutoffs: list[int] | str | None = None) -> dict[str, Any]:
+    """With --init-from (its ``model`` settings), the new model takes the language model's sizes (and a
+    language model its softmax); conflicting flags are refused. ``cutoffs``: those asked for with
+    --adaptive-softmax ('default' where --cutoffs was not given)."""
     if model is None:
         return {}
     if task == "classify" and model.get("last_layer_size"):
@@ -734,6 +774,14 @@ def _lm_dims(model: dict[str, Any] | None, init_from: Path | None, task: str, em
         dims["last_layer_size"] = int(model.get("last_layer_size") or 0)
         dims["tie_weights"] = bool(model.get("tie_weights", True))
         given.append(("--last-layer-size", "last_layer_size", last_layer_size or None))
+        dims["cutoffs"] = list(model.get("cutoffs") or [])
+        if cutoffs is not None and not dims["cutoffs"]:
+            raise usage_error(f"--adaptive-softmax conflicts with {init_from}, which has a full softmax",
+                              "drop it: the new model takes the language model's output layer")
+        if isinstance(cutoffs, list) and cutoffs != dims["cutoffs"]:
+            raise usage_error(f"--cutoffs {','.join(map(str, cutoffs))} conflicts with {init_from}, which has "
+                              f"{','.join(map(str, dims['cutoffs']))}", "drop --cutoffs: the new model takes the "
+                              "language model's output layer")
     for flag, key, value in given:
         if value is not None and value != dims[key]:
             raise usage_error(f"{flag} {value} conflicts with {init_from}, which has {dims[key]}",
