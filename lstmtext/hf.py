@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmtext.corpus import (LABEL_COLUMNS, SPLITS, TEXT_COLUMNS, Corpus, ReadReport, SPLIT_WORDS, container_kind,
-                             pick_column, refuse_one_column, stratified_picks)
+from lstmtext.corpus import SPLIT_WORDS, SPLITS, Corpus, stratified_picks
 from lstmtext.errors import UserError
+from lstmtext.tables import LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, container_kind, pick_column, refuse_one_column
 
 
 @dataclass

@@ -26,9 +26,9 @@ def test_single_file_tail_hold_out_is_deterministic_and_line_aligned(tmp_path):
 
 @pytest.mark.parametrize("chunk", [1 << 20, 5, 7])  # small chunks put a '\r' at the end of one, its '\n' in the next
 def test_windows_line_ends_read_as_newlines(tmp_path, monkeypatch, chunk):
-    from lstmtext import corpus as corpus_module
+    from lstmtext import textfiles
 
-    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(textfiles, "CHUNK_BYTES", chunk)
     text = SMALL_TEXT * 30
     (tmp_path / "unix.txt").write_bytes(text.encode("utf-8"))
     (tmp_path / "windows.txt").write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
@@ -39,13 +39,13 @@ def test_windows_line_ends_read_as_newlines(tmp_path, monkeypatch, chunk):
 
 
 def test_a_line_longer_than_the_carry_is_cut_after_a_space_never_inside_a_word(tmp_path, monkeypatch):
-    from lstmtext import corpus as corpus_module
+    from lstmtext import textfiles
 
-    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 64)
-    monkeypatch.setattr(corpus_module, "_MAX_CARRY", 100)
+    monkeypatch.setattr(textfiles, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(textfiles, "_MAX_CARRY", 100)
     text = " ".join(f"word{i:04d}" for i in range(2000)) + "\n"  # one 18 kB line
     (tmp_path / "long.txt").write_text(text, encoding="utf-8")
-    chunks = list(corpus_module._read_range(tmp_path / "long.txt", 0, len(text), "utf-8"))
+    chunks = list(textfiles._read_range(tmp_path / "long.txt", 0, len(text), "utf-8"))
     assert "".join(chunks) == text and len(chunks) > 50
     assert all(chunk.endswith(" ") for chunk in chunks[:-1])
 

@@ -1,0 +1,315 @@
+"""Tables: CSV, TSV (and how it quotes), JSON Lines, JSON arrays and parquet read row by row; their columns, and
+which of them holds the text and the label.
+
+Bad rows are skipped and recorded in a ReadReport; nothing here picks splits or tokenizes.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import itertools
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lstmtext.errors import UserError, usage_error
+from lstmtext.textfiles import _ascii_compatible, locate_decode_error, text_encoding
+
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+                  ".parquet": "parquet"}
+TEXT_COLUMNS = ("text", "sentence", "review", "content", "body", "document", "comment", "tweet",
+                "question", "passage", "line", "utterance")
+LABEL_COLUMNS = ("label", "labels", "sentiment", "polarity", "class", "category", "target", "rating", "stars")
+
+
+@dataclass
+class ReadReport:
+    """Records a reader skipped, with file, line number and reason (counts read are in meta.json)."""
+
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, reason)
+    _seen: set[tuple[str, int]] = field(default_factory=set, repr=False)
+
+    def skip(self, path: str, line: int, reason: str) -> None:
+        """Record a skipped record once, however many times the source is read."""
+        if (path, line) not in self._seen:
+            self._seen.add((path, line))
+            self.skipped.append((path, line, reason))
+
+
+def _tsv_quoting(path: Path, encoding: str) -> int:
+    try:
+        stat = path.stat()
+    except OSError:
+        return csv.QUOTE_NONE
+    return _tsv_quoting_of(path, stat.st_size, stat.st_mtime_ns, encoding)
+
+
+@functools.lru_cache(maxsize=64)
+def _tsv_quoting_of(path: Path, size: int, mtime: int, encoding: str) -> int:
+    """How a TSV file quotes: most write text as it is (GLUE's SST-2: a quote is a character), while Python's csv
+    module and pandas wrap a field holding a tab, a line break or a quote in quotes, doubling those inside. Quoted
+    when the first 256 KiB read that way give more rows the header's number of fields, or as many and a field
+    wrapped with doubled quotes inside (she said ""wow"", in quotes); else as it is."""
+    import io
+
+    try:
+        with path.open("r", encoding=text_encoding(encoding), errors="replace", newline="") as fh:
+            sample = fh.read(1 << 18)
+    except OSError:
+        return csv.QUOTE_NONE
+    if '"' not in sample:
+        return csv.QUOTE_NONE
+    if len(sample) == 1 << 18:
+        sample = sample[:sample.rfind("\n") + 1] or sample
+
+    def misfits(quoting: int) -> int:
+        rows = [r for r in csv.reader(io.StringIO(sample), delimiter="\t", quoting=quoting) if r and r != [""]]
+        return sum(len(r) != len(rows[0]) for r in rows[1:-1]) if rows else 0  # the last may be cut
+
+    plain, quoted = misfits(csv.QUOTE_NONE), misfits(csv.QUOTE_MINIMAL)
+    if quoted < plain:
+        return csv.QUOTE_MINIMAL
+    doubled = re.compile(r'(?:^|\t)"(?:[^"\t\n]|"")*""(?:[^"\t\n]|"")*"(?=\t|\r?$)', re.M)
+    return csv.QUOTE_MINIMAL if quoted == plain and doubled.search(sample) else csv.QUOTE_NONE
+
+
+def container_kind(value: Any) -> str | None:
+    """'a list' or 'an object' for a field that holds one (JSON, parquet, datasets), else None: one text or label,
+    which is what a record gives each column."""
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else None
+
+
+_RUNAWAY_LINES = 20  # a CSV record this many lines long with the wrong number of fields: an unclosed quote
+
+
+def _fields(n: int) -> str:
+    return f"{n} field" + ("" if n == 1 else "s")
+
+
+def _table_format(path: Path) -> str | None:
+    return TABLE_SUFFIXES.get(path.suffix.lower())
+
+
+def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a table as (line number, row dict). Bad rows are skipped and reported."""
+    name = str(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as err:  # pyarrow raises several types for a broken file
+            raise UserError(f"{path}: not a readable parquet file ({err})") from None
+        row = 0
+        for batch in pf.iter_batches(batch_size=4096):
+            for rec in batch.to_pylist():
+                row += 1
+                yield row, rec
+        return
+    try:
+        fh = path.open("r", encoding=text_encoding(encoding), newline="")
+        with fh:
+            if fmt == "jsonl":
+                head = fh.read(4096).lstrip("\ufeff \t\r\n")
+                fh.seek(0)
+                if head.startswith("["):
+                    yield from _json_array(path, fh.read(), report)
+                else:
+                    yield from _json_lines(fh, report, name)
+                return
+            quoting = _tsv_quoting(path, encoding) if fmt == "tsv" else csv.QUOTE_MINIMAL
+            csv.field_size_limit(sys.maxsize)
+            reader = csv.reader(fh, delimiter="\t" if fmt == "tsv" else ",", quoting=quoting)
+            header = next(reader, None)
+            if header is None:
+                return
+            header = [h.strip() for h in header]
+            twice = sorted({h for h in header if header.count(h) > 1 and h})
+            if twice:
+                raise UserError(f"{path}: the header names column {twice[0]!r} more than once",
+                                "rename one of them, so that it is clear which holds what")
+            ends = reader.line_num
+            pending = None  # a record of several lines with the wrong field count: a runaway quote if it is the last
+
+            def runaway(lineno: int, ends: int) -> UserError:
+                return UserError(f"{path} line {lineno}: a quoted field that starts there never closes (the record "
+                                 f"runs on to {'the end of the file' if pending else f'line {ends}'})",
+                                 'close the quote, or write a quote inside a field as two ("")')
+
+            for row in reader:
+                if pending:
+                    report.skip(name, pending[0], pending[1])
+                    pending = None
+                lineno, ends = ends + 1, reader.line_num  # the line the record starts on, and where it ends
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != len(header):
+                    reason = f"has {_fields(len(row))}, the header has {len(header)}"
+                    if ends - lineno >= _RUNAWAY_LINES and fmt == "csv":
+                        raise runaway(lineno, ends)
+                    if ends > lineno and fmt == "csv" and "\n" in row[-1]:
+                        pending = (lineno, reason)
+                        continue
+                    report.skip(name, lineno, reason)
+                    continue
+                yield lineno, dict(zip(header, row))
+            if pending:  # the reader met the end of the file inside the quotes
+                raise runaway(pending[0], ends)
+    except UnicodeDecodeError:
+        raise locate_decode_error(path, encoding) from None
+    except csv.Error as err:
+        raise UserError(f"{path}: malformed {fmt.upper()} ({err})") from None
+
+
+def _json_lines(fh: Any, report: ReadReport, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """JSON Lines: one object per line; a line that is not one is skipped and reported."""
+    for lineno, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            if lineno == 1 and line.strip() == "{":
+                raise UserError(f"{name} holds one JSON object over many lines, not records",
+                                "write JSON Lines (one object per line) or a JSON array of objects") from None
+            report.skip(name, lineno, f"not valid JSON ({err.msg})")
+            continue
+        if not isinstance(rec, dict):
+            report.skip(name, lineno, "not a JSON object")
+            continue
+        yield lineno, rec
+
+
+def _json_array(path: Path, text: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A JSON array of objects (the whole file is read), each item with the line it starts on. An item
+    that is not an object is skipped and reported; broken JSON stops the read, as nothing after it parses."""
+    decoder = json.JSONDecoder()
+    ws = re.compile(r"[\s\ufeff]*")
+    pos = ws.match(text, ws.match(text).end() + 1).end()  # past the "["
+    line, counted = 1, 0
+    while True:
+        if text.startswith("]", pos):
+            return
+        try:
+            item, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg})",
+                            "fix the file, or write it as JSON Lines so a bad record is skipped") from None
+        line += text.count("\n", counted, pos)
+        counted = pos
+        if isinstance(item, dict):
+            yield line, item
+        else:
+            report.skip(str(path), line, "not a JSON object")
+        pos = ws.match(text, end).end()
+        if text.startswith(",", pos):
+            pos = ws.match(text, pos + 1).end()
+        elif not text.startswith("]", pos):
+            line += text.count("\n", counted, pos)
+            raise UserError(f"{path}: not valid JSON at line {line} (expected ',' or ']' after an item)",
+                            "fix the file, or write it as JSON Lines so a bad record is skipped")
+
+
+def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        except Exception as err:
+            raise UserError(f"{path}: not a readable parquet file ({err})") from None
+    if fmt == "jsonl":  # the keys of the first records, in order: the first alone may lack a field
+        keys: dict[str, None] = {}
+        for _, rec in itertools.islice(_iter_table(path, fmt, encoding, ReadReport()), 1000):
+            keys.update(dict.fromkeys(rec))
+        return list(keys)
+    try:
+        if _ascii_compatible(encoding):  # decode the header line alone, not the block around it
+            with path.open("rb") as fh:
+                first = fh.readline().decode(text_encoding(encoding))
+        else:
+            with path.open("r", encoding=encoding, newline="") as fh:
+                first = fh.readline()
+    except UnicodeDecodeError:
+        raise locate_decode_error(path, encoding) from None
+    delim = "\t" if fmt == "tsv" else ","
+    quoting = _tsv_quoting(path, encoding) if fmt == "tsv" else csv.QUOTE_MINIMAL
+    return [c.strip() for c in next(csv.reader([first], delimiter=delim, quoting=quoting), [])]
+
+
+def refuse_one_column(text_col: str, label_col: str | None, where: str) -> None:
+    """A usage error where the text and the label would be read from the same column."""
+    if label_col == text_col:
+        raise usage_error(f"column {text_col!r} of {where} would be both the text and the label",
+                          "pass --text-column and --label-column naming two columns")
+
+
+def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str) -> str:
+    """The column named by the user, else the first common name found (case-insensitive)."""
+    found = ", ".join(columns) if columns else "none"
+    if len(columns) == 1 and (sep := next((c for c in ";|\t," if c in columns[0]), None)):
+        named = {";": "semicolons", "|": "bars", "\t": "tabs", ",": "commas"}[sep]
+        raise UserError(f"{where} has one column, {columns[0]!r}: its fields look separated by {named}",
+                        "save it as CSV with commas (.csv) or with tabs (.tsv)")
+    if wanted is not None:
+        if wanted in columns:
+            return wanted
+        folded = [c for c in columns if c.casefold() == wanted.casefold()]
+        if len(folded) == 1:  # 'Text' for 'text': detection ignores case too
+            return folded[0]
+        raise usage_error(f"{where} has no column {wanted!r} (columns found: {found})",
+                          f"pass --{what}-column with one of them")
+    lower = {c.lower(): c for c in columns}
+    for cand in candidates:
+        if cand in lower:
+            return lower[cand]
+    raise usage_error(f"could not tell which column of {where} holds the {what} (columns found: {found})",
+                      f"pass --{what}-column NAME")
+
+
+@dataclass
+class TableSplit:
+    """One split of rows: some files, optionally a row range (for tail hold-out)."""
+
+    files: list[tuple[Path, str]]
+    text_column: str
+    encoding: str
+    report: ReadReport
+    label_column: str | None = None
+    rows: tuple[int, int] | None = None  # [first, last) row index across the files
+    indices: Any = None  # an explicit sorted array of row indices (stratified hold-out)
+
+    def records(self) -> Iterator[tuple[str, Any, str, int]]:
+        """(text, label, file, line) for each kept row."""
+        index = -1
+        pick = None if self.indices is None else set(int(i) for i in self.indices)
+        for path, fmt in self.files:
+            for lineno, rec in _iter_table(path, fmt, self.encoding, self.report):
+                if self.text_column not in rec:
+                    self.report.skip(str(path), lineno, f"has no {self.text_column!r} field")
+                    continue
+                text = rec[self.text_column]
+                label = rec.get(self.label_column) if self.label_column else None
+                for column, value in ((self.text_column, text), (self.label_column, label)):
+                    if kind := container_kind(value):
+                        raise UserError(f"{path} line {lineno}: the {column!r} field is {kind}, not one value",
+                                        "write one record per text, with the text and its label as plain values "
+                                        "(JSON Lines: one object per line)")
+                index += 1
+                if self.rows is not None and not self.rows[0] <= index < self.rows[1]:
+                    continue
+                if pick is not None and index not in pick:
+                    continue
+                yield ("" if text is None else str(text)), label, str(path), lineno
+
+    def texts(self) -> Iterator[str]:
+        for text, _, _, _ in self.records():
+            yield text.replace("\r\n", "\n").replace("\n", " ") + "\n"
+
+    def num_bytes(self) -> int:
+        return sum(p.stat().st_size for p, _ in self.files)
