@@ -356,9 +356,8 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
                             "give a text file, or remove the NUL characters")
         return text
 
-    all_files = [p for ps in by_split.values() for p in ps]
-    if None in by_split:
-        text = "".join(read(p) for p in by_split[None])
+    def carve(text: str, fractions: tuple[float, float]) -> dict[str, str]:
+        """Valid and test held out of the end of ``text`` (at the given fractions, 0 for none)."""
         n = len(text)
 
         def snap(i: int) -> int:  # as _snap_to_line: the next line start, else the next word start
@@ -369,11 +368,18 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
 
         a = snap(int(n * (1 - sum(fractions)))) if sum(fractions) else n
         b = max(a, snap(int(n * (1 - fractions[1]))) if fractions[1] else n)
-        parts = {"train": text[:a], "valid": text[a:b], "test": text[b:]}
+        return {"train": text[:a], "valid": text[a:b], "test": text[b:]}
+
+    all_files = [p for ps in by_split.values() for p in ps]
+    own = None not in by_split
+    if own:  # a split without a file of its own is held out of train, as for other encodings (_open_text)
+        held = tuple(f if s not in by_split else 0.0 for s, f in zip(SPLITS[1:], fractions))
+        parts = carve("".join(read(p) for p in by_split["train"]), held)
+        parts.update({s: "".join(read(p) for p in by_split[s]) for s in SPLITS[1:] if s in by_split})
     else:
-        parts = {s: "".join(read(p) for p in by_split.get(s, [])) for s in SPLITS}
+        parts = carve("".join(read(p) for p in by_split[None]), fractions)
     return Corpus(name, "text", {s: MemorySplit([t]) for s, t in parts.items()}, all_files, report, origin=name,
-                  own_splits=None not in by_split, carved=_carved(by_split))
+                  own_splits=own, carved=_carved(by_split))
 
 
 def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[Path, str | None], encoding: str,

@@ -30,8 +30,9 @@ from lstmtext.tokenizers import UNK, Tokenizer, build_tokenizer, load_tokenizer,
 
 FORMAT_VERSION = 1
 # what the corpus reader does, in meta.json since 12-04: 2 reads Windows line ends (CRLF) as '\n' and gives a text of
-# one long line its held-out splits; a folder that an older reader got wrong is prepared again (stale_reason)
-READER = 2
+# one long line its held-out splits; 3 (12-07) holds a split out of a UTF-16 folder's train file where the folder has
+# no file for it; a folder that an older reader got wrong is prepared again (stale_reason)
+READER = 3
 META = "meta.json"
 # (split, done, total): bytes of a text split read so far and in all; for a table's records, records read and 0
 Progress = Callable[[str, int, int], None]
@@ -262,9 +263,10 @@ def stale_reason(folder: Path, meta: dict[str, Any], marks: bool = True) -> str 
     if isinstance(saved, dict) and any("\r" in t for t in saved.get("tokens", []) if isinstance(t, str)):
         return "it read Windows line ends (CRLF) as two characters"
     splits, settings = meta.get("splits", {}), meta.get("settings", {})
-    if meta.get("task") == "lm" and not meta.get("own_splits") and splits.get("train", {}).get("tokens") and any(
+    if meta.get("task") == "lm" and splits.get("train", {}).get("tokens") and any(
             settings.get(f"{name}_fraction") and not splits.get(name, {}).get("tokens") for name in ("valid", "test")):
-        return "it held out no validation or test text from a text without line breaks"
+        return ("it held out no validation or test text" + (" from a UTF-16 folder's train file" if meta.get(
+            "own_splits") else " from a text without line breaks"))
     return None
 
 

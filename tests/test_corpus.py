@@ -358,6 +358,19 @@ def test_utf16_splits_start_at_a_line(tmp_path):
     assert all(p.endswith("\n") and p.startswith("line number") for p in parts)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_split_without_a_file_of_its_own_is_held_out_of_train_in_any_encoding(tmp_path, encoding):
+    """A folder with train.txt and test.txt: valid comes from the end of train, test from its file (UTF-16 is
+    decoded whole, not read by byte ranges, and had left valid empty)."""
+    (tmp_path / "train.txt").write_text("".join(f"line number {i}\n" for i in range(400)), encoding=encoding)
+    (tmp_path / "test.txt").write_text("the test line\n" * 10, encoding=encoding)
+    corpus = open_corpus(tmp_path, encoding=encoding, valid_fraction=0.1)
+    train, valid, test = (joined(corpus.splits[s]) for s in ("train", "valid", "test"))
+    assert valid.startswith("line number 36") and valid.endswith("line number 399\n")
+    assert train.endswith("\n") and train.count("\n") + valid.count("\n") == 400
+    assert test == "the test line\n" * 10
+
+
 def test_a_column_named_in_another_case_is_found(tmp_path):
     (tmp_path / "t.csv").write_text("Review,Sentiment\n" + "".join(f"row {i},{i % 2}\n" for i in range(20)))
     corpus = open_corpus(tmp_path / "t.csv", task="classify", text_column="review", label_column="sentiment")

@@ -2,7 +2,7 @@ import numpy as np
 
 from lstmtext.config import TokenizerSpec
 from lstmtext.corpus import open_corpus
-from lstmtext.data import LMBatches, Prepared, ensure_prepared, prepare
+from lstmtext.data import READER, LMBatches, Prepared, ensure_prepared, prepare
 from tests.conftest import SMALL_TEXT
 
 
@@ -105,9 +105,18 @@ def test_a_folder_an_older_reader_got_wrong_is_prepared_again(tmp_path):
         _as_before_12_04(folder, **kw)
         meta, reused = ensure_prepared(open_corpus(src), spec, folder)
         assert reused == (src is plain), src
-        assert src is plain or meta["reader"] == 2
+        assert src is plain or meta["reader"] == READER
     assert "\r" not in Prepared.open(tmp_path / "crlf").tokenizer.itos
     assert Prepared.open(tmp_path / "one").meta["splits"]["valid"]["tokens"] > 0
+    # before 12-07 a UTF-16 folder with train and test files held nothing out of train for validation
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    (wide / "train.txt").write_text(SMALL_TEXT * 20, encoding="utf-16")
+    (wide / "test.txt").write_text(SMALL_TEXT, encoding="utf-16")
+    ensure_prepared(open_corpus(wide, encoding="utf-16"), spec, tmp_path / "wide-prep")
+    _as_before_12_04(tmp_path / "wide-prep", empty_splits=("valid",))
+    meta, reused = ensure_prepared(open_corpus(wide, encoding="utf-16"), spec, tmp_path / "wide-prep")
+    assert not reused and meta["splits"]["valid"]["tokens"] > 0
     # a text whose own '\r' (not before a line break) is a character of it: read right, so reused
     odd = tmp_path / "odd.txt"
     odd.write_text(SMALL_TEXT.replace(".", "\r.") * 20, encoding="utf-8", newline="")
