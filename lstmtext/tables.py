@@ -123,7 +123,7 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                     yield from _json_lines(fh, report, name)
                 return
             quoting = _tsv_quoting(path, encoding) if fmt == "tsv" else csv.QUOTE_MINIMAL
-            csv.field_size_limit(sys.maxsize)
+            csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a C long: 32 bits on Windows, where maxsize overflows
             reader = csv.reader(fh, delimiter="\t" if fmt == "tsv" else ",", quoting=quoting)
             header = next(reader, None)
             if header is None:
