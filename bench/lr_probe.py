@@ -24,9 +24,13 @@ sys.path.insert(0, str(ROOT))
 def configs(settings: dict, vocab_size: int, num_classes: int = 0, **overrides):
     """The ModelConfig and TrainConfig a preset's settings name (other settings are the tokenizer's), checked as
     lstmtext train checks them (an unknown --optimizer, say, is refused)."""
-    from lstmtext.config import ModelConfig, TrainConfig, from_dict, validate_model
+    from lstmtext.adaptive import default_cutoffs
+    from lstmtext.config import ModelConfig, TrainConfig, from_dict, parse_cutoffs, validate_model
 
-    model = from_dict(ModelConfig, {**settings, "vocab_size": vocab_size, "num_classes": num_classes})
+    cutoffs = (parse_cutoffs(str(settings["cutoffs"])) if "cutoffs" in settings else default_cutoffs(vocab_size)) \
+        if settings.get("adaptive_softmax") else []
+    model = from_dict(ModelConfig, {**settings, "vocab_size": vocab_size, "num_classes": num_classes,
+                                    "cutoffs": cutoffs})
     train = from_dict(TrainConfig, {**settings, **overrides})
     validate_model(model)
     train.validate()

@@ -151,6 +151,8 @@ def test_a_language_model_from_an_adaptive_one_keeps_its_output_layer(cli, tmp_p
     assert json.loads((tmp_path / "tuned" / "config.json").read_text())["model"]["cutoffs"] == [50]
     assert_one_line_error(cli("train", words, "--init-from", base, "--adaptive-softmax", "--cutoffs", "60", *TINY,
                               "--out", tmp_path / "x"), 2, "conflicts with")
+    assert_one_line_error(cli("train", words, "--init-from", base, "--full-softmax", *TINY, "--out", tmp_path / "z"),
+                          2, "--full-softmax conflicts with", "which has an adaptive softmax")
     assert_one_line_error(cli("train", words, "--init-from", base, "--extend-vocab", *TINY, "--out", tmp_path / "y"),
                           2, "--extend-vocab cannot grow the adaptive softmax")
     table = tmp_path / "labelled.tsv"
@@ -162,3 +164,14 @@ def test_a_language_model_from_an_adaptive_one_keeps_its_output_layer(cli, tmp_p
     assert classifier.code == 0, classifier.err
     config = json.loads((tmp_path / "cls" / "config.json").read_text())
     assert config["model"]["cutoffs"] == [] and config["transferred_tensors"] >= 5  # embedding and LSTM
+
+
+def test_the_cpu_ptb_preset_has_an_adaptive_softmax_which_a_flag_turns_back(cli, tmp_path, words):
+    steps = ["--max-steps", "2", "--eval-every", "2", "--quiet"]
+    result = cli("train", words, "--preset", "ptb-word-cpu", "--cutoffs", "50", *steps, "--out", tmp_path / "a")
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["model"]["cutoffs"] == [50]
+    result = cli("train", words, "--preset", "ptb-word-cpu", "--full-softmax", *steps, "--out", tmp_path / "f")
+    assert result.code == 0, result.err
+    config = json.loads((tmp_path / "f" / "config.json").read_text())
+    assert config["model"]["cutoffs"] == [] and config["model"]["hidden_size"] == 200

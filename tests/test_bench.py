@@ -237,6 +237,8 @@ def test_the_lr_probe_builds_a_classifier_and_checks_its_settings():
     assert (model.task, model.num_classes) == ("classify", 2)
     with pytest.raises(UserError, match="unknown --optimizer"):
         configs(load_preset("ptb-word-cpu")["settings"], 10_000, optimizer="foo")
+    model, _ = configs(load_preset("ptb-word-cpu")["settings"], 10_000)
+    assert model.cutoffs == [2_000]  # the preset's adaptive softmax, at its default cutoffs
 
 
 def test_quality_tags_name_files_and_so_have_no_slashes():

@@ -94,7 +94,7 @@ def test_learning_rate_tensor_follows_the_schedule_and_saves_as_a_number(tmp_pat
 
 
 @cuda
-@pytest.mark.parametrize("awd", [None, dict(cutoffs=[10, 30])])  # the full softmax, and an adaptive one (dense)
+@pytest.mark.parametrize("awd", [None, dict(cutoffs=[10, 30])], ids=["full-softmax", "adaptive-softmax"])
 def test_cuda_graph_trains_as_the_eager_step(tmp_path, awd):
     eager, eager_losses, eager_weights = run(tmp_path, "eager", device="cuda", cuda_graphs=False, steps=50,
                                              batch_size=128, awd=awd)
