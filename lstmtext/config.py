@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,7 +251,7 @@ def cutoffs_problem(cutoffs: Any, vocab_size: int | None) -> str | None:
     numbers, increasing, from 1 up, and below the vocabulary's size where that is known."""
     if not isinstance(cutoffs, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in cutoffs):
         return "not a list of whole numbers"
-    if any(c < 1 for c in cutoffs) or any(b <= a for a, b in zip(cutoffs, cutoffs[1:])):
+    if any(c < 1 for c in cutoffs) or any(b <= a for a, b in itertools.pairwise(cutoffs)):
         return "each must be at least 1 and above the one before"
     if vocab_size is not None and cutoffs and cutoffs[-1] >= vocab_size:
         return f"the last must be below the vocabulary's {vocab_size:,} tokens, so that every cluster holds some"

@@ -77,6 +77,7 @@ def test_a_folder_from_an_older_reader_is_never_replaced_unasked(cli, tmp_path):
     """A prepared folder that the reader before 12-04 got wrong (the '\r' of Windows line ends kept): `tokenize
     --out` names it and asks for --overwrite; training on it says how to prepare it again; a cache folder is left to
     the runs trained on it, and the new run's data gets a folder of its own."""
+    from lstmtext.data import READER
     from tests.test_data import _as_before_12_04
 
     src = tmp_path / "win.txt"
@@ -96,7 +97,7 @@ def test_a_folder_from_an_older_reader_is_never_replaced_unasked(cli, tmp_path):
     (cache,) = (tmp_path / "checkpoints" / "prepared").iterdir()
     _as_before_12_04(cache, extra_token="\r")
     assert cli("train", src, *TINY, "--max-steps", "2", "--out", "r2").code == 0
-    assert json.loads((tmp_path / "r2" / "config.json").read_text())["data"]["prepared"].endswith(f"{cache.name}-r2")
+    assert json.loads((tmp_path / "r2" / "config.json").read_text())["data"]["prepared"].endswith(f"{cache.name}-r{READER}")
     assert "\r" in json.loads((cache / "tokenizer.json").read_text())["tokens"]  # r1's data, left as it was
 
 
