@@ -9,7 +9,7 @@
 #   bash bench/gpu.sh ptb        on the GPU: ptb-word, cut at 9 minutes to fit one call
 #   bash bench/gpu.sh ptb-ema    on the GPU: ptb-word with --ema 0.999 (-12 ppl on the CPU preset), cut at 9 minutes
 #   bash bench/gpu.sh ptb-adaptive on the GPU: the CUDA tests of the adaptive softmax (seconds), then ptb-word with
-#                                --adaptive-softmax (2.3x the steps on the CPU preset), cut at 9 minutes
+#                                --adaptive-softmax (2.6x the steps on the CPU preset), cut at 9 minutes
 #   bash bench/gpu.sh awd        on the GPU: ptb-word-awd (AWD's shape and lr 30, NT-ASGD as a CUDA graph), 9 minutes
 #   bash bench/gpu.sh awd-more   on the GPU, the next call while the machine is warm: 9 minutes more of it
 #   bash bench/gpu.sh large-asgd on the GPU: ptb-word-large with NT-ASGD at a constant lr 20, cut at 9 minutes

@@ -32,8 +32,9 @@ DEFAULT_CUTOFFS = (2_000, 10_000, 50_000, 250_000, 1_250_000)
 def default_cutoffs(vocab_size: int) -> list[int]:
     """Where the head and the clusters end by default: after the 2,000 most frequent tokens, then 10,000,
     50,000 and so on (each cluster five times the last, the layout usually used at WikiText-2's 33k words),
-    as far as the vocabulary goes."""
-    return [c for c in DEFAULT_CUTOFFS if c < vocab_size]
+    up to 80% of the vocabulary, so that the last cluster holds a fifth of it or more (Penn Treebank's
+    10,001 tokens get one cluster of 8,001, not a second of one token)."""
+    return [c for c in DEFAULT_CUTOFFS if c <= 0.8 * vocab_size]
 
 
 def frequency_order(tokens: np.ndarray, vocab_size: int) -> torch.Tensor:
@@ -65,7 +66,8 @@ class AdaptiveSoftmax(nn.Module):
         self.tail = nn.ModuleList()
         for i, (lo, hi) in enumerate(zip(self.bounds[1:], self.bounds[2:])):
             narrow = max(1, width // DIV ** (i + 1))
-            self.tail.append(nn.Sequential(nn.Linear(width, narrow, bias=False), nn.Linear(narrow, hi - lo, bias=False)))
+            self.tail.append(nn.Sequential(nn.Linear(width, narrow, bias=False),
+                                           nn.Linear(narrow, hi - lo, bias=False)))
 
     def set_order(self, order: torch.Tensor) -> None:
         """Rank the tokens: ``order`` lists the ids from the most to the least frequent."""

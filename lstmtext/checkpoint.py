@@ -176,12 +176,16 @@ def read_config(path: Path) -> dict[str, Any]:
     lost = [k for k in ("vocab_size", "embed_dim", "hidden_size", "layers") if k not in config["model"]]
     if lost:  # every run has written these: without them the model would be rebuilt at the defaults' size
         raise UserError(f"{damaged}: its model entry has no {lost[0]!r}", hint)
-    from lstmtext.config import ModelConfig, TrainConfig, wrong_types
+    from lstmtext.config import ModelConfig, TrainConfig, cutoffs_problem, wrong_types
 
     for key, cls in (("model", ModelConfig), ("train", TrainConfig)):
         bad = wrong_types(cls, config.get(key, {}))
         if bad:
             raise UserError(f"{damaged}: {key}.{bad[0]} is {config[key][bad[0]]!r}, not a value of its type", hint)
+    cutoffs = config["model"].get("cutoffs", [])
+    wrong = cutoffs_problem(cutoffs, config["model"]["vocab_size"])
+    if wrong:
+        raise UserError(f"{damaged}: model.cutoffs {cutoffs!r}: {wrong}", hint)
     labels = config.get("labels")
     if config["task"] == "classify" and not (isinstance(labels, list) and len(labels) >= 2
                                              and all(isinstance(n, str) for n in labels)):
@@ -204,6 +208,8 @@ def check_run(path: Path, task: str | None = None, flag: str = "", hint: str = "
 
 def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task: str | None = None) -> Checkpoint:
     """Validate and load a run folder: config, tokenizer, then weights into a fresh model."""
+    import torch
+
     from lstmtext.config import ModelConfig, from_dict
     from lstmtext.models import build_model
     from lstmtext.tokenizers import FILENAME, load_tokenizer
@@ -225,6 +231,10 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
         raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
                         f"to use those: cp {path / LAST_WEIGHTS} {file}")
     tensors = load_weights(file, shapes)
+    order = tensors.get("adaptive.order")
+    if order is not None and not torch.equal(order.sort().values, torch.arange(len(order))):
+        raise UserError(f"{file}: its adaptive softmax's token order (adaptive.order) is not an ordering of the "
+                        f"{len(order):,} tokens; the file is damaged", "train the run again, or use its other weights")
     model.load_state_dict(tensors)
     model.to(device).eval()
     return Checkpoint(path, config, model, tokenizer, file.name)

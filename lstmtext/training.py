@@ -7,6 +7,7 @@ library prints nothing itself.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -79,11 +80,30 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """``auto`` is bf16 autocast on CUDA and on CPUs with bf16 matrix units, fp32 elsewhere."""
+@functools.lru_cache(maxsize=1)
+def cpu_runs_bf16_lstm() -> bool:
+    """Whether this CPU has a bf16 LSTM kernel at all: oneDNN's needs AVX-512 (on an AVX2 CPU it cannot be
+    created, and the first step would fail). A tiny LSTM is run once to find out."""
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(8, 8, batch_first=True)(torch.zeros(1, 2, 8))
+    except RuntimeError:
+        return False
+    return True
+
+
+def autocast_dtype(precision: str, device: torch.device, strict: bool = True) -> torch.dtype | None:
+    """``auto`` is bf16 autocast on CUDA and on CPUs with bf16 matrix units, fp32 elsewhere. bf16 on a CPU
+    without a bf16 LSTM kernel is refused (``strict``: training asked for it) or run in fp32 (measuring a run
+    trained in bf16 on another machine)."""
     if precision == "auto":
         if device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()):
             return torch.bfloat16
+        return None
+    if precision == "bf16" and device.type == "cpu" and not cpu_runs_bf16_lstm():
+        if strict:
+            raise usage_error("--precision bf16: this CPU has no bf16 LSTM kernel (oneDNN's needs AVX-512)",
+                              "use --precision auto, which is fp32 here, or fp32")
         return None
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
@@ -498,6 +518,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     save_steps, save_seconds = parse_save_every(save_every)
     device = resolve_device(train_cfg.device)
     check_precision(train_cfg.precision, device.type)
+    dtype = autocast_dtype(train_cfg.precision, device)  # before anything is loaded or cleared: bf16 may be refused
     if device.type == "cpu":
         keep_freed_memory()
     seed_everything(train_cfg.seed)
@@ -522,7 +543,6 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     if train_cfg.freeze_embedding:  # before the optimizer is made, so that it never holds the table
         model.embedding.weight.requires_grad_(False)
     model.to(device)
-    dtype = autocast_dtype(train_cfg.precision, device)
     if train_cfg.compile and model_cfg.task == "lm":
         task.head = CompiledDecoderLoss(device, dtype)
     not_graphed = graph_blocker(train_cfg.optimizer, device, dtype, on_nan, train_cfg.cuda_graphs)

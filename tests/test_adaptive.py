@@ -75,10 +75,12 @@ def test_the_order_is_by_frequency_and_survives_a_state_dict_round_trip():
 
 
 def test_default_cutoffs_fit_the_vocabulary():
-    assert default_cutoffs(2_000) == []
-    assert default_cutoffs(6_350) == [2_000]
+    assert default_cutoffs(2_000) == default_cutoffs(2_400) == []
+    assert default_cutoffs(2_500) == default_cutoffs(6_350) == [2_000]
+    assert default_cutoffs(10_001) == [2_000]  # Penn Treebank's: no second cluster of one token
     assert default_cutoffs(33_278) == [2_000, 10_000]
-    assert default_cutoffs(300_000) == [2_000, 10_000, 50_000, 250_000]
+    assert default_cutoffs(300_000) == [2_000, 10_000, 50_000]  # 250,000 would leave the last cluster a sixth
+    assert default_cutoffs(320_000) == [2_000, 10_000, 50_000, 250_000]
 
 
 def test_a_language_model_loss_is_the_cross_entropy_of_its_log_probabilities():
@@ -133,7 +135,7 @@ def test_an_adaptive_run_trains_saves_and_is_used_like_any_other(cli, tmp_path, 
     (["--adaptive-softmax", "--cutoffs", "50,x"], "not a comma-separated list"),
     (["--adaptive-softmax", "--cutoffs", "150,50"], "above the one before"),
     (["--adaptive-softmax", "--cutoffs", "5000"], "below the vocabulary's"),
-    (["--adaptive-softmax"], "no more than the 2,000 its head holds"),
+    (["--adaptive-softmax"], "too few to split after the 2,000 its head holds"),
     (["--adaptive-softmax", "--compile", "--cutoffs", "50"], "--compile compiles the full softmax"),
 ])
 def test_adaptive_softmax_mistakes_are_one_line(cli, tmp_path, words, flags, message):
@@ -175,3 +177,46 @@ def test_the_cpu_ptb_preset_has_an_adaptive_softmax_which_a_flag_turns_back(cli,
     assert result.code == 0, result.err
     config = json.loads((tmp_path / "f" / "config.json").read_text())
     assert config["model"]["cutoffs"] == [] and config["model"]["hidden_size"] == 200
+
+
+def test_a_language_model_from_another_is_never_given_another_output_layer_unasked(cli, tmp_path, words):
+    """A preset's --adaptive-softmax does not replace a pretrained full softmax, nor does a typed --cutoffs or
+    --no-tie-weights silently start the pretrained output layer afresh: the flags are refused instead."""
+    steps = ["--max-steps", "2", "--eval-every", "2", "--quiet"]
+    full, ada = tmp_path / "full", tmp_path / "ada"
+    assert cli("train", words, "--level", "word", *TINY, "--max-steps", "4", "--out", full).code == 0
+    assert cli("train", words, "--level", "word", "--adaptive-softmax", "--cutoffs", "50", *TINY, "--max-steps", "4",
+               "--out", ada).code == 0
+    tuned = cli("train", words, "--preset", "ptb-word-cpu", "--init-from", full, *steps, "--out", tmp_path / "p")
+    assert tuned.code == 0, tuned.err
+    config = json.loads((tmp_path / "p" / "config.json").read_text())
+    assert config["model"]["cutoffs"] == [] and config["transferred_tensors"] == 6  # all: embedding, LSTM, bias
+    for flags, words_in_error in [(["--preset", "ptb-word-cpu", "--init-from", ada, "--cutoffs", "60"],
+                                   ("--cutoffs 60 conflicts with", "which has 50")),
+                                  (["--init-from", full, "--cutoffs", "60"], ("which has a full softmax",)),
+                                  (["--init-from", full, "--no-tie-weights"], ("--no-tie-weights conflicts",
+                                                                               "tied to its embedding")),
+                                  (["--init-from", ada, "--no-tie-weights"], ("--no-tie-weights conflicts",)),
+                                  (["--task", "classify", "--cutoffs", "60"], ("--cutoffs is for --task lm",))]:
+        assert_one_line_error(cli("train", words, *flags, *steps, "--out", tmp_path / "x"), 2, *words_in_error)
+    same = cli("train", words, "--init-from", ada, "--cutoffs", "50", *steps, "--out", tmp_path / "same")
+    assert same.code == 0, same.err  # --cutoffs that agree with the language model's need no --adaptive-softmax
+
+
+def test_damaged_cutoffs_or_token_order_are_named_as_damage(cli, tmp_path, words):
+    run = tmp_path / "ada"
+    assert cli("train", words, "--level", "word", "--adaptive-softmax", "--cutoffs", "50", *TINY, "--max-steps", "4",
+               "--out", run).code == 0
+    config = json.loads((run / "config.json").read_text())
+    for bad in ("50", [50.0], [150, 50], [config["model"]["vocab_size"]]):
+        (run / "config.json").write_text(json.dumps({**config, "model": {**config["model"], "cutoffs": bad}}))
+        for command in (["info", run], ["evaluate", run], ["generate", run, "--length", "5"]):
+            assert_one_line_error(cli(*command), 1, "config.json is damaged", "model.cutoffs")
+        assert_one_line_error(cli("train", words, "--init-from", run, *TINY, "--out", tmp_path / "x"), 1,
+                              "config.json is damaged")
+    (run / "config.json").write_text(json.dumps(config))
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(run / "model.safetensors")
+    save_file({**weights, "adaptive.order": torch.zeros_like(weights["adaptive.order"])}, run / "model.safetensors")
+    assert_one_line_error(cli("evaluate", run), 1, "adaptive.order", "not an ordering")

@@ -9,7 +9,7 @@ from lstmtext.config import TrainConfig
 from lstmtext.metrics import unigram_entropy
 from lstmtext.tasks import LMTask
 from lstmtext.training import autocast_dtype, autocast_for
-from tests.conftest import REVIEWS, TALES, train_small
+from tests.conftest import REVIEWS, TALES, TINY, assert_one_line_error, train_small
 
 
 def valid_loss(run, prepared, weights):
@@ -135,3 +135,26 @@ def test_a_failed_compile_trains_on_eagerly_and_says_why(cli, tmp_path, monkeypa
     assert config["result"]["decoder_loss"] == "eager (compile failed: no C++ compiler found)"
     refused = cli("train", REVIEWS, "--task", "classify", "--compile", "--out", str(tmp_path / "c"))
     assert refused.code == 2 and "--compile is for --task lm" in refused.err
+
+
+def test_bf16_is_refused_where_the_cpu_has_no_bf16_lstm_kernel_and_a_bf16_run_is_measured_in_fp32(
+        cli, tmp_path, corpus, monkeypatch):
+    """oneDNN has no bf16 LSTM on an AVX2 CPU: asked for, bf16 is refused before anything is written, and a run
+    trained in bf16 elsewhere is evaluated in fp32 there (it had failed with an internal error)."""
+    import json
+
+    import lstmtext.training as training
+
+    monkeypatch.setattr(training, "cpu_runs_bf16_lstm", lambda: False)
+    result = cli("train", corpus, *TINY, "--precision", "bf16", "--max-steps", "2", "--out", tmp_path / "r")
+    assert_one_line_error(result, 2, "--precision bf16", "no bf16 LSTM kernel")
+    assert not (tmp_path / "r").exists()
+    run = tmp_path / "fp32"
+    assert cli("train", corpus, *TINY, "--precision", "fp32", "--max-steps", "10", "--out", run).code == 0
+    valid = [json.loads(line)["valid_loss"] for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
+    config = json.loads((run / "config.json").read_text())
+    config["train"]["precision"] = "bf16"  # as if trained on a machine with the kernel
+    (run / "config.json").write_text(json.dumps(config))
+    evaluated = cli("evaluate", run, "--split", "valid", "--format", "json")
+    assert evaluated.code == 0, evaluated.err
+    assert json.loads(evaluated.out)["loss"] == pytest.approx(valid, rel=1e-5)

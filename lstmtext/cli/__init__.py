@@ -201,9 +201,14 @@ def typed(ctx: typer.Context) -> list[str]:
     return [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
 
 
+# parameters whose option is not their name in kebab case
+OPTION_NAMES = {"variational": "--variational-dropout", "compile_head": "--compile", "output": "--format",
+                "json_out": "--json"}
+
+
 def flag_name(param: str) -> str:
-    """The option a parameter comes from: text_column -> --text-column."""
-    return "--" + param.replace("_", "-")
+    """The option a parameter comes from: text_column -> --text-column, output -> --format."""
+    return OPTION_NAMES.get(param, "--" + param.replace("_", "-"))
 
 
 def refuse_unless(ctx: typer.Context, needs: dict[str, tuple[bool, str]]) -> None:

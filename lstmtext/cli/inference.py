@@ -444,7 +444,8 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
             chars += len(chunk)
         tokens = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     train = ckpt.config["train"]
-    amp = autocast_for(autocast_dtype(str(train.get("precision", "auto")), dev), dev)  # as training measured it
+    # as training measured it (fp32 for a run trained in bf16 on a CPU with a bf16 kernel, where this one has none)
+    amp = autocast_for(autocast_dtype(str(train.get("precision", "auto")), dev, strict=False), dev)
     tokens = in_reading_order(np.asarray(tokens), ckpt.model.cfg.reverse)
     with counting("evaluate", max(len(tokens) - 1, 0), "tokens") as done:
         result = lm_eval(ckpt.model, tokens, int(train.get("eval_batch_size", 16)),
@@ -505,8 +506,10 @@ def info(
         **({"last_layer_size": model["last_layer_size"]} if model.get("last_layer_size") else {}),
         "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
         **({"reads": "right to left (--reverse)"} if model.get("reverse") else {}),
-        **({"output_layer": "adaptive softmax, clusters from ranks " + ", ".join(f"{c:,}" for c in model["cutoffs"])
-            + (" (shortlist tied)" if model.get("tie_weights", True) else "")} if model.get("cutoffs") else {}),
+        **({"output_layer": {"softmax": "adaptive" if model.get("cutoffs") else "full",
+                             "tied": model.get("tie_weights", True),
+                             **({"cutoffs": model["cutoffs"]} if model.get("cutoffs") else {})}}
+           if config["task"] == "lm" else {}),
         **{k: config[k] for k in ("init_from", "init_backward_from") if config.get(k)},
         **({"extend_vocab": f"{config['extend_vocab']['pretrained']:,} pretrained tokens + "
                             f"{config['extend_vocab']['added']:,} added"} if config.get("extend_vocab") else {}),
@@ -537,9 +540,14 @@ def info(
     from lstmtext.render import facts_table, figures_text, out
 
     def show(key: str, value: Any) -> str:
+        if key == "output_layer":  # "adaptive softmax, clusters from 2,000, 10,000 (shortlist tied to the embedding)"
+            tied = " tied to the embedding" if value["tied"] else ""
+            if value["softmax"] == "full":
+                return f"full softmax{tied}"
+            clusters = ", ".join(f"{c:,}" for c in value["cutoffs"])
+            return f"adaptive softmax, clusters from ranks {clusters}" + (f" (shortlist{tied})" if tied else "")
         if key == "regularisation":  # as the flags that set it; what is off is left out
-            flags = {"variational": "--variational-dropout", "shift_windows": "--shift-windows"}
-            return ", ".join(flags.get(k, flag_name(k)) + ("" if v is True else f" {v:g}")
+            return ", ".join(flag_name(k) + ("" if v is True else f" {v:g}")
                              for k, v in value.items() if v) or "none"
         if isinstance(value, dict):
             return figures_text(value) or "-"

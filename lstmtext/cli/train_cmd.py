@@ -203,8 +203,9 @@ def train(
                                                    "step 1.8x as fast at 10k words, 4.1x at 33k, on 2 CPU cores).")
                                 ] = False,
     cutoffs: Annotated[Optional[str], typer.Option("--cutoffs", help="With --adaptive-softmax: the frequency ranks "
-                                                   "where the head and each cluster end (default 2000,10000,50000,"
-                                                   "... below the vocabulary's size).", show_default=False)] = None,
+                                                   "where the head and each cluster but the last end (default 2000, "
+                                                   "10000, 50000, ... up to 80% of the vocabulary).",
+                                                   show_default=False)] = None,
     pooling: Annotated[str, typer.Option("--pooling", help="classify: concat (the last state, max and mean side "
                                          "by side, as ULMFiT; measured best), mean, last, max or attention."
                                          )] = "concat",
@@ -225,7 +226,9 @@ def train(
                                                "model: add the words (or characters) of this corpus's training "
                                                "split that it lacks, seen at least --min-freq times, their "
                                                "embeddings starting at the mean of its own (ULMFiT), instead of "
-                                               "reading them as <unk>.")] = False,
+                                               "reading them as <unk> (a language model with an adaptive "
+                                               "softmax can seed a classifier so, not another language model)."
+                                               )] = False,
     freeze_embedding: Annotated[bool, typer.Option("--freeze-embedding", help="Keep the embedding table (and "
                                                    "a decoder tied to it) as it starts, e.g. from "
                                                    "--init-from.")] = False,
@@ -292,9 +295,10 @@ def train(
                                            "with bf16 units such as AMX, else fp32), fp32, bf16 or fp16.")] = "auto",
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the whole "
                                               "training step as one captured CUDA graph (faster).")] = True,
-    compile_head: Annotated[bool, typer.Option("--compile/--no-compile", help="lm: compile the decoder and loss with "
-                                               "torch.compile (1.5x on that part for a 10k-word model on a CPU; "
-                                               "seconds to compile at the start; eager if compiling fails).")] = False,
+    compile_head: Annotated[bool, typer.Option("--compile/--no-compile", help="lm: compile the full softmax's decoder "
+                                               "and loss with torch.compile (1.5x on that part for a 10k-word model "
+                                               "on a CPU; seconds to compile at the start; eager if compiling fails)."
+                                               )] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default "
                                                 "checkpoints/<corpus>-<level>-<time>).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out (its own "
@@ -340,14 +344,11 @@ def train(
         return
     _check_task(task)
     d = TASK_DEFAULTS[task]
-    if cutoffs is not None and not adaptive_softmax:
-        raise usage_error("--cutoffs sets where an adaptive softmax's clusters end, and this model has a full "
-                          "softmax", "add --adaptive-softmax, or drop --cutoffs")
     asked_cutoffs = parse_cutoffs(cutoffs) if cutoffs is not None else None
+    output_flags = {name: value for name, value in (("tie_weights", tie_weights), ("cutoffs", asked_cutoffs),
+                                                    ("adaptive_softmax", adaptive_softmax)) if name in typed(ctx)}
     lm_model = _lm_config(init_from, "--init-from")["model"] if init_from is not None else None
-    lm_dims = _lm_dims(lm_model, init_from, task, embed_dim, hidden_size, layers, last_layer_size,
-                       None if "adaptive_softmax" not in typed(ctx) else
-                       (asked_cutoffs or "default") if adaptive_softmax else [])
+    lm_dims = _lm_dims(lm_model, init_from, task, embed_dim, hidden_size, layers, last_layer_size, output_flags)
     lm_tokenizer = _lm_tokenizer(init_from) if init_from is not None else None
     _check_backward(init_backward_from, init_from, lm_model, lm_tokenizer, task, bidirectional)
     hidden = lm_dims.get("hidden_size", hidden_size if hidden_size is not None else d["hidden_size"])
@@ -374,9 +375,12 @@ def train(
         if bidirectional is None else bidirectional, pooling=pooling, variational=variational,
         embed_dropout=embed_dropout, weight_drop=weight_drop, layer_dropout=layer_dropout,
         last_layer_size=lm_dims.get("last_layer_size", last_layer_size), reverse=reverse,
-        cutoffs=lm_dims.get("cutoffs", asked_cutoffs or []))
+        cutoffs=lm_dims.get("cutoffs", (asked_cutoffs or []) if adaptive_softmax else []))
     _refuse_other_task_flags(ctx, task)
     validate_model(model_cfg)
+    if cutoffs is not None and not (adaptive_softmax or model_cfg.cutoffs):
+        raise usage_error("--cutoffs sets where an adaptive softmax's clusters end, and this model has a full "
+                          "softmax", "add --adaptive-softmax, or drop --cutoffs")
     if task == "lm" and freeze_epochs:
         raise usage_error("--freeze-epochs is for --task classify", "use --freeze-embedding for a language model")
     if freeze_epochs and optimizer == "asgd":
@@ -406,7 +410,7 @@ def train(
         raise usage_error("--compile is for --task lm", "drop it for a classifier")
     if compile_head and (adaptive_softmax or model_cfg.cutoffs):
         raise usage_error("--compile compiles the full softmax, and this model has an adaptive one, whose clusters "
-                          "change size from batch to batch", "drop --compile")
+                          "change size from batch to batch", "drop --compile, or add --full-softmax")
     if extend_vocab and task == "lm" and model_cfg.cutoffs:
         raise usage_error(f"--extend-vocab cannot grow the adaptive softmax of {init_from}: its clusters are laid "
                           "out by the frequencies of its own vocabulary", "drop --extend-vocab, or pretrain the "
@@ -464,14 +468,14 @@ def train(
     check_teachers_fit(distill_from or [], teachers, prepared.labels, prepared.tokenizer, str(prepared_path))
     model_cfg.vocab_size = prepared.tokenizer.vocab_size
     model_cfg.num_classes = len(prepared.labels)
-    if adaptive_softmax and not model_cfg.cutoffs:
+    if adaptive_softmax and "cutoffs" not in lm_dims and not model_cfg.cutoffs:  # (--init-from decides its own)
         from lstmtext.adaptive import DEFAULT_CUTOFFS, default_cutoffs
 
         model_cfg.cutoffs = default_cutoffs(model_cfg.vocab_size)
         if not model_cfg.cutoffs:
-            raise usage_error(f"--adaptive-softmax: the vocabulary has {model_cfg.vocab_size:,} tokens, no more than "
-                              f"the {DEFAULT_CUTOFFS[0]:,} its head holds by default, so there is nothing to split",
-                              "drop --adaptive-softmax (a softmax this small is cheap), or give --cutoffs below "
+            raise usage_error(f"--adaptive-softmax: the vocabulary has {model_cfg.vocab_size:,} tokens, too few to "
+                              f"split after the {DEFAULT_CUTOFFS[0]:,} its head holds by default",
+                              f"use --full-softmax, as cheap at this size; or give --cutoffs below "
                               f"{model_cfg.vocab_size:,}")
     wrong = cutoffs_problem(model_cfg.cutoffs, model_cfg.vocab_size)
     if wrong:
@@ -579,7 +583,8 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     return values
 
 
-LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split"}
+LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split",
+              "tie_weights", "adaptive_softmax", "cutoffs"}
 
 
 TOKENIZER_FLAGS = ("level", "vocab_size", "lowercase", "min_freq", "word_split")
@@ -599,13 +604,12 @@ TASK_ONLY = {
 def _refuse_other_task_flags(ctx: typer.Context, task: str) -> None:
     other = "lm" if task == "classify" else "classify"
     given = typed(ctx)
-    names = {"compile_head": "--compile", "variational": "--variational-dropout"}
     hints = {"freeze_epochs": "use --freeze-embedding for a language model",
              "reverse": "a --bidirectional classifier reads texts both ways",
              "pretrained_lr": "for a language model every layer is pretrained: set --lr instead"}
     for name in TASK_ONLY[other]:
         if name in given:
-            raise usage_error(f"{names.get(name, flag_name(name))} is for --task {other}", hints.get(
+            raise usage_error(f"{flag_name(name)} is for --task {other}", hints.get(
                 name, f"drop it for a {'language model' if task == 'lm' else 'classifier'}"))
 
 
@@ -756,10 +760,10 @@ class _stop_on_signals:
 
 def _lm_dims(model: dict[str, Any] | None, init_from: Path | None, task: str, embed_dim: int | None,
              hidden_size: int | None, layers: int | None, last_layer_size: int = 0,
-             cutoffs: list[int] | str | None = None) -> dict[str, Any]:
+             output: dict[str, Any] | None = None) -> dict[str, Any]:
     """With --init-from (its ``model`` settings), the new model takes the language model's sizes (and a
-    language model its softmax); conflicting flags are refused. ``cutoffs``: what the command line asked for,
-    [] --full-softmax, 'default' or a list --adaptive-softmax (with --cutoffs), None neither."""
+    language model its output layer); conflicting flags are refused. ``output``: the output-layer flags typed
+    on the command line (tie_weights, adaptive_softmax, cutoffs), as values."""
     if model is None:
         return {}
     if task == "classify" and model.get("last_layer_size"):
@@ -776,19 +780,28 @@ def _lm_dims(model: dict[str, Any] | None, init_from: Path | None, task: str, em
         dims["tie_weights"] = bool(model.get("tie_weights", True))
         given.append(("--last-layer-size", "last_layer_size", last_layer_size or None))
         dims["cutoffs"] = list(model.get("cutoffs") or [])
-        if cutoffs is not None and bool(cutoffs) != bool(dims["cutoffs"]):
-            flag, has = ("--adaptive-softmax", "a full") if cutoffs else ("--full-softmax", "an adaptive")
-            raise usage_error(f"{flag} conflicts with {init_from}, which has {has} softmax",
-                              "drop it: the new model takes the language model's output layer")
-        if isinstance(cutoffs, list) and cutoffs and cutoffs != dims["cutoffs"]:
-            raise usage_error(f"--cutoffs {','.join(map(str, cutoffs))} conflicts with {init_from}, which has "
-                              f"{','.join(map(str, dims['cutoffs']))}", "drop --cutoffs: the new model takes the "
-                              "language model's output layer")
+        _refuse_another_output_layer(init_from, dims, output or {})
     for flag, key, value in given:
         if value is not None and value != dims[key]:
             raise usage_error(f"{flag} {value} conflicts with {init_from}, which has {dims[key]}",
                               f"drop {flag}: the new model takes the language model's sizes")
     return dims
+
+
+def _refuse_another_output_layer(init_from: Path | None, dims: dict[str, Any], asked: dict[str, Any]) -> None:
+    """A language model started from another takes its output layer (``dims``): a flag that would change it, and
+    silently start its weights afresh, is refused."""
+    keep = "drop it: the new model takes the language model's output layer"
+    tied, adaptive, cutoffs = asked.get("tie_weights"), asked.get("adaptive_softmax"), asked.get("cutoffs")
+    if tied is not None and tied != dims["tie_weights"]:
+        raise usage_error(f"{'--tie-weights' if tied else '--no-tie-weights'} conflicts with {init_from}, whose "
+                          f"output layer {'has weights of its own' if tied else 'is tied to its embedding'}", keep)
+    if adaptive is not None and adaptive != bool(dims["cutoffs"]):
+        flag, has = ("--adaptive-softmax", "a full") if adaptive else ("--full-softmax", "an adaptive")
+        raise usage_error(f"{flag} conflicts with {init_from}, which has {has} softmax", keep)
+    if cutoffs is not None and cutoffs != dims["cutoffs"]:
+        has = ",".join(map(str, dims["cutoffs"])) if dims["cutoffs"] else "a full softmax"
+        raise usage_error(f"--cutoffs {','.join(map(str, cutoffs))} conflicts with {init_from}, which has {has}", keep)
 
 
 def _lm_config(path: Path, flag: str) -> dict[str, Any]:
