@@ -2,8 +2,8 @@
 
 A full softmax scores every token of the vocabulary at every position; at word level that matrix
 product and its gradient are most of a training step (with this layer instead, a 2x200 model's whole
-step on 2 CPU cores runs 1.8x as fast at 10,000 words and 4.1x at 33,000: bench/run.py). Here the
-tokens, ranked by how often they occur in the training text, are cut into a head (the shortlist of
+step on 2 CPU cores runs 1.6-1.8x as fast at 10,000 words and 4.1-5.3x at 33,000: bench/run.py). Here
+the tokens, ranked by how often they occur in the training text, are cut into a head (the shortlist of
 the most frequent, which covers most positions: 87% of Penn Treebank's for the first 2,000 words)
 and tail clusters. The head scores the shortlist plus one entry per cluster; a cluster's own
 softmax, behind a projection ``DIV`` times narrower per cluster, runs only for the positions whose

@@ -200,7 +200,8 @@ def train(
     adaptive_softmax: Annotated[bool, typer.Option("--adaptive-softmax/--full-softmax", help="lm: Grave et al.'s "
                                                    "adaptive softmax for a large vocabulary: frequent tokens get a "
                                                    "full softmax, rare ones clusters behind narrower projections (a "
-                                                   "step 1.8x as fast at 10k words, 4.1x at 33k, on 2 CPU cores).")
+                                                   "step 1.6-1.8x as fast at 10k words, 4.1-5.3x at 33k, on 2 CPU "
+                                                   "cores).")
                                 ] = False,
     cutoffs: Annotated[Optional[str], typer.Option("--cutoffs", help="With --adaptive-softmax: the frequency ranks "
                                                    "where the head and each cluster but the last end (default 2000, "
