@@ -134,6 +134,34 @@ def load_weights(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, 
                         "it may be truncated or in another format; weights are never unpickled") from None
 
 
+def weights_file(path: Path, config: dict[str, Any], weights: str = "best") -> Path:
+    """The weights file that ``load_checkpoint`` reads: the best weights, or the last where a run stopped before
+    its first validation."""
+    file = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS)
+    if weights == "best" and not file.exists() and config.get("status") != "done" and (path / LAST_WEIGHTS).exists():
+        return path / LAST_WEIGHTS  # a run stopped before its first validation: its last weights are all there is
+    if weights == "best" and not file.exists() and (path / LAST_WEIGHTS).exists():
+        raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
+                        f"to use those: cp {path / LAST_WEIGHTS} {file}")
+    return file
+
+
+def check_weights(path: Path, config: dict[str, Any]) -> None:
+    """Refuse a run whose weights file is missing, truncated or not safetensors, reading only its header (and
+    importing no torch), so that a command can say so before it spends minutes on anything else."""
+    from safetensors import SafetensorError, safe_open
+
+    file = weights_file(Path(path), config)
+    if not file.exists():
+        raise UserError(f"{file} is missing", "the checkpoint is incomplete; train again or pick another run")
+    try:
+        with safe_open(str(file), framework="numpy") as fh:
+            fh.keys()
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise UserError(f"{file} is not a valid safetensors file ({str(err)[:120]})",
+                        "it may be truncated or in another format; weights are never unpickled") from None
+
+
 def is_checkpoint(path: Path) -> bool:
     return (Path(path) / CONFIG).is_file() and (Path(path) / WEIGHTS).exists()
 
@@ -224,12 +252,7 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
     # built once, on the CPU: the meta device would spare its memory, but its first use costs a second
     model = build_model(model_cfg)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    file = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS)
-    if weights == "best" and not file.exists() and config.get("status") != "done" and (path / LAST_WEIGHTS).exists():
-        file = path / LAST_WEIGHTS  # a run stopped before its first validation: its last weights are all there is
-    elif weights == "best" and not file.exists() and (path / LAST_WEIGHTS).exists():
-        raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
-                        f"to use those: cp {path / LAST_WEIGHTS} {file}")
+    file = weights_file(path, config, weights)
     tensors = load_weights(file, shapes)
     order = tensors.get("adaptive.order")
     if order is not None and not torch.equal(order.sort().values, torch.arange(len(order))):

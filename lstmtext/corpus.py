@@ -56,8 +56,8 @@ class MemorySplit:
     def texts(self) -> Iterator[str]:
         yield from self.items
 
-    def num_bytes(self) -> int:
-        return sum(len(t) for t in self.items)
+    def num_bytes(self) -> int:  # UTF-8 bytes, as the tokenizing loop counts what it has done
+        return sum(len(t.encode("utf-8", "surrogatepass")) for t in self.items)
 
 
 def _cut_files(files: list[Path], fractions: tuple[float, float], utf8: bool = False
@@ -453,9 +453,10 @@ def hold_out_rows(base: TableSplit, fractions: dict[str, float]) -> dict[str, Ta
         if f > 0 and k == 0 and n >= 3:
             k = 1
         out[s] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column,
-                            (end - k, end))
+                            (end - k, end), of_rows=n)
         end -= k
-    out["train"] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column, (0, end))
+    out["train"] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column, (0, end),
+                              of_rows=n)
     return out
 
 
@@ -503,10 +504,11 @@ def hold_out_stratified(base: TableSplit, fractions: dict[str, float], seed: int
     import numpy as np
 
     probe = TableSplit(base.files, base.text_column, base.encoding, ReadReport(), base.label_column, base.rows)
-    picks = stratified_picks([str(label) for _, label, _, _ in probe.records()], fractions, seed)
+    labels = [str(label) for _, label, _, _ in probe.records()]
+    picks = stratified_picks(labels, fractions, seed)
     out = {}
     for s in SPLITS:
         if s == "train" or fractions.get(s):
             out[s] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column,
-                                base.rows, np.asarray(picks[s], dtype=np.int64))
+                                base.rows, np.asarray(picks[s], dtype=np.int64), of_rows=len(labels))
     return out

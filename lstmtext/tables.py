@@ -283,6 +283,7 @@ class TableSplit:
     label_column: str | None = None
     rows: tuple[int, int] | None = None  # [first, last) row index across the files
     indices: Any = None  # an explicit sorted array of row indices (stratified hold-out)
+    of_rows: int = 0  # the rows of all the files, where a hold-out counted them (for the size of a part)
 
     def records(self) -> Iterator[tuple[str, Any, str, int]]:
         """(text, label, file, line) for each kept row."""
@@ -312,4 +313,9 @@ class TableSplit:
             yield text.replace("\r\n", "\n").replace("\n", " ") + "\n"
 
     def num_bytes(self) -> int:
-        return sum(p.stat().st_size for p, _ in self.files)
+        """The files' size, or a part's share of it: a progress bar's total, not an exact count."""
+        size = sum(p.stat().st_size for p, _ in self.files)
+        if not self.of_rows or (self.rows is None and self.indices is None):
+            return size
+        picked = len(self.indices) if self.indices is not None else self.rows[1] - self.rows[0]
+        return size * picked // self.of_rows

@@ -149,3 +149,19 @@ def test_a_perplexity_past_a_million_is_shown_in_powers_of_ten():
         console.print(summary_table({"task": "lm", "figures": {"valid": {"loss": 20.0, "ppl": 4.85e8, "bpc": 28.9}}}))
     assert "4.85e+08" in captured.get() and "485165195" not in captured.get()
     assert figures_text({"ppl": 1e12}) == "perplexity 1e+12"
+
+
+def test_a_bars_total_is_the_size_of_the_part_it_reads(tmp_path):
+    """A split held out of a table is a share of its files' bytes (not all of them), and a text read whole is
+    counted in UTF-8 bytes, as the tokenizing loop counts what it has done."""
+    from lstmtext.corpus import MemorySplit, open_corpus
+
+    path = tmp_path / "notes.csv"
+    path.write_text("text\n" + "".join(f"note number {i} of the table\n" for i in range(1000)), encoding="utf-8")
+    corpus = open_corpus(path, task="lm", valid_fraction=0.1, test_fraction=0.2)
+    size = path.stat().st_size
+    parts = {s: split.num_bytes() for s, split in corpus.splits.items()}
+    assert parts["valid"] == pytest.approx(0.1 * size, rel=0.01)
+    assert parts["test"] == pytest.approx(0.2 * size, rel=0.01)
+    assert sum(parts.values()) == pytest.approx(size, rel=0.01)
+    assert MemorySplit(["唐诗", "ab"]).num_bytes() == 8

@@ -73,6 +73,22 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(cli, corpus, 
     assert config(tmp_path / "old")["init_from"] == "lm" and (tmp_path / "old" / "notes.txt").read_text() == "mine"
 
 
+def test_a_broken_init_from_is_refused_before_the_corpus_is_tokenized(cli, corpus, tmp_path):
+    assert cli("train", corpus, *TINY, "--max-steps", "5", "--out", "lm").code == 0
+    weights = tmp_path / "lm" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    rows = "".join(f"{w} story number {i}\t{'pos' if w == 'good' else 'neg'}\n" for i in range(30)
+                   for w in ("good", "bad"))
+    (tmp_path / "reviews.tsv").write_text("text\tlabel\n" + rows)
+    failed = cli("train", "reviews.tsv", "--task", "classify", "--init-from", "lm", "--max-steps", "3", "--out", "c")
+    assert_one_line_error(failed, 1, "model.safetensors is not a valid safetensors file")
+    assert not any(p.name.startswith("reviews") for p in (tmp_path / "checkpoints" / "prepared").glob("*"))
+    weights.unlink()
+    failed = cli("train", "reviews.tsv", "--task", "classify", "--init-from", "lm", "--max-steps", "3", "--out", "c")
+    assert_one_line_error(failed, 1, "model.safetensors (the best weights) is missing", "cp lm/last.safetensors")
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.mark.parametrize("edit, words", [
     (lambda c: c["model"].update(hidden_size="32"), ["model.hidden_size is '32'"]),
     (lambda c: c.update(model=[1]), ["'model' entry is not an object"]),

@@ -806,12 +806,13 @@ def _refuse_another_output_layer(init_from: Path | None, dims: dict[str, Any], a
 
 
 def _lm_config(path: Path, flag: str) -> dict[str, Any]:
-    from lstmtext.checkpoint import read_config
+    from lstmtext.checkpoint import check_weights, read_config
 
     config = read_config(path)
     if config["task"] != "lm":
         raise usage_error(f"{flag} {path} is not a language-model checkpoint",
                           "train one with lstmtext train --task lm")
+    check_weights(path, config)  # before the corpus is read and tokenized, which can take minutes
     return config
 
 
