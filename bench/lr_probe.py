@@ -60,7 +60,7 @@ def main() -> None:
 
 def probe(args: argparse.Namespace) -> None:
     from bench.harness import SHARED
-    from lstmtext.cli import load_preset
+    from lstmtext.cli.train_presets import load_preset
     from lstmtext.config import TokenizerSpec
     from lstmtext.corpus import open_corpus
     from lstmtext.data import Prepared, ensure_prepared

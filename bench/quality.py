@@ -47,7 +47,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main() -> None:
     from bench.harness import SHARED, device_name, new_path
-    from lstmtext.cli import load_preset
+    from lstmtext.cli.train_presets import load_preset
     from lstmtext.errors import UserError
 
     args = parse_args(sys.argv[1:])

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bench.harness import Row, ratio, results_document, validate_document, write_results
-from lstmtext.cli import PRESETS, load_preset
+from lstmtext.cli.train_presets import PRESETS, load_preset
 from tests.conftest import REVIEWS, SMALL_TEXT, assert_one_line_error
 
 
@@ -99,7 +99,7 @@ def test_bucketing_benchmark_reads_a_classify_corpus_and_counts_its_padding(tmp_
 def test_presets_are_data_with_known_options(name):
     import inspect
 
-    from lstmtext.cli import train
+    from lstmtext.cli.train_cmd import train
 
     preset = load_preset(name)
     options = set(inspect.signature(train.__wrapped__).parameters)
@@ -184,7 +184,7 @@ def test_ensemble_groups_parse_and_become_one_evaluate_call(tmp_path):
 
 def test_lr_probe_builds_the_presets_model_and_training_settings():
     from bench.lr_probe import configs
-    from lstmtext.cli import load_preset
+    from lstmtext.cli.train_presets import load_preset
 
     model, train = configs(load_preset("ptb-word-awd")["settings"], 10_001, lr=7.0, max_steps=30)
     assert (model.vocab_size, model.hidden_size, model.embed_dim, model.layer_dropout) == (10_001, 1150, 400, 0.25)
@@ -249,13 +249,13 @@ def test_quality_tags_name_files_and_so_have_no_slashes():
 
 
 def test_a_preset_is_named_not_a_path_and_a_broken_file_is_one_line(tmp_path, monkeypatch):
-    from lstmtext.cli import train_cmd
+    from lstmtext.cli import train_presets
     from lstmtext.errors import UserError
 
     for name in ("../presets/ptb-word", str(PRESETS / "ptb-word"), "PTB-WORD"):
         with pytest.raises(UserError, match="unknown --preset"):
             load_preset(name)
-    monkeypatch.setattr(train_cmd, "PRESETS", tmp_path)
+    monkeypatch.setattr(train_presets, "PRESETS", tmp_path)
     (tmp_path / "bad.json").write_text('{"corpus": "ptb", "settings": {"hidden_size": 3')
     (tmp_path / "odd.json").write_text('{"corpus": "ptb", "settings": {"hidden_size": 3}}')
     with pytest.raises(UserError, match="not valid JSON"):

@@ -184,7 +184,7 @@ def test_train_help_groups_its_options_and_fits_80_columns(cli, monkeypatch):
     import typer
 
     from lstmtext.cli import app
-    from lstmtext.cli.train_cmd import HELP_PANELS
+    from lstmtext.cli.train_help import HELP_PANELS
 
     params = {p.name for p in typer.main.get_command(app).commands["train"].params}
     grouped = [name for names in HELP_PANELS.values() for name in names]
@@ -325,7 +325,7 @@ def test_a_run_folder_that_another_train_is_writing_is_refused(cli, corpus, tmp_
 
 
 def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path):
-    from lstmtext.cli.train_cmd import _new_default_dir
+    from lstmtext.cli.run_folder import _new_default_dir
 
     base = tmp_path / "checkpoints" / "tales-char-20261204-120000"
     made = [_new_default_dir(base) for _ in range(3)]

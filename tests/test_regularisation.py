@@ -317,7 +317,7 @@ def test_every_task_only_option_is_an_option_of_train():
     import typer
 
     from lstmtext.cli import app
-    from lstmtext.cli.train_cmd import TASK_ONLY
+    from lstmtext.cli.train_checks import TASK_ONLY
 
     params = {p.name for p in typer.main.get_command(app).commands["train"].params}
     assert set(TASK_ONLY["lm"]) | set(TASK_ONLY["classify"]) <= params

@@ -1,0 +1,213 @@
+"""`classify`: labelling texts (arguments, stdin, or a file's lines or table column) with a classifier or an
+ensemble, printed as a table, JSON, JSON lines or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from lstmtext.cli.classifier_runs import Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers
+from lstmtext.cli.exits import handle_errors
+from lstmtext.cli.notes import warn
+from lstmtext.cli.options import Device, Encoding, TextColumn, refuse_unless
+from lstmtext.errors import UserError, usage_error
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def _lines(text: str) -> list[str]:
+    """One text per line, as the file's lines are counted: at '\n' (or '\r\n') only, not at the form feeds, U+2028
+    and other breaks that str.splitlines() also cuts at, so that the output has one row per line of the input."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
+    """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
+    from lstmtext.tables import (
+        TEXT_COLUMNS,
+        ReadReport,
+        _iter_table,
+        _table_format,
+        container_kind,
+        pick_column,
+        table_columns,
+    )
+    from lstmtext.textfiles import (
+        _binary_error,
+        _check_encoding,
+        _compression,
+        _looks_binary,
+        _packed_error,
+        locate_decode_error,
+        text_encoding,
+    )
+
+    if file is not None and texts:
+        raise usage_error("give texts as arguments or with --file, not both")
+    if file is not None:
+        if str(file) == "-" and not file.exists():
+            raise usage_error("--file - is not read from stdin: a table needs its file name to tell its format",
+                              "pipe one text a line as 'lstmtext classify RUN -', or save the table and pass its path")
+        if file.is_dir():
+            raise UserError(f"--file {file} is a folder", "give a file: one text a line, or a table")
+        if not file.is_file():
+            raise UserError(f"--file not found: {file}", "check the path")
+        packed = _compression(file)
+        if packed:
+            raise _packed_error(file, packed, "--file ")
+        if _looks_binary(file, encoding):
+            raise _binary_error(file, "--file ")
+        _check_encoding(file, encoding)
+        fmt = _table_format(file)
+        if fmt:
+            column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file))
+            report = ReadReport()
+            rows = []
+            for line, rec in _iter_table(file, fmt, encoding, report):
+                value = rec.get(column)
+                if kind := container_kind(value):
+                    raise UserError(f"{file} line {line}: the {column!r} field is {kind}, not one text",
+                                    "pass --text-column naming a column of plain texts")
+                rows.append("" if value is None else str(value))
+            if not any(row.strip() for row in rows):
+                raise UserError(f"no text to classify: {file} has no records with text in column {column!r}",
+                                "add the texts, one record each")
+            if report.skipped:
+                warn([f"{len(report.skipped):,} records of {file} could not be read and have no row in the output"],
+                     report.skipped)
+            return rows
+        try:
+            lines = _lines(file.read_text(encoding=text_encoding(encoding)))
+        except UnicodeDecodeError:
+            raise locate_decode_error(file, encoding) from None
+        return _some_text(lines, str(file))
+    if texts == ["-"]:
+        data = sys.stdin.buffer.read()
+        try:
+            return _some_text(_lines(data.decode(text_encoding(encoding))), "stdin")
+        except UnicodeDecodeError as err:
+            raise UserError(f"stdin: invalid {encoding} at byte {err.start}", "pass --encoding") from None
+    if "-" in texts:
+        raise usage_error("- (read stdin) mixed with texts" if set(texts) != {"-"} else "- (read stdin) given twice",
+                          "give either texts or - alone")
+    if not texts:
+        raise usage_error("no text to classify", "pass texts as arguments, --file PATH, or - to read stdin")
+    return list(texts)
+
+
+def _some_text(lines: list[str], where: str) -> list[str]:
+    if not any(line.strip() for line in lines):
+        raise UserError(f"no text to classify: {where} is empty", "give it one text a line")
+    return lines
+
+
+def _shorten(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@handle_errors
+def classify(
+    ctx: typer.Context,
+    checkpoint: Annotated[Path, typer.Argument(help="A classifier run folder.")],
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to label; '-' reads one per line from "
+                                                         "stdin.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="One text per line, or a CSV/TSV/JSON(L)/"
+                                                 "parquet file with a text column.")] = None,
+    text_column: TextColumn = None,
+    output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv: text, label, confidence and "
+                                        "a note (empty: not classified; truncated).")] = "table",
+    all_scores: Annotated[bool, typer.Option("--all-scores", help="Add every class's probability.")] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per inference batch.")] = 64,
+    ensemble: Ensemble = None,
+    encoding: Encoding = "utf-8",
+    device: Device = "auto",
+) -> None:
+    """Label texts with a trained classifier (or the mean of several: --ensemble).
+
+    Example: lstmtext classify checkpoints/reviews "not bad at all" "dull plot" --format jsonl
+    """
+    if output not in FORMATS:
+        raise usage_error(f"unknown --format {output!r}", f"choose one of: {', '.join(FORMATS)}")
+    if batch_size < 1:
+        raise usage_error(f"--batch-size must be at least 1, got {batch_size}")
+    reads = file is not None or texts == ["-"]
+    refuse_unless(ctx, {"text_column": (file is not None, "is for --file (a table's column)"),
+                        "encoding": (reads, "is for --file or - (stdin); texts given as arguments are already "
+                                            "decoded")})
+    runs = _classifier_runs(checkpoint, ensemble)  # before torch is imported
+    items = _read_inputs(list(texts or []), file, text_column, encoding)
+
+    from lstmtext.render import err
+    from lstmtext.training import resolve_device
+
+    dev = resolve_device(device)
+    ckpts = _load_classifiers(runs, dev)
+    labels: list[str] = ckpts[0].config["labels"]
+    probs, keep, truncated = _ensemble_proba(ckpts, items, batch_size, dev, "classify")
+    rows: list[dict[str, Any]] = [{"text": t, "label": None, "confidence": None, "note": "empty"} for t in items]
+    if all_scores:  # every row has the same keys, the empty ones with null scores
+        for row in rows:
+            row["scores"] = {name: None for name in labels}
+    for k, i in enumerate(keep):
+        p = probs[k]
+        rows[i] = {"text": items[i], "label": labels[int(p.argmax())], "confidence": float(p.max()),
+                   "note": "truncated" if i in truncated else None}
+        if all_scores:
+            rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
+    if truncated:
+        err.print(f"note: {len(truncated)} text(s) longer than a model's --max-length were truncated")
+    empty = len(items) - len(keep)
+    if empty:
+        err.print(f"note: {empty} empty text(s) were not classified")
+    _emit(rows, output, labels, all_scores)
+
+
+def _six(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
+def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores: bool) -> None:
+    if output == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif output == "jsonl":
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    elif output == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores else [])
+                        + ["note"])  # as in JSON: empty (not classified), truncated, or nothing
+        for row in rows:
+            scores = [_six(row["scores"][n]) for n in labels] if all_scores else []
+            conf = _six(row["confidence"])
+            writer.writerow([row["text"], row["label"] or "", conf] + scores + [row["note"] or ""])
+        sys.stdout.write(buf.getvalue())
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        from lstmtext.render import out
+
+        table = Table(title_justify="left")  # the text gives way on a narrow terminal; labels and scores never do
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("text")
+        table.add_column("label", no_wrap=True, min_width=max(len(n) for n in [*labels, "(empty)"]))
+        table.add_column("confidence", justify="right", no_wrap=True, min_width=len("confidence"))
+        for name in labels if all_scores else []:
+            table.add_column(name, justify="right", no_wrap=True, min_width=max(len(name), 5))
+        for n, row in enumerate(rows, 1):
+            if row["label"] is None:
+                table.add_row(str(n), escape(_shorten(row["text"])), "[dim](empty)[/]", "-")
+                continue
+            scores = [f"{row['scores'][name]:.3f}" for name in labels] if all_scores else []
+            table.add_row(str(n), escape(_shorten(row["text"])), escape(row["label"]), f"{row['confidence']:.1%}",
+                          *scores)
+        out.print(table)

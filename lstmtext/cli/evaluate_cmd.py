@@ -1,0 +1,217 @@
+"""`evaluate`: scoring a run on its own prepared data or on a corpus: a classifier's (or an ensemble's) accuracy,
+macro-F1, confusion matrix and loss; a language model's loss, perplexity and bits per character."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from lstmtext.cli.classifier_runs import (
+    Ensemble,
+    _classifier_runs,
+    _ensemble_proba,
+    _load_classifiers,
+    _max_length,
+    _mean_proba,
+)
+from lstmtext.cli.exits import handle_errors
+from lstmtext.cli.notes import note_weights, warn
+from lstmtext.cli.options import Device, Encoding, LabelColumn, TextColumn, refuse_unless
+from lstmtext.errors import UserError, usage_error
+
+
+@handle_errors
+def evaluate(
+    ctx: typer.Context,
+    checkpoint: Annotated[Path, typer.Argument(help="A run folder (classifier or language model).")],
+    corpus: Annotated[Optional[str], typer.Argument(help="Corpus to score (default: the run's own test "
+                                                    "split).")] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="train, valid (or dev) or test: the split to "
+                                                 "score (default test; a corpus without split files is scored "
+                                                 "whole).")] = None,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    ensemble: Ensemble = None,
+    encoding: Encoding = "utf-8",
+    device: Device = "auto",
+) -> None:
+    """Score a run: a classifier's accuracy, macro-F1 and confusion matrix; a language model's perplexity.
+
+    Also per-class figures (--ensemble: the mean of several runs), or a language model's loss and bits per char.
+
+    Example: lstmtext evaluate checkpoints/reviews --split valid --format json
+    """
+    if output not in ("table", "json"):
+        raise usage_error(f"unknown --format {output!r}", "choose table or json")
+    from lstmtext.corpus import SPLIT_WORDS, SPLITS
+
+    if split is not None:
+        if split.lower() not in SPLIT_WORDS:
+            raise usage_error(f"unknown --split {split!r}", f"choose one of: {', '.join(SPLITS)}")
+        split = SPLIT_WORDS[split.lower()]  # dev, validation -> valid
+    from lstmtext.checkpoint import check_run, load_checkpoint
+
+    task = check_run(checkpoint)["task"]  # before torch is imported
+    why = "is for reading a CORPUS; the run's own data is already tokenized"
+    refuse_unless(ctx, {name: (corpus is not None, why) for name in ("text_column", "label_column", "encoding")})
+    refuse_unless(ctx, {"label_column": (task == "classify", "is for a classifier; this is a language model")})
+    if ensemble and task != "classify":
+        raise usage_error("--ensemble averages classifiers; this is a language model", "leave out --ensemble")
+    runs = _classifier_runs(checkpoint, ensemble) if task == "classify" else [checkpoint]
+    from lstmtext.training import resolve_device
+
+    dev = resolve_device(device)
+    if task == "classify":
+        result = _evaluate_classifier(_load_classifiers(runs, dev), corpus, split, text_column, label_column,
+                                      encoding, dev)
+    else:
+        ckpt = load_checkpoint(checkpoint, str(dev))
+        note_weights(ckpt)
+        result = _evaluate_lm(ckpt, corpus, split, text_column, encoding, dev)
+    result["checkpoint"] = str(checkpoint)
+    warn([], result["skipped"])
+    if ensemble:
+        result["ensemble"] = [str(run) for run in ensemble]
+    if output == "json":
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    from lstmtext.render import evaluation_tables, out
+
+    for table in evaluation_tables(result):
+        out.print(table)
+
+
+def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, text_column: str | None,
+                 label_column: str | None, encoding: str) -> tuple[Any, str]:
+    """What to score, and its name: without a corpus, the run's prepared data (a `Prepared`; read its `split`,
+    test by default); else the corpus's split, or all of it ("whole") if it has no split files of its own."""
+    from lstmtext.corpus import open_corpus
+    from lstmtext.data import Prepared, is_prepared
+
+    name = split or "test"
+    if corpus is None:
+        prepared = Prepared.of_run(ckpt.path, ckpt.config["data"], "pass the corpus to evaluate on")
+        if not prepared.meta["splits"][name]["tokens"]:
+            raise UserError(f"the run's {name} split is empty", "pick another --split")
+        return prepared, name
+    if is_prepared(Path(corpus)):
+        raise UserError(f"{corpus} is a prepared folder of token ids, and evaluate reads text",
+                        "give the corpus it was made from, or no corpus to score the run's own data")
+    source = open_corpus(corpus, encoding=encoding, text_column=text_column, label_column=label_column,
+                         valid_fraction=0.0, test_fraction=0.0, task=task)
+    if not source.own_splits:
+        if split is not None:
+            raise usage_error(f"{corpus} has no split files, so it is scored whole", "leave out --split")
+        return source.splits["train"], "whole"
+    if name in source.carved:
+        has = ", ".join(s for s in source.splits if s not in source.carved)
+        raise UserError(f"{corpus} has no {name} split (it has: {has})", "pick one of them with --split")
+    return source.splits[name], name
+
+
+def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -> tuple[list[int], Any]:
+    """Gold labels and mean probabilities on a split of each run's own prepared data (already token ids), which
+    must hold the same labelled texts for every run."""
+    def data(c: Any) -> tuple[Any, ...]:
+        return c.config["data"]["source_hash"], c.config["data"].get("settings")
+
+    gold: list[int] | None = None
+    seqs = []
+    for c in ckpts:
+        prepared, _ = _eval_source(c, None, split, "classify", None, None, "utf-8")
+        texts, gold_ids = prepared.cut_texts(split, _max_length(c))
+        own = [labels.index(c.config["labels"][int(g)]) for g in gold_ids]
+        if gold is not None and (own != gold or data(c) != data(ckpts[0])):
+            raise UserError(f"{c.path} was tested on other texts than {ckpts[0].path}",
+                            "pass the corpus to evaluate the ensemble on")
+        gold = own
+        seqs.append(texts)
+    return gold or [], _mean_proba(ckpts, seqs, 128, dev, "evaluate") if gold else None
+
+
+def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None, text_column: str | None,
+                         label_column: str | None, encoding: str, dev: Any) -> dict[str, Any]:
+    from lstmtext.data import label_name, short_list
+    from lstmtext.metrics import classification_report, cross_entropy
+
+    labels: list[str] = ckpts[0].config["labels"]
+    kind, source = split or "test", None
+    if corpus is None:
+        gold, probs = _prepared_proba(ckpts, kind, labels, dev)
+    else:
+        source, kind = _eval_source(ckpts[0], corpus, split, "classify", text_column, label_column, encoding)
+        index = {n: i for i, n in enumerate(labels)}
+        texts, gold, unknown = [], [], set()
+        for text, label, path, line in source.records():
+            name = label_name(label)
+            if name not in index and name is not None and str(label).strip() in index:
+                name = str(label).strip()  # a run trained before '1.0' read as 1 knows it as '1.0'
+            if name is None or not text.strip():
+                source.report.skip(path, line, "empty text" if name is not None else "missing label")
+                continue
+            if name not in index:
+                unknown.add(name)
+                continue
+            texts.append(text)
+            gold.append(index[name])
+        if unknown:
+            raise UserError(f"the corpus has labels the model does not know: {', '.join(sorted(unknown)[:10])}",
+                            f"known labels: {short_list(labels)}")
+        probs, keep, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate")
+        gold = [gold[i] for i in keep]
+    if probs is None:
+        raise UserError("nothing to evaluate: no labelled, non-empty texts found")
+    report = classification_report(gold, probs.argmax(1).tolist(), len(labels))
+    report["per_class"] = [{"label": n, **pc} for n, pc in zip(labels, report["per_class"])]
+    report["loss"] = cross_entropy(probs, gold)  # of the (mean) probabilities: how sure, not only how right
+    return {"task": "classify", "split": kind, "labels": labels, **report, "skipped": _skipped(source)}
+
+
+def _skipped(source: Any) -> list[list[Any]]:
+    """The records a corpus's split left out, as [file, line, reason] (none for a run's own data)."""
+    report = getattr(source, "report", None)
+    return [list(s) for s in report.skipped] if report is not None else []
+
+
+def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: str | None, encoding: str,
+                 dev: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from lstmtext.metrics import bits_per_char, perplexity
+    from lstmtext.render import counting
+    from lstmtext.tasks import in_reading_order, lm_eval
+    from lstmtext.training import autocast_dtype, autocast_for
+
+    source, kind = _eval_source(ckpt, corpus, split, "lm", text_column, None, encoding)
+    if corpus is None:  # the run's prepared data
+        tokens = source.tokens(kind)
+        chars = int(source.meta["splits"][kind]["chars"])
+    else:
+        parts, chars = [], 0
+        for chunk in source.texts():
+            parts.append(ckpt.tokenizer.encode(chunk))
+            chars += len(chunk)
+        tokens = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    train = ckpt.config["train"]
+    # as training measured it (fp32 for a run trained in bf16 on a CPU with a bf16 kernel, where this one has none)
+    amp = autocast_for(autocast_dtype(str(train.get("precision", "auto")), dev, strict=False), dev)
+    tokens = in_reading_order(np.asarray(tokens), ckpt.model.cfg.reverse)
+    with counting("evaluate", max(len(tokens) - 1, 0), "tokens") as done:
+        result = lm_eval(ckpt.model, tokens, int(train.get("eval_batch_size", 16)),
+                         int(train.get("seq_len", 128)), dev, amp, done)
+    if result is None:
+        raise UserError("too little text to evaluate", "give a longer corpus")
+    loss, count = result
+    from lstmtext.tokenizers import UNK
+
+    unk = float(np.count_nonzero(tokens == UNK)) / max(len(tokens), 1)
+    if corpus is not None and unk > 0.05:  # <unk> is easy to predict: such figures flatter the model
+        warn([(f"{unk:.1%} of {corpus}'s tokens are <unk> to this model (its vocabulary has not seen them), so "
+               "these figures are not comparable with its validation figures")])
+    return {"task": "lm", "split": kind, "loss": loss, "ppl": perplexity(loss),
+            "bpc": bits_per_char(loss, count, int(chars * count / max(len(tokens), 1))), "tokens": count,
+            "unk_rate": round(unk, 6), "skipped": _skipped(source)}

@@ -1,0 +1,101 @@
+"""`generate`: sampling text from a trained language model, streamed as it is written, or printed whole (as
+JSON too)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lstmtext.cli.exits import handle_errors
+from lstmtext.cli.notes import note_weights
+from lstmtext.cli.options import Device, refuse_unless, typed
+from lstmtext.errors import usage_error
+
+
+@handle_errors
+def generate(
+    ctx: typer.Context,
+    checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to start from.")] = "",
+    length: Annotated[int, typer.Option("--length", "-n", help="Tokens to generate.")] = 300,
+    temperature: Annotated[float, typer.Option("--temperature", "-t", help="Sampling temperature (0 = "
+                                               "greedy).")] = 0.8,
+    top_k: Annotated[int, typer.Option("--top-k", help="Sample from the k most likely tokens (0 = off).")] = 0,
+    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass, in (0, 1].")] = 1.0,
+    num_samples: Annotated[int, typer.Option("--num-samples", help="Samples drawn together in one "
+                                             "batch.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same text (on the same device).")] = 0,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print tokens as they come (one "
+                                         "sample only).")] = True,
+    weights: Annotated[str, typer.Option("--weights", help="best (lowest validation loss) or last.")] = "best",
+    device: Device = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the samples as JSON.")] = False,
+    cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the "
+                                              "one-token step as a captured CUDA graph (faster).")] = True,
+) -> None:
+    """Sample text from a trained language model.
+
+    Example: lstmtext generate checkpoints/tales --prompt "The miller said" --length 400 --temperature 0.7
+    """
+    from lstmtext.config import SampleSettings
+
+    settings = SampleSettings(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                              num_samples=num_samples, seed=seed)
+    settings.validate()
+    greedy = "does nothing with --temperature 0: greedy decoding takes the most likely token every time"
+    refuse_unless(ctx, {"stream": (num_samples == 1 and not json_out, "prints one sample as it is written, "
+                                   "not --num-samples above 1 or --json"),
+                        **{name: (temperature > 0, greedy) for name in ("top_k", "top_p", "seed")}})
+    if weights not in ("best", "last"):
+        raise usage_error(f"unknown --weights {weights!r}", "choose best or last")
+    if len(prompt) > 1_000_000:
+        raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
+    from lstmtext.checkpoint import check_run, load_checkpoint
+
+    check_run(checkpoint, "lm")  # a missing or wrong run is reported before torch is imported
+    from lstmtext.render import counting, err
+    from lstmtext.sampling import StreamText, sample, start_ids, text_after, text_before
+    from lstmtext.training import resolve_device
+
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(checkpoint, str(dev), weights=weights, task="lm")
+    if weights == "best":
+        note_weights(ckpt)
+    tok = ckpt.tokenizer
+    unknown = tok.unknown(prompt)
+    if unknown:
+        from rich.markup import escape
+
+        from lstmtext.render import visible_repr
+
+        shown = escape(", ".join(visible_repr(u) for u in unknown[:10]))
+        err.print(f"[yellow]warning:[/] the prompt has {len(unknown)} token(s) the model never saw ({shown}); "
+                  "they are read as <unk>")
+    reverse = ckpt.model.cfg.reverse  # it writes what comes before the prompt, last token first
+    if reverse and stream and "stream" in typed(ctx):
+        raise usage_error(f"--stream cannot stream {checkpoint}: it was trained with --reverse and writes the text "
+                          "before the prompt last word first, so the text is printed once it is whole", "drop --stream")
+    streaming = stream and num_samples == 1 and not json_out and not reverse
+    context = start_ids(tok, prompt)  # the prompt's tokens, which the new text joins onto
+    if streaming:
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        text = StreamText(tok, lambda piece: (sys.stdout.write(piece), sys.stdout.flush()), context=context)
+        sample(ckpt.model, tok, prompt, settings, dev, lambda new: text.add(new[0]), cuda_graph=cuda_graphs)
+        text.finish()
+        sys.stdout.write("\n")
+        return
+    with counting("generate", length * num_samples, "tokens") as done:
+        rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs, done=done)
+    texts = [text_before(tok, r, context) + prompt if reverse else prompt + text_after(tok, context, r) for r in rows]
+    if json_out:
+        print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts}, ensure_ascii=False))
+        return
+    for k, text in enumerate(texts):
+        if num_samples > 1:
+            print(f"--- sample {k + 1} ---")
+        print(text)

@@ -1,0 +1,109 @@
+"""`info`: describing a checkpoint (task, tokenizer, model sizes and output layer, regularisation, training
+progress and versions) as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lstmtext.cli.exits import handle_errors
+from lstmtext.cli.options import flag_name
+from lstmtext.errors import usage_error
+
+
+@handle_errors
+def info(
+    checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Describe a checkpoint: task, tokenizer, model sizes, training progress and versions.
+
+    Example: lstmtext info checkpoints/tales --format json
+    """
+    if output not in ("table", "json"):
+        raise usage_error(f"unknown --format {output!r}", "choose table or json")
+    from lstmtext.checkpoint import check_run, load_checkpoint
+
+    check_run(checkpoint)  # before torch is imported
+    from lstmtext.distill import describe
+    from lstmtext.models import count_parameters
+
+    ckpt = load_checkpoint(checkpoint)  # validates every file before anything is shown
+    config = ckpt.config
+    model = config["model"]
+    result = config.get("result") or {}
+    saved, state = None, {}
+    if (checkpoint / "state.json").exists():
+        try:
+            state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+        except ValueError:
+            state = {}
+        saved = state.get("step") if isinstance(state, dict) else None
+    # a finished run's best validation figures; a run stopped before the end has its best so far in its state
+    best = (result.get("figures") or {}).get("valid") or (state.get("best") if isinstance(state, dict) else None) or {}
+    train = config.get("train", {})
+    facts = {
+        "checkpoint": str(checkpoint),
+        "task": config["task"],
+        "status": config.get("status"),
+        "level": config["tokenizer"].get("level"),
+        "vocab_size": ckpt.tokenizer.vocab_size,
+        "embed_dim": model["embed_dim"], "hidden_size": model["hidden_size"], "layers": model["layers"],
+        **({"last_layer_size": model["last_layer_size"]} if model.get("last_layer_size") else {}),
+        "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
+        **({"reads": "right to left (--reverse)"} if model.get("reverse") else {}),
+        **({"output_layer": {"softmax": "adaptive" if model.get("cutoffs") else "full",
+                             "tied": model.get("tie_weights", True),
+                             **({"cutoffs": model["cutoffs"]} if model.get("cutoffs") else {})}}
+           if config["task"] == "lm" else {}),
+        **{k: config[k] for k in ("init_from", "init_backward_from") if config.get(k)},
+        **({"extend_vocab": f"{config['extend_vocab']['pretrained']:,} pretrained tokens + "
+                            f"{config['extend_vocab']['added']:,} added"} if config.get("extend_vocab") else {}),
+        **({"frozen": "embedding (--freeze-embedding)"} if train.get("freeze_embedding") else {}),
+        **({"pretrained_lr": f"{train['pretrained_lr']:g} x --lr"} if train.get("pretrained_lr", 1.0) != 1.0
+           else {}),
+        "parameters": count_parameters(ckpt.model),
+        "regularisation": {"dropout": model.get("dropout", 0.0), "embed_dropout": model.get("embed_dropout", 0.0),
+                           **({"layer_dropout": model["layer_dropout"]} if model.get("layer_dropout") is not None
+                              else {}),
+                           **({"variational": model.get("variational", False),
+                               "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {}),
+                           **{k: train[k] for k in ("ar", "tar", "adversarial", "shift_windows") if train.get(k)}},
+        "optimizer": train.get("optimizer"),
+        **({"weights": f"moving average (--ema {train['ema']:g})"} if train.get("ema") else {}),
+        **({"distilled_from": describe(train)} if train.get("distill_from") else {}),
+        "labels": config.get("labels"),
+        "steps": result.get("steps", saved),
+        "saved_state_step": saved,
+        "best_valid": best,
+        "trained_on": config["data"].get("source"),
+        "format_version": config["format_version"],
+        "versions": config.get("versions", {}),
+    }
+    if output == "json":
+        print(json.dumps(facts, indent=2, ensure_ascii=False))
+        return
+    from lstmtext.render import facts_table, figures_text, out
+
+    def show(key: str, value: Any) -> str:
+        if key == "output_layer":  # "adaptive softmax, clusters from 2,000, 10,000 (shortlist tied to the embedding)"
+            tied = " tied to the embedding" if value["tied"] else ""
+            if value["softmax"] == "full":
+                return f"full softmax{tied}"
+            clusters = ", ".join(f"{c:,}" for c in value["cutoffs"])
+            return f"adaptive softmax, clusters from ranks {clusters}" + (f" (shortlist{tied})" if tied else "")
+        if key == "regularisation":  # as the flags that set it; what is off is left out
+            return ", ".join(flag_name(k) + ("" if v is True else f" {v:g}")
+                             for k, v in value.items() if v) or "none"
+        if isinstance(value, dict):
+            return figures_text(value) or "-"
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        return "-" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) \
+            else str(value)
+
+    out.print(facts_table([(k.replace("_", " "), show(k, v)) for k, v in facts.items() if k != "checkpoint"],
+                          title=f"checkpoint {checkpoint}"))

@@ -1,0 +1,31 @@
+"""Notes and warnings a command prints on stderr beside its results: a reader's warnings with the records it
+skipped, and a run whose last weights stand in for the best ones it does not have yet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def note_weights(ckpt: Any) -> None:
+    """Say so when a run's best weights do not exist yet and its last ones stand in."""
+    from lstmtext.checkpoint import LAST_WEIGHTS
+    from lstmtext.render import err
+
+    if ckpt.weights_file == LAST_WEIGHTS and (ckpt.path / LAST_WEIGHTS).exists() and \
+            ckpt.config.get("status") != "done":
+        err.print(f"note: {ckpt.path} stopped before its first validation, so it has no best weights yet; "
+                  "using its last ones")
+
+
+def warn(warnings: list[str], skipped: Sequence[Any] = (), more: str = "") -> None:
+    """Warnings on stderr, then the first five skipped records ((file, line, reason)) and their count."""
+    from rich.markup import escape
+
+    from lstmtext.render import err
+
+    lines = list(warnings) + [f"skipped {path} line {line}: {reason}" for path, line, reason in skipped[:5]]
+    if len(skipped) > 5:
+        lines.append(f"skipped {len(skipped):,} records in all" + (f" ({more})" if more else ""))
+    for line in lines:
+        err.print(f"[yellow]warning:[/] {escape(line)}")

@@ -1,0 +1,79 @@
+"""The options several commands share (their Typer declarations and help texts), and telling the options a user
+typed from defaults: the flag a parameter comes from, and refusing a flag that would do nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lstmtext.config import check_device
+from lstmtext.errors import UserError, usage_error
+
+Level = Annotated[Optional[str], typer.Option("--level", help="Token level: char, word, bpe or unigram "
+                                              "(default char for lm, word for classify).")]
+DEFAULT_LEVEL = {"lm": "char", "classify": "word"}
+VocabSize = Annotated[Optional[int], typer.Option("--vocab-size", help="bpe/unigram: vocabulary size (default "
+                                                  "4000, more for a large alphabet such as Chinese, less where the "
+                                                  "text supports less); word: keep at most this many tokens.")]
+Lowercase = Annotated[bool, typer.Option("--lowercase", help="Lowercase the text before tokenizing.")]
+MinFreq = Annotated[int, typer.Option("--min-freq", help="char/word: drop tokens seen fewer times in training.")]
+WordSplit = Annotated[str, typer.Option("--word-split", help="word level: 'punct' splits punctuation off words, "
+                                        "'whitespace' splits on spaces only (pre-tokenized corpora such as PTB).")]
+TextColumn = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text "
+                                                   "(auto-detected from text/sentence/review/content...).")]
+Encoding = Annotated[str, typer.Option("--encoding", help="Encoding of text files.")]
+ValidFraction = Annotated[float, typer.Option("--valid-fraction", help="Share held out for validation when the "
+                                              "corpus has no validation split of its own.")]
+TestFraction = Annotated[float, typer.Option("--test-fraction", help="Share held out for testing when the corpus "
+                                             "has no test split of its own.")]
+SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed for shuffled hold-outs (classification).")]
+LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="classify: column holding the label "
+                                                     "(auto-detected from label/sentiment/polarity/class...).")]
+TaskOpt = Annotated[str, typer.Option("--task", help="lm (language model) or classify (text classifier).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def _device_value(value: str) -> str:
+    """--device's form, checked as the command line is parsed (before torch loads)."""
+    try:
+        return check_device(value)
+    except UserError:
+        raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda, cuda:N or mps") from None
+
+
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (auto picks CUDA when "
+                                     "present).", callback=_device_value)]
+
+
+def typed(ctx: typer.Context) -> list[str]:
+    """The parameters given on the command line (not defaults, not a preset's values)."""
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:
+        from click.core import ParameterSource
+    return [name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
+# parameters whose option is not their name in kebab case
+OPTION_NAMES = {"variational": "--variational-dropout", "compile_head": "--compile", "output": "--format",
+                "json_out": "--json"}
+
+
+def flag_name(param: str) -> str:
+    """The option a parameter comes from: text_column -> --text-column, output -> --format."""
+    return OPTION_NAMES.get(param, "--" + param.replace("_", "-"))
+
+
+def refuse_unless(ctx: typer.Context, needs: dict[str, tuple[bool, str]]) -> None:
+    """Refuse each option given on the command line whose condition fails: ``needs`` maps a parameter
+    to (condition, why it does nothing), so a flag is never silently ignored."""
+    given = typed(ctx)
+    for name, (ok, why) in needs.items():
+        if name in given and not ok:
+            raise usage_error(f"{flag_name(name)} {why}", "drop it")
+
+
+def _check_task(task: str) -> None:
+    if task not in ("lm", "classify"):
+        raise usage_error(f"unknown --task {task!r}", "choose lm or classify")

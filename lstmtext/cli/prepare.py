@@ -1,0 +1,145 @@
+"""Preparing a corpus for the commands that read one (tokenize, train): the shipped default corpus, the tokenizer
+spec, the cache folder a corpus gets, tokenizing it into a prepared folder (or reusing one), and the table that
+describes the result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lstmtext.cli.notes import warn
+from lstmtext.config import TokenizerSpec, to_dict
+from lstmtext.errors import usage_error
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_CORPORA = {"lm": "corpora/tales.txt", "classify": "corpora/reviews.tsv"}
+
+
+def _spec(level: str, vocab_size: int | None, lowercase: bool, min_freq: int, word_split: str) -> TokenizerSpec:
+    spec = TokenizerSpec(level=level, vocab_size=vocab_size, lowercase=lowercase, min_freq=min_freq,
+                         word_split=word_split)
+    spec.validate()
+    return spec
+
+
+def _default_corpus(task: str) -> Path:
+    for base in (Path.cwd(), PACKAGE_ROOT):  # ./corpora first, as any relative path; then the checkout's
+        if (base / DEFAULT_CORPORA[task]).exists():
+            return base / DEFAULT_CORPORA[task]
+    raise usage_error("no CORPUS given and the shipped corpus was not found", "pass a corpus path")
+
+
+def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, settings: dict[str, Any],
+               tokenizer_key: str = "", content: str = "") -> Path:
+    """The default prepared folder: one per source, settings and content, so that preparing an edited
+    corpus leaves the folder older runs were trained on in place."""
+    # word level cuts text anew since 12-04 and 12-05 (tokenizers.py, WORD_CUT): a folder of its own, so the
+    # folders of the runs trained before stay as they were
+    from lstmtext.tokenizers import WORD_CUT
+
+    marks = {"keep_marks": True, "cut": WORD_CUT} if spec.level == "word" and not tokenizer_key else {}
+    key = hashlib.sha256(json.dumps({**to_dict(spec), "task": task, "src": str(corpus_path.resolve()),
+                                     "settings": settings, "tokenizer": tokenizer_key, "content": content, **marks},
+                                    sort_keys=True).encode()).hexdigest()[:8]
+    return Path("checkpoints") / "prepared" / f"{corpus_path.stem or 'corpus'}-{spec.level}-{key}"
+
+
+def _stale(folder: Path, tokenizer: Any = None) -> str | None:
+    """What an older lstmtext got wrong in the prepared ``folder`` (data.stale_reason), or None (also where
+    there is no such folder)."""
+    from lstmtext.data import read_meta, stale_reason
+
+    meta = read_meta(folder)
+    return None if meta is None else stale_reason(folder, meta, marks=tokenizer is None)
+
+
+def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: bool, *, encoding: str,
+             text_column: str | None, valid_fraction: float, test_fraction: float, split_seed: int,
+             task: str, label_column: str | None, quiet: bool, tokenizer: Any = None, extend: bool = False,
+             given: Sequence[str] = ()) -> tuple[Path, dict[str, Any], bool, float]:
+    """Open the corpus and make (or reuse) its prepared folder. ``extend``: add the train split's tokens
+    that ``tokenizer`` lacks (``spec.min_freq`` times or more) to it first."""
+    from rich.markup import escape
+
+    from lstmtext.corpus import open_corpus
+    from lstmtext.data import READER, ensure_prepared, is_prepared, reusable
+    from lstmtext.render import byte_progress, err
+
+    corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
+                         valid_fraction=valid_fraction, test_fraction=test_fraction, split_seed=split_seed,
+                         task=task)
+    for name in ("valid", "test"):  # a fraction of a split the corpus has a file of would do nothing
+        if f"{name}_fraction" in given and name not in corpus.carved and corpus.own_splits:
+            raise usage_error(f"--{name}-fraction does nothing: {corpus_arg} has a {name} split of its own",
+                              "drop it")
+    if extend:
+        from lstmtext.tokenizers import extend_tokenizer
+
+        tokenizer = extend_tokenizer(tokenizer, corpus.splits["train"].texts(), spec.min_freq)
+    tokenizer_key = hashlib.sha256(json.dumps(tokenizer.to_json()).encode()).hexdigest() if tokenizer else ""
+    target = out if out is not None else _cache_dir(Path(corpus_arg), spec, task, corpus.settings, tokenizer_key,
+                                                    corpus.content_hash())
+    if target.exists() and not target.is_dir():
+        raise usage_error(f"--out {target} is an existing file", "pass a folder path")
+    stale = _stale(target, tokenizer)
+    if out is None and stale:  # a cache folder an older lstmtext got wrong: its runs keep it, this one gets its own
+        target = target.with_name(f"{target.name}-r{READER}")
+    if out is not None and target.exists() and not is_prepared(target) and any(target.iterdir()):
+        raise usage_error(f"--out {target} exists and is not a prepared-data folder",  # --overwrite or not
+                          "pick a new folder, or remove it yourself")
+    if out is not None and target.exists() and not overwrite:
+        if stale:
+            raise usage_error(f"--out {target} was prepared by an older lstmtext: {stale}",
+                              "pass --overwrite to prepare it again, or pick another --out")
+        if is_prepared(target) and reusable(target, corpus, spec, task, tokenizer) is None:
+            raise usage_error(f"--out {target} holds data prepared from another source or with other settings",
+                              "pass --overwrite to replace it, or pick another --out")
+    started = time.perf_counter()
+    with byte_progress(quiet) as progress:
+        tasks: dict[str, Any] = {}
+
+        def report(split: str, done: int, total: int) -> None:  # bytes of a text split, or records of a table
+            if split not in tasks:
+                tasks[split] = progress.add_task(f"tokenize {split}", total=total or None,
+                                                 unit="bytes" if total else "records")
+            progress.update(tasks[split], completed=done)
+
+        if out is not None and overwrite:  # asked for: prepared again even where the folder still matches
+            from lstmtext.data import prepare
+
+            meta, reused = prepare(corpus, spec, target, task, report, tokenizer, force=True), False
+        else:
+            meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
+    records = sum(info.get("records", info.get("texts", 0)) for info in meta["splits"].values())
+    if records and not quiet and not reused:
+        err.print(escape(f"read {records:,} records from {corpus_arg}; skipped {len(corpus.report.skipped):,}"))
+    warn(meta.get("warnings", []), corpus.report.skipped, "see meta.json")
+    return target, meta, reused, time.perf_counter() - started
+
+
+def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"prepared data: {path}" + (" (reused)" if reused else ""), title_justify="left")
+    for col in ("split", "characters", "tokens", "<unk> rate"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    total_tokens = 0
+    for split, info in meta["splits"].items():
+        total_tokens += info["tokens"]
+        rate = info["unk"] / info["tokens"] if info["tokens"] else 0.0
+        texts = f" ({info['texts']:,} texts)" if "texts" in info else ""
+        table.add_row(split, f"{info['chars']:,}{texts}", f"{info['tokens']:,}", f"{rate:.3%}")
+    if meta.get("labels"):
+        counts = {name: 0 for name in meta["labels"]}
+        for info in meta["splits"].values():
+            for name, c in zip(meta["labels"], info.get("label_counts", [])):
+                counts[name] += c
+        table.add_row("labels", ", ".join(f"{k} {v:,}" for k, v in counts.items()), "", "")
+    table.caption = (f"level {meta['tokenizer']['level']}, vocabulary {meta['vocab_size']:,}, {meta['dtype']}, "
+                     + ("reused, source unchanged" if reused else
+                        f"{total_tokens / max(meta['seconds'], 1e-9):,.0f} tokens/s"))
+    return table

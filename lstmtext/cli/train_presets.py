@@ -1,0 +1,80 @@
+"""Train's presets: the named recipes in lstmtext/presets/, checked as they load, and the values a preset gives a
+run (the user's flags win; values that hang on a flag the user changed, or that --init-from or a prepared folder
+decides, are left out)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from lstmtext.cli.options import typed
+from lstmtext.cli.train_checks import SOURCE_FLAGS, TOKENIZER_FLAGS
+from lstmtext.errors import UserError, usage_error
+
+PRESETS = Path(__file__).resolve().parent.parent / "presets"
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """A preset of lstmtext/presets by its name (not a path), checked to hold a recipe."""
+    path = PRESETS / f"{name}.json"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.json")))
+        raise usage_error(f"unknown --preset {name!r}", f"choose one of: {known}")
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise UserError(f"preset file {path} is not valid JSON ({err})", "reinstall lstmtext") from None
+    if not (isinstance(recipe, dict) and isinstance(recipe.get("settings"), dict)
+            and recipe["settings"].get("task") in ("lm", "classify") and isinstance(recipe.get("corpus"), str)):
+        raise UserError(f"preset file {path} lacks its corpus, settings or task", "reinstall lstmtext")
+    return recipe
+
+
+def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
+    """The preset's settings, except those the user gave on the command line."""
+    recipe = load_preset(name)
+    settings = recipe["settings"]
+    unknown = sorted(set(settings) - set(ctx.params))
+    if unknown:
+        raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
+    given = typed(ctx)
+    if "task" in given and ctx.params["task"] != settings["task"]:
+        fitting = ", ".join(p.stem for p in sorted(PRESETS.glob("*.json"))
+                            if load_preset(p.stem)["settings"]["task"] == ctx.params["task"])
+        raise usage_error(f"--preset {name} is a recipe for --task {settings['task']}, not {ctx.params['task']}",
+                          f"pick a {ctx.params['task']} preset: {fitting}; or drop --preset")
+    if ctx.params["corpus"] is None:
+        raise usage_error(f"--preset {name} is a recipe for the {recipe['corpus']} corpus, and no CORPUS was given",
+                          f"pass its path: lstmtext train PATH/TO/{recipe['corpus']} --preset {name}")
+    values = {k: v for k, v in settings.items() if k not in given}
+    if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
+        values = {k: v for k, v in values.items() if k not in LM_DECIDES}
+    # a preset's value that only goes with one it set and the user changed goes too (--level bpe on a word-level
+    # recipe leaves its --word-split; --layers 1 its last layer of another size), not reported as the user's flag
+    if "level" in given and ctx.params["level"] != "word":
+        values.pop("word_split", None)
+    if "layers" in given and ctx.params["layers"] is not None and ctx.params["layers"] < 2:
+        values.pop("last_layer_size", None)
+    if ctx.params.get("adaptive_softmax") and "adaptive_softmax" in given:  # --compile is the full softmax's
+        values.pop("compile_head", None)
+    from lstmtext.data import is_prepared
+
+    corpus = Path(ctx.params["corpus"])
+    if is_prepared(corpus):  # its tokenizer and splits are fixed: the recipe's data settings cannot apply
+        from lstmtext.data import Prepared
+        from lstmtext.render import err
+
+        level = Prepared.open(corpus).level
+        if values.get("level", level) != level:
+            err.print(f"[yellow]warning:[/] --preset {name} tokenizes at level {values['level']}, but {corpus} is "
+                      f"prepared at level {level}, which this run keeps (pass the raw corpus for the preset's)")
+        values = {k: v for k, v in values.items() if k not in TOKENIZER_FLAGS + SOURCE_FLAGS}
+    return values
+
+
+LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split",
+              "tie_weights", "adaptive_softmax", "cutoffs"}

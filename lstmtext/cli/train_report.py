@@ -1,0 +1,103 @@
+"""Running a training in the foreground and reporting it: SIGINT and SIGTERM become a clean stop (and the command
+to resume it), and the summary is printed as tables, or as JSON for scripts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict[str, Any]],
+                      given: Collection[str] = (), made: bool = False, output: str = "table") -> None:
+    """Run training with SIGINT/SIGTERM turned into a clean stop; print the summary (a table, or JSON on stdout
+    for ``output`` json, an interrupted run's too) and, for a stopped run, the resume command.
+    ``given``: the flags on the command line; ``made``: the run folder is new, so a failure before its first file
+    removes it again (no empty folder is left behind)."""
+    from lstmtext.render import TrainProgress, err
+    from lstmtext.training import StopRequest
+
+    stop = StopRequest()
+    events = TrainProgress(quiet, given)
+    with _stop_on_signals(stop):
+        try:
+            summary = run(events, stop)
+        except BaseException:
+            if made and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+            raise
+        finally:
+            events.close()
+    if output == "json":
+        import json
+
+        from lstmtext.checkpoint import finite
+
+        print(json.dumps(finite(summary), ensure_ascii=False))
+    if summary["stopped_by"] == "interrupted":
+        err.print(f"stopped at step {summary['steps']:,}; state saved in {run_dir}.")
+        err.print(f"resume with: lstmtext train --resume {run_dir}")
+        raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
+    if output != "json":
+        _print_summary(summary)
+
+
+class _stop_on_signals:
+    """First SIGINT/SIGTERM: finish the step, save, stop. A second one: leave at once (files are atomic)."""
+
+    def __init__(self, stop: Any) -> None:
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            import os
+
+            if self.stop.reason is not None:
+                os._exit(130 if signum == signal.SIGINT else 143)
+            self.stop.request(signal.Signals(signum).name)
+            sys.stderr.write(f"\n{signal.Signals(signum).name}: finishing the step and saving "
+                             "(press Ctrl-C again to quit at once)\n")
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, old in self.previous.items():
+            signal.signal(sig, old)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from lstmtext.render import facts_table, summary_table
+    from lstmtext.render import out as stdout
+
+    stdout.print(summary_table(summary))
+    rows = [
+        ("steps", f"{summary['steps']:,} ({summary['epochs']:.2f} epochs, stopped by {summary['stopped_by']})"),
+        ("tokens/second", f"{summary['tokens_per_s']:,.0f}"),
+        ("wall time", f"{summary['seconds']:.1f} s on {summary['device']}"),
+        ("parameters", f"{summary['parameters']:,}"),
+    ]
+    if summary["task"] == "classify":
+        if summary.get("teachers"):
+            rows.append(("distilled from", summary["teachers"]))
+        rows += [("labels", ", ".join(summary["labels"])),
+                 ("majority class", f"{summary['majority']:.1%} of train"),
+                 ("truncated texts", f"{summary['truncated']:,} (longer than --max-length)")]
+    if summary.get("decoder_loss"):  # --compile: compiled, or eager and why (a failed compile falls back)
+        rows.append(("--compile", summary["decoder_loss"]))
+    if summary.get("skipped_batches"):
+        rows.append(("skipped batches", f"{summary['skipped_batches']:,} (non-finite loss, --on-nan skip)"))
+    rows.append(("checkpoint", summary["run_dir"]))
+    stdout.print(facts_table(rows))

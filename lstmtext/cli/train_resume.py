@@ -1,0 +1,62 @@
+"""`train --resume`: continuing a run from its saved state with the run's own settings; only the flags in
+RESUMABLE (its length, device, saving and output) may be given beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lstmtext.cli.options import flag_name, typed
+from lstmtext.cli.run_folder import _lock_run
+from lstmtext.cli.train_report import _train_and_report
+from lstmtext.config import ModelConfig
+from lstmtext.errors import usage_error
+
+RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every",
+             "output"}
+
+
+def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epochs: float | None,
+                time_limit: float | None, device: str, save_every: str, on_nan: str, quiet: bool,
+                log_every: int, output: str = "table") -> None:
+    """Continue a run with its own settings; only the flags in RESUMABLE may be given."""
+    from lstmtext.checkpoint import read_config
+    from lstmtext.config import from_dict, saved_train_config
+    from lstmtext.data import Prepared
+
+    conflicts = ["CORPUS" if n == "corpus" else flag_name(n) for n in typed(ctx) if n not in RESUMABLE]
+    if conflicts:
+        allowed = ", ".join(flag_name(n) for n in sorted(RESUMABLE - {"resume"}))
+        raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
+                          "the run", f"only {allowed} may be given with --resume")
+    config = read_config(run_dir)  # a missing or broken run is reported before torch is imported
+    _lock_run(run_dir)
+    from lstmtext.state import read_state
+    from lstmtext.training import train as run_training
+
+    read_state(run_dir)
+    prepared = Prepared.of_run(run_dir, config["data"], "restore it, or start a new run")
+    model_cfg = from_dict(ModelConfig, config["model"])
+    train_cfg = saved_train_config(config["train"])
+    before = (train_cfg.max_steps, train_cfg.epochs)
+    if max_steps is not None:
+        train_cfg.max_steps = max_steps
+    if epochs is not None:
+        train_cfg.epochs = epochs
+    if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet:
+        from lstmtext.render import err
+
+        err.print("note: the cosine schedule is laid out again over the new length, so the learning rate moves to "
+                  "where that schedule has it at this step (up, for a run that has decayed to its end)")
+    if time_limit is not None:  # else the run's own limit, which counts the time it trained before
+        train_cfg.time_limit = time_limit
+    if "log_every" in typed(ctx):
+        train_cfg.log_every = log_every
+    train_cfg.device = device
+    train_cfg.validate()
+    init = Path(config["init_from"]) if config.get("init_from") else None
+    backward = Path(config["init_backward_from"]) if config.get("init_backward_from") else None
+    _train_and_report(run_dir, quiet, lambda events, stop: run_training(
+        run_dir, prepared, model_cfg, train_cfg, events, init_from=init, resume=True, stop=stop,
+        save_every=save_every, on_nan=on_nan, init_backward=backward), output=output)
