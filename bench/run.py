@@ -24,12 +24,14 @@ from bench.harness import (SHARED, Row, busy_warning, load_average, median_time,
                            write_results)
 from lstmtext.adaptive import default_cutoffs, frequency_order  # noqa: E402
 from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
-from lstmtext.data import Prepared, TextBatches  # noqa: E402
+from lstmtext.batches import TextBatches  # noqa: E402
+from lstmtext.data import Prepared  # noqa: E402
 from lstmtext.models import Classifier, LanguageModel  # noqa: E402
 from lstmtext.tasks import ClassifyTask, LMTask  # noqa: E402
 from lstmtext.graphs import WARMUP, graph_blocker  # noqa: E402
-from lstmtext.training import (adamw, autocast_dtype, autocast_for, keep_freed_memory,  # noqa: E402
-                                make_optimizer, make_schedule, precision_name, step_runner)
+from lstmtext.optim import adamw, make_optimizer, make_schedule  # noqa: E402
+from lstmtext.training import (autocast_dtype, autocast_for, keep_freed_memory, precision_name,  # noqa: E402
+                               step_runner)
 
 ROOT = Path(__file__).resolve().parent.parent
 # name: (vocab, embed=hidden, layers, seq_len, batch); GPU shapes from the issue, CPU quick ones scaled down.

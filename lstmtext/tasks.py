@@ -13,8 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lstmtext.batches import LMBatches, TextBatches
 from lstmtext.config import TrainConfig, to_dict
-from lstmtext.data import LMBatches, Prepared, TextBatches
+from lstmtext.data import Prepared
 from lstmtext.distill import describe
 from lstmtext.metrics import bits_per_char, classification_report, cross_entropy, perplexity
 from lstmtext.models import decoder_logits, predict_proba, real_positions

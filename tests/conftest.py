@@ -109,11 +109,12 @@ def tiny_lm(tmp_path_factory):
 def average_from_the_first_evaluation(monkeypatch) -> None:
     """Make NT-ASGD's trigger fire at a run's first validation (tests are too short for a real stall)."""
     import lstmtext.training as training
+    from lstmtext.optim import averaging, start_averaging
 
     def first_eval(opt, history, loss):
-        started = not history and not training.averaging(opt)
+        started = not history and not averaging(opt)
         if started:
-            training.start_averaging(opt)
+            start_averaging(opt)
         return started
 
     monkeypatch.setattr(training, "nt_asgd_trigger", first_eval)

@@ -9,12 +9,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from lstmtext.batches import LMBatches
 from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig
 from lstmtext.corpus import open_corpus
-from lstmtext.data import LMBatches, Prepared, ensure_prepared
+from lstmtext.data import Prepared, ensure_prepared
 from lstmtext.models import Classifier
 from lstmtext.tasks import LMTask
-from lstmtext.training import init_from_lm, train
+from lstmtext.training import train
+from lstmtext.transfer import init_from_lm
 from tests.conftest import REVIEWS, assert_one_line_error
 
 SIZE = 32

@@ -77,7 +77,7 @@ def test_bucketing_benchmark_reads_a_classify_corpus_and_counts_its_padding(tmp_
     import numpy as np
 
     from bench.run import classifier_records, padded_tokens
-    from lstmtext.data import TextBatches
+    from lstmtext.batches import TextBatches
 
     folder = tmp_path / "reviews"
     folder.mkdir()
@@ -200,10 +200,10 @@ def test_the_bucketing_benchmarks_buffered_step_runs_on_its_own_task():
 
     from bench.run import ArrayClassifyTask
     from lstmtext.config import ModelConfig, TrainConfig
-    from lstmtext.data import TextBatches
+    from lstmtext.batches import TextBatches
     from lstmtext.graphs import BufferedClassifyStep
     from lstmtext.models import Classifier
-    from lstmtext.training import make_optimizer
+    from lstmtext.optim import make_optimizer
 
     rng = np.random.default_rng(0)
     offsets = np.concatenate([[0], np.cumsum(rng.integers(3, 20, size=40))])

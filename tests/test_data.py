@@ -2,7 +2,8 @@ import numpy as np
 
 from lstmtext.config import TokenizerSpec
 from lstmtext.corpus import open_corpus
-from lstmtext.data import READER, LMBatches, Prepared, ensure_prepared, prepare
+from lstmtext.batches import LMBatches
+from lstmtext.data import READER, Prepared, ensure_prepared, prepare
 from tests.conftest import SMALL_TEXT
 
 

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from lstmtext.config import ModelConfig, TokenizerSpec
 from lstmtext.models import LanguageModel
 from lstmtext.tokenizers import build_tokenizer, extend_tokenizer, extends, load_tokenizer
-from lstmtext.training import grow_vocab, init_from_lm
+from lstmtext.transfer import grow_vocab, init_from_lm
 from tests.conftest import REVIEWS, SMALL_TEXT, TALES, assert_one_line_error
 
 # Words the tales never use, twice or once each, among ones they do.

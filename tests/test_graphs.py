@@ -17,6 +17,7 @@ from lstmtext.config import ModelConfig, TokenizerSpec, TrainConfig
 from lstmtext.corpus import open_corpus
 from lstmtext.data import Prepared, ensure_prepared
 from lstmtext.graphs import graph_blocker, total_norm
+from lstmtext.optim import make_optimizer
 from tests.conftest import TALES, average_from_the_first_evaluation
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -265,7 +266,7 @@ def test_clipping_inside_the_fused_update_matches_clip_grad_norm(optimizer, clip
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Embedding(50, 8), torch.nn.Linear(8, 3))
         cfg = TrainConfig(optimizer=optimizer, lr=0.1, clip=clip)
-        return model, training.make_optimizer(model, cfg, torch.device("cpu"))
+        return model, make_optimizer(model, cfg, torch.device("cpu"))
 
     def loss(model, step):
         x = torch.arange(step, step + 20) % 50

@@ -7,8 +7,8 @@ import torch
 
 from lstmtext.config import ModelConfig, TrainConfig, saved_train_config
 from lstmtext.models import Classifier, Dropout, LanguageModel
-from lstmtext.training import (ASGD_NOT_YET, NONMONO, AveragedSGD, averaged_weights, averaging, make_optimizer,
-                               nt_asgd_trigger)
+from lstmtext.optim import (ASGD_NOT_YET, NONMONO, AveragedSGD, averaged_weights, averaging, make_optimizer,
+                            nt_asgd_trigger)
 from tests.conftest import REVIEWS, TALES, assert_one_line_error
 
 
