@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import median_time  # noqa: E402
 from lstmtext.tasks import decoder_loss  # noqa: E402  (what `lstmtext train --compile` compiles)
-from lstmtext.training import autocast_dtype, precision_name  # noqa: E402
+from lstmtext.devices import autocast_dtype, precision_name  # noqa: E402
 
 
 def main() -> None:

@@ -30,8 +30,8 @@ from lstmtext.models import Classifier, LanguageModel  # noqa: E402
 from lstmtext.tasks import ClassifyTask, LMTask  # noqa: E402
 from lstmtext.graphs import WARMUP, graph_blocker  # noqa: E402
 from lstmtext.optim import adamw, make_optimizer, make_schedule  # noqa: E402
-from lstmtext.training import (autocast_dtype, autocast_for, keep_freed_memory, precision_name,  # noqa: E402
-                               step_runner)
+from lstmtext.devices import autocast_dtype, autocast_for, keep_freed_memory, precision_name  # noqa: E402
+from lstmtext.training import step_runner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # name: (vocab, embed=hidden, layers, seq_len, batch); GPU shapes from the issue, CPU quick ones scaled down.

@@ -368,7 +368,7 @@ class SampleSettings:
 
 
 def check_device(spec: str) -> str:
-    """A --device value's form (its availability needs torch: ``training.resolve_device``)."""
+    """A --device value's form (its availability needs torch: ``devices.resolve_device``)."""
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", spec):
         raise usage_error(f"unknown --device {spec!r}", "use auto, cpu, cuda, cuda:N or mps")
     return spec

@@ -1,5 +1,5 @@
 """One training loop for both tasks: AMP, clipping, periodic eval, best/last weights, resume (its optimizers and
-schedules are optim.py's; starting from a language model is transfer.py's).
+schedules are optim.py's, its device and precision devices.py's; starting from a language model is transfer.py's).
 
 The loop never synchronises with the device per step: losses accumulate on the device and are
 read back every ``log_every`` steps. Progress goes out through a ``TrainEvents`` object, so the
@@ -8,10 +8,8 @@ library prints nothing itself.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -25,8 +23,10 @@ from lstmtext import __version__
 from lstmtext.adaptive import frequency_order
 from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, WEIGHTS, append_jsonl,
                                  atomic_write_json, save_weights)
-from lstmtext.config import ModelConfig, TrainConfig, check_device, check_precision, parse_save_every, to_dict
+from lstmtext.config import ModelConfig, TrainConfig, check_precision, parse_save_every, to_dict
 from lstmtext.data import Prepared
+from lstmtext.devices import (autocast_dtype, autocast_for, keep_freed_memory, precision_name, resolve_device,
+                              seed_everything)
 from lstmtext.errors import UserError, usage_error
 from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker
 from lstmtext.models import build_model, count_parameters
@@ -51,102 +51,6 @@ class TrainEvents:
     def counting(self, description: str, total: int, unit: str) -> Any:
         """A context giving ``done(n)`` for work of ``total`` items before the first step."""
         return nullcontext(lambda n: None)
-
-
-def resolve_device(spec: str) -> torch.device:
-    check_device(spec)
-    if spec == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(f"--device {spec} was asked for, but no CUDA GPU is visible", "use --device cpu or auto")
-        index = int(spec.split(":")[1]) if ":" in spec else 0
-        if index >= torch.cuda.device_count():
-            raise UserError(f"--device {spec}: only {torch.cuda.device_count()} GPU(s) visible")
-    if spec == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError("--device mps was asked for, but MPS is not available here", "use --device cpu or auto")
-    return torch.device(spec)
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True on CPUs with native bf16 matrix units (AMX tiles or AVX512-BF16), where oneDNN runs
-    bf16 LSTM and matmul kernels about twice as fast as fp32 (bench/run.py measures it)."""
-    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    try:
-        return torch.backends.mkldnn.is_available() and any(probe() for probe in probes if probe is not None)
-    except Exception:  # a private probe that changed shape: fall back to fp32
-        return False
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_runs_bf16_lstm() -> bool:
-    """Whether this CPU has a bf16 LSTM kernel at all: oneDNN's needs AVX-512 (on an AVX2 CPU it cannot be
-    created, and the first step would fail). A tiny LSTM is run once to find out."""
-    try:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            torch.nn.LSTM(8, 8, batch_first=True)(torch.zeros(1, 2, 8))
-    except RuntimeError:
-        return False
-    return True
-
-
-def autocast_dtype(precision: str, device: torch.device, strict: bool = True) -> torch.dtype | None:
-    """``auto`` is bf16 autocast on CUDA and on CPUs with bf16 matrix units, fp32 elsewhere. bf16 on a CPU
-    without a bf16 LSTM kernel is refused (``strict``: training asked for it) or run in fp32 (measuring a run
-    trained in bf16 on another machine)."""
-    if precision == "auto":
-        if device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16()):
-            return torch.bfloat16
-        return None
-    if precision == "bf16" and device.type == "cpu" and not cpu_runs_bf16_lstm():
-        if strict:
-            raise usage_error("--precision bf16: this CPU has no bf16 LSTM kernel (oneDNN's needs AVX-512)",
-                              "use --precision auto, which is fp32 here, or fp32")
-        return None
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
-def autocast_for(dtype: torch.dtype | None, device: torch.device) -> Any:
-    """The autocast context for ``dtype`` (from `autocast_dtype`), or a no-op for full fp32."""
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
-
-
-def keep_freed_memory() -> None:
-    """Stop glibc from handing big freed blocks back to the OS after every step.
-
-    Each step allocates and frees the same large activations; by default glibc returns them to
-    the kernel and faults them in again, which costs a large share of CPU time (see DESIGN.md).
-    Like MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647; a no-op off glibc.
-    """
-    import ctypes
-    import ctypes.util
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_max = -1, -4
-    mallopt(m_mmap_max, 0)
-    mallopt(m_trim_threshold, 2**31 - 1)  # mallopt takes an int
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
-def precision_name(dtype: torch.dtype | None) -> str:
-    """``bfloat16``, ``float16`` or ``fp32`` (no autocast)."""
-    return str(dtype).replace("torch.", "") if dtype is not None else "fp32"
 
 
 SKIPS_IN_A_ROW = 50  # --on-nan skip: this many non-finite losses one after another, and the weights have diverged

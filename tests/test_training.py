@@ -8,7 +8,7 @@ from lstmtext.checkpoint import load_checkpoint
 from lstmtext.config import TrainConfig
 from lstmtext.metrics import unigram_entropy
 from lstmtext.tasks import LMTask
-from lstmtext.training import autocast_dtype, autocast_for
+from lstmtext.devices import autocast_dtype, autocast_for
 from tests.conftest import REVIEWS, TALES, TINY, assert_one_line_error, train_small
 
 
@@ -143,9 +143,9 @@ def test_bf16_is_refused_where_the_cpu_has_no_bf16_lstm_kernel_and_a_bf16_run_is
     trained in bf16 elsewhere is evaluated in fp32 there (it had failed with an internal error)."""
     import json
 
-    import lstmtext.training as training
+    import lstmtext.devices as devices
 
-    monkeypatch.setattr(training, "cpu_runs_bf16_lstm", lambda: False)
+    monkeypatch.setattr(devices, "cpu_runs_bf16_lstm", lambda: False)
     result = cli("train", corpus, *TINY, "--precision", "bf16", "--max-steps", "2", "--out", tmp_path / "r")
     assert_one_line_error(result, 2, "--precision bf16", "no bf16 LSTM kernel")
     assert not (tmp_path / "r").exists()

@@ -146,7 +146,7 @@ def classify(
     items = _read_inputs(list(texts or []), file, text_column, encoding)
 
     from lstmtext.render import err
-    from lstmtext.training import resolve_device
+    from lstmtext.devices import resolve_device
 
     dev = resolve_device(device)
     ckpts = _load_classifiers(runs, dev)

@@ -62,7 +62,7 @@ def evaluate(
     if ensemble and task != "classify":
         raise usage_error("--ensemble averages classifiers; this is a language model", "leave out --ensemble")
     runs = _classifier_runs(checkpoint, ensemble) if task == "classify" else [checkpoint]
-    from lstmtext.training import resolve_device
+    from lstmtext.devices import resolve_device
 
     dev = resolve_device(device)
     if task == "classify":
@@ -184,7 +184,7 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
     from lstmtext.metrics import bits_per_char, perplexity
     from lstmtext.render import counting
     from lstmtext.tasks import in_reading_order, lm_eval
-    from lstmtext.training import autocast_dtype, autocast_for
+    from lstmtext.devices import autocast_dtype, autocast_for
 
     source, kind = _eval_source(ckpt, corpus, split, "lm", text_column, None, encoding)
     if corpus is None:  # the run's prepared data

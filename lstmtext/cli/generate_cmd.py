@@ -59,7 +59,7 @@ def generate(
     check_run(checkpoint, "lm")  # a missing or wrong run is reported before torch is imported
     from lstmtext.render import counting, err
     from lstmtext.sampling import StreamText, sample, start_ids, text_after, text_before
-    from lstmtext.training import resolve_device
+    from lstmtext.devices import resolve_device
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, str(dev), weights=weights, task="lm")

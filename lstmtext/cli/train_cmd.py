@@ -303,7 +303,7 @@ def train(
     # A device that may be missing (cuda, mps) is checked before tokenizing; auto and cpu cannot fail,
     # so with them torch loads only once training starts, after any mistake in the corpus is reported.
     if device not in ("auto", "cpu"):
-        from lstmtext.training import resolve_device
+        from lstmtext.devices import resolve_device
 
         resolve_device(device)
     if out is not None:
