@@ -1,4 +1,5 @@
-"""Prepared data folders: token ids in flat memmaps, written once and read at no cost (batches.py cuts them).
+"""Prepared data folders: token ids in flat memmaps, written once (encode.py writes each split) and read at no
+cost (batches.py cuts them).
 
 A prepared folder holds `meta.json`, `tokenizer.json` and `train.bin`/`valid.bin`/`test.bin`
 (uint16 when the vocabulary fits, else uint32). It is written under a temporary name and
@@ -11,10 +12,8 @@ import glob
 import json
 import os
 import re
-from array import array
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,11 @@ import numpy as np
 from lstmtext.checkpoint import atomic_write_json, read_json
 from lstmtext.config import TokenizerSpec, to_dict
 from lstmtext.corpus import SPLITS, Corpus
+from lstmtext.encode import Progress, encode_records, encode_split
 from lstmtext.errors import UserError
+from lstmtext.labels import collect_labels, label_warnings
 from lstmtext.tokenizers import FILENAME as TOKENIZER_FILE
-from lstmtext.tokenizers import UNK, Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
+from lstmtext.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
 
 FORMAT_VERSION = 1
 # what the corpus reader does, in meta.json since 12-04: 2 reads Windows line ends (CRLF) as '\n' and gives a text of
@@ -34,9 +35,6 @@ FORMAT_VERSION = 1
 # no file for it; a folder that an older reader got wrong is prepared again (stale_reason)
 READER = 3
 META = "meta.json"
-# (split, done, total): bytes of a text split read so far and in all; for a table's records, records read and 0
-Progress = Callable[[str, int, int], None]
-RECORDS_EVERY = 512  # records between two progress reports (a report costs microseconds, a record about 10)
 
 
 def _dtype_for(vocab_size: int) -> str:
@@ -77,11 +75,11 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         splits = {}
         for name in SPLITS:
             if labels is not None:
-                splits[name] = _encode_records(corpus.splits.get(name), tokenizer, tmp, name, dtype, labels,
-                                               progress)
+                splits[name] = encode_records(corpus.splits.get(name), tokenizer, tmp, name, dtype, labels,
+                                              progress)
             else:
-                splits[name] = _encode_split(corpus.splits[name], tokenizer, tmp / f"{name}.bin", dtype, name,
-                                             progress)
+                splits[name] = encode_split(corpus.splits[name], tokenizer, tmp / f"{name}.bin", dtype, name,
+                                            progress)
         if labels is not None and splits["train"]["texts"] == 0:
             raise UserError(f"the train split of {corpus.name} has no non-empty texts "
                             f"({splits['train']['empty']} empty)", "check --text-column")
@@ -198,34 +196,6 @@ def _ours(name: str) -> bool:
                                                                  name))
 
 
-def _encode_split(split: Any, tokenizer: Tokenizer, path: Path, dtype: str, name: str,
-                  progress: Progress | None) -> dict[str, int]:
-    total = split.num_bytes()
-    chars = tokens = unks = records = 0
-    done = 0
-    blank = True
-    with path.open("wb") as fh:
-        for chunk in split.texts():
-            records += 1
-            blank = blank and not chunk.strip()
-            ids = tokenizer.encode(chunk)
-            fh.write(ids.astype(dtype).tobytes())
-            chars += len(chunk)
-            tokens += len(ids)
-            unks += int(np.count_nonzero(ids == UNK))
-            done += len(chunk.encode("utf-8", "surrogatepass")) if total else 0
-            if progress:
-                progress(name, min(done, total), total)
-        fh.flush()
-        os.fsync(fh.fileno())
-    info = {"chars": chars, "tokens": tokens, "unk": unks}
-    if blank and chars:
-        info["blank"] = True
-    if hasattr(split, "records"):  # tables: each record is one text
-        info["records"] = records
-    return info
-
-
 def ensure_prepared(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
                     progress: Progress | None = None, tokenizer: Tokenizer | None = None
                     ) -> tuple[dict[str, Any], bool]:
@@ -291,124 +261,6 @@ def _tokenizer_json(folder: Path) -> Any:
         return json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-# ----------------------------------------------------------------------------- classification data
-
-
-def one_line(text: str) -> str:
-    """A classifier's text as it is encoded, in training and at inference alike: line breaks become spaces, the
-    ends are stripped, and other whitespace is kept (a character-level model reads it)."""
-    return text.replace("\r\n", " ").replace("\n", " ").strip()
-
-
-def label_name(value: Any) -> str | None:
-    """A label as text; None for missing values (empty, NaN, None)."""
-    if value is None:
-        return None
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return None
-        if value.is_integer():
-            value = int(value)
-    text = str(value).strip()
-    if _WHOLE_NUMBER.fullmatch(text):  # '1.0' in a CSV is the 1 of another row, as a JSON or parquet 1.0 is
-        text = text.split(".")[0]
-    return text or None
-
-
-_WHOLE_NUMBER = re.compile(r"-?\d+\.0+")
-
-
-def _label_order(names: set[str]) -> list[str]:
-    try:
-        return sorted(names, key=lambda n: float(n))
-    except ValueError:
-        return sorted(names)
-
-
-def collect_labels(corpus: Corpus) -> list[str]:
-    """The label names of the train split, numerically sorted when they are numbers."""
-    names = set()
-    for _, label, _, _ in corpus.splits["train"].records():
-        name = label_name(label)
-        if name is not None:
-            names.add(name)
-    if len(names) < 2:
-        what = f"only one class, {next(iter(names))!r}," if names else "no labels"
-        raise UserError(f"the train split of {corpus.name} has {what} in column {corpus.label_column!r}",
-                        "a classifier needs at least two labels")
-    return _label_order(names)
-
-
-def short_list(names: list[str], most: int = 10) -> str:
-    """The first ``most`` names, and how many more ("a, b, c and 57 more")."""
-    shown = ", ".join(names[:most])
-    return shown + (f" and {len(names) - most:,} more" if len(names) > most else "")
-
-
-def label_warnings(labels: list[str]) -> list[str]:
-    """Labels that differ only in case, inner spacing or how their characters are written ('Positive',
-    'positive'; 'négatif' composed and decomposed; 'pos' with a zero-width space): likely one class written two
-    ways, which the classifier would learn as two."""
-    import unicodedata
-
-    from lstmtext.render import visible_repr
-
-    groups: dict[str, list[str]] = {}
-    for name in labels:
-        seen = "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) != "Cf")
-        groups.setdefault(" ".join(seen.casefold().split()), []).append(name)
-    return [f"labels {', '.join(visible_repr(n) for n in names)} differ only in case, spacing or how their "
-            "characters are written; they are separate classes (fix the corpus if they are one)"
-            for names in groups.values() if len(names) > 1]
-
-
-def _encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dtype: str,
-                    labels: list[str], progress: Progress | None = None) -> dict[str, Any]:
-    """Token ids of every text back to back, plus offsets and label ids (all memory-mappable); ``progress``
-    hears of the records read every ``RECORDS_EVERY`` (their number is not known before)."""
-    index = {n: i for i, n in enumerate(labels)}
-    offsets = array("q", [0])  # compact C arrays: millions of texts cost 12 bytes each, not Python objects
-    label_ids = array("i")
-    chars = unks = 0
-    empty = 0
-    unknown: dict[str, int] = {}
-    read = 0
-    with (folder / f"{name}.bin").open("wb") as fh:
-        for text, label, path, line in (split.records() if split is not None else ()):
-            read += 1
-            if progress and read % RECORDS_EVERY == 0:
-                progress(name, read, 0)
-            lab = label_name(label)
-            if lab is None:
-                split.report.skip(path, line, "missing label")
-                continue
-            if lab not in index:
-                unknown[lab] = unknown.get(lab, 0) + 1
-                continue
-            text = one_line(text)
-            if not text:
-                empty += 1
-                split.report.skip(path, line, "empty text")
-                continue
-            ids = tokenizer.encode(text)
-            fh.write(ids.astype(dtype).tobytes())
-            offsets.append(offsets[-1] + len(ids))
-            label_ids.append(index[lab])
-            chars += len(text)
-            unks += int(np.count_nonzero(ids == UNK))
-    if progress and split is not None:
-        progress(name, read, 0)
-    if unknown:
-        shown = ", ".join(sorted(unknown)[:10])
-        raise UserError(f"the {name} split has labels the train split does not have: {shown}",
-                        f"known labels: {short_list(labels)}")
-    np.save(folder / f"{name}.offsets.npy", np.frombuffer(offsets, dtype=np.int64))
-    np.save(folder / f"{name}.labels.npy", np.frombuffer(label_ids, dtype=np.int32))
-    counts = np.bincount(np.frombuffer(label_ids, dtype=np.int32), minlength=len(labels)).tolist()
-    return {"chars": chars, "tokens": offsets[-1], "unk": unks, "texts": len(label_ids), "empty": empty,
-            "label_counts": counts}
 
 
 @dataclass

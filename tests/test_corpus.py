@@ -342,7 +342,7 @@ def test_json_lines_columns_come_from_more_than_the_first_record(tmp_path):
 
 
 def test_whole_number_labels_written_as_floats_are_one_class(tmp_path):
-    from lstmtext.data import collect_labels, label_name
+    from lstmtext.labels import collect_labels, label_name
 
     assert [label_name(v) for v in ("1", "1.0", " 1.00 ", 1.0, "-2.0", "1.5", "v1.0")] == \
         ["1", "1", "1", "1", "-2", "1.5", "v1.0"]

@@ -43,9 +43,9 @@ def test_tokenizing_text_shows_the_share_read_and_the_rate_in_bytes(cli, tmp_pat
 
 
 def test_tokenizing_a_table_counts_its_records(cli, tmp_path, terminal, monkeypatch):
-    from lstmtext import data
+    from lstmtext import encode
 
-    monkeypatch.setattr(data, "RECORDS_EVERY", 16)  # several reports even for a small table
+    monkeypatch.setattr(encode, "RECORDS_EVERY", 16)  # several reports even for a small table
     write_tsv(tmp_path / "topics.tsv", separable_rows(400))
     result = cli("tokenize", "topics.tsv", "--task", "classify", "--out", "prep")
     assert result.code == 0, result.err

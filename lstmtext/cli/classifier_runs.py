@@ -60,7 +60,7 @@ def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: An
                     what: str) -> tuple[Any, list[int], set[int]]:
     """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
     least one token: (probabilities, indexes of those texts, the indexes of those some run truncated)."""
-    from lstmtext.data import one_line
+    from lstmtext.labels import one_line
 
     encoded = [[c.tokenizer.encode(one_line(t)) if t.strip() else [] for t in texts] for c in ckpts]
     keep = [i for i in range(len(texts)) if all(len(ids[i]) for ids in encoded)]

@@ -135,7 +135,7 @@ def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -
 
 def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None, text_column: str | None,
                          label_column: str | None, encoding: str, dev: Any) -> dict[str, Any]:
-    from lstmtext.data import label_name, short_list
+    from lstmtext.labels import label_name, short_list
     from lstmtext.metrics import classification_report, cross_entropy
 
     labels: list[str] = ckpts[0].config["labels"]
