@@ -1,9 +1,9 @@
-"""Reading corpora: text files, folders, tables (CSV/TSV/JSONL/parquet), HF datasets; picking splits.
+"""Reading corpora: text files, folders, tables (CSV/TSV/JSONL/parquet), HF datasets; picking their splits.
 
 Everything streams: text files are read as byte ranges in chunks that end on line boundaries,
 tables row by row. Nothing here tokenizes. The byte level of text files (encodings, binary and compressed files,
-reading a range) is textfiles.py's, and reading the rows and columns of tables is tables.py's: this module picks
-what to read from a source and how to split it.
+reading a range) is textfiles.py's, reading the rows and columns of tables is tables.py's, and the parts held out
+of train are splits.py's: this module picks what to read from a source and which split each part of it is.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from lstmtext.errors import UserError, usage_error
+from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, hold_out_rows, hold_out_stratified,
+                             split_of)
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
                              pick_column, refuse_one_column, table_columns)
 from lstmtext.textfiles import (_BOMS, _ascii_compatible, _binary_error, _check_encoding, _compression, _looks_binary,
-                                _packed_error, _read_range, _snap_to_line, _wide_order, locate_decode_error,
+                                _packed_error, _read_range, _wide_order, locate_decode_error,
                                 text_encoding)
-
-SPLITS = ("train", "valid", "test")
-SPLIT_WORDS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid",
-                "dev": "valid", "val": "valid", "eval": "valid", "test": "test", "testing": "test"}
 
 
 # ----------------------------------------------------------------------------- text files
@@ -58,33 +56,6 @@ class MemorySplit:
 
     def num_bytes(self) -> int:  # UTF-8 bytes, as the tokenizing loop counts what it has done
         return sum(len(t.encode("utf-8", "surrogatepass")) for t in self.items)
-
-
-def _cut_files(files: list[Path], fractions: tuple[float, float], utf8: bool = False
-               ) -> dict[str, list[tuple[Path, int, int]]]:
-    """Hold out the tail of a concatenation of files: [train | valid | test], cut at line starts."""
-    sizes = [p.stat().st_size for p in files]
-    total = sum(sizes)
-    valid_f, test_f = fractions
-    marks = [int(total * (1 - valid_f - test_f)), int(total * (1 - test_f))]
-    cuts: list[tuple[int, int]] = []  # (file index, offset) per mark
-    for mark in marks:
-        acc = 0
-        for i, size in enumerate(sizes):
-            if mark < acc + size or i == len(sizes) - 1:
-                cuts.append((i, _snap_to_line(files[i], min(mark - acc, size), utf8=utf8)))
-                break
-            acc += size
-    bounds = [(0, 0), *cuts, (len(files) - 1, sizes[-1])]
-    out: dict[str, list[tuple[Path, int, int]]] = {}
-    for name, (a, b) in zip(SPLITS, zip(bounds, bounds[1:])):
-        ranges = []
-        for i in range(a[0], b[0] + 1):
-            start = a[1] if i == a[0] else 0
-            end = b[1] if i == b[0] else sizes[i]
-            ranges.append((files[i], start, end))
-        out[name] = ranges
-    return out
 
 
 # ----------------------------------------------------------------------------- the corpus
@@ -129,12 +100,6 @@ class Corpus:
         return digest.hexdigest()
 
 
-def _split_of(path: Path) -> str | None:
-    words = re.split(r"[._\-]", path.name.lower())
-    hits = {SPLIT_WORDS[w] for w in words if w in SPLIT_WORDS}
-    return hits.pop() if len(hits) == 1 else None
-
-
 def _is_hf_dir(path: Path) -> bool:
     return (path / "dataset_dict.json").exists() or (path / "dataset_info.json").exists() \
         or (path / "state.json").exists()
@@ -143,16 +108,6 @@ def _is_hf_dir(path: Path) -> bool:
 def _looks_like_hub_id(spec: str) -> bool:
     """`name` or `owner/name` with no file suffix: a missing `notes.txt` is a missing file, not a hub id."""
     return bool(re.fullmatch(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?", spec)) and not Path(spec).suffix
-
-
-def _check_fractions(valid_fraction: float, test_fraction: float) -> tuple[float, float]:
-    for flag, value in (("--valid-fraction", valid_fraction), ("--test-fraction", test_fraction)):
-        if not 0.0 <= value < 1.0:
-            raise usage_error(f"{flag} must be in [0, 1), got {value}")
-    if valid_fraction + test_fraction >= 0.9:
-        raise usage_error("--valid-fraction plus --test-fraction leaves too little to train on",
-                          "keep their sum under 0.9")
-    return valid_fraction, test_fraction
 
 
 def open_corpus(
@@ -172,7 +127,7 @@ def open_corpus(
         codecs.lookup(encoding)
     except LookupError:
         raise usage_error(f"unknown --encoding {encoding!r}", "try utf-8, latin-1 or utf-16") from None
-    fractions = _check_fractions(valid_fraction, test_fraction)
+    fractions = check_fractions(valid_fraction, test_fraction)
     want_labels = task == "classify"
     path = Path(spec)
     if not path.exists():
@@ -216,11 +171,6 @@ def _settings(corpus: Corpus, encoding: str, fractions: tuple[float, float], spl
     return settings
 
 
-def _carved(by_split: dict[str | None, list[Path]]) -> tuple[str, ...]:
-    """The held-out splits that no file of the source provides, so they are cut from train."""
-    return tuple(s for s in SPLITS[1:] if s not in by_split)
-
-
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
                  fractions: tuple[float, float], split_seed: int, want_labels: bool) -> Corpus:
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -252,7 +202,7 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
     chosen = tables if use_tables else plain
     by_split: dict[str | None, list[Path]] = {}
     for p in chosen:
-        by_split.setdefault(_split_of(p), []).append(p)
+        by_split.setdefault(split_of(p), []).append(p)
     notes = []
     if "train" not in by_split and None in by_split and len(by_split) > 1:
         # a.txt, b.txt and test.txt: the unnamed files are train, and the named ones keep their split
@@ -330,16 +280,16 @@ def _open_text(name: str, by_split: dict[str | None, list[Path]], encoding: str,
     if own:
         train_files = by_split["train"]
         missing = [s for s in SPLITS if s not in by_split]
-        held = _cut_files(train_files, tuple(f if s in missing else 0.0 for s, f in zip(SPLITS[1:], fractions)),
+        held = cut_files(train_files, tuple(f if s in missing else 0.0 for s, f in zip(SPLITS[1:], fractions)),
                           utf8)
         for s in SPLITS:
             ranges = [(p, 0, p.stat().st_size) for p in by_split[s]] if s in by_split else held[s]
             splits[s] = TextSplit(held["train"] if s == "train" else ranges, encoding)
     else:
-        for s, ranges in _cut_files(by_split[None], fractions, utf8).items():
+        for s, ranges in cut_files(by_split[None], fractions, utf8).items():
             splits[s] = TextSplit(ranges, encoding)
     return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own,
-                  carved=_carved(by_split), warnings=notes)
+                  carved=carved_splits(by_split), warnings=notes)
 
 
 def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding: str,
@@ -379,7 +329,7 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
     else:
         parts = carve("".join(read(p) for p in by_split[None]), fractions)
     return Corpus(name, "text", {s: MemorySplit([t]) for s, t in parts.items()}, all_files, report, origin=name,
-                  own_splits=own, carved=_carved(by_split))
+                  own_splits=own, carved=carved_splits(by_split))
 
 
 def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[Path, str | None], encoding: str,
@@ -434,81 +384,6 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
         wanted = dict(zip(SPLITS[1:], fractions))
         splits = hold_out_stratified(base, wanted, split_seed) if want_labels else hold_out_rows(base, wanted)
     return Corpus(name, "table", splits, all_files, report, origin=name, text_column=text_col,
-                  label_column=label_col, own_splits=own, carved=_carved(by_split), warnings=notes)
+                  label_column=label_col, own_splits=own, carved=carved_splits(by_split), warnings=notes)
 
 
-def count_rows(split: TableSplit) -> int:
-    probe = TableSplit(split.files, split.text_column, split.encoding, ReadReport(), split.label_column, split.rows)
-    return sum(1 for _ in probe.records())
-
-
-def hold_out_rows(base: TableSplit, fractions: dict[str, float]) -> dict[str, TableSplit]:
-    """Hold out the tail rows of ``base`` for the named splits (deterministic, no shuffling)."""
-    n = count_rows(base)
-    out: dict[str, TableSplit] = {}
-    end = n
-    for s in ("test", "valid"):
-        f = fractions.get(s, 0.0)
-        k = int(round(n * f)) if f > 0 else 0
-        if f > 0 and k == 0 and n >= 3:
-            k = 1
-        out[s] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column,
-                            (end - k, end), of_rows=n)
-        end -= k
-    out["train"] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column, (0, end),
-                              of_rows=n)
-    return out
-
-
-def stratified_picks(labels: list[str], fractions: dict[str, float], seed: int) -> dict[str, list[int]]:
-    """Row indices per split, seeded, keeping each label's share in every split. Each split gets its fraction of
-    all the rows (at least one of three or more), shared out between the labels by their share, the largest
-    remainders first, so that many small classes still fill it; every label keeps one row in train."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    picks: dict[str, list[int]] = {s: [] for s in SPLITS}
-    by_label: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_label.setdefault(label, []).append(i)
-    order = sorted(by_label)
-    rows = {}
-    for label in order:
-        rows[label] = np.asarray(by_label[label])
-        rng.shuffle(rows[label])
-    start = dict.fromkeys(order, 0)
-    for s in ("valid", "test"):
-        f = fractions.get(s, 0.0)
-        if f <= 0:
-            continue
-        want = max(int(round(len(labels) * f)), 1 if len(labels) >= 3 else 0)
-        share = {label: len(rows[label]) * f for label in order}
-        spare = {label: len(rows[label]) - 1 - start[label] for label in order}  # one row stays in train
-        count = {label: min(int(share[label]), spare[label]) for label in order}
-        by_remainder = sorted(order, key=lambda label: (int(share[label]) - share[label], -len(rows[label])))
-        while (extra := want - sum(count.values())) > 0 and any(count[lb] < spare[lb] for lb in order):
-            for label in by_remainder:
-                if extra > 0 and count[label] < spare[label]:
-                    count[label] += 1
-                    extra -= 1
-        for label in order:
-            picks[s].extend(rows[label][start[label]:start[label] + count[label]].tolist())
-            start[label] += count[label]
-    for label in order:
-        picks["train"].extend(rows[label][start[label]:].tolist())
-    return {s: sorted(v) for s, v in picks.items()}
-
-
-def hold_out_stratified(base: TableSplit, fractions: dict[str, float], seed: int) -> dict[str, TableSplit]:
-    """A seeded hold-out that keeps each label's share in every split (for classification)."""
-    import numpy as np
-
-    probe = TableSplit(base.files, base.text_column, base.encoding, ReadReport(), base.label_column, base.rows)
-    labels = [str(label) for _, label, _, _ in probe.records()]
-    picks = stratified_picks(labels, fractions, seed)
-    out = {}
-    for s in SPLITS:
-        if s == "train" or fractions.get(s):
-            out[s] = TableSplit(base.files, base.text_column, base.encoding, base.report, base.label_column,
-                                base.rows, np.asarray(picks[s], dtype=np.int64), of_rows=len(labels))
-    return out

@@ -22,10 +22,11 @@ import numpy as np
 
 from lstmtext.checkpoint import atomic_write_json, read_json
 from lstmtext.config import TokenizerSpec, to_dict
-from lstmtext.corpus import SPLITS, Corpus
+from lstmtext.corpus import Corpus
 from lstmtext.encode import Progress, encode_records, encode_split
 from lstmtext.errors import UserError
 from lstmtext.labels import collect_labels, label_warnings
+from lstmtext.splits import SPLITS
 from lstmtext.tokenizers import FILENAME as TOKENIZER_FILE
 from lstmtext.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
 

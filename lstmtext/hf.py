@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmtext.corpus import SPLIT_WORDS, SPLITS, Corpus, stratified_picks
+from lstmtext.corpus import Corpus
 from lstmtext.errors import UserError
+from lstmtext.splits import SPLIT_WORDS, SPLITS, stratified_picks
 from lstmtext.tables import LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, container_kind, pick_column, refuse_one_column
 
 

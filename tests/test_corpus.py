@@ -259,7 +259,7 @@ def test_a_stratified_hold_out_fills_its_splits_from_many_small_classes():
     given an empty validation split (9 x 5% rounds to 0), and so did two classes of 10."""
     from collections import Counter
 
-    from lstmtext.corpus import stratified_picks
+    from lstmtext.splits import stratified_picks
 
     for labels in ([f"c{c}" for c in range(50) for _ in range(9)], ["a"] * 10 + ["b"] * 10,
                    ["pos"] * 500 + ["neg"] * 480 + ["odd"] * 2):

@@ -47,7 +47,7 @@ def evaluate(
     """
     if output not in ("table", "json"):
         raise usage_error(f"unknown --format {output!r}", "choose table or json")
-    from lstmtext.corpus import SPLIT_WORDS, SPLITS
+    from lstmtext.splits import SPLIT_WORDS, SPLITS
 
     if split is not None:
         if split.lower() not in SPLIT_WORDS:
