@@ -30,24 +30,10 @@ def _lines(text: str) -> list[str]:
 
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
-    from lstmtext.tables import (
-        TEXT_COLUMNS,
-        ReadReport,
-        _iter_table,
-        _table_format,
-        container_kind,
-        pick_column,
-        table_columns,
-    )
-    from lstmtext.textfiles import (
-        _binary_error,
-        _check_encoding,
-        _compression,
-        _looks_binary,
-        _packed_error,
-        locate_decode_error,
-        text_encoding,
-    )
+    from lstmtext.tables import (TEXT_COLUMNS, ReadReport, _iter_table, _table_format, container_kind, pick_column,
+                                 table_columns)
+    from lstmtext.textfiles import (_binary_error, _check_encoding, _compression, _looks_binary, _packed_error,
+                                    locate_decode_error, text_encoding)
 
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")

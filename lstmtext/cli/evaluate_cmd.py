@@ -9,14 +9,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmtext.cli.classifier_runs import (
-    Ensemble,
-    _classifier_runs,
-    _ensemble_proba,
-    _load_classifiers,
-    _max_length,
-    _mean_proba,
-)
+from lstmtext.cli.classifier_runs import (Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers, _max_length,
+                                          _mean_proba)
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import note_weights, warn
 from lstmtext.cli.options import Device, Encoding, LabelColumn, TextColumn, refuse_unless

@@ -8,25 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from lstmtext.cli.exits import handle_errors
-from lstmtext.cli.options import (
-    DEFAULT_LEVEL,
-    Encoding,
-    LabelColumn,
-    Level,
-    Lowercase,
-    MinFreq,
-    Quiet,
-    SplitSeed,
-    TaskOpt,
-    TestFraction,
-    TextColumn,
-    ValidFraction,
-    VocabSize,
-    WordSplit,
-    _check_task,
-    refuse_unless,
-    typed,
-)
+from lstmtext.cli.options import (DEFAULT_LEVEL, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet, SplitSeed,
+                                  TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit, _check_task,
+                                  refuse_unless, typed)
 from lstmtext.cli.prepare import _data_table, _prepare, _spec
 
 

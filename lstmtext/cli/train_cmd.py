@@ -11,46 +11,18 @@ import typer
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.init_from import _check_backward, _lm_config, _lm_dims, _lm_tokenizer
 from lstmtext.cli.notes import warn
-from lstmtext.cli.options import (
-    DEFAULT_LEVEL,
-    Device,
-    Encoding,
-    LabelColumn,
-    Level,
-    Lowercase,
-    MinFreq,
-    Quiet,
-    SplitSeed,
-    TaskOpt,
-    TestFraction,
-    TextColumn,
-    ValidFraction,
-    VocabSize,
-    WordSplit,
-    _check_task,
-    typed,
-)
+from lstmtext.cli.options import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet,
+                                  SplitSeed, TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit,
+                                  _check_task, typed)
 from lstmtext.cli.prepare import _data_table, _default_corpus, _prepare, _spec, _stale
 from lstmtext.cli.run_folder import _check_out, _run_dir
-from lstmtext.cli.train_checks import (
-    _check_prepared_task,
-    _refuse_conflicting_flags,
-    _refuse_other_task_flags,
-    _refuse_out_as_input,
-    _refuse_unused_data_flags,
-)
+from lstmtext.cli.train_checks import (_check_prepared_task, _refuse_conflicting_flags, _refuse_other_task_flags,
+                                       _refuse_out_as_input, _refuse_unused_data_flags)
 from lstmtext.cli.train_presets import _preset_values
 from lstmtext.cli.train_report import _train_and_report
 from lstmtext.cli.train_resume import _resume_run
-from lstmtext.config import (
-    ModelConfig,
-    TrainConfig,
-    cutoffs_problem,
-    parse_cutoffs,
-    parse_duration,
-    parse_save_every,
-    validate_model,
-)
+from lstmtext.config import (ModelConfig, TrainConfig, cutoffs_problem, parse_cutoffs, parse_duration, parse_save_every,
+                             validate_model)
 from lstmtext.errors import UserError, usage_error
 
 # Defaults that differ by task; a flag left unset takes its task's value.
