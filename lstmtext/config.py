@@ -120,7 +120,7 @@ class TrainConfig:
     cuda_graphs: bool = True  # on CUDA: capture the whole training step as a CUDA graph (graphs.py)
     ar: float = 0.0  # lm: activation regularisation (AWD-LSTM's alpha)
     tar: float = 0.0  # lm: temporal activation regularisation (AWD-LSTM's beta)
-    shift_windows: bool = False  # lm: each epoch's BPTT windows start at a random offset (data.LMBatches)
+    shift_windows: bool = False  # lm: each epoch's BPTT windows start at a random offset (batches.LMBatches)
     compile: bool = False  # lm: torch.compile the decoder and loss (tasks.CompiledDecoderLoss)
     freeze_embedding: bool = False  # the embedding table (and a decoder tied to it) never trains
     pretrained_lr: float = 1.0  # classification with --init-from: the pretrained layers' share of the rate
