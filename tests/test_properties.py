@@ -38,6 +38,29 @@ def test_word_level_ids_are_always_valid(text):
     assert (UNK in ids) == bool(WORD.unknown(text))
 
 
+# pieces a word cut can meet: words, numbers, apostrophes, marks, joiners, emoji with tones and flags, spaces of
+# every kind, the literal specials
+PIECES = st.sampled_from(["cat", "Ünïcode", "e\u0301", "नमस्ते", "می\u200cخواهم", "3.14", "1,000", "don't", "l’été",
+                          "_x_", "²", "٣", "😀\U0001f3fd", "👩\u200d💻", "🇫🇷", "<unk>", "<eos>", "...", "(a)", "—"])
+SPACES = st.sampled_from([" ", "  ", "\t", "\u00a0", "\u3000", "\u2028", "\x1c", ""])
+LINE = st.lists(st.one_of(PIECES, TEXT), max_size=12).flatmap(
+    lambda parts: st.lists(SPACES, min_size=len(parts), max_size=len(parts)).map(
+        lambda seps: "".join(p + s for p, s in zip(parts, seps))))
+
+
+@FAST
+@given(LINE)
+def test_the_word_cut_is_the_patterns_findall_whatever_the_text(line):
+    """Cutting at spaces first and passing letters-and-digits pieces whole gives what the regex alone gives,
+    for every generation of the word pattern and both its forms."""
+    from lstmtext.tokenizers import WordTokenizer, _pattern, _plain
+
+    for split, cut in (("punct", 0), ("punct", 1), ("punct", 2), ("whitespace", 2)):
+        tok = WordTokenizer([], word_split=split, cut=cut)
+        for pattern in {_pattern(split, cut), _plain(split, cut)}:
+            assert tok._cut(line, pattern) == pattern.findall(line)
+
+
 KNOWN = sorted(set(SMALL_TEXT.replace("\n", " ").split()) | {".", ",", "(", ")", "\n"})
 
 
