@@ -237,3 +237,11 @@ def test_train_format_json_writes_only_the_summary_to_stdout(cli, corpus, tmp_pa
     resumed = cli("train", "--resume", "j", "--max-steps", "6", "--format", "json", "--quiet")
     assert resumed.code == 0 and json.loads(resumed.out)["steps"] == 6, resumed.err
     assert_one_line_error(cli("train", corpus, "--format", "yaml"), 2, "unknown --format 'yaml'", "table or json")
+
+
+def test_errors_name_the_off_form_of_a_flag_as_it_was_typed(cli, corpus, tmp_path):
+    """--full-softmax and --no-tie-weights are named as such, not as the on form of their pair."""
+    for flag in ("--full-softmax", "--no-tie-weights"):
+        assert_one_line_error(cli("train", corpus, "--task", "classify", flag), 2, f"{flag} is for --task lm")
+    assert cli("train", corpus, *TINY, "--max-steps", "3", "--out", "r").code == 0
+    assert_one_line_error(cli("train", "--resume", "r", "--full-softmax"), 2, "--full-softmax cannot be changed")

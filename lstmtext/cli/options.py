@@ -65,13 +65,22 @@ def flag_name(param: str) -> str:
     return OPTION_NAMES.get(param, "--" + param.replace("_", "-"))
 
 
+def typed_flag(ctx: typer.Context, param: str) -> str:
+    """The option as the user typed it: the off form of an on/off pair (--full-softmax, --no-tie-weights) where
+    that is what was given, else ``flag_name``."""
+    for option in ctx.command.params:
+        if option.name == param and getattr(option, "secondary_opts", None) and ctx.params.get(param) is False:
+            return option.secondary_opts[0]
+    return flag_name(param)
+
+
 def refuse_unless(ctx: typer.Context, needs: dict[str, tuple[bool, str]]) -> None:
     """Refuse each option given on the command line whose condition fails: ``needs`` maps a parameter
     to (condition, why it does nothing), so a flag is never silently ignored."""
     given = typed(ctx)
     for name, (ok, why) in needs.items():
         if name in given and not ok:
-            raise usage_error(f"{flag_name(name)} {why}", "drop it")
+            raise usage_error(f"{typed_flag(ctx, name)} {why}", "drop it")
 
 
 def _check_task(task: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from lstmtext.cli.options import flag_name, refuse_unless, typed
+from lstmtext.cli.options import flag_name, refuse_unless, typed, typed_flag
 from lstmtext.config import ModelConfig
 from lstmtext.errors import usage_error
 
@@ -35,7 +35,7 @@ def _refuse_other_task_flags(ctx: typer.Context, task: str) -> None:
              "pretrained_lr": "for a language model every layer is pretrained: set --lr instead"}
     for name in TASK_ONLY[other]:
         if name in given:
-            raise usage_error(f"{flag_name(name)} is for --task {other}", hints.get(
+            raise usage_error(f"{typed_flag(ctx, name)} is for --task {other}", hints.get(
                 name, f"drop it for a {'language model' if task == 'lm' else 'classifier'}"))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from lstmtext.cli.options import flag_name, typed
+from lstmtext.cli.options import flag_name, typed, typed_flag
 from lstmtext.cli.run_folder import _lock_run
 from lstmtext.cli.train_report import _train_and_report
 from lstmtext.config import ModelConfig
@@ -25,7 +25,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.config import from_dict, saved_train_config
     from lstmtext.data import Prepared
 
-    conflicts = ["CORPUS" if n == "corpus" else flag_name(n) for n in typed(ctx) if n not in RESUMABLE]
+    conflicts = ["CORPUS" if n == "corpus" else typed_flag(ctx, n) for n in typed(ctx) if n not in RESUMABLE]
     if conflicts:
         allowed = ", ".join(flag_name(n) for n in sorted(RESUMABLE - {"resume"}))
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
