@@ -28,6 +28,9 @@ RUN_FILES = (CONFIG, WEIGHTS, LAST_WEIGHTS, METRICS, "tokenizer.json", "state.js
              TEACHER_TARGETS, ".*.tmp-*")
 
 
+# a run whose files disagree: config.json (or the weights) was edited or half-copied
+DAMAGED_HINT = "restore config.json from a backup, or train the run again"
+
 def clear_run(run_dir: Path) -> list[str]:
     """Delete a run's own files from ``run_dir``; return the names of the other entries, which stay."""
     for pattern in RUN_FILES:
@@ -120,13 +123,13 @@ def load_weights(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, 
             extra = sorted(names - set(expected))
             if missing or extra:
                 raise UserError(f"{path} does not match config.json (missing: {', '.join(missing) or '-'}; "
-                                f"unexpected: {', '.join(extra) or '-'})")
+                                f"unexpected: {', '.join(extra) or '-'})", DAMAGED_HINT)
             out = {}
             for name in sorted(names):
                 tensor = fh.get_tensor(name)
                 if tuple(tensor.shape) != tuple(expected[name]):
                     raise UserError(f"{path}: tensor {name} has shape {tuple(tensor.shape)}, "
-                                    f"config.json implies {tuple(expected[name])}")
+                                    f"config.json implies {tuple(expected[name])}", DAMAGED_HINT)
                 out[name] = tensor
             return out
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
@@ -190,7 +193,7 @@ def read_config(path: Path) -> dict[str, Any]:
         raise UserError(f"{path / CONFIG}: checkpoint format version {version!r} is not one this lstmtext reads "
                         f"(it reads up to {FORMAT_VERSION})", "upgrade lstmtext")
     damaged = f"{path / CONFIG} is damaged"
-    hint = "restore it from a backup, or train the run again"
+    hint = DAMAGED_HINT
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise UserError(f"{damaged}: its format version {version!r} is not a version number", hint)
     for key in ("task", "model", "tokenizer", "data"):

@@ -59,6 +59,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
     started = time.perf_counter()
     source_hash = corpus.content_hash()
     labels = collect_labels(corpus) if task == "classify" else None
+    given = tokenizer is not None  # --init-from's: its vocabulary is fixed, so the hint for many <unk> differs
     if tokenizer is None:
         tokenizer = build_tokenizer(corpus.splits["train"].texts(), spec)
     dtype = _dtype_for(tokenizer.vocab_size)
@@ -101,8 +102,10 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         train = splits["train"]
         if train["unk"] > 0.2 * train["tokens"]:
             notes.append(f"{train['unk'] / train['tokens']:.0%} of the train split's tokens are <unk>: the vocabulary "
-                         f"of {tokenizer.vocab_size:,} leaves out most of the text (lower --min-freq, or raise "
-                         "--vocab-size)")
+                         f"of {tokenizer.vocab_size:,} leaves out most of the text " + (
+                             "(it is the --init-from model's: --extend-vocab adds this text's tokens at char or word "
+                             "level, or pretrain on text like this)" if given else
+                             "(lower --min-freq, or raise --vocab-size)"))
         save_tokenizer(tokenizer, tmp / TOKENIZER_FILE)
         seconds = time.perf_counter() - started
         meta = {

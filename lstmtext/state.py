@@ -96,7 +96,8 @@ def load_state(run_dir: Path, model: torch.nn.Module, opt: torch.optim.Optimizer
     model_sd = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     expected = model.state_dict()
     if set(model_sd) != set(expected) or any(model_sd[k].shape != expected[k].shape for k in expected):
-        raise UserError(f"{file} does not match the run's model", "start the run again with --overwrite")
+        raise UserError(f"{file} does not match the run's model as config.json describes it",
+                        "if config.json was edited, restore it; else start the run again with --overwrite")
     model.load_state_dict(model_sd)
     opt_state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():

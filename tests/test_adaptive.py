@@ -220,3 +220,17 @@ def test_damaged_cutoffs_or_token_order_are_named_as_damage(cli, tmp_path, words
     weights = load_file(run / "model.safetensors")
     save_file({**weights, "adaptive.order": torch.zeros_like(weights["adaptive.order"])}, run / "model.safetensors")
     assert_one_line_error(cli("evaluate", run), 1, "adaptive.order", "not an ordering")
+
+
+def test_a_config_that_no_longer_matches_the_weights_says_to_restore_it(cli, tmp_path, words):
+    """config.json edited to another output layer: the weights and the resume state no longer fit it, and the
+    hint says to restore config.json (not to start the run again, which would lose it)."""
+    run = tmp_path / "ada"
+    assert cli("train", words, "--level", "word", "--adaptive-softmax", "--cutoffs", "50", *TINY, "--max-steps",
+               "5", "--out", run).code == 0
+    config = json.loads((run / "config.json").read_text())
+    config["model"]["cutoffs"] = []
+    (run / "config.json").write_text(json.dumps(config))
+    assert_one_line_error(cli("generate", run, "-n", "3"), 1, "does not match config.json", "restore config.json")
+    assert_one_line_error(cli("train", "--resume", run, "--max-steps", "8"), 1,
+                          "does not match the run's model as config.json describes it", "restore it")

@@ -1,9 +1,10 @@
 import numpy as np
 
+from lstmtext.batches import LMBatches
 from lstmtext.config import TokenizerSpec
 from lstmtext.corpus import open_corpus
-from lstmtext.batches import LMBatches
 from lstmtext.data import READER, Prepared, ensure_prepared, prepare
+from lstmtext.tokenizers import build_tokenizer
 from tests.conftest import SMALL_TEXT
 
 
@@ -269,6 +270,10 @@ def test_a_vocabulary_that_leaves_out_most_of_the_text_is_warned_about(tmp_path)
     assert any("of the train split's tokens are <unk>" in w and "lower --min-freq" in w for w in meta["warnings"])
     assert not any("<unk>" in w for w in prepare(open_corpus(src), TokenizerSpec(level="word"),
                                                  tmp_path / "q")["warnings"])
+    # the vocabulary of an --init-from model cannot take --min-freq or --vocab-size: the hint says what can help
+    other = build_tokenizer(["entirely other words here"], TokenizerSpec(level="word"))
+    warned = prepare(open_corpus(src), TokenizerSpec(level="word"), tmp_path / "r", tokenizer=other)["warnings"]
+    assert any("<unk>" in w and "--init-from model's" in w and "--extend-vocab" in w for w in warned)
 
 
 def test_a_folder_another_run_prepared_meanwhile_is_kept_not_replaced(tmp_path):
