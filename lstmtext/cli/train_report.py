@@ -85,7 +85,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     stdout.print(summary_table(summary))
     rows = [
         ("steps", f"{summary['steps']:,} ({summary['epochs']:.2f} epochs, stopped by {summary['stopped_by']})"),
-        ("tokens/second", f"{summary['tokens_per_s']:,.0f}"),
+        # the whole run's rate: validation, saves and warm-up count, so it is below the bar's rate while training
+        ("tokens/second", f"{summary['tokens_per_s']:,.0f} (the whole run, validation included)"),
         ("wall time", f"{summary['seconds']:.1f} s on {summary['device']}"),
         ("parameters", f"{summary['parameters']:,}"),
     ]
