@@ -153,6 +153,14 @@ def test_evaluate_warns_when_the_text_is_mostly_unknown_to_the_model(cli, corpus
     assert "of kana.txt's tokens are <unk> to this model" in result.err
     assert json.loads(result.out)["unk_rate"] > 0.9
     assert "<unk>" not in cli("evaluate", "lm", "small.txt").err
+    # a corpus with <unk> of its own (PTB's 4.7%): text with its usual share is not warned about
+    words = [f"w{i % 40}" if i % 11 else "<unk>" for i in range(6000)]
+    lines = "".join(" ".join(words[i:i + 12]) + "\n" for i in range(0, len(words), 12))
+    (tmp_path / "ptbish.txt").write_text(lines, encoding="utf-8")
+    (tmp_path / "more.txt").write_text(lines[:3000], encoding="utf-8")
+    assert cli("train", "ptbish.txt", "--level", "word", *TINY, "--max-steps", "5", "--out", "w").code == 0
+    scored = cli("evaluate", "w", "more.txt", "--format", "json")
+    assert json.loads(scored.out)["unk_rate"] > 0.08 and "<unk>" not in scored.err
 
 
 def test_narrow_terminals_never_cut_labels_figures_or_paths(cli, tmp_path, monkeypatch):
