@@ -171,7 +171,7 @@ CASES = [
     ("conflicting flag on resume", ["train", "--resume", "lm", "--hidden-size", "8"], 2,
      ["--hidden-size cannot be changed on --resume"]),
     ("a flag named otherwise than its parameter, on resume", ["train", "--resume", "lm", "--no-compile"], 2,
-     ["--compile cannot be changed", "--format"]),
+     ["--no-compile cannot be changed", "--format"]),
     ("newer checkpoint format", ["generate", "future"], 1, ["format version 99"]),
     ("resume on data split otherwise", ["train", "--resume", "resplit", "--max-steps", "60"], 1,
      ["no longer holds the data"]),
