@@ -33,8 +33,9 @@ from lstmtext.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save
 FORMAT_VERSION = 1
 # what the corpus reader does, in meta.json since 12-04: 2 reads Windows line ends (CRLF) as '\n' and gives a text of
 # one long line its held-out splits; 3 (12-07) holds a split out of a UTF-16 folder's train file where the folder has
-# no file for it; a folder that an older reader got wrong is prepared again (stale_reason)
-READER = 3
+# no file for it; 4 (12-07) reads old Mac line ends (a lone CR) as '\n' too; a folder that an older reader got
+# wrong is prepared again (stale_reason)
+READER = 4
 META = "meta.json"
 
 
@@ -235,7 +236,7 @@ def stale_reason(folder: Path, meta: dict[str, Any], marks: bool = True) -> str 
         return None
     saved = _tokenizer_json(folder)
     if isinstance(saved, dict) and any("\r" in t for t in saved.get("tokens", []) if isinstance(t, str)):
-        return "it read Windows line ends (CRLF) as two characters"
+        return "it read Windows (CRLF) or old Mac (CR) line ends as characters"
     splits, settings = meta.get("splits", {}), meta.get("settings", {})
     if meta.get("task") == "lm" and splits.get("train", {}).get("tokens") and any(
             settings.get(f"{name}_fraction") and not splits.get(name, {}).get("tokens") for name in ("valid", "test")):

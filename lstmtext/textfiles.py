@@ -172,9 +172,10 @@ def locate_decode_error(path: Path, encoding: str) -> UserError:
 
 
 def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str]:
-    """Decode bytes [start, end) of a file in chunks that end at a newline (or whitespace), with Windows line
-    ends (CRLF) read as newlines, as Python's text mode reads them: a '\r' before each '\n' would otherwise be a
-    token of its own at char level, and a prompt typed with plain newlines would never match the text."""
+    """Decode bytes [start, end) of a file in chunks that end at a newline (or whitespace), with Windows (CRLF)
+    and old Mac (a lone CR) line ends read as newlines, as Python's text mode reads them: a '\r' would otherwise be
+    a token of its own at char level and no line break at word level, and a prompt typed with plain newlines
+    would never match the text."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     carry = ""
     with path.open("rb") as fh:
@@ -194,14 +195,18 @@ def _read_range(path: Path, start: int, end: int, encoding: str) -> Iterator[str
                 raise _nul_error(path, start)
             pos += len(raw)
             text = carry + text
-            cut = text.rfind("\n") + 1
+            cut = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1  # a last '\r' may precede a '\n'
             if not cut and len(text) > _MAX_CARRY:
                 cut = text.rfind(" ") + 1 or len(text)  # after the last space: a word is never cut in two
             carry = text[cut:]
             if cut:
-                yield text[:cut].replace("\r\n", "\n")  # a '\r' that ends a chunk waits in carry for its '\n'
+                yield _newlines(text[:cut])  # a '\r' that ends a chunk waits in carry for its '\n'
     if carry:
-        yield carry.replace("\r\n", "\n")
+        yield _newlines(carry)
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _snap_to_line(path: Path, offset: int, reach: int = 1 << 20, utf8: bool = False) -> int:

@@ -92,8 +92,9 @@ def _as_before_12_04(folder, extra_token=None, empty_splits=()):
 
 
 def test_a_folder_an_older_reader_got_wrong_is_prepared_again(tmp_path):
-    """Before 12-04 the reader kept the '\r' of Windows line ends, and held nothing out of a text of one long line:
-    such folders are prepared again, while one of the same age that it read right is still reused."""
+    """Before 12-04 the reader kept the '\r' of Windows line ends, and held nothing out of a text of one long line
+    (before 12-07, the '\r' of old Mac ones): such folders are prepared again, while one of the same age that it
+    read right is still reused."""
     crlf = tmp_path / "crlf.txt"
     crlf.write_bytes(SMALL_TEXT.replace("\n", "\r\n").encode() * 20)
     one_line = tmp_path / "one.txt"
@@ -119,12 +120,22 @@ def test_a_folder_an_older_reader_got_wrong_is_prepared_again(tmp_path):
     _as_before_12_04(tmp_path / "wide-prep", empty_splits=("valid",))
     meta, reused = ensure_prepared(open_corpus(wide, encoding="utf-16"), spec, tmp_path / "wide-prep")
     assert not reused and meta["splits"]["valid"]["tokens"] > 0
-    # a text whose own '\r' (not before a line break) is a character of it: read right, so reused
-    odd = tmp_path / "odd.txt"
-    odd.write_text(SMALL_TEXT.replace(".", "\r.") * 20, encoding="utf-8", newline="")
-    ensure_prepared(open_corpus(odd), spec, tmp_path / "odd")
-    assert "\r" in Prepared.open(tmp_path / "odd").tokenizer.itos
-    assert ensure_prepared(open_corpus(odd), spec, tmp_path / "odd")[1]
+    # before the second 12-07 reader a lone '\r' (old Mac line ends) was a character, not a line break: a folder
+    # with it is prepared again, and a text with CR line ends now reads as the same text with LF ones does
+    mac = tmp_path / "mac.txt"
+    mac.write_bytes(SMALL_TEXT.replace("\n", "\r").encode() * 20)
+    ensure_prepared(open_corpus(mac), spec, tmp_path / "mac")
+    _as_before_12_04(tmp_path / "mac", extra_token="\r")
+    meta, reused = ensure_prepared(open_corpus(mac), spec, tmp_path / "mac")
+    assert not reused and meta["reader"] == READER
+    for level in ("char", "word"):
+        ids = {}
+        for src in (mac, plain):
+            ensure_prepared(open_corpus(src), TokenizerSpec(level=level), tmp_path / f"{src.stem}-{level}")
+            prepared = Prepared.open(tmp_path / f"{src.stem}-{level}")  # (split where a space is, not a CR)
+            ids[src] = [prepared.tokenizer.itos[i] for split in ("train", "valid", "test")
+                        for i in prepared.tokens(split).tolist()]
+        assert ids[mac] == ids[plain] and ids[plain].count("\n" if level == "char" else "<eos>") >= 20
 
 
 def test_other_split_settings_or_columns_are_not_served_from_the_cache(tmp_path):
