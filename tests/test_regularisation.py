@@ -300,11 +300,11 @@ def test_only_the_lm_only_options_are_refused_for_a_classifier(cli, tmp_path):
     result = cli("train", "--task", "classify", "--shift-windows", "--out", str(tmp_path / "c"))
     assert_one_line_error(result, 2, "--shift-windows is for --task lm")
     cases = [(["--task", "classify", "--seq-len", "64"], "--seq-len is for --task lm"),
-             (["--task", "classify", "--no-tie-weights"], "--tie-weights is for --task lm"),
+             (["--task", "classify", "--no-tie-weights"], "--no-tie-weights is for --task lm"),
              (["--task", "classify", "--variational-dropout"], "--variational-dropout is for --task lm"),
              (["--task", "classify", "--adaptive-softmax"], "--adaptive-softmax is for --task lm"),
              (["--pooling", "mean"], "--pooling is for --task classify"),
-             (["--no-bidirectional"], "--bidirectional is for --task classify"),
+             (["--no-bidirectional"], "--no-bidirectional is for --task classify"),
              (["--max-length", "9"], "--max-length is for --task classify"),
              (["--label-column", "y"], "--label-column is for --task classify"),
              (["--split-seed", "4"], "--split-seed is for --task classify")]
