@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ RUN_FILES = (CONFIG, WEIGHTS, LAST_WEIGHTS, METRICS, "tokenizer.json", "state.js
 
 # a run whose files disagree: config.json (or the weights) was edited or half-copied
 DAMAGED_HINT = "restore config.json from a backup, or train the run again"
+
 
 def clear_run(run_dir: Path) -> list[str]:
     """Delete a run's own files from ``run_dir``; return the names of the other entries, which stay."""
@@ -110,59 +113,57 @@ def save_weights(path: Path, tensors: dict[str, Any]) -> None:
     atomic_write_bytes(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
 
 
-def load_weights(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-    """Load tensors, checking names and shapes against the model the config describes."""
+@contextmanager
+def _open_weights(path: Path, framework: str) -> Iterator[Any]:
+    """``safe_open`` of a weights file, with a missing, truncated or foreign file refused in one line."""
     from safetensors import SafetensorError, safe_open
 
     if not path.exists():
         raise UserError(f"{path} is missing", "the checkpoint is incomplete; train again or pick another run")
     try:
-        with safe_open(str(path), framework="pt") as fh:
-            names = set(fh.keys())
-            missing = sorted(set(expected) - names)
-            extra = sorted(names - set(expected))
-            if missing or extra:
-                raise UserError(f"{path} does not match config.json (missing: {', '.join(missing) or '-'}; "
-                                f"unexpected: {', '.join(extra) or '-'})", DAMAGED_HINT)
-            out = {}
-            for name in sorted(names):
-                tensor = fh.get_tensor(name)
-                if tuple(tensor.shape) != tuple(expected[name]):
-                    raise UserError(f"{path}: tensor {name} has shape {tuple(tensor.shape)}, "
-                                    f"config.json implies {tuple(expected[name])}", DAMAGED_HINT)
-                out[name] = tensor
-            return out
+        with safe_open(str(path), framework=framework) as fh:
+            yield fh
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise UserError(f"{path} is not a valid safetensors file ({str(err)[:120]})",
                         "it may be truncated or in another format; weights are never unpickled") from None
+
+
+def load_weights(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """Load tensors, checking names and shapes against the model the config describes."""
+    with _open_weights(path, "pt") as fh:
+        names = set(fh.keys())
+        missing = sorted(set(expected) - names)
+        extra = sorted(names - set(expected))
+        if missing or extra:
+            raise UserError(f"{path} does not match config.json (missing: {', '.join(missing) or '-'}; "
+                            f"unexpected: {', '.join(extra) or '-'})", DAMAGED_HINT)
+        out = {}
+        for name in sorted(names):
+            tensor = fh.get_tensor(name)
+            if tuple(tensor.shape) != tuple(expected[name]):
+                raise UserError(f"{path}: tensor {name} has shape {tuple(tensor.shape)}, "
+                                f"config.json implies {tuple(expected[name])}", DAMAGED_HINT)
+            out[name] = tensor
+        return out
 
 
 def weights_file(path: Path, config: dict[str, Any], weights: str = "best") -> Path:
     """The weights file that ``load_checkpoint`` reads: the best weights, or the last where a run stopped before
     its first validation."""
     file = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS)
-    if weights == "best" and not file.exists() and config.get("status") != "done" and (path / LAST_WEIGHTS).exists():
+    if weights != "best" or file.exists() or not (path / LAST_WEIGHTS).exists():
+        return file
+    if config.get("status") != "done":
         return path / LAST_WEIGHTS  # a run stopped before its first validation: its last weights are all there is
-    if weights == "best" and not file.exists() and (path / LAST_WEIGHTS).exists():
-        raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
-                        f"to use those: cp {path / LAST_WEIGHTS} {file}")
-    return file
+    raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
+                    f"to use those: cp {path / LAST_WEIGHTS} {file}")
 
 
 def check_weights(path: Path, config: dict[str, Any]) -> None:
     """Refuse a run whose weights file is missing, truncated or not safetensors, reading only its header (and
     importing no torch), so that a command can say so before it spends minutes on anything else."""
-    from safetensors import SafetensorError, safe_open
-
-    file = weights_file(Path(path), config)
-    if not file.exists():
-        raise UserError(f"{file} is missing", "the checkpoint is incomplete; train again or pick another run")
-    try:
-        with safe_open(str(file), framework="numpy") as fh:
-            fh.keys()
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise UserError(f"{file} is not a valid safetensors file ({str(err)[:120]})",
-                        "it may be truncated or in another format; weights are never unpickled") from None
+    with _open_weights(weights_file(Path(path), config), "numpy") as fh:
+        fh.keys()
 
 
 def is_checkpoint(path: Path) -> bool:
