@@ -97,7 +97,8 @@ def test_a_folder_from_an_older_reader_is_never_replaced_unasked(cli, tmp_path):
     (cache,) = (tmp_path / "checkpoints" / "prepared").iterdir()
     _as_before_12_04(cache, extra_token="\r")
     assert cli("train", src, *TINY, "--max-steps", "2", "--out", "r2").code == 0
-    assert json.loads((tmp_path / "r2" / "config.json").read_text())["data"]["prepared"].endswith(f"{cache.name}-r{READER}")
+    prepared = json.loads((tmp_path / "r2" / "config.json").read_text())["data"]["prepared"]
+    assert prepared.endswith(f"{cache.name}-r{READER}")
     assert "\r" in json.loads((cache / "tokenizer.json").read_text())["tokens"]  # r1's data, left as it was
 
 
