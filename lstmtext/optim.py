@@ -1,5 +1,5 @@
 """Optimizers and learning-rate schedules: fused AdamW and SGD, NT-ASGD's averaged SGD, --ema's moving average
-of the weights, and the warm-up and cosine (or plateau) schedule, which a --time-limit can end.
+of the weights, and the warm-up and cosine (or plateau) schedule.
 
 Every update runs without a host synchronisation, so that a whole training step can be captured as one
 CUDA graph: learning rates and averaging weights are device tensors where a graph needs them.
@@ -8,7 +8,6 @@ CUDA graph: learning rates and averaging weights are device tensors where a grap
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -218,31 +217,7 @@ def warmup_steps(cfg: TrainConfig, total_steps: int) -> int:
 
 
 
-class TimeBudget:
-    """How much of --time-limit a run has spent: its training time, validation and saving included, and a
-    resumed run's time before it. Zero until :meth:`start`."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds, self.before, self.started = seconds, 0.0, None
-
-    def start(self, before: float = 0.0) -> None:
-        self.before, self.started = before, time.perf_counter()
-
-    def elapsed(self) -> float:
-        return self.before + (time.perf_counter() - self.started if self.started is not None else 0.0)
-
-    def spent(self) -> float:
-        """The share spent, 0 to 1 and beyond; 0 with no limit."""
-        return self.elapsed() / self.seconds if self.seconds else 0.0
-
-
-def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int,
-                  budget: TimeBudget | None = None) -> Any:
-    """The warm-up, then cosine (down to a tenth of the rate), constant or plateau schedule.
-
-    With a ``budget`` (--time-limit), the cosine is as far along as the steps or the time say, whichever is
-    further: a run that the limit ends still decays to its floor, where one laid out over --epochs alone
-    would stop with its rate near the peak."""
+def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> Any:
     if cfg.schedule == "plateau":
         factor = 0.25 if cfg.optimizer in ("sgd", "asgd") else 0.5
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=factor, patience=0)
@@ -253,10 +228,8 @@ def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
             return (step + 1) / warmup
         if cfg.schedule == "constant":
             return 1.0
-        progress = (step - warmup) / max(total_steps - warmup, 1)
-        if budget is not None:
-            progress = max(progress, budget.spent())
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        progress = min((step - warmup) / max(total_steps - warmup, 1), 1.0)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     # numbers, not the tensors a capturable optimizer starts from: a resumed run reads them back from

@@ -30,7 +30,7 @@ from lstmtext.devices import (autocast_dtype, autocast_for, keep_freed_memory, p
 from lstmtext.errors import UserError, usage_error
 from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker
 from lstmtext.models import build_model, count_parameters
-from lstmtext.optim import (TimeBudget, averaged_weights, current_lr, make_optimizer, make_schedule, nt_asgd_trigger,
+from lstmtext.optim import (averaged_weights, current_lr, make_optimizer, make_schedule, nt_asgd_trigger,
                             warmup_steps)
 from lstmtext.tasks import CompiledDecoderLoss, make_task
 from lstmtext.tokenizers import save_tokenizer
@@ -179,8 +179,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                          pretrained=task.pretrained if init_from is not None and model_cfg.task == "classify" else ())
     per_epoch = task.steps_per_epoch
     total_steps = _steps_planned(train_cfg, per_epoch)
-    budget = TimeBudget(train_cfg.time_limit)
-    schedule = make_schedule(opt, train_cfg, total_steps, budget)
+    schedule = make_schedule(opt, train_cfg, total_steps)
     plateau = isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau)
     eval_every = train_cfg.eval_every or per_epoch
     amp = autocast_for(dtype, device)
@@ -227,7 +226,6 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                                                           warmup_steps(train_cfg, total_steps))})})
 
     started = time.perf_counter()
-    budget.start(elapsed_before)
     last_save = started
 
     def checkpoint_state() -> None:
@@ -279,7 +277,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 window_tokens += task.tokens_per_step
             now = time.perf_counter()
             # the run's training time, a resumed run's before it included: --time-limit is a budget for the run
-            out_of_time = budget.spent() > 1
+            out_of_time = train_cfg.time_limit is not None and elapsed_before + now - started > train_cfg.time_limit
             last = step == total_steps or out_of_time or stop.reason is not None
             if window and (window == train_cfg.log_every or last):
                 losses = check_finite()

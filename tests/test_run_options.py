@@ -40,41 +40,6 @@ def test_resume_keeps_the_runs_time_limit_which_counts_the_time_before(cli, corp
     assert again.code == 0 and "note: the cosine schedule is laid out again over the new length" in again.err
     result = config(tmp_path / "r")["result"]
     assert result["steps"] == 21 and result["stopped_by"] == "time limit"
-    # its cosine has run its course with its time, though step 21 is half-way through its 40 steps
-    last = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert last["step"] == 21 and last["lr"] == pytest.approx(0.1 * config(tmp_path / "r")["train"]["lr"])
-
-
-@pytest.mark.parametrize("spent, factor", [(0.0, 1.0), (0.5, 0.55), (0.75, 0.1 + 0.45 * (1 - 0.5 ** 0.5)),
-                                           (1.0, 0.1), (3.0, 0.1)])
-def test_the_cosine_is_as_far_along_as_the_steps_or_the_time_say(spent, factor):
-    """A run that its --time-limit ends decays to its floor as one that its steps end does."""
-    import torch
-
-    from lstmtext.config import TrainConfig
-    from lstmtext.optim import TimeBudget, make_schedule
-
-    class Spent(TimeBudget):
-        def spent(self) -> float:
-            return share
-
-    def rate_after(steps: int, budget: TimeBudget | None) -> float:
-        param = torch.nn.Parameter(torch.zeros(1))
-        opt = torch.optim.SGD([param], lr=2.0)
-        schedule = make_schedule(opt, TrainConfig(schedule="cosine", warmup_steps=0, lr=2.0), 100, budget)
-        for _ in range(steps):
-            opt.step()
-            schedule.step()
-        return opt.param_groups[0]["lr"] / 2.0
-
-    share = spent
-    assert rate_after(1, Spent(60.0)) == pytest.approx(min(factor, rate_after(1, None)), abs=1e-9)
-    assert rate_after(50, Spent(60.0)) == pytest.approx(min(factor, 0.55), abs=1e-9)  # the steps are further along
-    assert rate_after(50, TimeBudget(None)) == pytest.approx(0.55)  # no limit: the steps alone
-    budget = TimeBudget(100.0)
-    assert budget.spent() == 0.0  # not started: the schedule is built before the clock starts
-    budget.start(before=250.0)  # a resumed run's time before counts
-    assert budget.spent() >= 2.5
 
 
 def test_durations_and_save_intervals_are_read_as_written():

@@ -164,10 +164,10 @@ def train(
                                       "loss).")] = 0.0,
     tar: Annotated[float, typer.Option("--tar", help="lm: temporal activation regularisation, this times the "
                                        "mean square of their step-to-step change (AWD-LSTM: 1).")] = 0.0,
-    schedule: Annotated[str, typer.Option("--schedule", help="cosine (down to a tenth of --lr at the run's end: "
-                                          "its steps, or its --time-limit if that comes first), plateau (/4 "
-                                          "for sgd, /2 else, when validation does not improve) or "
-                                          "constant.")] = "cosine",
+    schedule: Annotated[str, typer.Option("--schedule", help="cosine (down to a tenth of --lr over the run's "
+                                          "planned steps, --epochs or --max-steps; a --time-limit that comes first "
+                                          "ends it where it is), plateau (/4 for sgd, /2 else, when validation "
+                                          "does not improve) or constant.")] = "cosine",
     warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="Linear LR warm-up steps.")] = 50,
     epochs: Annotated[Optional[float], typer.Option("--epochs", help="Passes over the training split (default "
                                                     "15 for lm, 10 for classify).")] = None,

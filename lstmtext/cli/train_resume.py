@@ -44,8 +44,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         train_cfg.max_steps = max_steps
     if epochs is not None:
         train_cfg.epochs = epochs
-    relaid = (train_cfg.max_steps, train_cfg.epochs) != before or time_limit not in (None, train_cfg.time_limit)
-    if train_cfg.schedule == "cosine" and relaid and not quiet:
+    if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet:
         from lstmtext.render import err
 
         err.print("note: the cosine schedule is laid out again over the new length, so the learning rate moves to "
