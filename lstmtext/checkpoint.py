@@ -115,17 +115,21 @@ def save_weights(path: Path, tensors: dict[str, Any]) -> None:
 
 @contextmanager
 def _open_weights(path: Path, framework: str) -> Iterator[Any]:
-    """``safe_open`` of a weights file, with a missing, truncated or foreign file refused in one line."""
+    """``safe_open`` of a weights file, with a missing, truncated or foreign file refused in one line (which names
+    the run's last weights where these are its best and those are there)."""
     from safetensors import SafetensorError, safe_open
 
+    last = path.with_name(LAST_WEIGHTS)
+    other = "; its last weights are there: pass --weights last" if path.name == WEIGHTS and last.exists() else ""
     if not path.exists():
-        raise UserError(f"{path} is missing", "the checkpoint is incomplete; train again or pick another run")
+        raise UserError(f"{path} is missing",
+                        "the checkpoint is incomplete" + (other or "; train again or pick another run"))
     try:
         with safe_open(str(path), framework=framework) as fh:
             yield fh
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise UserError(f"{path} is not a valid safetensors file ({str(err)[:120]})",
-                        "it may be truncated or in another format; weights are never unpickled") from None
+                        f"it may be truncated or in another format; weights are never unpickled{other}") from None
 
 
 def load_weights(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, Any]:
@@ -150,13 +154,38 @@ def load_weights(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, 
 def weights_file(path: Path, config: dict[str, Any], weights: str = "best") -> Path:
     """The weights file that ``load_checkpoint`` reads: the best weights, or the last where a run stopped before
     its first validation."""
-    file = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS)
-    if weights != "best" or file.exists() or not (path / LAST_WEIGHTS).exists():
-        return file
-    if config.get("status") != "done":
-        return path / LAST_WEIGHTS  # a run stopped before its first validation: its last weights are all there is
-    raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
-                    f"to use those: cp {path / LAST_WEIGHTS} {file}")
+    file, last = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS), path / LAST_WEIGHTS
+    if weights == "best" and not file.exists() and last.exists():
+        if config.get("status") != "done":
+            return last  # a run stopped before its first validation: its last weights are all there is
+        raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
+                        f"pass --weights last to use those, or: cp {last} {file}")
+    if not file.exists() and being_trained(path):
+        raise UserError(f"{path} is being trained now and has saved no weights yet",
+                        "try again after its first validation or its first --save-every save")
+    return file
+
+
+def being_trained(path: Path) -> bool:
+    """Whether a train process holds the run folder now (the flock of cli.run_folder._lock_run, which the system
+    drops when that process ends, however it ends); False where the system has no such locks."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # a file system without locks
+        return False
+    finally:
+        os.close(fd)  # and with it the shared lock just taken
+    return False
 
 
 def check_weights(path: Path, config: dict[str, Any]) -> None:
@@ -183,8 +212,11 @@ def read_config(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise UserError(f"checkpoint not found: {path}", "pass a run folder such as checkpoints/NAME")
+    if path.is_file() and (path.parent / CONFIG).is_file():
+        raise UserError(f"{path} is a file of a run", f"pass the run folder: {path.parent}")
     if not path.is_dir() or not (path / CONFIG).exists():
-        raise UserError(f"{path} is not a checkpoint (no {CONFIG})", "pass a run folder written by lstmtext train")
+        what = "a file, not a run folder" if path.is_file() else f"not a checkpoint (no {CONFIG})"
+        raise UserError(f"{path} is {what}", "pass a run folder written by lstmtext train")
     config = read_json(path / CONFIG, "the checkpoint's settings")
     if "format_version" not in config and "task" not in config:  # a Hugging Face model's config.json, say
         raise UserError(f"{path} is not an lstmtext run: its {CONFIG} is another program's",
@@ -223,6 +255,13 @@ def read_config(path: Path) -> dict[str, Any]:
                                              and all(isinstance(n, str) for n in labels)):
         raise UserError(f"{damaged}: a classifier's labels should be a list of two or more names, not {labels!r}",
                         hint)
+    if config["task"] == "classify":
+        twice = next((name for k, name in enumerate(labels) if name in labels[:k]), None)
+        if twice is not None:
+            raise UserError(f"{damaged}: it names the label {twice!r} twice", hint)
+        classes = config["model"].get("num_classes")
+        if classes and classes != len(labels):  # the weights' output layer has num_classes rows
+            raise UserError(f"{damaged}: it names {len(labels)} labels for a model of {classes} classes", hint)
     return config
 
 
@@ -250,6 +289,10 @@ def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task
     config = check_run(path, task)
     tokenizer = load_tokenizer(path / FILENAME)
     model_cfg = from_dict(ModelConfig, config["model"])
+    level = config["tokenizer"].get("level")
+    if level is not None and level != tokenizer.kind:
+        raise UserError(f"{path / CONFIG} is damaged: it says level {level!r}, but {path / FILENAME} is a "
+                        f"{tokenizer.kind} tokenizer", DAMAGED_HINT)
     if tokenizer.vocab_size != model_cfg.vocab_size:
         raise UserError(f"{path / FILENAME} has {tokenizer.vocab_size} tokens but config.json says "
                         f"{model_cfg.vocab_size}; the checkpoint is inconsistent")

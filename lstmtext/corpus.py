@@ -22,8 +22,8 @@ from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, 
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
                              pick_column, refuse_one_column, table_columns)
 from lstmtext.textfiles import (_BOMS, _ascii_compatible, _binary_error, _check_encoding, _compression, _looks_binary,
-                                _packed_error, _read_range, _wide_order, locate_decode_error,
-                                text_encoding)
+                                _packed_error, _read_range, _wide_order, check_encoding_name,
+                                locate_decode_error, text_encoding)
 
 
 # ----------------------------------------------------------------------------- text files
@@ -123,10 +123,7 @@ def open_corpus(
     hf_loader: Callable[[str], Any] | None = None,
 ) -> Corpus:
     """Open any supported source and decide its train/valid/test splits."""
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise usage_error(f"unknown --encoding {encoding!r}", "try utf-8, latin-1 or utf-16") from None
+    check_encoding_name(encoding)
     fractions = check_fractions(valid_fraction, test_fraction)
     want_labels = task == "classify"
     path = Path(spec)

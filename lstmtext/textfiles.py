@@ -10,13 +10,21 @@ import codecs
 from collections.abc import Iterator
 from pathlib import Path
 
-from lstmtext.errors import UserError
+from lstmtext.errors import UserError, usage_error
 
 CHUNK_BYTES = 1 << 20
 _MAX_CARRY = 4 << 20
 
 
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def check_encoding_name(encoding: str) -> None:
+    """Refuse an --encoding that Python does not know, before any file is read."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise usage_error(f"unknown --encoding {encoding!r}", "try utf-8, latin-1 or utf-16") from None
 
 
 def _check_encoding(path: Path, encoding: str) -> str | None:

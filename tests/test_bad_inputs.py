@@ -87,6 +87,14 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
         shutil.copytree(src, d / name)
     for name in ("missing_w", "no_w", "trunc_w", "shape_w", "badjson", "notok", "future"):
         shutil.copytree(lm, d / name)
+    for name, edit in (("labels3", {"labels": ["a", "b", "c"]}), ("labels_twice", {"labels": ["a", "a"]})):
+        shutil.copytree(clf, d / name)
+        config = json.loads((d / name / "config.json").read_text())
+        (d / name / "config.json").write_text(json.dumps({**config, **edit}))
+    shutil.copytree(lm, d / "level_edited")
+    config = json.loads((d / "level_edited" / "config.json").read_text())
+    (d / "level_edited" / "config.json").write_text(json.dumps({**config, "tokenizer": {**config["tokenizer"],
+                                                                                         "level": "word"}}))
     (d / "missing_w" / "model.safetensors").unlink()
     (d / "no_w" / "model.safetensors").unlink()
     (d / "no_w" / "last.safetensors").unlink()
@@ -140,8 +148,22 @@ CASES = [
     ("100k-char text", ["classify", "clf", "cow " * 25_000], 0, ["truncated"]),
     ("missing best weights", ["info", "missing_w"], 1, ["model.safetensors (the best weights) is missing",
                                                        "cp missing_w/last.safetensors missing_w/model.safetensors"]),
+    ("missing best weights (generate)", ["generate", "missing_w"], 1, ["--weights last"]),
     ("missing weights", ["generate", "no_w"], 1, ["model.safetensors is missing", "train again"]),
-    ("truncated weights", ["generate", "trunc_w"], 1, ["not a valid safetensors file"]),
+    ("truncated weights", ["generate", "trunc_w"], 1, ["not a valid safetensors file", "--weights last"]),
+    ("an edited classifier's labels, more than its classes", ["classify", "labels3", "text"], 1,
+     ["config.json is damaged", "3 labels for a model of 2 classes"]),
+    ("an edited classifier's labels, one twice", ["evaluate", "labels_twice"], 1, ["damaged", "label 'a' twice"]),
+    ("an edited level", ["info", "level_edited"], 1, ["damaged", "level 'word'", "char tokenizer"]),
+    ("a file of a run", ["generate", "lm/config.json"], 1, ["lm/config.json is a file of a run", "the run folder"]),
+    ("unknown encoding (classify)", ["classify", "clf", "-f", "small.txt", "--encoding", "bogus"], 2,
+     ["unknown --encoding 'bogus'"]),
+    ("--text-column on plain text (classify)", ["classify", "clf", "-f", "small.txt", "--text-column", "x"], 2,
+     ["--text-column is for tables", "plain text"]),
+    ("a seed beyond the generators' range", ["generate", "lm", "--seed", "99999999999999999999"], 2,
+     ["--seed", "from 0 to"]),
+    ("a negative seed", ["train", "small.txt", "--seed", "-1"], 2, ["--seed", "not a seed"]),
+    ("an unknown --weights", ["classify", "clf", "text", "--weights", "worst"], 2, ["--weights", "best nor last"]),
     ("wrongly-shaped weights", ["generate", "shape_w"], 1, ["embedding.weight", "shape"]),
     ("damaged config.json", ["info", "badjson"], 1, ["not valid json"]),
     ("another program's config.json", ["info", "hfmodel"], 1, ["hfmodel is not an lstmtext run", "another program"]),

@@ -37,11 +37,11 @@ def _classifier_runs(checkpoint: Path, ensemble: list[Path] | None) -> list[Path
     return runs
 
 
-def _load_classifiers(runs: list[Path], dev: Any) -> list[Any]:
+def _load_classifiers(runs: list[Path], dev: Any, weights: str = "best") -> list[Any]:
     from lstmtext.checkpoint import load_checkpoint
 
-    ckpts = [load_checkpoint(run, str(dev), task="classify") for run in runs]
-    for ckpt in ckpts:
+    ckpts = [load_checkpoint(run, str(dev), weights=weights, task="classify") for run in runs]
+    for ckpt in ckpts if weights == "best" else []:
         note_weights(ckpt)
     return ckpts
 
@@ -57,18 +57,35 @@ def _in_label_order(probs: Any, ckpt: Any, labels: list[str]) -> Any:
 
 
 def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any,
-                    what: str) -> tuple[Any, list[int], set[int]]:
+                    what: str) -> tuple[Any, list[int], set[int], set[int]]:
     """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
-    least one token: (probabilities, indexes of those texts, the indexes of those some run truncated)."""
+    least one token: (probabilities, indexes of those texts, the indexes of those some run truncated, and of those
+    in which some run knows no token: ``_unknown_only``)."""
     from lstmtext.labels import one_line
 
     encoded = [[c.tokenizer.encode(one_line(t)) if t.strip() else [] for t in texts] for c in ckpts]
     keep = [i for i in range(len(texts)) if all(len(ids[i]) for ids in encoded)]
     truncated = {i for i in keep if any(len(ids[i]) > _max_length(c) for c, ids in zip(ckpts, encoded))}
+    blanks: list[dict[int, bool]] = [{} for _ in ckpts]
+    unknown = {i for i in keep if any(_unknown_only(c.tokenizer, ids[i], blank)
+                                      for c, ids, blank in zip(ckpts, encoded, blanks))}
     if not keep:
-        return None, keep, truncated
+        return None, keep, truncated, unknown
     seqs = [[ids[i][:_max_length(c)] for i in keep] for c, ids in zip(ckpts, encoded)]
-    return _mean_proba(ckpts, seqs, batch_size, dev, what), keep, truncated
+    return _mean_proba(ckpts, seqs, batch_size, dev, what), keep, truncated, unknown
+
+
+def _unknown_only(tokenizer: Any, ids: Any, blank: dict[int, bool]) -> bool:
+    """Whether every token of a text is <unk> but for blanks (a space; SentencePiece's word start), so that the run
+    has seen none of it and its label is a guess. ``blank`` caches which ids decode to whitespace alone."""
+    from lstmtext.tokenizers import UNK
+
+    def is_blank(i: int) -> bool:
+        if i not in blank:
+            blank[i] = not tokenizer.decode([i]).strip()
+        return blank[i]
+
+    return any(i == UNK for i in ids) and all(i == UNK or is_blank(i) for i in map(int, ids))
 
 
 def _mean_proba(ckpts: list[Any], seqs: list[list[Any]], batch_size: int, dev: Any, what: str) -> Any:

@@ -15,7 +15,7 @@ import typer
 from lstmtext.cli.classifier_runs import Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import warn
-from lstmtext.cli.options import Device, Encoding, TextColumn, refuse_unless
+from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, refuse_unless
 from lstmtext.errors import UserError, usage_error
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -33,10 +33,11 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
     from lstmtext.tables import (TEXT_COLUMNS, ReadReport, _iter_table, _table_format, container_kind, pick_column,
                                  table_columns)
     from lstmtext.textfiles import (_binary_error, _check_encoding, _compression, _looks_binary, _packed_error,
-                                    locate_decode_error, text_encoding)
+                                    check_encoding_name, locate_decode_error, text_encoding)
 
     if file is not None and texts:
         raise usage_error("give texts as arguments or with --file, not both")
+    check_encoding_name(encoding)
     if file is not None:
         if str(file) == "-" and not file.exists():
             raise usage_error("--file - is not read from stdin: a table needs its file name to tell its format",
@@ -69,6 +70,8 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
                 warn([f"{len(report.skipped):,} records of {file} could not be read and have no row in the output"],
                      report.skipped)
             return rows
+        if text_column is not None:
+            raise usage_error(f"--text-column is for tables, and {file} is plain text", "drop it")
         try:
             lines = _lines(file.read_text(encoding=text_encoding(encoding)))
         except UnicodeDecodeError:
@@ -109,10 +112,12 @@ def classify(
                                                  "parquet file with a text column.")] = None,
     text_column: TextColumn = None,
     output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv: text, label, confidence and "
-                                        "a note (empty: not classified; truncated).")] = "table",
+                                        "a note (empty: not classified; truncated; unknown: no word the model "
+                                        "knows).")] = "table",
     all_scores: Annotated[bool, typer.Option("--all-scores", help="Add every class's probability.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per inference batch.")] = 64,
     ensemble: Ensemble = None,
+    weights: Weights = "best",
     encoding: Encoding = "utf-8",
     device: Device = "auto",
 ) -> None:
@@ -135,9 +140,9 @@ def classify(
     from lstmtext.devices import resolve_device
 
     dev = resolve_device(device)
-    ckpts = _load_classifiers(runs, dev)
+    ckpts = _load_classifiers(runs, dev, weights)
     labels: list[str] = ckpts[0].config["labels"]
-    probs, keep, truncated = _ensemble_proba(ckpts, items, batch_size, dev, "classify")
+    probs, keep, truncated, unknown = _ensemble_proba(ckpts, items, batch_size, dev, "classify")
     rows: list[dict[str, Any]] = [{"text": t, "label": None, "confidence": None, "note": "empty"} for t in items]
     if all_scores:  # every row has the same keys, the empty ones with null scores
         for row in rows:
@@ -145,11 +150,14 @@ def classify(
     for k, i in enumerate(keep):
         p = probs[k]
         rows[i] = {"text": items[i], "label": labels[int(p.argmax())], "confidence": float(p.max()),
-                   "note": "truncated" if i in truncated else None}
+                   "note": "unknown" if i in unknown else "truncated" if i in truncated else None}
         if all_scores:
             rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
     if truncated:
         err.print(f"note: {len(truncated)} text(s) longer than a model's --max-length were truncated")
+    if unknown:
+        err.print(f"note: {len(unknown)} text(s) hold no word the model knows (every token <unk>), so their labels "
+                  "are guesses")
     empty = len(items) - len(keep)
     if empty:
         err.print(f"note: {empty} empty text(s) were not classified")
@@ -170,7 +178,7 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores else [])
-                        + ["note"])  # as in JSON: empty (not classified), truncated, or nothing
+                        + ["note"])  # as in JSON: empty (not classified), truncated, unknown, or nothing
         for row in rows:
             scores = [_six(row["scores"][n]) for n in labels] if all_scores else []
             conf = _six(row["confidence"])

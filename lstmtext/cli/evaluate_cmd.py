@@ -13,7 +13,7 @@ from lstmtext.cli.classifier_runs import (Ensemble, _classifier_runs, _ensemble_
                                           _mean_proba)
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import note_weights, warn
-from lstmtext.cli.options import Device, Encoding, LabelColumn, TextColumn, refuse_unless
+from lstmtext.cli.options import Device, Encoding, LabelColumn, TextColumn, Weights, refuse_unless
 from lstmtext.errors import UserError, usage_error
 
 
@@ -30,6 +30,7 @@ def evaluate(
                                                  "whole).")] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ensemble: Ensemble = None,
+    weights: Weights = "best",
     encoding: Encoding = "utf-8",
     device: Device = "auto",
 ) -> None:
@@ -60,11 +61,12 @@ def evaluate(
 
     dev = resolve_device(device)
     if task == "classify":
-        result = _evaluate_classifier(_load_classifiers(runs, dev), corpus, split, text_column, label_column,
+        result = _evaluate_classifier(_load_classifiers(runs, dev, weights), corpus, split, text_column, label_column,
                                       encoding, dev)
     else:
-        ckpt = load_checkpoint(checkpoint, str(dev))
-        note_weights(ckpt)
+        ckpt = load_checkpoint(checkpoint, str(dev), weights=weights)
+        if weights == "best":
+            note_weights(ckpt)
         result = _evaluate_lm(ckpt, corpus, split, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
     warn([], result["skipped"])
@@ -155,7 +157,7 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
         if unknown:
             raise UserError(f"the corpus has labels the model does not know: {', '.join(sorted(unknown)[:10])}",
                             f"known labels: {short_list(labels)}")
-        probs, keep, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate")
+        probs, keep, _, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate")
         gold = [gold[i] for i in keep]
     if probs is None:
         raise UserError("nothing to evaluate: no labelled, non-empty texts found")

@@ -12,7 +12,7 @@ import typer
 
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import note_weights
-from lstmtext.cli.options import Device, refuse_unless, typed
+from lstmtext.cli.options import Device, Weights, refuse_unless, seed_value, typed
 from lstmtext.errors import usage_error
 
 
@@ -28,10 +28,11 @@ def generate(
     top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass, in (0, 1].")] = 1.0,
     num_samples: Annotated[int, typer.Option("--num-samples", help="Samples drawn together in one "
                                              "batch.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same text (on the same device).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same text (on the same device).",
+                                      callback=seed_value)] = 0,
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print tokens as they come (one "
                                          "sample only).")] = True,
-    weights: Annotated[str, typer.Option("--weights", help="best (lowest validation loss) or last.")] = "best",
+    weights: Weights = "best",
     device: Device = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print the samples as JSON.")] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the "
@@ -50,8 +51,6 @@ def generate(
     refuse_unless(ctx, {"stream": (num_samples == 1 and not json_out, "prints one sample as it is written, "
                                    "not --num-samples above 1 or --json"),
                         **{name: (temperature > 0, greedy) for name in ("top_k", "top_p", "seed")}})
-    if weights not in ("best", "last"):
-        raise usage_error(f"unknown --weights {weights!r}", "choose best or last")
     if len(prompt) > 1_000_000:
         raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
     from lstmtext.checkpoint import check_run, load_checkpoint

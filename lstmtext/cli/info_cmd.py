@@ -25,32 +25,47 @@ def info(
     """
     if output not in ("table", "json"):
         raise usage_error(f"unknown --format {output!r}", "choose table or json")
-    from lstmtext.checkpoint import check_run, load_checkpoint
+    from lstmtext.checkpoint import being_trained, check_run, load_checkpoint
 
-    check_run(checkpoint)  # before torch is imported
+    config = check_run(checkpoint)  # before torch is imported
+    from lstmtext.config import ModelConfig, from_dict
     from lstmtext.distill import describe
-    from lstmtext.models import count_parameters
+    from lstmtext.errors import UserError
+    from lstmtext.models import build_model, count_parameters
 
-    ckpt = load_checkpoint(checkpoint)  # validates every file before anything is shown
-    config = ckpt.config
+    problem = None  # weights or a tokenizer that cannot be used: the run is described, then the error given
+    try:
+        ckpt = load_checkpoint(checkpoint)  # validates every file
+        vocab_size, parameters = ckpt.tokenizer.vocab_size, count_parameters(ckpt.model)
+    except UserError as error:
+        problem = error
+        vocab_size, parameters = config["model"]["vocab_size"], count_parameters(
+            build_model(from_dict(ModelConfig, config["model"])))
     model = config["model"]
     result = config.get("result") or {}
-    saved, state = None, {}
+    status = config.get("status")
+    if status == "training" and not being_trained(checkpoint):
+        status = "interrupted (its train process ended without finishing)"  # killed, or the machine went down
+    saved, state, state_problem = None, {}, None
     if (checkpoint / "state.json").exists():
         try:
             state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
-        except ValueError:
+        except (ValueError, OSError):
             state = {}
-        saved = state.get("step") if isinstance(state, dict) else None
+        if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+            state, state_problem = {}, "state.json is damaged, so --resume cannot continue this run"
+        saved = state.get("step")
     # a finished run's best validation figures; a run stopped before the end has its best so far in its state
     best = (result.get("figures") or {}).get("valid") or (state.get("best") if isinstance(state, dict) else None) or {}
     train = config.get("train", {})
     facts = {
         "checkpoint": str(checkpoint),
         "task": config["task"],
-        "status": config.get("status"),
+        "status": status,
+        **({"resume": f"lstmtext train --resume {checkpoint}"} if saved is not None and status != "done"
+           and not status.startswith("training") else {}),
         "level": config["tokenizer"].get("level"),
-        "vocab_size": ckpt.tokenizer.vocab_size,
+        "vocab_size": vocab_size,
         "embed_dim": model["embed_dim"], "hidden_size": model["hidden_size"], "layers": model["layers"],
         **({"last_layer_size": model["last_layer_size"]} if model.get("last_layer_size") else {}),
         "bidirectional": model.get("bidirectional", False) if config["task"] == "classify" else False,
@@ -65,7 +80,7 @@ def info(
         **({"frozen": "embedding (--freeze-embedding)"} if train.get("freeze_embedding") else {}),
         **({"pretrained_lr": f"{train['pretrained_lr']:g} x --lr"} if train.get("pretrained_lr", 1.0) != 1.0
            else {}),
-        "parameters": count_parameters(ckpt.model),
+        "parameters": parameters,
         "regularisation": {"dropout": model.get("dropout", 0.0), "embed_dropout": model.get("embed_dropout", 0.0),
                            **({"layer_dropout": model["layer_dropout"]} if model.get("layer_dropout") is not None
                               else {}),
@@ -78,17 +93,24 @@ def info(
         "labels": config.get("labels"),
         "steps": result.get("steps", saved),
         "saved_state_step": saved,
+        **({"state_problem": state_problem} if state_problem else {}),
         "best_valid": best,
         "trained_on": config["data"].get("source"),
         "format_version": config["format_version"],
         "versions": config.get("versions", {}),
     }
+    if problem is not None:
+        facts["problem"] = str(problem)
     if output == "json":
         print(json.dumps(facts, indent=2, ensure_ascii=False))
+        if problem is not None:
+            raise problem
         return
     from lstmtext.render import facts_table, figures_text, out
 
     def show(key: str, value: Any) -> str:
+        if key == "problem":  # the error line below says what and how to fix it
+            return "[red]cannot be used as it is[/]: see the error below"
         if key == "output_layer":  # "adaptive softmax, clusters from 2,000, 10,000 (shortlist tied to the embedding)"
             tied = " tied to the embedding" if value["tied"] else ""
             if value["softmax"] == "full":
@@ -107,3 +129,5 @@ def info(
 
     out.print(facts_table([(k.replace("_", " "), show(k, v)) for k, v in facts.items() if k != "checkpoint"],
                           title=f"checkpoint {checkpoint}"))
+    if problem is not None:
+        raise problem

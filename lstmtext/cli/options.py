@@ -27,7 +27,18 @@ ValidFraction = Annotated[float, typer.Option("--valid-fraction", help="Share he
                                               "corpus has no validation split of its own.")]
 TestFraction = Annotated[float, typer.Option("--test-fraction", help="Share held out for testing when the corpus "
                                              "has no test split of its own.")]
-SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed for shuffled hold-outs (classification).")]
+SEED_MAX = 2**63 - 1  # NumPy's and torch's generators both take 0 to this (NumPy refuses negatives)
+
+
+def seed_value(value: int) -> int:
+    """A seed, checked as the command line is parsed: NumPy and torch refuse it outside 0 to SEED_MAX."""
+    if not 0 <= value <= SEED_MAX:
+        raise typer.BadParameter(f"{value} is not a seed: use a whole number from 0 to {SEED_MAX}")
+    return value
+
+
+SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed for shuffled hold-outs (classification).",
+                                        callback=seed_value)]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="classify: column holding the label "
                                                      "(auto-detected from label/sentiment/polarity/class...).")]
 TaskOpt = Annotated[str, typer.Option("--task", help="lm (language model) or classify (text classifier).")]
@@ -40,6 +51,16 @@ def _device_value(value: str) -> str:
         return check_device(value)
     except UserError:
         raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda, cuda:N or mps") from None
+
+
+def _weights_value(value: str) -> str:
+    if value not in ("best", "last"):
+        raise typer.BadParameter(f"{value!r} is neither best nor last")
+    return value
+
+
+Weights = Annotated[str, typer.Option("--weights", help="best (lowest validation loss) or last (the end of "
+                                      "training).", callback=_weights_value)]
 
 
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (auto picks CUDA when "

@@ -13,7 +13,7 @@ from lstmtext.cli.init_from import _check_backward, _lm_config, _lm_dims, _lm_to
 from lstmtext.cli.notes import warn
 from lstmtext.cli.options import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet,
                                   SplitSeed, TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit,
-                                  _check_task, typed)
+                                  _check_task, seed_value, typed)
 from lstmtext.cli.prepare import _data_table, _default_corpus, _prepare, _spec, _stale
 from lstmtext.cli.run_folder import _check_out, _run_dir
 from lstmtext.cli.train_checks import (_check_prepared_task, _refuse_conflicting_flags, _refuse_other_task_flags,
@@ -178,7 +178,7 @@ def train(
     eval_every: Annotated[Optional[int], typer.Option("--eval-every", help="Steps between validations (0 = once "
                                                       "per epoch; default 100 for lm, 0 for classify).")] = None,
     log_every: Annotated[int, typer.Option("--log-every", help="Steps between loss read-backs.")] = 20,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1234,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.", callback=seed_value)] = 1234,
     device: Device = "auto",
     precision: Annotated[str, typer.Option("--precision", help="auto (bf16 autocast on CUDA and on CPUs "
                                            "with bf16 units such as AMX, else fp32), fp32, bf16 or fp16.")] = "auto",
