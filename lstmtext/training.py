@@ -108,10 +108,13 @@ def step_runner(task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, s
 
 
 class StopRequest:
-    """Set (by a signal handler, or a test) to make the trainer save its state and return."""
+    """Set (by a signal handler, or a test) to make the trainer save its state and return. While ``at_once`` is
+    set (the final scoring, when everything is saved) the handler interrupts at once instead (KeyboardInterrupt),
+    and the trainer ends the run with the figures it has."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
+        self.at_once = False
 
     def request(self, reason: str) -> None:
         self.reason = reason
@@ -349,7 +352,13 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
 
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     model.load_state_dict(load_weights(run_dir / WEIGHTS, shapes))
-    summary["figures"] = task.final_figures(model, amp, best or {})
+    try:
+        stop.at_once = True  # the weights and state are saved: a signal stops the scoring, not a step
+        summary["figures"] = task.final_figures(model, amp, best or {})
+    except KeyboardInterrupt:  # the run is trained; lstmtext evaluate scores it later
+        summary.update(figures={"valid": best} if best else {}, scoring="interrupted")
+    finally:
+        stop.at_once = False
     config.update({"status": "done", "result": summary})
     atomic_write_json(run_dir / CONFIG, config)
     events.end(summary)

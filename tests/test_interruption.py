@@ -119,3 +119,28 @@ def test_pickled_weights_are_refused_not_executed(tmp_path, tiny_lm, weights):
     with pytest.raises(UserError, match="not a valid safetensors file"):
         load_checkpoint(run, weights="best" if weights == "model.safetensors" else "last")
     assert not marker.exists()
+
+
+def test_a_signal_during_the_final_scoring_stops_it_at_once(cli, corpus, monkeypatch, tmp_path):
+    """The run is trained and saved before the final scoring (minutes on a large split): Ctrl-C there ends it at
+    once, keeps the run whole, and says how to score it later, instead of waiting for the scoring to finish."""
+    from lstmtext.tasks import LMTask
+    from tests.conftest import TINY
+
+    scored = []
+
+    def final_figures(self, model, amp, best_valid):
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would, while the train split is scored
+        scored.append("on past the signal")
+        return {}
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LMTask, "final_figures", final_figures)
+        result = cli("train", corpus, *TINY, "--max-steps", "20", "--out", "r")
+    assert result.code == 130 and not scored, result.err
+    assert "SIGINT: stopping the final scoring" in result.err and "lstmtext evaluate r" in result.err
+    assert "Traceback" not in result.err and "--resume" not in result.err
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["status"] == "done" and config["result"]["scoring"] == "interrupted"
+    assert set(config["result"]["figures"]) == {"valid"} and config["result"]["steps"] == 20
+    assert cli("evaluate", "r").code == 0  # and it scores as any run does

@@ -43,6 +43,10 @@ def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict
         raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
     if output != "json":
         _print_summary(summary)
+    if summary.get("scoring") == "interrupted":
+        err.print(f"the run is trained and saved in {run_dir}, but its final scoring was stopped; score it with: "
+                  f"lstmtext evaluate {run_dir}")
+        raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
 
 
 class _stop_on_signals:
@@ -65,6 +69,9 @@ class _stop_on_signals:
             if self.stop.reason is not None:
                 os._exit(130 if signum == signal.SIGINT else 143)
             self.stop.request(signal.Signals(signum).name)
+            if self.stop.at_once:  # the final scoring: the run is trained and saved, so nothing waits
+                sys.stderr.write(f"\n{signal.Signals(signum).name}: stopping the final scoring\n")
+                raise KeyboardInterrupt
             sys.stderr.write(f"\n{signal.Signals(signum).name}: finishing the step and saving "
                              "(press Ctrl-C again to quit at once)\n")
 
