@@ -295,7 +295,7 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
     def read(p: Path) -> str:
         try:
             text = p.read_text(encoding=text_encoding(encoding))
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise locate_decode_error(p, encoding) from None
         if "\x00" in text:
             line = text.count("\n", 0, text.index("\x00")) + 1

@@ -124,7 +124,8 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "labels": labels,
             "warnings": corpus.warnings + tokenizer.notes + notes + (label_warnings(labels) if labels else []),
             "seconds": round(seconds, 3),
-            "skipped": [list(s) for s in corpus.report.skipped[:100]],
+            # in file order, not the order the splits were read in
+            "skipped": [list(s) for s in sorted(corpus.report.skipped, key=lambda r: (str(r[0]), r[1]))[:100]],
             "skipped_count": len(corpus.report.skipped),
         }
         atomic_write_json(tmp / META, meta)

@@ -35,6 +35,8 @@ def _check_encoding(path: Path, encoding: str) -> str | None:
     name = codecs.lookup(encoding).name
     if name in ("utf-8", "utf-8-sig") and head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UserError(f"{path} looks like UTF-16 (it starts with a byte-order mark)", "pass --encoding utf-16")
+    if name in ("utf-16", "utf-32") and head.startswith(codecs.BOM_UTF8):
+        raise UserError(f"{path} is UTF-8 (it starts with UTF-8's byte-order mark), not {encoding}", "drop --encoding")
     if name in ("utf-16", "utf-32") and not head.startswith(_BOMS):
         order = _utf16_order(head) or "le"
         raise UserError(f"{path} has no byte-order mark, so --encoding {encoding} cannot tell its byte order",
@@ -173,6 +175,8 @@ def locate_decode_error(path: Path, encoding: str) -> UserError:
                 decoder.decode(raw, final=not raw)
             except UnicodeDecodeError as err:
                 return _decode_error(path, pos, err, encoding)
+            except UnicodeError as err:  # a codec's own complaint (UTF-16 with no byte-order mark), not a byte's
+                return UserError(f"{path}: not {encoding} ({err})", "pass --encoding with the file's real encoding")
             if not raw:
                 break
             pos += len(raw)

@@ -397,3 +397,22 @@ def test_train_without_a_corpus_reads_corpora_in_the_current_folder_first(cli, c
     assert trained.code == 0, trained.err
     assert "Ω" in (tmp_path / "own" / "tokenizer.json").read_text(encoding="utf-8")  # ./corpora/tales.txt was read
     assert "Ω" not in (ROOT / "corpora" / "tales.txt").read_text(encoding="utf-8")
+
+
+def test_skipped_records_are_shown_in_file_order(cli, tmp_path):
+    """The stratified hold-out reads valid and test rows before train: the warnings still start at the first."""
+    rows = "".join(f"text number {i} word{i % 7},{'' if i % 10 == 0 else 'ab'[i % 2]}\n" for i in range(200))
+    (tmp_path / "missing.csv").write_text("text,label\n" + rows)
+    result = cli("tokenize", "missing.csv", "--task", "classify", "--out", "m")
+    assert result.code == 0, result.err
+    shown = [line for line in result.err.splitlines() if "skipped missing.csv line" in line]
+    assert [int(line.split(" line ")[1].split(":")[0]) for line in shown] == [2, 12, 22, 32, 42]
+    kept = json.loads((tmp_path / "m" / "meta.json").read_text())["skipped"]
+    assert [line for _, line, _ in kept] == list(range(2, 202, 10))
+
+
+def test_a_cache_folder_that_cannot_be_made_is_named_with_the_way_round_it(cli, corpus, tmp_path):
+    (tmp_path / "checkpoints").write_text("a file where the cache folder would go")
+    for command in (["tokenize", corpus], ["train", corpus, "--max-steps", "1", "--out", "r"]):
+        assert_one_line_error(cli(*command), 1, "prepared-data cache checkpoints/prepared", "--out DIR")
+    assert not (tmp_path / "r").exists()

@@ -3,6 +3,7 @@ ensemble, printed as a table, JSON, JSON lines or CSV."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -74,11 +75,14 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
             raise usage_error(f"--text-column is for tables, and {file} is plain text", "drop it")
         try:
             lines = _lines(file.read_text(encoding=text_encoding(encoding)))
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise locate_decode_error(file, encoding) from None
         return _some_text(lines, str(file))
     if texts == ["-"]:
         data = sys.stdin.buffer.read()
+        if data.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+            raise UserError(f"stdin is UTF-8 (it starts with UTF-8's byte-order mark), not {encoding}",
+                            "drop --encoding")
         try:
             return _some_text(_lines(data.decode(text_encoding(encoding))), "stdin")
         except UnicodeDecodeError as err:

@@ -13,7 +13,7 @@ from typing import Any
 
 from lstmtext.cli.notes import warn
 from lstmtext.config import TokenizerSpec, to_dict
-from lstmtext.errors import usage_error
+from lstmtext.errors import UserError, usage_error
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CORPORA = {"lm": "corpora/tales.txt", "classify": "corpora/reviews.tsv"}
@@ -85,6 +85,13 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
                                                     corpus.content_hash())
     if target.exists() and not target.is_dir():
         raise usage_error(f"--out {target} is an existing file", "pass a folder path")
+    if out is None:  # the cache in the working folder, which the user did not name: say where it is, and the way out
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"could not create the prepared-data cache {target.parent}: {error.strerror}",
+                            "run from a folder you can write to, or lstmtext tokenize CORPUS --out DIR and then "
+                            "train on DIR") from None
     stale = _stale(target, tokenizer)
     if out is None and stale:  # a cache folder an older lstmtext got wrong: its runs keep it, this one gets its own
         target = target.with_name(f"{target.name}-r{READER}")
