@@ -91,8 +91,11 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             raise UserError(f"the train split of {corpus.name} holds only whitespace{where}",
                             "check the file" + (" or --text-column" if corpus.text_column else ""))
         if splits["train"]["tokens"] < 2:
+            carved = [f"--{name}-fraction 0" for name in corpus.carved if corpus.settings.get(f"{name}_fraction")]
             raise UserError(f"the train split of {corpus.name} is empty after tokenizing",
-                            "give a larger corpus or lower --valid-fraction/--test-fraction")
+                            "give more text" + (f", or pass {' '.join(carved)} to train on all of it: a held-out "
+                                                "part starts at a line break or space, so a short text can leave "
+                                                "train nothing" if carved else ""))
         empty = [name for name in corpus.carved if corpus.settings.get(f"{name}_fraction")
                  and splits[name]["texts" if labels is not None else "tokens"] == 0]
         notes = [f"the {name} split held out of {corpus.name} is empty: the text is too short, or has no line "

@@ -58,6 +58,7 @@ def encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dt
     chars = unks = 0
     empty = 0
     unknown: dict[str, int] = {}
+    first: tuple[str, int] | None = None  # where the first unknown label is
     read = 0
     with (folder / f"{name}.bin").open("wb") as fh:
         for text, label, path, line in (split.records() if split is not None else ()):
@@ -70,6 +71,7 @@ def encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dt
                 continue
             if lab not in index:
                 unknown[lab] = unknown.get(lab, 0) + 1
+                first = first or (path, line)
                 continue
             text = one_line(text)
             if not text:
@@ -84,10 +86,11 @@ def encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dt
             unks += int(np.count_nonzero(ids == UNK))
     if progress and split is not None:
         progress(name, read, 0)
-    if unknown:
-        shown = ", ".join(sorted(unknown)[:10])
-        raise UserError(f"the {name} split has labels the train split does not have: {shown}",
-                        f"known labels: {short_list(labels)}")
+    if unknown and first is not None:
+        shown = ", ".join(f"{n!r} ({unknown[n]:,} row{'s' if unknown[n] > 1 else ''})" for n in sorted(unknown)[:10])
+        raise UserError(f"the {name} split has labels the train split does not have: {shown}, the first at "
+                        f"{first[0]} line {first[1]}", f"the known labels are {short_list(labels)}: give the train "
+                        "split examples of the others, or remove their rows")
     np.save(folder / f"{name}.offsets.npy", np.frombuffer(offsets, dtype=np.int64))
     np.save(folder / f"{name}.labels.npy", np.frombuffer(label_ids, dtype=np.int32))
     counts = np.bincount(np.frombuffer(label_ids, dtype=np.int32), minlength=len(labels)).tolist()

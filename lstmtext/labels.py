@@ -36,7 +36,7 @@ _WHOLE_NUMBER = re.compile(r"-?\d+\.0+")
 
 def _label_order(names: set[str]) -> list[str]:
     try:
-        return sorted(names, key=lambda n: float(n))
+        return sorted(names, key=lambda n: (float(n), n))  # '01' and '1' in one order, whatever the set's
     except ValueError:
         return sorted(names)
 
@@ -73,6 +73,12 @@ def label_warnings(labels: list[str]) -> list[str]:
     for name in labels:
         seen = "".join(c for c in unicodedata.normalize("NFKC", name) if unicodedata.category(c) != "Cf")
         groups.setdefault(" ".join(seen.casefold().split()), []).append(name)
+    numbers: dict[int, list[str]] = {}
+    for name in labels:
+        if re.fullmatch(r"[-+]?\d+", name, re.ASCII):  # digits: '01' and '1', '+1' and '1'
+            numbers.setdefault(int(name), []).append(name)
     return [f"labels {', '.join(visible_repr(n) for n in names)} differ only in case, spacing or how their "
             "characters are written; they are separate classes (fix the corpus if they are one)"
-            for names in groups.values() if len(names) > 1]
+            for names in groups.values() if len(names) > 1] + \
+        [f"labels {', '.join(names)} are the same number written two ways; they are separate classes (fix the "
+         "corpus if they are one)" for names in numbers.values() if len(names) > 1]

@@ -249,6 +249,14 @@ def refuse_one_column(text_col: str, label_col: str | None, where: str) -> None:
                           "pass --text-column and --label-column naming two columns")
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str) -> str:
     """The column named by the user, else the first common name found (case-insensitive)."""
     found = ", ".join(columns) if columns else "none"
@@ -268,6 +276,9 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     for cand in candidates:
         if cand in lower:
             return lower[cand]
+    if any(_is_number(c) or len(c.split()) >= 3 for c in columns):  # a number or a phrase: a row of data
+        raise usage_error(f"{where} has no header line: its first line ({found}) reads as data, not column names",
+                          "add a first line naming the columns, such as text,label")
     raise usage_error(f"could not tell which column of {where} holds the {what} (columns found: {found})",
                       f"pass --{what}-column NAME")
 

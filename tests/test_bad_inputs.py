@@ -47,6 +47,11 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "oneline.txt").write_text(("long line of words without any break " * 1_400_000)[:50_000_000])
     (d / "ragged.csv").write_text("text,label\nfine row,1\ntoo,many,fields\nanother fine row,0\n" * 3)
     (d / "notext.csv").write_text("id,score\n1,2\n3,4\n")
+    (d / "oneword.txt").write_text("hello\n")
+    (d / "noheader.csv").write_text("a fine film indeed,pos\nsuch a dull plot,neg\n" * 10)
+    (d / "new_label").mkdir()
+    write_tsv(d / "new_label" / "train.tsv", separable_rows(40))
+    write_tsv(d / "new_label" / "test.tsv", [*separable_rows(6), ("stars over the hills", "space")])
     rows = [(t, l) for t, l in separable_rows(40)] + [("a row with no label", "")]
     write_tsv(d / "nolabels.tsv", rows)
     write_tsv(d / "oneclass.tsv", [(f"all the same {i}", "same") for i in range(30)])
@@ -135,6 +140,10 @@ CASES = [
     ("50 MB single line", ["tokenize", "oneline.txt", "--out", "pline"], 0, ["45,000,0"]),
     ("ragged CSV rows", ["tokenize", "ragged.csv", "--out", "prag"], 0, ["skipped", "line 3", "3 fields"]),
     ("missing text column", ["tokenize", "notext.csv"], 2, ["columns found: id, score"]),
+    ("a one-word text at word level", ["tokenize", "oneword.txt", "--level", "word"], 1,
+     ["empty after tokenizing", "--valid-fraction 0 --test-fraction 0"]),
+    ("a table with no header line", ["tokenize", "noheader.csv", "--task", "classify"], 2,
+     ["no header line", "(a fine film indeed, pos) reads as data", "naming the columns"]),
     ("NaN/empty labels", ["train", "nolabels.tsv", "--task", "classify", "--max-steps", "2", "--quiet",
                           "--out", "r1"], 0, ["missing label", "line 42"]),
     ("one class only", ["train", "oneclass.tsv", "--task", "classify"], 1, ["only one class, 'same'"]),
@@ -176,6 +185,9 @@ CASES = [
     ("classifier to generate", ["generate", "clf"], 1, ["classifier checkpoint"]),
     ("LM to classify", ["classify", "lm", "text"], 1, ["language-model checkpoint"]),
     ("info on a non-checkpoint", ["info", "bins"], 1, ["not a checkpoint"]),
+    ("a label only the test file has", ["tokenize", "new_label", "--task", "classify", "--out", "pnew"], 1,
+     ["the test split has labels the train split does not have: 'space' (1 row)", "test.tsv line 8",
+      "give the train split examples"]),
     ("unknown labels at evaluate", ["evaluate", "clf", "unknown_labels.tsv"], 1, ["space", "known labels"]),
     ("--out is a file (tokenize)", ["tokenize", "small.txt", "--out", "afile"], 2, ["existing file"]),
     ("--out is a file (train)", ["train", "small.txt", "--out", "afile"], 2, ["existing file"]),

@@ -205,6 +205,14 @@ def test_labels_differing_only_in_case_or_spacing_are_warned_about(cli, tmp_path
         "'pos', 'pos\\u200b'")], warnings  # the decomposed é and the zero-width space written out
     clean = cli("tokenize", write_tsv(tmp_path / "clean.tsv", separable_rows(60)), "--task", "classify", "--quiet")
     assert clean.code == 0 and "warning" not in clean.err
+    # numbers: 1.0 is read as 1 (as a JSON 1.0 is); 01 is kept as written, and warned about beside 1
+    rows = [(f"text number {i}", ["01", "1", "0", "1.0", "-1"][i % 5]) for i in range(100)]
+    result = cli("tokenize", write_tsv(tmp_path / "numbers.tsv", rows), "--task", "classify", "--out", "n")
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "n" / "meta.json").read_text())["labels"] == ["-1", "0", "01", "1"]
+    assert [line for line in result.err.splitlines() if line.startswith("warning:")] == [
+        "warning: labels 01, 1 are the same number written two ways; they are separate classes (fix the corpus if "
+        "they are one)"]
 
 
 def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
