@@ -61,7 +61,8 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for internal errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of any error (to report a "
+                                        "bug).")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
                                           callback=_print_version)] = False,
 ) -> None:
