@@ -116,11 +116,11 @@ def test_a_classifiers_labels_must_be_a_list_of_names(cli, tmp_path, clf):
 
 
 def test_classify_reads_one_text_per_line_of_the_file(cli, tmp_path, clf):
-    (tmp_path / "in.txt").write_text("first\u2028still first\r\nsecond\x0cstill second\n\nthird\n", newline="")
+    (tmp_path / "in.txt").write_text("good\u2028still good\r\nbad\x0cstill bad\n\nfilm\n", newline="")
     result = cli("classify", "clf", "--file", "in.txt", "--format", "jsonl")
     assert result.code == 0, result.err
     rows = [json.loads(line) for line in result.out.split("\n") if line]
-    assert [r["text"] for r in rows] == ["first\u2028still first", "second\x0cstill second", "", "third"]
+    assert [r["text"] for r in rows] == ["good\u2028still good", "bad\x0cstill bad", "", "film"]
     assert len({tuple(r) for r in rows}) == 1 and [r["note"] for r in rows] == [None, None, "empty", None]
 
 
