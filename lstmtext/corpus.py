@@ -248,7 +248,13 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
             raise _binary_error(p)
     report = ReadReport()
     fmts = {p: _table_format(p) for p in all_files}
-    notes = [note for p in all_files if fmts[p] != "parquet" and (note := _check_encoding(p, encoding))]
+    try:
+        notes = [note for p in all_files if fmts[p] != "parquet" and (note := _check_encoding(p, encoding))]
+    except UserError as error:
+        if len(all_files) > 1 and error.hint:  # the hint's encoding may not read the others
+            error.hint += "; one --encoding reads every file of a corpus, so convert any file whose encoding " \
+                          "differs: iconv -f ENCODING -t utf-8"
+        raise
     if any(fmts.values()):
         if not all(fmts.values()):
             raise UserError(f"{name} mixes tables and plain text files", "keep one kind per corpus")

@@ -48,6 +48,9 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "ragged.csv").write_text("text,label\nfine row,1\ntoo,many,fields\nanother fine row,0\n" * 3)
     (d / "notext.csv").write_text("id,score\n1,2\n3,4\n")
     (d / "oneword.txt").write_text("hello\n")
+    (d / "mixed").mkdir()
+    (d / "mixed" / "a.txt").write_text("a line of text\n" * 50, encoding="utf-8")
+    (d / "mixed" / "b.txt").write_text("a line of text\n" * 50, encoding="utf-16")
     (d / "noheader.csv").write_text("a fine film indeed,pos\nsuch a dull plot,neg\n" * 10)
     (d / "new_label").mkdir()
     write_tsv(d / "new_label" / "train.tsv", separable_rows(40))
@@ -140,6 +143,8 @@ CASES = [
     ("50 MB single line", ["tokenize", "oneline.txt", "--out", "pline"], 0, ["45,000,0"]),
     ("ragged CSV rows", ["tokenize", "ragged.csv", "--out", "prag"], 0, ["skipped", "line 3", "3 fields"]),
     ("missing text column", ["tokenize", "notext.csv"], 2, ["columns found: id, score"]),
+    ("a folder of UTF-8 and UTF-16 files", ["tokenize", "mixed"], 1,
+     ["b.txt looks like utf-16", "one --encoding reads every file", "iconv"]),
     ("a one-word text at word level", ["tokenize", "oneword.txt", "--level", "word"], 1,
      ["empty after tokenizing", "--valid-fraction 0 --test-fraction 0"]),
     ("a table with no header line", ["tokenize", "noheader.csv", "--task", "classify"], 2,
