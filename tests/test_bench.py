@@ -277,6 +277,28 @@ def test_flags_that_change_a_presets_shape_take_its_dependent_values_with_them(c
     assert "--preset ptb-word tokenizes at level word, but prep is prepared at level char" in result.err
 
 
+def test_another_optimizer_or_level_leaves_out_the_presets_values_made_for_its_own(cli, corpus, tmp_path):
+    """ptb-word-cpu is SGD at lr 20, clipped at 0.25, on a plateau schedule, with a word-level adaptive softmax:
+    --optimizer adamw takes the task's defaults instead of SGD's rate (AdamW at lr 20 diverges), and --level char
+    the full softmax; both say so. A flag typed beside them is kept."""
+    small = ["--hidden-size", "16", "--embed-dim", "16", "--max-steps", "2", "--batch-size", "4", "--seq-len", "16",
+             "--eval-every", "2", "--quiet"]
+    result = cli("train", corpus, "--preset", "ptb-word-cpu", "--level", "char", "--optimizer", "adamw", *small,
+                 "--out", "a")
+    assert result.code == 0, result.err
+    train = json.loads((tmp_path / "a" / "config.json").read_text())["train"]
+    model = json.loads((tmp_path / "a" / "config.json").read_text())["model"]
+    assert train["optimizer"] == "adamw" and train["lr"] < 0.1 and train["clip"] == 1.0
+    assert train["schedule"] == "cosine" and model["cutoffs"] == [] and train["ema"] == 0.999  # ema is kept
+    assert "note: --preset ptb-word-cpu's --lr 20.0, --clip 0.25, --schedule plateau, --warmup-steps 0 (tuned to " \
+           "its sgd) are left out" in result.err
+    assert "--preset ptb-word-cpu's --adaptive-softmax (made for its word level) is left out" in result.err
+    kept = cli("train", corpus, "--preset", "ptb-word-cpu", "--level", "char", "--optimizer", "adamw", "--lr", "0.01",
+               *small, "--out", "b")
+    assert kept.code == 0 and json.loads((tmp_path / "b" / "config.json").read_text())["train"]["lr"] == 0.01
+    assert "'s --clip 0.25, --schedule plateau" in kept.err and "--lr 20" not in kept.err
+
+
 def test_a_run_on_a_busy_cpu_says_so():
     from bench.harness import busy_warning
 

@@ -57,6 +57,12 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     # recipe leaves its --word-split; --layers 1 its last layer of another size), not reported as the user's flag
     if "level" in given and ctx.params["level"] != "word":
         values.pop("word_split", None)
+    if "level" in given and ctx.params["level"] != settings.get("level"):  # a recipe's softmax for its vocabulary
+        _leave_out(values, name, ("adaptive_softmax", "cutoffs"), f"made for its {settings.get('level')} level")
+    if "optimizer" in given and ctx.params["optimizer"] != settings.get("optimizer", ctx.params["optimizer"]):
+        # a recipe's rate, clipping and schedule are tuned to its optimizer (SGD at lr 20 would wreck AdamW)
+        _leave_out(values, name, ("lr", "clip", "schedule", "warmup_steps", "weight_decay"),
+                   f"tuned to its {settings['optimizer']}")
     if "layers" in given and ctx.params["layers"] is not None and ctx.params["layers"] < 2:
         values.pop("last_layer_size", None)
     if ctx.params.get("adaptive_softmax") and "adaptive_softmax" in given:  # --compile is the full softmax's
@@ -74,6 +80,18 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
                       f"prepared at level {level}, which this run keeps (pass the raw corpus for the preset's)")
         values = {k: v for k, v in values.items() if k not in TOKENIZER_FLAGS + SOURCE_FLAGS}
     return values
+
+
+def _leave_out(values: dict[str, Any], name: str, keys: tuple[str, ...], why: str) -> None:
+    """Drop a preset's values that went with one the user changed, and say which (the defaults stand instead)."""
+    from lstmtext.cli.options import flag_name
+    from lstmtext.render import err
+
+    dropped = [f"{flag_name(k)} {v}" if not isinstance(v, bool) else flag_name(k) for k in keys
+               if (v := values.pop(k, None)) is not None]
+    if dropped:
+        err.print(f"note: --preset {name}'s {', '.join(dropped)} ({why}) {'is' if len(dropped) == 1 else 'are'} "
+                  "left out; pass them to keep them")
 
 
 LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split",
