@@ -143,3 +143,7 @@ def test_extend_vocab_refusals(tales_lm, cli, tmp_path):
     assert subword.code == 0, subword.err
     refused = cli("train", REVIEWS, "--task", "classify", "--init-from", "bpe", "--extend-vocab", "--device", "cpu")
     assert_one_line_error(refused, 2, "--extend-vocab", "char or word", "bpe")
+    frozen = cli("train", REVIEWS, "--init-from", tales_lm, "--extend-vocab", "--freeze-embedding", "--max-steps",
+                 "1", "--device", "cpu", "--out", "frozen")
+    assert_one_line_error(frozen, 2, "--freeze-embedding would hold every word --extend-vocab adds", "drop")
+    assert not (tmp_path / "frozen").exists()

@@ -70,6 +70,10 @@ def _refuse_conflicting_flags(ctx: typer.Context, model_cfg: ModelConfig, lm_tok
                           "add --init-from LM_RUN, or drop --extend-vocab")
     if extend_vocab:
         check_extendable(lm_tokenizer, str(init_from))
+    if extend_vocab and ctx.params.get("freeze_embedding"):
+        raise usage_error("--freeze-embedding would hold every word --extend-vocab adds at the one vector they all "
+                          "start from (the pretrained rows' mean), so the model could never tell them apart",
+                          "drop --freeze-embedding (or --extend-vocab)")
     if task != "lm" and reverse:
         raise usage_error("--reverse is for --task lm", "a --bidirectional classifier reads texts both ways")
     if task == "lm" and adversarial:
