@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+RESERVED = {"--out": "the run goes to checkpoints/quality-PRESET[-TAG]", "--preset": "name it before --",
+            "--device": "give it before --", "--resume": "give it before --",
+            "--overwrite": "a new run replaces its own folder; --resume continues it"}
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The preset, --device and --tag; everything after ``--`` goes to lstmtext train as ``extra``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
@@ -37,6 +42,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     cut = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:cut])
     args.extra = argv[cut + 1:]
+    for flag in args.extra:  # what this script sets itself: given again, it would train or record another run
+        name = flag.split("=")[0]
+        if name in RESERVED:
+            parser.error(f"{name} after -- is this script's to set ({RESERVED[name]})")
     if args.extra and not args.tag and not args.resume:
         parser.error("give --tag NAME with extra flags, so the variant does not overwrite the preset's figures")
     if not re.fullmatch(r"[\w.-]*", args.tag):
@@ -68,6 +77,10 @@ def main() -> None:
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT)
     if done.returncode:  # lstmtext train has said why, in one line
+        if done.returncode in (130, 143) and (run / "state.json").exists():  # stopped: this script resumes it too
+            again = ["python", "bench/quality.py", args.preset, "--device", args.device,
+                     *(["--tag", args.tag] if args.tag else []), "--resume"]
+            print(f"to go on and record its figures: {' '.join(again)}", file=sys.stderr)
         sys.exit(done.returncode)
     wall = time.perf_counter() - started
     config = json.loads((run / "config.json").read_text(encoding="utf-8"))

@@ -347,6 +347,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="folder for the results JSON (default: bench/results; an existing file is never replaced)")
     args = parser.parse_args()
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        parser.error(f"--device {args.device!r}: use cpu or cuda")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device} was asked for, but no CUDA GPU is visible (use --device cpu)")
+    try:  # before the minutes of measuring, not after them
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out}: {err.strerror} (pass a folder you can write to)")
     load_before = load_average()  # the minute before: other work, not this run's
     device = torch.device(args.device)
     gpu = device.type == "cuda"

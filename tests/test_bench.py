@@ -168,6 +168,17 @@ def test_quality_runs_pass_flags_after_the_separator_and_need_a_tag_for_them():
     assert parse_args(["ptb-word", "--resume", "--", "--time-limit", "60"]).name == "ptb-word"  # its own run
 
 
+@pytest.mark.parametrize("flag", ["--out", "--out=/tmp/elsewhere", "--preset", "--device", "--overwrite", "--resume"])
+def test_quality_runs_refuse_after_the_separator_what_they_set_themselves(flag, capsys):
+    """Given after --, these would win over the script's own: a run trained elsewhere (whose folder --overwrite
+    would empty) or on another recipe, and the stale run in checkpoints/quality-NAME recorded as its result."""
+    from bench.quality import parse_args
+
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["shakespeare-char-cpu", "--tag", "x", "--", "--max-steps", "3", flag, "value"])
+    assert exc.value.code == 2 and f"{flag.split('=')[0]} after -- is this script's to set" in capsys.readouterr().err
+
+
 def test_ensemble_groups_parse_and_become_one_evaluate_call(tmp_path):
     import argparse
 
@@ -308,3 +319,20 @@ def test_a_run_on_a_busy_cpu_says_so():
     assert busy_warning(0.4, 2) is None and busy_warning(None, 2) is None
     doc = results_document([Row("x", 3.0, "tokens/s")], "cpu", quick=True, load_before=3.5)
     assert doc["machine"]["load_before"] == 3.5
+
+
+def test_the_suite_refuses_a_device_or_folder_it_cannot_use_before_measuring(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    (tmp_path / "afile").write_text("not a folder")
+    cases = [(["--device", "tpu"], "--device 'tpu': use cpu or cuda"),
+             (["--out", str(tmp_path / "afile" / "results")], "pass a folder you can write to")]
+    if not torch.cuda.is_available():
+        cases.append((["--device", "cuda"], "no CUDA GPU is visible"))
+    for flags, words in cases:
+        done = subprocess.run([sys.executable, "bench/run.py", "--quick", *flags], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
