@@ -133,6 +133,8 @@ def test_a_failed_compile_trains_on_eagerly_and_says_why(cli, tmp_path, monkeypa
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["compile"] is True
     assert config["result"]["decoder_loss"] == "eager (compile failed: no C++ compiler found)"
+    shown = json.loads(cli("info", out, "--format", "json").out)
+    assert shown["compile"] == "eager (compile failed: no C++ compiler found)"  # as asked, and as it ran
     refused = cli("train", REVIEWS, "--task", "classify", "--compile", "--out", str(tmp_path / "c"))
     assert refused.code == 2 and "--compile is for --task lm" in refused.err
 

@@ -88,6 +88,8 @@ def info(
                                "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {}),
                            **{k: train[k] for k in ("ar", "tar", "adversarial", "shift_windows") if train.get(k)}},
         "optimizer": train.get("optimizer"),
+        # --compile: the decoder and loss compiled, or eager and why (a failed compile falls back)
+        **({"compile": result.get("decoder_loss") or "asked for"} if train.get("compile") else {}),
         **({"weights": f"moving average (--ema {train['ema']:g})"} if train.get("ema") else {}),
         **({"distilled_from": describe(train)} if train.get("distill_from") else {}),
         "labels": config.get("labels"),
