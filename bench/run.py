@@ -364,8 +364,11 @@ def main() -> None:
     steps = 5 if quick else 20
     rows: list[Row] = []
     shapes = QUICK_SHAPES if quick else SHAPES
-    with tempfile.TemporaryDirectory() as tmp:
+    adaptive_shapes = QUICK_ADAPTIVE_SHAPES if quick else ADAPTIVE_SHAPES
+    stages = _Stages(len(shapes) + len(adaptive_shapes) + 4)  # + two bucketing sources, generation, tokenizing
+    with stages, tempfile.TemporaryDirectory() as tmp:
         for name, shape in shapes.items():
+            stages.next(f"train step ({name})")
             prepared = synthetic_prepared(Path(tmp) / name.replace(" ", "_"), shape[0], 400_000)
             full = lm_step_throughput(prepared, shape, device, steps)
             kernel = kernel_throughput(shape, device, steps)
@@ -382,7 +385,8 @@ def main() -> None:
                             kernel, 0.85 if gpu and name in KERNEL_TARGET_SHAPES else None, settings))
             rows.append(Row(f"train step vs classic recipe ({name})", full, "tokens/s",
                             "fp32, per-step .item(), plain SGD", classic, 1.5 if gpu else 1.0, settings))
-        for name, shape in (QUICK_ADAPTIVE_SHAPES if quick else ADAPTIVE_SHAPES).items():
+        for name, shape in adaptive_shapes.items():
+            stages.next(f"adaptive softmax ({name})")
             prepared = synthetic_prepared(Path(tmp) / f"zipf_{shape[0]}", shape[0], 400_000, zipf=True)
             adaptive = lm_step_throughput(prepared, shape, device, steps, cutoffs=default_cutoffs(shape[0]))
             full = lm_step_throughput(prepared, shape, device, steps)
@@ -391,26 +395,58 @@ def main() -> None:
                         "precision": precision_name(autocast_dtype("auto", device)), "cuda_graph": gpu}
             rows.append(Row(f"train step, adaptive softmax ({name})", adaptive, "tokens/s", "full softmax", full,
                             None, settings))
-    # The issue's figure is on SST-2's training set (GLUE's phrases and sentences); whole sentences alone
-    # (sst2/sentences) are longer and vary less, so bucketing saves less there: measured too, without a target.
-    for name, source, target in (("SST-2 train", SHARED / "sst2", 2.0 if gpu else 1.5),
-                                 ("SST-2 whole sentences", SHARED / "sst2" / "sentences", None)):
-        if not source.exists():
-            if target is None:
-                continue
-            name = "synthetic SST-2-like lengths"
-        bucketed, naive, info = classifier_epoch_seconds(device, quick, source)
-        rows.append(Row(f"classifier epoch speed-up from bucketing ({name})", 1 / bucketed, "epochs/s",
-                        "random pad-to-longest", 1 / naive, target, info))
-    one, many, info = generation_figures(device, quick)
-    rows.append(Row("generation, 64 samples in one batch", many, "tokens/s", "1 sample", one, 20.0, info))
-    for level, mbps in tokenize_mb_per_s(quick).items():
-        rows.append(Row(f"tokenize ({level})", mbps, "MB/s", settings={"file_mb": 8 if quick else 100}))
+        # The issue's figure is on SST-2's training set (GLUE's phrases and sentences); whole sentences alone
+        # (sst2/sentences) are longer and vary less, so bucketing saves less there: measured too, without a target.
+        for name, source, target in (("SST-2 train", SHARED / "sst2", 2.0 if gpu else 1.5),
+                                     ("SST-2 whole sentences", SHARED / "sst2" / "sentences", None)):
+            stages.next(f"classifier bucketing ({name})")
+            if not source.exists():
+                if target is None:
+                    continue
+                name = "synthetic SST-2-like lengths"
+            bucketed, naive, info = classifier_epoch_seconds(device, quick, source)
+            rows.append(Row(f"classifier epoch speed-up from bucketing ({name})", 1 / bucketed, "epochs/s",
+                            "random pad-to-longest", 1 / naive, target, info))
+        stages.next("generation")
+        one, many, info = generation_figures(device, quick)
+        rows.append(Row("generation, 64 samples in one batch", many, "tokens/s", "1 sample", one, 20.0, info))
+        stages.next("tokenizing")
+        for level, mbps in tokenize_mb_per_s(quick).items():
+            rows.append(Row(f"tokenize ({level})", mbps, "MB/s", settings={"file_mb": 8 if quick else 100}))
+        stages.next("")
     doc = results_document(rows, args.device, quick, load_before=load_before)
     path = write_results(doc, args.out)
     render(doc, path)
     if not gpu and (warning := busy_warning(load_before, os.cpu_count())):
         print(warning, file=sys.stderr)
+
+
+class _Stages:
+    """A bar on stderr over the suite's benchmarks: which one runs, how many are done, and the time so far. It is
+    drawn only as each benchmark starts, from this thread: no drawing thread runs beside the measurements."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+                                 auto_refresh=False)
+        self.task = self.progress.add_task("", total=total)
+        self.started = False
+
+    def __enter__(self) -> "_Stages":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def next(self, label: str) -> None:
+        """The previous benchmark is done (if any) and ``label`` starts."""
+        self.progress.update(self.task, advance=1 if self.started else 0, description=label)
+        self.progress.refresh()
+        self.started = True
 
 
 def figure(value: float) -> str:
