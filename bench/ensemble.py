@@ -46,7 +46,7 @@ def accuracy(runs: list[str], data: Path, device: str) -> float:
 def main() -> None:
     from bench.harness import SHARED, device_name
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--group", type=parse_group, action="append", required=True, help="NAME=RUN,RUN,...")
     parser.add_argument("--singles", action="store_true", help="score every run alone as well")
     parser.add_argument("--device", default="cpu")

@@ -40,7 +40,7 @@ def configs(settings: dict, vocab_size: int, num_classes: int = 0, **overrides):
 def main() -> None:
     from lstmtext.errors import UserError
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("preset", help="a preset of lstmtext/presets, e.g. ptb-word-cpu")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--steps", type=int, default=100, help="training steps at each rate")

@@ -26,7 +26,7 @@ from bench.run import SHAPES, kernel_throughput, lm_step, lm_step_throughput, sy
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()

@@ -32,7 +32,7 @@ RESERVED = {"--out": "the run goes to checkpoints/quality-PRESET[-TAG]", "--pres
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The preset, --device and --tag; everything after ``--`` goes to lstmtext train as ``extra``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog="Flags after -- go to lstmtext train; give --tag with them.")
     parser.add_argument("preset", help="a preset of lstmtext/presets, e.g. shakespeare-char-cpu")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (as lstmtext train --device)")

@@ -340,7 +340,7 @@ def tokenize_mb_per_s(quick: bool) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="cpu or cuda (default: cuda where there is one)")
     parser.add_argument("--quick", action="store_true", help="small shapes: under 3 minutes on 2 CPU cores")
