@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Column, Table
@@ -127,9 +128,9 @@ class TrainProgress:
             graph = ", CUDA graph" if info.get("cuda_graph") else ""
             err.print(f"training on [bold]{info['device']}[/] ({info['precision']}{graph}), "
                       f"{info['parameters']:,} parameters, {count(info['steps'], 'step')} "
-                      f"({info['steps_per_epoch']:,} per epoch) -> {info['run_dir']}")
+                      f"({info['steps_per_epoch']:,} per epoch) -> {escape(str(info['run_dir']))}")
             for note in self.notes(info):
-                err.print(f"note: {note}")
+                err.print(f"note: {escape(note)}")
         self.progress.start()
         self.task_id = self.progress.add_task("train", total=info["steps"], loss="-", lr="-", tps="-")
 
@@ -206,11 +207,12 @@ def summary_table(summary: dict[str, Any]) -> Table:
 
 
 def facts_table(rows: list[tuple[str, str]], title: str | None = None) -> Table:
-    table = Table(show_header=False, title=title, title_justify="left")
+    """Two columns of names and values, printed as written: a path or label with [brackets] in it is not markup."""
+    table = Table(show_header=False, title=Text(title) if title is not None else None, title_justify="left")
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")  # a long value (a run's path, to copy) folds onto more lines, never cut
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value))
     return table
 
 
@@ -240,7 +242,7 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
                              min_width=longest if col == "label" else max(len(col), 5 if col != "support" else
                                                                           len(f"{result['count']:,}")))
     for pc in result["per_class"]:
-        per_class.add_row(pc["label"], f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}",
+        per_class.add_row(Text(pc["label"]), f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}",
                           f"{pc['support']:,}")
     numbered = longest > 10 and len(labels) > 2
     confusion = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
@@ -249,7 +251,7 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     counts = max(len(f"{v:,}") for row in result["confusion"] for v in row)
     for i, name in enumerate(labels, 1):
         header = f"#{i}" if numbered else name
-        confusion.add_column(header, justify="right", no_wrap=True, min_width=max(len(header), counts))
+        confusion.add_column(Text(header), justify="right", no_wrap=True, min_width=max(len(header), counts))
     for name, row in zip(rows, result["confusion"]):
-        confusion.add_row(name, *(f"{v:,}" for v in row))
+        confusion.add_row(Text(name), *(f"{v:,}" for v in row))
     return [overall, per_class, confusion]

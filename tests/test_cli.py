@@ -416,3 +416,23 @@ def test_a_cache_folder_that_cannot_be_made_is_named_with_the_way_round_it(cli, 
     for command in (["tokenize", corpus], ["train", corpus, "--max-steps", "1", "--out", "r"]):
         assert_one_line_error(cli(*command), 1, "prepared-data cache checkpoints/prepared", "--out DIR")
     assert not (tmp_path / "r").exists()
+
+
+def test_paths_and_names_with_brackets_are_printed_as_written(cli, corpus, tmp_path):
+    """rich reads [bold] as markup: a run folder named so was printed without it (and its resume command with it)."""
+    run = "runs[bold]/a[red]b"
+    result = cli("train", corpus, "--hidden-size", "16", "--layers", "1", "--max-steps", "3", "--out", run)
+    assert result.code == 0, result.err
+    assert f"-> {run}" in result.err and run in result.out  # the start line, and the summary's checkpoint row
+    shown = cli("info", run)
+    assert shown.code == 0 and f"checkpoint {run}" in shown.out
+    (tmp_path / run / "model.safetensors").unlink()
+    assert_one_line_error(cli("generate", run, "--length", "3"), 1, f"{run}/model.safetensors (the best weights)")
+    rows = "".join(f"text number {i} word{i % 5}\t{'[pos]' if i % 2 else '[bold]neg'}\n" for i in range(80))
+    (tmp_path / "bracketed.tsv").write_text("text\tlabel\n" + rows)
+    trained = cli("train", "bracketed.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--out",
+                  "clf")
+    assert trained.code == 0 and "[bold]neg, [pos]" in trained.out  # the summary's labels
+    assert "[bold]neg 40, [pos] 40" in trained.out + trained.err  # the prepared data's table
+    scored = cli("evaluate", "clf")
+    assert scored.code == 0 and scored.out.count("[bold]neg") >= 3  # per class; the confusion matrix's row, column

@@ -112,7 +112,7 @@ def info(
 
     def show(key: str, value: Any) -> str:
         if key == "problem":  # the error line below says what and how to fix it
-            return "[red]cannot be used as it is[/]: see the error below"
+            return "cannot be used as it is: see the error below"
         if key == "output_layer":  # "adaptive softmax, clusters from 2,000, 10,000 (shortlist tied to the embedding)"
             tied = " tied to the embedding" if value["tied"] else ""
             if value["softmax"] == "full":

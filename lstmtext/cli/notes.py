@@ -9,12 +9,14 @@ from typing import Any
 
 def note_weights(ckpt: Any) -> None:
     """Say so when a run's best weights do not exist yet and its last ones stand in."""
+    from rich.markup import escape
+
     from lstmtext.checkpoint import LAST_WEIGHTS
     from lstmtext.render import err
 
     if ckpt.weights_file == LAST_WEIGHTS and (ckpt.path / LAST_WEIGHTS).exists() and \
             ckpt.config.get("status") != "done":
-        err.print(f"note: {ckpt.path} stopped before its first validation, so it has no best weights yet; "
+        err.print(f"note: {escape(str(ckpt.path))} stopped before its first validation, so it has no best weights yet; "
                   "using its last ones")
 
 

@@ -130,8 +130,9 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
 
 def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"prepared data: {path}" + (" (reused)" if reused else ""), title_justify="left")
+    table = Table(title=Text(f"prepared data: {path}" + (" (reused)" if reused else "")), title_justify="left")
     for col in ("split", "characters", "tokens", "<unk> rate"):
         table.add_column(col, justify="left" if col == "split" else "right")
     total_tokens = 0
@@ -145,7 +146,7 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
         for info in meta["splits"].values():
             for name, c in zip(meta["labels"], info.get("label_counts", [])):
                 counts[name] += c
-        table.add_row("labels", ", ".join(f"{k} {v:,}" for k, v in counts.items()), "", "")
+        table.add_row("labels", Text(", ".join(f"{k} {v:,}" for k, v in counts.items())), "", "")
     table.caption = (f"level {meta['tokenizer']['level']}, vocabulary {meta['vocab_size']:,}, {meta['dtype']}, "
                      + ("reused, source unchanged" if reused else
                         f"{total_tokens / max(meta['seconds'], 1e-9):,.0f} tokens/s"))

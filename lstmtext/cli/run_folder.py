@@ -106,9 +106,11 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
             raise UserError(f"could not remove the old run in {out}: {error.strerror}",
                             "check the folder's permissions") from None
         if kept:
+            from rich.markup import escape
+
             from lstmtext.render import err
 
-            err.print(f"--overwrite: replaced the run in {out}; kept your other files there: {', '.join(kept)}")
+            err.print(escape(f"--overwrite: replaced the run in {out}; kept your other files there: {', '.join(kept)}"))
 
     if out is None:
         out = _new_default_dir(Path("checkpoints") / f"{corpus_name}-{level}-{time.strftime('%Y%m%d-%H%M%S')}")

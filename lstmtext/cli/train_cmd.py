@@ -211,6 +211,8 @@ def train(
     lstmtext train --task classify --out checkpoints/reviews
     """
     given = {k: v for k, v in locals().items() if k != "ctx"}  # the converted arguments (Paths as Paths)
+    from rich.markup import escape
+
     from lstmtext.data import Prepared, is_prepared
     from lstmtext.distill import check_teacher_runs, check_teachers_fit
     from lstmtext.render import err
@@ -309,7 +311,7 @@ def train(
     if extend_vocab and not quiet:
         added = prepared.tokenizer.vocab_size - lm_tokenizer.vocab_size
         err.print(f"--extend-vocab: {added:,} {'characters' if lm_tokenizer.kind == 'char' else 'words'} added to "
-                  f"the {lm_tokenizer.vocab_size:,} of {init_from}, starting at their mean embedding")
+                  f"the {lm_tokenizer.vocab_size:,} of {escape(str(init_from))}, starting at their mean embedding")
     if lm_tokenizer is not None and not (extends(prepared.tokenizer, lm_tokenizer) if extend_vocab
                                          else prepared.tokenizer.to_json() == lm_tokenizer.to_json()):
         raise UserError(f"{prepared_path} was tokenized with a different tokenizer than {init_from}",

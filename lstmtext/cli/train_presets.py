@@ -72,12 +72,15 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     corpus = Path(ctx.params["corpus"])
     if is_prepared(corpus):  # its tokenizer and splits are fixed: the recipe's data settings cannot apply
         from lstmtext.data import Prepared
+        from rich.markup import escape
+
         from lstmtext.render import err
 
         level = Prepared.open(corpus).level
         if values.get("level", level) != level:
-            err.print(f"[yellow]warning:[/] --preset {name} tokenizes at level {values['level']}, but {corpus} is "
-                      f"prepared at level {level}, which this run keeps (pass the raw corpus for the preset's)")
+            err.print(f"[yellow]warning:[/] --preset {name} tokenizes at level {values['level']}, but "
+                      f"{escape(str(corpus))} is prepared at level {level}, which this run keeps (pass the raw corpus "
+                      "for the preset's)")
         values = {k: v for k, v in values.items() if k not in TOKENIZER_FLAGS + SOURCE_FLAGS}
     return values
 

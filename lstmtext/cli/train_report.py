@@ -17,6 +17,8 @@ def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict
     for ``output`` json, an interrupted run's too) and, for a stopped run, the resume command.
     ``given``: the flags on the command line; ``made``: the run folder is new, so a failure before its first file
     removes it again (no empty folder is left behind)."""
+    from rich.markup import escape
+
     from lstmtext.render import TrainProgress, err
     from lstmtext.training import StopRequest
 
@@ -38,14 +40,14 @@ def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict
 
         print(json.dumps(finite(summary), ensure_ascii=False))
     if summary["stopped_by"] == "interrupted":
-        err.print(f"stopped at step {summary['steps']:,}; state saved in {run_dir}.")
-        err.print(f"resume with: lstmtext train --resume {run_dir}")
+        err.print(f"stopped at step {summary['steps']:,}; state saved in {escape(str(run_dir))}.")
+        err.print(f"resume with: lstmtext train --resume {escape(str(run_dir))}")
         raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
     if output != "json":
         _print_summary(summary)
     if summary.get("scoring") == "interrupted":
-        err.print(f"the run is trained and saved in {run_dir}, but its final scoring was stopped; score it with: "
-                  f"lstmtext evaluate {run_dir}")
+        err.print(f"the run is trained and saved in {escape(str(run_dir))}, but its final scoring was stopped; "
+                  f"score it with: lstmtext evaluate {escape(str(run_dir))}")
         raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
 
 
