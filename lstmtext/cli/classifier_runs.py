@@ -41,8 +41,8 @@ def _load_classifiers(runs: list[Path], dev: Any, weights: str = "best") -> list
     from lstmtext.checkpoint import load_checkpoint
 
     ckpts = [load_checkpoint(run, str(dev), weights=weights, task="classify") for run in runs]
-    for ckpt in ckpts if weights == "best" else []:
-        note_weights(ckpt)
+    for ckpt in ckpts:
+        note_weights(ckpt, weights)
     return ckpts
 
 
@@ -78,14 +78,20 @@ def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: An
 def _unknown_only(tokenizer: Any, ids: Any, blank: dict[int, bool]) -> bool:
     """Whether every token of a text is <unk> but for blanks (a space; SentencePiece's word start), so that the run
     has seen none of it and its label is a guess. ``blank`` caches which ids decode to whitespace alone."""
+    import numpy as np
+
     from lstmtext.tokenizers import UNK
 
-    def is_blank(i: int) -> bool:
+    known = np.asarray(ids)
+    known = known[known != UNK]
+    if len(known) == len(ids):  # no <unk> at all: the common case, decided without a Python loop
+        return False
+    for i in set(known.tolist()):
         if i not in blank:
             blank[i] = not tokenizer.decode([i]).strip()
-        return blank[i]
-
-    return any(i == UNK for i in ids) and all(i == UNK or is_blank(i) for i in map(int, ids))
+        if not blank[i]:
+            return False
+    return True
 
 
 def _mean_proba(ckpts: list[Any], seqs: list[list[Any]], batch_size: int, dev: Any, what: str) -> Any:

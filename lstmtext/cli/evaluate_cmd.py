@@ -65,8 +65,7 @@ def evaluate(
                                       encoding, dev)
     else:
         ckpt = load_checkpoint(checkpoint, str(dev), weights=weights)
-        if weights == "best":
-            note_weights(ckpt)
+        note_weights(ckpt, weights)
         result = _evaluate_lm(ckpt, corpus, split, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
     warn([], result["skipped"])

@@ -62,8 +62,7 @@ def generate(
 
     dev = resolve_device(device)
     ckpt = load_checkpoint(checkpoint, str(dev), weights=weights, task="lm")
-    if weights == "best":
-        note_weights(ckpt)
+    note_weights(ckpt, weights)
     tok = ckpt.tokenizer
     unknown = tok.unknown(prompt)
     if unknown:

@@ -56,14 +56,14 @@ def info(
             state, state_problem = {}, "state.json is damaged, so --resume cannot continue this run"
         saved = state.get("step")
     # a finished run's best validation figures; a run stopped before the end has its best so far in its state
-    best = (result.get("figures") or {}).get("valid") or (state.get("best") if isinstance(state, dict) else None) or {}
+    best = (result.get("figures") or {}).get("valid") or state.get("best") or {}
     train = config.get("train", {})
     facts = {
         "checkpoint": str(checkpoint),
         "task": config["task"],
         "status": status,
-        **({"resume": f"lstmtext train --resume {checkpoint}"} if saved is not None and status != "done"
-           and not status.startswith("training") else {}),
+        **({"resume": f"lstmtext train --resume {checkpoint}"}
+           if saved is not None and str(status).startswith("interrupted") else {}),
         "level": config["tokenizer"].get("level"),
         "vocab_size": vocab_size,
         "embed_dim": model["embed_dim"], "hidden_size": model["hidden_size"], "layers": model["layers"],

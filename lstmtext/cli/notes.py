@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def note_weights(ckpt: Any) -> None:
-    """Say so when a run's best weights do not exist yet and its last ones stand in."""
+def note_weights(ckpt: Any, weights: str = "best") -> None:
+    """Say so when a run's best weights (``weights``, as asked) do not exist yet and its last ones stand in."""
     from rich.markup import escape
 
     from lstmtext.checkpoint import LAST_WEIGHTS
     from lstmtext.render import err
 
-    if ckpt.weights_file == LAST_WEIGHTS and (ckpt.path / LAST_WEIGHTS).exists() and \
+    if weights == "best" and ckpt.weights_file == LAST_WEIGHTS and (ckpt.path / LAST_WEIGHTS).exists() and \
             ckpt.config.get("status") != "done":
         err.print(f"note: {escape(str(ckpt.path))} stopped before its first validation, so it has no best weights yet; "
                   "using its last ones")
