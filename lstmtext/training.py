@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -106,18 +106,35 @@ def step_runner(task: Any, model: torch.nn.Module, opt: torch.optim.Optimizer, s
 
     return run
 
+T = TypeVar("T")
+
 
 class StopRequest:
-    """Set (by a signal handler, or a test) to make the trainer save its state and return. While ``at_once`` is
-    set (the final scoring, when everything is saved) the handler interrupts at once instead (KeyboardInterrupt),
-    and the trainer ends the run with the figures it has."""
+    """Set (by a signal handler, or a test) to make the trainer save its state and return. While ``at_once`` names
+    what runs (a validation, or the final scoring: work that changes no weight and that the run can do without)
+    the handler interrupts it at once instead (KeyboardInterrupt); the trainer then saves the state of the step
+    before it and stops, or ends the run with the figures it has."""
 
     def __init__(self) -> None:
         self.reason: str | None = None
-        self.at_once = False
+        self.at_once: str | None = None
 
     def request(self, reason: str) -> None:
         self.reason = reason
+
+
+def _unless_interrupted(stop: StopRequest, what: str, work: Callable[..., T], *args: Any) -> T | None:
+    """``work(*args)``, or None when a signal stops it (``stop.at_once`` is set while it runs). The try around
+    the finally catches a signal that lands in the finally itself, before ``at_once`` is cleared; after the first
+    signal a second one exits the process (the handler), so nothing else can raise here."""
+    try:
+        try:
+            stop.at_once = what
+            return work(*args)
+        finally:
+            stop.at_once = None
+    except KeyboardInterrupt:
+        return None
 
 
 def _steps_planned(cfg: TrainConfig, per_epoch: int) -> int:
@@ -295,13 +312,15 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
             validate = step % eval_every == 0 or (last and stop.reason is None)
             if window and (validate or due or stop.reason is not None or out_of_time):
                 check_finite()  # nothing is validated or saved from spoilt weights
+            metrics = None  # None when not validated, or when a signal stopped the validation (the state is saved)
             if validate:
                 with averaged_weights(model, opt):
-                    metrics = task.evaluate(model, "valid", amp)
+                    metrics = _unless_interrupted(stop, "the validation", task.evaluate, model, "valid", amp)
                     improved = bool(metrics) and task.better(metrics, best)
-                    if improved or (not metrics and best is None):
+                    if improved or (metrics == {} and best is None):
                         best = metrics or best
                         save_weights(run_dir / WEIGHTS, model.state_dict())
+            if metrics is not None:
                 record = {"step": step, "epoch": round(step / per_epoch, 4),
                           "elapsed": round(elapsed_before + time.perf_counter() - started, 3),
                           "lr": current_lr(opt), **{f"valid_{k}": v for k, v in metrics.items()}}
@@ -352,13 +371,12 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
 
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     model.load_state_dict(load_weights(run_dir / WEIGHTS, shapes))
-    try:
-        stop.at_once = True  # the weights and state are saved: a signal stops the scoring, not a step
-        summary["figures"] = task.final_figures(model, amp, best or {})
-    except KeyboardInterrupt:  # the run is trained; lstmtext evaluate scores it later
+    # the weights and state are saved: a signal stops the scoring, not a step
+    figures = _unless_interrupted(stop, "the final scoring", task.final_figures, model, amp, best or {})
+    if figures is None:  # the run is trained; lstmtext evaluate scores it later
         summary.update(figures={"valid": best} if best else {}, scoring="interrupted")
-    finally:
-        stop.at_once = False
+    else:
+        summary["figures"] = figures
     config.update({"status": "done", "result": summary})
     atomic_write_json(run_dir / CONFIG, config)
     events.end(summary)

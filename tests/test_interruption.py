@@ -144,3 +144,42 @@ def test_a_signal_during_the_final_scoring_stops_it_at_once(cli, corpus, monkeyp
     assert config["status"] == "done" and config["result"]["scoring"] == "interrupted"
     assert set(config["result"]["figures"]) == {"valid"} and config["result"]["steps"] == 20
     assert cli("evaluate", "r").code == 0  # and it scores as any run does
+
+
+def test_a_signal_during_a_validation_stops_it_and_saves_the_step(cli, corpus, monkeypatch, tmp_path):
+    """A validation changes no weight (a large valid split takes minutes): Ctrl-C there stops it at once and
+    saves the step it followed, not validated, from which the run resumes. With --ema the moving average is
+    swapped in for the validation: the run's own weights are the ones saved, the average beside them."""
+    from safetensors.torch import load_file
+
+    from lstmtext.tasks import LMTask
+    from tests.conftest import TINY
+
+    real_evaluate = LMTask.evaluate
+    validations = []
+
+    def evaluate(self, model, split, amp, max_tokens=None):
+        validations.append(split)
+        if len(validations) == 2:  # the second validation, at step 20
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_evaluate(self, model, split, amp, max_tokens)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LMTask, "evaluate", evaluate)
+        result = cli("train", corpus, *TINY, "--max-steps", "40", "--ema", "0.9", "--out", "r")
+    assert result.code == 130 and validations == ["valid", "valid"], result.err
+    assert "SIGINT: stopping the validation and saving" in result.err and "--resume" in result.err
+    assert "Traceback" not in result.err
+    run = tmp_path / "r"
+    assert json.loads((run / "config.json").read_text())["status"] == "interrupted"
+    state = read_state(run)
+    assert state["step"] == 20
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "valid_loss" in r] == [10]
+    tensors = load_file(run / state["file"])
+    own, average = tensors["model.embedding.weight"], tensors["opt.0.ax"]
+    assert own.shape == average.shape and not own.equal(average)
+    resumed = cli("train", "--resume", "r")
+    assert resumed.code == 0, resumed.err
+    config = json.loads((run / "config.json").read_text())
+    assert config["status"] == "done" and config["result"]["steps"] == 40

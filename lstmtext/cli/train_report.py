@@ -71,8 +71,9 @@ class _stop_on_signals:
             if self.stop.reason is not None:
                 os._exit(130 if signum == signal.SIGINT else 143)
             self.stop.request(signal.Signals(signum).name)
-            if self.stop.at_once:  # the final scoring: the run is trained and saved, so nothing waits
-                sys.stderr.write(f"\n{signal.Signals(signum).name}: stopping the final scoring\n")
+            if self.stop.at_once:  # a validation or the final scoring: no weight changes, so nothing waits
+                then = "" if self.stop.at_once == "the final scoring" else " and saving"
+                sys.stderr.write(f"\n{signal.Signals(signum).name}: stopping {self.stop.at_once}{then}\n")
                 raise KeyboardInterrupt
             sys.stderr.write(f"\n{signal.Signals(signum).name}: finishing the step and saving "
                              "(press Ctrl-C again to quit at once)\n")
