@@ -39,10 +39,11 @@ def start_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
 class StreamText:
     """A sample's text, written as its tokens arrive.
 
-    Each new token is decoded together with the few tokens before it (``CONTEXT``), and what it adds
-    is written once that text is settled (a tokenizer may join tokens differently from decoding them
-    apart, and byte pieces may end mid-character). Decoding everything so far at every token instead
-    would make a long stream quadratic: hours for a million tokens.
+    A tokenizer with a ``decoder()`` (word level: a token's spacing hangs on its whole line so far, the quotes
+    open in it) gives each token's text as it comes. Otherwise each new token is decoded together with the few
+    tokens before it (``CONTEXT``), and what it adds is written once that text is settled (a tokenizer may join
+    tokens differently from decoding them apart, and byte pieces may end mid-character). Decoding everything so
+    far at every token instead would make a long stream quadratic: hours for a million tokens.
     """
 
     CONTEXT = 8
@@ -50,10 +51,16 @@ class StreamText:
     def __init__(self, tokenizer: Tokenizer, write: Callable[[str], Any], context: Sequence[int] = ()) -> None:
         """``context``: the tokens already shown (the prompt's), which the first new ones join onto."""
         self.tokenizer, self.write = tokenizer, write
+        self.decoder = _decoder(tokenizer, context)
         self.tokens: list[int] = list(context)[-self.CONTEXT:]
         self.done = len(self.tokens)  # tokens whose text has been written
 
     def add(self, token: int) -> None:
+        if self.decoder is not None:
+            text = self.decoder(token)
+            if text:
+                self.write(text)
+            return
         self.tokens.append(token)
         self._emit(final=False)
 
@@ -61,6 +68,8 @@ class StreamText:
         self._emit(final=True)
 
     def _emit(self, final: bool) -> None:
+        if self.decoder is not None:
+            return
         start = max(0, self.done - self.CONTEXT)
         head = self.tokenizer.decode(self.tokens[start:self.done])
         text = self.tokenizer.decode(self.tokens[start:])
@@ -70,8 +79,22 @@ class StreamText:
             self.done = len(self.tokens)
 
 
+def _decoder(tokenizer: Tokenizer, context: Sequence[int]) -> Callable[[int], str] | None:
+    """The tokenizer's decoder (see StreamText), told of ``context`` already, or None where it has none."""
+    make = getattr(tokenizer, "decoder", None)
+    if make is None:
+        return None
+    decoder = make()
+    for i in context:
+        decoder(i)
+    return decoder
+
+
 def text_after(tokenizer: Tokenizer, context: Sequence[int], ids: Sequence[int]) -> str:
     """The text that tokens ``ids`` add after the tokens ``context`` (the space between them included)."""
+    decoder = _decoder(tokenizer, context)
+    if decoder is not None:
+        return "".join(decoder(i) for i in ids)
     near = list(context)[-StreamText.CONTEXT:]
     head = tokenizer.decode(near)
     whole = tokenizer.decode(near + list(ids))
@@ -80,6 +103,11 @@ def text_after(tokenizer: Tokenizer, context: Sequence[int], ids: Sequence[int])
 
 def text_before(tokenizer: Tokenizer, ids: Sequence[int], context: Sequence[int]) -> str:
     """The text that tokens ``ids`` add before the tokens ``context``: what a reversed model wrote."""
+    decoder = _decoder(tokenizer, ())
+    if decoder is not None:
+        text = "".join(decoder(i) for i in ids)
+        joint = decoder(context[0]) if ids and context else ""  # the space the context's first token takes
+        return text + " " if joint.startswith(" ") else text
     near = list(context)[:StreamText.CONTEXT]
     tail = tokenizer.decode(near)
     whole = tokenizer.decode(list(ids) + near)

@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,8 +25,8 @@ PAD, UNK, EOS = 0, 1, 2
 FILENAME = "tokenizer.json"
 # Decoding words: no space before closing marks (Latin; Devanagari's danda; Arabic's comma, semicolon and question
 # mark; curly closing quotes; the CJK full stops and commas), none after opening ones
-_NO_SPACE_BEFORE = set(".,!?;:)]}'\"%…।॥،؛؟”’、。，！？；：）」』】")
-_NO_SPACE_AFTER = set("([{\"“‘（「『【") | set("、。，！？；：）」』】")  # CJK marks hold their own spacing
+_NO_SPACE_BEFORE = set(".,!?;:)]}'%…।॥،؛؟”’、。，！？；：）」』】")
+_NO_SPACE_AFTER = set("([{“‘（「『【") | set("、。，！？；：）」』】")  # CJK marks hold their own spacing
 # How word level cuts text, by generation (saved in the tokenizer file, so a model reads text as it was trained to):
 # 0 the first pattern; 1 (12-04) combining marks stay in their words; 2 (12-05) joiners (ZWNJ, ZWJ) stay in their
 # words, numbers such as 3.14 and 1,000 are one token, and an emoji sequence (skin tone, ZWJ, flag) is one token
@@ -40,6 +40,7 @@ _WORDLIKE = re.compile(r"\w")
 # marks that end a word in prose ('lord,' 'me.'), and no pattern joins to it: a word cut before one of them is cut as
 # the regex cuts it (WordTokenizer._cut)
 _TRAILING = frozenset(",.;:!?")
+_JOINING = frozenset("-/")  # joins the words either side when decoded: far-off, and/or (far more common than a - b)
 
 
 class Tokenizer(Protocol):
@@ -188,6 +189,45 @@ def _class(points: Iterable[int]) -> str:
     return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in runs)
 
 
+def _inside_word(before: str, mark: str, tok: str) -> bool:
+    """Whether ``tok`` goes on, unspaced, a word that ``before`` and the mark after it started: the minutes of
+    2:40, the second letter of a.m., e.g. or i.e. (lower-case letters only: 'Plan A. I think' stays spaced)."""
+    if mark == ":":
+        return before.isdigit() and tok.isdigit()
+    return mark == "." and len(before) == 1 and len(tok) == 1 and before.islower() and tok.islower()
+
+
+class _Spacing:
+    """Word level's decoder (``WordTokenizer.decoder``): the text of each next token of punct-split words, its
+    space before it decided by the tokens before it on its line."""
+
+    def __init__(self, token: Callable[[int], str]) -> None:
+        self.token = token
+        self.glue = True  # no space before the next token: at a line's start, after an opening bracket or a hyphen
+        self.opening = True  # a straight double quote here opens: at a line's start, or after an opening bracket
+        self.quoted = False  # a straight double quote is open on this line
+        self.before = self.last = ""  # the two tokens before this one on the line
+
+    def __call__(self, i: int) -> str:
+        tok = self.token(i)
+        if not tok:
+            return ""
+        if tok == "<eos>":
+            self.glue, self.opening, self.quoted, self.before, self.last = True, True, False, "", ""
+            return "\n"
+        if tok == '"':
+            self.quoted = not self.quoted or self.opening
+            space = not self.glue and self.quoted
+            self.glue = self.opening = self.quoted
+        else:
+            space = not self.glue and tok not in _NO_SPACE_BEFORE and tok not in _JOINING and \
+                not _inside_word(self.before, self.last, tok)
+            self.glue = tok in _NO_SPACE_AFTER or tok in _JOINING
+            self.opening = tok in _NO_SPACE_AFTER
+        self.before, self.last = self.last, tok
+        return " " + tok if space else tok
+
+
 class WordTokenizer:
     """Words (and, by default, punctuation marks) as tokens; a newline is <eos>."""
 
@@ -268,21 +308,34 @@ class WordTokenizer:
         return np.asarray(ids, dtype=np.int64)
 
     def decode(self, ids: Iterable[int]) -> str:
-        out: list[str] = []
-        glue = True  # no space before the first token, after a newline or an opening bracket
-        for i in ids:
-            if i == PAD:
-                continue
-            tok = self.itos[i] if 0 <= i < len(self.itos) else "<unk>"
-            if tok == "<eos>":
-                out.append("\n")
-                glue = True
-                continue
-            if not glue and not (self.word_split == "punct" and tok in _NO_SPACE_BEFORE):
-                out.append(" ")
-            out.append(tok)
-            glue = self.word_split == "punct" and tok in _NO_SPACE_AFTER
-        return "".join(out)
+        """The tokens as text: a space between two words, none before a closing mark or after an opening one, nor
+        either side of a hyphen or slash (far-off, and/or), nor inside 2:40 or a.m. and e.g. A straight double
+        quote opens and closes in turn along a line (He said "Go" and left.), as it has no direction of its own."""
+        text = self.decoder()
+        return "".join(text(i) for i in ids)
+
+    def decoder(self) -> Callable[[int], str]:
+        """A function of each next id that returns its text, the space before it included. A token's spacing
+        hangs on the tokens before it on its line alone, so the texts it returns, joined, are the decoded text of
+        all its ids, and text streamed a token at a time is written as it comes (however long the quote)."""
+        if self.word_split != "punct":
+            first = [True]
+
+            def spaced(i: int) -> str:  # one space between two tokens on a line
+                tok = self._token(i)
+                if tok == "<eos>":
+                    first[0] = True
+                    return "\n"
+                if not tok:
+                    return ""
+                space, first[0] = not first[0], False
+                return " " + tok if space else tok
+            return spaced
+        return _Spacing(self._token)
+
+    def _token(self, i: int) -> str:
+        """Token ``i``'s string: "" for <pad> (which decodes to nothing), <unk> for an id outside the vocabulary."""
+        return "" if i == PAD else self.itos[i] if 0 <= i < len(self.itos) else "<unk>"
 
     def unknown(self, text: str) -> list[str]:
         return sorted({t for tokens in self._lines(text) for t in tokens if t not in self.stoi})

@@ -41,6 +41,38 @@ def test_word_level_encode_decode_and_eos():
     assert tok.unknown("The zebra sang") == ["zebra"]
 
 
+SPACED = ['He said "Go home" and left.', '"Who is there?" she asked. "Only me," he said.',
+          '("Quoted") and "again"', 'A far-off storm, a well-known and/or half-finished tale.',
+          'It was 2:40 a.m. and, e.g. on Mondays, i.e. often, the U-boat left.', 'Plan A. I think not.']
+
+
+@pytest.mark.parametrize("line", SPACED)
+def test_word_level_decodes_quotes_hyphens_times_and_abbreviations_as_written(line):
+    """Straight double quotes open and close in turn (not 'said"Go home"and'), a hyphen or slash joins its words
+    (not 'far - off'), and 2:40, a.m. and e.g. stay whole (not '2: 40 a. m.')."""
+    tok = build_tokenizer([line], TokenizerSpec(level="word"))
+    ids = tok.encode(f"{line}\n{line}").tolist()
+    assert tok.decode(ids) == f"{line}\n{line}"
+
+
+def test_word_level_stream_keeps_a_long_quote_and_a_prompt_open_in_one():
+    """A quote is closed however many words after it opened (the stream does not decode a window of the last few
+    tokens at word level), and a prompt that opens a quote has it closed by the text after it."""
+    from lstmtext.sampling import StreamText, text_after
+
+    line = '"One two three four five six seven eight nine ten eleven twelve," said the fox, "and more."'
+    tok = build_tokenizer([line], TokenizerSpec(level="word"))
+    ids = tok.encode(line).tolist()
+    pieces: list[str] = []
+    stream = StreamText(tok, pieces.append)
+    for i in ids:
+        stream.add(i)
+    stream.finish()
+    assert "".join(pieces) == line and len(pieces) == len(ids)
+    prompt = tok.encode('"One two').tolist()
+    assert text_after(tok, prompt, ids[len(prompt):]) == line[len('"One two'):]
+
+
 def test_word_min_freq_and_vocab_cap():
     tok = build_tokenizer([SMALL_TEXT], TokenizerSpec(level="word", min_freq=2))
     assert tok.encode("the").tolist() != [UNK]
