@@ -310,6 +310,19 @@ def test_another_optimizer_or_level_leaves_out_the_presets_values_made_for_its_o
     assert "'s --clip 0.25, --schedule plateau" in kept.err and "--lr 20" not in kept.err
 
 
+@pytest.mark.parametrize("task,optimizer,lr", [("lm", "sgd", 20.0), ("lm", "asgd", 20.0), ("classify", "sgd", 1.0),
+                                               ("lm", "adamw", 3e-3)])
+def test_plain_sgd_gets_a_rate_of_its_own_by_default(cli, tmp_path, task, optimizer, lr):
+    """--optimizer sgd without --lr took AdamW's 3e-3, at which SGD leaves a model as it started."""
+    from tests.conftest import REVIEWS, TALES
+
+    result = cli("train", str(TALES if task == "lm" else REVIEWS), "--task", task, "--optimizer", optimizer,
+                 "--hidden-size", "16", "--max-steps", "2", "--batch-size", "4", "--quiet", "--out", "r",
+                 *(["--seq-len", "16"] if task == "lm" else []))
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["lr"] == lr
+
+
 def test_a_run_on_a_busy_cpu_says_so():
     from bench.harness import busy_warning
 
