@@ -222,7 +222,8 @@ class _Spacing:
         else:
             space = not self.glue and tok not in _NO_SPACE_BEFORE and tok not in _JOINING and \
                 not _inside_word(self.before, self.last, tok)
-            self.glue = tok in _NO_SPACE_AFTER or tok in _JOINING
+            # a hyphen after a word joins it to the next (far-off); one that starts a line is a list's bullet
+            self.glue = tok in _NO_SPACE_AFTER or (tok in _JOINING and bool(self.last) and self.last not in '"')
             self.opening = tok in _NO_SPACE_AFTER
         self.before, self.last = self.last, tok
         return " " + tok if space else tok
