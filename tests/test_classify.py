@@ -426,3 +426,25 @@ def test_sst2_short_run_is_clearly_above_chance(cli):
 
     valid = re.search(r"│ valid\s*│\s*[\d.]+\s*│\s*([\d.]+)%", result.out)
     assert valid and float(valid.group(1)) > 68.0, result.out
+
+
+def test_evaluate_on_the_runs_own_corpus_scores_the_split_it_held_out(cli, clf, tmp_path):
+    """topics.tsv has no split files: the run carved valid and test out of it. Scored whole it would be scored
+    mostly on the texts it trained on; the held-out test split is scored instead, as `evaluate RUN` scores it,
+    and --split train is the texts it trained on. An edited copy is another corpus, scored whole."""
+    own = json.loads(cli("evaluate", clf, "--format", "json").out)
+    again = cli("evaluate", clf, "topics.tsv", "--format", "json")
+    assert again.code == 0, again.err
+    assert "is the corpus clf trained on: scoring the test split it held out" in again.err
+    report = json.loads(again.out)
+    assert (report["split"], report["count"], report["confusion"]) == ("test", own["count"], own["confusion"])
+    assert report["loss"] == pytest.approx(own["loss"], rel=1e-5)
+    train = json.loads(cli("evaluate", clf, "topics.tsv", "--split", "train", "--format", "json").out)
+    total = len((tmp_path / "topics.tsv").read_text(encoding="utf-8").splitlines()) - 1
+    assert train["split"] == "train" and own["count"] < train["count"] < total
+    edited = tmp_path / "edited.tsv"
+    edited.write_text((tmp_path / "topics.tsv").read_text(encoding="utf-8") + "cow barn hay\tfarm\n",
+                      encoding="utf-8")
+    whole = cli("evaluate", clf, "edited.tsv", "--format", "json")
+    assert json.loads(whole.out)["split"] == "whole" and json.loads(whole.out)["count"] == total + 1
+    assert "trained on" not in whole.err

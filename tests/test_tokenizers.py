@@ -43,7 +43,8 @@ def test_word_level_encode_decode_and_eos():
 
 SPACED = ['He said "Go home" and left.', '"Who is there?" she asked. "Only me," he said.',
           '("Quoted") and "again"', 'A far-off storm, a well-known and/or half-finished tale.',
-          'It was 2:40 a.m. and, e.g. on Mondays, i.e. often, the U-boat left.', 'Plan A. I think not.', '- a list item, not a hyphenated word']
+          'It was 2:40 a.m. and, e.g. on Mondays, i.e. often, the U-boat left.', 'Plan A. I think not.',
+          '- a list item, not a hyphenated word']
 
 
 @pytest.mark.parametrize("line", SPACED)

@@ -27,7 +27,8 @@ def evaluate(
     label_column: LabelColumn = None,
     split: Annotated[Optional[str], typer.Option("--split", help="train, valid (or dev) or test: the split to "
                                                  "score (default test; a corpus without split files is scored "
-                                                 "whole).")] = None,
+                                                 "whole, but for the splits the run held out of it, where it is "
+                                                 "the corpus the run trained on).")] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ensemble: Ensemble = None,
     weights: Weights = "best",
@@ -83,7 +84,8 @@ def evaluate(
 def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, text_column: str | None,
                  label_column: str | None, encoding: str) -> tuple[Any, str]:
     """What to score, and its name: without a corpus, the run's prepared data (a `Prepared`; read its `split`,
-    test by default); else the corpus's split, or all of it ("whole") if it has no split files of its own."""
+    test by default); else the corpus's split, or all of it ("whole") if it has no split files of its own (but the
+    split held out of it, where it is the corpus the run trained on)."""
     from lstmtext.corpus import open_corpus
     from lstmtext.data import Prepared, is_prepared
 
@@ -99,6 +101,9 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
     source = open_corpus(corpus, encoding=encoding, text_column=text_column, label_column=label_column,
                          valid_fraction=0.0, test_fraction=0.0, task=task)
     if not source.own_splits:
+        own = _held_out_of(ckpt, source, corpus, name, task, text_column, label_column, encoding)
+        if own is not None:
+            return own, name
         if split is not None:
             raise usage_error(f"{corpus} has no split files, so it is scored whole", "leave out --split")
         return source.splits["train"], "whole"
@@ -106,6 +111,35 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
         has = ", ".join(s for s in source.splits if s not in source.carved)
         raise UserError(f"{corpus} has no {name} split (it has: {has})", "pick one of them with --split")
     return source.splits[name], name
+
+
+def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text_column: str | None,
+                 label_column: str | None, encoding: str) -> Any:
+    """The split ``name`` the run held out of ``corpus`` when it is the corpus the run trained on (the same files,
+    and splits carved out of them), else None. Scored whole, it would score the run on the texts it trained on."""
+    from rich.markup import escape
+
+    from lstmtext.corpus import open_corpus
+    from lstmtext.render import err
+
+    data = ckpt.config.get("data", {})
+    settings = data.get("settings") or {}
+    held = {part: float(settings.get(f"{part}_fraction", 0.0)) for part in ("valid", "test")}
+    if not any(held.values()) or source.content_hash() != data.get("source_hash"):
+        return None
+    if name != "train" and not held[name]:
+        other = "valid" if name == "test" else "test"
+        raise UserError(f"{corpus} is the corpus {ckpt.path} trained on, and the run held no {name} split out of it",
+                        f"score its {other} split (--split {other})")
+    run = open_corpus(corpus, encoding=encoding, text_column=text_column or settings.get("text_column"),
+                      label_column=(label_column or settings.get("label_column")) if task == "classify" else None,
+                      valid_fraction=held["valid"], test_fraction=held["test"],
+                      split_seed=int(settings.get("split_seed", 0)), task=task)
+    what = "its train split, the texts it trained on" if name == "train" else \
+        f"the {name} split it held out (as `lstmtext evaluate {escape(str(ckpt.path))}` does), not the whole, most " \
+        "of which it trained on"
+    err.print(f"note: {escape(corpus)} is the corpus {escape(str(ckpt.path))} trained on: scoring {what}")
+    return run.splits[name]
 
 
 def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -> tuple[list[int], Any]:
