@@ -103,7 +103,7 @@ class TrainConfig:
     clip: float = 1.0
     schedule: str = "cosine"
     warmup_steps: int = 50
-    epochs: float = 10.0
+    epochs: float | None = 10.0  # None: --max-steps alone bounds the run
     max_steps: int | None = None
     time_limit: float | None = None  # seconds
     eval_every: int = 200
@@ -162,8 +162,10 @@ class TrainConfig:
             raise usage_error(f"unknown --precision {self.precision!r}", f"choose one of: {', '.join(PRECISIONS)}")
         if self.device == "cpu":  # auto may turn out to be the CPU too: the trainer checks again once it knows
             check_precision(self.precision, "cpu")
-        if not self.epochs > 0:
+        if self.epochs is not None and not self.epochs > 0:
             raise usage_error(f"--epochs must be positive, got {self.epochs}")
+        if self.epochs is None and self.max_steps is None:
+            raise usage_error("a run needs --epochs or --max-steps to end")
         if self.max_steps is not None and self.max_steps < 1:
             raise usage_error(f"--max-steps must be at least 1, got {self.max_steps}")
         if self.time_limit is not None and not self.time_limit > 0:

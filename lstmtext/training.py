@@ -138,6 +138,8 @@ def _unless_interrupted(stop: StopRequest, what: str, work: Callable[..., T], *a
 
 
 def _steps_planned(cfg: TrainConfig, per_epoch: int) -> int:
+    if cfg.epochs is None:  # --max-steps alone, however many epochs that takes
+        return int(cfg.max_steps or 0)
     total = math.ceil(cfg.epochs * per_epoch)
     return min(total, cfg.max_steps) if cfg.max_steps is not None else total
 

@@ -253,3 +253,18 @@ def test_errors_name_the_off_form_of_a_flag_as_it_was_typed(cli, corpus, tmp_pat
         assert_one_line_error(cli("train", corpus, "--task", "classify", flag), 2, f"{flag} is for --task lm")
     assert cli("train", corpus, *TINY, "--max-steps", "3", "--out", "r").code == 0
     assert_one_line_error(cli("train", "--resume", "r", "--full-softmax"), 2, "--full-softmax cannot be changed")
+
+
+def test_max_steps_alone_is_as_many_steps_as_it_says(cli, corpus, tmp_path):
+    """--max-steps without --epochs ran to the default 15 epochs and stopped there, short of the steps asked for;
+    on --resume too. --epochs beside it still bounds the run."""
+    small = ["--hidden-size", "16", "--layers", "1", "--seq-len", "32", "--batch-size", "32", "--eval-every", "0",
+             "--quiet", "--format", "json"]
+    result = cli("train", corpus, *small, "--max-steps", "160", "--out", "r")
+    summary = json.loads(result.out)
+    assert result.code == 0 and summary["steps"] == 160 and summary["epochs"] > 15, result.err
+    assert summary["stopped_by"] == "steps" and config(tmp_path / "r")["train"]["epochs"] is None
+    resumed = json.loads(cli("train", "--resume", "r", "--max-steps", "170", "--quiet", "--format", "json").out)
+    assert resumed["steps"] == 170
+    both = json.loads(cli("train", corpus, *small, "--max-steps", "60", "--epochs", "2", "--out", "b").out)
+    assert both["stopped_by"] == "epochs" and both["steps"] < 60

@@ -175,8 +175,9 @@ def train(
                                           "does not improve) or constant.")] = "cosine",
     warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="Linear LR warm-up steps.")] = 50,
     epochs: Annotated[Optional[float], typer.Option("--epochs", help="Passes over the training split (default "
-                                                    "15 for lm, 10 for classify).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps.")] = None,
+                                                    "15 for lm, 10 for classify; none with --max-steps).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps (without "
+                                                  "--epochs, however many epochs they take).")] = None,
     time_limit: Annotated[Optional[str], typer.Option("--time-limit", help="Stop once the run has trained this "
                                                       "long: seconds (600) or 90s, 10m, 1.5h; on --resume, the time "
                                                       "before counts.")] = None,
@@ -252,7 +253,8 @@ def train(
         seq_len=seq_len, batch_size=batch_size if batch_size is not None else d["batch_size"],
         lr=lr if lr is not None else d["lr"] if optimizer == "adamw" else SGD_LR[task], optimizer=optimizer,
         weight_decay=weight_decay, clip=clip,
-        schedule=schedule, warmup_steps=warmup_steps, epochs=epochs if epochs is not None else d["epochs"],
+        schedule=schedule, warmup_steps=warmup_steps,
+        epochs=epochs if epochs is not None else None if max_steps is not None else d["epochs"],
         max_steps=max_steps, time_limit=time_limit,
         eval_every=eval_every if eval_every is not None else d["eval_every"], log_every=log_every, seed=seed,
         device=device, precision=precision, patience=patience, max_length=max_length, class_weights=class_weights,

@@ -63,6 +63,8 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
         # a recipe's rate, clipping and schedule are tuned to its optimizer (SGD at lr 20 would wreck AdamW)
         _leave_out(values, name, ("lr", "clip", "schedule", "warmup_steps", "weight_decay"),
                    f"tuned to its {settings['optimizer']}")
+    if "max_steps" in given and "epochs" not in given:  # --max-steps alone is as many steps as it says
+        _leave_out(values, name, ("epochs",), "--max-steps bounds the run")
     if "layers" in given and ctx.params["layers"] is not None and ctx.params["layers"] < 2:
         values.pop("last_layer_size", None)
     if ctx.params.get("adaptive_softmax") and "adaptive_softmax" in given:  # --compile is the full softmax's

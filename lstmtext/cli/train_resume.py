@@ -42,7 +42,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     before = (train_cfg.max_steps, train_cfg.epochs)
     if max_steps is not None:
         train_cfg.max_steps = max_steps
-    if epochs is not None:
+    if epochs is not None or max_steps is not None:  # --max-steps alone: as many steps as it says
         train_cfg.epochs = epochs
     if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet:
         from lstmtext.render import err
