@@ -358,8 +358,9 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
 
     elapsed = elapsed_before + time.perf_counter() - started
     summary = {"steps": step, "epochs": step / per_epoch, "seconds": elapsed, "stopped_by": stopped_by,
-               "tokens_per_s": (step - (state["step"] if resume else 0)) * task.tokens_per_step
-               / max(time.perf_counter() - started, 1e-9), "device": str(device), "run_dir": str(run_dir),
+               # the whole run's, as "seconds" is (a resumed run's time and steps before included)
+               "tokens_per_s": step * task.tokens_per_step / max(elapsed, 1e-9), "device": str(device),
+               "run_dir": str(run_dir),
                "level": prepared.level, "parameters": count_parameters(model), "task": model_cfg.task,
                "skipped_batches": skipped, "step_mode": getattr(run_step, "mode", f"eager ({not_graphed})"),
                **task.facts()}

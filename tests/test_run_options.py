@@ -266,5 +266,7 @@ def test_max_steps_alone_is_as_many_steps_as_it_says(cli, corpus, tmp_path):
     assert summary["stopped_by"] == "steps" and config(tmp_path / "r")["train"]["epochs"] is None
     resumed = json.loads(cli("train", "--resume", "r", "--max-steps", "170", "--quiet", "--format", "json").out)
     assert resumed["steps"] == 170
+    # the whole run's rate, as its seconds are (it counted the resumed steps only, over the whole run's time)
+    assert resumed["tokens_per_s"] == pytest.approx(170 * 32 * 32 / resumed["seconds"], rel=1e-6)
     both = json.loads(cli("train", corpus, *small, "--max-steps", "60", "--epochs", "2", "--out", "b").out)
     assert both["stopped_by"] == "epochs" and both["steps"] < 60
