@@ -253,7 +253,7 @@ def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
 
 def test_long_texts_are_truncated_with_a_note(cli, clf):
     result = cli("classify", clf, " ".join(["harbour"] * 400), "sail", "--format", "json")
-    assert result.code == 0 and "note: 1 text(s) longer" in result.err
+    assert result.code == 0 and "note: 1 text was longer" in result.err
     rows = json.loads(result.out)
     assert [r["label"] for r in rows] == ["sea", "sea"] and [r["note"] for r in rows] == ["truncated", None]
 

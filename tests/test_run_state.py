@@ -67,7 +67,11 @@ def test_texts_of_words_a_classifier_never_saw_are_noted(cli, clf):  # noqa: F81
     assert [row["note"] for row in rows] == [None, "unknown", "unknown"]
     assert all(row["label"] is not None for row in rows)  # still labelled, as a guess
     result = cli("classify", clf, "qqqq zzzz", "cow barn")
-    assert result.code == 0 and "1 text(s) hold no word the model knows" in result.err
+    assert result.code == 0 and "1 text holds no word the model knows" in result.err
+    table = result.out.splitlines()  # the table marks which text, as JSON does
+    assert "note" in table[1] and "unknown" in next(line for line in table if "qqqq" in line)
+    assert "unknown" not in next(line for line in table if "cow barn" in line)
+    assert "note" not in cli("classify", clf, "cow barn").out  # no column when no text has a note
     best, last = (json.loads(cli("classify", clf, "cow barn", "--format", "jsonl", "--weights", weights).out)
                   for weights in ("best", "last"))
     assert best["text"] == last["text"] == "cow barn" and 0.5 <= best["confidence"] <= 1

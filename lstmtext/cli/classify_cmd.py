@@ -157,14 +157,19 @@ def classify(
                    "note": "unknown" if i in unknown else "truncated" if i in truncated else None}
         if all_scores:
             rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
+    def texts(n: int, were: str = "") -> str:  # "1 text was", "3 texts were"
+        return f"{n:,} text{'s' * (n != 1)}" + (f" {were if n != 1 else 'was'}" if were else "")
+
+    marked = " (marked in the note column)" if output == "table" else ""
     if truncated:
-        err.print(f"note: {len(truncated)} text(s) longer than a model's --max-length were truncated")
+        err.print(f"note: {texts(len(truncated), 'were')} longer than a model's --max-length and truncated{marked}")
     if unknown:
-        err.print(f"note: {len(unknown)} text(s) hold no word the model knows (every token <unk>), so their labels "
-                  "are guesses")
+        one = len(unknown) == 1
+        err.print(f"note: {texts(len(unknown))} {'holds' if one else 'hold'} no word the model knows (every token "
+                  f"<unk>), so {'its label is a guess' if one else 'their labels are guesses'}{marked}")
     empty = len(items) - len(keep)
     if empty:
-        err.print(f"note: {empty} empty text(s) were not classified")
+        err.print(f"note: {'1 empty text was' if empty == 1 else f'{empty:,} empty texts were'} not classified")
     _emit(rows, output, labels, all_scores)
 
 
@@ -196,16 +201,19 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
 
         table = Table(title_justify="left")  # the text gives way on a narrow terminal; labels and scores never do
         table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("text")
+        table.add_column("text", min_width=12)  # but keeps a few words' width, however narrow
         table.add_column("label", no_wrap=True, min_width=max(len(n) for n in [*labels, "(empty)"]))
         table.add_column("confidence", justify="right", no_wrap=True, min_width=len("confidence"))
         for name in labels if all_scores else []:
             table.add_column(name, justify="right", no_wrap=True, min_width=max(len(name), 5))
+        notes = any(row["note"] and row["label"] is not None for row in rows)
+        if notes:  # truncated (past --max-length) or unknown (no word the model knows): as JSON and CSV mark them
+            table.add_column("note", no_wrap=True)
         for n, row in enumerate(rows, 1):
             if row["label"] is None:
                 table.add_row(str(n), escape(_shorten(row["text"])), "[dim](empty)[/]", "-")
                 continue
             scores = [f"{row['scores'][name]:.3f}" for name in labels] if all_scores else []
             table.add_row(str(n), escape(_shorten(row["text"])), escape(row["label"]), f"{row['confidence']:.1%}",
-                          *scores)
+                          *scores, *([f"[yellow]{row['note']}[/]" if row["note"] else ""] if notes else []))
         out.print(table)
