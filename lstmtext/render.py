@@ -196,7 +196,10 @@ def figures_text(figures: dict[str, Any], sep: str = ", ") -> str:
 def summary_table(summary: dict[str, Any]) -> Table:
     """Train/valid/test figures of a finished run, with the columns of its task."""
     columns = SUMMARY_COLUMNS[summary["task"]]
-    table = Table(title="training summary", title_justify="left")
+    title, best = "training summary", summary.get("best_step")
+    if best is not None and best != summary["steps"]:  # the figures are the saved weights', not the last step's
+        title += f" of the best weights, from step {best:,} of {summary['steps']:,} (later validations were no better)"
+    table = Table(title=Text(title), title_justify="left")
     table.add_column("split")
     for title, _, _ in columns:
         table.add_column(title, justify="right")

@@ -208,6 +208,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
     step, best, stale_evals, skipped, elapsed_before = 0, None, 0, 0, 0.0
+    best_step: int | None = None  # the step whose weights model.safetensors holds
     history: list[float] = []  # validation losses, for NT-ASGD's trigger
     if resume:
         config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
@@ -215,6 +216,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         state, task_tensors = load_state(run_dir, model, opt, schedule, scaler, device)
         task.restore(task_tensors)
         step, best, stale_evals = state["step"], state.get("best"), state.get("stale_evals", 0)
+        best_step = state.get("best_step")
         skipped, elapsed_before = state.get("skipped_batches", 0), state.get("elapsed", 0.0)
         history = list(state.get("valid_history", []))
         if step >= total_steps:
@@ -255,7 +257,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         with averaged_weights(model, opt):
             save_weights(run_dir / LAST_WEIGHTS, model.state_dict())
         save_state(run_dir, step, model, opt, schedule, scaler, task.state_tensors(),
-                   {"best": best, "stale_evals": stale_evals, "skipped_batches": skipped,
+                   {"best": best, "best_step": best_step, "stale_evals": stale_evals, "skipped_batches": skipped,
                     "elapsed": elapsed_before + time.perf_counter() - started, "epoch": step / per_epoch,
                     "valid_history": history})
         last_save = time.perf_counter()
@@ -320,7 +322,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                     metrics = _unless_interrupted(stop, "the validation", task.evaluate, model, "valid", amp)
                     improved = bool(metrics) and task.better(metrics, best)
                     if improved or (metrics == {} and best is None):
-                        best = metrics or best
+                        best, best_step = metrics or best, step
                         save_weights(run_dir / WEIGHTS, model.state_dict())
             if metrics is not None:
                 record = {"step": step, "epoch": round(step / per_epoch, 4),
@@ -362,7 +364,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                "tokens_per_s": step * task.tokens_per_step / max(elapsed, 1e-9), "device": str(device),
                "run_dir": str(run_dir),
                "level": prepared.level, "parameters": count_parameters(model), "task": model_cfg.task,
-               "skipped_batches": skipped, "step_mode": getattr(run_step, "mode", f"eager ({not_graphed})"),
+               "skipped_batches": skipped, "best_step": best_step,
+               "step_mode": getattr(run_step, "mode", f"eager ({not_graphed})"),
                **task.facts()}
     if stopped_by == "interrupted":
         config.update({"status": "interrupted", "result": {**summary, "figures": {}}})

@@ -270,3 +270,20 @@ def test_max_steps_alone_is_as_many_steps_as_it_says(cli, corpus, tmp_path):
     assert resumed["tokens_per_s"] == pytest.approx(170 * 32 * 32 / resumed["seconds"], rel=1e-6)
     both = json.loads(cli("train", corpus, *small, "--max-steps", "60", "--epochs", "2", "--out", "b").out)
     assert both["stopped_by"] == "epochs" and both["steps"] < 60
+
+
+def test_the_summary_says_its_figures_are_the_best_weights_when_they_are_not_the_last(cli, corpus, monkeypatch,
+                                                                                         tmp_path):
+    """The figures are scored on the saved (best) weights: a summary after later, worse validations says from
+    which step they are; the step is kept across --resume."""
+    from lstmtext.tasks import LMTask
+
+    monkeypatch.setattr(LMTask, "better", staticmethod(lambda new, best: best is None))  # only the first is best
+    result = cli("train", corpus, *TINY[:-1], "--max-steps", "30", "--out", "r")
+    assert result.code == 0, result.err
+    assert "training summary of the best weights, from step 10 of 30" in result.out
+    resumed = cli("train", "--resume", "r", "--max-steps", "40", "--format", "json", "--quiet")
+    assert json.loads(resumed.out)["best_step"] == 10
+    monkeypatch.undo()
+    plain = cli("train", corpus, *TINY[:-1], "--max-steps", "20", "--eval-every", "20", "--out", "p")
+    assert "training summary\n" in plain.out
