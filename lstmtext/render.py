@@ -120,7 +120,9 @@ class TrainProgress:
             MofNCompleteColumn(table_column=whole()), text_column("loss {task.fields[loss]}"),
             *([text_column("lr {task.fields[lr]}")] if wide else []), text_column("{task.fields[tps]} tok/s"),
             *(count_and_time() if wide else [text_column("ETA"), TimeRemainingColumn(table_column=whole())]),
-            console=err, disable=quiet, transient=False)
+            # the bar moves every --log-every steps: rich's default 30 s window for its rate would hold fewer than the
+            # two moves an ETA needs once a window of steps takes longer (a big model on a CPU), so the ETA stayed blank
+            console=err, disable=quiet, transient=False, speed_estimate_period=3600.0)
         self.task_id: Any = None
 
     def start(self, info: dict[str, Any]) -> None:

@@ -165,3 +165,25 @@ def test_a_bars_total_is_the_size_of_the_part_it_reads(tmp_path):
     assert parts["test"] == pytest.approx(0.2 * size, rel=0.01)
     assert sum(parts.values()) == pytest.approx(size, rel=0.01)
     assert MemorySplit(["唐诗", "ab"]).num_bytes() == 8
+
+
+def test_the_eta_shows_when_each_window_of_steps_takes_over_half_a_minute(monkeypatch):
+    """The bar moves every --log-every steps; rich estimated its rate over the last 30 s only, which held fewer
+    than the two moves an estimate needs once a window took longer (a large model on a CPU): the ETA stayed blank."""
+    from lstmtext import render
+
+    console = Console(stderr=True, force_terminal=True, width=100, color_system=None)
+    monkeypatch.setattr(render, "err", console)
+    events = render.TrainProgress(quiet=False)
+    events.progress.live.auto_refresh = False
+    now = [0.0]
+    events.progress.get_time = lambda: now[0]
+    with console.capture():
+        events.start({"device": "cpu", "precision": "fp32", "parameters": 1, "steps": 100, "steps_per_epoch": 100,
+                      "run_dir": "run"})
+        for step in (20, 40, 60):
+            now[0] += 45.0  # 20 steps in 45 s
+            events.step({"step": step, "loss": 3.0, "lr": 1e-3, "tokens_per_s": 100})
+        task = events.progress.tasks[0]
+        assert task.time_remaining == pytest.approx(40 * 45 / 20, rel=0.01)
+        events.end({})

@@ -278,12 +278,12 @@ def test_the_summary_says_its_figures_are_the_best_weights_when_they_are_not_the
     which step they are; the step is kept across --resume."""
     from lstmtext.tasks import LMTask
 
-    monkeypatch.setattr(LMTask, "better", staticmethod(lambda new, best: best is None))  # only the first is best
-    result = cli("train", corpus, *TINY[:-1], "--max-steps", "30", "--out", "r")
-    assert result.code == 0, result.err
-    assert "training summary of the best weights, from step 10 of 30" in result.out
-    resumed = cli("train", "--resume", "r", "--max-steps", "40", "--format", "json", "--quiet")
-    assert json.loads(resumed.out)["best_step"] == 10
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(LMTask, "better", staticmethod(lambda new, best: best is None))  # only the first is best
+        result = cli("train", corpus, *TINY[:-1], "--max-steps", "30", "--out", "r")
+        assert result.code == 0, result.err
+        assert "training summary of the best weights, from step 10 of 30" in result.out
+        resumed = cli("train", "--resume", "r", "--max-steps", "40", "--format", "json", "--quiet")
+        assert json.loads(resumed.out)["best_step"] == 10
     plain = cli("train", corpus, *TINY[:-1], "--max-steps", "20", "--eval-every", "20", "--out", "p")
     assert "training summary\n" in plain.out
