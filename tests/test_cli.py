@@ -312,11 +312,14 @@ def test_a_run_folder_that_another_train_is_writing_is_refused(cli, corpus, tmp_
 
     (tmp_path / "busy").mkdir()
     for folder, args in (("busy", ["train", corpus, *TINY, "--max-steps", "2", "--out", "busy"]),
-                         (run, ["train", "--resume", run, "--max-steps", "30", "--quiet"])):
+                         (run, ["train", "--resume", run, "--max-steps", "30", "--quiet"]),
+                         (run, ["train", corpus, *TINY, "--max-steps", "2", "--out", run, "--overwrite"])):
         before = sorted(p.name for p in (tmp_path / folder).iterdir())
         fd = held(folder)
         try:
-            assert_one_line_error(cli(*args), 1, f"another lstmtext train is writing to {folder}", "wait for it")
+            result = cli(*args)
+            assert_one_line_error(result, 1, f"another lstmtext train is writing to {folder}", "wait for it")
+            assert result.out == ""  # refused before the corpus was read and its table printed
         finally:
             os.close(fd)
         assert sorted(p.name for p in (tmp_path / folder).iterdir()) == before

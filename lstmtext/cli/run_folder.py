@@ -36,7 +36,15 @@ def _check_out(out: Path, overwrite: bool) -> bool:
         raise usage_error(f"{out} holds {what}, and train writes only new or run folders", "pick another --out")
     if not overwrite:
         raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
+    from lstmtext.checkpoint import being_trained
+
+    if being_trained(out):  # said now, before the corpus is tokenized, as _lock_run would say it after
+        raise _busy(out)
     return True
+
+
+def _busy(out: Path) -> UserError:
+    return UserError(f"another lstmtext train is writing to {out} now", "wait for it to finish, or pick another --out")
 
 
 def _holds_run(config: Path) -> bool:
@@ -71,8 +79,7 @@ def _lock_run(out: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise UserError(f"another lstmtext train is writing to {out} now",
-                        "wait for it to finish, or pick another --out") from None
+        raise _busy(out) from None
     except OSError:  # a file system without locks
         os.close(fd)
         return

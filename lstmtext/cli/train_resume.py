@@ -30,8 +30,8 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         allowed = ", ".join(flag_name(n) for n in sorted(RESUMABLE - {"resume"}))
         raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
                           "the run", f"only {allowed} may be given with --resume")
+    _lock_run(run_dir)  # first: a run that another train holds is that, not a run with no weights yet
     config = read_config(run_dir)  # a missing or broken run is reported before torch is imported
-    _lock_run(run_dir)
     from lstmtext.state import read_state
     from lstmtext.training import train as run_training
 
