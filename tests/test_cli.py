@@ -45,6 +45,9 @@ def test_generate_outputs(cli, run):
     assert len(data["samples"]) == 3
     batch = cli("generate", run, "--length", "10", "--num-samples", "3")
     assert batch.out.count("--- sample") == 3
+    same = cli("generate", run, "--length", "10", "--num-samples", "3", "--format", "json")  # as evaluate and info
+    assert json.loads(same.out) == data
+    assert_one_line_error(cli("generate", run, "--format", "jsonl"), 2, "unknown --format 'jsonl'", "text or json")
 
 
 def test_generate_warns_on_unknown_prompt_characters(cli, run):

@@ -34,7 +34,9 @@ def generate(
                                          "sample only).")] = True,
     weights: Weights = "best",
     device: Device = "auto",
-    json_out: Annotated[bool, typer.Option("--json", help="Print the samples as JSON.")] = False,
+    output: Annotated[str, typer.Option("--format", help="text, or json (one object with the samples, for "
+                                        "scripts, as evaluate's and info's --format json).")] = "text",
+    json_out: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the "
                                               "one-token step as a captured CUDA graph (faster).")] = True,
 ) -> None:
@@ -44,12 +46,15 @@ def generate(
     """
     from lstmtext.config import SampleSettings
 
+    if output not in ("text", "json"):
+        raise usage_error(f"unknown --format {output!r}", "choose text or json")
+    json_out = json_out or output == "json"
     settings = SampleSettings(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                               num_samples=num_samples, seed=seed)
     settings.validate()
     greedy = "does nothing with --temperature 0: greedy decoding takes the most likely token every time"
     refuse_unless(ctx, {"stream": (num_samples == 1 and not json_out, "prints one sample as it is written, "
-                                   "not --num-samples above 1 or --json"),
+                                   "not --num-samples above 1 or --format json"),
                         **{name: (temperature > 0, greedy) for name in ("top_k", "top_p", "seed")}})
     if len(prompt) > 1_000_000:
         raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
