@@ -20,9 +20,10 @@ def release_locks() -> None:
         os.close(_locks.pop())
 
 
-def _check_out(out: Path, overwrite: bool) -> bool:
+def _check_out(out: Path, overwrite: bool, locked: bool = False) -> bool:
     """Refuse an --out that train may not write to; True where it holds a run that --overwrite replaces. Checked
-    before the corpus is read, so that the mistake costs no tokenizing, and again when the folder is made."""
+    before the corpus is read, so that the mistake costs no tokenizing, and again when the folder is made and
+    ``locked`` by this process."""
     from lstmtext.checkpoint import CONFIG
 
     if not out.exists():
@@ -38,7 +39,7 @@ def _check_out(out: Path, overwrite: bool) -> bool:
         raise usage_error(f"{out} already holds a run", "pass --overwrite to replace it, or another --out")
     from lstmtext.checkpoint import being_trained
 
-    if being_trained(out):  # said now, before the corpus is tokenized, as _lock_run would say it after
+    if not locked and being_trained(out):  # said now, before the corpus is tokenized, as _lock_run would after
         raise _busy(out)
     return True
 
@@ -131,7 +132,7 @@ def _run_dir(out: Path | None, corpus_name: str, level: str, overwrite: bool) ->
         raise UserError(f"could not create {out}: {err.strerror}", "check the path and its permissions") from None
     try:
         _lock_run(out)
-        replace = _check_out(out, overwrite)  # again, now that no other run can write here meanwhile
+        replace = _check_out(out, overwrite, locked=True)  # again, now that no other run can write here meanwhile
     except UserError:
         if made and not any(out.iterdir()):
             out.rmdir()
