@@ -25,8 +25,9 @@ PAD, UNK, EOS = 0, 1, 2
 FILENAME = "tokenizer.json"
 # Decoding words: no space before closing marks (Latin; Devanagari's danda; Arabic's comma, semicolon and question
 # mark; curly closing quotes; the CJK full stops and commas), none after opening ones
-_NO_SPACE_BEFORE = set(".,!?;:)]}'%…।॥،؛؟”’、。，！？；：）」』】")
-_NO_SPACE_AFTER = set("([{“‘（「『【") | set("、。，！？；：）」』】")  # CJK marks hold their own spacing
+_NO_SPACE_BEFORE = set(".,!?;:)]}%…।॥،؛؟”’、。，！？；：）」』】》〉")
+_NO_SPACE_AFTER = set("([{“‘（「『【《〈") | set("、。，！？；：）」』】")  # CJK marks hold their own spacing
+_STICKY = frozenset("$£€¥#@")  # no space after: $5, #1, @name
 # How word level cuts text, by generation (saved in the tokenizer file, so a model reads text as it was trained to):
 # 0 the first pattern; 1 (12-04) combining marks stay in their words; 2 (12-05) joiners (ZWNJ, ZWJ) stay in their
 # words, numbers such as 3.14 and 1,000 are one token, and an emoji sequence (skin tone, ZWJ, flag) is one token
@@ -40,7 +41,9 @@ _WORDLIKE = re.compile(r"\w")
 # marks that end a word in prose ('lord,' 'me.'), and no pattern joins to it: a word cut before one of them is cut as
 # the regex cuts it (WordTokenizer._cut)
 _TRAILING = frozenset(",.;:!?")
-_JOINING = frozenset("-/")  # joins the words either side when decoded: far-off, and/or (far more common than a - b)
+# between two words, joins them when decoded: far-off, and/or, word—word (in prose far more common than a - b; the
+# word pattern cuts a hyphenated word in three, so decoding cannot tell them apart)
+_JOINING = frozenset("-/—")
 
 
 class Tokenizer(Protocol):
@@ -206,6 +209,7 @@ class _Spacing:
         self.glue = True  # no space before the next token: at a line's start, after an opening bracket or a hyphen
         self.opening = True  # a straight double quote here opens: at a line's start, or after an opening bracket
         self.quoted = False  # a straight double quote is open on this line
+        self.single = False  # and a straight single one
         self.before = self.last = ""  # the two tokens before this one on the line
 
     def __call__(self, i: int) -> str:
@@ -213,20 +217,39 @@ class _Spacing:
         if not tok:
             return ""
         if tok == "<eos>":
-            self.glue, self.opening, self.quoted, self.before, self.last = True, True, False, "", ""
+            self.glue, self.opening, self.quoted, self.single, self.before, self.last = True, True, False, False, "", ""
             return "\n"
-        if tok == '"':
-            self.quoted = not self.quoted or self.opening
-            space = not self.glue and self.quoted
-            self.glue = self.opening = self.quoted
+        if tok in ('"', "'"):  # straight quotes: which way they face comes from the line before them
+            opens = self._opens(tok)
+            space = not self.glue and opens
+            self.glue = self.opening = opens
+        elif tok in _JOINING:  # a hyphen between two words joins them (far-off); elsewhere it is a dash (so - and)
+            joins = self.last[-1:].isalnum()
+            space = not self.glue and not joins
+            self.glue, self.opening = joins, False
         else:
-            space = not self.glue and tok not in _NO_SPACE_BEFORE and tok not in _JOINING and \
-                not _inside_word(self.before, self.last, tok)
-            # a hyphen after a word joins it to the next (far-off); one that starts a line is a list's bullet
-            self.glue = tok in _NO_SPACE_AFTER or (tok in _JOINING and bool(self.last) and self.last not in '"')
+            space = not self.glue and tok not in _NO_SPACE_BEFORE and not _inside_word(self.before, self.last, tok)
+            self.glue = tok in _NO_SPACE_AFTER or tok in _STICKY
             self.opening = tok in _NO_SPACE_AFTER
         self.before, self.last = self.last, tok
         return " " + tok if space else tok
+
+    def _opens(self, quote: str) -> bool:
+        """Whether this straight quote opens (a space before it, none after) and not closes. A double quote opens
+        and closes in turn along a line, and opens at its start or after an opening bracket. A single quote closes
+        one it opened, and a plural's possessive (the students' books); else it opens: a quotation ('no') or a
+        word it begins ('tis, 'em, '90s)."""
+        start = self.opening and self.last not in ("\"", "'")  # at the line's start, or after an opening bracket
+        if quote == '"':
+            self.quoted = not self.quoted or start
+            return self.quoted
+        if self.single and not start:
+            self.single = False
+            return False
+        if not start and self.last[-1:] in ("s", "S"):
+            return False
+        self.single = True
+        return True
 
 
 class WordTokenizer:
