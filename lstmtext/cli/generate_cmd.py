@@ -56,6 +56,10 @@ def generate(
     refuse_unless(ctx, {"stream": (num_samples == 1 and not json_out, "prints one sample as it is written, "
                                    "not --num-samples above 1 or --format json"),
                         **{name: (temperature > 0, greedy) for name in ("top_k", "top_p", "seed")}})
+    if temperature == 0 and num_samples > 1:
+        raise usage_error(f"--num-samples {num_samples} with --temperature 0 would print one text {num_samples} times: "
+                          "greedy decoding takes the most likely token every time",
+                          "sample (--temperature above 0), or leave out --num-samples")
     if len(prompt) > 1_000_000:
         raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
     from lstmtext.checkpoint import check_run, load_checkpoint
@@ -84,17 +88,29 @@ def generate(
                           "before the prompt last word first, so the text is printed once it is whole", "drop --stream")
     streaming = stream and num_samples == 1 and not json_out and not reverse
     context = start_ids(tok, prompt)  # the prompt's tokens, which the new text joins onto
+    # the space a word's decoding puts between the prompt and the new text, where the prompt has one of its own
+    spaced_after, spaced_before = prompt[-1:].isspace(), prompt[:1].isspace()
     if streaming:
         sys.stdout.write(prompt)
         sys.stdout.flush()
-        text = StreamText(tok, lambda piece: (sys.stdout.write(piece), sys.stdout.flush()), context=context)
+        first = [spaced_after]
+
+        def write(piece: str) -> None:
+            if first[0]:
+                piece, first[0] = piece[1:] if piece.startswith(" ") else piece, False
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        text = StreamText(tok, write, context=context)
         sample(ckpt.model, tok, prompt, settings, dev, lambda new: text.add(new[0]), cuda_graph=cuda_graphs)
         text.finish()
         sys.stdout.write("\n")
         return
     with counting("generate", length * num_samples, "tokens") as done:
         rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs, done=done)
-    texts = [text_before(tok, r, context) + prompt if reverse else prompt + text_after(tok, context, r) for r in rows]
+    if reverse:
+        texts = [_unspaced(text_before(tok, r, context), spaced_before, end=True) + prompt for r in rows]
+    else:
+        texts = [prompt + _unspaced(text_after(tok, context, r), spaced_after) for r in rows]
     if json_out:
         print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts}, ensure_ascii=False))
         return
@@ -102,3 +118,12 @@ def generate(
         if num_samples > 1:
             print(f"--- sample {k + 1} ---")
         print(text)
+
+
+def _unspaced(text: str, prompt_spaced: bool, end: bool = False) -> str:
+    """``text`` without the one space that joins it to a prompt which has a space of its own there."""
+    if not prompt_spaced:
+        return text
+    if end:
+        return text[:-1] if text.endswith(" ") else text
+    return text[1:] if text.startswith(" ") else text
