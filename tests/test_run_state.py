@@ -26,10 +26,13 @@ def test_a_run_being_trained_is_said_to_be_until_it_has_weights(cli, tiny_lm, tm
     held = os.open(run, os.O_RDONLY)
     fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as train holds its folder (cli.run_folder._lock_run)
     try:
-        for command in (["generate", run, "--length", "5"], ["evaluate", run], ["info", run]):
+        for command in (["generate", run, "--length", "5"], ["evaluate", run]):
             assert_one_line_error(cli(*command), 1, "is being trained now", "first validation")
+        # info is how to look in on it: no weights yet is no error there
+        looked = cli("info", run)
+        assert looked.code == 0 and "none yet (its first validation" in looked.out and looked.err == "", looked.err
         shown = json.loads(cli("info", run, "--format", "json").out)
-        assert shown["status"] == "training" and "resume" not in shown
+        assert shown["status"] == "training" and "resume" not in shown and "problem" not in shown
     finally:
         os.close(held)
     # its process gone (and the lock with it), the same folder is a run that ended without finishing

@@ -41,6 +41,11 @@ def info(
         problem = error
         vocab_size, parameters = config["model"]["vocab_size"], count_parameters(
             build_model(from_dict(ModelConfig, config["model"])))
+    from lstmtext.checkpoint import LAST_WEIGHTS, WEIGHTS
+
+    unsaved = being_trained(checkpoint) and not any((checkpoint / f).exists() for f in (WEIGHTS, LAST_WEIGHTS))
+    if unsaved:  # no weights yet is what a run just started has: info is how to look in on it, not an error
+        problem = None
     model = config["model"]
     result = config.get("result") or {}
     status = config.get("status")
@@ -92,11 +97,12 @@ def info(
         **({"compile": result.get("decoder_loss") or "asked for"} if train.get("compile") else {}),
         **({"weights": f"moving average (--ema {train['ema']:g})"} if train.get("ema") else {}),
         **({"distilled_from": describe(train)} if train.get("distill_from") else {}),
-        "labels": config.get("labels"),
+        **({"labels": config.get("labels")} if config["task"] == "classify" else {}),
         "steps": result.get("steps", saved),
         "saved_state_step": saved,
         **({"state_problem": state_problem} if state_problem else {}),
         "best_valid": best,
+        **({"saved_weights": "none yet (its first validation or --save-every save writes them)"} if unsaved else {}),
         "trained_on": config["data"].get("source"),
         "format_version": config["format_version"],
         "versions": config.get("versions", {}),
@@ -126,8 +132,9 @@ def info(
             return figures_text(value) or "-"
         if isinstance(value, list):
             return ", ".join(map(str, value))
-        return "-" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) \
-            else str(value)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
 
     out.print(facts_table([(k.replace("_", " "), show(k, v)) for k, v in facts.items() if k != "checkpoint"],
                           title=f"checkpoint {checkpoint}"))
