@@ -232,7 +232,9 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     """Tables for `lstmtext evaluate`: overall figures, then per class and the confusion matrix."""
     if result["task"] == "lm":
         return [facts_table([("loss", f"{result['loss']:.4f}"), ("perplexity", perplexity_text(result["ppl"])),
-                             ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", f"{result['tokens']:,}")],
+                             ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", f"{result['tokens']:,}"),
+                             # <unk> is easy to predict: a perplexity means little without how much of it there is
+                             *([("<unk> rate", f"{result['unk_rate']:.2%}")] if "unk_rate" in result else [])],
                             title=_evaluation_title(result))]
     overall = facts_table([("accuracy", f"{result['accuracy']:.2%}"), ("macro-F1", f"{result['macro_f1']:.4f}"),
                            ("loss", f"{result['loss']:.4f} nats a text"), ("texts", f"{result['count']:,}")],

@@ -218,7 +218,7 @@ CASES = [
     ("resume on data split otherwise", ["train", "--resume", "resplit", "--max-steps", "60"], 1,
      ["no longer holds the data"]),
     ("CSV with a byte-order mark", ["tokenize", "excel.csv", "--task", "classify", "--out", "pbom"], 0,
-     ["labels", "a 20, b 20"]),
+     ["labels", "a: 20, b: 20"]),
     ("CSV with a byte-order mark to classify", ["classify", "clf", "--file", "excel.csv", "--format", "csv"], 0,
      ["row 39"]),
     ("invalid utf-8 deep in a TSV", ["tokenize", "deep_latin1.tsv", "--task", "classify"], 1,

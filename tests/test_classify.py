@@ -442,6 +442,9 @@ def test_evaluate_on_the_runs_own_corpus_scores_the_split_it_held_out(cli, clf, 
     train = json.loads(cli("evaluate", clf, "topics.tsv", "--split", "train", "--format", "json").out)
     total = len((tmp_path / "topics.tsv").read_text(encoding="utf-8").splitlines()) - 1
     assert train["split"] == "train" and own["count"] < train["count"] < total
+    (tmp_path / "copy.tsv").write_bytes((tmp_path / "topics.tsv").read_bytes())  # the same texts, renamed
+    copied = cli("evaluate", clf, "copy.tsv", "--format", "json")
+    assert json.loads(copied.out)["split"] == "test" and "trained on" in copied.err
     edited = tmp_path / "edited.tsv"
     edited.write_text((tmp_path / "topics.tsv").read_text(encoding="utf-8") + "cow barn hay\tfarm\n",
                       encoding="utf-8")

@@ -439,6 +439,21 @@ def test_paths_and_names_with_brackets_are_printed_as_written(cli, corpus, tmp_p
     trained = cli("train", "bracketed.tsv", "--task", "classify", "--hidden-size", "16", "--max-steps", "3", "--out",
                   "clf")
     assert trained.code == 0 and "[bold]neg, [pos]" in trained.out  # the summary's labels
-    assert "[bold]neg 40, [pos] 40" in trained.out + trained.err  # the prepared data's table
+    assert "[bold]neg: 40, [pos]: 40" in trained.out + trained.err  # the prepared data's table
     scored = cli("evaluate", "clf")
     assert scored.code == 0 and scored.out.count("[bold]neg") >= 3  # per class; the confusion matrix's row, column
+
+
+def test_generate_keeps_one_space_after_a_prompt_that_ends_in_one(cli, tmp_path):
+    """A word model's text after a prompt starts with the space between the two: a prompt typed with its own
+    trailing space got two ('said  forty'), streamed or not. Greedy samples are the same text, so more than one
+    is refused."""
+    from tests.conftest import TALES
+
+    assert cli("train", str(TALES), "--level", "word", "--hidden-size", "16", "--layers", "1", "--max-steps", "3",
+               "--quiet", "--out", "w").code == 0
+    for stream in ("--stream", "--no-stream"):
+        out = cli("generate", "w", "--prompt", "The heron said ", "--length", "8", stream).out
+        assert out.startswith("The heron said ") and "  " not in out, out
+    assert_one_line_error(cli("generate", "w", "--temperature", "0", "--num-samples", "3"), 2,
+                          "would print one text 3 times", "--temperature above 0")

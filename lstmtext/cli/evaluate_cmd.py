@@ -125,7 +125,7 @@ def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text
     data = ckpt.config.get("data", {})
     settings = data.get("settings") or {}
     held = {part: float(settings.get(f"{part}_fraction", 0.0)) for part in ("valid", "test")}
-    if not any(held.values()) or source.content_hash() != data.get("source_hash"):
+    if not any(held.values()) or not _same_source(source, data):
         return None
     if name != "train" and not held[name]:
         other = "valid" if name == "test" else "test"
@@ -140,6 +140,22 @@ def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text
         "of which it trained on"
     err.print(f"note: {escape(corpus)} is the corpus {escape(str(ckpt.path))} trained on: scoring {what}")
     return run.splits[name]
+
+
+def _same_source(source: Any, data: dict[str, Any]) -> bool:
+    """Whether ``source`` holds the files the run trained on: the same names and bytes, or a single file's bytes
+    under another name (a copy; the content hash counts the name, which tells a folder's files apart)."""
+    import hashlib
+
+    if source.content_hash() == data.get("source_hash"):
+        return True
+    if len(source.files) != 1 or not data.get("source"):
+        return False
+    digest = hashlib.sha256(str(data["source"]).encode())
+    with source.files[0].open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() == data.get("source_hash")
 
 
 def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -> tuple[list[int], Any]:

@@ -138,15 +138,15 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
     total_tokens = 0
     for split, info in meta["splits"].items():
         total_tokens += info["tokens"]
-        rate = info["unk"] / info["tokens"] if info["tokens"] else 0.0
+        rate = f"{info['unk'] / info['tokens']:.3%}" if info["tokens"] else "-"  # an empty split has no rate
         texts = f" ({info['texts']:,} texts)" if "texts" in info else ""
-        table.add_row(split, f"{info['chars']:,}{texts}", f"{info['tokens']:,}", f"{rate:.3%}")
+        table.add_row(split, f"{info['chars']:,}{texts}", f"{info['tokens']:,}", rate)
     if meta.get("labels"):
         counts = {name: 0 for name in meta["labels"]}
         for info in meta["splits"].values():
             for name, c in zip(meta["labels"], info.get("label_counts", [])):
                 counts[name] += c
-        table.add_row("labels", Text(", ".join(f"{k} {v:,}" for k, v in counts.items())), "", "")
+        table.add_row("labels", Text(", ".join(f"{k}: {v:,}" for k, v in counts.items())), "", "")  # 0: 31,120
     table.caption = (f"level {meta['tokenizer']['level']}, vocabulary {meta['vocab_size']:,}, {meta['dtype']}, "
                      + ("reused, source unchanged" if reused else
                         f"{total_tokens / max(meta['seconds'], 1e-9):,.0f} tokens/s"))

@@ -320,6 +320,11 @@ def train(
         added = prepared.tokenizer.vocab_size - lm_tokenizer.vocab_size
         err.print(f"--extend-vocab: {added:,} {'characters' if lm_tokenizer.kind == 'char' else 'words'} added to "
                   f"the {lm_tokenizer.vocab_size:,} of {escape(str(init_from))}, starting at their mean embedding")
+    train_split = prepared.meta["splits"]["train"]
+    unk_rate = train_split["unk"] / train_split["tokens"] if train_split["tokens"] else 0.0
+    if lm_tokenizer is not None and not extend_vocab and unk_rate > 0.05 and not quiet:  # the model's words miss
+        warn([f"{unk_rate:.1%} of the training tokens are <unk> to {init_from}'s vocabulary (all read as one word); "
+              "--extend-vocab adds this corpus's words to it"])
     if lm_tokenizer is not None and not (extends(prepared.tokenizer, lm_tokenizer) if extend_vocab
                                          else prepared.tokenizer.to_json() == lm_tokenizer.to_json()):
         raise UserError(f"{prepared_path} was tokenized with a different tokenizer than {init_from}",
