@@ -175,6 +175,14 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     seed_everything(train_cfg.seed)
     task = make_task(model_cfg.task, prepared, train_cfg, device, model_cfg.reverse)
     model = build_model(model_cfg)
+    if model_cfg.task == "lm" and train_cfg.optimizer == "adamw" and prepared.level != "char":
+        # AdamW's word and subword models start from embeddings of N(0, 0.3), not the ±0.1 of the SGD recipes
+        # (Zaremba's, AWD's), whose tied decoder's logits start too flat for AdamW: the default word model on
+        # corpora/tales.txt learnt word frequencies only (valid loss 6.86 nats; 5.97 so; BPE 7.00, 6.30), and
+        # PTB in 150 s (ptb-word-cpu --optimizer adamw) reached test perplexity 137.8 (117.3). Not at char level,
+        # where shakespeare-char-cpu's 10 minutes ended at valid loss 1.458 so (1.424 before). Resumed or
+        # --init-from weights replace these. (docs/benchmarks.md, "Embeddings for AdamW")
+        torch.nn.init.normal_(model.embedding.weight, 0.0, 0.3)
     if model_cfg.cutoffs and not resume:  # the clusters hold the tokens by their frequency in training (a language
         # model started from another keeps that one's order with its weights: init_from_lm copies it)
         model.adaptive.set_order(frequency_order(prepared.tokens("train"), model_cfg.vocab_size))

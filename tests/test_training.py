@@ -160,3 +160,19 @@ def test_bf16_is_refused_where_the_cpu_has_no_bf16_lstm_kernel_and_a_bf16_run_is
     evaluated = cli("evaluate", run, "--split", "valid", "--format", "json")
     assert evaluated.code == 0, evaluated.err
     assert json.loads(evaluated.out)["loss"] == pytest.approx(valid, rel=1e-5)
+
+
+@pytest.mark.parametrize("level,optimizer,wide", [("word", "adamw", True), ("bpe", "adamw", True),
+                                                  ("char", "adamw", False), ("word", "sgd", False)])
+def test_adamws_word_and_subword_models_start_from_wider_embeddings(cli, level, optimizer, wide):
+    """AdamW's word and subword language models start from embeddings of N(0, 0.3) (the ±0.1 of the SGD recipes
+    left the default word model on the unigram plateau); char level and SGD keep ±0.1."""
+    from safetensors.torch import load_file
+
+    from tests.conftest import TALES
+
+    result = cli("train", str(TALES), "--level", level, "--optimizer", optimizer, "--hidden-size", "16",
+                 "--layers", "1", "--max-steps", "1", "--lr", "1e-6", "--quiet", "--out", "r")
+    assert result.code == 0, result.err
+    embedding = load_file("r/model.safetensors")["embedding.weight"].float()
+    assert (0.25 < embedding.std() < 0.35) if wide else (embedding.abs().max() <= 0.1 + 1e-4)
