@@ -23,11 +23,12 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 LAST_WEIGHTS = "last.safetensors"
 METRICS = "metrics.jsonl"
+TRAIN_LOG = "train.jsonl"  # the training loss, rate and speed of every --log-every window (a curve to plot)
 TEACHER_TARGETS = "teachers.safetensors"  # --distill-from: the teachers' targets (distill.py)
 # Everything a run writes (state.py's files and atomic writes' temporaries included): --overwrite
 # removes these and keeps whatever else the user put in the folder.
-RUN_FILES = (CONFIG, WEIGHTS, LAST_WEIGHTS, METRICS, "tokenizer.json", "state.json", "state-*.safetensors",
-             TEACHER_TARGETS, ".*.tmp-*")
+RUN_FILES = (CONFIG, WEIGHTS, LAST_WEIGHTS, METRICS, TRAIN_LOG, "tokenizer.json", "state.json",
+             "state-*.safetensors", TEACHER_TARGETS, ".*.tmp-*")
 
 
 # a run whose files disagree: config.json (or the weights) was edited or half-copied
@@ -93,6 +94,29 @@ def append_jsonl(path: Path, obj: Any) -> None:
         fh.write(json.dumps(finite(obj)) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def append_log(path: Path, obj: Any) -> None:
+    """Append one line with no fsync (a log of the training loss written every --log-every steps, which may lose
+    its last lines to a crash; a reader skips a torn last line)."""
+    with Path(path).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(finite(obj)) + "\n")
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop a log's lines past ``step`` (and a torn one): what a run trained after its last save, which a resumed
+    run trains again and logs anew."""
+    if not Path(path).exists():
+        return
+    kept = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
+            kept.append(line + "\n")
+    atomic_write_bytes(path, "".join(kept).encode("utf-8"))
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:

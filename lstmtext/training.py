@@ -21,8 +21,8 @@ import torch
 
 from lstmtext import __version__
 from lstmtext.adaptive import frequency_order
-from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, WEIGHTS, append_jsonl,
-                                 atomic_write_json, save_weights)
+from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, TRAIN_LOG, WEIGHTS, append_jsonl,
+                                 append_log, atomic_write_json, save_weights, truncate_log)
 from lstmtext.config import ModelConfig, TrainConfig, check_precision, parse_save_every, to_dict
 from lstmtext.data import Prepared
 from lstmtext.devices import (autocast_dtype, autocast_for, keep_freed_memory, precision_name, resolve_device,
@@ -225,6 +225,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         task.restore(task_tensors)
         step, best, stale_evals = state["step"], state.get("best"), state.get("stale_evals", 0)
         best_step = state.get("best_step")
+        truncate_log(run_dir / TRAIN_LOG, step)  # the steps after the last save are trained, and logged, again
         skipped, elapsed_before = state.get("skipped_batches", 0), state.get("elapsed", 0.0)
         history = list(state.get("valid_history", []))
         if step >= total_steps:
@@ -313,9 +314,11 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
             last = step == total_steps or out_of_time or stop.reason is not None
             if window and (window == train_cfg.log_every or last):
                 losses = check_finite()
-                events.step({"step": step, "loss": sum(losses) / len(losses), "lr": current_lr(opt),
-                             "tokens_per_s": window_tokens / max(now - window_start - window_paused, 1e-9),
-                             "epoch": step / per_epoch, "elapsed": elapsed_before + now - started})
+                logged = {"step": step, "loss": sum(losses) / len(losses), "lr": current_lr(opt),
+                          "tokens_per_s": window_tokens / max(now - window_start - window_paused, 1e-9),
+                          "epoch": step / per_epoch, "elapsed": elapsed_before + now - started}
+                append_log(run_dir / TRAIN_LOG, logged)
+                events.step(logged)
                 window, window_start, window_tokens, window_paused = 0, time.perf_counter(), 0, 0.0
             evaluated = False
             pause_start = time.perf_counter()

@@ -287,3 +287,25 @@ def test_the_summary_says_its_figures_are_the_best_weights_when_they_are_not_the
         assert json.loads(resumed.out)["best_step"] == 10
     plain = cli("train", corpus, *TINY[:-1], "--max-steps", "20", "--eval-every", "20", "--out", "p")
     assert "training summary\n" in plain.out
+
+
+def test_train_jsonl_logs_the_training_loss_and_a_resume_logs_its_steps_once(cli, corpus, tmp_path):
+    """metrics.jsonl holds validations only: train.jsonl has each --log-every window's training loss, rate and
+    speed. Steps trained after the last save are trained again on --resume, and logged once."""
+    small = ["--hidden-size", "16", "--layers", "1", "--seq-len", "32", "--batch-size", "8", "--eval-every", "0",
+             "--log-every", "5", "--quiet"]
+    assert cli("train", corpus, *small, "--max-steps", "20", "--out", "r").code == 0
+    log = [json.loads(line) for line in (tmp_path / "r" / "train.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [5, 10, 15, 20]
+    assert all(r["loss"] > 0 and r["lr"] > 0 and r["tokens_per_s"] > 0 for r in log)
+    # as a run killed at step 20 after saving at step 10 leaves it (a torn last line too)
+    state = json.loads((tmp_path / "r" / "state.json").read_text())
+    assert state["step"] == 20
+    with (tmp_path / "r" / "train.jsonl").open("a") as fh:
+        fh.write(json.dumps({"step": 25, "loss": 9.0}) + "\n" + '{"step": 30, "lo')
+    assert cli("train", "--resume", "r", "--max-steps", "30", "--quiet").code == 0
+    steps = [json.loads(line)["step"] for line in (tmp_path / "r" / "train.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 15, 20, 25, 30]
+    assert json.loads((tmp_path / "r" / "train.jsonl").read_text().splitlines()[4])["loss"] != 9.0
+    assert cli("train", corpus, *small, "--max-steps", "5", "--out", "r", "--overwrite").code == 0
+    assert len((tmp_path / "r" / "train.jsonl").read_text().splitlines()) == 1  # a new run, a new log
