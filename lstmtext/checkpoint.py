@@ -88,19 +88,14 @@ def finite(obj: Any) -> Any:
     return obj
 
 
-def append_jsonl(path: Path, obj: Any) -> None:
-    """Append one line; a reader skips a torn last line, so appends need no rename."""
+def append_jsonl(path: Path, obj: Any, sync: bool = True) -> None:
+    """Append one line; a reader skips a torn last line, so appends need no rename. ``sync=False`` for the
+    training log, written every --log-every steps, which may lose its last lines to a crash."""
     with Path(path).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(finite(obj)) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def append_log(path: Path, obj: Any) -> None:
-    """Append one line with no fsync (a log of the training loss written every --log-every steps, which may lose
-    its last lines to a crash; a reader skips a torn last line)."""
-    with Path(path).open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(finite(obj)) + "\n")
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def truncate_log(path: Path, step: int) -> None:

@@ -89,15 +89,20 @@ class Corpus:
         return self._hash
 
     def _content_hash(self) -> str:
-        digest = hashlib.sha256()
-        for path in self.files:
-            digest.update(path.name.encode())
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
         if not self.files:
-            digest.update(self.origin.encode())
-        return digest.hexdigest()
+            return hashlib.sha256(self.origin.encode()).hexdigest()
+        return files_hash(self.files)
+
+
+def files_hash(files: list[Path], names: list[str] | None = None) -> str:
+    """SHA-256 of files' names (``names`` in their stead, where given) and bytes: a corpus's content hash."""
+    digest = hashlib.sha256()
+    for path, name in zip(files, names or [p.name for p in files]):
+        digest.update(name.encode())
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def _is_hf_dir(path: Path) -> bool:

@@ -27,6 +27,7 @@ from lstmtext.encode import Progress, encode_records, encode_split
 from lstmtext.errors import UserError
 from lstmtext.labels import collect_labels, label_warnings
 from lstmtext.splits import SPLITS
+from lstmtext.tables import in_file_order
 from lstmtext.tokenizers import FILENAME as TOKENIZER_FILE
 from lstmtext.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
 
@@ -127,8 +128,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "labels": labels,
             "warnings": corpus.warnings + tokenizer.notes + notes + (label_warnings(labels) if labels else []),
             "seconds": round(seconds, 3),
-            # in file order, not the order the splits were read in
-            "skipped": [list(s) for s in sorted(corpus.report.skipped, key=lambda r: (str(r[0]), r[1]))[:100]],
+            "skipped": [list(s) for s in in_file_order(corpus.report.skipped)[:100]],  # not the splits' order
             "skipped_count": len(corpus.report.skipped),
         }
         atomic_write_json(tmp / META, meta)

@@ -27,6 +27,11 @@ TEXT_COLUMNS = ("text", "sentence", "review", "content", "body", "document", "co
 LABEL_COLUMNS = ("label", "labels", "sentiment", "polarity", "class", "category", "target", "rating", "stars")
 
 
+def in_file_order(skipped: Any) -> list[Any]:
+    """Skipped records ((file, line, reason)) in file order, whichever split read them first."""
+    return sorted(skipped, key=lambda r: (str(r[0]), r[1]))
+
+
 @dataclass
 class ReadReport:
     """Records a reader skipped, with file, line number and reason (counts read are in meta.json)."""

@@ -206,6 +206,9 @@ class _Spacing:
 
     def __init__(self, token: Callable[[int], str]) -> None:
         self.token = token
+        self._new_line()
+
+    def _new_line(self) -> None:
         self.glue = True  # no space before the next token: at a line's start, after an opening bracket or a hyphen
         self.opening = True  # a straight double quote here opens: at a line's start, or after an opening bracket
         self.quoted = False  # a straight double quote is open on this line
@@ -217,7 +220,7 @@ class _Spacing:
         if not tok:
             return ""
         if tok == "<eos>":
-            self.glue, self.opening, self.quoted, self.single, self.before, self.last = True, True, False, False, "", ""
+            self._new_line()
             return "\n"
         if tok in ('"', "'"):  # straight quotes: which way they face comes from the line before them
             opens = self._opens(tok)

@@ -22,7 +22,7 @@ import torch
 from lstmtext import __version__
 from lstmtext.adaptive import frequency_order
 from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, TRAIN_LOG, WEIGHTS, append_jsonl,
-                                 append_log, atomic_write_json, save_weights, truncate_log)
+                                 atomic_write_json, save_weights, truncate_log)
 from lstmtext.config import ModelConfig, TrainConfig, check_precision, parse_save_every, to_dict
 from lstmtext.data import Prepared
 from lstmtext.devices import (autocast_dtype, autocast_for, keep_freed_memory, precision_name, resolve_device,
@@ -317,7 +317,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 logged = {"step": step, "loss": sum(losses) / len(losses), "lr": current_lr(opt),
                           "tokens_per_s": window_tokens / max(now - window_start - window_paused, 1e-9),
                           "epoch": step / per_epoch, "elapsed": elapsed_before + now - started}
-                append_log(run_dir / TRAIN_LOG, logged)
+                append_jsonl(run_dir / TRAIN_LOG, logged, sync=False)
                 events.step(logged)
                 window, window_start, window_tokens, window_paused = 0, time.perf_counter(), 0, 0.0
             evaluated = False

@@ -145,17 +145,13 @@ def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text
 def _same_source(source: Any, data: dict[str, Any]) -> bool:
     """Whether ``source`` holds the files the run trained on: the same names and bytes, or a single file's bytes
     under another name (a copy; the content hash counts the name, which tells a folder's files apart)."""
-    import hashlib
+    from lstmtext.corpus import files_hash
 
     if source.content_hash() == data.get("source_hash"):
         return True
     if len(source.files) != 1 or not data.get("source"):
         return False
-    digest = hashlib.sha256(str(data["source"]).encode())
-    with source.files[0].open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest() == data.get("source_hash")
+    return files_hash(source.files, [str(data["source"])]) == data.get("source_hash")
 
 
 def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -> tuple[list[int], Any]:

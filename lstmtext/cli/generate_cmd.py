@@ -95,9 +95,8 @@ def generate(
         sys.stdout.flush()
         first = [spaced_after]
 
-        def write(piece: str) -> None:
-            if first[0]:
-                piece, first[0] = piece[1:] if piece.startswith(" ") else piece, False
+        def write(piece: str) -> None:  # StreamText writes only non-empty pieces: the first is the joint
+            piece, first[0] = _unspaced(piece, first[0]), False
             sys.stdout.write(piece)
             sys.stdout.flush()
         text = StreamText(tok, write, context=context)

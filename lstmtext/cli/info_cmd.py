@@ -43,13 +43,14 @@ def info(
             build_model(from_dict(ModelConfig, config["model"])))
     from lstmtext.checkpoint import LAST_WEIGHTS, WEIGHTS
 
-    unsaved = being_trained(checkpoint) and not any((checkpoint / f).exists() for f in (WEIGHTS, LAST_WEIGHTS))
+    live = being_trained(checkpoint)
+    unsaved = live and not any((checkpoint / f).exists() for f in (WEIGHTS, LAST_WEIGHTS))
     if unsaved:  # no weights yet is what a run just started has: info is how to look in on it, not an error
         problem = None
     model = config["model"]
     result = config.get("result") or {}
     status = config.get("status")
-    if status == "training" and not being_trained(checkpoint):
+    if status == "training" and not live:
         status = "interrupted (its train process ended without finishing)"  # killed, or the machine went down
     saved, state, state_problem = None, {}, None
     if (checkpoint / "state.json").exists():

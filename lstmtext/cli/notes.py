@@ -26,7 +26,9 @@ def warn(warnings: list[str], skipped: Sequence[Any] = (), more: str = "") -> No
 
     from lstmtext.render import err
 
-    skipped = sorted(skipped, key=lambda r: (str(r[0]), r[1]))  # in file order, whichever split read them first
+    from lstmtext.tables import in_file_order
+
+    skipped = in_file_order(skipped)
     lines = list(warnings) + [f"skipped {path} line {line}: {reason}" for path, line, reason in skipped[:5]]
     if len(skipped) > 5:
         lines.append(f"skipped {len(skipped):,} records in all" + (f" ({more})" if more else ""))
