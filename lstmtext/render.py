@@ -249,8 +249,8 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
                              min_width=longest if col == "label" else max(len(col), 5 if col != "support" else
                                                                           len(f"{result['count']:,}")))
     for pc in result["per_class"]:
-        per_class.add_row(Text(pc["label"]), f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}",
-                          f"{pc['support']:,}")
+        per_class.add_row(Text(pc["label"]), *("-" if pc[k] is None else f"{pc[k]:.3f}"  # no texts, none predicted
+                                               for k in ("precision", "recall", "f1")), f"{pc['support']:,}")
     numbered = longest > 10 and len(labels) > 2
     confusion = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
     rows = [f"{name} (#{i})" if numbered else name for i, name in enumerate(labels, 1)]

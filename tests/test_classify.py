@@ -154,6 +154,28 @@ def test_classification_report_matches_hand_computation():
     assert r["macro_f1"] == pytest.approx(sum(f1) / 3)
 
 
+def test_macro_f1_leaves_out_a_class_with_no_texts_and_no_predictions():
+    r = classification_report([0, 0, 2, 2], [0, 0, 2, 0], 3)  # class 1: none held out, none predicted
+    assert r["per_class"][1] == {"precision": None, "recall": None, "f1": None, "support": 0}
+    assert r["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    predicted = classification_report([0, 0, 2, 2], [1, 0, 2, 2], 3)  # predicted but never true: F1 0, counted
+    assert predicted["per_class"][1]["f1"] == 0.0 and predicted["macro_f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+
+
+def test_a_class_too_small_for_the_held_out_splits_is_named_and_does_not_cap_macro_f1(cli, tmp_path):
+    rows = separable_rows(200) + [("gull barn boat", "rare")] * 4
+    write_tsv(tmp_path / "three.tsv", rows)
+    trained = cli("train", "three.tsv", "--task", "classify", "--hidden-size", "32", "--seed", "3", "--epochs", "4",
+                  "--out", "r")
+    assert trained.code == 0, trained.err
+    assert "note: rare (4 texts) has no texts in valid or test, so its F1 is not measured there" in \
+        " ".join(trained.err.split())
+    scored = json.loads(cli("evaluate", "r", "--format", "json").out)
+    rare = next(pc for pc in scored["per_class"] if pc["label"] == "rare")
+    assert rare["f1"] is None and scored["accuracy"] == 1.0 and scored["macro_f1"] == 1.0, scored
+    assert "│ rare  │         - │      - │     - │       0 │" in cli("evaluate", "r").out
+
+
 @pytest.fixture
 def clf(cli, tmp_path):
     corpus = write_tsv(tmp_path / "topics.tsv", separable_rows())

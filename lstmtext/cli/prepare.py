@@ -125,7 +125,27 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     if records and not quiet and not reused:
         err.print(escape(f"read {records:,} records from {corpus_arg}; skipped {len(corpus.report.skipped):,}"))
     warn(meta.get("warnings", []), corpus.report.skipped, "see meta.json")
+    if not quiet and (unheld := _unheld_labels(meta)):
+        err.print(escape(f"note: {unheld}"))
     return target, meta, reused, time.perf_counter() - started
+
+
+def _unheld_labels(meta: dict[str, Any]) -> str | None:
+    """A note naming the labels that a held-out split has no texts of, though it has others' (a class too small
+    for its share of a 5% draw): their F1 is not measured there, and macro-F1 averages the other labels."""
+    names, splits = meta.get("labels") or [], meta.get("splits", {})
+    counts = {s: info.get("label_counts") or [0] * len(names) for s, info in splits.items()}
+    held = [s for s in ("valid", "test") if sum(counts.get(s, [])) > 0]
+    missing = [k for k in range(len(names)) if any(not counts[s][k] for s in held)]
+    if not missing:
+        return None
+    listed = ", ".join(f"{names[k]} ({sum(c[k] for c in counts.values()):,} texts)" for k in missing[:5])
+    more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
+    where = " or ".join(s for s in held if any(not counts[s][k] for k in missing))
+    one = len(missing) == 1
+    return (f"{listed}{more} {'has' if one else 'have'} no texts in {where}, so {'its' if one else 'their'} F1 "
+            "is not measured there (macro-F1 averages the other labels); more rows, or a larger "
+            "--valid-fraction/--test-fraction, would give some")
 
 
 def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) -> Any:
