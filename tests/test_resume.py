@@ -151,6 +151,21 @@ def test_resume_of_a_finished_run_is_refused(tmp_path):
     assert train(run, prepared, model_cfg, cfg, resume=True)["steps"] == 8
 
 
+def test_resume_of_a_run_that_used_its_time_limit_is_refused(tmp_path):
+    from lstmtext.errors import UserError
+
+    prepared, model_cfg, cfg = setups(tmp_path, "lm")
+    cfg.max_steps, cfg.time_limit = 50, 1e-6  # out of time after its first step
+    run = tmp_path / "run"
+    run.mkdir()
+    assert train(run, prepared, model_cfg, cfg)["stopped_by"] == "time limit"
+    with pytest.raises(UserError, match=r"has trained for \d+ s, all --time-limit 1e-06 allows") as info:
+        train(run, prepared, model_cfg, cfg, resume=True)  # it trained one step more each time
+    assert "pass a --time-limit above" in info.value.hint
+    cfg.time_limit = None
+    assert train(run, prepared, model_cfg, cfg, resume=True)["steps"] == 50
+
+
 class PoisonedTask:
     """Wraps a task so that the loss of chosen steps is NaN."""
 
