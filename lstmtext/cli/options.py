@@ -42,7 +42,8 @@ SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed for shuffled 
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="classify: column holding the label "
                                                      "(auto-detected from label/sentiment/polarity/class...).")]
 TaskOpt = Annotated[str, typer.Option("--task", help="lm (language model) or classify (text classifier).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q",
+                                     help="No progress bar and no notes; the summary and errors still show.")]
 
 
 def _device_value(value: str) -> str:
