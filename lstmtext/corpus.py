@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmtext.errors import UserError, usage_error
+from lstmtext.errors import MissingColumn, UserError, usage_error
 from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, hold_out_rows, hold_out_stratified,
                              split_of)
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
@@ -272,7 +272,7 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
                         "give a CSV, TSV, JSON(L) or parquet file")
     for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
         if value is not None:
-            raise usage_error(f"{flag} is for tables, and {name} is plain text", "drop it")
+            raise MissingColumn(f"{flag} is for tables, and {name} is plain text", "drop it", exit_code=2)
     if not _ascii_compatible(encoding):
         return _open_transcoded(name, by_split, encoding, fractions, report)
     return _open_text(name, by_split, encoding, fractions, report, notes)

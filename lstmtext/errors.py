@@ -23,3 +23,7 @@ class UserError(Exception):
 def usage_error(message: str, hint: str | None = None) -> UserError:
     """A bad option value or combination: exit code 2."""
     return UserError(message, hint, exit_code=2)
+
+
+class MissingColumn(UserError):
+    """A column named (by --text-column or --label-column) that the corpus does not have, or a plain text has none."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmtext.errors import UserError, usage_error
+from lstmtext.errors import MissingColumn, UserError, usage_error
 from lstmtext.textfiles import _ascii_compatible, locate_decode_error, text_encoding
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -262,8 +262,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str) -> str:
-    """The column named by the user, else the first common name found (case-insensitive)."""
+def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str,
+                prefer: str | None = None) -> str:
+    """The column named by the user, else ``prefer`` (the column a run trained on) where the table has it, else the
+    first common name found (case-insensitive)."""
     found = ", ".join(columns) if columns else "none"
     if len(columns) == 1 and (sep := next((c for c in ";|\t," if c in columns[0]), None)):
         named = {";": "semicolons", "|": "bars", "\t": "tabs", ",": "commas"}[sep]
@@ -275,8 +277,10 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
         folded = [c for c in columns if c.casefold() == wanted.casefold()]
         if len(folded) == 1:  # 'Text' for 'text': detection ignores case too
             return folded[0]
-        raise usage_error(f"{where} has no column {wanted!r} (columns found: {found})",
-                          f"pass --{what}-column with one of them")
+        raise MissingColumn(f"{where} has no column {wanted!r} (columns found: {found})",
+                            f"pass --{what}-column with one of them", exit_code=2)
+    if prefer is not None and (same := [c for c in columns if c.casefold() == prefer.casefold()]):
+        return prefer if prefer in same else same[0]
     lower = {c.lower(): c for c in columns}
     for cand in candidates:
         if cand in lower:
@@ -284,6 +288,10 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     if any(_is_number(c) or len(c.split()) >= 3 for c in columns):  # a number or a phrase: a row of data
         raise usage_error(f"{where} has no header line: its first line ({found}) reads as data, not column names",
                           "add a first line naming the columns, such as text,label")
+    if len(columns) == 1:  # perhaps a first text read as a header ('great product')
+        raise usage_error(f"could not tell which column of {where} holds the {what}: its one column is headed "
+                          f"{columns[0]!r}", "if that first line is a text, not a header, add a first line naming "
+                          f"the column (such as {what}); else pass --{what}-column {columns[0]!r}")
     raise usage_error(f"could not tell which column of {where} holds the {what} (columns found: {found})",
                       f"pass --{what}-column NAME")
 

@@ -204,6 +204,28 @@ def test_info_shows_accuracy_as_a_percentage(cli, clf):
     assert f"accuracy {best['accuracy']:.2%}, macro-F1 {best['macro_f1']:.4f}" in table.out
 
 
+def test_a_run_reads_other_tables_by_the_columns_it_trained_on(cli, tmp_path):
+    rows = separable_rows(120)
+    write_tsv(tmp_path / "mine.tsv", rows, header=("Review Body", "My Label"))  # no name detection knows
+    trained = cli("train", "mine.tsv", "--task", "classify", "--text-column", "Review Body", "--label-column",
+                  "My Label", "--hidden-size", "32", "--seed", "3", "--epochs", "3", "--out", "r")
+    assert trained.code == 0 and "(text column 'Review Body', label column 'My Label')" in trained.err, trained.err
+    write_tsv(tmp_path / "more.tsv", [(str(i), t, y) for i, (t, y) in enumerate(rows[:20])],
+              header=("id", "review body", "My Label"))  # the case aside, the run's columns
+    labelled = cli("classify", "r", "-f", "more.tsv", "--format", "jsonl")
+    assert labelled.code == 0, labelled.err
+    assert [json.loads(line)["text"] for line in labelled.out.splitlines()] == [t for t, _ in rows[:20]]
+    scored = cli("evaluate", "r", "more.tsv", "--format", "json")
+    assert scored.code == 0 and json.loads(scored.out)["count"] == 20, scored.err
+    assert json.loads(cli("info", "r", "--format", "json").out)["columns"] == \
+        "text 'Review Body', label 'My Label'"
+    write_tsv(tmp_path / "plain.tsv", rows[:20])  # without the run's columns: found by name, as before
+    assert json.loads(cli("evaluate", "r", "plain.tsv", "--format", "json").out)["count"] == 20
+    (tmp_path / "first.csv").write_text("great product\nterrible\n")
+    assert_one_line_error(cli("classify", "r", "-f", "first.csv"), 2,
+                          "its one column is headed 'great product' (if that first line is a text, not a header")
+
+
 def test_tokenize_and_train_take_the_same_default_level_for_a_classifier(cli, tmp_path):
     corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(60))
     assert cli("tokenize", corpus, "--task", "classify", "--quiet").code == 0

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmtext.cli.classifier_runs import Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers
+from lstmtext.cli.classifier_runs import (Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers,
+                                          _trained_columns)
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import warn
 from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, refuse_unless
@@ -29,8 +30,10 @@ def _lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str) -> list[str]:
-    """Texts from arguments, a file (lines, or a table's text column) or stdin ('-')."""
+def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str,
+                 trained_column: str | None = None) -> list[str]:
+    """Texts from arguments, a file (lines, or a table's text column: ``text_column``, else the run's
+    ``trained_column`` where the table has it, else one found by name) or stdin ('-')."""
     from lstmtext.tables import (TEXT_COLUMNS, ReadReport, _iter_table, _table_format, container_kind, pick_column,
                                  table_columns)
     from lstmtext.textfiles import (_binary_error, _check_encoding, _compression, _looks_binary, _packed_error,
@@ -55,7 +58,8 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
         _check_encoding(file, encoding)
         fmt = _table_format(file)
         if fmt:
-            column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file))
+            column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file),
+                                 prefer=trained_column)
             report = ReadReport()
             rows = []
             for line, rec in _iter_table(file, fmt, encoding, report):
@@ -138,7 +142,7 @@ def classify(
                         "encoding": (reads, "is for --file or - (stdin); texts given as arguments are already "
                                             "decoded")})
     runs = _classifier_runs(checkpoint, ensemble)  # before torch is imported
-    items = _read_inputs(list(texts or []), file, text_column, encoding)
+    items = _read_inputs(list(texts or []), file, text_column, encoding, _trained_columns(runs[0])[0])
 
     from lstmtext.render import err
     from lstmtext.devices import resolve_device

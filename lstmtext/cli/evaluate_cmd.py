@@ -86,7 +86,6 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
     """What to score, and its name: without a corpus, the run's prepared data (a `Prepared`; read its `split`,
     test by default); else the corpus's split, or all of it ("whole") if it has no split files of its own (but the
     split held out of it, where it is the corpus the run trained on)."""
-    from lstmtext.corpus import open_corpus
     from lstmtext.data import Prepared, is_prepared
 
     name = split or "test"
@@ -98,8 +97,7 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
     if is_prepared(Path(corpus)):
         raise UserError(f"{corpus} is a prepared folder of token ids, and evaluate reads text",
                         "give the corpus it was made from, or no corpus to score the run's own data")
-    source = open_corpus(corpus, encoding=encoding, text_column=text_column, label_column=label_column,
-                         valid_fraction=0.0, test_fraction=0.0, task=task)
+    source = _open_by_run_columns(ckpt, corpus, encoding, text_column, label_column, task)
     if not source.own_splits:
         own = _held_out_of(ckpt, source, corpus, name, task, text_column, label_column, encoding)
         if own is not None:
@@ -111,6 +109,26 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
         has = ", ".join(s for s in source.splits if s not in source.carved)
         raise UserError(f"{corpus} has no {name} split (it has: {has})", "pick one of them with --split")
     return source.splits[name], name
+
+
+def _open_by_run_columns(ckpt: Any, corpus: str, encoding: str, text_column: str | None, label_column: str | None,
+                         task: str) -> Any:
+    """The corpus opened with the columns given, else with the columns the run trained on where it has them (a
+    table with a 'Review Body' column is read by it, as the run read its own), else with those found by name."""
+    from lstmtext.corpus import open_corpus
+    from lstmtext.errors import MissingColumn
+
+    settings = ckpt.config.get("data", {}).get("settings") or {}
+    trained = settings.get("text_column"), settings.get("label_column") if task == "classify" else None
+    tried = text_column or trained[0], label_column or trained[1]
+    if tried != (text_column, label_column):
+        try:
+            return open_corpus(corpus, encoding=encoding, text_column=tried[0], label_column=tried[1],
+                               valid_fraction=0.0, test_fraction=0.0, task=task)
+        except MissingColumn:  # the table lacks the run's columns: the ones given, else found by name
+            pass
+    return open_corpus(corpus, encoding=encoding, text_column=text_column, label_column=label_column,
+                       valid_fraction=0.0, test_fraction=0.0, task=task)
 
 
 def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text_column: str | None,

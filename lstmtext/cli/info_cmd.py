@@ -15,6 +15,13 @@ from lstmtext.errors import usage_error
 
 
 @handle_errors
+def _columns(config: dict[str, Any]) -> str | None:
+    """The table columns a run read: "text 'Review Body', label 'My Label'" (None for plain text)."""
+    settings = config.get("data", {}).get("settings") or {}
+    named = [f"{what} {settings[f'{what}_column']!r}" for what in ("text", "label") if settings.get(f"{what}_column")]
+    return ", ".join(named) or None
+
+
 def info(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
@@ -93,18 +100,23 @@ def info(
                            **({"variational": model.get("variational", False),
                                "weight_drop": model.get("weight_drop", 0.0)} if config["task"] == "lm" else {}),
                            **{k: train[k] for k in ("ar", "tar", "adversarial", "shift_windows") if train.get(k)}},
+        **({"pooling": model.get("pooling"), "max_length": train.get("max_length")}
+           if config["task"] == "classify" else {}),
         "optimizer": train.get("optimizer"),
+        **{k: train[k] for k in ("lr", "batch_size") if train.get(k) is not None},
         # --compile: the decoder and loss compiled, or eager and why (a failed compile falls back)
         **({"compile": result.get("decoder_loss") or "asked for"} if train.get("compile") else {}),
         **({"weights": f"moving average (--ema {train['ema']:g})"} if train.get("ema") else {}),
         **({"distilled_from": describe(train)} if train.get("distill_from") else {}),
         **({"labels": config.get("labels")} if config["task"] == "classify" else {}),
         "steps": result.get("steps", saved),
+        **({"stopped_by": result["stopped_by"]} if result.get("stopped_by") else {}),
         "saved_state_step": saved,
         **({"state_problem": state_problem} if state_problem else {}),
         "best_valid": best,
         **({"saved_weights": "none yet (its first validation or --save-every save writes them)"} if unsaved else {}),
         "trained_on": config["data"].get("source"),
+        **({"columns": columns} if (columns := _columns(config)) else {}),
         "format_version": config["format_version"],
         "versions": config.get("versions", {}),
     }
@@ -126,6 +138,8 @@ def info(
                 return f"full softmax{tied}"
             clusters = ", ".join(f"{c:,}" for c in value["cutoffs"])
             return f"adaptive softmax, clusters from ranks {clusters}" + (f" (shortlist{tied})" if tied else "")
+        if key == "max_length":
+            return f"{value:,} tokens (longer texts are truncated)"
         if key == "regularisation":  # as the flags that set it; what is off is left out
             return ", ".join(flag_name(k) + ("" if v is True else f" {v:g}")
                              for k, v in value.items() if v) or "none"

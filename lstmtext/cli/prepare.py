@@ -123,7 +123,10 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
             meta, reused = ensure_prepared(corpus, spec, target, task, report, tokenizer)
     records = sum(info.get("records", info.get("texts", 0)) for info in meta["splits"].values())
     if records and not quiet and not reused:
-        err.print(escape(f"read {records:,} records from {corpus_arg}; skipped {len(corpus.report.skipped):,}"))
+        columns = [f"{what} column {name!r}" for what, name in (("text", corpus.text_column),
+                                                                 ("label", corpus.label_column)) if name]
+        err.print(escape(f"read {records:,} records from {corpus_arg}" + (f" ({', '.join(columns)})" if columns else "")
+                         + f"; skipped {len(corpus.report.skipped):,}"))
     warn(meta.get("warnings", []), corpus.report.skipped, "see meta.json")
     if not quiet and (unheld := _unheld_labels(meta)):
         err.print(escape(f"note: {unheld}"))
