@@ -76,6 +76,7 @@ class Corpus:
     own_splits: bool = False
     # the splits the source lacks, held out of train by --valid-fraction/--test-fraction (empty where that is 0)
     carved: tuple[str, ...] = ()
+    unread_label: str | None = None  # a table's label column that a language model leaves unread
     # how the splits and columns were chosen (set by open_corpus): with the content hash, what identifies the data
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -361,6 +362,8 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
     if want_labels:
         label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", str(first))
         refuse_one_column(text_col, label_col, str(first))
+    lower = {c.lower(): c for c in columns if c != text_col}
+    unread = None if want_labels else next((lower[c] for c in LABEL_COLUMNS if c in lower), None)
 
     def table(paths: list[Path], rows: tuple[int, int] | None = None) -> TableSplit:
         return TableSplit([(p, fmts[p] or "csv") for p in paths], text_col, encoding, report, label_col, rows)
@@ -392,6 +395,7 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
         wanted = dict(zip(SPLITS[1:], fractions))
         splits = hold_out_stratified(base, wanted, split_seed) if want_labels else hold_out_rows(base, wanted)
     return Corpus(name, "table", splits, all_files, report, origin=name, text_column=text_col,
-                  label_column=label_col, own_splits=own, carved=carved_splits(by_split), warnings=notes)
+                  label_column=label_col, own_splits=own, carved=carved_splits(by_split), warnings=notes,
+                  unread_label=unread)
 
 

@@ -226,6 +226,17 @@ def test_a_run_reads_other_tables_by_the_columns_it_trained_on(cli, tmp_path):
                           "its one column is headed 'great product' (if that first line is a text, not a header")
 
 
+def test_a_language_model_of_a_labelled_table_says_how_to_train_a_classifier(cli, tmp_path):
+    write_tsv(tmp_path / "amb.tsv", [(str(i), t, y, "4") for i, (t, y) in enumerate(separable_rows(60))],
+              header=("id", "review", "Sentiment", "rating"))
+    lm = cli("train", "amb.tsv", "--hidden-size", "16", "--max-steps", "2", "--out", "lm")
+    assert lm.code == 0 and "note: amb.tsv has a label column, 'Sentiment', which a language model does not " \
+        "read: this one learns the 'review' texts; to train a classifier, pass --task classify" in \
+        " ".join(lm.err.split()), lm.err
+    meant = cli("train", "amb.tsv", "--task", "lm", "--hidden-size", "16", "--max-steps", "2", "--out", "lm2")
+    assert meant.code == 0 and "label column" not in meant.err, meant.err
+
+
 def test_tokenize_and_train_take_the_same_default_level_for_a_classifier(cli, tmp_path):
     corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(60))
     assert cli("tokenize", corpus, "--task", "classify", "--quiet").code == 0
