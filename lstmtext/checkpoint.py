@@ -233,6 +233,9 @@ def read_config(path: Path) -> dict[str, Any]:
         raise UserError(f"checkpoint not found: {path}", "pass a run folder such as checkpoints/NAME")
     if path.is_file() and (path.parent / CONFIG).is_file():
         raise UserError(f"{path} is a file of a run", f"pass the run folder: {path.parent}")
+    if not (path / CONFIG).exists() and (path / "meta.json").is_file() and (path / "tokenizer.json").is_file():
+        raise UserError(f"{path} is a prepared data folder (written by lstmtext tokenize), not a run",
+                        f"train a run on it: lstmtext train {path}")
     if not path.is_dir() or not (path / CONFIG).exists():
         what = "a file, not a run folder" if path.is_file() else f"not a checkpoint (no {CONFIG})"
         raise UserError(f"{path} is {what}", "pass a run folder written by lstmtext train")

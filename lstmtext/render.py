@@ -179,11 +179,16 @@ def perplexity_text(ppl: float) -> str:
     return f"{ppl:.2f}" if ppl < 1e6 else f"{ppl:.3g}"
 
 
+def loss_text(loss: float) -> str:
+    """'0.4943', and '3.41e-05' for a classifier's loss near 0 (not '0.0000' at every validation marked best)."""
+    return f"{loss:.4f}" if loss >= 1e-3 or loss <= 0 else f"{loss:.2e}"
+
+
 # (column, key in the figures, format) for each task's summary table
 SUMMARY_COLUMNS: dict[str, list[tuple[str, str, Callable[[float], str]]]] = {
-    "lm": [("loss", "loss", "{:.4f}".format), ("perplexity", "ppl", perplexity_text),
+    "lm": [("loss", "loss", loss_text), ("perplexity", "ppl", perplexity_text),
            ("bits/char", "bpc", "{:.4f}".format)],
-    "classify": [("loss", "loss", "{:.4f}".format), ("accuracy", "accuracy", "{:.2%}".format),
+    "classify": [("loss", "loss", loss_text), ("accuracy", "accuracy", "{:.2%}".format),
                  ("macro-F1", "macro_f1", "{:.4f}".format)],
 }
 
@@ -237,7 +242,7 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
                              *([("<unk> rate", f"{result['unk_rate']:.2%}")] if "unk_rate" in result else [])],
                             title=_evaluation_title(result))]
     overall = facts_table([("accuracy", f"{result['accuracy']:.2%}"), ("macro-F1", f"{result['macro_f1']:.4f}"),
-                           ("loss", f"{result['loss']:.4f} nats a text"), ("texts", f"{result['count']:,}")],
+                           ("loss", f"{loss_text(result['loss'])} nats a text"), ("texts", f"{result['count']:,}")],
                           title=_evaluation_title(result))
     # labels and figures are never cut on a narrow terminal (each column keeps its width); long labels head the
     # confusion matrix's columns by number, and its rows name them with it

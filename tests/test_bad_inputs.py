@@ -42,6 +42,9 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     (d / "bins").mkdir()
     for i in range(3):
         (d / "bins" / f"blob{i}.dat").write_bytes(bytes(range(256)) * 4)
+    (d / "prep").mkdir()  # a prepared folder's two files, enough to tell it from a run
+    for name in ("meta.json", "tokenizer.json"):
+        (d / "prep" / name).write_text("{}")
     (d / "bad_utf8.txt").write_bytes(b"first line\nsecond \xc3\x28 line\n" * 3)
     (d / "utf16.txt").write_text("a line of text\n" * 50, encoding="utf-16")
     (d / "oneline.txt").write_text(("long line of words without any break " * 1_400_000)[:50_000_000])
@@ -190,6 +193,8 @@ CASES = [
     ("classifier to generate", ["generate", "clf"], 1, ["classifier checkpoint"]),
     ("LM to classify", ["classify", "lm", "text"], 1, ["language-model checkpoint"]),
     ("info on a non-checkpoint", ["info", "bins"], 1, ["not a checkpoint"]),
+    ("info on a prepared folder", ["info", "prep"], 1, ["prep is a prepared data folder", "lstmtext train prep"]),
+    ("classify with a prepared folder", ["classify", "prep", "text"], 1, ["prep is a prepared data folder"]),
     ("a label only the test file has", ["tokenize", "new_label", "--task", "classify", "--out", "pnew"], 1,
      ["the test split has labels the train split does not have: 'space' (1 row)", "test.tsv line 8",
       "give the train split examples"]),

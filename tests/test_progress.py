@@ -187,3 +187,10 @@ def test_the_eta_shows_when_each_window_of_steps_takes_over_half_a_minute(monkey
         task = events.progress.tasks[0]
         assert task.time_remaining == pytest.approx(40 * 45 / 20, rel=0.01)
         events.end({})
+
+
+def test_a_classifier_loss_near_zero_keeps_its_figures():
+    from lstmtext.render import figures_text, loss_text
+
+    assert [loss_text(v) for v in (0.49432, 3.41e-5, 0.0, 4.2)] == ["0.4943", "3.41e-05", "0.0000", "4.2000"]
+    assert figures_text({"loss": 2.5e-4, "accuracy": 1.0}) == "loss 2.50e-04, accuracy 100.00%"

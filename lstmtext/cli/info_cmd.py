@@ -14,7 +14,6 @@ from lstmtext.cli.options import flag_name
 from lstmtext.errors import usage_error
 
 
-@handle_errors
 def _columns(config: dict[str, Any]) -> str | None:
     """The table columns a run read: "text 'Review Body', label 'My Label'" (None for plain text)."""
     settings = config.get("data", {}).get("settings") or {}
@@ -22,6 +21,7 @@ def _columns(config: dict[str, Any]) -> str | None:
     return ", ".join(named) or None
 
 
+@handle_errors
 def info(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",

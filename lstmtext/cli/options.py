@@ -60,8 +60,9 @@ def _weights_value(value: str) -> str:
     return value
 
 
-Weights = Annotated[str, typer.Option("--weights", help="best (lowest validation loss) or last (the end of "
-                                      "training).", callback=_weights_value)]
+Weights = Annotated[str, typer.Option("--weights", help="best (the best validation: a language model's lowest loss, "
+                                      "a classifier's highest macro-F1) or last (the end of training).",
+                                      callback=_weights_value)]
 
 
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (auto picks CUDA when "
