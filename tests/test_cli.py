@@ -457,3 +457,9 @@ def test_generate_keeps_one_space_after_a_prompt_that_ends_in_one(cli, tmp_path)
         assert out.startswith("The heron said ") and "  " not in out, out
     assert_one_line_error(cli("generate", "w", "--temperature", "0", "--num-samples", "3"), 2,
                           "would print one text 3 times", "--temperature above 0")
+    # --no-stream asks for what several samples and JSON do anyway: a script may always pass it
+    batch = cli("generate", "w", "--num-samples", "2", "--length", "4", "--no-stream", "--format", "json")
+    assert batch.code == 0 and len(json.loads(batch.out)["samples"]) == 2, batch.err
+    assert_one_line_error(cli("generate", "w", "--num-samples", "2", "--stream"), 2, "--stream prints one sample")
+    assert_one_line_error(cli("generate", "w", "--json", "--format", "text"), 2,
+                          "--json and --format text ask for two formats")

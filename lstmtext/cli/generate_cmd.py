@@ -48,13 +48,15 @@ def generate(
 
     if output not in ("text", "json"):
         raise usage_error(f"unknown --format {output!r}", "choose text or json")
+    if json_out and output != "json" and "output" in typed(ctx):
+        raise usage_error(f"--json and --format {output} ask for two formats", "give one of them")
     json_out = json_out or output == "json"
     settings = SampleSettings(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
                               num_samples=num_samples, seed=seed)
     settings.validate()
     greedy = "does nothing with --temperature 0: greedy decoding takes the most likely token every time"
-    refuse_unless(ctx, {"stream": (num_samples == 1 and not json_out, "prints one sample as it is written, "
-                                   "not --num-samples above 1 or --format json"),
+    refuse_unless(ctx, {"stream": (not stream or num_samples == 1 and not json_out, "prints one sample as it is "
+                                   "written, not --num-samples above 1 or --format json"),
                         **{name: (temperature > 0, greedy) for name in ("top_k", "top_p", "seed")}})
     if temperature == 0 and num_samples > 1:
         raise usage_error(f"--num-samples {num_samples} with --temperature 0 would print one text {num_samples} times: "
