@@ -61,7 +61,24 @@ def text_column(template: str) -> TextColumn:
 
 def count_and_time() -> list[ProgressColumn]:
     """Elapsed time, then 'ETA' and the time remaining."""
-    return [TimeElapsedColumn(table_column=whole()), text_column("ETA"), TimeRemainingColumn(table_column=whole())]
+    return [TimeElapsedColumn(table_column=whole()), text_column("ETA"), DeadlineRemaining(table_column=whole())]
+
+
+class DeadlineRemaining(TimeRemainingColumn):
+    """rich's time remaining, or the time to the task's ``deadline`` field (the end of a --time-limit, on the
+    progress's clock) where that comes first: a run that stops at its time limit is not shown as hours away."""
+
+    def render(self, task: Task) -> Text:
+        deadline = task.fields.get("deadline")
+        estimate = task.time_remaining
+        if deadline is None or task.total is None or task.finished:
+            return super().render(task)
+        left = max(deadline - task.get_time(), 0.0)
+        if estimate is not None and estimate <= left:
+            return super().render(task)
+        minutes, seconds = divmod(int(left), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
 
 
 class RateColumn(ProgressColumn):
@@ -119,7 +136,7 @@ class TrainProgress:
             SpinnerColumn(), text_column("[bold]train"), *([BarColumn()] if wide else []),
             MofNCompleteColumn(table_column=whole()), text_column("loss {task.fields[loss]}"),
             *([text_column("lr {task.fields[lr]}")] if wide else []), text_column("{task.fields[tps]} tok/s"),
-            *(count_and_time() if wide else [text_column("ETA"), TimeRemainingColumn(table_column=whole())]),
+            *(count_and_time() if wide else [text_column("ETA"), DeadlineRemaining(table_column=whole())]),
             # the bar moves every --log-every steps: rich's default 30 s window for its rate would hold fewer than the
             # two moves an ETA needs once a window of steps takes longer (a big model on a CPU), so the ETA stayed blank
             console=err, disable=quiet, transient=False, speed_estimate_period=3600.0)
@@ -134,7 +151,10 @@ class TrainProgress:
             for note in self.notes(info):
                 err.print(f"note: {escape(note)}")
         self.progress.start()
-        self.task_id = self.progress.add_task("train", total=info["steps"], loss="-", lr="-", tps="-")
+        left = info.get("time_left")  # of a --time-limit: the ETA is never later than the limit
+        deadline = None if left is None else self.progress.get_time() + left
+        self.task_id = self.progress.add_task("train", total=info["steps"], loss="-", lr="-", tps="-",
+                                              deadline=deadline)
 
     def notes(self, info: dict[str, Any]) -> list[str]:
         """What the run does otherwise than its settings say: windows cut to fit a short text (always told), and a

@@ -194,3 +194,23 @@ def test_a_classifier_loss_near_zero_keeps_its_figures():
 
     assert [loss_text(v) for v in (0.49432, 3.41e-5, 0.0, 4.2)] == ["0.4943", "3.41e-05", "0.0000", "4.2000"]
     assert figures_text({"loss": 2.5e-4, "accuracy": 1.0}) == "loss 2.50e-04, accuracy 100.00%"
+
+
+def test_the_eta_of_a_run_with_a_time_limit_is_never_past_the_limit():
+    from rich.progress import Progress, TimeRemainingColumn
+
+    from lstmtext.render import DeadlineRemaining
+
+    now = [100.0]
+    progress = Progress(get_time=lambda: now[0], speed_estimate_period=3600.0)
+    slow = progress.add_task("train", total=1000, deadline=100.0 + 120)  # 10 steps in 10 s: 990 s to go by steps
+    fast = progress.add_task("train", total=1000, deadline=100.0 + 5_000)
+    for now[0], done in ((101.0, 1), (110.0, 10)):  # rich's rate needs two moves of the bar
+        for task in (slow, fast):
+            progress.update(task, completed=done)
+    column = DeadlineRemaining()
+    assert column.render(progress.tasks[slow]).plain == "0:01:50"  # the limit's 110 s left, not hours
+    rich = TimeRemainingColumn().render(progress.tasks[fast]).plain
+    assert column.render(progress.tasks[fast]).plain == rich != "-:--:--"  # the steps end first: rich's own ETA
+    now[0] = 500.0
+    assert column.render(progress.tasks[slow]).plain == "0:00:00"
