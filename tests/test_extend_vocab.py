@@ -121,6 +121,17 @@ def test_fine_tuning_on_new_text_learns_its_words_instead_of_unk(tales_lm, cli, 
     assert resumed.code == 0, resumed.err
 
 
+def test_text_the_pretrained_vocabulary_misses_is_warned_of_once(tales_lm, cli, tmp_path):
+    common = ["--init-from", tales_lm, "--max-steps", "1", "--seq-len", "16", "--batch-size", "4", "--device", "cpu"]
+    (tmp_path / "new.txt").write_text(NEW_TEXT, encoding="utf-8")  # over 20% <unk>: preparing warns
+    most = cli("train", "new.txt", *common, "--out", "most")
+    assert most.code == 0 and most.err.count("are <unk>") == 1 and "--extend-vocab adds" in most.err, most.err
+    some = NEW_TEXT.replace("zeppelin", "heron").replace("teleported", "flew").replace("quokka", "frog")
+    (tmp_path / "some.txt").write_text(some, encoding="utf-8")  # 5-20%: train's own warning
+    fewer = cli("train", "some.txt", *common, "--out", "fewer")
+    assert fewer.code == 0 and fewer.err.count("are <unk>") == 1 and "--extend-vocab adds" in fewer.err, fewer.err
+
+
 def test_a_classifier_grows_the_vocabulary_it_takes_over(tales_lm, cli):
     """With --freeze-epochs 1 the pretrained embedding stays as it started for the first epoch: the
     model's rows, then the mean for the reviews' words the tales lack."""

@@ -184,6 +184,9 @@ def test_train_refuses_its_out_before_reading_the_corpus(cli, corpus, tmp_path):
     refused = cli("train", corpus, *TINY, "--level", "word", "--max-steps", "2", "--out", "r")
     assert_one_line_error(refused, 2, "r already holds a run")
     assert sorted(p.name for p in (tmp_path / "checkpoints" / "prepared").iterdir()) == before  # nothing tokenized
+    (prepared,) = before  # a flag that cannot apply is named before the folder in the way: --overwrite would not do
+    conflict = cli("train", f"checkpoints/prepared/{prepared}", *TINY, "--level", "word", "--out", "r")
+    assert_one_line_error(conflict, 2, "--level cannot apply to")
 
 
 def test_tokenize_overwrite_prepares_the_folder_again(cli, corpus, tmp_path):

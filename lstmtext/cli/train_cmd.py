@@ -291,11 +291,11 @@ def train(
         from lstmtext.devices import resolve_device
 
         resolve_device(device)
-    if out is not None:
-        _check_out(out, overwrite)
     corpus_arg = corpus if corpus is not None else str(_default_corpus(task))
     _refuse_unused_data_flags(ctx, corpus_arg, is_prepared(Path(corpus_arg)), lm_tokenizer, init_from,
-                              extend_vocab, given)
+                              extend_vocab, given)  # first: a flag that cannot apply, before a folder in the way
+    if out is not None:
+        _check_out(out, overwrite)
     if is_prepared(Path(corpus_arg)):
         prepared_path = Path(corpus_arg)
         stale = _stale(prepared_path, lm_tokenizer)
@@ -322,7 +322,8 @@ def train(
                   f"the {lm_tokenizer.vocab_size:,} of {escape(str(init_from))}, starting at their mean embedding")
     train_split = prepared.meta["splits"]["train"]
     unk_rate = train_split["unk"] / train_split["tokens"] if train_split["tokens"] else 0.0
-    if lm_tokenizer is not None and not extend_vocab and unk_rate > 0.05 and not quiet:  # the model's words miss
+    noted = unk_rate > 0.2 and not is_prepared(Path(corpus_arg))  # preparing warned of it, with the same advice
+    if lm_tokenizer is not None and not extend_vocab and unk_rate > 0.05 and not noted and not quiet:
         warn([f"{unk_rate:.1%} of the training tokens are <unk> to {init_from}'s vocabulary (all read as one word); "
               "--extend-vocab adds this corpus's words to it"])
     if lm_tokenizer is not None and not (extends(prepared.tokenizer, lm_tokenizer) if extend_vocab
