@@ -130,6 +130,10 @@ def _decode_error(path: Path, pos: int, err: UnicodeDecodeError, encoding: str) 
     offset = max(pos + err.start, 0)
     with path.open("rb") as fh:
         line = fh.read(offset).count(b"\n") + 1
+    if codecs.lookup(encoding).name == "utf-8" and _cut_character(path, offset):
+        return UserError(f"{path}: ends in the middle of a character at byte {offset} (line {line}): the file "
+                         "looks cut short (by head -c, say), not in another encoding",
+                         "cut it at a line end instead (head -n), or drop its last bytes")
     if codecs.lookup(encoding).name != "utf-8" and path.stat().st_size <= 1 << 28 and _is_utf8(path.read_bytes()):
         return UserError(f"{path}: invalid {encoding} at byte {offset} (line {line}); the file is UTF-8",
                          "drop --encoding")
@@ -137,6 +141,18 @@ def _decode_error(path: Path, pos: int, err: UnicodeDecodeError, encoding: str) 
         f"{path}: invalid {encoding} at byte {offset} (line {line})",
         "pass --encoding with the file's real encoding, e.g. --encoding latin-1",
     )
+
+
+def _cut_character(path: Path, offset: int) -> bool:
+    """Whether the bytes from ``offset`` to the end of the file are the start of a UTF-8 character and no more."""
+    size = path.stat().st_size
+    if not 0 < size - offset < 4:
+        return False
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        tail = fh.read()
+    need = 2 if 0xC2 <= tail[0] <= 0xDF else 3 if 0xE0 <= tail[0] <= 0xEF else 4 if 0xF0 <= tail[0] <= 0xF4 else 0
+    return len(tail) < need and all(0x80 <= b <= 0xBF for b in tail[1:])
 
 
 def _nul_error(path: Path, start: int) -> UserError:

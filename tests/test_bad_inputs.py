@@ -46,6 +46,7 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     for name in ("meta.json", "tokenizer.json"):
         (d / "prep" / name).write_text("{}")
     (d / "bad_utf8.txt").write_bytes(b"first line\nsecond \xc3\x28 line\n" * 3)
+    (d / "cut.txt").write_bytes("诗人\n李白".encode()[:-1])  # head -c through a character
     (d / "utf16.txt").write_text("a line of text\n" * 50, encoding="utf-16")
     (d / "oneline.txt").write_text(("long line of words without any break " * 1_400_000)[:50_000_000])
     (d / "ragged.csv").write_text("text,label\nfine row,1\ntoo,many,fields\nanother fine row,0\n" * 3)
@@ -192,6 +193,8 @@ CASES = [
     ("missing tokenizer", ["generate", "notok"], 1, ["tokenizer file missing"]),
     ("classifier to generate", ["generate", "clf"], 1, ["classifier checkpoint"]),
     ("LM to classify", ["classify", "lm", "text"], 1, ["language-model checkpoint"]),
+    ("a file cut through a character", ["tokenize", "cut.txt"], 1,
+     ["cut.txt: ends in the middle of a character at byte 10 (line 2)", "cut short", "head -n"]),
     ("info on a non-checkpoint", ["info", "bins"], 1, ["not a checkpoint"]),
     ("info on a prepared folder", ["info", "prep"], 1, ["prep is a prepared data folder", "lstmtext train prep"]),
     ("classify with a prepared folder", ["classify", "prep", "text"], 1, ["prep is a prepared data folder"]),
