@@ -231,6 +231,10 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
                "tables beside plain text" if all(_table_format(p) for p in unused) else "not .txt, beside .txt files")
         corpus.warnings.append(f"{path} has files this corpus leaves out ({why}): {', '.join(left[:5])}"
                                + (f" and {len(left) - 5} more" if len(left) > 5 else ""))
+    unread = [p.name for p in files if p.stat().st_size > 0 and p not in readable]
+    if unread:  # binary (an image, a .bin): named, as the files left out above are
+        corpus.warnings.append(f"{path} has files this corpus leaves out (binary, not text): {', '.join(unread[:5])}"
+                               + (f" and {len(unread) - 5} more" if len(unread) > 5 else ""))
     subfolders = [p.name for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith(".")]
     if subfolders and not top_empty:
         corpus.warnings.append(f"{path} has subfolders this corpus leaves out, as it reads the files at its top: "
@@ -297,6 +301,12 @@ def _open_text(name: str, by_split: dict[str | None, list[Path]], encoding: str,
     else:
         for s, ranges in cut_files(by_split[None], fractions, utf8).items():
             splits[s] = TextSplit(ranges, encoding)
+        if len(by_split[None]) > 1:  # a folder of books: the held-out text is the last book's, not a sample
+            held = {s: [p.name for p, a, b in splits[s].ranges if b > a] for s in SPLITS[1:]}
+            named = "; ".join(f"{s} from {', '.join(held[s])}" for s in SPLITS[1:] if held[s])
+            if named:
+                notes = [*notes, f"{name}'s held-out splits are the end of its files taken in name order ({named}), "
+                         "not a sample of each: name files valid.txt and test.txt to choose them"]
     return Corpus(name, "text", splits, all_files, report, origin=name, own_splits=own,
                   carved=carved_splits(by_split), warnings=notes)
 

@@ -107,6 +107,11 @@ def test_folder_of_text_files_is_concatenated(tmp_path):
     corpus = open_corpus(tmp_path, valid_fraction=0.05, test_fraction=0.05)
     total = sum(len(joined(corpus.splits[s])) for s in ("train", "valid", "test"))
     assert total == 2 * len(SMALL_TEXT * 20)
+    (tmp_path / "cover.jpg").write_bytes(bytes(range(256)) * 8)
+    warnings = open_corpus(tmp_path, valid_fraction=0.05, test_fraction=0.05).warnings
+    assert f"{tmp_path.name}'s held-out splits are the end of its files taken in name order (valid from b.txt; " \
+        "test from b.txt), not a sample of each: name files valid.txt and test.txt to choose them" in warnings
+    assert f"{tmp_path} has files this corpus leaves out (binary, not text): cover.jpg" in warnings
 
 
 def test_tables_detect_the_text_column(tmp_path):
