@@ -43,6 +43,8 @@ def test_generate_outputs(cli, run):
     many = cli("generate", run, "--length", "10", "--num-samples", "3", "--json")
     data = json.loads(many.out)
     assert len(data["samples"]) == 3
+    assert {k: data[k] for k in ("weights", "length", "temperature", "top_k", "top_p", "num_samples", "seed")} == \
+        {"weights": "best", "length": 10, "temperature": 0.8, "top_k": 0, "top_p": 1.0, "num_samples": 3, "seed": 0}
     batch = cli("generate", run, "--length", "10", "--num-samples", "3")
     assert batch.out.count("--- sample") == 3
     same = cli("generate", run, "--length", "10", "--num-samples", "3", "--format", "json")  # as evaluate and info

@@ -113,7 +113,13 @@ def generate(
     else:
         texts = [prompt + _unspaced(text_after(tok, context, r), spaced_after) for r in rows]
     if json_out:
-        print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts}, ensure_ascii=False))
+        from dataclasses import asdict
+
+        from lstmtext.checkpoint import LAST_WEIGHTS
+
+        used = "last" if ckpt.weights_file == LAST_WEIGHTS else weights  # and the settings: the same samples again
+        print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts, "weights": used,
+                          **asdict(settings)}, ensure_ascii=False))
         return
     for k, text in enumerate(texts):
         if num_samples > 1:

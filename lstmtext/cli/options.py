@@ -15,7 +15,8 @@ Level = Annotated[Optional[str], typer.Option("--level", help="Token level: char
 DEFAULT_LEVEL = {"lm": "char", "classify": "word"}
 VocabSize = Annotated[Optional[int], typer.Option("--vocab-size", help="bpe/unigram: vocabulary size (default "
                                                   "4000, more for a large alphabet such as Chinese, less where the "
-                                                  "text supports less); word: keep at most this many tokens.")]
+                                                  "text supports less); word or char: keep at most this many "
+                                                  "tokens, the most frequent.")]
 Lowercase = Annotated[bool, typer.Option("--lowercase", help="Lowercase the text before tokenizing.")]
 MinFreq = Annotated[int, typer.Option("--min-freq", help="char/word: drop tokens seen fewer times in training.")]
 WordSplit = Annotated[str, typer.Option("--word-split", help="word level: 'punct' splits punctuation off words, "
