@@ -104,6 +104,12 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
                  f"raise --{name}-fraction, or give a {name} file)" if labels is None else
                  f"the {name} split held out of {corpus.name} is empty: every class is too small to spare a text, so "
                  f"train has no {name} figures (add texts, or give a {name} file)" for name in empty]
+        unit, few = ("texts", 20) if labels is not None else ("tokens", 100)
+        small = [name for name in SPLITS[1:] if 0 < splits[name][unit] < few]
+        notes += [f"the {name} split holds only {splits[name][unit]:,} {unit}, so its figures will mean little "
+                  f"(give more text, or a larger --{name}-fraction)" if name in corpus.carved else
+                  f"the {name} split holds only {splits[name][unit]:,} {unit}, so its figures will mean little"
+                  for name in small]
         train = splits["train"]
         if train["unk"] > 0.2 * train["tokens"]:
             notes.append(f"{train['unk'] / train['tokens']:.0%} of the train split's tokens are <unk>: the vocabulary "

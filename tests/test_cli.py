@@ -465,3 +465,13 @@ def test_generate_keeps_one_space_after_a_prompt_that_ends_in_one(cli, tmp_path)
     assert_one_line_error(cli("generate", "w", "--num-samples", "2", "--stream"), 2, "--stream prints one sample")
     assert_one_line_error(cli("generate", "w", "--json", "--format", "text"), 2,
                           "--json and --format text ask for two formats")
+
+
+def test_figures_on_a_few_tokens_are_said_to_mean_little(cli, run, tmp_path):
+    (tmp_path / "three.txt").write_text("one line here\ntwo lines there\nthree\n")
+    tokenized = cli("tokenize", "three.txt", "--out", "p3")
+    assert tokenized.code == 0 and "the valid split holds only 2 tokens, so its figures will mean little" in \
+        " ".join(tokenized.err.split()), tokenized.err
+    (tmp_path / "hi.txt").write_text("Hi")
+    scored = cli("evaluate", run, "hi.txt")
+    assert scored.code == 0 and "only 1 token scored, so these figures mean little" in scored.err, scored.err

@@ -265,6 +265,8 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
     if result is None:
         raise UserError("too little text to evaluate", "give a longer corpus")
     loss, count = result
+    if count < 100:  # one token's loss is a guess's, not the model's measure
+        warn([f"only {count:,} token{'s' * (count != 1)} scored, so these figures mean little (give more text)"])
     from lstmtext.tokenizers import UNK
 
     unk = float(np.count_nonzero(tokens == UNK)) / max(len(tokens), 1)
