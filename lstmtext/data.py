@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,22 @@ def is_prepared(path: Path) -> bool:
     return (Path(path) / META).is_file() and (Path(path) / TOKENIZER_FILE).is_file()
 
 
+def _shared_texts(hashes: dict[str, Any], splits: dict[str, Any]) -> list[str]:
+    """A note for each held-out split with 1% or more of its texts in train word for word (duplicate rows, split
+    apart by the hold-out or by the source's own files): its figures then overstate how the model does on new
+    text."""
+    seen = np.frombuffer(hashes["train"], dtype=np.int64)
+    notes = []
+    for name in SPLITS[1:]:
+        held = np.frombuffer(hashes[name], dtype=np.int64)
+        shared = int(np.isin(held, seen).sum()) if len(held) and len(seen) else 0
+        if shared and shared >= 0.01 * len(held):  # a stray common phrase or two aside (SST-2 test has 2 of 1,821)
+            notes.append(f"{shared:,} of the {len(held):,} {name} texts ({shared / len(held):.0%}) are in train too, "
+                         f"word for word, so the {name} figures overstate how the model does on new text (drop "
+                         "repeated rows, keeping one of each, to measure that)")
+    return notes
+
+
 def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             progress: Progress | None = None, tokenizer: Tokenizer | None = None, force: bool = False
             ) -> dict[str, Any]:
@@ -77,10 +94,11 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         raise UserError(f"could not create {out}: {err.strerror}", "check the --out path and permissions") from None
     try:
         splits = {}
+        hashes = {name: array("q") for name in SPLITS}
         for name in SPLITS:
             if labels is not None:
                 splits[name] = encode_records(corpus.splits.get(name), tokenizer, tmp, name, dtype, labels,
-                                              progress)
+                                              progress, hashes[name])
             else:
                 splits[name] = encode_split(corpus.splits[name], tokenizer, tmp / f"{name}.bin", dtype, name,
                                             progress)
@@ -110,6 +128,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
                   f"(give more text, or a larger --{name}-fraction)" if name in corpus.carved else
                   f"the {name} split holds only {splits[name][unit]:,} {unit}, so its figures will mean little"
                   for name in small]
+        notes += _shared_texts(hashes, splits) if labels is not None else []
         train = splits["train"]
         if train["unk"] > 0.2 * train["tokens"]:
             notes.append(f"{train['unk'] / train['tokens']:.0%} of the train split's tokens are <unk>: the vocabulary "

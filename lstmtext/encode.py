@@ -49,9 +49,10 @@ def encode_split(split: Any, tokenizer: Tokenizer, path: Path, dtype: str, name:
 
 
 def encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dtype: str,
-                   labels: list[str], progress: Progress | None = None) -> dict[str, Any]:
+                   labels: list[str], progress: Progress | None = None, hashes: Any = None) -> dict[str, Any]:
     """Token ids of every text back to back, plus offsets and label ids (all memory-mappable); ``progress``
-    hears of the records read every ``RECORDS_EVERY`` (their number is not known before)."""
+    hears of the records read every ``RECORDS_EVERY`` (their number is not known before). ``hashes``, an
+    array('q'), gets each kept text's hash (8 bytes a text), to find texts that two splits share."""
     index = {n: i for i, n in enumerate(labels)}
     offsets = array("q", [0])  # compact C arrays: millions of texts cost 12 bytes each, not Python objects
     label_ids = array("i")
@@ -80,6 +81,8 @@ def encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dt
                 continue
             ids = tokenizer.encode(text)
             fh.write(ids.astype(dtype).tobytes())
+            if hashes is not None:
+                hashes.append(hash(text))
             offsets.append(offsets[-1] + len(ids))
             label_ids.append(index[lab])
             chars += len(text)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 
 from lstmtext.batches import LMBatches
@@ -300,3 +302,19 @@ def test_a_folder_another_run_prepared_meanwhile_is_kept_not_replaced(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".p.tmp")]
     forced = prepare(open_corpus(src), spec, tmp_path / "p", force=True)  # tokenize --overwrite: asked for
     assert (tmp_path / "p" / "train.bin").stat().st_ino != inode and forced["source_hash"] == first["source_hash"]
+
+
+def test_held_out_texts_that_train_has_word_for_word_are_named(tmp_path):
+    rows = [f"review number {i} was {'good' if i % 2 else 'bad'}\t{i % 2}" for i in range(400)]
+    (tmp_path / "unique.tsv").write_text("text\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    meta = prepare(open_corpus(tmp_path / "unique.tsv", task="classify", valid_fraction=0.1, test_fraction=0.1),
+                   TokenizerSpec(level="word"), tmp_path / "p", task="classify")
+    assert not any("in train too" in w for w in meta["warnings"])
+    rows += ["same old text\t1"] * 100 + ["another repeat\t0"] * 100  # scraped reviews: repeats
+    (tmp_path / "repeats.tsv").write_text("text\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    meta = prepare(open_corpus(tmp_path / "repeats.tsv", task="classify", valid_fraction=0.1, test_fraction=0.1),
+                   TokenizerSpec(level="word"), tmp_path / "q", task="classify")
+    shared = [w for w in meta["warnings"] if "in train too" in w]
+    assert len(shared) == 2 and re.match(r"\d+ of the 60 valid texts \(\d+%\) are in train too, word for word, so "
+                                         "the valid figures overstate how the model does on new text", shared[0])
+    assert re.match(r"\d+ of the 60 test texts", shared[1]), shared
