@@ -286,4 +286,12 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
         confusion.add_column(Text(header), justify="right", no_wrap=True, min_width=max(len(header), counts))
     for name, row in zip(rows, result["confusion"]):
         confusion.add_row(Text(name), *(f"{v:,}" for v in row))
-    return [overall, per_class, confusion]
+    tables = [overall, per_class, confusion]
+    if result.get("members"):  # an ensemble: how much the mean gains on each of its runs
+        members = Table(title="each run of the ensemble alone", title_justify="left")
+        for col in ("run", "accuracy", "macro-F1", "loss"):
+            members.add_column(col, justify="left" if col == "run" else "right", no_wrap=col != "run")
+        for m in result["members"]:
+            members.add_row(Text(m["run"]), f"{m['accuracy']:.2%}", f"{m['macro_f1']:.4f}", loss_text(m["loss"]))
+        tables.insert(1, members)
+    return tables

@@ -362,8 +362,13 @@ def test_an_ensemble_averages_its_runs_probabilities(cli, clf, tmp_path):
     expected = classification_report([labels.index(r[1]) for r in rows], mean.argmax(1).tolist(), len(labels))
     assert report["labels"] == labels and report["ensemble"] == ["clf-char"]
     assert (report["accuracy"], report["confusion"]) == (expected["accuracy"], expected["confusion"])
+    gold = [labels.index(r[1]) for r in rows]
+    for member, run, probs in zip(report["members"], ("clf", "clf-char"), alone):  # and each run's own figures
+        own_acc = classification_report(gold, [labels.index(p["label"]) for p in probs], len(labels))["accuracy"]
+        assert member["run"] == run and member["accuracy"] == own_acc, report["members"]
     own = cli("evaluate", "clf", "--ensemble", "clf-char")  # both runs' own test splits: the same texts
     assert own.code == 0 and "and 1 more (mean probabilities)" in own.out
+    assert "each run of the ensemble alone" in own.out and "│ clf-char │" in own.out, own.out
 
 
 def test_ensemble_mistakes(cli, clf, tiny_lm, tmp_path):

@@ -66,7 +66,7 @@ def _in_label_order(probs: Any, ckpt: Any, labels: list[str]) -> Any:
 
 
 def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any,
-                    what: str) -> tuple[Any, list[int], set[int], set[int]]:
+                    what: str, members: list[Any] | None = None) -> tuple[Any, list[int], set[int], set[int]]:
     """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
     least one token: (probabilities, indexes of those texts, the indexes of those some run truncated, and of those
     in which some run knows no token: ``_unknown_only``)."""
@@ -81,7 +81,7 @@ def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: An
     if not keep:
         return None, keep, truncated, unknown
     seqs = [[ids[i][:_max_length(c)] for i in keep] for c, ids in zip(ckpts, encoded)]
-    return _mean_proba(ckpts, seqs, batch_size, dev, what), keep, truncated, unknown
+    return _mean_proba(ckpts, seqs, batch_size, dev, what, members), keep, truncated, unknown
 
 
 def _unknown_only(tokenizer: Any, ids: Any, blank: dict[int, bool]) -> bool:
@@ -103,13 +103,17 @@ def _unknown_only(tokenizer: Any, ids: Any, blank: dict[int, bool]) -> bool:
     return True
 
 
-def _mean_proba(ckpts: list[Any], seqs: list[list[Any]], batch_size: int, dev: Any, what: str) -> Any:
+def _mean_proba(ckpts: list[Any], seqs: list[list[Any]], batch_size: int, dev: Any, what: str,
+                members: list[Any] | None = None) -> Any:
     """The runs' mean class probabilities, in the first run's label order; seqs[k] is run k's token ids. A bar
-    named ``what`` counts the texts each run has read."""
+    named ``what`` counts the texts each run has read; ``members`` gets each run's own probabilities."""
     from lstmtext.models import predict_proba
     from lstmtext.render import counting
 
     labels = ckpts[0].config["labels"]
     with counting(what, sum(map(len, seqs)), "texts") as done:
-        return sum(_in_label_order(predict_proba(c.model, s, batch_size, dev, done=done), c, labels)
-                   for c, s in zip(ckpts, seqs)) / len(ckpts)
+        each = [_in_label_order(predict_proba(c.model, s, batch_size, dev, done=done), c, labels)
+                for c, s in zip(ckpts, seqs)]
+    if members is not None:
+        members.extend(each)
+    return sum(each) / len(ckpts)

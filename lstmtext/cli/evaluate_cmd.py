@@ -172,7 +172,8 @@ def _same_source(source: Any, data: dict[str, Any]) -> bool:
     return files_hash(source.files, [str(data["source"])]) == data.get("source_hash")
 
 
-def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -> tuple[list[int], Any]:
+def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any,
+                    members: list[Any] | None = None) -> tuple[list[int], Any]:
     """Gold labels and mean probabilities on a split of each run's own prepared data (already token ids), which
     must hold the same labelled texts for every run."""
     def data(c: Any) -> tuple[Any, ...]:
@@ -189,7 +190,7 @@ def _prepared_proba(ckpts: list[Any], split: str, labels: list[str], dev: Any) -
                             "pass the corpus to evaluate the ensemble on")
         gold = own
         seqs.append(texts)
-    return gold or [], _mean_proba(ckpts, seqs, 128, dev, "evaluate") if gold else None
+    return gold or [], _mean_proba(ckpts, seqs, 128, dev, "evaluate", members) if gold else None
 
 
 def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None, text_column: str | None,
@@ -199,8 +200,9 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
 
     labels: list[str] = ckpts[0].config["labels"]
     kind, source = split or "test", None
+    members: list[Any] = []  # each run's own probabilities: an ensemble's table gives each member's figures too
     if corpus is None:
-        gold, probs = _prepared_proba(ckpts, kind, labels, dev)
+        gold, probs = _prepared_proba(ckpts, kind, labels, dev, members)
     else:
         source, kind = _eval_source(ckpts[0], corpus, split, "classify", text_column, label_column, encoding)
         index = {n: i for i, n in enumerate(labels)}
@@ -220,13 +222,19 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
         if unknown:
             raise UserError(f"the corpus has labels the model does not know: {', '.join(sorted(unknown)[:10])}",
                             f"known labels: {short_list(labels)}")
-        probs, keep, _, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate")
+        probs, keep, _, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate", members)
         gold = [gold[i] for i in keep]
     if probs is None:
         raise UserError("nothing to evaluate: no labelled, non-empty texts found")
     report = classification_report(gold, probs.argmax(1).tolist(), len(labels))
     report["per_class"] = [{"label": n, **pc} for n, pc in zip(labels, report["per_class"])]
     report["loss"] = cross_entropy(probs, gold)  # of the (mean) probabilities: how sure, not only how right
+    if len(ckpts) > 1:
+        report["members"] = []
+        for c, p in zip(ckpts, members):
+            own = classification_report(gold, p.argmax(1).tolist(), len(labels))
+            report["members"].append({"run": str(c.path), "accuracy": own["accuracy"], "macro_f1": own["macro_f1"],
+                                      "loss": cross_entropy(p, gold)})
     return {"task": "classify", "split": kind, "labels": labels, **report, "skipped": _skipped(source)}
 
 
