@@ -146,7 +146,8 @@ def _unheld_labels(meta: dict[str, Any]) -> str | None:
     missing = [k for k in range(len(names)) if any(not counts[s][k] for s in held)]
     if not missing:
         return None
-    listed = ", ".join(f"{names[k]} ({sum(c[k] for c in counts.values()):,} texts)" for k in missing[:5])
+    total = {k: sum(c[k] for c in counts.values()) for k in missing}
+    listed = ", ".join(f"{names[k]} ({total[k]:,} text{'s' * (total[k] != 1)})" for k in missing[:5])
     more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
     where = " or ".join(s for s in held if any(not counts[s][k] for k in missing))
     one = len(missing) == 1
