@@ -227,7 +227,7 @@ class _Spacing:
             space = not self.glue and opens
             self.glue = self.opening = opens
         elif tok in _JOINING:  # a hyphen between two words joins them (far-off); elsewhere it is a dash (so - and)
-            joins = self.last[-1:].isalnum()
+            joins = self.last[-1:].isalnum() or tok == self.last == "-"  # and a second hyphen: x--y, I--I
             space = not self.glue and not joins
             self.glue, self.opening = joins, False
         else:

@@ -45,7 +45,8 @@ SPACED = ['He said "Go home" and left.', '"Who is there?" she asked. "Only me," 
           '("Quoted") and "again"', 'A far-off storm, a well-known and/or half-finished tale.',
           'It was 2:40 a.m. and, e.g. on Mondays, i.e. often, the U-boat left.', 'Plan A. I think not.',
           '- a list item, not a hyphenated word', "'Tis the students' books, told me 'no', "
-          "Hang 'em.", '"\'Tis," he said "" and left: "Stop!" - and $5 for #1.', 'word—word']
+          "Hang 'em.", '"\'Tis," he said "" and left: "Stop!" - and $5 for #1.', 'word—word',
+          'The belly answer\'d--', 'As well as speak--it tauntingly replied; I--I know']
 
 
 @pytest.mark.parametrize("line", SPACED)
