@@ -198,6 +198,14 @@ def test_all_scores_rows_have_the_same_keys_and_precision(cli, clf, tmp_path):
     assert_one_line_error(cli("classify", clf, "-", "-"), 2, "given twice")
 
 
+def test_a_text_known_only_in_lower_case_says_so(cli, clf):
+    upper = cli("classify", clf, "COW BARN HAY", "zzz qqq", "--format", "jsonl")
+    assert upper.code == 0 and [json.loads(r)["note"] for r in upper.out.splitlines()] == ["unknown", "unknown"]
+    assert "words the model knows in lower case" in " ".join(upper.err.split()), upper.err
+    alien = cli("classify", clf, "zzz qqq")
+    assert alien.code == 0 and "no word the model knows" in alien.err and "lower case" not in alien.err
+
+
 def test_info_shows_accuracy_as_a_percentage(cli, clf):
     best = json.loads(cli("info", clf, "--format", "json").out)["best_valid"]
     table = cli("info", clf)

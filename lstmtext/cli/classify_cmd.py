@@ -171,10 +171,21 @@ def classify(
         one = len(unknown) == 1
         err.print(f"note: {texts(len(unknown))} {'holds' if one else 'hold'} no word the model knows (every token "
                   f"<unk>), so {'its label is a guess' if one else 'their labels are guesses'}{marked}")
+        cased = [c for c in ckpts if not c.tokenizer.lowercase]
+        if cased and any(_knows_some(c.tokenizer, items[i].lower()) for i in unknown for c in cased):
+            err.print("note: some of them hold words the model knows in lower case ('GREAT' is not 'great' to a "
+                      "model trained without --lowercase): lower-case the texts, or train with --lowercase")
     empty = len(items) - len(keep)
     if empty:
         err.print(f"note: {'1 empty text was' if empty == 1 else f'{empty:,} empty texts were'} not classified")
     _emit(rows, output, labels, all_scores)
+
+
+def _knows_some(tokenizer: Any, text: str) -> bool:
+    """Whether a tokenizer reads ``text`` as at least one token of its vocabulary (not all <unk>)."""
+    from lstmtext.tokenizers import UNK
+
+    return bool((tokenizer.encode(text) != UNK).any())
 
 
 def _six(value: float | None) -> str:
