@@ -257,7 +257,7 @@ def test_tokenize_and_train_take_the_same_default_level_for_a_classifier(cli, tm
 
 def test_labels_differing_only_in_case_or_spacing_are_warned_about(cli, tmp_path):
     names = ["Positive", "positive", "very  bad", "Very bad", "n\u00e9gatif", "ne\u0301gatif", "pos\u200b", "pos"]
-    rows = [(f"text number {i}", names[i % len(names)]) for i in range(160)]
+    rows = [(f"text number {i}", names[i % len(names)]) for i in range(400)]  # 20 held out: enough
     result = cli("tokenize", write_tsv(tmp_path / "mixed.tsv", rows), "--task", "classify", "--quiet")
     assert result.code == 0, result.err
     warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
@@ -266,10 +266,10 @@ def test_labels_differing_only_in_case_or_spacing_are_warned_about(cli, tmp_path
     assert warnings == [f"warning: labels {pair} {tail}" for pair in (
         "'Positive', 'positive'", "'Very bad', 'very  bad'", "'ne\\u0301gatif', 'n\u00e9gatif'",
         "'pos', 'pos\\u200b'")], warnings  # the decomposed é and the zero-width space written out
-    clean = cli("tokenize", write_tsv(tmp_path / "clean.tsv", separable_rows(60)), "--task", "classify", "--quiet")
+    clean = cli("tokenize", write_tsv(tmp_path / "clean.tsv", separable_rows(400)), "--task", "classify", "--quiet")
     assert clean.code == 0 and "warning" not in clean.err
     # numbers: 1.0 is read as 1 (as a JSON 1.0 is); 01 is kept as written, and warned about beside 1
-    rows = [(f"text number {i}", ["01", "1", "0", "1.0", "-1"][i % 5]) for i in range(100)]
+    rows = [(f"text number {i}", ["01", "1", "0", "1.0", "-1"][i % 5]) for i in range(400)]
     result = cli("tokenize", write_tsv(tmp_path / "numbers.tsv", rows), "--task", "classify", "--out", "n")
     assert result.code == 0, result.err
     assert json.loads((tmp_path / "n" / "meta.json").read_text())["labels"] == ["-1", "0", "01", "1"]

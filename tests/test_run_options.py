@@ -32,14 +32,15 @@ def test_resume_keeps_the_runs_time_limit_which_counts_the_time_before(cli, corp
     saved = config(tmp_path / "r")
     assert saved["train"]["time_limit"] == 600 and saved["train"]["log_every"] == 2  # kept; --log-every applied
     assert saved["result"]["steps"] == 20 and saved["result"]["stopped_by"] == "steps"
-    # a run that has trained past its limit already: the resumed run takes one step and stops by time
+    # a run that has trained past its limit already is refused (it took one more step on every resume)
     state = json.loads((tmp_path / "r" / "state.json").read_text())
     state["elapsed"] = 601.0
     (tmp_path / "r" / "state.json").write_text(json.dumps(state))
     again = cli("train", "--resume", "r", "--max-steps", "40")
-    assert again.code == 0 and "note: the cosine schedule is laid out again over the new length" in again.err
-    result = config(tmp_path / "r")["result"]
-    assert result["steps"] == 21 and result["stopped_by"] == "time limit"
+    assert again.code == 1 and "r has trained for 601 s, all --time-limit 600 allows" in again.err, again.err
+    assert "pass a --time-limit above 601" in again.err and config(tmp_path / "r")["result"]["steps"] == 20
+    longer = cli("train", "--resume", "r", "--max-steps", "40", "--time-limit", "20m", "--quiet")
+    assert longer.code == 0 and config(tmp_path / "r")["result"]["steps"] == 40, longer.err
 
 
 def test_durations_and_save_intervals_are_read_as_written():
