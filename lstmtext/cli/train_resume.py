@@ -35,7 +35,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.state import read_state
     from lstmtext.training import train as run_training
 
-    read_state(run_dir)
+    elapsed = read_state(run_dir).get("elapsed", 0.0)
     prepared = Prepared.of_run(run_dir, config["data"], "restore it, or start a new run")
     model_cfg = from_dict(ModelConfig, config["model"])
     train_cfg = saved_train_config(config["train"])
@@ -44,13 +44,15 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         train_cfg.max_steps = max_steps
     if epochs is not None or max_steps is not None:  # --max-steps alone: as many steps as it says
         train_cfg.epochs = epochs
-    if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet:
+    if time_limit is not None:  # else the run's own limit, which counts the time it trained before
+        train_cfg.time_limit = time_limit
+    spent = train_cfg.time_limit is not None and elapsed >= train_cfg.time_limit  # refused by training, unnoted
+    if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet \
+            and not spent:
         from lstmtext.render import err
 
         err.print("note: the cosine schedule is laid out again over the new length, so the learning rate moves to "
                   "where that schedule has it at this step (up, for a run that has decayed to its end)")
-    if time_limit is not None:  # else the run's own limit, which counts the time it trained before
-        train_cfg.time_limit = time_limit
     if "log_every" in typed(ctx):
         train_cfg.log_every = log_every
     train_cfg.device = device
