@@ -227,12 +227,20 @@ class Checkpoint:
     weights_file: str = WEIGHTS  # LAST_WEIGHTS for a run stopped before its first validation
 
 
+def run_columns(config: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The text and label columns of the table a run trained on, from its settings (None for plain text, or a run
+    saved before they were recorded)."""
+    settings = config.get("data", {}).get("settings") or {}
+    return settings.get("text_column"), settings.get("label_column")
+
+
 def read_config(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise UserError(f"checkpoint not found: {path}", "pass a run folder such as checkpoints/NAME")
     if path.is_file() and (path.parent / CONFIG).is_file():
         raise UserError(f"{path} is a file of a run", f"pass the run folder: {path.parent}")
+    # data.is_prepared's test, written out: data imports numpy, and this is read before anything heavy
     if not (path / CONFIG).exists() and (path / "meta.json").is_file() and (path / "tokenizer.json").is_file():
         raise UserError(f"{path} is a prepared data folder (written by lstmtext tokenize), not a run",
                         f"train a run on it: lstmtext train {path}")

@@ -130,6 +130,10 @@ class TrainConfig:
     distill_temperature: float = 2.0  # with distill_from: both sides' logits are divided by it
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def time_spent(self, elapsed: float) -> bool:
+        """Whether a run that has trained ``elapsed`` seconds has used all of its --time-limit."""
+        return self.time_limit is not None and elapsed >= self.time_limit
+
     @property
     def decay(self) -> float:
         """The weight decay in force: ``weight_decay``, else 0.01 for AdamW and none for SGD."""

@@ -20,6 +20,7 @@ from lstmtext.errors import MissingColumn, UserError, usage_error
 from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, hold_out_rows, hold_out_stratified,
                              split_of)
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
+                             first_named,
                              pick_column, refuse_one_column, table_columns)
 from lstmtext.textfiles import (_BOMS, _ascii_compatible, _binary_error, _check_encoding, _compression, _looks_binary,
                                 _packed_error, _read_range, _wide_order, check_encoding_name,
@@ -372,8 +373,7 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
     if want_labels:
         label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", str(first))
         refuse_one_column(text_col, label_col, str(first))
-    lower = {c.lower(): c for c in columns if c != text_col}
-    unread = None if want_labels else next((lower[c] for c in LABEL_COLUMNS if c in lower), None)
+    unread = None if want_labels else first_named([c for c in columns if c != text_col], LABEL_COLUMNS)
 
     def table(paths: list[Path], rows: tuple[int, int] | None = None) -> TableSplit:
         return TableSplit([(p, fmts[p] or "csv") for p in paths], text_col, encoding, report, label_col, rows)

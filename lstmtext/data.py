@@ -49,6 +49,9 @@ def spec_key(spec: TokenizerSpec, task: str) -> dict[str, Any]:
     return {**to_dict(spec), "task": task}
 
 
+MOSTLY_UNK = 0.2  # a train split's share of <unk> that preparing warns of
+
+
 def is_prepared(path: Path) -> bool:
     return (Path(path) / META).is_file() and (Path(path) / TOKENIZER_FILE).is_file()
 
@@ -124,13 +127,12 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
                  f"train has no {name} figures (add texts, or give a {name} file)" for name in empty]
         unit, few = ("texts", 20) if labels is not None else ("tokens", 100)
         small = [name for name in SPLITS[1:] if 0 < splits[name][unit] < few]
-        notes += [f"the {name} split holds only {splits[name][unit]:,} {unit}, so its figures will mean little "
-                  f"(give more text, or a larger --{name}-fraction)" if name in corpus.carved else
-                  f"the {name} split holds only {splits[name][unit]:,} {unit}, so its figures will mean little"
+        notes += [f"the {name} split holds only {splits[name][unit]:,} {unit}, so its figures will mean little"
+                  + (f" (give more text, or a larger --{name}-fraction)" if name in corpus.carved else "")
                   for name in small]
         notes += _shared_texts(hashes, splits) if labels is not None else []
         train = splits["train"]
-        if train["unk"] > 0.2 * train["tokens"]:
+        if train["unk"] > MOSTLY_UNK * train["tokens"]:
             notes.append(f"{train['unk'] / train['tokens']:.0%} of the train split's tokens are <unk>: the vocabulary "
                          f"of {tokenizer.vocab_size:,} leaves out most of the text " + (
                              "(it is the --init-from model's: --extend-vocab adds this text's tokens at char or word "

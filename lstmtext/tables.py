@@ -262,6 +262,12 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def first_named(columns: list[str], candidates: tuple[str, ...]) -> str | None:
+    """The column named as the earliest of ``candidates`` (lower-case names; case-insensitive), else None."""
+    lower = {c.lower(): c for c in columns}
+    return next((lower[cand] for cand in candidates if cand in lower), None)
+
+
 def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str,
                 prefer: str | None = None) -> str:
     """The column named by the user, else ``prefer`` (the column a run trained on) where the table has it, else the
@@ -281,10 +287,8 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
                             f"pass --{what}-column with one of them", exit_code=2)
     if prefer is not None and (same := [c for c in columns if c.casefold() == prefer.casefold()]):
         return prefer if prefer in same else same[0]
-    lower = {c.lower(): c for c in columns}
-    for cand in candidates:
-        if cand in lower:
-            return lower[cand]
+    if (named := first_named(columns, candidates)) is not None:
+        return named
     if any(_is_number(c) or len(c.split()) >= 3 for c in columns):  # a number or a phrase: a row of data
         raise usage_error(f"{where} has no header line: its first line ({found}) reads as data, not column names",
                           "add a first line naming the columns, such as text,label")

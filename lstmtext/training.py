@@ -235,7 +235,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
             raise UserError(f"{run_dir} has trained {step:,} steps, {'more than' if step > total_steps else 'all'} "
                             f"{bound} allows", f"pass --max-steps above {step:,} to train further" if by_steps
                             else f"pass a larger --epochs: the run is at epoch {step / per_epoch:.2f}")
-        if train_cfg.time_limit is not None and elapsed_before >= train_cfg.time_limit:  # else it trains a step
+        if train_cfg.time_spent(elapsed_before):  # else it trains a step more on every resume
             raise UserError(f"{run_dir} has trained for {elapsed_before:,.0f} s, all --time-limit "
                             f"{train_cfg.time_limit:g} allows (the run's whole time counts)",
                             f"pass a --time-limit above {math.ceil(elapsed_before):,} (seconds) to train further")

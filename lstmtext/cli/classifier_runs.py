@@ -37,15 +37,6 @@ def _classifier_runs(checkpoint: Path, ensemble: list[Path] | None) -> list[Path
     return runs
 
 
-def _trained_columns(run: Path) -> tuple[str | None, str | None]:
-    """The text and label columns of the table a run trained on (None for plain text, or a run saved before
-    they were recorded): a table that has them is read by them, as the run read its own."""
-    from lstmtext.checkpoint import read_config
-
-    settings = read_config(run).get("data", {}).get("settings") or {}
-    return settings.get("text_column"), settings.get("label_column")
-
-
 def _load_classifiers(runs: list[Path], dev: Any, weights: str = "best") -> list[Any]:
     from lstmtext.checkpoint import load_checkpoint
 

@@ -13,8 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lstmtext.cli.classifier_runs import (Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers,
-                                          _trained_columns)
+from lstmtext.cli.classifier_runs import Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import warn
 from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, refuse_unless
@@ -142,7 +141,10 @@ def classify(
                         "encoding": (reads, "is for --file or - (stdin); texts given as arguments are already "
                                             "decoded")})
     runs = _classifier_runs(checkpoint, ensemble)  # before torch is imported
-    items = _read_inputs(list(texts or []), file, text_column, encoding, _trained_columns(runs[0])[0])
+    from lstmtext.checkpoint import read_config, run_columns
+
+    # a table is read by the run's own text column where it has one
+    items = _read_inputs(list(texts or []), file, text_column, encoding, run_columns(read_config(runs[0]))[0])
 
     from lstmtext.render import err
     from lstmtext.devices import resolve_device

@@ -115,12 +115,12 @@ def _open_by_run_columns(ckpt: Any, corpus: str, encoding: str, text_column: str
                          task: str) -> Any:
     """The corpus opened with the columns given, else with the columns the run trained on where it has them (a
     table with a 'Review Body' column is read by it, as the run read its own), else with those found by name."""
+    from lstmtext.checkpoint import run_columns
     from lstmtext.corpus import open_corpus
     from lstmtext.errors import MissingColumn
 
-    settings = ckpt.config.get("data", {}).get("settings") or {}
-    trained = settings.get("text_column"), settings.get("label_column") if task == "classify" else None
-    tried = text_column or trained[0], label_column or trained[1]
+    text, label = run_columns(ckpt.config)
+    tried = text_column or text, label_column or (label if task == "classify" else None)
     if tried != (text_column, label_column):
         try:
             return open_corpus(corpus, encoding=encoding, text_column=tried[0], label_column=tried[1],
@@ -137,6 +137,7 @@ def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text
     and splits carved out of them), else None. Scored whole, it would score the run on the texts it trained on."""
     from rich.markup import escape
 
+    from lstmtext.checkpoint import run_columns
     from lstmtext.corpus import open_corpus
     from lstmtext.render import err
 
@@ -149,8 +150,9 @@ def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text
         other = "valid" if name == "test" else "test"
         raise UserError(f"{corpus} is the corpus {ckpt.path} trained on, and the run held no {name} split out of it",
                         f"score its {other} split (--split {other})")
-    run = open_corpus(corpus, encoding=encoding, text_column=text_column or settings.get("text_column"),
-                      label_column=(label_column or settings.get("label_column")) if task == "classify" else None,
+    text, label = run_columns(ckpt.config)
+    run = open_corpus(corpus, encoding=encoding, text_column=text_column or text,
+                      label_column=(label_column or label) if task == "classify" else None,
                       valid_fraction=held["valid"], test_fraction=held["test"],
                       split_seed=int(settings.get("split_seed", 0)), task=task)
     what = "its train split, the texts it trained on" if name == "train" else \

@@ -16,8 +16,9 @@ from lstmtext.errors import usage_error
 
 def _columns(config: dict[str, Any]) -> str | None:
     """The table columns a run read: "text 'Review Body', label 'My Label'" (None for plain text)."""
-    settings = config.get("data", {}).get("settings") or {}
-    named = [f"{what} {settings[f'{what}_column']!r}" for what in ("text", "label") if settings.get(f"{what}_column")]
+    from lstmtext.checkpoint import run_columns
+
+    named = [f"{what} {name!r}" for what, name in zip(("text", "label"), run_columns(config)) if name]
     return ", ".join(named) or None
 
 

@@ -219,7 +219,7 @@ def train(
     given = {k: v for k, v in locals().items() if k != "ctx"}  # the converted arguments (Paths as Paths)
     from rich.markup import escape
 
-    from lstmtext.data import Prepared, is_prepared
+    from lstmtext.data import MOSTLY_UNK, Prepared, is_prepared
     from lstmtext.distill import check_teacher_runs, check_teachers_fit
     from lstmtext.render import err
     from lstmtext.tokenizers import extends
@@ -322,7 +322,7 @@ def train(
                   f"the {lm_tokenizer.vocab_size:,} of {escape(str(init_from))}, starting at their mean embedding")
     train_split = prepared.meta["splits"]["train"]
     unk_rate = train_split["unk"] / train_split["tokens"] if train_split["tokens"] else 0.0
-    noted = unk_rate > 0.2 and not is_prepared(Path(corpus_arg))  # preparing warned of it, with the same advice
+    noted = unk_rate > MOSTLY_UNK and not is_prepared(Path(corpus_arg))  # preparing warned of it, the same advice
     if lm_tokenizer is not None and not extend_vocab and unk_rate > 0.05 and not noted and not quiet:
         warn([f"{unk_rate:.1%} of the training tokens are <unk> to {init_from}'s vocabulary (all read as one word); "
               "--extend-vocab adds this corpus's words to it"])

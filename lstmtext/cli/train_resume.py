@@ -46,7 +46,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         train_cfg.epochs = epochs
     if time_limit is not None:  # else the run's own limit, which counts the time it trained before
         train_cfg.time_limit = time_limit
-    spent = train_cfg.time_limit is not None and elapsed >= train_cfg.time_limit  # refused by training, unnoted
+    spent = train_cfg.time_spent(elapsed)  # refused by training: no note on a schedule that will not run
     if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet \
             and not spent:
         from lstmtext.render import err
