@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmtext.errors import MissingColumn, UserError, usage_error
+from lstmtext.labelfolders import find_layout, not_labelled, open_layout
 from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, hold_out_rows, hold_out_stratified,
                              split_of)
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
@@ -67,7 +68,7 @@ class Corpus:
     """A named source with up to three splits, and the files whose contents identify it."""
 
     name: str
-    kind: str  # "text" | "table" | "hf"
+    kind: str  # "text" | "table" | "hf" | "labelled" (a folder or file per label, labelfolders.py)
     splits: dict[str, Any]
     files: list[Path]
     report: ReadReport
@@ -78,6 +79,9 @@ class Corpus:
     # the splits the source lacks, held out of train by --valid-fraction/--test-fraction (empty where that is 0)
     carved: tuple[str, ...] = ()
     unread_label: str | None = None  # a table's label column that a language model leaves unread
+    file_names: list[str] | None = None  # the names the content hash gives ``files`` (paths in the folder), where
+    # a file's name alone would not do: a label folder's files are named alike (pos/1.txt, neg/1.txt)
+    layout: str | None = None  # how a label layout is read ("one folder per label: neg, pos; each file one text")
     # how the splits and columns were chosen (set by open_corpus): with the content hash, what identifies the data
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -93,7 +97,7 @@ class Corpus:
     def _content_hash(self) -> str:
         if not self.files:
             return hashlib.sha256(self.origin.encode()).hexdigest()
-        return files_hash(self.files)
+        return files_hash(self.files, self.file_names)
 
 
 def files_hash(files: list[Path], names: list[str] | None = None) -> str:
@@ -170,13 +174,17 @@ def _settings(corpus: Corpus, encoding: str, fractions: tuple[float, float], spl
     for name, fraction in zip(SPLITS[1:], fractions):
         if name in corpus.carved:
             settings[f"{name}_fraction"] = fraction
-    if corpus.carved and corpus.label_column is not None:
+    if corpus.carved and (corpus.label_column is not None or corpus.layout):
         settings["split_seed"] = split_seed
+    if corpus.layout:
+        settings["layout"] = corpus.layout
     return settings
 
 
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
                  fractions: tuple[float, float], split_seed: int, want_labels: bool) -> Corpus:
+    if want_labels and (layout := find_layout(path, encoding)):  # pos/ and neg/, or pos.txt and neg.txt
+        return open_layout(path, layout, encoding, text_column, label_column, fractions, split_seed)
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     top_empty = not files
     if top_empty:  # no files at the top: look into subfolders
@@ -274,8 +282,7 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
         corpus.warnings[:0] = notes
         return corpus
     if want_labels:
-        raise UserError(f"{name} is plain text; a classifier needs a table with text and label columns",
-                        "give a CSV, TSV, JSON(L) or parquet file")
+        raise not_labelled(name)
     for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
         if value is not None:
             raise MissingColumn(f"{flag} is for tables, and {name} is plain text", "drop it", exit_code=2)

@@ -118,6 +118,8 @@ def info(
         **({"saved_weights": "none yet (its first validation or --save-every save writes them)"} if unsaved else {}),
         "trained_on": config["data"].get("source"),
         **({"columns": columns} if (columns := _columns(config)) else {}),
+        # a folder or file per label: "one folder per label: neg, pos; each file one text"
+        **({"read_as": layout} if (layout := (config["data"].get("settings") or {}).get("layout")) else {}),
         "format_version": config["format_version"],
         "versions": config.get("versions", {}),
     }

@@ -125,6 +125,7 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     if records and not quiet and not reused:
         columns = [f"{what} column {name!r}" for what, name in (("text", corpus.text_column),
                                                                  ("label", corpus.label_column)) if name]
+        columns += [corpus.layout] if corpus.layout else []
         err.print(escape(f"read {records:,} records from {corpus_arg}" + (f" ({', '.join(columns)})" if columns else "")
                          + f"; skipped {len(corpus.report.skipped):,}"))
     warn(meta.get("warnings", []), corpus.report.skipped, "see meta.json")

@@ -1,0 +1,152 @@
+"""Classifiers on plain text files labelled by their folder (pos/, neg/) or file (pos.txt, neg.txt) names."""
+
+import csv
+import json
+
+import pytest
+
+from lstmtext.corpus import open_corpus
+from lstmtext.labels import collect_labels
+from tests.conftest import REVIEWS, assert_one_line_error
+
+TINY = ["--hidden-size", "16", "--embed-dim", "16", "--max-steps", "4", "--quiet", "--seed", "1"]
+
+
+def reviews() -> list[tuple[str, str]]:
+    with REVIEWS.open(encoding="utf-8", newline="") as fh:
+        return [(row["text"], row["label"]) for row in csv.DictReader(fh, delimiter="\t")]
+
+
+def imdb_like(root, per_split=(("train", 300), ("test", 60))):
+    """train/{pos,neg}/N.txt and test/{pos,neg}/N.txt, one review a file, as IMDB's reviews come; plus IMDB's
+    unlabelled train/unsup/ and the files beside the label folders."""
+    rows = reviews()
+    start = 0
+    for split, n in per_split:
+        for i, (text, label) in enumerate(rows[start:start + n]):
+            folder = root / split / label[:3]
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{i}_7.txt").write_text(text, encoding="utf-8")
+        start += n
+    (root / "train" / "unsup").mkdir()
+    for i in range(5):
+        (root / "train" / "unsup" / f"{i}_0.txt").write_text("an unlabelled review", encoding="utf-8")
+    (root / "train" / "urls_pos.txt").write_text("http://example.org/1\n", encoding="utf-8")
+    (root / "README").write_text("what the folders hold\n", encoding="utf-8")
+    return root
+
+
+def test_a_folder_per_label_in_split_folders_is_read_with_its_test_split_and_without_unsup(tmp_path):
+    root = imdb_like(tmp_path / "imdb")
+    corpus = open_corpus(root, task="classify")
+    assert corpus.own_splits and corpus.carved == ("valid",)
+    assert collect_labels(corpus) == ["neg", "pos"]
+    test = list(corpus.splits["test"].records())
+    assert len(test) == 60 and {label for _, label, _, _ in test} == {"neg", "pos"}
+    rows = reviews()
+    assert (rows[300][0], rows[300][1][:3]) in {(text, label) for text, label, _, _ in test}
+    train, valid = list(corpus.splits["train"].records()), list(corpus.splits["valid"].records())
+    assert len(train) + len(valid) == 300 and len(valid) == 15  # 5% held out of train, no unsup
+    assert not {path for *_, path, _ in train} & {path for *_, path, _ in valid}
+    shares = [sum(label == "pos" for _, label, _, _ in part) / len(part) for part in (train, valid)]
+    assert abs(shares[0] - shares[1]) < 0.1  # stratified
+    assert not any("unsup" in path for _, _, path, _ in train)
+    assert any("unsup" in w and "no label" in w for w in corpus.warnings)
+    assert any("train/urls_pos.txt" in w and "README" in w for w in corpus.warnings)
+    assert corpus.layout == "one folder per label: neg, pos; each file one text"
+
+
+def test_train_evaluate_and_info_on_a_folder_per_label(cli, tmp_path):
+    root = imdb_like(tmp_path / "imdb")
+    result = cli("train", root, "--task", "classify", *TINY[:-3], "--out", "run")
+    assert result.code == 0, result.err
+    assert "read 360 records from" in result.err and "(one folder per label: neg, pos; each file one text)" in \
+        result.err
+    assert "imdb/train/unsup is left out" in result.err
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert meta["settings"]["layout"] == "one folder per label: neg, pos; each file one text"
+    evaluated = cli("evaluate", "run", root / "test", "--format", "json")
+    assert evaluated.code == 0, evaluated.err
+    report = json.loads(evaluated.out)
+    assert report["split"] == "whole" and sum(row["support"] for row in report["per_class"]) == 60
+    info = cli("info", "run", "--format", "json")
+    assert json.loads(info.out)["read_as"] == "one folder per label: neg, pos; each file one text"
+
+
+def test_a_file_per_label_is_read_a_line_a_text_and_named_by_suffix_where_the_names_are_alike(tmp_path):
+    root = tmp_path / "rt"
+    root.mkdir()
+    rows = reviews()[:400]
+    for label in ("positive", "negative"):
+        lines = [text for text, lab in rows if lab == label]
+        (root / f"rt-polarity.{label[:3]}").write_text("\r\n".join(lines[:50]) + "\r\n\r\n" + "\n".join(lines[50:])
+                                                       + "\n", encoding="utf-8")
+    (root / "README.txt").write_text("about the corpus\n", encoding="utf-8")
+    corpus = open_corpus(root, task="classify")
+    assert corpus.layout == "one file per label: neg, pos; each line one text"
+    assert collect_labels(corpus) == ["neg", "pos"]
+    records = [r for s in ("train", "valid", "test") for r in corpus.splits[s].records()]
+    assert sorted(text for text, *_ in records) == sorted(text for text, _ in rows)  # no blank line, no '\r'
+    assert len(list(corpus.splits["valid"].records())) == 20  # 5% of 400, seeded and stratified
+    assert any("README.txt" in w for w in corpus.warnings)
+    again = open_corpus(root, task="classify")
+    assert [r[3] for r in again.splits["valid"].records()] == [r[3] for r in corpus.splits["valid"].records()]
+
+
+def test_label_folders_of_one_file_each_read_a_line_a_text(tmp_path):
+    rows = reviews()[:200]
+    for label in ("positive", "negative"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        (tmp_path / "data" / label / "all.txt").write_text(
+            "\n".join(text for text, lab in rows if lab == label) + "\n", encoding="utf-8")
+    corpus = open_corpus(tmp_path / "data", task="classify")
+    assert corpus.layout == "one folder per label: negative, positive; each line one text"
+    assert sum(1 for s in ("train", "valid", "test") for _ in corpus.splits[s].records()) == 200
+
+
+def test_moving_a_file_to_another_label_folder_changes_the_content_hash(tmp_path):
+    root = imdb_like(tmp_path / "imdb")
+    before = open_corpus(root, task="classify").content_hash()
+    (root / "train" / "pos" / "0_7.txt").rename(root / "train" / "neg" / "0_7.txt")
+    assert open_corpus(root, task="classify").content_hash() != before
+
+
+def test_plain_text_without_labels_names_the_layouts_a_classifier_reads(cli, tmp_path):
+    (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "train.txt").write_text("some text\n" * 20, encoding="utf-8")
+    (tmp_path / "books" / "test.txt").write_text("more text\n" * 20, encoding="utf-8")
+    for corpus in (tmp_path / "books", tmp_path / "books" / "train.txt"):
+        result = cli("train", corpus, "--task", "classify", *TINY)
+        assert_one_line_error(result, 1, "no labels", "folder of texts per label", "pos.txt")
+
+
+def test_a_column_flag_on_a_label_layout_is_refused(cli, tmp_path):
+    root = imdb_like(tmp_path / "imdb")
+    result = cli("train", root, "--task", "classify", "--label-column", "label", *TINY)
+    assert_one_line_error(result, 2, "--label-column is for tables", "folder names")
+
+
+def test_a_label_file_in_another_encoding_is_named_with_the_flag_that_reads_it(cli, tmp_path):
+    root = tmp_path / "moods"
+    root.mkdir()
+    (root / "happy.txt").write_bytes("a café day\n".encode("latin-1") * 30)
+    (root / "sad.txt").write_bytes(b"a grey day\n" * 30)
+    result = cli("train", root, "--task", "classify", *TINY)
+    assert_one_line_error(result, 1, "happy.txt", "--encoding")
+    corpus = open_corpus(root, task="classify", encoding="latin-1")
+    assert "a café day" in {text for s in ("train", "valid", "test") for text, *_ in corpus.splits[s].records()}
+
+
+@pytest.mark.parametrize("layout", ["tables", "language model"])
+def test_other_folders_read_as_before(tmp_path, layout):
+    root = tmp_path / "data"
+    for label in ("pos", "neg"):
+        (root / label).mkdir(parents=True)
+        (root / label / "a.txt").write_text(f"a {label} text\n" * 10, encoding="utf-8")
+    if layout == "tables":
+        (root / "train.csv").write_text("text,label\n" + "good,1\nbad,0\n" * 20, encoding="utf-8")
+        corpus = open_corpus(root, task="classify")
+        assert corpus.kind == "table" and corpus.layout is None
+    else:
+        corpus = open_corpus(root)
+        assert corpus.kind == "text" and corpus.layout is None
