@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmtext.errors import MissingColumn, UserError, usage_error
-from lstmtext.labelfolders import find_layout, not_labelled, open_layout
+from lstmtext.labelfolders import find_layout, is_prefixed, not_labelled, open_layout, open_prefixed
 from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, hold_out_rows, hold_out_stratified,
                              split_of)
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
@@ -281,6 +281,8 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
                               report, want_labels)
         corpus.warnings[:0] = notes
         return corpus
+    if want_labels and all(is_prefixed(p, encoding) for p in all_files):  # __label__pos a text (fastText's)
+        return open_prefixed(name, by_split, encoding, text_column, label_column, fractions, split_seed)
     if want_labels:
         raise not_labelled(name)
     for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
@@ -288,6 +290,9 @@ def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
             raise MissingColumn(f"{flag} is for tables, and {name} is plain text", "drop it", exit_code=2)
     if not _ascii_compatible(encoding):
         return _open_transcoded(name, by_split, encoding, fractions, report)
+    if is_prefixed(all_files[0], encoding):  # a classifier's corpus, perhaps given without --task classify
+        notes = [*notes, f"{name} is in fastText's format (its lines start with __label__ words): a language model "
+                 "learns those words as text; to train a classifier on it, pass --task classify"]
     return _open_text(name, by_split, encoding, fractions, report, notes)
 
 

@@ -27,10 +27,10 @@ ASIDE = ("readme", "license", "licence", "copying", "notice", "changelog")  # a 
 
 @dataclass
 class LabelSplit:
-    """One split of a label layout: files and their labels, optionally a seeded pick of the records."""
+    """One split of labelled text files: files and their labels, optionally a seeded pick of the records."""
 
-    items: list[tuple[Path, str]]  # (file, label), in label then name order
-    per_line: bool  # each line a text (a file per label), else each file one text
+    items: list[tuple[Path, str]]  # (file, label), in label then name order ("" where each line names its own)
+    unit: str  # "file": each file one text; "line": each line one text; "prefixed": each line "__label__X text"
     encoding: str
     report: ReadReport
     indices: Any = None  # a sorted array of record indices (stratified hold-out)
@@ -51,26 +51,39 @@ class LabelSplit:
         except UnicodeError:
             raise locate_decode_error(path, self.encoding) from None
 
+    def _all(self) -> Iterator[tuple[Any, str | None, str, int]]:
+        """(text, label, file, line) of every record, the text unread (None) where each file is one."""
+        for path, label in self.items:
+            if self.unit == "file":
+                yield None, label, str(path), 1
+                continue
+            for lineno, line in self._lines(path):
+                if self.unit == "prefixed":
+                    labels, text = split_prefixed(line)
+                    yield text, labels[0] if labels else None, str(path), lineno
+                else:
+                    yield line, label, str(path), lineno
+
     def records(self) -> Iterator[tuple[str, Any, str, int]]:
         """(text, label, file, line) for each kept text."""
         pick = None if self.indices is None else set(int(i) for i in self.indices)
-        index = -1
-        for path, label in self.items:
-            if self.per_line:
-                for lineno, line in self._lines(path):
-                    index += 1
-                    if pick is None or index in pick:
-                        yield line, label, str(path), lineno
-            else:
-                index += 1
-                if pick is None or index in pick:
-                    yield self._whole(path), label, str(path), 1
+        for index, (text, label, path, line) in enumerate(self._all()):
+            if pick is None or index in pick:
+                yield (self._whole(Path(path)) if text is None else text), label, path, line
 
     def labels(self) -> list[str]:
-        """Every record's label, in order (a file's, unread, where each file is one text)."""
-        if not self.per_line:
-            return [label for _, label in self.items]
-        return [label for path, label in self.items for _ in self._lines(path)]
+        """Every record's label, in order (read without the texts of files that are one text each)."""
+        return [str(label) for _, label, _, _ in self._all()]
+
+    def several_labels(self) -> tuple[int, str, int]:
+        """fastText lines with more than one label: how many, and where the first is."""
+        count, first = 0, ("", 0)
+        for path, _ in self.items:
+            for lineno, line in self._lines(path):
+                if len(split_prefixed(line)[0]) > 1:
+                    count += 1
+                    first = first if count > 1 else (str(path), lineno)
+        return count, *first
 
     def texts(self) -> Iterator[str]:
         for text, _, _, _ in self.records():
@@ -84,13 +97,40 @@ class LabelSplit:
         return size * len(self.indices) // self.of_rows
 
 
+PREFIX = "__label__"
+
+
+def split_prefixed(line: str) -> tuple[list[str], str]:
+    """The labels and the text of a fastText line: "__label__pos __label__good the text" -> (["pos", "good"],
+    "the text")."""
+    words = line.split(" ")
+    labels = []
+    while words and (words[0].startswith(PREFIX) or not words[0]):
+        if words[0]:
+            labels.append(words[0][len(PREFIX):])
+        words.pop(0)
+    return labels, " ".join(words)
+
+
+def is_prefixed(path: Path, encoding: str) -> bool:
+    """Whether a text file is in fastText's format: its first non-blank line starts with __label__."""
+    try:
+        with path.open(encoding=text_encoding(encoding), errors="replace") as fh:
+            for line in fh:
+                if line.strip():
+                    return line.lstrip().startswith(PREFIX)
+    except OSError:
+        return False
+    return False
+
+
 @dataclass
 class Layout:
     """Where a folder's labelled texts are: per split (None for a folder without split folders), each label's
     files; each line a text or each file one; and what was left out, for the notes."""
 
     labels: dict[str | None, dict[str, list[Path]]]
-    per_line: bool
+    unit: str  # "line" or "file", as LabelSplit's
     folders: bool  # labels from folder names (else from file names)
     left_out: list[str]
     unlabelled: list[Path]
@@ -99,8 +139,7 @@ class Layout:
         names = sorted({label for by_label in self.labels.values() for label in by_label})
         shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
         where = "one folder per label" if self.folders else "one file per label"
-        unit = "each line one text" if self.per_line else "each file one text"
-        return f"{where}: {shown}; {unit}"
+        return f"{where}: {shown}; each {self.unit} one text"
 
 
 def _visible(folder: Path) -> list[Path]:
@@ -122,10 +161,10 @@ def _label_names(files: list[Path]) -> list[str]:
     return [p.name for p in files]
 
 
-def _labels_in(folder: Path, encoding: str) -> tuple[dict[str, list[Path]], bool, bool, list[str], list[Path]] | None:
+def _labels_in(folder: Path, encoding: str) -> tuple[dict[str, list[Path]], str, bool, list[str], list[Path]] | None:
     """The labels of one folder: its subfolders of text files (two or more), else its text files (two or more, not
-    named as a split or a readme); with each line a text or not, whether the labels are folders, what is left
-    out beside them, and the folders left out as unlabelled."""
+    named as a split or a readme); with the unit of a text (a line or a file), whether the labels are folders,
+    what is left out beside them, and the folders left out as unlabelled."""
     entries = _visible(folder)
     folders: dict[str, list[Path]] = {}
     unlabelled = []
@@ -139,17 +178,17 @@ def _labels_in(folder: Path, encoding: str) -> tuple[dict[str, list[Path]], bool
         else:
             folders[sub.name] = files
     if len(folders) >= 2:
-        per_line = all(len(files) == 1 for files in folders.values())
+        unit = "line" if all(len(files) == 1 for files in folders.values()) else "file"
         used = set(folders) | {p.name for p in unlabelled}
         left = [p.name for p in entries if p.name not in used]
-        return folders, per_line, True, left, unlabelled
+        return folders, unit, True, left, unlabelled
     files = [p for p in _text_files([p for p in entries if p.is_file()], encoding)
              if not p.name.lower().startswith(ASIDE) and p.suffix.lower() != ".md"]
     if len(files) < 2 or any(split_of(p) for p in files):  # train.txt and test.txt: splits, not labels
         return None
     names = _label_names(files)
     left = [p.name for p in entries if p not in files]
-    return dict(zip(names, ([p] for p in files))), True, False, left, []
+    return dict(zip(names, ([p] for p in files))), "line", False, left, []
 
 
 def find_layout(path: Path, encoding: str) -> Layout | None:
@@ -192,7 +231,7 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
     notes = [note for p in files if (note := _check_encoding(p, encoding))][:3]
 
     def split(by_label: dict[str, list[Path]]) -> LabelSplit:
-        return LabelSplit([(p, label) for label in sorted(by_label) for p in by_label[label]], layout.per_line,
+        return LabelSplit([(p, label) for label in sorted(by_label) for p in by_label[label]], layout.unit,
                           encoding, report)
 
     splits = {s or "train": split(by_label) for s, by_label in layout.labels.items()}
@@ -202,9 +241,9 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
         labels = base.labels()
         picks = stratified_picks(labels, missing, split_seed)
         for s in ("train", *missing):
-            splits[s] = LabelSplit(base.items, base.per_line, encoding, report, picks[s], of_rows=len(labels))
+            splits[s] = LabelSplit(base.items, base.unit, encoding, report, picks[s], of_rows=len(labels))
     for s in SPLITS:
-        splits.setdefault(s, LabelSplit([], layout.per_line, encoding, report))
+        splits.setdefault(s, LabelSplit([], layout.unit, encoding, report))
     if layout.left_out:
         shown = ", ".join(layout.left_out[:5]) + (f" and {len(layout.left_out) - 5} more"
                                                    if len(layout.left_out) > 5 else "")
@@ -218,6 +257,42 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
                     layout.labels, carved=tuple(missing), warnings=notes, file_names=names,
                     layout=layout.describe())
     return corpus
+
+
+def open_prefixed(name: str, by_split: dict[str | None, list[Path]], encoding: str, text_column: str | None,
+                  label_column: str | None, fractions: tuple[float, float], split_seed: int) -> Any:
+    """The corpus of text files in fastText's format, a line each text, led by its label: "__label__pos a text".
+    A line with several labels is read as its first (a classifier here gives one label a text), with a note."""
+    from lstmtext.corpus import Corpus
+
+    for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
+        if value is not None:
+            raise MissingColumn(f"{flag} is for tables, and {name} names its labels in {PREFIX}X words",
+                                "drop it", exit_code=2)
+    report = ReadReport()
+    files = [p for ps in by_split.values() for p in ps]
+    notes = [note for p in files if (note := _check_encoding(p, encoding))]
+    splits = {s or "train": LabelSplit([(p, "") for p in ps], "prefixed", encoding, report)
+              for s, ps in by_split.items()}
+    missing = {s: f for s, f in zip(SPLITS[1:], fractions) if s not in splits}
+    if missing:
+        base = splits["train"]
+        labels = base.labels()
+        picks = stratified_picks(labels, missing, split_seed)
+        for s in ("train", *missing):
+            splits[s] = LabelSplit(base.items, base.unit, encoding, report, picks[s], of_rows=len(labels))
+    for s in SPLITS:
+        splits.setdefault(s, LabelSplit([], "prefixed", encoding, report))
+    for s in SPLITS:
+        if s in by_split or (s == "train" and None in by_split):
+            count, path, line = LabelSplit(splits[s].items, "prefixed", encoding, report).several_labels()
+            if count:
+                notes.append(f"{count:,} line{'s' * (count > 1)} of the {s} split name{'s' * (count == 1)} more than "
+                             f"one label, the "
+                             f"first at {path} line {line}: a classifier gives a text one label, so each is read "
+                             "as its first")
+    return Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in by_split,
+                  carved=tuple(missing), warnings=notes, layout=f"fastText lines: {PREFIX}LABEL then the text")
 
 
 def not_labelled(path: Path) -> UserError:

@@ -150,3 +150,54 @@ def test_other_folders_read_as_before(tmp_path, layout):
     else:
         corpus = open_corpus(root)
         assert corpus.kind == "text" and corpus.layout is None
+
+
+def fasttext_lines(rows) -> str:
+    return "".join(f"__label__{label} {text}\n" for text, label in rows)
+
+
+def test_fasttext_lines_are_read_label_and_text_with_a_note_for_lines_of_several_labels(tmp_path):
+    rows = reviews()[:300]
+    lines = fasttext_lines(rows).splitlines(keepends=True)
+    lines[10] = f"__label__{rows[10][1]} __label__funny {rows[10][0]}\n"
+    lines.insert(20, "a line that names no label\n")
+    path = tmp_path / "reviews.ft.txt"
+    path.write_text("".join(lines), encoding="utf-8")
+    corpus = open_corpus(path, task="classify")
+    assert corpus.layout == "fastText lines: __label__LABEL then the text"
+    assert collect_labels(corpus) == ["negative", "positive"]
+    records = [r for s in ("train", "valid", "test") for r in corpus.splits[s].records()]
+    assert sorted((text, label) for text, label, *_ in records if label) == sorted(rows)
+    assert [(text, line) for text, label, _, line in records if label is None] == [("a line that names no label",
+                                                                                     21)]
+    assert any("1 line of the train split names more than one label" in w and "line 11" in w
+               for w in corpus.warnings)
+
+
+def test_train_evaluate_and_classify_on_fasttext_split_files(cli, tmp_path):
+    rows = reviews()
+    (tmp_path / "ft").mkdir()
+    (tmp_path / "ft" / "train.txt").write_text(fasttext_lines(rows[:400]), encoding="utf-8")
+    (tmp_path / "ft" / "test.txt").write_text(fasttext_lines(rows[400:460]), encoding="utf-8")
+    result = cli("train", tmp_path / "ft", "--task", "classify", *TINY[:-3], "--out", "run")
+    assert result.code == 0, result.err
+    assert "read 460 records" in result.err and "fastText lines" in result.err
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert meta["settings"]["layout"] == "fastText lines: __label__LABEL then the text"
+    evaluated = cli("evaluate", "run", tmp_path / "ft", "--format", "json")
+    assert evaluated.code == 0, evaluated.err
+    report = json.loads(evaluated.out)
+    assert report["split"] == "test" and sum(row["support"] for row in report["per_class"]) == 60
+    classified = cli("classify", "run", "--file", tmp_path / "ft" / "test.txt", "--format", "jsonl")
+    assert classified.code == 0, classified.err
+    assert "__label__ words are left out" in classified.err
+    out = [json.loads(line) for line in classified.out.splitlines()]
+    assert [row["text"] for row in out] == [text for text, _ in rows[400:460]]
+
+
+def test_a_language_model_on_fasttext_lines_says_how_to_train_a_classifier(tmp_path):
+    path = tmp_path / "reviews.txt"
+    path.write_text(fasttext_lines(reviews()[:50]), encoding="utf-8")
+    corpus = open_corpus(path)
+    assert corpus.kind == "text"
+    assert any("fastText's format" in w and "--task classify" in w for w in corpus.warnings)

@@ -33,6 +33,7 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
                  trained_column: str | None = None) -> list[str]:
     """Texts from arguments, a file (lines, or a table's text column: ``text_column``, else the run's
     ``trained_column`` where the table has it, else one found by name) or stdin ('-')."""
+    from lstmtext.labelfolders import PREFIX, split_prefixed
     from lstmtext.tables import (TEXT_COLUMNS, ReadReport, _iter_table, _table_format, container_kind, pick_column,
                                  table_columns)
     from lstmtext.textfiles import (_binary_error, _check_encoding, _compression, _looks_binary, _packed_error,
@@ -80,6 +81,14 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
             lines = _lines(file.read_text(encoding=text_encoding(encoding)))
         except UnicodeError:
             raise locate_decode_error(file, encoding) from None
+        if next((ln for ln in lines if ln.strip()), "").lstrip().startswith(PREFIX):  # fastText's: the labels go
+            from rich.markup import escape
+
+            from lstmtext.render import err
+
+            lines = [split_prefixed(ln)[1] if ln.lstrip().startswith(PREFIX) else ln for ln in lines]
+            err.print(f"note: {escape(str(file))} is in fastText's format: each line's {PREFIX} words are left out "
+                      "of the text classified")
         return _some_text(lines, str(file))
     if texts == ["-"]:
         data = sys.stdin.buffer.read()
