@@ -34,12 +34,15 @@ class TokenizerSpec:
 
     def validate(self) -> None:
         if self.level not in LEVELS:
-            raise usage_error(f"unknown --level {self.level!r}", f"choose one of: {', '.join(LEVELS)}")
+            subword = " (bpe and unigram are SentencePiece's subwords)" if self.level in (
+                "sentencepiece", "spm", "subword", "subwords", "sp") else ""
+            raise usage_error(f"unknown --level {self.level!r}", f"choose one of: {', '.join(LEVELS)}{subword}")
         if self.vocab_size is not None and self.vocab_size < 1:
             raise usage_error(f"--vocab-size must be positive, got {self.vocab_size}")
         if self.level in ("bpe", "unigram") and self.vocab_size is not None and self.vocab_size < 8:
             raise usage_error(
-                f"--vocab-size {self.vocab_size} is too small for {self.level}", "use at least a few hundred"
+                f"--vocab-size {self.vocab_size} is too small for {self.level}",
+                "leave it out to size it to the text, or use a few hundred or more"
             )
         if self.min_freq < 1:
             raise usage_error(f"--min-freq must be at least 1, got {self.min_freq}")

@@ -21,8 +21,7 @@ from lstmtext.labelfolders import find_layout, is_prefixed, not_labelled, open_l
 from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, hold_out_rows, hold_out_stratified,
                              split_of)
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
-                             first_named,
-                             pick_column, refuse_one_column, table_columns)
+                             first_named, pick_column, place, refuse_one_column, table_columns)
 from lstmtext.textfiles import (_BOMS, _ascii_compatible, _binary_error, _check_encoding, _compression, _looks_binary,
                                 _packed_error, _read_range, _wide_order, check_encoding_name,
                                 locate_decode_error, text_encoding)
@@ -121,6 +120,15 @@ def _looks_like_hub_id(spec: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?", spec)) and not Path(spec).suffix
 
 
+def _shipped_hint(path: Path) -> str:
+    """The hint for a corpus not found: where the shipped one is, for `corpora/tales.txt` (the examples' path)
+    given outside the checkout."""
+    shipped = Path(__file__).resolve().parent.parent / "corpora" / path.name  # the checkout's, as a default
+    if not path.is_absolute() and path.parent.name == "corpora" and shipped.exists():
+        return f"the shipped corpus is {shipped}"
+    return "check the path"
+
+
 def open_corpus(
     spec: str | Path,
     *,
@@ -137,12 +145,14 @@ def open_corpus(
     check_encoding_name(encoding)
     fractions = check_fractions(valid_fraction, test_fraction)
     want_labels = task == "classify"
+    if not str(spec).strip():  # Path("") is the working folder: an unset shell variable would read all of it
+        raise usage_error("the corpus path is empty", "pass a file or folder; is a shell variable unset?")
     path = Path(spec)
     if not path.exists():
         if str(spec) == "-":  # a corpus is read more than once (hashed, split, tokenized): stdin will not do
             raise usage_error("a corpus is not read from stdin ('-')", "save the text to a file and pass its path")
         if not _looks_like_hub_id(str(spec)):
-            raise UserError(f"corpus not found: {spec}", "check the path")
+            raise UserError(f"corpus not found: {spec}", _shipped_hint(Path(spec)))
         from lstmtext.hf import open_hub
 
         corpus = open_hub(str(spec), text_column, label_column, fractions, split_seed, want_labels, hf_loader)
@@ -190,7 +200,8 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
     if top_empty:  # no files at the top: look into subfolders
         files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
             part.startswith(".") for part in p.relative_to(path).parts))
-    files = [p for p in files if p.suffix.lower() not in (".md",) or len(files) == 1]
+    if any(p.suffix.lower() != ".md" for p in files):  # a README.md beside the text; a folder of notes is read
+        files = [p for p in files if p.suffix.lower() != ".md"]
     readable = [p for p in files if p.stat().st_size > 0 and not _looks_binary(p, encoding)]
     if not readable:
         packed = [(p, _compression(p)) for p in files]
@@ -375,7 +386,7 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
         where = train_files[0] if len(train_files) == 1 else f"the train files of {name}"
         if probe.skipped:
             path, line, reason = probe.skipped[0]
-            at = f"line {line}" if len(train_files) == 1 else f"{path} line {line}"
+            at = place(path, line).removeprefix(f"{path} ") if len(train_files) == 1 else place(path, line)
             raise UserError(f"{where} has no readable records; {at}: {reason}", "fix that line")
         raise UserError(f"{where} has no records" + (" below its header" if fmts[first] in ("csv", "tsv") else ""),
                         "add the texts, one record each")

@@ -13,6 +13,7 @@ import numpy as np
 
 from lstmtext.errors import UserError
 from lstmtext.labels import label_name, one_line, short_list
+from lstmtext.tables import place
 from lstmtext.tokenizers import UNK, Tokenizer
 
 # (split, done, total): bytes of a text split read so far and in all; for a table's records, records read and 0
@@ -92,7 +93,7 @@ def encode_records(split: Any, tokenizer: Tokenizer, folder: Path, name: str, dt
     if unknown and first is not None:
         shown = ", ".join(f"{n!r} ({unknown[n]:,} row{'s' if unknown[n] > 1 else ''})" for n in sorted(unknown)[:10])
         raise UserError(f"the {name} split has labels the train split does not have: {shown}, the first at "
-                        f"{first[0]} line {first[1]}", f"the known labels are {short_list(labels)}: give the train "
+                        f"{place(first[0], first[1])}", f"the known labels are {short_list(labels)}: give the train "
                         "split examples of the others, or remove their rows")
     np.save(folder / f"{name}.offsets.npy", np.frombuffer(offsets, dtype=np.int64))
     np.save(folder / f"{name}.labels.npy", np.frombuffer(label_ids, dtype=np.int32))

@@ -299,4 +299,5 @@ def not_labelled(path: Path) -> UserError:
     """The error for plain text given to a classifier, with the layouts it reads."""
     return UserError(f"{path} is plain text with no labels, and a classifier needs labelled texts",
                      "give a CSV, TSV, JSON(L) or parquet table with text and label columns, a folder holding one "
-                     "folder of texts per label (pos/, neg/), or one file per label (pos.txt, neg.txt)")
+                     "folder of texts per label (pos/, neg/), one file per label (pos.txt, neg.txt), or lines that "
+                     "start with their label in fastText's way (__label__pos the text)")

@@ -8,6 +8,7 @@ from typing import Any
 
 from lstmtext.corpus import Corpus
 from lstmtext.errors import UserError
+from lstmtext.tables import in_file_order, place
 
 
 def one_line(text: str) -> str:
@@ -50,8 +51,14 @@ def collect_labels(corpus: Corpus) -> list[str]:
             names.add(name)
     if len(names) < 2:
         what = f"only one class, {next(iter(names))!r}," if names else "no labels"
-        raise UserError(f"the train split of {corpus.name} has {what} in column {corpus.label_column!r}",
-                        "a classifier needs at least two labels")
+        where = f" in column {corpus.label_column!r}" if corpus.label_column else ""
+        skipped = corpus.report.skipped
+        first = in_file_order(skipped)[0] if skipped else None
+        unread = (f" ({len(skipped):,} record{'s were' if len(skipped) > 1 else ' was'} skipped, the first at "
+                  f"{place(first[0], first[1])}: {first[2]})") if first else ""
+        raise UserError(f"the train split of {corpus.name} has {what}{where}{unread}",
+                        "a classifier needs at least two labels" + (": fix the skipped records, or add texts of "
+                                                                     "another label" if first else ""))
     return _label_order(names)
 
 

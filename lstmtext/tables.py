@@ -27,6 +27,11 @@ TEXT_COLUMNS = ("text", "sentence", "review", "content", "body", "document", "co
 LABEL_COLUMNS = ("label", "labels", "sentiment", "polarity", "class", "category", "target", "rating", "stars")
 
 
+def place(path: Any, line: int) -> str:
+    """Where a record is, for messages: a parquet file's row, any other file's line ("data.csv line 7")."""
+    return f"{path} {'row' if str(path).lower().endswith('.parquet') else 'line'} {line}"
+
+
 def in_file_order(skipped: Any) -> list[Any]:
     """Skipped records ((file, line, reason)) in file order, whichever split read them first."""
     return sorted(skipped, key=lambda r: (str(r[0]), r[1]))
@@ -326,7 +331,7 @@ class TableSplit:
                 label = rec.get(self.label_column) if self.label_column else None
                 for column, value in ((self.text_column, text), (self.label_column, label)):
                     if kind := container_kind(value):
-                        raise UserError(f"{path} line {lineno}: the {column!r} field is {kind}, not one value",
+                        raise UserError(f"{place(path, lineno)}: the {column!r} field is {kind}, not one value",
                                         "write one record per text, with the text and its label as plain values "
                                         "(JSON Lines: one object per line)")
                 index += 1

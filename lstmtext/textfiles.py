@@ -45,6 +45,9 @@ def _check_encoding(path: Path, encoding: str) -> str | None:
             and max(head, default=0) >= 0x80:
         return (f"{path} is valid UTF-8 but is read as {encoding}: accented and other non-ASCII characters come out as "
                 "two or three characters each (drop --encoding if the file is UTF-8)")
+    if name == "iso8859-1" and _has_c1(head):  # latin-1
+        return (f"{path} read as {encoding} has control characters (bytes 0x80-0x9F), which in a text are almost "
+                "always Windows' curly quotes and dashes: pass --encoding cp1252 to read them as such")
     return None
 
 
@@ -137,10 +140,26 @@ def _decode_error(path: Path, pos: int, err: UnicodeDecodeError, encoding: str) 
     if codecs.lookup(encoding).name != "utf-8" and path.stat().st_size <= 1 << 28 and _is_utf8(path.read_bytes()):
         return UserError(f"{path}: invalid {encoding} at byte {offset} (line {line}); the file is UTF-8",
                          "drop --encoding")
-    return UserError(
-        f"{path}: invalid {encoding} at byte {offset} (line {line})",
-        "pass --encoding with the file's real encoding, e.g. --encoding latin-1",
-    )
+    return UserError(f"{path}: invalid {encoding} at byte {offset} (line {line})",
+                     f"pass --encoding with the file's real encoding, e.g. --encoding {_likely_encoding(path)}")
+
+
+def _has_c1(data: bytes) -> bool:
+    """Bytes 0x80-0x9F: control characters in latin-1, but curly quotes, dashes and the euro sign in Windows'
+    cp1252, which is what such bytes in a Western text almost always are."""
+    return any(0x80 <= b <= 0x9F for b in data)
+
+
+def _likely_encoding(path: Path) -> str:
+    """The encoding to suggest for a file that is not UTF-8: cp1252 where its head has bytes 0x80-0x9F that
+    cp1252 reads (Windows' quotes and dashes), else latin-1."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+    try:
+        head.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252" if _has_c1(head) else "latin-1"
 
 
 def _cut_character(path: Path, offset: int) -> bool:

@@ -95,7 +95,10 @@ class CharTokenizer:
         kept = [cp for cp, c in counts.items() if c >= spec.min_freq]
         kept.sort(key=lambda cp: (-counts[cp], cp))
         if spec.vocab_size is not None:
-            kept = kept[: max(spec.vocab_size - 2, 0)]
+            if spec.vocab_size <= 2:
+                raise usage_error(f"--vocab-size {spec.vocab_size} is too small for char level",
+                                  "it must leave room for characters beyond <unk> and <eos>")
+            kept = kept[: spec.vocab_size - 2]
         return cls([chr(cp) for cp in sorted(kept)], spec.lowercase)
 
     def _lookup(self) -> np.ndarray:

@@ -70,6 +70,8 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
                                  encoding="utf-8-sig")  # with a byte-order mark, as Excel writes
     (d / "deep_latin1.tsv").write_bytes(b"text\tlabel\n" + b"fine row\tpos\n" * 3000 + "café\tneg\n".encode("latin-1"))
     (d / "all_ragged.tsv").write_text("text\tlabel\none\ttwo\tthree\n")
+    (d / "windows.txt").write_bytes("He said \u201chello\u201d \u2014 it\u2019s fine.\n".encode("cp1252") * 40)
+    (d / "oneclass_broken.jsonl").write_text('{"text": "good", "label": 1}\n{"text": "bad", "label": 0\n' * 3)
     (d / "empty_array.json").write_text("[\n]\n")
     (d / "blob.txt").write_bytes(bytes(range(256)) * 4)
     import bz2
@@ -324,6 +326,19 @@ CASES = [
      ["--min-freq has no effect", "--extend-vocab"]),
     ("--out is the --init-from run", ["train", "small.txt", "--init-from", "lm", "--out", "./lm", "--overwrite"], 2,
      ["--out lm is the --init-from run", "another --out"]),
+    ("an empty corpus path (an unset shell variable)", ["train", ""], 2, ["the corpus path is empty"]),
+    ("an empty corpus path to evaluate", ["evaluate", "clf", " "], 2, ["the corpus path is empty"]),
+    ("Windows quotes read as UTF-8", ["tokenize", "windows.txt"], 1, ["invalid utf-8 at byte 8", "--encoding cp1252"]),
+    ("Windows quotes read as Latin-1", ["tokenize", "windows.txt", "--encoding", "latin-1", "--out", "pwin"], 0,
+     ["control characters (bytes 0x80-0x9f)", "--encoding cp1252"]),
+    ("a char vocabulary of nothing but its specials", ["tokenize", "small.txt", "--vocab-size", "2"], 2,
+     ["--vocab-size 2 is too small for char level"]),
+    ("subwords named by their library", ["tokenize", "small.txt", "--level", "sentencepiece"], 2,
+     ["unknown --level 'sentencepiece'", "bpe and unigram are sentencepiece's"]),
+    ("one class, the other's row unreadable", ["train", "oneclass_broken.jsonl", "--task", "classify"], 1,
+     ["only one class, '1'", "3 records were skipped, the first at oneclass_broken.jsonl line 2: not valid json"]),
+    ("the examples' corpus path outside the checkout", ["tokenize", "corpora/tales.txt"], 1,
+     ["corpus not found: corpora/tales.txt", "the shipped corpus is"]),
     ("--out is a --distill-from run", ["train", "nolabels.tsv", "--task", "classify", "--distill-from", "clf",
                                        "--out", "clf", "--overwrite"], 2, ["--out clf is the --distill-from run"]),
 ]

@@ -475,3 +475,34 @@ def test_figures_on_a_few_tokens_are_said_to_mean_little(cli, run, tmp_path):
     (tmp_path / "hi.txt").write_text("Hi")
     scored = cli("evaluate", run, "hi.txt")
     assert scored.code == 0 and "only 1 token scored, so these figures mean little" in scored.err, scored.err
+
+
+def test_a_parquet_files_skipped_records_are_named_by_row(cli, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [f"text number {i} word{i % 7}" for i in range(60)]
+    labels = [None if i in (3, 9) else "ab"[i % 2] for i in range(60)]
+    pq.write_table(pa.table({"text": texts, "label": labels}), tmp_path / "rows.parquet")
+    result = cli("tokenize", "rows.parquet", "--task", "classify", "--out", "p")
+    assert result.code == 0, result.err
+    assert "skipped rows.parquet row 4: missing label" in result.err and " line " not in result.err
+
+
+def test_level_names_are_read_in_any_case_and_generate_takes_max_tokens(cli, corpus, run):
+    result = cli("tokenize", corpus, "--level", "Word", "--out", "pw", "--quiet")
+    assert result.code == 0, result.err
+    assert json.loads((corpus.parent / "pw" / "meta.json").read_text())["tokenizer"]["level"] == "word"
+    by_length = cli("generate", run, "--length", "15", "--seed", "3")
+    by_max = cli("generate", run, "--max-tokens", "15", "--seed", "3")
+    assert by_max.code == 0 and by_max.out == by_length.out and len(by_max.out) == 16
+
+
+def test_a_folder_of_markdown_files_is_read(tmp_path):
+    from lstmtext.corpus import open_corpus
+
+    (tmp_path / "notes").mkdir()
+    for name in ("a.md", "b.md"):
+        (tmp_path / "notes" / name).write_text(f"# {name}\n\nSome notes worth learning from.\n" * 20)
+    corpus = open_corpus(tmp_path / "notes")
+    assert [p.name for p in corpus.files] == ["a.md", "b.md"]

@@ -35,7 +35,7 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
     ``trained_column`` where the table has it, else one found by name) or stdin ('-')."""
     from lstmtext.labelfolders import PREFIX, split_prefixed
     from lstmtext.tables import (TEXT_COLUMNS, ReadReport, _iter_table, _table_format, container_kind, pick_column,
-                                 table_columns)
+                                 place, table_columns)
     from lstmtext.textfiles import (_binary_error, _check_encoding, _compression, _looks_binary, _packed_error,
                                     check_encoding_name, locate_decode_error, text_encoding)
 
@@ -65,7 +65,7 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
             for line, rec in _iter_table(file, fmt, encoding, report):
                 value = rec.get(column)
                 if kind := container_kind(value):
-                    raise UserError(f"{file} line {line}: the {column!r} field is {kind}, not one text",
+                    raise UserError(f"{place(file, line)}: the {column!r} field is {kind}, not one text",
                                     "pass --text-column naming a column of plain texts")
                 rows.append("" if value is None else str(value))
             if not any(row.strip() for row in rows):

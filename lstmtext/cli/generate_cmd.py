@@ -21,7 +21,7 @@ def generate(
     ctx: typer.Context,
     checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to start from.")] = "",
-    length: Annotated[int, typer.Option("--length", "-n", help="Tokens to generate.")] = 300,
+    length: Annotated[int, typer.Option("--length", "-n", "--max-tokens", help="Tokens to generate.")] = 300,
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="Sampling temperature (0 = "
                                                "greedy).")] = 0.8,
     top_k: Annotated[int, typer.Option("--top-k", help="Sample from the k most likely tokens (0 = off).")] = 0,

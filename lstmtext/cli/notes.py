@@ -26,10 +26,10 @@ def warn(warnings: list[str], skipped: Sequence[Any] = (), more: str = "") -> No
 
     from lstmtext.render import err
 
-    from lstmtext.tables import in_file_order
+    from lstmtext.tables import in_file_order, place
 
     skipped = in_file_order(skipped)
-    lines = list(warnings) + [f"skipped {path} line {line}: {reason}" for path, line, reason in skipped[:5]]
+    lines = list(warnings) + [f"skipped {place(path, line)}: {reason}" for path, line, reason in skipped[:5]]
     if len(skipped) > 5:
         lines.append(f"skipped {len(skipped):,} records in all" + (f" ({more})" if more else ""))
     for line in lines:

@@ -20,7 +20,7 @@ DEFAULT_CORPORA = {"lm": "corpora/tales.txt", "classify": "corpora/reviews.tsv"}
 
 
 def _spec(level: str, vocab_size: int | None, lowercase: bool, min_freq: int, word_split: str) -> TokenizerSpec:
-    spec = TokenizerSpec(level=level, vocab_size=vocab_size, lowercase=lowercase, min_freq=min_freq,
+    spec = TokenizerSpec(level=level.strip().lower(), vocab_size=vocab_size, lowercase=lowercase, min_freq=min_freq,
                          word_split=word_split)
     spec.validate()
     return spec
