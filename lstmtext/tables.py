@@ -273,6 +273,19 @@ def first_named(columns: list[str], candidates: tuple[str, ...]) -> str | None:
     return next((lower[cand] for cand in candidates if cand in lower), None)
 
 
+def _reads_as_data(columns: list[str]) -> bool:
+    """A header line with a number or a phrase in it: a row of data, not column names."""
+    return any(_is_number(c) or len(c.split()) >= 3 for c in columns)
+
+
+def _no_header(where: str, found: str, numbered: bool = False) -> UserError:
+    """The error for a table whose first line is data; ``numbered``: a column was asked for by a number."""
+    sep = "\\t" if where.lower().endswith(".tsv") else ","
+    return usage_error(f"{where} has no header line: its first line ({found}) reads as data, not column names",
+                       f"add a first line naming the columns: sed -i '1i text{sep}label' {where}"
+                       + ("; columns are named by that line, not numbered" if numbered else ""))
+
+
 def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, where: str,
                 prefer: str | None = None) -> str:
     """The column named by the user, else ``prefer`` (the column a run trained on) where the table has it, else the
@@ -288,15 +301,17 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
         folded = [c for c in columns if c.casefold() == wanted.casefold()]
         if len(folded) == 1:  # 'Text' for 'text': detection ignores case too
             return folded[0]
+        data = sum(_is_number(c) or len(c.split()) >= 3 for c in columns)
+        if 2 * data >= len(columns) and first_named(columns, candidates) is None:  # --text-column 0, no header
+            raise _no_header(where, found, numbered=wanted.isdigit())
         raise MissingColumn(f"{where} has no column {wanted!r} (columns found: {found})",
                             f"pass --{what}-column with one of them", exit_code=2)
     if prefer is not None and (same := [c for c in columns if c.casefold() == prefer.casefold()]):
         return prefer if prefer in same else same[0]
     if (named := first_named(columns, candidates)) is not None:
         return named
-    if any(_is_number(c) or len(c.split()) >= 3 for c in columns):  # a number or a phrase: a row of data
-        raise usage_error(f"{where} has no header line: its first line ({found}) reads as data, not column names",
-                          "add a first line naming the columns, such as text,label")
+    if _reads_as_data(columns):
+        raise _no_header(where, found)
     if len(columns) == 1:  # perhaps a first text read as a header ('great product')
         raise usage_error(f"could not tell which column of {where} holds the {what}: its one column is headed "
                           f"{columns[0]!r}", "if that first line is a text, not a header, add a first line naming "

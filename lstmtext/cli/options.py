@@ -44,7 +44,7 @@ LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="clas
                                                      "(auto-detected from label/sentiment/polarity/class...).")]
 TaskOpt = Annotated[str, typer.Option("--task", help="lm (language model) or classify (text classifier).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q",
-                                     help="No progress bar and no notes; the summary and errors still show.")]
+                                     help="No progress bar and no notes; the summary, warnings and errors still show.")]
 
 
 def _device_value(value: str) -> str:
