@@ -64,6 +64,7 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     write_tsv(d / "oneclass.tsv", [(f"all the same {i}", "same") for i in range(30)])
     (d / "broken.jsonl").write_text('{"text": "one"}\n{"text": "two"\n{"text": "three"}\n' * 5)
     write_tsv(d / "unknown_labels.tsv", [("cow barn", "farm"), ("boat", "space")])
+    write_tsv(d / "alien_labels.tsv", [("cow barn", "space"), ("boat", "space"), ("gull", "moon")])
     (d / "afile").write_text("precious")
     (d / "header_only.csv").write_text("text,label\n")
     (d / "excel.csv").write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(40)),
@@ -203,7 +204,11 @@ CASES = [
     ("a label only the test file has", ["tokenize", "new_label", "--task", "classify", "--out", "pnew"], 1,
      ["the test split has labels the train split does not have: 'space' (1 row)", "test.tsv line 8",
       "give the train split examples"]),
-    ("unknown labels at evaluate", ["evaluate", "clf", "unknown_labels.tsv"], 1, ["space", "known labels"]),
+    ("some labels unknown at evaluate", ["evaluate", "clf", "unknown_labels.tsv"], 0,
+     ["1 text of unknown_labels.tsv has labels the model does not know, and is left out of the figures: 'space' (1)",
+      "known labels: farm, sea"]),
+    ("only unknown labels at evaluate", ["evaluate", "clf", "alien_labels.tsv"], 1,
+     ["only labels the model does not know: 'moon' (1), 'space' (2)", "known labels"]),
     ("--out is a file (tokenize)", ["tokenize", "small.txt", "--out", "afile"], 2, ["existing file"]),
     ("--out is a file (train)", ["train", "small.txt", "--out", "afile"], 2, ["existing file"]),
     ("--out unwritable", ["train", "small.txt", "--max-steps", "1", "--out", "/sys/lstmtext-run"], 1,

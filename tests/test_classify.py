@@ -519,3 +519,20 @@ def test_evaluate_on_the_runs_own_corpus_scores_the_split_it_held_out(cli, clf, 
     whole = cli("evaluate", clf, "edited.tsv", "--format", "json")
     assert json.loads(whole.out)["split"] == "whole" and json.loads(whole.out)["count"] == total + 1
     assert "trained on" not in whole.err
+
+
+def test_evaluate_scores_the_rows_of_known_labels_and_names_the_others(cli, tmp_path):
+    corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(120))
+    _, run = train_classifier(tmp_path / "c", corpus, epochs=2)
+    rows = separable_rows(40, seed=5)
+    write_tsv(tmp_path / "known.tsv", rows)
+    write_tsv(tmp_path / "mixed.tsv", rows[:20] + [("stars over the hills", "space")] * 3 + rows[20:])
+    known = json.loads(cli("evaluate", run, tmp_path / "known.tsv", "--format", "json").out)
+    mixed = cli("evaluate", run, tmp_path / "mixed.tsv", "--format", "json")
+    assert mixed.code == 0, mixed.err
+    report = json.loads(mixed.out)
+    assert {k: report[k] for k in ("accuracy", "macro_f1", "loss")} == {k: known[k] for k in ("accuracy", "macro_f1",
+                                                                                              "loss")}
+    assert sum(row["support"] for row in report["per_class"]) == 40
+    assert "3 texts of" in report["unknown_labels"] and "'space' (3)" in report["unknown_labels"]
+    assert "warning: 3 texts of" in mixed.err

@@ -69,7 +69,7 @@ def evaluate(
         note_weights(ckpt, weights)
         result = _evaluate_lm(ckpt, corpus, split, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
-    warn([], result["skipped"])
+    warn([result["unknown_labels"]] if result.get("unknown_labels") else [], result["skipped"])
     if ensemble:
         result["ensemble"] = [str(run) for run in ensemble]
     if output == "json":
@@ -201,14 +201,14 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
     from lstmtext.metrics import classification_report, cross_entropy
 
     labels: list[str] = ckpts[0].config["labels"]
-    kind, source = split or "test", None
+    kind, source, unknown_note = split or "test", None, None
     members: list[Any] = []  # each run's own probabilities: an ensemble's table gives each member's figures too
     if corpus is None:
         gold, probs = _prepared_proba(ckpts, kind, labels, dev, members)
     else:
         source, kind = _eval_source(ckpts[0], corpus, split, "classify", text_column, label_column, encoding)
         index = {n: i for i, n in enumerate(labels)}
-        texts, gold, unknown = [], [], set()
+        texts, gold, unknown = [], [], {}
         for text, label, path, line in source.records():
             name = label_name(label)
             if name not in index and name is not None and str(label).strip() in index:
@@ -217,13 +217,19 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
                 source.report.skip(path, line, "empty text" if name is not None else "missing label")
                 continue
             if name not in index:
-                unknown.add(name)
+                unknown[name] = unknown.get(name, 0) + 1
                 continue
             texts.append(text)
             gold.append(index[name])
-        if unknown:
-            raise UserError(f"the corpus has labels the model does not know: {', '.join(sorted(unknown)[:10])}",
-                            f"known labels: {short_list(labels)}")
+        if unknown:  # the rows of labels the model knows are scored; the others named, or refused if all are
+            shown = ", ".join(f"{name!r} ({count:,})" for name, count in sorted(unknown.items())[:10])
+            if not texts:
+                raise UserError(f"the corpus has only labels the model does not know: {shown}",
+                                f"known labels: {short_list(labels)}")
+            rows = sum(unknown.values())
+            unknown_note = (f"{rows:,} text{'s' * (rows > 1)} of {corpus} {'have' if rows > 1 else 'has'} labels the "
+                            f"model does not know, and {'are' if rows > 1 else 'is'} left out of the figures: "
+                            f"{shown} (known labels: {short_list(labels)})")
         probs, keep, _, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate", members)
         gold = [gold[i] for i in keep]
     if probs is None:
@@ -237,7 +243,8 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
             own = classification_report(gold, p.argmax(1).tolist(), len(labels))
             report["members"].append({"run": str(c.path), "accuracy": own["accuracy"], "macro_f1": own["macro_f1"],
                                       "loss": cross_entropy(p, gold)})
-    return {"task": "classify", "split": kind, "labels": labels, **report, "skipped": _skipped(source)}
+    return {"task": "classify", "split": kind, "labels": labels, **report, "skipped": _skipped(source),
+            **({"unknown_labels": unknown_note} if unknown_note else {})}
 
 
 def _skipped(source: Any) -> list[list[Any]]:
