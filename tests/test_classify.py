@@ -536,3 +536,31 @@ def test_evaluate_scores_the_rows_of_known_labels_and_names_the_others(cli, tmp_
     assert sum(row["support"] for row in report["per_class"]) == 40
     assert "3 texts of" in report["unknown_labels"] and "'space' (3)" in report["unknown_labels"]
     assert "warning: 3 texts of" in mixed.err
+
+
+def test_classify_keeps_the_columns_asked_for_beside_each_label(cli, tmp_path):
+    corpus = write_tsv(tmp_path / "topics.tsv", separable_rows(120))
+    _, run = train_classifier(tmp_path / "c", corpus, epochs=2)
+    rows = separable_rows(6, seed=9)
+    with (tmp_path / "batch.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text", "label"])
+        writer.writerows([(f"r{i}", text, label) for i, (text, label) in enumerate(rows)] + [("r6", "", "sea")])
+    result = cli("classify", run, "--file", tmp_path / "batch.csv", "--keep-column", "id", "--keep-column", "label",
+                 "--format", "csv")
+    assert result.code == 0, result.err
+    out = list(csv.reader(io.StringIO(result.out)))
+    assert out[0] == ["id", "input_label", "text", "label", "confidence", "note"]
+    assert [(r[0], r[1], r[2]) for r in out[1:]] == [(f"r{i}", label, text) for i, (text, label) in
+                                                    enumerate(rows + [("", "sea")])]
+    assert out[-1][3:] == ["", "", "empty"]
+    jsonl = cli("classify", run, "--file", tmp_path / "batch.csv", "--keep-column", "id", "--format", "jsonl")
+    assert [list(json.loads(line))[:2] for line in jsonl.out.splitlines()] == [["id", "text"]] * 7
+    table = cli("classify", run, "--file", tmp_path / "batch.csv", "--keep-column", "id")
+    assert "r5" in table.out
+    assert_one_line_error(cli("classify", run, "--file", tmp_path / "batch.csv", "--keep-column", "ID2"), 2,
+                          "has no column 'ID2'", "id, text, label")
+    assert_one_line_error(cli("classify", run, "a text", "--keep-column", "id"), 2, "--keep-column is for --file")
+    (tmp_path / "lines.txt").write_text("cow barn\n", encoding="utf-8")
+    assert_one_line_error(cli("classify", run, "--file", tmp_path / "lines.txt", "--keep-column", "id"), 2,
+                          "--keep-column is for tables")

@@ -30,9 +30,18 @@ def _lines(text: str) -> list[str]:
 
 
 def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, encoding: str,
-                 trained_column: str | None = None) -> list[str]:
+                 trained_column: str | None = None, keep: list[str] | None = None
+                 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Texts from arguments, a file (lines, or a table's text column: ``text_column``, else the run's
-    ``trained_column`` where the table has it, else one found by name) or stdin ('-')."""
+    ``trained_column`` where the table has it, else one found by name) or stdin ('-'); with each text, the values
+    of a table's ``keep`` columns (empty dicts where none are kept)."""
+    kept: list[dict[str, Any]] = []
+    lines = _read_texts(texts, file, text_column, encoding, trained_column, keep or [], kept)
+    return lines, kept or [{} for _ in lines]
+
+
+def _read_texts(texts: list[str], file: Path | None, text_column: str | None, encoding: str,
+                trained_column: str | None, keep: list[str], kept: list[dict[str, Any]]) -> list[str]:
     from lstmtext.labelfolders import PREFIX, split_prefixed
     from lstmtext.tables import (TEXT_COLUMNS, ReadReport, _iter_table, _table_format, container_kind, pick_column,
                                  place, table_columns)
@@ -58,8 +67,9 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
         _check_encoding(file, encoding)
         fmt = _table_format(file)
         if fmt:
-            column = pick_column(table_columns(file, fmt, encoding), text_column, TEXT_COLUMNS, "text", str(file),
-                                 prefer=trained_column)
+            columns = table_columns(file, fmt, encoding)
+            column = pick_column(columns, text_column, TEXT_COLUMNS, "text", str(file), prefer=trained_column)
+            keep = [pick_column(columns, name, (), "keep", str(file)) for name in keep]
             report = ReadReport()
             rows = []
             for line, rec in _iter_table(file, fmt, encoding, report):
@@ -68,6 +78,7 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
                     raise UserError(f"{place(file, line)}: the {column!r} field is {kind}, not one text",
                                     "pass --text-column naming a column of plain texts")
                 rows.append("" if value is None else str(value))
+                kept.append({name: rec.get(name) for name in keep})
             if not any(row.strip() for row in rows):
                 raise UserError(f"no text to classify: {file} has no records with text in column {column!r}",
                                 "add the texts, one record each")
@@ -75,8 +86,9 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
                 warn([f"{len(report.skipped):,} records of {file} could not be read and have no row in the output"],
                      report.skipped)
             return rows
-        if text_column is not None:
-            raise usage_error(f"--text-column is for tables, and {file} is plain text", "drop it")
+        for flag, value in (("--text-column", text_column), ("--keep-column", keep[0] if keep else None)):
+            if value is not None:
+                raise usage_error(f"{flag} is for tables, and {file} is plain text", "drop it")
         try:
             lines = _lines(file.read_text(encoding=text_encoding(encoding)))
         except UnicodeError:
@@ -127,6 +139,9 @@ def classify(
     file: Annotated[Optional[Path], typer.Option("--file", "-f", help="One text per line, or a CSV/TSV/JSON(L)/"
                                                  "parquet file with a text column.")] = None,
     text_column: TextColumn = None,
+    keep_column: Annotated[Optional[list[str]], typer.Option(
+        "--keep-column", metavar="NAME", help="--file with a table: copy this column (an id, the true label) into "
+        "each output row, before the text (repeatable; one named as an output column is written input_NAME).")] = None,
     output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv: text, label, confidence and "
                                         "a note (empty: not classified; truncated; unknown: no word the model "
                                         "knows).")] = "table",
@@ -147,13 +162,15 @@ def classify(
         raise usage_error(f"--batch-size must be at least 1, got {batch_size}")
     reads = file is not None or texts == ["-"]
     refuse_unless(ctx, {"text_column": (file is not None, "is for --file (a table's column)"),
+                        "keep_column": (file is not None, "is for --file (a table's columns)"),
                         "encoding": (reads, "is for --file or - (stdin); texts given as arguments are already "
                                             "decoded")})
     runs = _classifier_runs(checkpoint, ensemble)  # before torch is imported
     from lstmtext.checkpoint import read_config, run_columns
 
     # a table is read by the run's own text column where it has one
-    items = _read_inputs(list(texts or []), file, text_column, encoding, run_columns(read_config(runs[0]))[0])
+    items, kept = _read_inputs(list(texts or []), file, text_column, encoding,
+                               run_columns(read_config(runs[0]))[0], keep_column)
 
     from lstmtext.render import err
     from lstmtext.devices import resolve_device
@@ -189,6 +206,9 @@ def classify(
     empty = len(items) - len(keep)
     if empty:
         err.print(f"note: {'1 empty text was' if empty == 1 else f'{empty:,} empty texts were'} not classified")
+    own = {"text", "label", "confidence", "note", "scores", *(f"score_{n}" for n in labels)}
+    rows = [{**{(f"input_{k}" if k in own else k): v for k, v in extra.items()}, **row}
+            for extra, row in zip(kept, rows)]
     _emit(rows, output, labels, all_scores)
 
 
@@ -203,6 +223,12 @@ def _six(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
+def _kept_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """The input columns --keep-column copied into the rows: the keys before the text."""
+    keys = list(rows[0]) if rows else []
+    return keys[:keys.index("text")]
+
+
 def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores: bool) -> None:
     if output == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -212,12 +238,15 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
     elif output == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores else [])
+        extra = _kept_keys(rows)
+        writer.writerow(extra + ["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores
+                                                                   else [])
                         + ["note"])  # as in JSON: empty (not classified), truncated, unknown, or nothing
         for row in rows:
             scores = [_six(row["scores"][n]) for n in labels] if all_scores else []
             conf = _six(row["confidence"])
-            writer.writerow([row["text"], row["label"] or "", conf] + scores + [row["note"] or ""])
+            writer.writerow(["" if row[k] is None else row[k] for k in extra] + [row["text"], row["label"] or "", conf]
+                            + scores + [row["note"] or ""])
         sys.stdout.write(buf.getvalue())
     else:
         from rich.markup import escape
@@ -227,6 +256,9 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
 
         table = Table(title_justify="left")  # the text gives way on a narrow terminal; labels and scores never do
         table.add_column("#", justify="right", no_wrap=True)
+        extra = _kept_keys(rows)
+        for name in extra:
+            table.add_column(escape(name), no_wrap=True)
         table.add_column("text", min_width=12)  # but keeps a few words' width, however narrow
         table.add_column("label", no_wrap=True, min_width=max(len(n) for n in [*labels, "(empty)"]))
         table.add_column("confidence", justify="right", no_wrap=True, min_width=len("confidence"))
@@ -236,10 +268,12 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
         if notes:  # truncated (past --max-length) or unknown (no word the model knows): as JSON and CSV mark them
             table.add_column("note", no_wrap=True)
         for n, row in enumerate(rows, 1):
+            values = [escape(_shorten("" if row[k] is None else str(row[k]), 24)) for k in extra]
             if row["label"] is None:
-                table.add_row(str(n), escape(_shorten(row["text"])), "[dim](empty)[/]", "-")
+                table.add_row(str(n), *values, escape(_shorten(row["text"])), "[dim](empty)[/]", "-")
                 continue
             scores = [f"{row['scores'][name]:.3f}" for name in labels] if all_scores else []
-            table.add_row(str(n), escape(_shorten(row["text"])), escape(row["label"]), f"{row['confidence']:.1%}",
-                          *scores, *([f"[yellow]{row['note']}[/]" if row["note"] else ""] if notes else []))
+            table.add_row(str(n), *values, escape(_shorten(row["text"])), escape(row["label"]),
+                          f"{row['confidence']:.1%}", *scores,
+                          *([f"[yellow]{row['note']}[/]" if row["note"] else ""] if notes else []))
         out.print(table)
