@@ -201,3 +201,12 @@ def test_a_language_model_on_fasttext_lines_says_how_to_train_a_classifier(tmp_p
     corpus = open_corpus(path)
     assert corpus.kind == "text"
     assert any("fastText's format" in w and "--task classify" in w for w in corpus.warnings)
+
+
+def test_a_language_model_on_label_folders_says_how_to_train_a_classifier(tmp_path):
+    root = imdb_like(tmp_path / "imdb", per_split=(("train", 40),))
+    (root / "train" / "urls_pos.txt").unlink()  # nothing at the top: a language model reads the subfolders
+    corpus = open_corpus(root / "train")
+    assert corpus.kind == "text"
+    assert any("reads as a classifier's corpus (one folder per label: neg, pos; each file one text)" in w
+               and "--task classify" in w for w in corpus.warnings)
