@@ -239,8 +239,8 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         by_split = {None: chosen}
     if "train" in by_split:
         by_split.pop(None, None)
-    corpus = _open_files(path.name, by_split, encoding, text_column, label_column, fractions, split_seed,
-                         want_labels)
+    corpus = _open_files(path.name or path.resolve().name, by_split, encoding, text_column, label_column, fractions,
+                         split_seed, want_labels)  # '.' has no name of its own
     if top_empty and not want_labels and (layout := find_layout(path, encoding)):  # pos/ and neg/ for a classifier?
         notes.append(f"{path} reads as a classifier's corpus ({layout.describe()}): a language model learns its "
                      "texts; to train a classifier on it, pass --task classify")

@@ -224,7 +224,7 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
 
     for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
         if value is not None:
-            raise MissingColumn(f"{flag} is for tables, and {path.name} is labelled by its "
+            raise MissingColumn(f"{flag} is for tables, and {path} is labelled by its "
                                 f"{'folder' if layout.folders else 'file'} names", "drop it", exit_code=2)
     report = ReadReport()
     files = [p for by_label in layout.labels.values() for ps in by_label.values() for p in ps]
@@ -253,7 +253,8 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
         notes.append(f"{folder} is left out: its name says its texts have no label (move it aside, or rename it if "
                      "it is a class)")
     names = [p.relative_to(path).as_posix() for p in files]
-    corpus = Corpus(path.name, "labelled", splits, files, report, origin=path.name, own_splits=None not in
+    name = path.name or path.resolve().name  # '.' has no name of its own
+    corpus = Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in
                     layout.labels, carved=tuple(missing), warnings=notes, file_names=names,
                     layout=layout.describe())
     return corpus
