@@ -184,7 +184,7 @@ def _labels_in(folder: Path, encoding: str) -> tuple[dict[str, list[Path]], str,
         return folders, unit, True, left, unlabelled
     files = [p for p in _text_files([p for p in entries if p.is_file()], encoding)
              if not p.name.lower().startswith(ASIDE) and p.suffix.lower() != ".md"]
-    if len(files) < 2 or any(split_of(p) for p in files):  # train.txt and test.txt: splits, not labels
+    if len(files) < 2 or any(split_of(p) or is_prefixed(p, encoding) for p in files):  # splits, or fastText's
         return None
     names = _label_names(files)
     left = [p.name for p in entries if p not in files]

@@ -210,3 +210,13 @@ def test_a_language_model_on_label_folders_says_how_to_train_a_classifier(tmp_pa
     assert corpus.kind == "text"
     assert any("reads as a classifier's corpus (one folder per label: neg, pos; each file one text)" in w
                and "--task classify" in w for w in corpus.warnings)
+
+
+def test_a_folder_of_fasttext_files_is_read_as_fasttext_not_as_a_file_per_label(tmp_path):
+    rows = reviews()
+    (tmp_path / "ft").mkdir()
+    (tmp_path / "ft" / "shop.txt").write_text(fasttext_lines(rows[:200]), encoding="utf-8")
+    (tmp_path / "ft" / "cafe.txt").write_text(fasttext_lines(rows[200:400]), encoding="utf-8")
+    corpus = open_corpus(tmp_path / "ft", task="classify")
+    assert corpus.layout == "fastText lines: __label__LABEL then the text"
+    assert collect_labels(corpus) == ["negative", "positive"]
