@@ -217,15 +217,35 @@ def find_layout(path: Path, encoding: str) -> Layout | None:
     return Layout({None: top[0]}, top[1], top[2], top[3], top[4])
 
 
+def _refuse_columns(text_column: str | None, label_column: str | None, why: str) -> None:
+    """Column flags name a table's columns: with labels in folder names, file names or words, they are refused."""
+    for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
+        if value is not None:
+            raise MissingColumn(f"{flag} is for tables, and {why}", "drop it", exit_code=2)
+
+
+def _held_out(splits: dict[str, LabelSplit], fractions: tuple[float, float], split_seed: int) -> tuple[str, ...]:
+    """Hold the splits that ``splits`` lacks out of its train split, seeded and stratified as a table's are, and
+    give each split left empty an empty one; the splits held out."""
+    missing = {s: f for s, f in zip(SPLITS[1:], fractions) if s not in splits}
+    base = splits["train"]
+    if missing:
+        labels = base.labels()
+        picks = stratified_picks(labels, missing, split_seed)
+        for s in ("train", *missing):
+            splits[s] = LabelSplit(base.items, base.unit, base.encoding, base.report, picks[s], of_rows=len(labels))
+    for s in SPLITS:
+        splits.setdefault(s, LabelSplit([], base.unit, base.encoding, base.report))
+    return tuple(missing)
+
+
 def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | None, label_column: str | None,
                 fractions: tuple[float, float], split_seed: int) -> Any:
     """The corpus of a label layout: its split folders, with the splits they lack held out of train."""
     from lstmtext.corpus import Corpus
 
-    for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
-        if value is not None:
-            raise MissingColumn(f"{flag} is for tables, and {path} is labelled by its "
-                                f"{'folder' if layout.folders else 'file'} names", "drop it", exit_code=2)
+    _refuse_columns(text_column, label_column, f"{path} is labelled by its "
+                    f"{'folder' if layout.folders else 'file'} names")
     report = ReadReport()
     files = [p for by_label in layout.labels.values() for ps in by_label.values() for p in ps]
     notes = [note for p in files if (note := _check_encoding(p, encoding))][:3]
@@ -235,15 +255,7 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
                           encoding, report)
 
     splits = {s or "train": split(by_label) for s, by_label in layout.labels.items()}
-    missing = {s: f for s, f in zip(SPLITS[1:], fractions) if s not in splits}
-    if missing:
-        base = splits["train"]
-        labels = base.labels()
-        picks = stratified_picks(labels, missing, split_seed)
-        for s in ("train", *missing):
-            splits[s] = LabelSplit(base.items, base.unit, encoding, report, picks[s], of_rows=len(labels))
-    for s in SPLITS:
-        splits.setdefault(s, LabelSplit([], layout.unit, encoding, report))
+    carved = _held_out(splits, fractions, split_seed)
     if layout.left_out:
         shown = ", ".join(layout.left_out[:5]) + (f" and {len(layout.left_out) - 5} more"
                                                    if len(layout.left_out) > 5 else "")
@@ -254,10 +266,8 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
                      "it is a class)")
     names = [p.relative_to(path).as_posix() for p in files]
     name = path.name or path.resolve().name  # '.' has no name of its own
-    corpus = Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in
-                    layout.labels, carved=tuple(missing), warnings=notes, file_names=names,
-                    layout=layout.describe())
-    return corpus
+    return Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in layout.labels,
+                  carved=carved, warnings=notes, file_names=names, layout=layout.describe())
 
 
 def open_prefixed(name: str, by_split: dict[str | None, list[Path]], encoding: str, text_column: str | None,
@@ -266,34 +276,21 @@ def open_prefixed(name: str, by_split: dict[str | None, list[Path]], encoding: s
     A line with several labels is read as its first (a classifier here gives one label a text), with a note."""
     from lstmtext.corpus import Corpus
 
-    for flag, value in (("--text-column", text_column), ("--label-column", label_column)):
-        if value is not None:
-            raise MissingColumn(f"{flag} is for tables, and {name} names its labels in {PREFIX}X words",
-                                "drop it", exit_code=2)
+    _refuse_columns(text_column, label_column, f"{name} names its labels in {PREFIX}X words")
     report = ReadReport()
     files = [p for ps in by_split.values() for p in ps]
     notes = [note for p in files if (note := _check_encoding(p, encoding))]
+    for s, paths in by_split.items():
+        count, path, line = LabelSplit([(p, "") for p in paths], "prefixed", encoding, report).several_labels()
+        if count:
+            notes.append(f"{count:,} line{'s' * (count > 1)} of {f'the {s} split' if s else name} "
+                         f"name{'s' * (count == 1)} more than one label, the first at {path} line {line}: a "
+                         "classifier gives a text one label, so each is read as its first")
     splits = {s or "train": LabelSplit([(p, "") for p in ps], "prefixed", encoding, report)
               for s, ps in by_split.items()}
-    missing = {s: f for s, f in zip(SPLITS[1:], fractions) if s not in splits}
-    if missing:
-        base = splits["train"]
-        labels = base.labels()
-        picks = stratified_picks(labels, missing, split_seed)
-        for s in ("train", *missing):
-            splits[s] = LabelSplit(base.items, base.unit, encoding, report, picks[s], of_rows=len(labels))
-    for s in SPLITS:
-        splits.setdefault(s, LabelSplit([], "prefixed", encoding, report))
-    for s in SPLITS:
-        if s in by_split or (s == "train" and None in by_split):
-            count, path, line = LabelSplit(splits[s].items, "prefixed", encoding, report).several_labels()
-            if count:
-                notes.append(f"{count:,} line{'s' * (count > 1)} of the {s} split name{'s' * (count == 1)} more than "
-                             f"one label, the "
-                             f"first at {path} line {line}: a classifier gives a text one label, so each is read "
-                             "as its first")
+    carved = _held_out(splits, fractions, split_seed)
     return Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in by_split,
-                  carved=tuple(missing), warnings=notes, layout=f"fastText lines: {PREFIX}LABEL then the text")
+                  carved=carved, warnings=notes, layout=f"fastText lines: {PREFIX}LABEL then the text")
 
 
 def not_labelled(path: Path) -> UserError:

@@ -170,7 +170,7 @@ def test_fasttext_lines_are_read_label_and_text_with_a_note_for_lines_of_several
     assert sorted((text, label) for text, label, *_ in records if label) == sorted(rows)
     assert [(text, line) for text, label, _, line in records if label is None] == [("a line that names no label",
                                                                                      21)]
-    assert any("1 line of the train split names more than one label" in w and "line 11" in w
+    assert any("1 line of reviews.ft.txt names more than one label" in w and "line 11" in w
                for w in corpus.warnings)
 
 
