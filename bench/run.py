@@ -340,7 +340,9 @@ def tokenize_mb_per_s(quick: bool) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="The classifier rows read SST-2 from ../shared/corpora beside the "
+                                            "checkout, or from the folder LSTMTEXT_CORPORA names.")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="cpu or cuda (default: cuda where there is one)")
     parser.add_argument("--quick", action="store_true", help="small shapes: under 3 minutes on 2 CPU cores")
@@ -355,6 +357,9 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         parser.error(f"--out {args.out}: {err.strerror} (pass a folder you can write to)")
+    if not (SHARED / "sst2").exists():  # said first: the rows it changes come minutes later
+        print(f"note: {SHARED / 'sst2'} is not there, so the classifier rows use a synthetic SST-2-like length "
+              "distribution (set LSTMTEXT_CORPORA to the shared corpora's folder for the real one)", file=sys.stderr)
     load_before = load_average()  # the minute before: other work, not this run's
     device = torch.device(args.device)
     gpu = device.type == "cuda"
@@ -458,8 +463,10 @@ def render(doc: dict, path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"lstmtext benchmarks on {doc['device']} ({'quick' if doc['quick'] else 'full'})",
-                  title_justify="left")
+    threads = doc.get("machine", {}).get("cpu_threads")
+    on_cpu = doc["device"].startswith("cpu") and threads
+    table = Table(title=f"lstmtext benchmarks on {doc['device']} ({'quick' if doc['quick'] else 'full'}"
+                        + (f", {threads} thread{'s' * (threads != 1)}" if on_cpu else "") + ")", title_justify="left")
     for col in ("benchmark", "value", "reference", "ratio", "target", "met"):
         table.add_column(col, justify="left" if col in ("benchmark", "reference") else "right")
     for r in doc["rows"]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from lstmtext.errors import UserError, usage_error
@@ -67,7 +68,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # a read-only file system refuses even that: nothing was written to remove
+            pass
         raise UserError(f"could not write {path}: {err.strerror or err}",
                         "check free space and permissions of the output folder") from None
     _fsync_dir(path.parent)
@@ -170,15 +174,18 @@ def load_weights(path: Path, expected: dict[str, tuple[int, ...]]) -> dict[str, 
         return out
 
 
-def weights_file(path: Path, config: dict[str, Any], weights: str = "best") -> Path:
+def weights_file(path: Path, config: dict[str, Any], weights: str = "best", choose: bool = True) -> Path:
     """The weights file that ``load_checkpoint`` reads: the best weights, or the last where a run stopped before
-    its first validation."""
+    its first validation. ``choose``: the command has a --weights option (generate, classify, evaluate), which
+    --init-from and --distill-from runs do not."""
     file, last = path / (WEIGHTS if weights == "best" else LAST_WEIGHTS), path / LAST_WEIGHTS
     if weights == "best" and not file.exists() and last.exists():
         if config.get("status") != "done":
             return last  # a run stopped before its first validation: its last weights are all there is
+        copy = f"cp {quote(str(last))} {quote(str(file))}"
         raise UserError(f"{file} (the best weights) is missing, but the run's last weights are there",
-                        f"pass --weights last to use those, or: cp {last} {file}")
+                        f"pass --weights last to use those, or: {copy}" if choose else
+                        f"restore it, or put the last weights in its place: {copy}")
     if not file.exists() and being_trained(path):
         raise UserError(f"{path} is being trained now and has saved no weights yet",
                         "try again after its first validation or its first --save-every save")
@@ -207,11 +214,13 @@ def being_trained(path: Path) -> bool:
     return False
 
 
-def check_weights(path: Path, config: dict[str, Any]) -> None:
+def check_weights(path: Path, config: dict[str, Any], choose: bool = True) -> Path:
     """Refuse a run whose weights file is missing, truncated or not safetensors, reading only its header (and
-    importing no torch), so that a command can say so before it spends minutes on anything else."""
-    with _open_weights(weights_file(Path(path), config), "numpy") as fh:
+    importing no torch), so that a command can say so before it spends minutes on anything else; the file."""
+    file = weights_file(Path(path), config, choose=choose)
+    with _open_weights(file, "numpy") as fh:
         fh.keys()
+    return file
 
 
 def is_checkpoint(path: Path) -> bool:
@@ -243,7 +252,7 @@ def read_config(path: Path) -> dict[str, Any]:
     # data.is_prepared's test, written out: data imports numpy, and this is read before anything heavy
     if not (path / CONFIG).exists() and (path / "meta.json").is_file() and (path / "tokenizer.json").is_file():
         raise UserError(f"{path} is a prepared data folder (written by lstmtext tokenize), not a run",
-                        f"train a run on it: lstmtext train {path}")
+                        f"train a run on it: lstmtext train {quote(str(path))}")
     if not path.is_dir() or not (path / CONFIG).exists():
         what = "a file, not a run folder" if path.is_file() else f"not a checkpoint (no {CONFIG})"
         raise UserError(f"{path} is {what}", "pass a run folder written by lstmtext train")
@@ -259,7 +268,7 @@ def read_config(path: Path) -> dict[str, Any]:
     hint = DAMAGED_HINT
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise UserError(f"{damaged}: its format version {version!r} is not a version number", hint)
-    for key in ("task", "model", "tokenizer", "data"):
+    for key in ("task", "model", "tokenizer", "data", "train"):
         if key not in config:
             raise UserError(f"{damaged}: it has no {key!r} entry", hint)
     if config["task"] not in ("lm", "classify"):
@@ -276,6 +285,9 @@ def read_config(path: Path) -> dict[str, Any]:
         bad = wrong_types(cls, config.get(key, {}))
         if bad:
             raise UserError(f"{damaged}: {key}.{bad[0]} is {config[key][bad[0]]!r}, not a value of its type", hint)
+    out_of_range = _out_of_range(config)
+    if out_of_range:
+        raise UserError(f"{damaged}: {out_of_range}", hint)
     cutoffs = config["model"].get("cutoffs", [])
     wrong = cutoffs_problem(cutoffs, config["model"]["vocab_size"])
     if wrong:
@@ -295,6 +307,35 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
+# the settings a run is rebuilt and read with, and the least (and most) each can be: an edit out of range would
+# otherwise fail deep in torch (a negative dimension, no layers, a dropout of 5)
+_AT_LEAST = {("model", "vocab_size"): 1, ("model", "embed_dim"): 1, ("model", "hidden_size"): 1,
+             ("model", "layers"): 1, ("model", "num_classes"): 0, ("model", "last_layer_size"): 0,
+             ("train", "seq_len"): 1, ("train", "batch_size"): 1, ("train", "eval_batch_size"): 1,
+             ("train", "max_length"): 1, ("train", "log_every"): 1, ("train", "eval_every"): 0}
+_RATES = (("model", "dropout"), ("model", "embed_dropout"), ("model", "weight_drop"), ("model", "layer_dropout"))
+
+
+def _out_of_range(config: dict[str, Any]) -> str | None:
+    """What in a run's settings no run could have been saved with ("model.layers is 0, below 1"), else None."""
+    from lstmtext.config import LEVELS, POOLINGS, PRECISIONS
+
+    for (part, key), least in _AT_LEAST.items():
+        value = config.get(part, {}).get(key)
+        if isinstance(value, int) and value < least:
+            return f"{part}.{key} is {value}, below {least}"
+    for part, key in _RATES:
+        value = config.get(part, {}).get(key)
+        if isinstance(value, (int, float)) and not 0 <= value < 1:
+            return f"{part}.{key} is {value}, not a rate from 0 to below 1"
+    for part, key, known in (("model", "pooling", POOLINGS), ("train", "precision", PRECISIONS),
+                             ("tokenizer", "level", LEVELS)):
+        value = config.get(part, {}).get(key)
+        if value is not None and value not in known:
+            return f"{part}.{key} is {value!r}, not one of {', '.join(known)}"
+    return None
+
+
 def check_run(path: Path, task: str | None = None, flag: str = "", hint: str = "") -> dict[str, Any]:
     """A run folder's settings, refused if missing, damaged or of another task; imports nothing
     heavy, so that the commands report these mistakes before they import torch. A run given with ``flag``
@@ -307,29 +348,44 @@ def check_run(path: Path, task: str | None = None, flag: str = "", hint: str = "
     return config
 
 
-def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task: str | None = None) -> Checkpoint:
-    """Validate and load a run folder: config, tokenizer, then weights into a fresh model."""
-    import torch
-
-    from lstmtext.config import ModelConfig, from_dict
-    from lstmtext.models import build_model
+def run_tokenizer(path: Path, config: dict[str, Any], hint: str = "") -> Any:
+    """A run's tokenizer, refused where it is missing, damaged or not the one its settings name; ``hint``, where
+    given, says how to restore a missing or damaged one."""
     from lstmtext.tokenizers import FILENAME, load_tokenizer
 
-    path = Path(path)
-    config = check_run(path, task)
-    tokenizer = load_tokenizer(path / FILENAME)
-    model_cfg = from_dict(ModelConfig, config["model"])
+    try:
+        tokenizer = load_tokenizer(path / FILENAME)
+    except UserError as error:
+        if hint:
+            error.hint = hint
+        raise
     level = config["tokenizer"].get("level")
     if level is not None and level != tokenizer.kind:
         raise UserError(f"{path / CONFIG} is damaged: it says level {level!r}, but {path / FILENAME} is a "
                         f"{tokenizer.kind} tokenizer", DAMAGED_HINT)
-    if tokenizer.vocab_size != model_cfg.vocab_size:
+    if tokenizer.vocab_size != config["model"]["vocab_size"]:
         raise UserError(f"{path / FILENAME} has {tokenizer.vocab_size} tokens but config.json says "
-                        f"{model_cfg.vocab_size}; the checkpoint is inconsistent")
+                        f"{config['model']['vocab_size']}; the checkpoint is inconsistent")
+    return tokenizer
+
+
+def load_checkpoint(path: Path, device: str = "cpu", weights: str = "best", task: str | None = None,
+                    choose: bool = True) -> Checkpoint:
+    """Validate and load a run folder: config, tokenizer, then weights into a fresh model (``choose``: as for
+    weights_file)."""
+    import torch
+
+    from lstmtext.config import ModelConfig, from_dict
+    from lstmtext.models import build_model
+
+    path = Path(path)
+    config = check_run(path, task)
+    tokenizer = run_tokenizer(path, config)
+    model_cfg = from_dict(ModelConfig, config["model"])
     # built once, on the CPU: the meta device would spare its memory, but its first use costs a second
     model = build_model(model_cfg)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    file = weights_file(path, config, weights)
+    file = weights_file(path, config, weights, choose)
     tensors = load_weights(file, shapes)
     order = tensors.get("adaptive.order")
     if order is not None and not torch.equal(order.sort().values, torch.arange(len(order))):

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from lstmtext.errors import MissingColumn, UserError, usage_error
@@ -158,7 +159,8 @@ def open_corpus(
         corpus = open_hub(str(spec), text_column, label_column, fractions, split_seed, want_labels, hf_loader)
     elif path.is_dir() and (path / "meta.json").is_file() and (path / "tokenizer.json").is_file():
         raise usage_error(f"{spec} is a prepared folder (written by lstmtext tokenize), not a corpus",
-                          f"train on it as it is (lstmtext train {spec}), or pass the corpus it was made from")
+                          f"train on it as it is (lstmtext train {quote(str(spec))}), or pass the corpus it was made "
+                          "from")
     elif path.is_dir() and (path / "config.json").is_file() and any(path.glob("*.safetensors")):
         raise usage_error(f"{spec} is a training run (a checkpoint), not a corpus", "pass the text to read instead")
     elif path.is_dir() and _is_hf_dir(path):

@@ -71,7 +71,7 @@ def teacher_targets(runs: list[Path], prepared: Any, temperature: float, device:
     labels = prepared.labels
     total: np.ndarray | None = None
     for run in runs:
-        ckpt = load_checkpoint(run, str(device), task="classify")
+        ckpt = load_checkpoint(run, str(device), task="classify", choose=False)
         seqs, _ = prepared.cut_texts("train", int(ckpt.config["train"].get("max_length", 256)))
         columns = [ckpt.config["labels"].index(name) for name in labels]
         log_probs = torch.from_numpy(predict_proba(ckpt.model, seqs, 256, device, log=True, done=done)[:, columns])

@@ -176,6 +176,7 @@ class TrainProgress:
                              lr=f"{info['lr']:.2e}", tps=human(info["tokens_per_s"]))
 
     def evaluate(self, info: dict[str, Any]) -> None:
+        self.progress.update(self.task_id, completed=info["step"])  # an --eval-every below --log-every moves it too
         if self.quiet or "valid_loss" not in info:
             return
         figures = figures_text({k.removeprefix("valid_"): v for k, v in info.items()

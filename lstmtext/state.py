@@ -73,6 +73,10 @@ def plain(value: Any) -> Any:
 def read_state(run_dir: Path) -> dict[str, Any]:
     path = run_dir / STATE
     if not path.exists():
+        if any((run_dir / name).exists() for name in ("model.safetensors", "last.safetensors")):
+            raise UserError(f"{run_dir} has trained weights but its {STATE} is missing, so --resume cannot go on "
+                            "from where it stopped", f"restore {STATE}, or start a new run from the weights with "
+                            "--init-from, which takes a language model; --overwrite would replace them")
         raise UserError(f"{run_dir} has no saved training state yet (no {STATE})",
                         "it was stopped before its first save; start it again with --overwrite")
     meta = read_json(path, "the saved training state")

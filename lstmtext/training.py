@@ -225,7 +225,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         task.restore(task_tensors)
         step, best, stale_evals = state["step"], state.get("best"), state.get("stale_evals", 0)
         best_step = state.get("best_step")
-        truncate_log(run_dir / TRAIN_LOG, step)  # the steps after the last save are trained, and logged, again
+        for log in (TRAIN_LOG, METRICS):  # the steps after the last save are trained, logged and validated again
+            truncate_log(run_dir / log, step)  # (and a line a killed run left torn would join the next one)
         skipped, elapsed_before = state.get("skipped_batches", 0), state.get("elapsed", 0.0)
         history = list(state.get("valid_history", []))
         if step >= total_steps:
@@ -236,9 +237,10 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                             f"{bound} allows", f"pass --max-steps above {step:,} to train further" if by_steps
                             else f"pass a larger --epochs: the run is at epoch {step / per_epoch:.2f}")
         if train_cfg.time_spent(elapsed_before):  # else it trains a step more on every resume
-            raise UserError(f"{run_dir} has trained for {elapsed_before:,.0f} s, all --time-limit "
+            spent = math.ceil(elapsed_before * 10) / 10  # one figure in both: 31.4 s, above 31.4
+            raise UserError(f"{run_dir} has trained for {spent:,.1f} s, all --time-limit "
                             f"{train_cfg.time_limit:g} allows (the run's whole time counts)",
-                            f"pass a --time-limit above {math.ceil(elapsed_before):,} (seconds) to train further")
+                            f"pass a --time-limit above {spent:,.1f} (seconds) to train further")
     else:
         extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
         if init_from is not None or model_cfg.task == "classify":
@@ -317,7 +319,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
             # the run's training time, a resumed run's before it included: --time-limit is a budget for the run
             out_of_time = train_cfg.time_limit is not None and elapsed_before + now - started > train_cfg.time_limit
             last = step == total_steps or out_of_time or stop.reason is not None
-            if window and (window == train_cfg.log_every or last):
+            if window and (step % train_cfg.log_every == 0 or last):  # at multiples of it, after --resume too
                 losses = check_finite()
                 logged = {"step": step, "loss": sum(losses) / len(losses), "lr": current_lr(opt),
                           "tokens_per_s": window_tokens / max(now - window_start - window_paused, 1e-9),

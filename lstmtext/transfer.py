@@ -29,7 +29,7 @@ def init_from_lm(model: torch.nn.Module, lm_dir: Path, backward: Path | None = N
     size = own["embedding.weight"].shape[0]
 
     def weights(path: Path) -> dict[str, torch.Tensor]:
-        state = load_checkpoint(path, task="lm").model.state_dict()
+        state = load_checkpoint(path, task="lm", choose=False).model.state_dict()
         return grow_vocab(state, size) if grow else state
 
     lm_state = weights(lm_dir)

@@ -271,8 +271,28 @@ def test_a_preset_is_named_not_a_path_and_a_broken_file_is_one_line(tmp_path, mo
     (tmp_path / "odd.json").write_text('{"corpus": "ptb", "settings": {"hidden_size": 3}}')
     with pytest.raises(UserError, match="not valid JSON"):
         load_preset("bad")
-    with pytest.raises(UserError, match="lacks its corpus, settings or task"):
+    with pytest.raises(UserError, match="lacks its settings, or their task"):
         load_preset("odd")
+
+
+def test_presets_are_listed_and_a_recipe_file_of_ones_own_is_read(cli, tmp_path):
+    listed = cli("train", "--preset", "list")
+    assert listed.code == 0, listed.err
+    for path in PRESETS.glob("*.json"):
+        assert path.stem in listed.out
+    assert "sst2" in listed.out and "tinyshakespeare" in listed.out
+    (tmp_path / "c.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
+    (tmp_path / "mine.json").write_text(json.dumps({"settings": {"task": "lm", "hidden_size": 24, "layers": 1}}))
+    result = cli("train", "c.txt", "--preset", "mine.json", "--max-steps", "2", "--out", "run", "--quiet")
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["hidden_size"] == 24
+    assert_one_line_error(cli("train", "c.txt", "--preset", "theirs.json"), 1, "preset file not found: theirs.json")
+    (tmp_path / "odd.json").write_text(json.dumps({"settings": {"hidden_size": 24}}))
+    assert_one_line_error(cli("train", "c.txt", "--preset", "odd.json"), 1, "lacks its settings, or their task",
+                          "fix the file")
+    one = cli("train", "c.txt", "--preset", "ptb-word-cpu", "--level", "char", "--hidden-size", "16", "--embed-dim",
+              "16", "--max-steps", "2", "--batch-size", "4", "--seq-len", "16", "--out", "one", "--quiet")
+    assert "(made for its word level) is left out; pass it to keep it" in one.err
 
 
 def test_flags_that_change_a_presets_shape_take_its_dependent_values_with_them(cli, corpus):

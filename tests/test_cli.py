@@ -506,3 +506,13 @@ def test_a_folder_of_markdown_files_is_read(tmp_path):
         (tmp_path / "notes" / name).write_text(f"# {name}\n\nSome notes worth learning from.\n" * 20)
     corpus = open_corpus(tmp_path / "notes")
     assert [p.name for p in corpus.files] == ["a.md", "b.md"]
+
+
+def test_evaluate_scores_the_valid_split_of_a_run_that_held_out_no_test_split(cli, corpus):
+    trained = cli("train", corpus, *TINY, "--max-steps", "10", "--test-fraction", "0", "--out", "nt")
+    assert trained.code == 0, trained.err
+    result = cli("evaluate", "nt", "--format", "json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["split"] == "valid"
+    assert "held out no test split" in result.err
+    assert_one_line_error(cli("evaluate", "nt", "--split", "test"), 1, "test split is empty")

@@ -159,7 +159,7 @@ def test_resume_of_a_run_that_used_its_time_limit_is_refused(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     assert train(run, prepared, model_cfg, cfg)["stopped_by"] == "time limit"
-    with pytest.raises(UserError, match=r"has trained for \d+ s, all --time-limit 1e-06 allows") as info:
+    with pytest.raises(UserError, match=r"has trained for \d+\.\d s, all --time-limit 1e-06 allows") as info:
         train(run, prepared, model_cfg, cfg, resume=True)  # it trained one step more each time
     assert "pass a --time-limit above" in info.value.hint
     cfg.time_limit = None

@@ -37,9 +37,9 @@ def test_resume_keeps_the_runs_time_limit_which_counts_the_time_before(cli, corp
     state["elapsed"] = 601.0
     (tmp_path / "r" / "state.json").write_text(json.dumps(state))
     again = cli("train", "--resume", "r", "--max-steps", "40")
-    assert_one_line_error(again, 1, "r has trained for 601 s, all --time-limit 600 allows")
+    assert_one_line_error(again, 1, "r has trained for 601.0 s, all --time-limit 600 allows")
     assert "cosine" not in again.err  # no note on a schedule that will not run
-    assert "pass a --time-limit above 601" in again.err and config(tmp_path / "r")["result"]["steps"] == 20
+    assert "pass a --time-limit above 601.0 " in again.err and config(tmp_path / "r")["result"]["steps"] == 20
     longer = cli("train", "--resume", "r", "--max-steps", "40", "--time-limit", "20m", "--quiet")
     assert longer.code == 0 and config(tmp_path / "r")["result"]["steps"] == 40, longer.err
 

@@ -108,10 +108,31 @@ def main(argv: list[str] | None = None) -> None:
         release_locks()
 
 
+def _option_as_value(command: Any, argv: list[str]) -> str | None:
+    """The usage error for an option that takes a value given another of the command's options as that value
+    (`--resume --quiet`, `--out --quiet`): Click would read the option's name as a folder or a text."""
+    sub = command.commands.get(argv[0]) if argv else None
+    if sub is None:
+        return None
+    options = [p for p in sub.params if getattr(p, "param_type_name", "") == "option"]
+    names = {name for p in options for name in (*p.opts, *p.secondary_opts)}
+    takes_value = {name for p in options if not p.is_flag and not p.count for name in p.opts}
+    for given, value in zip(argv[1:], argv[2:]):
+        if given == "--":
+            break
+        if given in takes_value and value in names:
+            return f"{given} needs a value, and got the option {value} (put its value right after it)"
+    return None
+
+
 def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:
     try:
         command = typer.main.get_command(app)
         group_help(command.commands["train"])
+        wrong = _option_as_value(command, list(sys.argv[1:] if argv is None else argv))
+        if wrong:
+            print(f"error: {wrong}", file=sys.stderr)
+            sys.exit(2)
         code = command(args=argv, prog_name="lstmtext", standalone_mode=False)
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
     except BrokenPipeError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from shlex import quote
 from typing import Annotated, Any, Optional
 
 import typer
@@ -51,7 +52,15 @@ def evaluate(
         split = SPLIT_WORDS[split.lower()]  # dev, validation -> valid
     from lstmtext.checkpoint import check_run, load_checkpoint
 
-    task = check_run(checkpoint)["task"]  # before torch is imported
+    config = check_run(checkpoint)  # before torch is imported
+    task = config["task"]
+    held = (config.get("data") or {}).get("splits") or {}
+    if corpus is None and split is None and held and not (held.get("test") or {}).get("tokens") and \
+            (held.get("valid") or {}).get("tokens"):  # a preset with --test-fraction 0 (nanoGPT's split)
+        from lstmtext.render import err
+
+        split = "valid"
+        err.print("note: the run held out no test split (--test-fraction 0): scoring its valid split")
     why = "is for reading a CORPUS; the run's own data is already tokenized"
     refuse_unless(ctx, {name: (corpus is not None, why) for name in ("text_column", "label_column", "encoding")})
     refuse_unless(ctx, {"label_column": (task == "classify", "is for a classifier; this is a language model")})
@@ -156,8 +165,8 @@ def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text
                       valid_fraction=held["valid"], test_fraction=held["test"],
                       split_seed=int(settings.get("split_seed", 0)), task=task)
     what = "its train split, the texts it trained on" if name == "train" else \
-        f"the {name} split it held out (as `lstmtext evaluate {escape(str(ckpt.path))}` does), not the whole, most " \
-        "of which it trained on"
+        f"the {name} split it held out (as `lstmtext evaluate {escape(quote(str(ckpt.path)))}` does), not the " \
+        "whole, most of which it trained on"
     err.print(f"note: {escape(corpus)} is the corpus {escape(str(ckpt.path))} trained on: scoring {what}")
     return run.splits[name]
 

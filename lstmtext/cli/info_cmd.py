@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from shlex import quote
 from typing import Annotated, Any
 
 import typer
@@ -49,7 +50,14 @@ def info(
         problem = error
         vocab_size, parameters = config["model"]["vocab_size"], count_parameters(
             build_model(from_dict(ModelConfig, config["model"])))
-    from lstmtext.checkpoint import LAST_WEIGHTS, WEIGHTS
+    from lstmtext.checkpoint import LAST_WEIGHTS, WEIGHTS, _open_weights
+
+    if problem is None and ckpt.weights_file != LAST_WEIGHTS and (checkpoint / LAST_WEIGHTS).exists():
+        try:  # the last weights too (generate --weights last, --resume's fallback): their header, not a load
+            with _open_weights(checkpoint / LAST_WEIGHTS, "numpy") as fh:
+                fh.keys()
+        except UserError as error:
+            problem = error
 
     live = being_trained(checkpoint)
     unsaved = live and not any((checkpoint / f).exists() for f in (WEIGHTS, LAST_WEIGHTS))
@@ -76,7 +84,7 @@ def info(
         "checkpoint": str(checkpoint),
         "task": config["task"],
         "status": status,
-        **({"resume": f"lstmtext train --resume {checkpoint}"}
+        **({"resume": f"lstmtext train --resume {quote(str(checkpoint))}"}
            if saved is not None and str(status).startswith("interrupted") else {}),
         "level": config["tokenizer"].get("level"),
         "vocab_size": vocab_size,

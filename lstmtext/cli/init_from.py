@@ -57,13 +57,20 @@ def _refuse_another_output_layer(init_from: Path | None, dims: dict[str, Any], a
 
 
 def _lm_config(path: Path, flag: str) -> dict[str, Any]:
-    from lstmtext.checkpoint import check_weights, read_config
+    from lstmtext.checkpoint import LAST_WEIGHTS, check_weights, read_config
 
     config = read_config(path)
     if config["task"] != "lm":
         raise usage_error(f"{flag} {path} is not a language-model checkpoint",
                           "train one with lstmtext train --task lm")
-    check_weights(path, config)  # before the corpus is read and tokenized, which can take minutes
+    # before the corpus is read and tokenized, which can take minutes
+    if check_weights(path, config, choose=False).name == LAST_WEIGHTS:
+        from rich.markup import escape
+
+        from lstmtext.render import err
+
+        err.print(f"note: {flag} {escape(str(path))} stopped before its first validation, so it has no best weights "
+                  "yet; starting from its last ones")
     return config
 
 

@@ -85,6 +85,12 @@ def _lock_run(out: Path) -> None:
         os.close(fd)
         return
     _locks.append(fd)  # held until main() returns, or the process ends
+    for tmp in out.glob(".*.tmp-*"):  # half-written by a train killed mid-write (kill -9): with the lock, none is live
+        if tmp.is_file() and not tmp.name.endswith(f".tmp-{os.getpid()}"):
+            try:
+                tmp.unlink()
+            except OSError:  # gone meanwhile, or a read-only folder, which the first write will name
+                pass
 
 
 def _new_default_dir(base: Path) -> Path:

@@ -4,6 +4,7 @@ flag combinations, --init-from, run folder, report and --help panels each have a
 from __future__ import annotations
 
 from pathlib import Path
+from shlex import quote
 from typing import Annotated, Any, Optional
 
 import typer
@@ -205,8 +206,9 @@ def train(
                                             "then).")] = "10m",
     on_nan: Annotated[str, typer.Option("--on-nan", help="stop (default) or skip batches whose loss is not "
                                         "finite.")] = "stop",
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a named recipe (see "
-                                                  "lstmtext/presets/); flags you give override it.")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a named recipe, or a recipe file "
+                                                  "(.json) of your own; flags you give override it. --preset list "
+                                                  "describes them.")] = None,
     output: Annotated[str, typer.Option("--format", help="table, or json: the summary as one JSON object on "
                                         "stdout, for scripts (progress and notes stay on stderr).")] = "table",
     quiet: Quiet = False,
@@ -224,6 +226,11 @@ def train(
     from lstmtext.render import err
     from lstmtext.tokenizers import extends
 
+    if preset == "list":
+        from lstmtext.cli.train_presets import list_presets
+
+        list_presets()
+        return
     if preset is not None:
         if resume is not None:
             raise usage_error("--preset cannot be combined with --resume", "the run already has its settings")
@@ -302,7 +309,7 @@ def train(
         if stale and not quiet:
             source = Prepared.open(prepared_path).meta.get("source") or "CORPUS"
             warn([f"{prepared_path} was prepared by an older lstmtext: {stale}; to prepare it again, run "
-                  f"lstmtext tokenize {source} --out {prepared_path} --overwrite"])
+                  f"lstmtext tokenize {quote(str(source))} --out {quote(str(prepared_path))} --overwrite"])
     else:
         spec = _spec(level or DEFAULT_LEVEL[task], vocab_size, lowercase, min_freq, word_split)
         if lm_tokenizer is not None:

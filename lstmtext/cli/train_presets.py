@@ -19,19 +19,45 @@ PRESETS = Path(__file__).resolve().parent.parent / "presets"
 
 
 def load_preset(name: str) -> dict[str, Any]:
-    """A preset of lstmtext/presets by its name (not a path), checked to hold a recipe."""
-    path = PRESETS / f"{name}.json"
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or not path.is_file():
+    """A preset of lstmtext/presets by its name, or a recipe file of the user's (a path ending in .json, written as
+    those are), checked to hold a recipe."""
+    own = name.lower().endswith(".json")
+    path = Path(name) if own else PRESETS / f"{name}.json"
+    if own and not path.is_file():
+        raise UserError(f"preset file not found: {name}", "check the path")
+    if not own and (not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or not path.is_file()):
         known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.json")))
-        raise usage_error(f"unknown --preset {name!r}", f"choose one of: {known}")
+        raise usage_error(f"unknown --preset {name!r}", f"choose one of: {known} (--preset list describes them), "
+                          "or pass a recipe file (.json) of your own")
+    fix = "fix the file: see lstmtext/presets/ for the form" if own else "reinstall lstmtext"
     try:
         recipe = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise UserError(f"preset file {path} is not valid JSON ({err})", "reinstall lstmtext") from None
+    except (ValueError, OSError) as err:
+        raise UserError(f"preset file {path} is not valid JSON ({err})", fix) from None
     if not (isinstance(recipe, dict) and isinstance(recipe.get("settings"), dict)
-            and recipe["settings"].get("task") in ("lm", "classify") and isinstance(recipe.get("corpus"), str)):
-        raise UserError(f"preset file {path} lacks its corpus, settings or task", "reinstall lstmtext")
+            and recipe["settings"].get("task") in ("lm", "classify")):
+        raise UserError(f"preset file {path} lacks its settings, or their task (lm or classify)", fix)
+    if not isinstance(recipe.get("corpus"), str):
+        if not own:
+            raise UserError(f"preset file {path} lacks its corpus", fix)
+        recipe["corpus"] = "CORPUS"  # a recipe of the user's need not name one
     return recipe
+
+
+def list_presets() -> None:
+    """`--preset list`: each recipe's name, task, corpus and description."""
+    from rich.table import Table
+
+    from lstmtext.render import out
+
+    table = Table(title="presets (lstmtext train CORPUS --preset NAME; flags you give override a preset)",
+                  title_justify="left", show_lines=True)
+    for column in ("name", "task", "corpus", "description"):
+        table.add_column(column, no_wrap=column != "description")
+    for path in sorted(PRESETS.glob("*.json")):
+        recipe = load_preset(path.stem)
+        table.add_row(path.stem, recipe["settings"]["task"], recipe["corpus"], recipe.get("description", ""))
+    out.print(table)
 
 
 def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
@@ -95,8 +121,9 @@ def _leave_out(values: dict[str, Any], name: str, keys: tuple[str, ...], why: st
     dropped = [f"{flag_name(k)} {v}" if not isinstance(v, bool) else flag_name(k) for k in keys
                if (v := values.pop(k, None)) is not None]
     if dropped:
-        err.print(f"note: --preset {name}'s {', '.join(dropped)} ({why}) {'is' if len(dropped) == 1 else 'are'} "
-                  "left out; pass them to keep them")
+        one = len(dropped) == 1
+        err.print(f"note: --preset {name}'s {', '.join(dropped)} ({why}) {'is' if one else 'are'} left out; pass "
+                  f"{'it' if one else 'them'} to keep {'it' if one else 'them'}")
 
 
 LM_DECIDES = {"embed_dim", "hidden_size", "layers", "level", "lowercase", "vocab_size", "min_freq", "word_split",

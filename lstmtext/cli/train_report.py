@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import typer
@@ -41,13 +42,13 @@ def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict
         print(json.dumps(finite(summary), ensure_ascii=False))
     if summary["stopped_by"] == "interrupted":
         err.print(f"stopped at step {summary['steps']:,}; state saved in {escape(str(run_dir))}.")
-        err.print(f"resume with: lstmtext train --resume {escape(str(run_dir))}")
+        err.print(f"resume with: lstmtext train --resume {escape(quote(str(run_dir)))}")
         raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
     if output != "json":
         _print_summary(summary)
     if summary.get("scoring") == "interrupted":
         err.print(f"the run is trained and saved in {escape(str(run_dir))}, but its final scoring was stopped; "
-                  f"score it with: lstmtext evaluate {escape(str(run_dir))}")
+                  f"score it with: lstmtext evaluate {escape(quote(str(run_dir)))}")
         raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
 
 

@@ -4,6 +4,7 @@ RESUMABLE (its length, device, saving and output) may be given beside it."""
 from __future__ import annotations
 
 from pathlib import Path
+from shlex import quote
 
 import typer
 
@@ -37,6 +38,10 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
 
     elapsed = read_state(run_dir).get("elapsed", 0.0)
     prepared = Prepared.of_run(run_dir, config["data"], "restore it, or start a new run")
+    from lstmtext.checkpoint import run_tokenizer  # the run's own copy, which generate and classify read
+
+    run_tokenizer(run_dir, config, "copy the prepared data's back: cp "
+                  f"{quote(str(prepared.path / 'tokenizer.json'))} {quote(str(run_dir))}/")
     model_cfg = from_dict(ModelConfig, config["model"])
     train_cfg = saved_train_config(config["train"])
     before = (train_cfg.max_steps, train_cfg.epochs)
