@@ -243,6 +243,12 @@ def run_columns(config: dict[str, Any]) -> tuple[str | None, str | None]:
     return settings.get("text_column"), settings.get("label_column")
 
 
+def run_encoding(config: dict[str, Any]) -> str | None:
+    """The --encoding a run's text files were read with, where it was not UTF-8 (None otherwise)."""
+    encoding = (config.get("data", {}).get("settings") or {}).get("encoding")
+    return encoding if isinstance(encoding, str) and encoding.replace("-", "").lower() not in ("utf8",) else None
+
+
 def read_config(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():

@@ -18,7 +18,7 @@ from shlex import quote
 from typing import Any
 
 from lstmtext.errors import MissingColumn, UserError, usage_error
-from lstmtext.labelfolders import find_layout, is_prefixed, not_labelled, open_layout, open_prefixed
+from lstmtext.labelfolders import _aside, find_layout, is_prefixed, not_labelled, open_layout, open_prefixed
 from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, hold_out_rows, hold_out_stratified,
                              split_of)
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
@@ -195,10 +195,19 @@ def _settings(corpus: Corpus, encoding: str, fractions: tuple[float, float], spl
 
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
                  fractions: tuple[float, float], split_seed: int, want_labels: bool) -> Corpus:
-    if want_labels and (layout := find_layout(path, encoding)):  # pos/ and neg/, or pos.txt and neg.txt
+    layout = find_layout(path, encoding)  # pos/ and neg/, or pos.txt and neg.txt
+    if want_labels and layout:
         return open_layout(path, layout, encoding, text_column, label_column, fractions, split_seed)
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     top_empty = not files
+    top_text = sum(p.stat().st_size for p in files if not _table_format(p) and not _looks_binary(p, encoding))
+    if layout and layout.folders and not top_empty and layout.size() > top_text:
+        # aclImdb: a language model reads the reviews (its unlabelled ones too), not the README and lists beside
+        corpus = open_layout(path, layout, encoding, text_column, label_column, fractions, split_seed, lm=True)
+        corpus.warnings.insert(0, f"{path} holds a classifier's corpus ({layout.describe()}): a language model "
+                               "reads the texts of its label folders, unlabelled ones included, one text a line, "
+                               f"not the smaller files at its top (pass --task classify to train a classifier)")
+        return corpus
     if top_empty:  # no files at the top: look into subfolders
         files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
             part.startswith(".") for part in p.relative_to(path).parts))
@@ -218,8 +227,11 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         raise UserError(f"{path} holds no text files", "point at a folder of .txt files or at a single file")
     tables = [p for p in readable if _table_format(p)]
     plain = [p for p in readable if not _table_format(p)]
-    if any(p.suffix.lower() == ".txt" for p in plain):  # books with a LICENSE, a README or a script beside them
-        plain = [p for p in plain if p.suffix.lower() == ".txt"]
+    txt = [p for p in plain if p.suffix.lower() == ".txt"]
+    if txt and 2 * sum(p.stat().st_size for p in txt) >= sum(p.stat().st_size for p in plain if p not in txt):
+        plain = txt  # books with a LICENSE, a README or a script beside them
+    elif txt:  # rt-polarity.pos and .neg beside a README.txt: the text is in the others
+        plain = [p for p in plain if not _aside(p)] or plain
     # both kinds: a classifier reads the tables; a language model the kind that holds more of the text (a folder
     # of books with an info.json, or of CSV files with a notes.txt)
     use_tables = bool(tables) and (want_labels or not plain or sum(p.stat().st_size for p in tables)
@@ -241,9 +253,13 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         by_split = {None: chosen}
     if "train" in by_split:
         by_split.pop(None, None)
+    if want_labels and not use_tables and not all(is_prefixed(p, encoding) for p in chosen):
+        inner = next((sub for sub in sorted(path.iterdir()) if sub.is_dir() and not sub.name.startswith(".")
+                      and find_layout(sub, encoding)), None)  # rt-polaritydata/ beside its README
+        raise not_labelled(path, inner)
     corpus = _open_files(path.name or path.resolve().name, by_split, encoding, text_column, label_column, fractions,
                          split_seed, want_labels)  # '.' has no name of its own
-    if top_empty and not want_labels and (layout := find_layout(path, encoding)):  # pos/ and neg/ for a classifier?
+    if layout and layout.folders and not want_labels:  # pos/ and neg/ for a classifier?
         notes.append(f"{path} reads as a classifier's corpus ({layout.describe()}): a language model learns its "
                      "texts; to train a classifier on it, pass --task classify")
     corpus.warnings[:0] = notes
@@ -253,7 +269,9 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         unused = [p for p in readable if p not in used]
         why = ("not named train, valid or test" if all(p in chosen for p in unused) else
                "plain text beside tables" if use_tables else
-               "tables beside plain text" if all(_table_format(p) for p in unused) else "not .txt, beside .txt files")
+               "tables beside plain text" if all(_table_format(p) for p in unused) else
+               "a readme and the like, beside the text" if all(_aside(p) for p in unused) else
+               "not .txt, beside .txt files")
         corpus.warnings.append(f"{path} has files this corpus leaves out ({why}): {', '.join(left[:5])}"
                                + (f" and {len(left) - 5} more" if len(left) > 5 else ""))
     unread = [p.name for p in files if p.stat().st_size > 0 and p not in readable]

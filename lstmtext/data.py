@@ -127,10 +127,14 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
                  f"train has no {name} figures (add texts, or give a {name} file)" for name in empty]
         unit, few = ("texts", 20) if labels is not None else ("tokens", 100)
         small = [name for name in SPLITS[1:] if 0 < splits[name][unit] < few]
-        notes += [f"the {name} split holds only {splits[name][unit]:,} {unit}, so its figures will mean little"
+        notes += [f"the {name} split holds only {splits[name][unit]:,} {unit[:-1] if splits[name][unit] == 1 else unit}"
+                  ", so its figures will mean little"
                   + (f" (give more text, or a larger --{name}-fraction)" if name in corpus.carved else "")
                   for name in small]
         notes += _shared_texts(hashes, splits) if labels is not None else []
+        if labels is not None and 2 * len(labels) > splits["train"]["texts"]:  # a text column read as the label
+            notes.append(f"{len(labels):,} labels for {splits['train']['texts']:,} training texts: most labels have "
+                         "a text or two, too few to learn (is the label what it should be?)")
         train = splits["train"]
         if train["unk"] > MOSTLY_UNK * train["tokens"]:
             notes.append(f"{train['unk'] / train['tokens']:.0%} of the train split's tokens are <unk>: the vocabulary "

@@ -1,36 +1,73 @@
 """A classifier's texts in plain text files whose folder or file name is their label, as many corpora come:
 
-- one folder per label (``pos/``, ``neg/``): each file one text, as the IMDB reviews are; where every label folder
-  holds a single file, each line of it is one text;
-- one file per label (``pos.txt``, ``neg.txt``, or ``rt-polarity.pos`` and ``rt-polarity.neg``): each line one text.
+- one folder per label (``pos/``, ``neg/``): each file one text, as the IMDB reviews are; a label folder that holds a
+  single file has a text on each of its lines;
+- one file per label (``pos.txt``, ``neg.txt``, or ``rt-polarity.pos`` and ``rt-polarity.neg``): each line one text;
+- fastText's lines, each holding its label in a ``__label__pos`` word (at its start, as a rule).
 
-Either may sit in split folders (``train/``, ``test/``, ``dev/``); a split without one is held out of train, seeded
-and stratified, as a table's is. A folder named for unlabelled texts (``unsup``, as IMDB's train has) is left out,
-with a note. Nothing here tokenizes: the splits give (text, label, file, line) records, as a table's do.
+The first two may sit in split folders (``train/``, ``test/``, ``dev/``), each read in its own way; a split without
+one is held out of train, seeded and stratified, as a table's is. A folder named for unlabelled texts (``unsup``, as
+IMDB's train has) is left out of a classifier, with a note, and read by a language model. Nothing here tokenizes:
+the splits give (text, label, file, line) records, as a table's do.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lstmtext.errors import MissingColumn, UserError
 from lstmtext.splits import SPLITS, split_of, stratified_picks
-from lstmtext.tables import ReadReport, _table_format
+from lstmtext.tables import LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, _table_format, first_named, table_columns
 from lstmtext.textfiles import _check_encoding, _compression, _looks_binary, locate_decode_error, text_encoding
 
-UNLABELLED = frozenset({"unsup", "unsupervised", "unlabeled", "unlabelled", "unlabelled_data", "unlabeled_data"})
-ASIDE = ("readme", "license", "licence", "copying", "notice", "changelog")  # a corpus's papers, not a class
+UNLABELLED = frozenset({"unsup", "unsupervised", "unlabeled", "unlabelled"})
+# a corpus's papers and lists beside its texts, not a class: by the words of a file's name
+ASIDE = frozenset({"readme", "license", "licence", "copying", "notice", "changelog", "citation", "classes", "labels",
+                   "vocab", "vocabulary", "urls", "stopwords", *UNLABELLED})
+PREFIX = "__label__"
+_LABEL_WORD = re.compile(r"(?:^|(?<=\s))__label__(\S+)")
+
+
+def split_prefixed(line: str) -> tuple[list[str], str]:
+    """The labels and the text of a fastText line, whose words with the __label__ prefix are labels wherever they
+    stand, a tab or a space apart: "__label__pos\\t__label__good the text" -> (["pos", "good"], "the text")."""
+    labels = _LABEL_WORD.findall(line)
+    if not labels:
+        return [], line
+    return labels, " ".join(_LABEL_WORD.sub(" ", line).split())
+
+
+def strip_labels(lines: list[str]) -> list[str] | None:
+    """Texts to classify with their __label__ words left out, where the first non-blank line has one (fastText's
+    lines); None where it has none."""
+    first = next((line for line in lines if line.strip()), "")
+    if not _LABEL_WORD.search(first):
+        return None
+    return [split_prefixed(line)[1] for line in lines]
+
+
+def is_prefixed(path: Path, encoding: str) -> bool:
+    """Whether a text file is in fastText's format: its first non-blank line has a __label__ word."""
+    try:
+        with path.open(encoding=text_encoding(encoding), errors="replace") as fh:
+            for line in fh:
+                if line.strip():
+                    return bool(_LABEL_WORD.search(line))
+    except (OSError, UnicodeError):
+        return False
+    return False
 
 
 @dataclass
 class LabelSplit:
-    """One split of labelled text files: files and their labels, optionally a seeded pick of the records."""
+    """One split of labelled text files, optionally a seeded pick of its records."""
 
-    items: list[tuple[Path, str]]  # (file, label), in label then name order ("" where each line names its own)
-    unit: str  # "file": each file one text; "line": each line one text; "prefixed": each line "__label__X text"
+    items: list[tuple[Path, str, str]]  # (file, label, unit), in label then name order; unit: "file" (one text),
+    # "line" (a text a line), "prefixed" (fastText's lines, which name their own labels)
     encoding: str
     report: ReadReport
     indices: Any = None  # a sorted array of record indices (stratified hold-out)
@@ -52,13 +89,13 @@ class LabelSplit:
             raise locate_decode_error(path, self.encoding) from None
 
     def _all(self) -> Iterator[tuple[Any, str | None, str, int]]:
-        """(text, label, file, line) of every record, the text unread (None) where each file is one."""
-        for path, label in self.items:
-            if self.unit == "file":
+        """(text, label, file, line) of every record, the text unread (None) where a file is one text."""
+        for path, label, unit in self.items:
+            if unit == "file":
                 yield None, label, str(path), 1
                 continue
             for lineno, line in self._lines(path):
-                if self.unit == "prefixed":
+                if unit == "prefixed":
                     labels, text = split_prefixed(line)
                     yield text, labels[0] if labels else None, str(path), lineno
                 else:
@@ -78,78 +115,90 @@ class LabelSplit:
     def several_labels(self) -> tuple[int, str, int]:
         """fastText lines with more than one label: how many, and where the first is."""
         count, first = 0, ("", 0)
-        for path, _ in self.items:
-            for lineno, line in self._lines(path):
+        for path, _, unit in self.items:
+            for lineno, line in self._lines(path) if unit == "prefixed" else ():
                 if len(split_prefixed(line)[0]) > 1:
                     count += 1
                     first = first if count > 1 else (str(path), lineno)
         return count, *first
 
     def texts(self) -> Iterator[str]:
-        for text, _, _, _ in self.records():
-            yield text.replace("\r\n", "\n").replace("\n", " ") + "\n"
+        """The texts as lines, those without a label left out (as encoding leaves them out of a classifier's data,
+        they stay out of its vocabulary); a language model's (labels "") are all read."""
+        for text, label, _, _ in self.records():
+            if label is not None:
+                yield text.replace("\r\n", "\n").replace("\n", " ") + "\n"
 
     def num_bytes(self) -> int:
         """The files' size, or a part's share of it: a progress bar's total, not an exact count."""
-        size = sum(p.stat().st_size for p, _ in self.items)
+        size = sum(p.stat().st_size for p, _, _ in self.items)
         if not self.of_rows or self.indices is None:
             return size
         return size * len(self.indices) // self.of_rows
 
 
-PREFIX = "__label__"
+@dataclass
+class Found:
+    """The labels of one folder: each label's files and how they are read, and what is left out beside them."""
 
+    labels: dict[str, tuple[list[Path], str]]  # label -> (files, unit)
+    folders: bool  # labels from folder names (else from file names)
+    left_out: list[str] = field(default_factory=list)  # entries beside the labels, by name
+    unlabelled: list[Path] = field(default_factory=list)  # folders named for unlabelled texts
+    dropped: list[Path] = field(default_factory=list)  # files inside label folders that are not read as text
 
-def split_prefixed(line: str) -> tuple[list[str], str]:
-    """The labels and the text of a fastText line: "__label__pos __label__good the text" -> (["pos", "good"],
-    "the text")."""
-    words = line.split(" ")
-    labels = []
-    while words and (words[0].startswith(PREFIX) or not words[0]):
-        if words[0]:
-            labels.append(words[0][len(PREFIX):])
-        words.pop(0)
-    return labels, " ".join(words)
-
-
-def is_prefixed(path: Path, encoding: str) -> bool:
-    """Whether a text file is in fastText's format: its first non-blank line starts with __label__."""
-    try:
-        with path.open(encoding=text_encoding(encoding), errors="replace") as fh:
-            for line in fh:
-                if line.strip():
-                    return line.lstrip().startswith(PREFIX)
-    except OSError:
-        return False
-    return False
+    def size(self) -> int:
+        return sum(p.stat().st_size for files, _ in self.labels.values() for p in files)
 
 
 @dataclass
 class Layout:
-    """Where a folder's labelled texts are: per split (None for a folder without split folders), each label's
-    files; each line a text or each file one; and what was left out, for the notes."""
+    """Where a folder's labelled texts are, per split (None for a folder without split folders)."""
 
-    labels: dict[str | None, dict[str, list[Path]]]
-    unit: str  # "line" or "file", as LabelSplit's
-    folders: bool  # labels from folder names (else from file names)
-    left_out: list[str]
-    unlabelled: list[Path]
+    splits: dict[str | None, Found]
+    left_out: list[str]  # entries of the folder (and of its split folders) beside the labels
+
+    @property
+    def folders(self) -> bool:
+        """Labels from folder names in every split (else from file names in some)."""
+        return all(found.folders for found in self.splits.values())
+
+    def unlabelled(self) -> list[Path]:
+        return [p for found in self.splits.values() for p in found.unlabelled]
+
+    def dropped(self) -> list[Path]:
+        return [p for found in self.splits.values() for p in found.dropped]
+
+    def size(self) -> int:
+        return sum(found.size() for found in self.splits.values())
 
     def describe(self) -> str:
-        names = sorted({label for by_label in self.labels.values() for label in by_label})
+        """"one folder per label: neg, pos; each file one text" (each line, where each label folder holds one file;
+        both, where some do and some do not)."""
+        names = sorted({label for found in self.splits.values() for label in found.labels})
         shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
-        where = "one folder per label" if self.folders else "one file per label"
-        return f"{where}: {shown}; each {self.unit} one text"
+        units = {unit for found in self.splits.values() for _, unit in found.labels.values()}
+        unit = (f"each {units.pop()} one text" if len(units) == 1 else
+                "each file one text, or each line in a label folder that holds a single file")
+        kinds = {found.folders for found in self.splits.values()}
+        where = "one folder or file per label" if len(kinds) > 1 else \
+            "one folder per label" if self.folders else "one file per label"
+        return f"{where}: {shown}; {unit}"
 
 
 def _visible(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
-def _text_files(paths: list[Path], encoding: str) -> list[Path]:
-    """The plain text files among ``paths``: not tables, binary or compressed files, or empty ones."""
-    return [p for p in paths if p.is_file() and p.stat().st_size > 0 and not _table_format(p)
-            and not _compression(p) and not _looks_binary(p, encoding)]
+def _aside(path: Path) -> bool:
+    """A readme, licence, list of classes or the like, by the words of its name (rt-polaritydata.README.1.0.txt)."""
+    return path.suffix.lower() == ".md" or bool(ASIDE & set(re.split(r"[^a-z]+", path.name.lower())))
+
+
+def _text_file(path: Path, encoding: str) -> bool:
+    """A plain text file with something in it: not a table, a binary or compressed file, nor empty."""
+    return path.is_file() and path.stat().st_size > 0 and not _table_format(path) and not _compression(path) \
+        and not _looks_binary(path, encoding)
 
 
 def _label_names(files: list[Path]) -> list[str]:
@@ -161,43 +210,72 @@ def _label_names(files: list[Path]) -> list[str]:
     return [p.name for p in files]
 
 
-def _labels_in(folder: Path, encoding: str) -> tuple[dict[str, list[Path]], str, bool, list[str], list[Path]] | None:
-    """The labels of one folder: its subfolders of text files (two or more), else its text files (two or more, not
-    named as a split or a readme); with the unit of a text (a line or a file), whether the labels are folders,
-    what is left out beside them, and the folders left out as unlabelled."""
+def _lines_at_least(path: Path, n: int, encoding: str) -> bool:
+    """Whether a file has ``n`` non-blank lines (read only as far as that)."""
+    try:
+        with path.open(encoding=text_encoding(encoding), errors="replace") as fh:
+            count = 0
+            for line in fh:
+                count += bool(line.strip())
+                if count >= n:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _labels_in(folder: Path, encoding: str) -> Found | None:
+    """The labels of one folder: its subfolders of text files (two or more), else its text files (two or more, each
+    of two lines or more, none named as a split, a readme or the like, nor in fastText's format); None where it has
+    neither."""
     entries = _visible(folder)
-    folders: dict[str, list[Path]] = {}
-    unlabelled = []
+    labels: dict[str, tuple[list[Path], str]] = {}
+    unlabelled, dropped = [], []
     for sub in (p for p in entries if p.is_dir()):
-        files = _text_files(sorted(f for f in sub.rglob("*") if not any(
-            part.startswith(".") for part in f.relative_to(sub).parts)), encoding)
+        inside = sorted(f for f in sub.rglob("*") if f.is_file() and not any(
+            part.startswith(".") for part in f.relative_to(sub).parts))
+        files = [f for f in inside if _text_file(f, encoding) and not _aside(f)]
         if not files:
             continue
+        dropped += [f for f in inside if f not in files]
         if sub.name.lower() in UNLABELLED:
             unlabelled.append(sub)
         else:
-            folders[sub.name] = files
-    if len(folders) >= 2:
-        unit = "line" if all(len(files) == 1 for files in folders.values()) else "file"
-        used = set(folders) | {p.name for p in unlabelled}
-        left = [p.name for p in entries if p.name not in used]
-        return folders, unit, True, left, unlabelled
-    files = [p for p in _text_files([p for p in entries if p.is_file()], encoding)
-             if not p.name.lower().startswith(ASIDE) and p.suffix.lower() != ".md"]
+            labels[sub.name] = (files, "line" if len(files) == 1 else "file")
+    if len(labels) >= 2:
+        used = set(labels) | {p.name for p in unlabelled}
+        return Found(labels, True, [p.name for p in entries if p.name not in used], unlabelled, dropped)
+    files = [p for p in entries if p.is_file() and _text_file(p, encoding) and not _aside(p)]
     if len(files) < 2 or any(split_of(p) or is_prefixed(p, encoding) for p in files):  # splits, or fastText's
         return None
+    if not all(_lines_at_least(p, 2, encoding) for p in files):  # a folder of one text a file: no labels in it
+        return None
     names = _label_names(files)
-    left = [p.name for p in entries if p not in files]
-    return dict(zip(names, ([p] for p in files))), "line", False, left, []
+    return Found({name: ([p], "line") for name, p in zip(names, files)}, False,
+                 [p.name for p in entries if p not in files])
+
+
+def _labelled_table(paths: list[Path], encoding: str) -> bool:
+    """Whether one of these tables has a text and a label column by name: a classifier's table, which is read as
+    such, where a metadata.json beside label folders is not."""
+    for path in paths:
+        try:
+            columns = table_columns(path, _table_format(path) or "csv", encoding)
+        except UserError:
+            continue
+        if first_named(columns, TEXT_COLUMNS) and first_named(columns, LABEL_COLUMNS):
+            return True
+    return False
 
 
 def find_layout(path: Path, encoding: str) -> Layout | None:
     """The label layout of a folder: split folders (a train one among them) of labels, else labels at its top;
-    None where it has neither (or has tables at its top, which a classifier reads as they are)."""
+    None where it has neither, or has a classifier's table at its top (read as a table)."""
     entries = _visible(path)
-    if any(p.is_file() and _table_format(p) for p in entries):
+    tables = [p for p in entries if p.is_file() and _table_format(p)]
+    if tables and _labelled_table(tables, encoding):
         return None
-    splits = {}
+    splits: dict[str, Path] = {}
     for sub in (p for p in entries if p.is_dir()):
         name = split_of(sub)
         if name and name not in splits:
@@ -207,14 +285,13 @@ def find_layout(path: Path, encoding: str) -> Layout | None:
         for s in SPLITS[1:]:
             if s in splits and (part := _labels_in(splits[s], encoding)):
                 found[s] = part
-        left = [f"{splits[s].name}/{name}" for s, part in found.items() for name in part[3]]
+        left = [f"{splits[s].name}/{name}" for s, part in found.items() for name in part.left_out]
         left += [p.name for p in entries if p not in (splits[s] for s in found)]
-        return Layout({s: part[0] for s, part in found.items()}, train[1], train[2], left,
-                      [p for part in found.values() for p in part[4]])
+        return Layout(dict(found), left)
     top = _labels_in(path, encoding)
     if top is None:
         return None
-    return Layout({None: top[0]}, top[1], top[2], top[3], top[4])
+    return Layout({None: top}, top.left_out)
 
 
 def _refuse_columns(text_column: str | None, label_column: str | None, why: str) -> None:
@@ -233,47 +310,64 @@ def _held_out(splits: dict[str, LabelSplit], fractions: tuple[float, float], spl
         labels = base.labels()
         picks = stratified_picks(labels, missing, split_seed)
         for s in ("train", *missing):
-            splits[s] = LabelSplit(base.items, base.unit, base.encoding, base.report, picks[s], of_rows=len(labels))
+            splits[s] = LabelSplit(base.items, base.encoding, base.report, picks[s], of_rows=len(labels))
     for s in SPLITS:
-        splits.setdefault(s, LabelSplit([], base.unit, base.encoding, base.report))
+        splits.setdefault(s, LabelSplit([], base.encoding, base.report))
     return tuple(missing)
 
 
+def _names(paths: list[Any], most: int = 5) -> str:
+    shown = ", ".join(str(p) for p in paths[:most])
+    return shown + (f" and {len(paths) - most:,} more" if len(paths) > most else "")
+
+
 def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | None, label_column: str | None,
-                fractions: tuple[float, float], split_seed: int) -> Any:
-    """The corpus of a label layout: its split folders, with the splits they lack held out of train."""
+                fractions: tuple[float, float], split_seed: int, lm: bool = False) -> Any:
+    """The corpus of a label layout: its split folders, with the splits they lack held out of train. ``lm``: a
+    language model's, which reads the texts of the unlabelled folders too."""
     from lstmtext.corpus import Corpus
 
     _refuse_columns(text_column, label_column, f"{path} is labelled by its "
                     f"{'folder' if layout.folders else 'file'} names")
     report = ReadReport()
-    files = [p for by_label in layout.labels.values() for ps in by_label.values() for p in ps]
+    splits: dict[str, LabelSplit] = {}
+    for s, found in layout.splits.items():
+        items = [(p, label, unit) for label in sorted(found.labels) for p in found.labels[label][0]
+                 for unit in (found.labels[label][1],)]
+        if lm:
+            items += [(p, "", "file") for folder in found.unlabelled for p in sorted(folder.rglob("*"))
+                      if _text_file(p, encoding) and not _aside(p)]
+        splits[s or "train"] = LabelSplit(items, encoding, report)
+    files = [p for split in splits.values() for p, _, _ in split.items]
     notes = [note for p in files if (note := _check_encoding(p, encoding))][:3]
-
-    def split(by_label: dict[str, list[Path]]) -> LabelSplit:
-        return LabelSplit([(p, label) for label in sorted(by_label) for p in by_label[label]], layout.unit,
-                          encoding, report)
-
-    splits = {s or "train": split(by_label) for s, by_label in layout.labels.items()}
     carved = _held_out(splits, fractions, split_seed)
+    root = path.resolve()
     if layout.left_out:
-        shown = ", ".join(layout.left_out[:5]) + (f" and {len(layout.left_out) - 5} more"
-                                                   if len(layout.left_out) > 5 else "")
         notes.append(f"{path} has entries this corpus leaves out (beside its label "
-                     f"{'folders' if layout.folders else 'files'}): {shown}")
-    for folder in layout.unlabelled:
+                     f"{'folders' if layout.folders else 'files'}): {_names(layout.left_out)}")
+    if layout.dropped():
+        notes.append(f"{path}'s label folders hold files that are not read as texts (binary, empty, tables, or a "
+                     f"readme and the like): {_names([p.resolve().relative_to(root) for p in layout.dropped()])}")
+    for folder in layout.unlabelled() if not lm else ():
         notes.append(f"{folder} is left out: its name says its texts have no label (move it aside, or rename it if "
                      "it is a class)")
-    names = [p.relative_to(path).as_posix() for p in files]
+    for s, found in layout.splits.items():
+        mixed = {unit for _, unit in found.labels.values()}
+        if len(mixed) > 1:
+            one = [label for label, (_, unit) in found.labels.items() if unit == "line"]
+            notes.append(f"{f'the {s} split of ' if s else ''}{path} has label folders of one file ({_names(one)}), "
+                         "read a line a text, beside folders of many files, read a file a text: give each label "
+                         "folder its texts the same way")
+    names = [p.resolve().relative_to(root).as_posix() for p in files]
     name = path.name or path.resolve().name  # '.' has no name of its own
-    return Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in layout.labels,
+    return Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in layout.splits,
                   carved=carved, warnings=notes, file_names=names, layout=layout.describe())
 
 
 def open_prefixed(name: str, by_split: dict[str | None, list[Path]], encoding: str, text_column: str | None,
                   label_column: str | None, fractions: tuple[float, float], split_seed: int) -> Any:
-    """The corpus of text files in fastText's format, a line each text, led by its label: "__label__pos a text".
-    A line with several labels is read as its first (a classifier here gives one label a text), with a note."""
+    """The corpus of text files in fastText's format, a line each text, with its label in a __label__ word. A line
+    with several labels is read as its first (a classifier here gives one label a text), with a note."""
     from lstmtext.corpus import Corpus
 
     _refuse_columns(text_column, label_column, f"{name} names its labels in {PREFIX}X words")
@@ -281,21 +375,25 @@ def open_prefixed(name: str, by_split: dict[str | None, list[Path]], encoding: s
     files = [p for ps in by_split.values() for p in ps]
     notes = [note for p in files if (note := _check_encoding(p, encoding))]
     for s, paths in by_split.items():
-        count, path, line = LabelSplit([(p, "") for p in paths], "prefixed", encoding, report).several_labels()
+        count, path, line = LabelSplit([(p, "", "prefixed") for p in paths], encoding, report).several_labels()
         if count:
             notes.append(f"{count:,} line{'s' * (count > 1)} of {f'the {s} split' if s else name} "
                          f"name{'s' * (count == 1)} more than one label, the first at {path} line {line}: a "
                          "classifier gives a text one label, so each is read as its first")
-    splits = {s or "train": LabelSplit([(p, "") for p in ps], "prefixed", encoding, report)
+    splits = {s or "train": LabelSplit([(p, "", "prefixed") for p in ps], encoding, report)
               for s, ps in by_split.items()}
     carved = _held_out(splits, fractions, split_seed)
     return Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in by_split,
-                  carved=carved, warnings=notes, layout=f"fastText lines: {PREFIX}LABEL then the text")
+                  carved=carved, warnings=notes, layout=f"fastText lines: {PREFIX}LABEL words and the text")
 
 
-def not_labelled(path: Path) -> UserError:
-    """The error for plain text given to a classifier, with the layouts it reads."""
+def not_labelled(path: Path, inner: Path | None = None) -> UserError:
+    """The error for plain text given to a classifier, with the layouts it reads (``inner``: a subfolder that
+    holds one)."""
+    if inner is not None:
+        return UserError(f"{path} holds no labelled texts at its top, but its subfolder {inner.name} does",
+                         f"point at {inner}")
     return UserError(f"{path} is plain text with no labels, and a classifier needs labelled texts",
                      "give a CSV, TSV, JSON(L) or parquet table with text and label columns, a folder holding one "
-                     "folder of texts per label (pos/, neg/), one file per label (pos.txt, neg.txt), or lines that "
-                     "start with their label in fastText's way (__label__pos the text)")
+                     "folder of texts per label (pos/, neg/), one file per label (pos.txt, neg.txt), or lines with "
+                     "their label in fastText's way (__label__pos the text)")

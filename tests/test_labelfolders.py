@@ -164,7 +164,7 @@ def test_fasttext_lines_are_read_label_and_text_with_a_note_for_lines_of_several
     path = tmp_path / "reviews.ft.txt"
     path.write_text("".join(lines), encoding="utf-8")
     corpus = open_corpus(path, task="classify")
-    assert corpus.layout == "fastText lines: __label__LABEL then the text"
+    assert corpus.layout == "fastText lines: __label__LABEL words and the text"
     assert collect_labels(corpus) == ["negative", "positive"]
     records = [r for s in ("train", "valid", "test") for r in corpus.splits[s].records()]
     assert sorted((text, label) for text, label, *_ in records if label) == sorted(rows)
@@ -183,7 +183,7 @@ def test_train_evaluate_and_classify_on_fasttext_split_files(cli, tmp_path):
     assert result.code == 0, result.err
     assert "read 460 records" in result.err and "fastText lines" in result.err
     meta = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
-    assert meta["settings"]["layout"] == "fastText lines: __label__LABEL then the text"
+    assert meta["settings"]["layout"] == "fastText lines: __label__LABEL words and the text"
     evaluated = cli("evaluate", "run", tmp_path / "ft", "--format", "json")
     assert evaluated.code == 0, evaluated.err
     report = json.loads(evaluated.out)
@@ -218,5 +218,140 @@ def test_a_folder_of_fasttext_files_is_read_as_fasttext_not_as_a_file_per_label(
     (tmp_path / "ft" / "shop.txt").write_text(fasttext_lines(rows[:200]), encoding="utf-8")
     (tmp_path / "ft" / "cafe.txt").write_text(fasttext_lines(rows[200:400]), encoding="utf-8")
     corpus = open_corpus(tmp_path / "ft", task="classify")
-    assert corpus.layout == "fastText lines: __label__LABEL then the text"
+    assert corpus.layout == "fastText lines: __label__LABEL words and the text"
     assert collect_labels(corpus) == ["negative", "positive"]
+
+
+def test_a_folder_of_one_text_a_file_is_not_read_as_a_label_per_file(cli, tmp_path):
+    root = imdb_like(tmp_path / "imdb", per_split=(("train", 40),))
+    for folder in (root / "train" / "pos", root / "train" / "unsup"):
+        assert_one_line_error(cli("tokenize", folder, "--task", "classify"), 1, "plain text with no labels")
+
+
+def test_a_table_beside_label_files_is_left_out_unless_it_is_a_classifiers_table(tmp_path):
+    root = tmp_path / "moods"
+    root.mkdir()
+    rows = reviews()[:200]
+    for label in ("positive", "negative"):
+        (root / f"{label}.txt").write_text("\n".join(t for t, lab in rows if lab == label) + "\n", encoding="utf-8")
+    (root / "metadata.json").write_text('{"source": "our own reviews"}\n', encoding="utf-8")
+    corpus = open_corpus(root, task="classify")
+    assert corpus.layout.startswith("one file per label: negative, positive")
+    assert any("metadata.json" in w and "leaves out" in w for w in corpus.warnings)
+    (root / "all.csv").write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in rows), encoding="utf-8")
+    assert open_corpus(root, task="classify").kind == "table"
+
+
+def test_each_split_folder_is_read_its_own_way_and_a_mixed_label_folder_is_named(tmp_path):
+    rows = reviews()
+    root = imdb_like(tmp_path / "data", per_split=(("train", 100),))
+    (root / "test").mkdir()
+    for label in ("pos", "neg"):  # test: a file per label, a line a text
+        (root / "test" / f"{label}.txt").write_text(
+            "\n".join(t for t, lab in rows[100:160] if lab[:3] == label) + "\n", encoding="utf-8")
+    corpus = open_corpus(root, task="classify")
+    assert corpus.layout.startswith("one folder or file per label: neg, pos")
+    assert len(list(corpus.splits["test"].records())) == 60
+    (root / "train" / "neg").rename(root / "neg-many")
+    (root / "train" / "neg").mkdir()
+    (root / "train" / "neg" / "all.txt").write_text("\n".join(p.read_text() for p in (root / "neg-many").iterdir()))
+    mixed = open_corpus(root, task="classify")
+    assert any("label folders of one file (neg), read a line a text" in w for w in mixed.warnings)
+    assert collect_labels(mixed) == ["neg", "pos"]
+
+
+def test_readmes_and_lists_beside_label_files_are_no_class_and_a_subfolder_is_pointed_at(cli, tmp_path):
+    root = tmp_path / "rt-polaritydata"
+    root.mkdir(parents=True)
+    rows = reviews()[:200]
+    for label in ("positive", "negative"):
+        (root / f"rt-polarity.{label[:3]}").write_text("\n".join(t for t, lab in rows if lab == label) + "\n")
+    for aside in ("rt-polaritydata.README.1.0.txt", "unsup.txt", "classes.txt", "vocab.txt"):
+        (root / aside).write_text("not a class\nat all\n")
+    corpus = open_corpus(root, task="classify")
+    assert collect_labels(corpus) == ["neg", "pos"]
+    lm = open_corpus(root)  # a language model reads the reviews, not the readme
+    assert sorted(p.name for p in lm.files) == ["rt-polarity.neg", "rt-polarity.pos"]
+    (tmp_path / "rt-polaritydata.README.1.0.txt").write_text("about the data\n")
+    assert_one_line_error(cli("tokenize", tmp_path, "--task", "classify"), 1,
+                          "its subfolder rt-polaritydata does", f"point at {root}")
+
+
+def test_a_language_model_on_imdb_reads_the_reviews_unlabelled_ones_too_not_the_readme(tmp_path):
+    root = imdb_like(tmp_path / "imdb")
+    (root / "imdbEr.txt").write_text("0.049\n-0.11\n")
+    corpus = open_corpus(root)
+    assert corpus.kind == "labelled" and corpus.own_splits
+    names = {p.name for p in corpus.files}
+    assert "imdbEr.txt" not in names and "README" not in names
+    texts = list(corpus.splits["train"].texts()) + list(corpus.splits["valid"].texts())
+    assert len(texts) == 300 + 5 and "an unlabelled review\n" in texts
+    assert any("a language model reads the texts of its label folders" in w for w in corpus.warnings)
+
+
+def test_fasttext_labels_after_a_tab_or_at_the_end_and_unlabelled_lines_stay_out_of_the_vocabulary(tmp_path):
+    from lstmtext.config import TokenizerSpec
+    from lstmtext.data import ensure_prepared
+    from lstmtext.tokenizers import load_tokenizer
+
+    lines = [f"__label__pos\tgood film {i}\n__label__neg\tbad film {i}\n" for i in range(20)]
+    lines += [f"an ending film {i} __label__pos\n" for i in range(5)] + ["zebra xylophone quokka\n"]
+    (tmp_path / "ft.txt").write_text("".join(lines))
+    corpus = open_corpus(tmp_path / "ft.txt", task="classify")
+    records = [r for s in ("train", "valid", "test") for r in corpus.splits[s].records()]
+    assert {(t, lab) for t, lab, *_ in records if lab} >= {("good film 3", "pos"), ("bad film 3", "neg"),
+                                                           ("an ending film 2", "pos")}
+    ensure_prepared(corpus, TokenizerSpec(level="word"), tmp_path / "prep", task="classify")
+    vocabulary = load_tokenizer(tmp_path / "prep" / "tokenizer.json").itos
+    assert "film" in vocabulary and "zebra" not in vocabulary
+
+
+def test_classify_leaves_fasttext_labels_out_of_stdin_and_from_anywhere_in_a_line(cli, tmp_path, monkeypatch):
+    import io
+    import sys
+
+    rows = reviews()
+    (tmp_path / "ft").mkdir()
+    (tmp_path / "ft" / "train.txt").write_text(fasttext_lines(rows[:300]), encoding="utf-8")
+    assert cli("train", tmp_path / "ft", "--task", "classify", *TINY[:-3], "--out", "run").code == 0
+    text = "__label__positive a fine day\nanother line __label__negative at the end\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    result = cli("classify", "run", "-", "--format", "jsonl")
+    assert result.code == 0, result.err
+    assert [json.loads(line)["text"] for line in result.out.splitlines()] == ["a fine day",
+                                                                               "another line at the end"]
+    assert "stdin is in fastText's format" in result.err
+
+
+def test_files_in_label_folders_that_are_not_texts_are_named(tmp_path):
+    root = imdb_like(tmp_path / "imdb", per_split=(("train", 40),))
+    (root / "train" / "pos" / "cover.png").write_bytes(b"\x89PNG\x00\x00" * 20)
+    (root / "train" / "neg" / "empty.txt").write_text("")
+    (root / "train" / "neg" / "notes.md").write_text("# what these are\n")
+    corpus = open_corpus(root, task="classify")
+    note = next(w for w in corpus.warnings if "are not read as texts" in w)
+    assert "train/pos/cover.png" in note and "train/neg/empty.txt" in note and "train/neg/notes.md" in note
+    assert sum(1 for s in ("train", "valid", "test") for _ in corpus.splits[s].records()) == 40
+
+
+def test_a_run_read_in_another_encoding_reads_files_to_classify_in_it_too(cli, tmp_path):
+    root = tmp_path / "cp"
+    root.mkdir()
+    (root / "pos.txt").write_bytes("a caf\u00e9 \u201cgreat\u201d film\n".encode("cp1252") * 30)
+    (root / "neg.txt").write_bytes("a dull \u2014 film\n".encode("cp1252") * 30)
+    (tmp_path / "new.txt").write_bytes("a caf\u00e9 \u201cgreat\u201d film\n".encode("cp1252"))
+    assert cli("train", root, "--task", "classify", "--encoding", "cp1252", *TINY, "--out", "run").code == 0
+    result = cli("classify", "run", "--file", tmp_path / "new.txt", "--format", "jsonl")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["text"] == "a caf\u00e9 \u201cgreat\u201d film"
+    assert "the --encoding the run's corpus was read with" in result.err
+    assert json.loads(cli("info", "run", "--format", "json").out)["encoding"] == "cp1252"
+
+
+def test_many_labels_for_few_texts_are_named_and_listed_in_short(cli, tmp_path):
+    rows = reviews()[:120]
+    (tmp_path / "many.txt").write_text("".join(f"__label__L{i:03d} {text}\n" for i, (text, _) in enumerate(rows)))
+    result = cli("tokenize", tmp_path / "many.txt", "--task", "classify", "--out", "p")
+    assert result.code == 0, result.err
+    assert "labels for" in result.err and "training texts: most labels have a text or two" in result.err
+    assert "and 100 more" in result.out and "L119" not in result.out

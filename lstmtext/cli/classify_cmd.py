@@ -16,7 +16,7 @@ import typer
 from lstmtext.cli.classifier_runs import Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import warn
-from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, refuse_unless
+from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, own_encoding, refuse_unless
 from lstmtext.errors import UserError, usage_error
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -42,7 +42,6 @@ def _read_inputs(texts: list[str], file: Path | None, text_column: str | None, e
 
 def _read_texts(texts: list[str], file: Path | None, text_column: str | None, encoding: str,
                 trained_column: str | None, keep: list[str], kept: list[dict[str, Any]]) -> list[str]:
-    from lstmtext.labelfolders import PREFIX, split_prefixed
     from lstmtext.tables import (TEXT_COLUMNS, ReadReport, _iter_table, _table_format, container_kind, pick_column,
                                  place, table_columns)
     from lstmtext.textfiles import (_binary_error, _check_encoding, _compression, _looks_binary, _packed_error,
@@ -93,22 +92,14 @@ def _read_texts(texts: list[str], file: Path | None, text_column: str | None, en
             lines = _lines(file.read_text(encoding=text_encoding(encoding)))
         except UnicodeError:
             raise locate_decode_error(file, encoding) from None
-        if next((ln for ln in lines if ln.strip()), "").lstrip().startswith(PREFIX):  # fastText's: the labels go
-            from rich.markup import escape
-
-            from lstmtext.render import err
-
-            lines = [split_prefixed(ln)[1] if ln.lstrip().startswith(PREFIX) else ln for ln in lines]
-            err.print(f"note: {escape(str(file))} is in fastText's format: each line's {PREFIX} words are left out "
-                      "of the text classified")
-        return _some_text(lines, str(file))
+        return _some_text(_without_labels(lines, str(file)), str(file))
     if texts == ["-"]:
         data = sys.stdin.buffer.read()
         if data.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
             raise UserError(f"stdin is UTF-8 (it starts with UTF-8's byte-order mark), not {encoding}",
                             "drop --encoding")
         try:
-            return _some_text(_lines(data.decode(text_encoding(encoding))), "stdin")
+            return _some_text(_without_labels(_lines(data.decode(text_encoding(encoding))), "stdin"), "stdin")
         except UnicodeDecodeError as err:
             raise UserError(f"stdin: invalid {encoding} at byte {err.start}", "pass --encoding") from None
     if "-" in texts:
@@ -117,6 +108,22 @@ def _read_texts(texts: list[str], file: Path | None, text_column: str | None, en
     if not texts:
         raise usage_error("no text to classify", "pass texts as arguments, --file PATH, or - to read stdin")
     return list(texts)
+
+
+def _without_labels(lines: list[str], where: str) -> list[str]:
+    """Lines in fastText's format with their __label__ words left out, and a note saying so; others as they are."""
+    from lstmtext.labelfolders import strip_labels
+
+    stripped = strip_labels(lines)
+    if stripped is None:
+        return lines
+    from rich.markup import escape
+
+    from lstmtext.render import err
+
+    err.print(f"note: {escape(where)} is in fastText's format: each line's __label__ words are left out of the text "
+              "classified")
+    return stripped
 
 
 def _some_text(lines: list[str], where: str) -> list[str]:
@@ -168,9 +175,11 @@ def classify(
     runs = _classifier_runs(checkpoint, ensemble)  # before torch is imported
     from lstmtext.checkpoint import read_config, run_columns
 
+    config = read_config(runs[0])
+    if file is not None and str(file) != "-":
+        encoding = own_encoding(ctx, encoding, config, str(file))
     # a table is read by the run's own text column where it has one
-    items, kept = _read_inputs(list(texts or []), file, text_column, encoding,
-                               run_columns(read_config(runs[0]))[0], keep_column)
+    items, kept = _read_inputs(list(texts or []), file, text_column, encoding, run_columns(config)[0], keep_column)
 
     from lstmtext.render import err
     from lstmtext.devices import resolve_device
@@ -207,8 +216,13 @@ def classify(
     if empty:
         err.print(f"note: {'1 empty text was' if empty == 1 else f'{empty:,} empty texts were'} not classified")
     own = {"text", "label", "confidence", "note", "scores", *(f"score_{n}" for n in labels)}
-    rows = [{**{(f"input_{k}" if k in own else k): v for k, v in extra.items()}, **row}
-            for extra, row in zip(kept, rows)]
+    names: dict[str, str] = {}
+    for column in kept[0] if kept else {}:  # the same columns in every row
+        names[column] = f"input_{column}" if column in own else column
+        if list(names.values()).count(names[column]) > 1:
+            raise usage_error(f"--keep-column {column} would be written {names[column]}, as another kept column "
+                              "is", "keep only one of the two")
+    rows = [{**{names[k]: v for k, v in extra.items()}, **row} for extra, row in zip(kept, rows)]
     _emit(rows, output, labels, all_scores)
 
 
@@ -221,6 +235,14 @@ def _knows_some(tokenizer: Any, text: str) -> bool:
 
 def _six(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
+
+
+def _cell(value: Any) -> str:
+    """A kept column's value in a CSV cell or a table: a list or an object (JSON, parquet) as JSON, not Python's
+    repr; nothing for a missing value."""
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
 
 
 def _kept_keys(rows: list[dict[str, Any]]) -> list[str]:
@@ -245,7 +267,7 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
         for row in rows:
             scores = [_six(row["scores"][n]) for n in labels] if all_scores else []
             conf = _six(row["confidence"])
-            writer.writerow(["" if row[k] is None else row[k] for k in extra] + [row["text"], row["label"] or "", conf]
+            writer.writerow([_cell(row[k]) for k in extra] + [row["text"], row["label"] or "", conf]
                             + scores + [row["note"] or ""])
         sys.stdout.write(buf.getvalue())
     else:
@@ -257,8 +279,8 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
         table = Table(title_justify="left")  # the text gives way on a narrow terminal; labels and scores never do
         table.add_column("#", justify="right", no_wrap=True)
         extra = _kept_keys(rows)
-        for name in extra:
-            table.add_column(escape(name), no_wrap=True)
+        for name in extra:  # an id or a true label: short, and cut short before the text gives way
+            table.add_column(escape(name), overflow="fold", max_width=16)
         table.add_column("text", min_width=12)  # but keeps a few words' width, however narrow
         table.add_column("label", no_wrap=True, min_width=max(len(n) for n in [*labels, "(empty)"]))
         table.add_column("confidence", justify="right", no_wrap=True, min_width=len("confidence"))
@@ -268,7 +290,7 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
         if notes:  # truncated (past --max-length) or unknown (no word the model knows): as JSON and CSV mark them
             table.add_column("note", no_wrap=True)
         for n, row in enumerate(rows, 1):
-            values = [escape(_shorten("" if row[k] is None else str(row[k]), 24)) for k in extra]
+            values = [escape(_shorten(_cell(row[k]), 24)) for k in extra]
             if row["label"] is None:
                 table.add_row(str(n), *values, escape(_shorten(row["text"])), "[dim](empty)[/]", "-")
                 continue

@@ -14,7 +14,7 @@ from lstmtext.cli.classifier_runs import (Ensemble, _classifier_runs, _ensemble_
                                           _mean_proba)
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import note_weights, warn
-from lstmtext.cli.options import Device, Encoding, LabelColumn, TextColumn, Weights, refuse_unless
+from lstmtext.cli.options import Device, Encoding, LabelColumn, TextColumn, Weights, own_encoding, refuse_unless
 from lstmtext.errors import UserError, usage_error
 
 
@@ -67,6 +67,8 @@ def evaluate(
     if ensemble and task != "classify":
         raise usage_error("--ensemble averages classifiers; this is a language model", "leave out --ensemble")
     runs = _classifier_runs(checkpoint, ensemble) if task == "classify" else [checkpoint]
+    if corpus is not None:
+        encoding = own_encoding(ctx, encoding, config, corpus)
     from lstmtext.devices import resolve_device
 
     dev = resolve_device(device)
@@ -78,7 +80,7 @@ def evaluate(
         note_weights(ckpt, weights)
         result = _evaluate_lm(ckpt, corpus, split, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
-    warn([result["unknown_labels"]] if result.get("unknown_labels") else [], result["skipped"])
+    warn([], result["skipped"])
     if ensemble:
         result["ensemble"] = [str(run) for run in ensemble]
     if output == "json":
@@ -107,6 +109,13 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
         raise UserError(f"{corpus} is a prepared folder of token ids, and evaluate reads text",
                         "give the corpus it was made from, or no corpus to score the run's own data")
     source = _open_by_run_columns(ckpt, corpus, encoding, text_column, label_column, task)
+    if source.layout:  # label folders or files, fastText's lines: how they were read, as train's read line says
+        from rich.markup import escape
+
+        from lstmtext.render import err
+
+        err.print(f"note: read {escape(corpus)} as {escape(source.layout)}")
+    warn(source.warnings)
     if not source.own_splits:
         own = _held_out_of(ckpt, source, corpus, name, task, text_column, label_column, encoding)
         if own is not None:
@@ -210,7 +219,7 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
     from lstmtext.metrics import classification_report, cross_entropy
 
     labels: list[str] = ckpts[0].config["labels"]
-    kind, source, unknown_note = split or "test", None, None
+    kind, source, unknown_counts = split or "test", None, None
     members: list[Any] = []  # each run's own probabilities: an ensemble's table gives each member's figures too
     if corpus is None:
         gold, probs = _prepared_proba(ckpts, kind, labels, dev, members)
@@ -231,14 +240,16 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
             texts.append(text)
             gold.append(index[name])
         if unknown:  # the rows of labels the model knows are scored; the others named, or refused if all are
-            shown = ", ".join(f"{name!r} ({count:,})" for name, count in sorted(unknown.items())[:10])
+            shown = ", ".join(f"{name!r} ({count:,})" for name, count in sorted(unknown.items())[:10]) + (
+                f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else "")
             if not texts:
                 raise UserError(f"the corpus has only labels the model does not know: {shown}",
                                 f"known labels: {short_list(labels)}")
             rows = sum(unknown.values())
-            unknown_note = (f"{rows:,} text{'s' * (rows > 1)} of {corpus} {'have' if rows > 1 else 'has'} labels the "
-                            f"model does not know, and {'are' if rows > 1 else 'is'} left out of the figures: "
-                            f"{shown} (known labels: {short_list(labels)})")
+            warn([f"{rows:,} text{'s' * (rows > 1)} of {corpus} {'have' if rows > 1 else 'has'} labels the model "
+                  f"does not know, and {'are' if rows > 1 else 'is'} left out of the figures: {shown} (known labels: "
+                  f"{short_list(labels)})"])
+            unknown_counts = dict(sorted(unknown.items()))
         probs, keep, _, _ = _ensemble_proba(ckpts, texts, 128, dev, "evaluate", members)
         gold = [gold[i] for i in keep]
     if probs is None:
@@ -253,7 +264,7 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
             report["members"].append({"run": str(c.path), "accuracy": own["accuracy"], "macro_f1": own["macro_f1"],
                                       "loss": cross_entropy(p, gold)})
     return {"task": "classify", "split": kind, "labels": labels, **report, "skipped": _skipped(source),
-            **({"unknown_labels": unknown_note} if unknown_note else {})}
+            **({"unknown_labels": unknown_counts} if unknown_counts else {})}
 
 
 def _skipped(source: Any) -> list[list[Any]]:

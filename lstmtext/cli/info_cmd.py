@@ -50,7 +50,7 @@ def info(
         problem = error
         vocab_size, parameters = config["model"]["vocab_size"], count_parameters(
             build_model(from_dict(ModelConfig, config["model"])))
-    from lstmtext.checkpoint import LAST_WEIGHTS, WEIGHTS, _open_weights
+    from lstmtext.checkpoint import LAST_WEIGHTS, WEIGHTS, _open_weights, run_encoding
 
     if problem is None and ckpt.weights_file != LAST_WEIGHTS and (checkpoint / LAST_WEIGHTS).exists():
         try:  # the last weights too (generate --weights last, --resume's fallback): their header, not a load
@@ -128,6 +128,7 @@ def info(
         **({"columns": columns} if (columns := _columns(config)) else {}),
         # a folder or file per label: "one folder per label: neg, pos; each file one text"
         **({"read_as": layout} if (layout := (config["data"].get("settings") or {}).get("layout")) else {}),
+        **({"encoding": encoding} if (encoding := run_encoding(config)) else {}),  # classify --file reads with it
         "format_version": config["format_version"],
         "versions": config.get("versions", {}),
     }
@@ -156,8 +157,9 @@ def info(
                              for k, v in value.items() if v) or "none"
         if isinstance(value, dict):
             return figures_text(value) or "-"
-        if isinstance(value, list):
-            return ", ".join(map(str, value))
+        if isinstance(value, list):  # labels: the first 20, and how many more (the JSON has them all)
+            shown = ", ".join(map(str, value[:20]))
+            return shown + (f" and {len(value) - 20:,} more" if len(value) > 20 else "")
         if isinstance(value, bool):
             return "yes" if value else "no"
         return "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value)

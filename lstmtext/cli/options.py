@@ -3,7 +3,7 @@ typed from defaults: the flag a parameter comes from, and refusing a flag that w
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -110,3 +110,18 @@ def refuse_unless(ctx: typer.Context, needs: dict[str, tuple[bool, str]]) -> Non
 def _check_task(task: str) -> None:
     if task not in ("lm", "classify"):
         raise usage_error(f"unknown --task {task!r}", "choose lm or classify")
+
+
+def own_encoding(ctx: typer.Context, encoding: str, config: dict[str, Any], what: str) -> str:
+    """``encoding`` as given; where none was, the run's own where it read its text in another than UTF-8 (a cp1252
+    corpus's test file is cp1252 too), with a note naming it."""
+    from lstmtext.checkpoint import run_encoding
+
+    theirs = run_encoding(config)
+    if "encoding" in typed(ctx) or theirs is None:
+        return encoding
+    from lstmtext.render import err
+
+    err.print(f"note: reading {what} as {theirs}, the --encoding the run's corpus was read with (pass --encoding "
+              "to read it otherwise)")
+    return theirs

@@ -175,7 +175,9 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
         for info in meta["splits"].values():
             for name, c in zip(meta["labels"], info.get("label_counts", [])):
                 counts[name] += c
-        table.add_row("labels", Text(", ".join(f"{k}: {v:,}" for k, v in counts.items())), "", "")  # 0: 31,120
+        shown = [f"{k}: {v:,}" for k, v in counts.items()]  # 0: 31,120; the first 20 of many
+        table.add_row("labels", Text(", ".join(shown[:20]) + (f" and {len(shown) - 20:,} more" if len(shown) > 20
+                                                              else "")), "", "")
     table.caption = (f"level {meta['tokenizer']['level']}, vocabulary {meta['vocab_size']:,}, {meta['dtype']}, "
                      + ("reused, source unchanged" if reused else
                         f"{total_tokens / max(meta['seconds'], 1e-9):,.0f} tokens/s"))

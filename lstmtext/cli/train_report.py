@@ -90,6 +90,7 @@ class _stop_on_signals:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from lstmtext.labels import short_list
     from lstmtext.render import facts_table, summary_table
     from lstmtext.render import out as stdout
 
@@ -104,7 +105,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary["task"] == "classify":
         if summary.get("teachers"):
             rows.append(("distilled from", summary["teachers"]))
-        rows += [("labels", ", ".join(summary["labels"])),
+        rows += [("labels", short_list(summary["labels"], 20)),
                  ("majority class", f"{summary['majority']:.1%} of train"),
                  ("truncated texts", f"{summary['truncated']:,} (longer than --max-length)")]
     if summary.get("decoder_loss"):  # --compile: compiled, or eager and why (a failed compile falls back)
