@@ -52,7 +52,9 @@ class HFSplit:
                 yield ("" if text is None else str(text)), label, self.name, row
 
     def texts(self) -> Iterator[str]:
-        for text, _, _, _ in self.records():
+        for text, label, _, _ in self.records():
+            if self.label_column and (label is None or label != label or not str(label).strip()):  # as a table's
+                continue
             yield text.replace("\n", " ") + "\n"
 
     def num_bytes(self) -> int:

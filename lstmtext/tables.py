@@ -357,7 +357,11 @@ class TableSplit:
                 yield ("" if text is None else str(text)), label, str(path), lineno
 
     def texts(self) -> Iterator[str]:
-        for text, _, _, _ in self.records():
+        """The texts as lines; a classifier's rows without a label are left out, as encoding leaves them out of its
+        data, so that their words stay out of its vocabulary too."""
+        for text, label, _, _ in self.records():
+            if self.label_column and (label is None or label != label or not str(label).strip()):  # None, NaN, ""
+                continue
             yield text.replace("\r\n", "\n").replace("\n", " ") + "\n"
 
     def num_bytes(self) -> int:

@@ -355,3 +355,16 @@ def test_many_labels_for_few_texts_are_named_and_listed_in_short(cli, tmp_path):
     assert result.code == 0, result.err
     assert "labels for" in result.err and "training texts: most labels have a text or two" in result.err
     assert "and 100 more" in result.out and "L119" not in result.out
+
+
+def test_a_tables_rows_without_a_label_stay_out_of_the_vocabulary(tmp_path):
+    from lstmtext.config import TokenizerSpec
+    from lstmtext.data import ensure_prepared
+    from lstmtext.tokenizers import load_tokenizer
+
+    rows = "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(20)) + "zebra xylophone quokka,\n"
+    (tmp_path / "t.csv").write_text("text,label\n" + rows)
+    ensure_prepared(open_corpus(tmp_path / "t.csv", task="classify"), TokenizerSpec(level="word"), tmp_path / "p",
+                    task="classify")
+    vocabulary = load_tokenizer(tmp_path / "p" / "tokenizer.json").itos
+    assert "film" in vocabulary and "zebra" not in vocabulary
