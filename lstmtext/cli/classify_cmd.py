@@ -180,6 +180,7 @@ def classify(
         encoding = own_encoding(ctx, encoding, config, str(file))
     # a table is read by the run's own text column where it has one
     items, kept = _read_inputs(list(texts or []), file, text_column, encoding, run_columns(config)[0], keep_column)
+    names = _kept_names(list(kept[0]) if kept else [], config["labels"])  # before the models load
 
     from lstmtext.render import err
     from lstmtext.devices import resolve_device
@@ -215,13 +216,6 @@ def classify(
     empty = len(items) - len(keep)
     if empty:
         err.print(f"note: {'1 empty text was' if empty == 1 else f'{empty:,} empty texts were'} not classified")
-    own = {"text", "label", "confidence", "note", "scores", *(f"score_{n}" for n in labels)}
-    names: dict[str, str] = {}
-    for column in kept[0] if kept else {}:  # the same columns in every row
-        names[column] = f"input_{column}" if column in own else column
-        if list(names.values()).count(names[column]) > 1:
-            raise usage_error(f"--keep-column {column} would be written {names[column]}, as another kept column "
-                              "is", "keep only one of the two")
     rows = [{**{names[k]: v for k, v in extra.items()}, **row} for extra, row in zip(kept, rows)]
     _emit(rows, output, labels, all_scores)
 
@@ -235,6 +229,19 @@ def _knows_some(tokenizer: Any, text: str) -> bool:
 
 def _six(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
+
+
+def _kept_names(columns: list[str], labels: list[str]) -> dict[str, str]:
+    """The output name of each --keep-column: its own, or input_NAME where the output has a column of that name;
+    two that would be written alike are refused."""
+    own = {"text", "label", "confidence", "note", "scores", *(f"score_{n}" for n in labels)}
+    names: dict[str, str] = {}
+    for column in columns:
+        names[column] = f"input_{column}" if column in own else column
+        if list(names.values()).count(names[column]) > 1:
+            raise usage_error(f"--keep-column {column} would be written {names[column]}, as another kept column "
+                              "is", "keep only one of the two")
+    return names
 
 
 def _cell(value: Any) -> str:
