@@ -18,7 +18,8 @@ from shlex import quote
 from typing import Any
 
 from lstmtext.errors import MissingColumn, UserError, usage_error
-from lstmtext.labelfolders import _aside, find_layout, is_prefixed, not_labelled, open_layout, open_prefixed
+from lstmtext.labelfolders import (_aside, _mixed, find_layout, is_prefixed, not_labelled, open_layout,
+                                   open_prefixed)
 from lstmtext.splits import (SPLITS, carved_splits, check_fractions, cut_files, hold_out_rows, hold_out_stratified,
                              split_of)
 from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit, _iter_table, _table_format,
@@ -39,12 +40,27 @@ class TextSplit:
     encoding: str
 
     def texts(self) -> Iterator[str]:
-        for path, start, end in self.ranges:
+        for k, (path, start, end) in enumerate(self.ranges):
             if end > start:
                 yield from _read_range(path, start, end, self.encoding)
+                if k < len(self.ranges) - 1 and end == path.stat().st_size and not _ends_a_line(path, end):
+                    yield "\n"  # a file without a last line break (IMDB's reviews): the next one starts a line
 
     def num_bytes(self) -> int:
         return sum(end - start for _, start, end in self.ranges)
+
+
+def _ends_a_line(path: Path, end: int) -> bool:
+    """Whether the byte before ``end`` is a line break."""
+    with path.open("rb") as fh:
+        fh.seek(end - 1)
+        return fh.read(1) in (b"\n", b"\r")
+
+
+def _joined(texts: Iterator[str]) -> str:
+    """Files' texts one after another, a line break between two where the first has none at its end."""
+    parts = [t for t in texts if t]
+    return "".join(t if t.endswith(("\n", "\r")) or k == len(parts) - 1 else t + "\n" for k, t in enumerate(parts))
 
 
 @dataclass
@@ -195,19 +211,24 @@ def _settings(corpus: Corpus, encoding: str, fractions: tuple[float, float], spl
 
 def _open_folder(path: Path, encoding: str, text_column: str | None, label_column: str | None,
                  fractions: tuple[float, float], split_seed: int, want_labels: bool) -> Corpus:
-    layout = find_layout(path, encoding)  # pos/ and neg/, or pos.txt and neg.txt
+    layout = find_layout(path, encoding, classify=want_labels)  # pos/ and neg/, or pos.txt and neg.txt
     if want_labels and layout:
         return open_layout(path, layout, encoding, text_column, label_column, fractions, split_seed)
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     top_empty = not files
-    top_text = sum(p.stat().st_size for p in files if not _table_format(p) and not _looks_binary(p, encoding))
-    if layout and layout.folders and not top_empty and layout.size() > top_text:
-        # aclImdb: a language model reads the reviews (its unlabelled ones too), not the README and lists beside
-        corpus = open_layout(path, layout, encoding, text_column, label_column, fractions, split_seed, lm=True)
-        corpus.warnings.insert(0, f"{path} holds a classifier's corpus ({layout.describe()}): a language model "
-                               "reads the texts of its label folders, unlabelled ones included, one text a line, "
-                               f"not the smaller files at its top (pass --task classify to train a classifier)")
-        return corpus
+    top = [p for p in files if not _looks_binary(p, encoding) and not _aside(p, lm=True)]
+    if layout and layout.folders:
+        by_split = layout.lm_files(encoding)
+        if sum(p.stat().st_size for ps in by_split.values() for p in ps) > sum(p.stat().st_size for p in top):
+            # aclImdb: a language model reads the reviews, its unlabelled ones too, as running text in their split
+            # folders; not the README, the lists of URLs and the bags of words beside them
+            corpus = _open_files(path.name or path.resolve().name, by_split, encoding, text_column, label_column,
+                                 fractions, split_seed, False)
+            beside = f", not the smaller files beside them ({', '.join(p.name for p in files[:3])})" if files else ""
+            corpus.warnings.insert(0, f"{path} holds a classifier's corpus ({layout.describe()}): a language model "
+                                   f"reads the texts of its label folders, unlabelled ones included{beside} (pass "
+                                   "--task classify to train a classifier)")
+            return corpus
     if top_empty:  # no files at the top: look into subfolders
         files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
             part.startswith(".") for part in p.relative_to(path).parts))
@@ -215,6 +236,10 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         files = [p for p in files if p.suffix.lower() != ".md"]
     readable = [p for p in files if p.stat().st_size > 0 and not _looks_binary(p, encoding)]
     if not readable:
+        inner = [sub for sub in sorted(path.iterdir()) if sub.is_dir() and not sub.name.startswith(".")]
+        if inner and not top_empty:  # aclImdb/ beside its aclImdb_v1.tar.gz: the text is in the subfolder
+            raise UserError(f"{path} has no text files at its top ({', '.join(p.name for p in files[:3])}), and "
+                            f"subfolders: {', '.join(sub.name for sub in inner[:3])}", f"point at {inner[0]}")
         packed = [(p, _compression(p)) for p in files]
         packed = [(p, kind) for p, kind in packed if kind]
         if packed:
@@ -227,15 +252,20 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         raise UserError(f"{path} holds no text files", "point at a folder of .txt files or at a single file")
     tables = [p for p in readable if _table_format(p)]
     plain = [p for p in readable if not _table_format(p)]
+    plain = [p for p in plain if not _aside(p, lm=not want_labels)] or plain  # a readme, classes.txt, vocab.txt
     txt = [p for p in plain if p.suffix.lower() == ".txt"]
     if txt and 2 * sum(p.stat().st_size for p in txt) >= sum(p.stat().st_size for p in plain if p not in txt):
-        plain = txt  # books with a LICENSE, a README or a script beside them
-    elif txt:  # rt-polarity.pos and .neg beside a README.txt: the text is in the others
-        plain = [p for p in plain if not _aside(p)] or plain
+        plain = txt  # books with a LICENSE or a script beside them (not rt-polarity.pos and .neg beside a notes.txt)
     # both kinds: a classifier reads the tables; a language model the kind that holds more of the text (a folder
     # of books with an info.json, or of CSV files with a notes.txt)
     use_tables = bool(tables) and (want_labels or not plain or sum(p.stat().st_size for p in tables)
                                    >= sum(p.stat().st_size for p in plain))
+    prefixed = [p for p in plain if want_labels and is_prefixed(p, encoding)]  # fastText's lines: labelled too
+    if prefixed and tables:
+        raise _mixed(path, f"fastText lines ({', '.join(p.name for p in prefixed[:3])}) and tables "
+                           f"({', '.join(p.name for p in tables[:3])})")
+    if prefixed:  # an unlabelled test.txt beside them is left out (named below), as an unlabelled test.csv is
+        plain = prefixed
     chosen = tables if use_tables else plain
     by_split: dict[str | None, list[Path]] = {}
     for p in chosen:
@@ -259,9 +289,6 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         raise not_labelled(path, inner)
     corpus = _open_files(path.name or path.resolve().name, by_split, encoding, text_column, label_column, fractions,
                          split_seed, want_labels)  # '.' has no name of its own
-    if layout and layout.folders and not want_labels:  # pos/ and neg/ for a classifier?
-        notes.append(f"{path} reads as a classifier's corpus ({layout.describe()}): a language model learns its "
-                     "texts; to train a classifier on it, pass --task classify")
     corpus.warnings[:0] = notes
     used = {p for ps in by_split.values() for p in ps}
     left = [p.name for p in readable if p not in used]
@@ -270,7 +297,8 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
         why = ("not named train, valid or test" if all(p in chosen for p in unused) else
                "plain text beside tables" if use_tables else
                "tables beside plain text" if all(_table_format(p) for p in unused) else
-               "a readme and the like, beside the text" if all(_aside(p) for p in unused) else
+               "a readme and the like, beside the text" if all(_aside(p, lm=not want_labels) for p in unused) else
+               "not in fastText's format, as the others are" if prefixed else
                "not .txt, beside .txt files")
         corpus.warnings.append(f"{path} has files this corpus leaves out ({why}): {', '.join(left[:5])}"
                                + (f" and {len(left) - 5} more" if len(left) > 5 else ""))
@@ -390,10 +418,10 @@ def _open_transcoded(name: str, by_split: dict[str | None, list[Path]], encoding
     own = None not in by_split
     if own:  # a split without a file of its own is held out of train, as for other encodings (_open_text)
         held = tuple(f if s not in by_split else 0.0 for s, f in zip(SPLITS[1:], fractions))
-        parts = carve("".join(read(p) for p in by_split["train"]), held)
-        parts.update({s: "".join(read(p) for p in by_split[s]) for s in SPLITS[1:] if s in by_split})
+        parts = carve(_joined(read(p) for p in by_split["train"]), held)
+        parts.update({s: _joined(read(p) for p in by_split[s]) for s in SPLITS[1:] if s in by_split})
     else:
-        parts = carve("".join(read(p) for p in by_split[None]), fractions)
+        parts = carve(_joined(read(p) for p in by_split[None]), fractions)
     return Corpus(name, "text", {s: MemorySplit([t]) for s, t in parts.items()}, all_files, report, origin=name,
                   own_splits=own, carved=carved_splits(by_split))
 
@@ -416,6 +444,10 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
     columns = table_columns(first, fmts[first] or "csv", encoding)
     text_col = pick_column(columns, text_column, TEXT_COLUMNS, "text", str(first))
     label_col = None
+    if want_labels and label_column is None and columns == [text_col]:  # pos.jsonl and neg.jsonl of texts alone
+        raise UserError(f"{first} has one column, {text_col!r}, and a classifier needs each text's label too",
+                        "add a label column (a field of each record), or give one file of texts per label as "
+                        "plain text (pos.txt, neg.txt)")
     if want_labels:
         label_col = pick_column(columns, label_column, LABEL_COLUMNS, "label", str(first))
         refuse_one_column(text_col, label_col, str(first))

@@ -124,7 +124,7 @@ class LabelSplit:
 
     def texts(self) -> Iterator[str]:
         """The texts as lines, those without a label left out (as encoding leaves them out of a classifier's data,
-        they stay out of its vocabulary); a language model's (labels "") are all read."""
+        they stay out of its vocabulary)."""
         for text, label, _, _ in self.records():
             if label is not None:
                 yield text.replace("\r\n", "\n").replace("\n", " ") + "\n"
@@ -172,6 +172,16 @@ class Layout:
     def size(self) -> int:
         return sum(found.size() for found in self.splits.values())
 
+    def lm_files(self, encoding: str) -> dict[str | None, list[Path]]:
+        """The files a language model reads, per split: every label's, and the unlabelled folders' too."""
+        out = {}
+        for s, found in self.splits.items():
+            files = [p for label in sorted(found.labels) for p in found.labels[label][0]]
+            files += [p for folder in found.unlabelled for p in sorted(folder.rglob("*"))
+                      if _text_file(p, encoding) and not _aside(p, lm=True)]
+            out[s] = files
+        return out
+
     def describe(self) -> str:
         """"one folder per label: neg, pos; each file one text" (each line, where each label folder holds one file;
         both, where some do and some do not)."""
@@ -190,15 +200,22 @@ def _visible(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
-def _aside(path: Path) -> bool:
-    """A readme, licence, list of classes or the like, by the words of its name (rt-polaritydata.README.1.0.txt)."""
-    return path.suffix.lower() == ".md" or bool(ASIDE & set(re.split(r"[^a-z]+", path.name.lower())))
+def _aside(path: Path, lm: bool = False) -> bool:
+    """A readme, licence, list of classes or the like, by the words of its name (rt-polaritydata.README.1.0.txt);
+    ``lm``: for a language model, which reads unlabelled texts (unsup.txt) as text."""
+    words = set(re.split(r"[^a-z]+", path.name.lower()))
+    return path.suffix.lower() == ".md" or bool((ASIDE - UNLABELLED if lm else ASIDE) & words)
+
+
+# binary by their name, whether or not their first bytes hold a NUL (a small JPEG may not)
+BINARY_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".pdf", ".feat", ".npy", ".npz",
+                             ".bin", ".pkl", ".pt", ".pth", ".safetensors", ".mp3", ".wav", ".mp4", ".exe", ".so"})
 
 
 def _text_file(path: Path, encoding: str) -> bool:
     """A plain text file with something in it: not a table, a binary or compressed file, nor empty."""
-    return path.is_file() and path.stat().st_size > 0 and not _table_format(path) and not _compression(path) \
-        and not _looks_binary(path, encoding)
+    return path.is_file() and path.stat().st_size > 0 and path.suffix.lower() not in BINARY_SUFFIXES \
+        and not _table_format(path) and not _compression(path) and not _looks_binary(path, encoding)
 
 
 def _label_names(files: list[Path]) -> list[str]:
@@ -268,30 +285,46 @@ def _labelled_table(paths: list[Path], encoding: str) -> bool:
     return False
 
 
-def find_layout(path: Path, encoding: str) -> Layout | None:
+def find_layout(path: Path, encoding: str, classify: bool = True) -> Layout | None:
     """The label layout of a folder: split folders (a train one among them) of labels, else labels at its top;
-    None where it has neither, or has a classifier's table at its top (read as a table)."""
+    None where it has neither. ``classify``: a classifier's table at the top is read as a table where it is the
+    train split, and refused beside label folders where it is not (test.csv would take train's place); a language
+    model weighs the layout against what else is there itself."""
     entries = _visible(path)
     tables = [p for p in entries if p.is_file() and _table_format(p)]
-    if tables and _labelled_table(tables, encoding):
-        return None
+    labelled = classify and bool(tables) and _labelled_table(tables, encoding)
     splits: dict[str, Path] = {}
     for sub in (p for p in entries if p.is_dir()):
         name = split_of(sub)
         if name and name not in splits:
             splits[name] = sub
+    layout = None
     if "train" in splits and (train := _labels_in(splits["train"], encoding)):
         found = {"train": train}
         for s in SPLITS[1:]:
-            if s in splits and (part := _labels_in(splits[s], encoding)):
+            if s not in splits:
+                continue
+            if part := _labels_in(splits[s], encoding):
                 found[s] = part
+            elif classify and _labelled_table([p for p in _visible(splits[s]) if _table_format(p)], encoding):
+                raise _mixed(path, f"{splits['train'].name}/ holds label folders, and {splits[s].name}/ a table")
         left = [f"{splits[s].name}/{name}" for s, part in found.items() for name in part.left_out]
         left += [p.name for p in entries if p not in (splits[s] for s in found)]
-        return Layout(dict(found), left)
-    top = _labels_in(path, encoding)
-    if top is None:
-        return None
-    return Layout({None: top}, top.left_out)
+        layout = Layout(dict(found), left)
+    elif (top := _labels_in(path, encoding)) is not None:
+        layout = Layout({None: top}, top.left_out)
+    if labelled and layout is not None:
+        if any(split_of(p) == "train" for p in tables):
+            return None  # train.csv: the tables are the corpus, and the folders are named as left out
+        raise _mixed(path, f"it holds label {'folders' if layout.folders else 'files'} and a table of labelled texts "
+                           f"({', '.join(p.name for p in tables[:3])}) that is no train split")
+    return None if labelled else layout
+
+
+def _mixed(path: Path, what: str) -> UserError:
+    return UserError(f"{path} mixes two kinds of labelled texts: {what}",
+                     "give one kind per corpus: put the table's texts in label folders, or all of them in tables "
+                     "(train.csv, test.csv)")
 
 
 def _refuse_columns(text_column: str | None, label_column: str | None, why: str) -> None:
@@ -322,9 +355,8 @@ def _names(paths: list[Any], most: int = 5) -> str:
 
 
 def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | None, label_column: str | None,
-                fractions: tuple[float, float], split_seed: int, lm: bool = False) -> Any:
-    """The corpus of a label layout: its split folders, with the splits they lack held out of train. ``lm``: a
-    language model's, which reads the texts of the unlabelled folders too."""
+                fractions: tuple[float, float], split_seed: int) -> Any:
+    """A classifier's corpus of a label layout: its split folders, with the splits they lack held out of train."""
     from lstmtext.corpus import Corpus
 
     _refuse_columns(text_column, label_column, f"{path} is labelled by its "
@@ -334,9 +366,6 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
     for s, found in layout.splits.items():
         items = [(p, label, unit) for label in sorted(found.labels) for p in found.labels[label][0]
                  for unit in (found.labels[label][1],)]
-        if lm:
-            items += [(p, "", "file") for folder in found.unlabelled for p in sorted(folder.rglob("*"))
-                      if _text_file(p, encoding) and not _aside(p)]
         splits[s or "train"] = LabelSplit(items, encoding, report)
     files = [p for split in splits.values() for p, _, _ in split.items]
     notes = [note for p in files if (note := _check_encoding(p, encoding))][:3]
@@ -348,7 +377,7 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
     if layout.dropped():
         notes.append(f"{path}'s label folders hold files that are not read as texts (binary, empty, tables, or a "
                      f"readme and the like): {_names([p.resolve().relative_to(root) for p in layout.dropped()])}")
-    for folder in layout.unlabelled() if not lm else ():
+    for folder in layout.unlabelled():
         notes.append(f"{folder} is left out: its name says its texts have no label (move it aside, or rename it if "
                      "it is a class)")
     for s, found in layout.splits.items():

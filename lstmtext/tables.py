@@ -278,11 +278,23 @@ def _reads_as_data(columns: list[str]) -> bool:
     return any(_is_number(c) or len(c.split()) >= 3 for c in columns)
 
 
-def _no_header(where: str, found: str, numbered: bool = False) -> UserError:
+def _header_for(fields: list[str]) -> list[str]:
+    """Names for a first line of data's fields, as a header to add: the longest field is the text, the shortest
+    the label (a number, or a word), any others column2, column3, ... (AG News: label,column2,text)."""
+    if len(fields) < 2:
+        return ["text"]
+    text = max(range(len(fields)), key=lambda i: len(fields[i]))
+    label = min((i for i in range(len(fields)) if i != text), key=lambda i: (not _is_number(fields[i]),
+                                                                                len(fields[i])))
+    return ["text" if i == text else "label" if i == label else f"column{i + 1}" for i in range(len(fields))]
+
+
+def _no_header(where: str, columns: list[str], numbered: bool = False) -> UserError:
     """The error for a table whose first line is data; ``numbered``: a column was asked for by a number."""
     sep = "\\t" if where.lower().endswith(".tsv") else ","
-    return usage_error(f"{where} has no header line: its first line ({found}) reads as data, not column names",
-                       f"add a first line naming the columns: sed -i '1i text{sep}label' {where}"
+    header = sep.join(_header_for(columns))
+    return usage_error(f"{where} has no header line: its first line ({', '.join(columns)}) reads as data, not "
+                       f"column names", f"add a first line naming the columns: sed -i '1i {header}' {where}"
                        + ("; columns are named by that line, not numbered" if numbered else ""))
 
 
@@ -303,7 +315,7 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
             return folded[0]
         data = sum(_is_number(c) or len(c.split()) >= 3 for c in columns)
         if 2 * data >= len(columns) and first_named(columns, candidates) is None:  # --text-column 0, no header
-            raise _no_header(where, found, numbered=wanted.isdigit())
+            raise _no_header(where, columns, numbered=wanted.isdigit())
         raise MissingColumn(f"{where} has no column {wanted!r} (columns found: {found})",
                             f"pass --{what}-column with one of them", exit_code=2)
     if prefer is not None and (same := [c for c in columns if c.casefold() == prefer.casefold()]):
@@ -311,7 +323,7 @@ def pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     if (named := first_named(columns, candidates)) is not None:
         return named
     if _reads_as_data(columns):
-        raise _no_header(where, found)
+        raise _no_header(where, columns)
     if len(columns) == 1:  # perhaps a first text read as a header ('great product')
         raise usage_error(f"could not tell which column of {where} holds the {what}: its one column is headed "
                           f"{columns[0]!r}", "if that first line is a text, not a header, add a first line naming "

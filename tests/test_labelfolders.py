@@ -6,6 +6,7 @@ import json
 import pytest
 
 from lstmtext.corpus import open_corpus
+from lstmtext.errors import UserError
 from lstmtext.labels import collect_labels
 from tests.conftest import REVIEWS, assert_one_line_error
 
@@ -208,8 +209,10 @@ def test_a_language_model_on_label_folders_says_how_to_train_a_classifier(tmp_pa
     (root / "train" / "urls_pos.txt").unlink()  # nothing at the top: a language model reads the subfolders
     corpus = open_corpus(root / "train")
     assert corpus.kind == "text"
-    assert any("reads as a classifier's corpus (one folder per label: neg, pos; each file one text)" in w
-               and "--task classify" in w for w in corpus.warnings)
+    assert any("holds a classifier's corpus (one folder per label: neg, pos; each file one text)" in w
+               and "unlabelled ones included" in w and "--task classify" in w for w in corpus.warnings)
+    folders = [p.parent.name for p in corpus.files]
+    assert len(folders) == 45 and set(folders) == {"neg", "pos", "unsup"} and folders.count("unsup") == 5
 
 
 def test_a_folder_of_fasttext_files_is_read_as_fasttext_not_as_a_file_per_label(tmp_path):
@@ -239,6 +242,9 @@ def test_a_table_beside_label_files_is_left_out_unless_it_is_a_classifiers_table
     assert corpus.layout.startswith("one file per label: negative, positive")
     assert any("metadata.json" in w and "leaves out" in w for w in corpus.warnings)
     (root / "all.csv").write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in rows), encoding="utf-8")
+    with pytest.raises(UserError, match="mixes two kinds of labelled texts"):  # test.csv would take train's place
+        open_corpus(root, task="classify")
+    (root / "all.csv").rename(root / "train.csv")
     assert open_corpus(root, task="classify").kind == "table"
 
 
@@ -270,22 +276,27 @@ def test_readmes_and_lists_beside_label_files_are_no_class_and_a_subfolder_is_po
         (root / aside).write_text("not a class\nat all\n")
     corpus = open_corpus(root, task="classify")
     assert collect_labels(corpus) == ["neg", "pos"]
-    lm = open_corpus(root)  # a language model reads the reviews, not the readme
-    assert sorted(p.name for p in lm.files) == ["rt-polarity.neg", "rt-polarity.pos"]
+    lm = open_corpus(root)  # a language model reads the reviews (and unlabelled texts), not the readme and lists
+    assert sorted(p.name for p in lm.files) == ["rt-polarity.neg", "rt-polarity.pos", "unsup.txt"]
     (tmp_path / "rt-polaritydata.README.1.0.txt").write_text("about the data\n")
     assert_one_line_error(cli("tokenize", tmp_path, "--task", "classify"), 1,
                           "its subfolder rt-polaritydata does", f"point at {root}")
 
 
-def test_a_language_model_on_imdb_reads_the_reviews_unlabelled_ones_too_not_the_readme(tmp_path):
+@pytest.mark.parametrize("top", [True, False])
+def test_a_language_model_on_imdb_reads_the_reviews_unlabelled_ones_too_not_the_lists_beside(tmp_path, top):
     root = imdb_like(tmp_path / "imdb")
     (root / "imdbEr.txt").write_text("0.049\n-0.11\n")
+    if not top:
+        (root / "imdbEr.txt").unlink()
+        (root / "README").unlink()
     corpus = open_corpus(root)
-    assert corpus.kind == "labelled" and corpus.own_splits
+    assert corpus.kind == "text" and corpus.own_splits  # train/ and test/ as they are; valid from train's end
     names = {p.name for p in corpus.files}
-    assert "imdbEr.txt" not in names and "README" not in names
-    texts = list(corpus.splits["train"].texts()) + list(corpus.splits["valid"].texts())
-    assert len(texts) == 300 + 5 and "an unlabelled review\n" in texts
+    assert "imdbEr.txt" not in names and "README" not in names and "urls_pos.txt" not in names
+    assert len(corpus.files) == 300 + 5 + 60
+    text = "".join(corpus.splits["train"].texts()) + "".join(corpus.splits["valid"].texts())
+    assert text.count("an unlabelled review") == 5 and "reviewan" not in text  # no file's text glued to the next
     assert any("a language model reads the texts of its label folders" in w for w in corpus.warnings)
 
 
@@ -368,3 +379,68 @@ def test_a_tables_rows_without_a_label_stay_out_of_the_vocabulary(tmp_path):
                     task="classify")
     vocabulary = load_tokenizer(tmp_path / "p" / "tokenizer.json").itos
     assert "film" in vocabulary and "zebra" not in vocabulary
+
+
+def test_fasttext_files_beside_tables_are_refused_and_beside_a_readme_or_unlabelled_file_are_read(cli, tmp_path):
+    rows = reviews()
+    (tmp_path / "x1").mkdir()
+    (tmp_path / "x1" / "train.txt").write_text(fasttext_lines(rows[:200]), encoding="utf-8")
+    (tmp_path / "x1" / "test.csv").write_text("text,label\n" + "".join(f'"{t}",{lab}\n' for t, lab in rows[200:260]))
+    assert_one_line_error(cli("tokenize", tmp_path / "x1", "--task", "classify"), 1,
+                          "mixes two kinds of labelled texts: fastText lines (train.txt) and tables (test.csv)")
+    (tmp_path / "x7").mkdir()
+    (tmp_path / "x7" / "train.txt").write_text(fasttext_lines(rows[:200]), encoding="utf-8")
+    (tmp_path / "x7" / "README.txt").write_text("fastText data\n")
+    (tmp_path / "x7" / "labels.txt").write_text("positive\nnegative\n")
+    (tmp_path / "x7" / "test.txt").write_text("".join(f"{t}\n" for t, _ in rows[200:240]))  # no labels
+    corpus = open_corpus(tmp_path / "x7", task="classify")
+    assert corpus.layout.startswith("fastText lines") and [p.name for p in corpus.files] == ["train.txt"]
+    assert any("test.txt" in w and "not in fastText's format" in w for w in corpus.warnings)
+
+
+def test_label_folders_beside_a_test_table_in_a_split_folder_are_refused(cli, tmp_path):
+    root = imdb_like(tmp_path / "y1", per_split=(("train", 100),))
+    (root / "test").mkdir()
+    (root / "test" / "test.jsonl").write_text("".join(json.dumps({"text": t, "label": lab}) + "\n"
+                                                      for t, lab in reviews()[100:160]))
+    assert_one_line_error(cli("tokenize", root, "--task", "classify"), 1, "mixes two kinds of labelled texts",
+                          "train/ holds label folders, and test/ a table")
+
+
+def test_a_folder_with_its_tarball_beside_its_extracted_folder_points_at_the_folder(cli, tmp_path):
+    import tarfile
+
+    root = imdb_like(tmp_path / "par" / "aclImdb", per_split=(("train", 40),))
+    with tarfile.open(tmp_path / "par" / "aclImdb_v1.tar.gz", "w:gz") as tar:
+        tar.add(root, arcname="aclImdb")
+    for task in ("classify", "lm"):
+        assert_one_line_error(cli("tokenize", tmp_path / "par", "--task", task), 1,
+                              "par has no text files at its top (aclImdb_v1.tar.gz)", f"point at {root}")
+
+
+def test_tables_without_a_header_or_a_label_column_get_a_hint_that_works(cli, tmp_path):
+    (tmp_path / "ag.csv").write_text("".join(f'"{1 + i % 4}","Title {i}","{t}"\n' for i, (t, _) in
+                                             enumerate(reviews()[:40])))
+    result = cli("tokenize", tmp_path / "ag.csv", "--task", "classify")
+    assert_one_line_error(result, 2, "has no header line", "sed -i '1i label,column2,text'")
+    (tmp_path / "pos.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t, _ in reviews()[:40]))
+    assert_one_line_error(cli("tokenize", tmp_path / "pos.jsonl", "--task", "classify"), 1,
+                          "has one column, 'text', and a classifier needs each text's label too")
+
+
+def test_binary_files_by_their_name_and_side_lists_are_left_out_of_label_folders_and_a_language_model(tmp_path):
+    root = imdb_like(tmp_path / "imdb", per_split=(("train", 40),))
+    (root / "train" / "neg" / "pic.jpg").write_bytes(bytes(range(1, 256)) * 2)  # no NUL byte in it
+    corpus = open_corpus(root, task="classify")
+    assert "pic.jpg" not in {p.name for p in corpus.files}
+    assert any("train/neg/pic.jpg" in w for w in corpus.warnings)
+    folder = tmp_path / "f1"
+    folder.mkdir()
+    rows = reviews()[:200]
+    for label in ("positive", "negative"):
+        (folder / f"{label}.txt").write_text("\n".join(t for t, lab in rows if lab == label) + "\n")
+    for side in ("classes.txt", "vocab.txt", "stopwords.txt", "urls.txt"):
+        (folder / side).write_text("pos\nneg\n")
+    lm = open_corpus(folder)
+    assert sorted(p.name for p in lm.files) == ["negative.txt", "positive.txt"]
+    assert any("a readme and the like" in w and "classes.txt" in w for w in lm.warnings)
