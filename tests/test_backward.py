@@ -86,6 +86,10 @@ def test_a_reversed_model_writes_what_comes_before_the_prompt(tmp_path, cli):
     text = json.loads(result.out)["samples"][0]
     assert text.endswith("over the lazy dog") and len(text) == 47
     assert text in line * 3  # 30 characters of what comes before the prompt, in reading order
+    own = cli("evaluate", tmp_path / "bw", "--format", "json", "--split", "train")  # its prepared data
+    other = cli("evaluate", tmp_path / "bw", tmp_path / "fox.txt", "--format", "json", "--split", "train")
+    assert own.code == other.code == 0, other.err  # a corpus read as text: a reversed view torch could not take
+    assert json.loads(other.out)["loss"] < 0.1
 
 
 def test_the_classifier_takes_each_direction_from_its_own_model(pair):

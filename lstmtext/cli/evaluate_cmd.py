@@ -297,7 +297,8 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
     train = ckpt.config["train"]
     # as training measured it (fp32 for a run trained in bf16 on a CPU with a bf16 kernel, where this one has none)
     amp = autocast_for(autocast_dtype(str(train.get("precision", "auto")), dev, strict=False), dev)
-    tokens = in_reading_order(np.asarray(tokens), ckpt.model.cfg.reverse)
+    tokens = np.ascontiguousarray(in_reading_order(np.asarray(tokens), ckpt.model.cfg.reverse))  # torch reads no
+    # negative strides: a reverse model's view of text read from a corpus is copied (a prepared split's is a memmap)
     with counting("evaluate", max(len(tokens) - 1, 0), "tokens") as done:
         result = lm_eval(ckpt.model, tokens, int(train.get("eval_batch_size", 16)),
                          int(train.get("seq_len", 128)), dev, amp, done)
