@@ -2,6 +2,7 @@
 target-task vocabulary): the new words are added to its tokenizer and start at the mean embedding."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -63,11 +64,16 @@ def tales_lm(tmp_path_factory):
     from lstmtext.cli import main
 
     root = tmp_path_factory.mktemp("tales-lm")
+    here = os.getcwd()
+    os.chdir(root)  # the prepared data's cache (checkpoints/prepared) is made there, not in the user's checkout
     try:
         main(["train", str(TALES), "--level", "word", "--hidden-size", "32", "--max-steps", "3", "--seq-len", "32",
               "--batch-size", "8", "--device", "cpu", "--quiet", "--out", str(root / "lm")])
     except SystemExit as exc:
         assert not exc.code
+    finally:
+        os.chdir(here)
+    assert (root / "checkpoints" / "prepared").is_dir()
     return root / "lm"
 
 
