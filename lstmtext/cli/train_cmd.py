@@ -208,7 +208,7 @@ def train(
                                         "finite.")] = "stop",
     preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a named recipe, or a recipe file "
                                                   "(.json) of your own; flags you give override it. --preset list "
-                                                  "describes them.")] = None,
+                                                  "describes them and where to get their corpora.")] = None,
     output: Annotated[str, typer.Option("--format", help="table, or json: the summary as one JSON object on "
                                         "stdout, for scripts (progress and notes stay on stderr).")] = "table",
     quiet: Quiet = False,

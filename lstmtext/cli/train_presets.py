@@ -45,19 +45,21 @@ def load_preset(name: str) -> dict[str, Any]:
 
 
 def list_presets() -> None:
-    """`--preset list`: each recipe's name, task, corpus and description."""
-    from rich.table import Table
+    """`--preset list`: each recipe's name, task and corpus, where to get the corpus, and what the recipe is; as
+    paragraphs, which read at any width (a table squeezed its descriptions into a column a word wide)."""
+    from rich.markup import escape
+    from rich.padding import Padding
 
     from lstmtext.render import out
 
-    table = Table(title="presets (lstmtext train CORPUS --preset NAME; flags you give override a preset)",
-                  title_justify="left", show_lines=True)
-    for column in ("name", "task", "corpus", "description"):
-        table.add_column(column, no_wrap=column != "description")
+    out.print("presets: lstmtext train CORPUS --preset NAME (flags you give override a preset's)\n")
     for path in sorted(PRESETS.glob("*.json")):
         recipe = load_preset(path.stem)
-        table.add_row(path.stem, recipe["settings"]["task"], recipe["corpus"], recipe.get("description", ""))
-    out.print(table)
+        out.print(f"[bold]{path.stem}[/] ({recipe['settings']['task']}, {escape(recipe['corpus'])})")
+        lines = ([f"corpus from {recipe['source']}"] if recipe.get("source") else []) + \
+            [recipe.get("description", "")]
+        for k, line in enumerate(lines):  # wrapped to the terminal, indented (out's soft wrap would not indent)
+            out.print(Padding(escape(line), (0, 0, 1 if k == len(lines) - 1 else 0, 2)), soft_wrap=False)
 
 
 def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
@@ -74,8 +76,9 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
         raise usage_error(f"--preset {name} is a recipe for --task {settings['task']}, not {ctx.params['task']}",
                           f"pick a {ctx.params['task']} preset: {fitting}; or drop --preset")
     if ctx.params["corpus"] is None:
+        where = f"; the corpus is at {recipe['source']}" if recipe.get("source") else ""
         raise usage_error(f"--preset {name} is a recipe for the {recipe['corpus']} corpus, and no CORPUS was given",
-                          f"pass its path: lstmtext train PATH/TO/{recipe['corpus']} --preset {name}")
+                          f"pass its path: lstmtext train PATH/TO/{recipe['corpus']} --preset {name}{where}")
     values = {k: v for k, v in settings.items() if k not in given}
     if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
         values = {k: v for k, v in values.items() if k not in LM_DECIDES}
