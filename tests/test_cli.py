@@ -528,3 +528,17 @@ def test_inference_on_the_cpu_keeps_freed_memory_as_training_does(cli, run, monk
     assert cli("generate", run, "--length", "5").code == 0
     assert cli("evaluate", run).code == 0
     assert len(calls) == 2
+
+
+def test_generate_reads_its_prompt_from_a_file_or_stdin(cli, run, tmp_path, monkeypatch):
+    import io
+
+    by_option = cli("generate", run, "--prompt", "The kettle", "--length", "10", "--seed", "2")
+    (tmp_path / "prompt.txt").write_text("The kettle\n", encoding="utf-8")  # the line break an editor adds
+    by_file = cli("generate", run, "--prompt-file", "prompt.txt", "--length", "10", "--seed", "2")
+    assert by_file.code == 0 and by_file.out == by_option.out
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"The kettle")))
+    assert cli("generate", run, "--prompt-file", "-", "--length", "10", "--seed", "2").out == by_option.out
+    assert_one_line_error(cli("generate", run, "--prompt", "x", "--prompt-file", "prompt.txt"), 2,
+                          "--prompt and --prompt-file give two prompts")
+    assert_one_line_error(cli("generate", run, "--prompt-file", "nope.txt"), 1, "--prompt-file not found")
