@@ -160,6 +160,11 @@ class TrainProgress:
         """What the run does otherwise than its settings say: windows cut to fit a short text (always told), and a
         warm-up longer than a tenth of the run cut to that tenth (told where --warmup-steps was given)."""
         notes = []
+        if info.get("resumed"):  # the header is a fresh run's otherwise
+            notes.append(f"resuming at step {info['first_step']:,} of {info['steps']:,}")
+        elif info.get("init_from"):
+            notes.append(f"starting from {info['init_from']}'s weights ({count(info.get('transferred', 0), 'tensor')} "
+                         "taken over)")
         asked, used = info.get("seq_len", (0, 0))
         if used < asked:
             notes.append(f"the training text gives each of the {info['batch_size']:,} streams {used + 1:,} tokens, so "

@@ -262,6 +262,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                   "cuda_graph": not_graphed is None, "tokens_per_step": task.tokens_per_step, "run_dir": str(run_dir),
                   "batch_size": train_cfg.batch_size, **task.shape_used(),
                   "time_left": None if train_cfg.time_limit is None else train_cfg.time_limit - elapsed_before,
+                  "resumed": resume, "init_from": None if init_from is None or resume else str(init_from),
+                  "transferred": transferred,
                   **({} if plateau else {"warmup_steps": (train_cfg.warmup_steps,
                                                           warmup_steps(train_cfg, total_steps))})})
 

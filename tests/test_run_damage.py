@@ -139,3 +139,12 @@ def test_an_option_given_as_another_options_value_is_refused(cli, corpus, args, 
     result = cli(*args)
     assert_one_line_error(result, 2, words)
     assert not (corpus.parent / "-q").exists()
+
+
+def test_a_resumed_or_started_from_run_says_so_as_it_starts(cli, corpus, base):
+    resumed = cli("train", "--resume", "base", "--max-steps", "12", "--format", "json")
+    assert resumed.code == 0, resumed.err
+    assert "note: resuming at step 10 of 12" in resumed.err
+    started = cli("train", corpus, *TINY[:-1], "--max-steps", "2", "--init-from", "base", "--out", "fine")
+    assert started.code == 0, started.err
+    assert "note: starting from base's weights (" in started.err and "tensors taken over)" in started.err
