@@ -259,11 +259,21 @@ def _evaluation_title(result: dict[str, Any]) -> str:
     return f"evaluation of {result['checkpoint']}{more} on {where}"
 
 
+def _scored(result: dict[str, Any]) -> str:
+    """'6,784 of 6,813 (...)': the text is cut into equal streams, as in training, and a stream's first token and
+    the few left over at the end are not scored."""
+    scored, of = result["tokens"], result.get("of_tokens", result["tokens"])
+    if of <= scored:
+        return f"{scored:,}"
+    return f"{scored:,} of {of:,} (cut into equal streams, as in training: each stream's first token and the few " \
+           "left over go unscored)"
+
+
 def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     """Tables for `lstmtext evaluate`: overall figures, then per class and the confusion matrix."""
     if result["task"] == "lm":
         return [facts_table([("loss", f"{result['loss']:.4f}"), ("perplexity", perplexity_text(result["ppl"])),
-                             ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", f"{result['tokens']:,}"),
+                             ("bits/char", f"{result['bpc']:.4f}"), ("tokens scored", _scored(result)),
                              # <unk> is easy to predict: a perplexity means little without how much of it there is
                              *([("<unk> rate", f"{result['unk_rate']:.2%}")] if "unk_rate" in result else [])],
                             title=_evaluation_title(result))]

@@ -542,3 +542,11 @@ def test_generate_reads_its_prompt_from_a_file_or_stdin(cli, run, tmp_path, monk
     assert_one_line_error(cli("generate", run, "--prompt", "x", "--prompt-file", "prompt.txt"), 2,
                           "--prompt and --prompt-file give two prompts")
     assert_one_line_error(cli("generate", run, "--prompt-file", "nope.txt"), 1, "--prompt-file not found")
+
+
+def test_evaluate_says_how_many_of_a_splits_tokens_it_scored(cli, run):
+    result = cli("evaluate", run, "--format", "json")
+    report = json.loads(result.out)
+    assert 0 < report["tokens"] < report["of_tokens"]  # several streams: their first tokens go unscored
+    table = cli("evaluate", run)
+    assert f"{report['tokens']:,} of {report['of_tokens']:,} (cut into equal streams" in table.out

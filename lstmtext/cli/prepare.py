@@ -161,6 +161,8 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
     from rich.table import Table
     from rich.text import Text
 
+    from lstmtext.render import human
+
     table = Table(title=Text(f"prepared data: {path}" + (" (reused)" if reused else "")), title_justify="left")
     for col in ("split", "characters", "tokens", "<unk> rate"):
         table.add_column(col, justify="left" if col == "split" else "right")
@@ -180,5 +182,5 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
                                                               else "")), "", "")
     table.caption = (f"level {meta['tokenizer']['level']}, vocabulary {meta['vocab_size']:,}, {meta['dtype']}, "
                      + ("reused, source unchanged" if reused else
-                        f"{total_tokens / max(meta['seconds'], 1e-9):,.0f} tokens/s"))
+                        f"{human(total_tokens / max(meta['seconds'], 1e-9))} tokens/s"))  # 6.74M: 3 figures, no more
     return table
