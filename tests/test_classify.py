@@ -463,7 +463,7 @@ def test_classifier_bad_inputs(cli, clf, tiny_lm, tmp_path):
     lm_run = str(tiny_lm[0])
     write_tsv(tmp_path / "nolabel.tsv", [("some text", "x")], header=("text", "stars_given"))
     write_tsv(tmp_path / "oneclass.tsv", [(f"text {i}", "good") for i in range(20)])
-    write_tsv(tmp_path / "unknown.tsv", [("cow", "ocean"), ("boat", "ocean")])  # only unknown ones: some known are scored
+    write_tsv(tmp_path / "unknown.tsv", [("cow", "ocean"), ("boat", "ocean")])  # only unknown: some known get scored
     write_tsv(tmp_path / "allempty.tsv", [(" ", "a"), ("", "b")] * 5)
     cases = [
         (["train", "nolabel.tsv", "--task", "classify"], 2, ["label", "columns found: text, stars_given"]),
