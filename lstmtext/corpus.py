@@ -254,7 +254,7 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
     plain = [p for p in readable if not _table_format(p)]
     plain = [p for p in plain if not _aside(p, lm=not want_labels)] or plain  # a readme, classes.txt, vocab.txt
     txt = [p for p in plain if p.suffix.lower() == ".txt"]
-    if txt and 2 * sum(p.stat().st_size for p in txt) >= sum(p.stat().st_size for p in plain if p not in txt):
+    if txt and 2 * sum(p.stat().st_size for p in txt) >= sum(p.stat().st_size for p in set(plain) - set(txt)):
         plain = txt  # books with a LICENSE or a script beside them (not rt-polarity.pos and .neg beside a notes.txt)
     # both kinds: a classifier reads the tables; a language model the kind that holds more of the text (a folder
     # of books with an info.json, or of CSV files with a notes.txt)
@@ -294,7 +294,7 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
     left = [p.name for p in readable if p not in used]
     if left:
         unused = [p for p in readable if p not in used]
-        why = ("not named train, valid or test" if all(p in chosen for p in unused) else
+        why = ("not named train, valid or test" if set(unused) <= set(chosen) else
                "plain text beside tables" if use_tables else
                "tables beside plain text" if all(_table_format(p) for p in unused) else
                "a readme and the like, beside the text" if all(_aside(p, lm=not want_labels) for p in unused) else
@@ -302,7 +302,8 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
                "not .txt, beside .txt files")
         corpus.warnings.append(f"{path} has files this corpus leaves out ({why}): {', '.join(left[:5])}"
                                + (f" and {len(left) - 5} more" if len(left) > 5 else ""))
-    unread = [p.name for p in files if p.stat().st_size > 0 and p not in readable]
+    was_read = set(readable)  # sets: a folder may hold thousands of files, and a list's `in` is quadratic
+    unread = [p.name for p in files if p.stat().st_size > 0 and p not in was_read]
     if unread:  # binary (an image, a .bin): named, as the files left out above are
         corpus.warnings.append(f"{path} has files this corpus leaves out (binary, not text): {', '.join(unread[:5])}"
                                + (f" and {len(unread) - 5} more" if len(unread) > 5 else ""))

@@ -254,7 +254,8 @@ def _labels_in(folder: Path, encoding: str) -> Found | None:
         files = [f for f in inside if _text_file(f, encoding) and not _aside(f)]
         if not files:
             continue
-        dropped += [f for f in inside if f not in files]
+        kept = set(files)  # a set: IMDB's label folders hold 12,500 files each, and a list's `in` is quadratic
+        dropped += [f for f in inside if f not in kept]
         if sub.name.lower() in UNLABELLED:
             unlabelled.append(sub)
         else:
@@ -267,9 +268,9 @@ def _labels_in(folder: Path, encoding: str) -> Found | None:
         return None
     if not all(_lines_at_least(p, 2, encoding) for p in files):  # a folder of one text a file: no labels in it
         return None
-    names = _label_names(files)
+    names, kept = _label_names(files), set(files)
     return Found({name: ([p], "line") for name, p in zip(names, files)}, False,
-                 [p.name for p in entries if p not in files])
+                 [p.name for p in entries if p not in kept])
 
 
 def _labelled_table(paths: list[Path], encoding: str) -> bool:
