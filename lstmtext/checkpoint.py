@@ -236,17 +236,23 @@ class Checkpoint:
     weights_file: str = WEIGHTS  # LAST_WEIGHTS for a run stopped before its first validation
 
 
+def run_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """How a run's corpus was read (corpus._settings: columns, encoding, layout), empty for a run saved before
+    they were recorded."""
+    return config.get("data", {}).get("settings") or {}
+
+
 def run_columns(config: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The text and label columns of the table a run trained on, from its settings (None for plain text, or a run
-    saved before they were recorded)."""
-    settings = config.get("data", {}).get("settings") or {}
+    """The text and label columns of the table a run trained on (None for plain text)."""
+    settings = run_settings(config)
     return settings.get("text_column"), settings.get("label_column")
 
 
 def run_encoding(config: dict[str, Any]) -> str | None:
-    """The --encoding a run's text files were read with, where it was not UTF-8 (None otherwise)."""
-    encoding = (config.get("data", {}).get("settings") or {}).get("encoding")
-    return encoding if isinstance(encoding, str) and encoding.replace("-", "").lower() not in ("utf8",) else None
+    """The --encoding a run's text files were read with, where it was not UTF-8 (None otherwise); stored as
+    codecs' name, so UTF-8 is always 'utf-8'."""
+    encoding = run_settings(config).get("encoding")
+    return encoding if isinstance(encoding, str) and encoding != "utf-8" else None
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from typing import Any
 from lstmtext.corpus import Corpus
 from lstmtext.errors import UserError
 from lstmtext.splits import SPLIT_WORDS, SPLITS, stratified_picks
-from lstmtext.tables import LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, container_kind, pick_column, refuse_one_column
+from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, container_kind, missing_label, pick_column,
+                             refuse_one_column)
 
 
 @dataclass
@@ -53,7 +54,7 @@ class HFSplit:
 
     def texts(self) -> Iterator[str]:
         for text, label, _, _ in self.records():
-            if self.label_column and (label is None or label != label or not str(label).strip()):  # as a table's
+            if self.label_column and missing_label(label):  # as a table's
                 continue
             yield text.replace("\n", " ") + "\n"
 

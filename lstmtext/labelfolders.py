@@ -241,10 +241,10 @@ def _lines_at_least(path: Path, n: int, encoding: str) -> bool:
     return False
 
 
-def _labels_in(folder: Path, encoding: str) -> Found | None:
-    """The labels of one folder: its subfolders of text files (two or more), else its text files (two or more, each
-    of two lines or more, none named as a split, a readme or the like, nor in fastText's format); None where it has
-    neither."""
+def _labels_in(folder: Path, encoding: str, files_too: bool = True) -> Found | None:
+    """The labels of one folder: its subfolders of text files (two or more), else (``files_too``) its text files
+    (two or more, each of two lines or more, none named as a split, a readme or the like, nor in fastText's format);
+    None where it has neither."""
     entries = _visible(folder)
     labels: dict[str, tuple[list[Path], str]] = {}
     unlabelled, dropped = [], []
@@ -263,6 +263,8 @@ def _labels_in(folder: Path, encoding: str) -> Found | None:
     if len(labels) >= 2:
         used = set(labels) | {p.name for p in unlabelled}
         return Found(labels, True, [p.name for p in entries if p.name not in used], unlabelled, dropped)
+    if not files_too:
+        return None
     files = [p for p in entries if p.is_file() and _text_file(p, encoding) and not _aside(p)]
     if len(files) < 2 or any(split_of(p) or is_prefixed(p, encoding) for p in files):  # splits, or fastText's
         return None
@@ -290,7 +292,8 @@ def find_layout(path: Path, encoding: str, classify: bool = True) -> Layout | No
     """The label layout of a folder: split folders (a train one among them) of labels, else labels at its top;
     None where it has neither. ``classify``: a classifier's table at the top is read as a table where it is the
     train split, and refused beside label folders where it is not (test.csv would take train's place); a language
-    model weighs the layout against what else is there itself."""
+    model weighs the layout against what else is there itself, and reads label folders only (a folder of books is
+    no file-per-label layout to it, so their files are not opened here)."""
     entries = _visible(path)
     tables = [p for p in entries if p.is_file() and _table_format(p)]
     labelled = classify and bool(tables) and _labelled_table(tables, encoding)
@@ -300,19 +303,19 @@ def find_layout(path: Path, encoding: str, classify: bool = True) -> Layout | No
         if name and name not in splits:
             splits[name] = sub
     layout = None
-    if "train" in splits and (train := _labels_in(splits["train"], encoding)):
+    if "train" in splits and (train := _labels_in(splits["train"], encoding, classify)):
         found = {"train": train}
         for s in SPLITS[1:]:
             if s not in splits:
                 continue
-            if part := _labels_in(splits[s], encoding):
+            if part := _labels_in(splits[s], encoding):  # label files here make a mixed layout
                 found[s] = part
             elif classify and _labelled_table([p for p in _visible(splits[s]) if _table_format(p)], encoding):
                 raise _mixed(path, f"{splits['train'].name}/ holds label folders, and {splits[s].name}/ a table")
         left = [f"{splits[s].name}/{name}" for s, part in found.items() for name in part.left_out]
         left += [p.name for p in entries if p not in (splits[s] for s in found)]
         layout = Layout(dict(found), left)
-    elif (top := _labels_in(path, encoding)) is not None:
+    elif (top := _labels_in(path, encoding, classify)) is not None:
         layout = Layout({None: top}, top.left_out)
     if labelled and layout is not None:
         if any(split_of(p) == "train" for p in tables):

@@ -8,7 +8,7 @@ from typing import Any
 
 from lstmtext.corpus import Corpus
 from lstmtext.errors import UserError
-from lstmtext.tables import in_file_order, place
+from lstmtext.tables import in_file_order, missing_label, place
 
 
 def one_line(text: str) -> str:
@@ -19,13 +19,10 @@ def one_line(text: str) -> str:
 
 def label_name(value: Any) -> str | None:
     """A label as text; None for missing values (empty, NaN, None)."""
-    if value is None:
+    if missing_label(value):
         return None
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return None
-        if value.is_integer():
-            value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     text = str(value).strip()
     if _WHOLE_NUMBER.fullmatch(text):  # '1.0' in a CSV is the 1 of another row, as a JSON or parquet 1.0 is
         text = text.split(".")[0]

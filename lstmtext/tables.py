@@ -32,6 +32,11 @@ def place(path: Any, line: int) -> str:
     return f"{path} {'row' if str(path).lower().endswith('.parquet') else 'line'} {line}"
 
 
+def missing_label(value: Any) -> bool:
+    """A label field with no label in it: None, NaN or blank (labels.label_name reads the others)."""
+    return value is None or value != value or not str(value).strip()
+
+
 def in_file_order(skipped: Any) -> list[Any]:
     """Skipped records ((file, line, reason)) in file order, whichever split read them first."""
     return sorted(skipped, key=lambda r: (str(r[0]), r[1]))
@@ -372,7 +377,7 @@ class TableSplit:
         """The texts as lines; a classifier's rows without a label are left out, as encoding leaves them out of its
         data, so that their words stay out of its vocabulary too."""
         for text, label, _, _ in self.records():
-            if self.label_column and (label is None or label != label or not str(label).strip()):  # None, NaN, ""
+            if self.label_column and missing_label(label):
                 continue
             yield text.replace("\r\n", "\n").replace("\n", " ") + "\n"
 

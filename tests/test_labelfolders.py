@@ -57,18 +57,23 @@ def test_a_folder_per_label_in_split_folders_is_read_with_its_test_split_and_wit
     assert corpus.layout == "one folder per label: neg, pos; each file one text"
 
 
+def trained_and_evaluated(cli, tmp_path, corpus, scored):
+    """Train a classifier on ``corpus`` into run/ and evaluate it on ``scored``: train's stderr, the layout the run
+    recorded, and evaluate's report."""
+    result = cli("train", corpus, "--task", "classify", *TINY[:-3], "--out", "run")
+    assert result.code == 0, result.err
+    layout = json.loads((tmp_path / "run" / "config.json").read_text())["data"]["settings"]["layout"]
+    evaluated = cli("evaluate", "run", scored, "--format", "json")
+    assert evaluated.code == 0, evaluated.err
+    return result.err, layout, json.loads(evaluated.out)
+
+
 def test_train_evaluate_and_info_on_a_folder_per_label(cli, tmp_path):
     root = imdb_like(tmp_path / "imdb")
-    result = cli("train", root, "--task", "classify", *TINY[:-3], "--out", "run")
-    assert result.code == 0, result.err
-    assert "read 360 records from" in result.err and "(one folder per label: neg, pos; each file one text)" in \
-        result.err
-    assert "imdb/train/unsup is left out" in result.err
-    meta = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
-    assert meta["settings"]["layout"] == "one folder per label: neg, pos; each file one text"
-    evaluated = cli("evaluate", "run", root / "test", "--format", "json")
-    assert evaluated.code == 0, evaluated.err
-    report = json.loads(evaluated.out)
+    err, layout, report = trained_and_evaluated(cli, tmp_path, root, root / "test")
+    assert "read 360 records from" in err and "(one folder per label: neg, pos; each file one text)" in err
+    assert "imdb/train/unsup is left out" in err
+    assert layout == "one folder per label: neg, pos; each file one text"
     assert report["split"] == "whole" and sum(row["support"] for row in report["per_class"]) == 60
     info = cli("info", "run", "--format", "json")
     assert json.loads(info.out)["read_as"] == "one folder per label: neg, pos; each file one text"
@@ -180,14 +185,9 @@ def test_train_evaluate_and_classify_on_fasttext_split_files(cli, tmp_path):
     (tmp_path / "ft").mkdir()
     (tmp_path / "ft" / "train.txt").write_text(fasttext_lines(rows[:400]), encoding="utf-8")
     (tmp_path / "ft" / "test.txt").write_text(fasttext_lines(rows[400:460]), encoding="utf-8")
-    result = cli("train", tmp_path / "ft", "--task", "classify", *TINY[:-3], "--out", "run")
-    assert result.code == 0, result.err
-    assert "read 460 records" in result.err and "fastText lines" in result.err
-    meta = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
-    assert meta["settings"]["layout"] == "fastText lines: __label__LABEL words and the text"
-    evaluated = cli("evaluate", "run", tmp_path / "ft", "--format", "json")
-    assert evaluated.code == 0, evaluated.err
-    report = json.loads(evaluated.out)
+    err, layout, report = trained_and_evaluated(cli, tmp_path, tmp_path / "ft", tmp_path / "ft")
+    assert "read 460 records" in err and "fastText lines" in err
+    assert layout == "fastText lines: __label__LABEL words and the text"
     assert report["split"] == "test" and sum(row["support"] for row in report["per_class"]) == 60
     classified = cli("classify", "run", "--file", tmp_path / "ft" / "test.txt", "--format", "jsonl")
     assert classified.code == 0, classified.err

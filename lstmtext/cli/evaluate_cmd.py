@@ -157,12 +157,12 @@ def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text
     and splits carved out of them), else None. Scored whole, it would score the run on the texts it trained on."""
     from rich.markup import escape
 
-    from lstmtext.checkpoint import run_columns
+    from lstmtext.checkpoint import run_columns, run_settings
     from lstmtext.corpus import open_corpus
     from lstmtext.render import err
 
     data = ckpt.config.get("data", {})
-    settings = data.get("settings") or {}
+    settings = run_settings(ckpt.config)
     held = {part: float(settings.get(f"{part}_fraction", 0.0)) for part in ("valid", "test")}
     if not any(held.values()) or not _same_source(source, data):
         return None

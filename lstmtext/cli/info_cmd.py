@@ -50,7 +50,7 @@ def info(
         problem = error
         vocab_size, parameters = config["model"]["vocab_size"], count_parameters(
             build_model(from_dict(ModelConfig, config["model"])))
-    from lstmtext.checkpoint import LAST_WEIGHTS, WEIGHTS, _open_weights, run_encoding
+    from lstmtext.checkpoint import LAST_WEIGHTS, WEIGHTS, _open_weights, run_encoding, run_settings
 
     if problem is None and ckpt.weights_file != LAST_WEIGHTS and (checkpoint / LAST_WEIGHTS).exists():
         try:  # the last weights too (generate --weights last, --resume's fallback): their header, not a load
@@ -127,7 +127,7 @@ def info(
         "trained_on": config["data"].get("source"),
         **({"columns": columns} if (columns := _columns(config)) else {}),
         # a folder or file per label: "one folder per label: neg, pos; each file one text"
-        **({"read_as": layout} if (layout := (config["data"].get("settings") or {}).get("layout")) else {}),
+        **({"read_as": layout} if (layout := run_settings(config).get("layout")) else {}),
         **({"encoding": encoding} if (encoding := run_encoding(config)) else {}),  # classify --file reads with it
         "format_version": config["format_version"],
         "versions": config.get("versions", {}),
