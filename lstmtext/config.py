@@ -34,9 +34,8 @@ class TokenizerSpec:
 
     def validate(self) -> None:
         if self.level not in LEVELS:
-            subword = " (bpe and unigram are SentencePiece's subwords)" if self.level in (
-                "sentencepiece", "spm", "subword", "subwords", "sp") else ""
-            raise usage_error(f"unknown --level {self.level!r}", f"choose one of: {', '.join(LEVELS)}{subword}")
+            raise usage_error(f"unknown --level {self.level!r}",
+                              "choose char, word, subword (SentencePiece's unigram model) or bpe")
         if self.vocab_size is not None and self.vocab_size < 1:
             raise usage_error(f"--vocab-size must be positive, got {self.vocab_size}")
         if self.level in ("bpe", "unigram") and self.vocab_size is not None and self.vocab_size < 8:

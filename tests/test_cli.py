@@ -496,6 +496,17 @@ def test_level_names_are_read_in_any_case_and_generate_takes_max_tokens(cli, cor
     by_length = cli("generate", run, "--length", "15", "--seed", "3")
     by_max = cli("generate", run, "--max-tokens", "15", "--seed", "3")
     assert by_max.code == 0 and by_max.out == by_length.out and len(by_max.out) == 16
+    # a level as typed agrees with the same level of --init-from's tokenizer
+    again = cli("train", corpus, "--init-from", run, "--level", "CHAR", "--max-steps", "1", "--out", "r2", "--quiet")
+    assert again.code == 0, again.err
+
+
+@pytest.mark.parametrize("name", ["subword", "SentencePiece"])
+def test_subword_level_is_sentencepieces_unigram_model(cli, corpus, name):
+    result = cli("tokenize", corpus, "--level", name, "--vocab-size", "60", "--out", "ps", "--quiet")
+    assert result.code == 0, result.err
+    meta = json.loads((corpus.parent / "ps" / "meta.json").read_text())
+    assert meta["tokenizer"]["level"] == "unigram" and (corpus.parent / "ps" / "tokenizer.json").exists()
 
 
 def test_a_folder_of_markdown_files_is_read(tmp_path):

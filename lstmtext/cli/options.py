@@ -10,8 +10,20 @@ import typer
 from lstmtext.config import check_device
 from lstmtext.errors import UserError, usage_error
 
-Level = Annotated[Optional[str], typer.Option("--level", help="Token level: char, word, bpe or unigram "
-                                              "(default char for lm, word for classify).")]
+SUBWORD_NAMES = ("subword", "subwords", "sentencepiece", "spm", "sp")  # SentencePiece's own default model
+
+
+def level_value(value: Optional[str]) -> Optional[str]:
+    """--level as typed in any case; "subword" (or "sentencepiece") is SentencePiece's default model, unigram."""
+    if value is None:
+        return None
+    value = value.strip().lower()
+    return "unigram" if value in SUBWORD_NAMES else value
+
+
+Level = Annotated[Optional[str], typer.Option("--level", help="Token level: char, word, or SentencePiece subwords: "
+                                              "subword (its unigram model) or bpe (default char for lm, word for "
+                                              "classify).", callback=level_value)]
 DEFAULT_LEVEL = {"lm": "char", "classify": "word"}
 VocabSize = Annotated[Optional[int], typer.Option("--vocab-size", help="bpe/unigram: vocabulary size (default "
                                                   "4000, more for a large alphabet such as Chinese, less where the "
