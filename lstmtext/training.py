@@ -34,7 +34,7 @@ from lstmtext.optim import (averaged_weights, current_lr, make_optimizer, make_s
                             warmup_steps)
 from lstmtext.tasks import CompiledDecoderLoss, make_task
 from lstmtext.tokenizers import save_tokenizer
-from lstmtext.transfer import init_from_lm
+from lstmtext.transfer import init_from_lm, set_embedding
 
 
 class TrainEvents:
@@ -148,12 +148,14 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
           events: TrainEvents | None = None, init_from: Path | None = None, resume: bool = False,
           stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop",
           init_backward: Path | None = None, pretrained_vocab: int = 0,
-          on_start: Callable[[], None] | None = None) -> dict[str, Any]:
+          on_start: Callable[[], None] | None = None,
+          embed_vectors: tuple[np.ndarray, np.ndarray, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Train a model on a prepared folder and write a checkpoint folder; returns the summary.
 
     ``init_from`` (and for a bidirectional classifier's backward direction ``init_backward``): start
     from these language models' weights (``init_from_lm``; ``pretrained_vocab``, with ``--extend-vocab``:
-    the size of their vocabulary, which the prepared tokenizer extends). A classifier with
+    the size of their vocabulary, which the prepared tokenizer extends). ``embed_vectors`` (--embed-init: rows,
+    which of them were found, and what they cover): pretrained vectors for the embedding. A classifier with
     ``train_cfg.distill_from`` learns from those runs' targets too (``distill.py``), computed here. With
     ``resume`` the run continues from ``run_dir``'s saved state (and its saved targets). When ``stop`` is set
     during training, the state is saved and the summary says ``stopped_by: interrupted``. ``on_start`` is called
@@ -186,6 +188,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     if model_cfg.cutoffs and not resume:  # the clusters hold the tokens by their frequency in training (a language
         # model started from another keeps that one's order with its weights: init_from_lm copies it)
         model.adaptive.set_order(frequency_order(prepared.tokens("train"), model_cfg.vocab_size))
+    if embed_vectors is not None and not resume:
+        set_embedding(model.embedding, *embed_vectors[:2])
     transferred = init_from_lm(model, init_from, init_backward, grow=pretrained_vocab > 0) \
         if init_from is not None and not resume else 0
     if init_backward is not None:
@@ -250,6 +254,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                                        "added": prepared.tokenizer.vocab_size - pretrained_vocab})
         if init_backward is not None:
             extra.update(init_backward_from=str(init_backward))
+        if embed_vectors is not None:
+            extra.update(embed_init=embed_vectors[2])
         if model_cfg.task == "classify":
             extra.update(labels=prepared.labels)
         config = run_config(model_cfg.task, model_cfg, train_cfg, prepared, extra)

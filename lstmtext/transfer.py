@@ -1,11 +1,13 @@
 """Starting from a language model (--init-from, --init-backward-from, --extend-vocab): its weights copied into a
-new language model or classifier where names and shapes match, and its vocabulary grown."""
+new language model or classifier where names and shapes match, and its vocabulary grown; and starting an embedding
+from pretrained word vectors (--embed-init)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from lstmtext.errors import UserError
@@ -85,3 +87,18 @@ def _classifier_weights(lm: dict[str, torch.Tensor], own: dict[str, torch.Tensor
             renamed[f"{direction}.{match.group(2)}.{match.group(1)}_l0"] = value
     return {k: v for k, v in renamed.items() if k.startswith(("embedding.", "lstm.", f"{direction}."))
             and k in own and own[k].shape == v.shape}
+
+
+def set_embedding(embedding: torch.nn.Embedding, rows: np.ndarray, found: np.ndarray) -> None:
+    """Pretrained vectors (``rows`` where ``found``) into ``embedding``; its other rows start at random normal
+    vectors of the pretrained ones' scale (their RMS), so that no token stands out by its size alone, and a
+    padding row stays zero."""
+    weight = embedding.weight
+    with torch.no_grad():
+        hits = torch.from_numpy(np.asarray(found, dtype=bool))
+        vectors = torch.from_numpy(np.asarray(rows, dtype=np.float32))[hits]
+        scale = float(vectors.pow(2).mean().sqrt()) if len(vectors) else 1.0
+        weight.normal_(0.0, scale)
+        weight[hits] = vectors.to(weight.dtype)
+        if embedding.padding_idx is not None:
+            weight[embedding.padding_idx] = 0.0

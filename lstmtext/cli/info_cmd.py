@@ -23,6 +23,15 @@ def _columns(config: dict[str, Any]) -> str | None:
     return ", ".join(named) or None
 
 
+def _vectors(spent: dict[str, Any]) -> str:
+    """What --embed-init started the embedding from: 'glove.txt: 12,345 of 13,846 (97.5% of the training tokens)'."""
+    try:
+        return (f"{spent['path']}: {int(spent['found']):,} of {int(spent['vocabulary']):,} "
+                f"({float(spent['token_share']):.1%} of the training tokens)")
+    except (KeyError, TypeError, ValueError):
+        return str(spent.get("path", "?"))
+
+
 @handle_errors
 def info(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
@@ -99,6 +108,7 @@ def info(
         **{k: config[k] for k in ("init_from", "init_backward_from") if config.get(k)},
         **({"extend_vocab": f"{config['extend_vocab']['pretrained']:,} pretrained tokens + "
                             f"{config['extend_vocab']['added']:,} added"} if config.get("extend_vocab") else {}),
+        **({"embed_init": _vectors(config["embed_init"])} if isinstance(config.get("embed_init"), dict) else {}),
         **({"frozen": "embedding (--freeze-embedding)"} if train.get("freeze_embedding") else {}),
         **({"pretrained_lr": f"{train['pretrained_lr']:g} x --lr"} if train.get("pretrained_lr", 1.0) != 1.0
            else {}),

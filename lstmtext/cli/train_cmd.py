@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from lstmtext.cli.embed_init import check_embed_init, load_embed_init
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.init_from import _check_backward, _lm_config, _lm_dims, _lm_tokenizer
 from lstmtext.cli.notes import warn
@@ -113,6 +114,12 @@ def train(
                                                                "from this right-to-left language model "
                                                                "(trained with --reverse --init-from the "
                                                                "same model --freeze-embedding).")] = None,
+    embed_init: Annotated[Optional[Path], typer.Option("--embed-init", help="Start the embedding from pretrained "
+                                                       "word vectors: a GloVe, word2vec or fastText file (text or "
+                                                       "word2vec binary, maybe compressed). The vocabulary's words "
+                                                       "take their vectors (as written, else lowercased); the "
+                                                       "others start at random ones of the same scale. Sets "
+                                                       "--embed-dim.")] = None,
     extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="With --init-from a char or word level "
                                                "model: add the words (or characters) of this corpus's training "
                                                "split that it lacks, seen at least --min-freq times, their "
@@ -121,8 +128,8 @@ def train(
                                                "softmax can seed a classifier so, not another language model)."
                                                )] = False,
     freeze_embedding: Annotated[bool, typer.Option("--freeze-embedding", help="Keep the embedding table (and "
-                                                   "a decoder tied to it) as it starts, e.g. from "
-                                                   "--init-from.")] = False,
+                                                   "a decoder tied to it) as it starts, from "
+                                                   "--init-from or --embed-init.")] = False,
     freeze_epochs: Annotated[int, typer.Option("--freeze-epochs", help="classify with --init-from: epochs "
                                                "with the pretrained layers frozen (1 adds 0.8 points on "
                                                "SST-2).")] = 0,
@@ -255,6 +262,7 @@ def train(
     lm_dims = _lm_dims(lm_model, init_from, task, embed_dim, hidden_size, layers, last_layer_size, output_flags)
     lm_tokenizer = _lm_tokenizer(init_from) if init_from is not None else None
     _check_backward(init_backward_from, init_from, lm_model, lm_tokenizer, task, bidirectional)
+    vectors_shape = check_embed_init(embed_init, init_from, embed_dim) if embed_init is not None else None
     hidden = lm_dims.get("hidden_size", hidden_size if hidden_size is not None else d["hidden_size"])
     train_cfg = TrainConfig(
         seq_len=seq_len, batch_size=batch_size if batch_size is not None else d["batch_size"],
@@ -270,7 +278,8 @@ def train(
         pretrained_lr=pretrained_lr, ema=ema, distill_from=[str(p) for p in distill_from or []],
         distill_weight=distill_weight, distill_temperature=distill_temperature)
     train_cfg.validate()
-    embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else hidden)
+    embed = lm_dims.get("embed_dim", embed_dim if embed_dim is not None else vectors_shape.dim if vectors_shape
+                        else hidden)
     model_cfg = ModelConfig(
         task=task, embed_dim=embed, hidden_size=hidden,
         layers=lm_dims.get("layers", layers if layers is not None else d["layers"]),
@@ -353,6 +362,7 @@ def train(
     if wrong:
         raise usage_error(f"--cutoffs {','.join(map(str, model_cfg.cutoffs))}: {wrong}",
                           f"give cutoffs below {model_cfg.vocab_size:,}, or leave --cutoffs out")
+    vectors = load_embed_init(embed_init, vectors_shape, prepared, quiet) if vectors_shape is not None else None
     run_dir, clear_old, made = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
     if distill_from and not quiet:
         texts = int(prepared.meta["splits"]["train"]["texts"])
@@ -364,5 +374,6 @@ def train(
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init_from, stop=stop, save_every=save_every,
         on_nan=on_nan, init_backward=init_backward_from,
-        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0, on_start=clear_old), typed(ctx), made,
+        pretrained_vocab=lm_tokenizer.vocab_size if extend_vocab else 0, on_start=clear_old,
+        embed_vectors=vectors), typed(ctx), made,
         output)

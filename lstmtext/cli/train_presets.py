@@ -82,6 +82,8 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     values = {k: v for k, v in settings.items() if k not in given}
     if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
         values = {k: v for k, v in values.items() if k not in LM_DECIDES}
+    if ctx.params.get("embed_init") is not None:  # the vectors' width
+        values.pop("embed_dim", None)
     # a preset's value that only goes with one it set and the user changed goes too (--level bpe on a word-level
     # recipe leaves its --word-split; --layers 1 its last layer of another size), not reported as the user's flag
     if "level" in given and ctx.params["level"] != "word":
