@@ -149,8 +149,27 @@ def test_bad_vectors_files_are_one_line_errors(cli, tmp_path):
         (["glove.6B.zip"], 2, ["zip archive of 2 files (glove.6B.50d.txt, glove.6B.100d.txt)", "unzip"]),
         (["glove.txt", "--embed-dim", "16"], 2, ["--embed-dim 16 conflicts with --embed-init glove.txt", "8 numbers"]),
         (["glove.txt", "--init-from", "lm"], 2, ["--embed-init conflicts with --init-from"]),
+        (["glove.txt", "--task", "lm"], 2, ["a language model tokenizes characters unless told", "--level word"]),
     ]
     for extra, code, words in cases:
         assert_one_line_error(cli(*base, *extra), code, *words)
     assert not (tmp_path / "checkpoints").exists() or not any(
         p.name.startswith("rows-word") for p in (tmp_path / "checkpoints").iterdir())  # no run folder left behind
+
+
+def test_a_word_language_model_ties_its_decoder_to_the_vectors(cli, tmp_path):
+    from safetensors.numpy import load_file
+
+    from lstmtext.tokenizers import load_tokenizer
+
+    (tmp_path / "text.txt").write_text("".join(f"{t}\n" for t, _ in ROWS), encoding="utf-8")
+    write_text_vectors(tmp_path / "glove.txt", VECTORS)
+    result = cli("train", "text.txt", "--level", "word", "--embed-init", "glove.txt", "--hidden-size", "8",
+                 "--layers", "1", "--max-steps", "2", "--freeze-embedding", "--out", "lm", "--quiet")
+    assert result.code == 0, result.err
+    config = json.loads((tmp_path / "lm" / "config.json").read_text())
+    assert config["model"]["embed_dim"] == 8 and config["model"]["tie_weights"]
+    weight = load_file(tmp_path / "lm" / "model.safetensors")["embedding.weight"]
+    itos = load_tokenizer(tmp_path / "lm" / "tokenizer.json").itos
+    np.testing.assert_allclose(weight[itos.index("plot")], VECTORS["plot"], rtol=1e-5)
+    assert cli("generate", "lm", "--prompt", "the", "--length", "5").code == 0

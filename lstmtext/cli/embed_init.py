@@ -15,12 +15,16 @@ from lstmtext.vectors import SPECIALS, Layout, layout, read_vectors, token_strin
 LOW_COVER = 0.5  # below this share of the training tokens, the vectors are likely for another text or language
 
 
-def check_embed_init(path: Path, init_from: Path | None, embed_dim: int | None) -> Layout:
-    """The vectors file's layout; refused with --init-from (whose embedding it would overwrite) and where
-    --embed-dim asks for another width."""
+def check_embed_init(path: Path, init_from: Path | None, embed_dim: int | None, level: str | None,
+                     prepared: bool) -> Layout:
+    """The vectors file's layout; refused with --init-from (whose embedding it would overwrite), where
+    --embed-dim asks for another width, and for a language model's default char level (``level``: as typed)."""
     if init_from is not None:
         raise usage_error("--embed-init conflicts with --init-from, whose embedding the model takes",
                           "drop one: the language model's embedding already fits its vocabulary")
+    if level is None and not prepared:
+        raise usage_error("--embed-init reads word vectors, and a language model tokenizes characters unless told",
+                          "add --level word (or --level char, for vectors of characters)")
     shape = layout(path)
     if embed_dim is not None and embed_dim != shape.dim:
         raise usage_error(f"--embed-dim {embed_dim} conflicts with --embed-init {path}, whose vectors have "

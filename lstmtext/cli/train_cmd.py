@@ -262,7 +262,9 @@ def train(
     lm_dims = _lm_dims(lm_model, init_from, task, embed_dim, hidden_size, layers, last_layer_size, output_flags)
     lm_tokenizer = _lm_tokenizer(init_from) if init_from is not None else None
     _check_backward(init_backward_from, init_from, lm_model, lm_tokenizer, task, bidirectional)
-    vectors_shape = check_embed_init(embed_init, init_from, embed_dim) if embed_init is not None else None
+    vectors_shape = None if embed_init is None else check_embed_init(
+        embed_init, init_from, embed_dim, level if task == "lm" else "word", corpus is not None and is_prepared(
+            Path(corpus)))
     hidden = lm_dims.get("hidden_size", hidden_size if hidden_size is not None else d["hidden_size"])
     train_cfg = TrainConfig(
         seq_len=seq_len, batch_size=batch_size if batch_size is not None else d["batch_size"],
