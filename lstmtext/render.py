@@ -32,8 +32,24 @@ class _Console(Console):
         raise BrokenPipeError
 
 
+class _StderrConsole(_Console):
+    """stderr: progress, notes and errors. Where it can no longer be written (the reader of `2>&1 | head` has
+    gone, a log on a full disk, a closed terminal), the command goes on without it: a training run must not die
+    with its log."""
+
+    def _check_buffer(self) -> None:
+        try:
+            super()._check_buffer()
+        except (OSError, ValueError):  # ValueError: a closed file
+            self.quiet = True
+            del self._buffer[:]
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+
+
 out = _Console(soft_wrap=True)
-err = _Console(stderr=True, soft_wrap=True)
+err = _StderrConsole(stderr=True, soft_wrap=True)
 
 
 def human(n: float) -> str:

@@ -183,3 +183,54 @@ def test_a_signal_during_a_validation_stops_it_and_saves_the_step(cli, corpus, m
     assert resumed.code == 0, resumed.err
     config = json.loads((run / "config.json").read_text())
     assert config["status"] == "done" and config["result"]["steps"] == 40
+
+
+def test_sighup_saves_as_sigterm_does(tmp_path):
+    """A dropped ssh session or a closed terminal sends SIGHUP: the step finishes, the state is saved and the
+    resume command printed, as for SIGTERM (exit 129, 128 + SIGHUP's number)."""
+    if not hasattr(signal, "SIGHUP"):
+        pytest.skip("no SIGHUP here")
+    run, code, err = interrupt(tmp_path, signal.SIGHUP)
+    assert code == 129, err
+    assert f"lstmtext train --resume {run}" in err and "Traceback" not in err
+    assert json.loads((run / "config.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_training_goes_on_when_its_progress_cannot_be_written(tmp_path):
+    """stderr on a full disk (or the reader of `2>&1 | head` gone): the run trains to its end and is saved."""
+    run = tmp_path / "run"
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*TRAIN[:-1], "--max-steps", "30", "--out", str(run)], cwd=tmp_path, env=env(),
+                              stdout=subprocess.DEVNULL, stderr=full, timeout=300)
+    assert done.returncode == 0
+    assert json.loads((run / "config.json").read_text())["status"] == "done"
+    # and through a pipe whose reader stops after the first lines: the run ends, only the summary is lost
+    proc = subprocess.Popen([*TRAIN[:-1], "--max-steps", "30", "--out", str(tmp_path / "piped")], cwd=tmp_path,
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait(timeout=300) == 141
+    assert json.loads((tmp_path / "piped" / "config.json").read_text())["status"] == "done"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_one_line(tmp_path):
+    base = [sys.executable, "-m", "lstmtext"]
+    with open("/dev/full", "w") as full:
+        for args in (["--help"], ["--version"], ["info", str(tmp_path)]):
+            done = subprocess.run([*base, *args], cwd=tmp_path, env=env(), stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=60)
+            if args[0] == "info":  # a usage error on stderr, which is not full
+                assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+                continue
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+            assert done.stderr.strip() == "error: could not write: No space left on device (free some space, or " \
+                                          "write somewhere else)"
+    closed = subprocess.run(["bash", "-c", f"{sys.executable} -m lstmtext --version >&-"], cwd=tmp_path, env=env(),
+                            capture_output=True, text=True, timeout=60)
+    assert closed.returncode == 0 and closed.stderr == ""
+    proc = subprocess.Popen([*base, "--help"], cwd=tmp_path, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the help is written (`| head -0`): it meets a pipe without a reader
+    assert proc.wait(timeout=60) == 141 and b"Traceback" not in proc.stderr.read()

@@ -15,7 +15,8 @@ import typer
 from lstmtext import __version__
 from lstmtext.cli.classify_cmd import classify
 from lstmtext.cli.evaluate_cmd import evaluate
-from lstmtext.cli.exits import PIPE_CLOSED, Terminated, _on_sigterm, _pipe_closed, _state
+from lstmtext.cli.exits import (PIPE_CLOSED, STOP_SIGNALS, Terminated, _on_sigterm, _output_failed, _pipe_closed,
+                                 _state, signal_exit, stopped_message)
 from lstmtext.cli.generate_cmd import generate
 from lstmtext.cli.info_cmd import info
 from lstmtext.cli.run_folder import release_locks
@@ -95,17 +96,44 @@ def main(argv: list[str] | None = None) -> None:
     no_args_help = getattr(click_errors, "NoArgsIsHelpError", ())  # click >= 8.2; older ones exit from inside
     import signal
 
+    _standard_streams()
     _utf8_output()
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread
-        previous = None
+    _help_pipe_closed()
+    previous = {}
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):  # no SIGHUP on Windows
+            try:
+                previous[name] = signal.signal(getattr(signal, name), _on_sigterm)
+            except ValueError:  # not the main thread
+                break
     try:
         _run(argv, click_errors, no_args_help)
     finally:  # main() called in-process (the tests) leaves the process as it found it
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
         release_locks()
+
+
+def _help_pipe_closed() -> None:
+    """`lstmtext --help | head -1`: Typer draws the help with a console of rich's own, whose answer to a closed
+    pipe is exit code 1; like the commands' output, it ends quietly with PIPE_CLOSED instead."""
+    from rich.console import Console
+
+    def on_broken_pipe(self: Console) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
+
+
+def _standard_streams() -> None:
+    """A closed stdin, stdout or stderr (`lstmtext info RUN >&-`) reads as empty and writes nowhere, as /dev/null
+    does, instead of failing on the first print."""
+    import os
+
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 (for the process's life)
 
 
 def _option_as_value(command: Any, argv: list[str]) -> str | None:
@@ -144,9 +172,16 @@ def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         print(f"error: {exc.format_message()}{where}", file=sys.stderr)
         sys.exit(2)
-    except Terminated:
-        print("error: terminated (SIGTERM)", file=sys.stderr)
-        sys.exit(143)
+    except Terminated as exc:
+        print(f"error: {stopped_message(exc)}", file=sys.stderr)
+        sys.exit(signal_exit(exc.name))
+    except OSError as exc:  # --help or --version written to a full disk
+        message = _output_failed(exc)
+        if message is None:
+            raise
+        _pipe_closed()
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(1)
     except (typer.Abort, KeyboardInterrupt):
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -26,12 +26,44 @@ def _fail(message: str, code: int) -> None:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (timeout, docker stop, a job scheduler) raised where the command is, as Ctrl-C is, so that what it
-    was writing (a half-prepared corpus) is cleaned up; train turns both into a clean stop of its own."""
+    """SIGTERM (timeout, docker stop, a job scheduler) or SIGHUP (a closed terminal, a dropped ssh session) raised
+    where the command is, as Ctrl-C is, so that what it was writing (a half-prepared corpus) is cleaned up; train
+    turns them into a clean stop of its own."""
+
+    def __init__(self, name: str = "SIGTERM") -> None:
+        super().__init__(name)
+        self.name = name
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
+    import signal
+
+    raise Terminated(signal.Signals(signum).name)
+
+
+SIGNAL_EXITS = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}  # 128 + the signal's number, as a shell reports it
+STOP_SIGNALS = tuple(name for name in SIGNAL_EXITS if name != "SIGINT")  # handled as Terminated (where they exist)
+_WORDS = {"SIGTERM": "terminated", "SIGHUP": "hung up"}
+
+
+def signal_exit(name: str | None) -> int:
+    return SIGNAL_EXITS.get(name or "SIGINT", 130)
+
+
+def stopped_message(exc: Terminated) -> str:
+    return f"{_WORDS.get(exc.name, 'terminated')} ({exc.name})"
+
+
+def _output_failed(exc: OSError) -> str | None:
+    """The one-line message for an error writing the output or reading a file the user may not read, else None."""
+    import errno
+
+    if isinstance(exc, PermissionError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"permission denied{where} (check who may read and write it: ls -ld {exc.filename or 'PATH'})"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):
+        return f"could not write: {exc.strerror or exc} (free some space, or write somewhere else)"
+    return None
 
 
 PIPE_CLOSED = 141  # 128 + SIGPIPE: the code of a shell tool stopped by a closed pipe, which a script tells from 1
@@ -57,8 +89,8 @@ def handle_errors(fn: F) -> F:
             if _state["debug"]:
                 raise
             _fail(str(exc), exc.exit_code)
-        except Terminated:
-            _fail("terminated (SIGTERM)", 143)
+        except Terminated as exc:
+            _fail(stopped_message(exc), signal_exit(exc.name))
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except BrokenPipeError:  # the reader of our output went away (`| head`)
@@ -69,6 +101,10 @@ def handle_errors(fn: F) -> F:
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if _state["debug"]:
                 raise
+            message = _output_failed(exc) if isinstance(exc, OSError) else None
+            if message is not None:
+                _pipe_closed()  # stdout on a full disk: the flush at exit must not fail again
+                _fail(message, 1)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             _fail(f"internal error: {type(exc).__name__}: {first[:200]} (run with --debug for the traceback)", 1)
 

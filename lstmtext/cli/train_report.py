@@ -1,5 +1,5 @@
-"""Running a training in the foreground and reporting it: SIGINT and SIGTERM become a clean stop (and the command
-to resume it), and the summary is printed as tables, or as JSON for scripts."""
+"""Running a training in the foreground and reporting it: SIGINT, SIGTERM and SIGHUP become a clean stop (and the
+command to resume it), and the summary is printed as tables, or as JSON for scripts."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from typing import Any
 
 import typer
 
+from lstmtext.cli.exits import STOP_SIGNALS, signal_exit
+
 
 def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict[str, Any]],
                       given: Collection[str] = (), made: bool = False, output: str = "table") -> None:
-    """Run training with SIGINT/SIGTERM turned into a clean stop; print the summary (a table, or JSON on stdout
-    for ``output`` json, an interrupted run's too) and, for a stopped run, the resume command.
+    """Run training with SIGINT, SIGTERM and SIGHUP turned into a clean stop; print the summary (a table, or JSON on
+    stdout for ``output`` json, an interrupted run's too) and, for a stopped run, the resume command.
     ``given``: the flags on the command line; ``made``: the run folder is new, so a failure before its first file
     removes it again (no empty folder is left behind)."""
     from rich.markup import escape
@@ -43,17 +45,17 @@ def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict
     if summary["stopped_by"] == "interrupted":
         err.print(f"stopped at step {summary['steps']:,}; state saved in {escape(str(run_dir))}.")
         err.print(f"resume with: lstmtext train --resume {escape(quote(str(run_dir)))}")
-        raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
+        raise typer.Exit(signal_exit(stop.reason))
     if output != "json":
         _print_summary(summary)
     if summary.get("scoring") == "interrupted":
         err.print(f"the run is trained and saved in {escape(str(run_dir))}, but its final scoring was stopped; "
                   f"score it with: lstmtext evaluate {escape(quote(str(run_dir)))}")
-        raise typer.Exit(143 if stop.reason == "SIGTERM" else 130)
+        raise typer.Exit(signal_exit(stop.reason))
 
 
 class _stop_on_signals:
-    """First SIGINT/SIGTERM: finish the step, save, stop. A second one: leave at once (files are atomic)."""
+    """First SIGINT, SIGTERM or SIGHUP: finish the step, save, stop. A second one: leave at once (files are atomic)."""
 
     def __init__(self, stop: Any) -> None:
         self.stop = stop
@@ -69,24 +71,35 @@ class _stop_on_signals:
         def handler(signum: int, frame: Any) -> None:
             import os
 
+            name = signal.Signals(signum).name
             if self.stop.reason is not None:
-                os._exit(130 if signum == signal.SIGINT else 143)
-            self.stop.request(signal.Signals(signum).name)
+                os._exit(signal_exit(name))
+            self.stop.request(name)
             if self.stop.at_once:  # a validation or the final scoring: no weight changes, so nothing waits
                 then = "" if self.stop.at_once == "the final scoring" else " and saving"
-                sys.stderr.write(f"\n{signal.Signals(signum).name}: stopping {self.stop.at_once}{then}\n")
+                _say(f"\n{name}: stopping {self.stop.at_once}{then}\n")
                 raise KeyboardInterrupt
-            sys.stderr.write(f"\n{signal.Signals(signum).name}: finishing the step and saving "
-                             "(press Ctrl-C again to quit at once)\n")
+            _say(f"\n{name}: finishing the step and saving (press Ctrl-C again to quit at once)\n")
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.previous[sig] = signal.signal(sig, handler)
+        for name in ("SIGINT", *STOP_SIGNALS):
+            if hasattr(signal, name):
+                sig = getattr(signal, name)
+                self.previous[sig] = signal.signal(sig, handler)
 
     def __exit__(self, *exc: Any) -> None:
         import signal
 
         for sig, old in self.previous.items():
             signal.signal(sig, old)
+
+
+def _say(text: str) -> None:
+    """A line on stderr from a signal handler: a terminal that has gone (SIGHUP) must not stop the save."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
