@@ -147,6 +147,10 @@ def _open_weights(path: Path, framework: str) -> Iterator[Any]:
     if not path.exists():
         raise UserError(f"{path} is missing",
                         "the checkpoint is incomplete" + (other or "; train again or pick another run"))
+    import os
+
+    if not os.access(path, os.R_OK):  # safetensors would call it missing
+        raise UserError(f"{path} is not readable (permission denied)", f"check who may read it: ls -l {path}")
     try:
         with safe_open(str(path), framework=framework) as fh:
             yield fh

@@ -172,9 +172,25 @@ def test_internal_errors_are_one_line_unless_debug(cli, corpus, monkeypatch):
         raise RuntimeError("something broke inside")
 
     monkeypatch.setattr(lstmtext.corpus, "open_corpus", boom)
-    assert_one_line_error(cli("tokenize", corpus), 1, "internal error", "--debug")
+    assert_one_line_error(cli("tokenize", corpus), 1, "internal error", "lstmtext --debug tokenize ...")
     with pytest.raises(RuntimeError):
         cli("--debug", "tokenize", corpus)
+
+
+@pytest.mark.parametrize("error, words", [
+    (PermissionError(13, "Permission denied", "secret.txt"), ["permission denied: secret.txt", "ls -ld secret.txt"]),
+    (OSError(28, "No space left on device"), ["could not write: No space left on device", "free some space"]),
+])
+def test_a_file_the_system_refuses_is_one_line_not_an_internal_error(cli, corpus, monkeypatch, error, words):
+    import lstmtext.corpus
+
+    def refuse(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(lstmtext.corpus, "open_corpus", refuse)
+    result = cli("tokenize", corpus)
+    assert_one_line_error(result, 1, *words)
+    assert "internal error" not in result.err
 
 
 def test_help_does_not_import_torch():

@@ -73,7 +73,10 @@ def _pipe_closed() -> None:
     """`lstmtext ... | head`: the reader has what it wanted; the caller stops without a word (PIPE_CLOSED)."""
     import os
 
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit must not fail again
+    except (OSError, ValueError):  # io.UnsupportedOperation: stdout is no file (captured, in tests)
+        pass
 
 
 def handle_errors(fn: F) -> F:
@@ -103,9 +106,11 @@ def handle_errors(fn: F) -> F:
                 raise
             message = _output_failed(exc) if isinstance(exc, OSError) else None
             if message is not None:
-                _pipe_closed()  # stdout on a full disk: the flush at exit must not fail again
+                if not isinstance(exc, PermissionError):
+                    _pipe_closed()  # stdout on a full disk: the flush at exit must not fail again
                 _fail(message, 1)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            _fail(f"internal error: {type(exc).__name__}: {first[:200]} (run with --debug for the traceback)", 1)
+            _fail(f"internal error: {type(exc).__name__}: {first[:200]} (for the traceback, run it again with "
+                  f"--debug before the command: lstmtext --debug {fn.__name__} ...)", 1)
 
     return wrapper  # type: ignore[return-value]
