@@ -78,7 +78,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    try:
+        data = (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8 (café in Latin-1): JSON's \udce9 keeps its bytes
+        data = (json.dumps(obj, indent=2) + "\n").encode("ascii")
+    atomic_write_bytes(path, data)
 
 
 def finite(obj: Any) -> Any:
@@ -136,11 +140,42 @@ def save_weights(path: Path, tensors: dict[str, Any]) -> None:
     atomic_write_bytes(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
 
 
+class _Loaded:
+    """A safetensors file read whole, with safe_open's keys() and get_tensor()."""
+
+    def __init__(self, tensors: dict[str, Any]) -> None:
+        self.tensors = tensors
+
+    def keys(self) -> list[str]:
+        return list(self.tensors)
+
+    def get_tensor(self, name: str) -> Any:
+        return self.tensors[name]
+
+
+@contextmanager
+def safe_open_path(path: Path, framework: str) -> Iterator[Any]:
+    """safetensors' ``safe_open``, which takes only UTF-8 paths: a run folder named in another encoding (café in
+    Latin-1) is read whole instead."""
+    from safetensors import safe_open
+
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        import importlib
+
+        load = importlib.import_module("safetensors.torch" if framework == "pt" else "safetensors.numpy").load
+        yield _Loaded(load(path.read_bytes()))
+        return
+    with safe_open(str(path), framework=framework) as fh:
+        yield fh
+
+
 @contextmanager
 def _open_weights(path: Path, framework: str) -> Iterator[Any]:
     """``safe_open`` of a weights file, with a missing, truncated or foreign file refused in one line (which names
     the run's last weights where these are its best and those are there)."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
 
     last = path.with_name(LAST_WEIGHTS)
     other = "; its last weights are there: pass --weights last" if path.name == WEIGHTS and last.exists() else ""
@@ -152,7 +187,7 @@ def _open_weights(path: Path, framework: str) -> Iterator[Any]:
     if not os.access(path, os.R_OK):  # safetensors would call it missing
         raise UserError(f"{path} is not readable (permission denied)", f"check who may read it: ls -l {path}")
     try:
-        with safe_open(str(path), framework=framework) as fh:
+        with safe_open_path(path, framework) as fh:
             yield fh
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise UserError(f"{path} is not a valid safetensors file ({str(err)[:120]})",

@@ -120,7 +120,7 @@ def files_hash(files: list[Path], names: list[str] | None = None) -> str:
     """SHA-256 of files' names (``names`` in their stead, where given) and bytes: a corpus's content hash."""
     digest = hashlib.sha256()
     for path, name in zip(files, names or [p.name for p in files]):
-        digest.update(name.encode())
+        digest.update(name.encode("utf-8", "surrogateescape"))  # a name in another encoding: its bytes
         with path.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lstmtext.checkpoint import atomic_write_json, read_json, save_weights
+from lstmtext.checkpoint import atomic_write_json, read_json, safe_open_path, save_weights
 from lstmtext.errors import UserError
 from lstmtext.graphs import tensor_learning_rates
 
@@ -88,12 +88,12 @@ def read_state(run_dir: Path) -> dict[str, Any]:
 def load_state(run_dir: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, schedule: Any, scaler: Any,
                device: torch.device) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Restore everything saved by `save_state`; returns (state.json contents, task tensors)."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
 
     meta = read_state(run_dir)
     file = run_dir / meta["file"]
     try:
-        with safe_open(str(file), framework="pt") as fh:
+        with safe_open_path(file, "pt") as fh:
             tensors = {name: fh.get_tensor(name) for name in fh.keys()}
     except (SafetensorError, OSError, RuntimeError) as err:
         raise UserError(f"{file} is unreadable ({str(err)[:100]})", "start the run again with --overwrite") from None

@@ -577,3 +577,30 @@ def test_evaluate_says_how_many_of_a_splits_tokens_it_scored(cli, run):
     assert 0 < report["tokens"] < report["of_tokens"]  # several streams: their first tokens go unscored
     table = cli("evaluate", run)
     assert f"{report['tokens']:,} of {report['of_tokens']:,} (cut into equal streams" in table.out
+
+
+def test_file_and_folder_names_in_another_encoding(tmp_path):
+    """A name written in Latin-1 (café as b'caf\xe9'), not UTF-8: Python gives it as a lone surrogate, which
+    neither the content hash, config.json, safetensors nor the output took; it is written back as its bytes."""
+    import os
+
+    corpus = os.fsdecode(b"caf\xe9.txt")
+    try:
+        (tmp_path / corpus).write_text(SMALL_TEXT * 20, encoding="utf-8")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8:strict"}  # as under a UTF-8 locale
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lstmtext", *args], cwd=tmp_path, env=env, capture_output=True,
+                              timeout=300)
+
+    run_dir = os.fsdecode(b"r\xe9")
+    trained = run("train", corpus, *TINY, "--max-steps", "4", "--out", run_dir)
+    assert trained.returncode == 0, trained.stderr
+    assert b"r\xe9 " in trained.stdout  # the summary names the run folder by its own bytes
+    assert json.loads((tmp_path / run_dir / "config.json").read_text())["status"] == "done"
+    assert run("info", run_dir).returncode == 0
+    assert run("generate", run_dir, "--length", "5").returncode == 0
+    resumed = run("train", "--resume", run_dir, "--max-steps", "6", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr

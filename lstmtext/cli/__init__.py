@@ -72,16 +72,21 @@ def root(
 
 def _utf8_output() -> None:
     """Text the locale cannot encode (a Windows code page, say) must not stop the output: files and pipes get
-    UTF-8, what JSON, CSV and text readers expect; a terminal keeps its encoding, with ? for what it lacks."""
+    UTF-8, what JSON, CSV and text readers expect; a terminal keeps its encoding, with ? for what it lacks. A file
+    name in another encoding than UTF-8 (café in Latin-1, which Python holds with a lone surrogate) is written
+    back as its own bytes, as ls writes it."""
     for stream in (sys.stdout, sys.stderr):
-        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
-        if encoding == "utf8" or not hasattr(stream, "reconfigure"):
+        if not hasattr(stream, "reconfigure"):
             continue
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
         try:
-            if stream.isatty():
+            if encoding == "utf8":
+                if getattr(stream, "errors", "strict") == "strict":
+                    stream.reconfigure(errors="surrogateescape")
+            elif stream.isatty():
                 stream.reconfigure(errors="replace")
             else:
-                stream.reconfigure(encoding="utf-8")
+                stream.reconfigure(encoding="utf-8", errors="surrogateescape")
         except (OSError, ValueError):
             pass
 
