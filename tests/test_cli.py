@@ -604,3 +604,10 @@ def test_file_and_folder_names_in_another_encoding(tmp_path):
     assert run("generate", run_dir, "--length", "5").returncode == 0
     resumed = run("train", "--resume", run_dir, "--max-steps", "6", "--quiet")
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_home_folder_after_an_equals_sign_is_the_home_folder(cli, corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    result = cli("tokenize", corpus, "--out=~/prepared", "--quiet")
+    assert result.code == 0, result.err
+    assert (tmp_path / "home" / "prepared" / "meta.json").exists() and not (tmp_path / "~").exists()

@@ -158,15 +158,30 @@ def _option_as_value(command: Any, argv: list[str]) -> str | None:
     return None
 
 
+def _home_in_values(args: list[str]) -> list[str]:
+    """`--out=~/runs/a`: the shell leaves a ~ after = as it is, which would make a folder named ~ in the working
+    folder (one `rm -rf ~` away from the home folder); it is the home folder, as in `--out ~/runs/a`."""
+    import os
+
+    def expanded(arg: str) -> str:
+        name, eq, value = arg.partition("=")
+        if eq and name.startswith("--") and (value == "~" or value.startswith("~/")):
+            return f"{name}={os.path.expanduser(value)}"
+        return arg
+
+    return [expanded(a) for a in args]
+
+
 def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:
     try:
         command = typer.main.get_command(app)
         group_help(command.commands["train"])
-        wrong = _option_as_value(command, list(sys.argv[1:] if argv is None else argv))
+        args = _home_in_values(list(sys.argv[1:] if argv is None else argv))
+        wrong = _option_as_value(command, args)
         if wrong:
             print(f"error: {wrong}", file=sys.stderr)
             sys.exit(2)
-        code = command(args=argv, prog_name="lstmtext", standalone_mode=False)
+        code = command(args=args, prog_name="lstmtext", standalone_mode=False)
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
     except BrokenPipeError:
         _pipe_closed()
