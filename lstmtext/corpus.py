@@ -173,6 +173,9 @@ def open_corpus(
         from lstmtext.hf import open_hub
 
         corpus = open_hub(str(spec), text_column, label_column, fractions, split_seed, want_labels, hf_loader)
+    elif not path.is_dir() and not path.is_file():  # reading a FIFO would wait for a writer
+        raise usage_error(f"{spec} is a pipe or a device, which can be read only once, and a corpus is read more "
+                          "than once (hashed, split, tokenized)", "save the text to a file and pass its path")
     elif path.is_dir() and (path / "meta.json").is_file() and (path / "tokenizer.json").is_file():
         raise usage_error(f"{spec} is a prepared folder (written by lstmtext tokenize), not a corpus",
                           f"train on it as it is (lstmtext train {quote(str(spec))}), or pass the corpus it was made "

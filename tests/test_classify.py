@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import os
 import random
 
 import numpy as np
@@ -569,3 +570,19 @@ def test_classify_keeps_the_columns_asked_for_beside_each_label(cli, tmp_path):
     (tmp_path / "lines.txt").write_text("cow barn\n", encoding="utf-8")
     assert_one_line_error(cli("classify", run, "--file", tmp_path / "lines.txt", "--keep-column", "id"), 2,
                           "--keep-column is for tables")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_as_file_is_read_once_as_lines_and_a_device_is_no_missing_file(cli, clf, tmp_path):
+    """`--file <(grep ... reviews.txt)` gives a pipe (/dev/fd/63): read once, one text a line."""
+    import threading
+
+    fifo = tmp_path / "texts"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("cow farm barn\nboat sea wave\n"))
+    writer.start()
+    result = cli("classify", clf, "--file", fifo, "--format", "jsonl")
+    writer.join()
+    assert result.code == 0, result.err
+    assert [json.loads(line)["text"] for line in result.out.splitlines()] == ["cow farm barn", "boat sea wave"]
+    assert_one_line_error(cli("classify", clf, "--file", os.devnull), 1, f"{os.devnull} is empty")

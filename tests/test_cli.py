@@ -611,3 +611,19 @@ def test_a_home_folder_after_an_equals_sign_is_the_home_folder(cli, corpus, tmp_
     result = cli("tokenize", corpus, "--out=~/prepared", "--quiet")
     assert result.code == 0, result.err
     assert (tmp_path / "home" / "prepared" / "meta.json").exists() and not (tmp_path / "~").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_is_refused_as_a_corpus_but_read_as_a_prompt_file(cli, run, tmp_path):
+    """A corpus is read more than once; opening a FIFO without a writer would wait for ever."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert_one_line_error(cli("tokenize", fifo), 2, "pipe is a pipe or a device", "save the text to a file")
+    writer = threading.Thread(target=lambda: fifo.write_text("the\n"))
+    writer.start()
+    result = cli("generate", run, "--prompt-file", fifo, "--length", "5", "--seed", "1")
+    writer.join()
+    assert result.code == 0 and result.out.startswith("the"), result.err
+    assert_one_line_error(cli("generate", run, "--prompt-file", tmp_path), 1, "is a folder")

@@ -56,8 +56,10 @@ def _read_texts(texts: list[str], file: Path | None, text_column: str | None, en
                               "pipe one text a line as 'lstmtext classify RUN -', or save the table and pass its path")
         if file.is_dir():
             raise UserError(f"--file {file} is a folder", "give a file: one text a line, or a table")
-        if not file.is_file():
+        if not file.exists():
             raise UserError(f"--file not found: {file}", "check the path")
+        if not file.is_file():  # a pipe (<(...), a FIFO) or a device: read once, one text a line
+            return _stream_texts(file.read_bytes(), str(file), encoding)
         packed = _compression(file)
         if packed:
             raise _packed_error(file, packed, "--file ")
@@ -94,20 +96,26 @@ def _read_texts(texts: list[str], file: Path | None, text_column: str | None, en
             raise locate_decode_error(file, encoding) from None
         return _some_text(_without_labels(lines, str(file)), str(file))
     if texts == ["-"]:
-        data = sys.stdin.buffer.read()
-        if data.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
-            raise UserError(f"stdin is UTF-8 (it starts with UTF-8's byte-order mark), not {encoding}",
-                            "drop --encoding")
-        try:
-            return _some_text(_without_labels(_lines(data.decode(text_encoding(encoding))), "stdin"), "stdin")
-        except UnicodeDecodeError as err:
-            raise UserError(f"stdin: invalid {encoding} at byte {err.start}", "pass --encoding") from None
+        return _stream_texts(sys.stdin.buffer.read(), "stdin", encoding)
     if "-" in texts:
         raise usage_error("- (read stdin) mixed with texts" if set(texts) != {"-"} else "- (read stdin) given twice",
                           "give either texts or - alone")
     if not texts:
         raise usage_error("no text to classify", "pass texts as arguments, --file PATH, or - to read stdin")
     return list(texts)
+
+
+def _stream_texts(data: bytes, where: str, encoding: str) -> list[str]:
+    """The texts of stdin, or of a pipe given as --file (<(...)): one a line, read once."""
+    from lstmtext.textfiles import text_encoding
+
+    if data.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        raise UserError(f"{where} is UTF-8 (it starts with UTF-8's byte-order mark), not {encoding}",
+                        "drop --encoding")
+    try:
+        return _some_text(_without_labels(_lines(data.decode(text_encoding(encoding))), where), where)
+    except UnicodeDecodeError as err:
+        raise UserError(f"{where}: invalid {encoding} at byte {err.start}", "pass --encoding") from None
 
 
 def _without_labels(lines: list[str], where: str) -> list[str]:

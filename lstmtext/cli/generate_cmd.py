@@ -156,9 +156,11 @@ def _read_prompt(path: Path) -> str:
         data = sys.stdin.buffer.read()
         where = "stdin"
     else:
-        if not path.is_file():
+        if not path.exists():
             raise UserError(f"--prompt-file not found: {path}", "check the path")
-        data = path.read_bytes()
+        if path.is_dir():
+            raise UserError(f"--prompt-file {path} is a folder", "give the file that holds the prompt")
+        data = path.read_bytes()  # a file, or a pipe (<(...)) read once
         where = str(path)
     try:
         text = data.decode("utf-8-sig")
