@@ -153,8 +153,9 @@ class TrainProgress:
             MofNCompleteColumn(table_column=whole()), text_column("loss {task.fields[loss]}"),
             *([text_column("lr {task.fields[lr]}")] if wide else []), text_column("{task.fields[tps]} tok/s"),
             *(count_and_time() if wide else [text_column("ETA"), DeadlineRemaining(table_column=whole())]),
-            # the bar moves every --log-every steps: rich's default 30 s window for its rate would hold fewer than the
-            # two moves an ETA needs once a window of steps takes longer (a big model on a CPU), so the ETA stayed blank
+            # the rate and ETA from the last 1,000 moves (steps, or --log-every windows), however long they took:
+            # rich's default 30 s window held fewer than the two an ETA needs where steps are slow (a big model on a
+            # CPU), so the ETA stayed blank
             console=err, disable=quiet, transient=False, speed_estimate_period=3600.0)
         self.task_id: Any = None
 
@@ -195,6 +196,13 @@ class TrainProgress:
     def step(self, info: dict[str, Any]) -> None:
         self.progress.update(self.task_id, completed=info["step"], loss=f"{info['loss']:.3f}",
                              lr=f"{info['lr']:.2e}", tps=human(info["tokens_per_s"]))
+
+    def advance(self, step: int) -> None:
+        self.progress.update(self.task_id, completed=step)
+
+    def scoring(self) -> None:
+        if not self.quiet:  # on a large corpus it takes a while, after the bar has finished
+            self.progress.console.print("scoring the saved weights on the train, valid and test splits ...")
 
     def evaluate(self, info: dict[str, Any]) -> None:
         self.progress.update(self.task_id, completed=info["step"])  # an --eval-every below --log-every moves it too
@@ -254,7 +262,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_column(title, justify="right")
     for split in ("train", "valid", "test"):
         fig = summary["figures"].get(split) or {}
-        table.add_row(split, *(fmt(fig[key]) if fig else "-" for _, key, fmt in columns))
+        name = f"{split} ({fig['sample']})" if fig.get("sample") else split
+        table.add_row(name, *(fmt(fig[key]) if fig else "-" for _, key, fmt in columns))
     return table
 
 

@@ -224,8 +224,11 @@ class LMTask:
 
     def final_figures(self, model: torch.nn.Module, amp: Any, best_valid: dict[str, Any]) -> dict[str, Any]:
         valid_tokens = int(self.prepared.meta["splits"]["valid"]["tokens"])
-        return {"train": self.evaluate(model, "train", amp, max(valid_tokens, 200_000)),
-                "valid": best_valid or self.evaluate(model, "valid", amp),
+        limit, total = max(valid_tokens, 200_000), int(self.prepared.meta["splits"]["train"]["tokens"])
+        train = self.evaluate(model, "train", amp, limit)
+        if train and total > limit:  # a sample: the whole of a large train split would take as long as an epoch
+            train["sample"] = f"its first {limit:,} of {total:,} tokens"
+        return {"train": train, "valid": best_valid or self.evaluate(model, "valid", amp),
                 "test": self.evaluate(model, "test", amp)}
 
     def facts(self) -> dict[str, Any]:
@@ -334,8 +337,10 @@ class ClassifyTask:
         return (new["macro_f1"], -new["loss"]) > (best["macro_f1"], -best["loss"])
 
     def final_figures(self, model: torch.nn.Module, amp: Any, best_valid: dict[str, Any]) -> dict[str, Any]:
-        return {"train": self._figures(model, "train", limit=5000),  # a sample: train sets can be large
-                "valid": best_valid or self.evaluate(model, "valid", amp),
+        train, total = self._figures(model, "train", limit=5000), len(self.train.labels)
+        if train and total > 5000:  # a sample: train sets can be large
+            train["sample"] = f"its first 5,000 of {total:,} texts"
+        return {"train": train, "valid": best_valid or self.evaluate(model, "valid", amp),
                 "test": self.evaluate(model, "test", amp)}
 
     def skipped(self) -> None:

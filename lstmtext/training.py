@@ -44,6 +44,12 @@ class TrainEvents:
 
     def step(self, info: dict[str, Any]) -> None: ...
 
+    def advance(self, step: int) -> None:
+        """Every step (no figures: those need a host synchronisation, so come with ``step``)."""
+
+    def scoring(self) -> None:
+        """The final scoring of the saved weights on the splits begins."""
+
     def evaluate(self, info: dict[str, Any]) -> None: ...
 
     def end(self, info: dict[str, Any]) -> None: ...
@@ -335,6 +341,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 append_jsonl(run_dir / TRAIN_LOG, logged, sync=False)
                 events.step(logged)
                 window, window_start, window_tokens, window_paused = 0, time.perf_counter(), 0, 0.0
+            else:  # a slow step (a big model on a CPU) moves the count, not only each --log-every steps
+                events.advance(step)
             evaluated = False
             pause_start = time.perf_counter()
             due = (save_steps is not None and step % save_steps == 0) or \
@@ -392,6 +400,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                "level": prepared.level, "parameters": count_parameters(model), "task": model_cfg.task,
                "skipped_batches": skipped, "best_step": best_step,
                "step_mode": getattr(run_step, "mode", f"eager ({not_graphed})"),
+               "vocab_size": model_cfg.vocab_size, "lr": train_cfg.lr,
                **task.facts()}
     if stopped_by == "interrupted":
         config.update({"status": "interrupted", "result": {**summary, "figures": {}}})
@@ -404,7 +413,10 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     model.load_state_dict(load_weights(run_dir / WEIGHTS, shapes))
     # the weights and state are saved: a signal stops the scoring, not a step
+    scoring = time.perf_counter()
+    events.scoring()
     figures = _unless_interrupted(stop, "the final scoring", task.final_figures, model, amp, best or {})
+    summary["scoring_seconds"] = time.perf_counter() - scoring
     if figures is None:  # the run is trained; lstmtext evaluate scores it later
         summary.update(figures={"valid": best} if best else {}, scoring="interrupted")
     else:

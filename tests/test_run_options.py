@@ -314,3 +314,17 @@ def test_train_jsonl_logs_the_training_loss_and_a_resume_logs_its_steps_once(cli
     assert json.loads((tmp_path / "r" / "train.jsonl").read_text().splitlines()[4])["loss"] != 9.0
     assert cli("train", corpus, *small, "--max-steps", "5", "--out", "r", "--overwrite").code == 0
     assert len((tmp_path / "r" / "train.jsonl").read_text().splitlines()) == 1  # a new run, a new log
+
+
+def test_a_diverged_run_is_warned_of_and_a_sampled_train_row_is_named(cli, tmp_path):
+    """A train loss above a uniform guess's is no success; the summary's train row of a large corpus is a sample,
+    and says so (evaluate --split train scores it whole)."""
+    text = "".join(f"line {i} of a corpus with {i % 97} words and more text in it\n" for i in range(5000))
+    (tmp_path / "big.txt").write_text(text, encoding="utf-8")
+    fine = cli("train", "big.txt", *TINY, "--max-steps", "3", "--out", "fine")
+    assert fine.code == 0, fine.err
+    assert "train (its first 200,000 of" in fine.out and "diverged" not in fine.err
+    assert "s scoring the splits" in fine.out
+    wild = cli("train", "big.txt", *TINY, "--max-steps", "20", "--lr", "60", "--clip", "0", "--out", "wild")
+    assert wild.code == 0, wild.err
+    assert "warning: training diverged: the train loss ended at" in wild.err and "lower --lr (it was 60)" in wild.err

@@ -48,6 +48,7 @@ def _train_and_report(run_dir: Path, quiet: bool, run: Callable[[Any, Any], dict
         raise typer.Exit(signal_exit(stop.reason))
     if output != "json":
         _print_summary(summary)
+    _warn_if_diverged(summary)
     if summary.get("scoring") == "interrupted":
         err.print(f"the run is trained and saved in {escape(str(run_dir))}, but its final scoring was stopped; "
                   f"score it with: lstmtext evaluate {escape(quote(str(run_dir)))}")
@@ -93,6 +94,26 @@ class _stop_on_signals:
             signal.signal(sig, old)
 
 
+def _warn_if_diverged(summary: dict[str, Any]) -> None:
+    """A run whose training loss ended above a uniform guess's (ln of the vocabulary, or of the classes) learnt
+    nothing, or diverged: said, with the learning rate to lower, not reported as a success."""
+    import math
+
+    from lstmtext.cli.notes import warn
+
+    train = (summary.get("figures") or {}).get("train") or {}
+    loss = train.get("loss")
+    outcomes = len(summary.get("labels") or []) if summary.get("task") == "classify" else summary.get("vocab_size")
+    if not isinstance(loss, (int, float)) or not outcomes or outcomes < 2:
+        return
+    guess = math.log(outcomes)
+    if math.isfinite(loss) and loss <= guess:
+        return
+    what = f"the {outcomes:,} classes" if summary.get("task") == "classify" else f"its {outcomes:,} tokens"
+    warn([f"training diverged: the train loss ended at {loss:.4g}, worse than a uniform guess over {what} "
+          f"({guess:.2f}); lower --lr (it was {summary.get('lr', 0):g}) and train again"])
+
+
 def _say(text: str) -> None:
     """A line on stderr from a signal handler: a terminal that has gone (SIGHUP) must not stop the save."""
     try:
@@ -112,7 +133,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         ("steps", f"{summary['steps']:,} ({summary['epochs']:.2f} epochs, stopped by {summary['stopped_by']})"),
         # the whole run's rate: validation, saves and warm-up count, so it is below the bar's rate while training
         ("tokens/second", f"{summary['tokens_per_s']:,.0f} (the whole run, validation included)"),
-        ("wall time", f"{summary['seconds']:.1f} s on {summary['device']}"),
+        ("wall time", f"{summary['seconds']:.1f} s on {summary['device']}"
+         + (f", and {summary['scoring_seconds']:.1f} s scoring the splits" if summary.get("scoring_seconds", 0) >= 0.05
+            else "")),
         ("parameters", f"{summary['parameters']:,}"),
     ]
     if summary["task"] == "classify":
