@@ -292,6 +292,18 @@ def test_presets_are_listed_and_a_recipe_file_of_ones_own_is_read(cli, tmp_path)
     (tmp_path / "odd.json").write_text(json.dumps({"settings": {"hidden_size": 24}}))
     assert_one_line_error(cli("train", "c.txt", "--preset", "odd.json"), 1, "lacks its settings, or their task",
                           "fix the file")
+    for setting, words in ((("hidden_size", "big"), ["hidden_size must be a whole number, not \"big\""]),
+                           (("hidden_size", 64.5), ["hidden_size must be a whole number, not 64.5"]),
+                           (("tie_weights", "yes"), ["tie_weights must be true or false"]),
+                           (("out", "elsewhere"), ["sets 'out', which belongs to a run, not a recipe", "--out"]),
+                           (("resume", "run"), ["sets 'resume', which belongs to a run"])):
+        (tmp_path / "typed.json").write_text(json.dumps({"settings": {"task": "lm", setting[0]: setting[1]}}))
+        assert_one_line_error(cli("train", "c.txt", "--preset", "typed.json", "--max-steps", "1"), 1, *words)
+    (tmp_path / "typed.json").write_text(json.dumps({"settings": {"task": "lm", "dropout": "0.1", "layers": 1.0,
+                                                                  "hidden_size": 16, "level": "Char"}}))
+    typed = cli("train", "c.txt", "--preset", "typed.json", "--max-steps", "1", "--out", "typed", "--quiet")
+    assert typed.code == 0, typed.err
+    assert json.loads((tmp_path / "typed" / "config.json").read_text())["model"]["dropout"] == 0.1
     one = cli("train", "c.txt", "--preset", "ptb-word-cpu", "--level", "char", "--hidden-size", "16", "--embed-dim",
               "16", "--max-steps", "2", "--batch-size", "4", "--seq-len", "16", "--out", "one", "--quiet")
     assert "(made for its word level) is left out; pass it to keep it" in one.err

@@ -29,7 +29,8 @@ def load_preset(name: str) -> dict[str, Any]:
         known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.json")))
         raise usage_error(f"unknown --preset {name!r}", f"choose one of: {known} (--preset list describes them), "
                           "or pass a recipe file (.json) of your own")
-    fix = "fix the file: see lstmtext/presets/ for the form" if own else "reinstall lstmtext"
+    fix = "fix the file: the recipes in the package's lstmtext/presets folder show the form" \
+        if own else "reinstall lstmtext"
     try:
         recipe = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as err:
@@ -62,6 +63,60 @@ def list_presets() -> None:
             out.print(Padding(escape(line), (0, 0, 1 if k == len(lines) - 1 else 0, 2)), soft_wrap=False)
 
 
+RUN_OWN = ("resume", "preset", "out", "overwrite")  # a run's own, not a recipe's
+
+
+def _typed_settings(ctx: typer.Context, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's values as train's options take them (a number written as a string converted), each refused in one
+    line where its option could not take it ("hidden_size": "big", a size of 64.7), as a flag would be."""
+    from typing import get_args, get_origin
+
+    from lstmtext.cli.options import level_value
+
+    params = {p.name: p for p in ctx.command.params}
+    fix = "fix the file: the recipes in the package's lstmtext/presets folder show the form"
+    typed_values = {}
+    for key, value in settings.items():
+        if key in RUN_OWN:
+            raise UserError(f"preset {name!r} sets {key!r}, which belongs to a run, not a recipe",
+                            f"drop it from the file; give --{key.replace('_', '-')} on the command line")
+        kind = getattr(getattr(params[key], "type_descriptor", None), "annotation", None)
+        listed = get_origin(kind) is list
+        if listed:
+            kind = (get_args(kind) or (str,))[0]
+        try:
+            if value is not None and kind is not None:
+                value = [_cast(v, kind) for v in value] if listed and isinstance(value, list) else \
+                    [_cast(value, kind)] if listed else _cast(value, kind)
+        except (TypeError, ValueError):
+            wanted = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, "a text")
+            raise UserError(f"preset {name!r}: {key} must be {wanted}, not {json.dumps(value)}", fix) from None
+        typed_values[key] = level_value(value) if key == "level" else value
+    return typed_values
+
+
+def _cast(value: Any, kind: Any) -> Any:
+    """``value`` from a recipe's JSON as an option of type ``kind`` takes it, or TypeError/ValueError."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    if isinstance(value, bool) or isinstance(value, (list, dict)):
+        raise TypeError
+    if kind is int:
+        number = float(value)
+        if not number.is_integer():
+            raise ValueError
+        return int(number)
+    if kind is float:
+        return float(value)
+    if kind is Path:
+        if not isinstance(value, str) or not value:
+            raise TypeError
+        return Path(value)
+    return value if isinstance(value, str) else str(value)
+
+
 def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     """The preset's settings, except those the user gave on the command line."""
     recipe = load_preset(name)
@@ -69,6 +124,7 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(ctx.params))
     if unknown:
         raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
+    settings = _typed_settings(ctx, name, settings)
     given = typed(ctx)
     if "task" in given and ctx.params["task"] != settings["task"]:
         fitting = ", ".join(p.stem for p in sorted(PRESETS.glob("*.json"))
