@@ -159,7 +159,8 @@ class TrainConfig:
         if not self.lr > 0:
             raise usage_error(f"--lr must be positive, got {self.lr}")
         if self.lr > 100:
-            raise usage_error(f"--lr {self.lr} is absurdly large", "typical values are 1e-3 (adamw) or 20 (sgd)")
+            raise usage_error(f"--lr {self.lr} is absurdly large", "typical values are 3e-3 (adamw, the default) or "
+                              "20 (sgd)")
         if self.optimizer not in OPTIMIZERS:
             raise usage_error(f"unknown --optimizer {self.optimizer!r}", f"choose one of: {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
@@ -170,6 +171,9 @@ class TrainConfig:
             check_precision(self.precision, "cpu")
         if self.epochs is not None and not self.epochs > 0:
             raise usage_error(f"--epochs must be positive, got {self.epochs}")
+        if self.epochs is not None and self.epochs > 1_000_000:
+            raise usage_error(f"--epochs {self.epochs:g} is absurdly large", "try a value in the tens; --time-limit "
+                              "ends a run by time instead")
         if self.epochs is None and self.max_steps is None:
             raise usage_error("a run needs --epochs or --max-steps to end")
         if self.max_steps is not None and self.max_steps < 1:

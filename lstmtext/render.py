@@ -167,6 +167,11 @@ class TrainProgress:
                       f"({info['steps_per_epoch']:,} per epoch) -> {escape(str(info['run_dir']))}")
             for note in self.notes(info):
                 err.print(f"note: {escape(note)}")
+        for kind, text in info.get("advice", []):  # warnings even under --quiet, as the readers' are
+            if kind == "warning":
+                err.print(f"[yellow]warning:[/] {escape(text)}")
+            elif not self.quiet:
+                err.print(f"note: {escape(text)}")
         self.progress.start()
         left = info.get("time_left")  # of a --time-limit: the ETA is never later than the limit
         deadline = None if left is None else self.progress.get_time() + left

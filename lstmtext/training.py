@@ -275,7 +275,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                   "batch_size": train_cfg.batch_size, **task.shape_used(),
                   "time_left": None if train_cfg.time_limit is None else train_cfg.time_limit - elapsed_before,
                   "resumed": resume, "init_from": None if init_from is None or resume else str(init_from),
-                  "transferred": transferred,
+                  "transferred": transferred, "advice": [] if resume else run_advice(
+                      model_cfg, train_cfg, prepared, count_parameters(model), total_steps, per_epoch, eval_every),
                   **({} if plateau else {"warmup_steps": (train_cfg.warmup_steps,
                                                           warmup_steps(train_cfg, total_steps))})})
 
@@ -425,6 +426,40 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     atomic_write_json(run_dir / CONFIG, config)
     events.end(summary)
     return summary
+
+
+def run_advice(model_cfg: ModelConfig, train_cfg: TrainConfig, prepared: Prepared, parameters: int, total_steps: int,
+               per_epoch: int, eval_every: int) -> list[tuple[str, str]]:
+    """What a run's settings will not do, said before it starts: ("warning" or "note", text) each. A model
+    far larger than its text, a run of a handful of steps, --ema averaging over more steps than the run has, and
+    what needs a validation split where there is none (or where the run validates only at its end)."""
+    advice: list[tuple[str, str]] = []
+    splits = prepared.meta["splits"]
+    unit = "tokens" if model_cfg.task == "lm" else "texts"
+    train_tokens = int(splits["train"]["tokens"])
+    if train_tokens and parameters > 50 * train_tokens:
+        advice.append(("warning", f"the model has {parameters:,} parameters for {train_tokens:,} training tokens: "
+                                  "it can learn the text by heart rather than its patterns; a smaller --hidden-size "
+                                  "(or --layers), or more text, generalises better"))
+    if train_cfg.max_steps is None and total_steps < 100:  # (a --time-limit can only make it shorter)
+        advice.append(("note", f"the whole run is {total_steps:,} step{'s' * (total_steps != 1)} ({per_epoch:,} an "
+                               f"epoch): a small corpus gives few; a larger --epochs, or --max-steps, trains more"))
+    horizon = round(1 / (1 - train_cfg.ema)) if train_cfg.ema else 0
+    if horizon and total_steps < horizon:
+        advice.append(("note", f"--ema {train_cfg.ema:g} averages over about {horizon:,} steps, more than the run's "
+                               f"{total_steps:,}, so its average holds much of the early training; a smaller decay "
+                               f"(such as {1 - 10 / max(total_steps, 20):.2f}), or --ema 0, suits a run this short"))
+    no_valid = int(splits["valid"].get(unit, splits["valid"]["tokens"])) == 0
+    needs = [what for what, used in (("--patience", train_cfg.patience is not None),
+                                     ("the plateau schedule", train_cfg.schedule == "plateau"),
+                                     ("ASGD's switch to averaging", train_cfg.optimizer == "asgd")) if used]
+    if needs and no_valid:
+        advice.append(("warning", f"the corpus has no valid split, so {' and '.join(needs)} cannot act: they follow "
+                                  "the validation loss (give a --valid-fraction, or a corpus with a valid split)"))
+    elif train_cfg.patience is not None and eval_every >= total_steps:
+        advice.append(("warning", f"--patience {train_cfg.patience} cannot act: the run validates only at its end "
+                                  f"(every {eval_every:,} steps, of {total_steps:,}); a smaller --eval-every"))
+    return advice
 
 
 def _teacher_probs(run_dir: Path, prepared: Prepared, cfg: TrainConfig, device: torch.device,

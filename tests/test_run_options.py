@@ -328,3 +328,25 @@ def test_a_diverged_run_is_warned_of_and_a_sampled_train_row_is_named(cli, tmp_p
     wild = cli("train", "big.txt", *TINY, "--max-steps", "20", "--lr", "60", "--clip", "0", "--out", "wild")
     assert wild.code == 0, wild.err
     assert "warning: training diverged: the train loss ended at" in wild.err and "lower --lr (it was 60)" in wild.err
+
+
+def test_run_advice_names_what_the_settings_will_not_do():
+    from types import SimpleNamespace
+
+    from lstmtext.config import ModelConfig, TrainConfig
+    from lstmtext.training import run_advice
+
+    def advice(valid_tokens=1000, parameters=10_000, steps=500, eval_every=100, **train):
+        prepared = SimpleNamespace(meta={"splits": {"train": {"tokens": 3000}, "valid": {"tokens": valid_tokens}}})
+        return " | ".join(f"{kind}: {text}" for kind, text in run_advice(
+            ModelConfig(task="lm"), TrainConfig(**train), prepared, parameters, steps, 10, eval_every))
+
+    assert advice(epochs=50) == ""
+    assert "warning: the model has 1,000,000 parameters for 3,000 training tokens" in advice(parameters=1_000_000)
+    assert "note: the whole run is 30 steps (10 an epoch)" in advice(steps=30, epochs=3)
+    assert advice(steps=30, max_steps=30) == ""  # steps asked for are no surprise
+    assert "--ema 0.999 averages over about 1,000 steps, more than the run's 500" in advice(ema=0.999)
+    assert advice(ema=0.99) == ""
+    lost = advice(valid_tokens=0, patience=3, schedule="plateau", optimizer="asgd")
+    assert "no valid split, so --patience and the plateau schedule and ASGD's switch to averaging cannot act" in lost
+    assert "--patience 3 cannot act: the run validates only at its end" in advice(patience=3, eval_every=1000)
