@@ -249,8 +249,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         if train_cfg.time_spent(elapsed_before):  # else it trains a step more on every resume
             spent = math.ceil(elapsed_before * 10) / 10  # one figure in both: 31.4 s, above 31.4
             raise UserError(f"{run_dir} has trained for {spent:,.1f} s, all --time-limit "
-                            f"{train_cfg.time_limit:g} allows (the run's whole time counts)",
-                            f"pass a --time-limit above {spent:,.1f} (seconds) to train further")
+                            f"{train_cfg.time_limit:g} allows, which counts the run's whole time",
+                            f"pass a --time-limit above {spent:,.1f} seconds to train further")
     else:
         extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
         if init_from is not None or model_cfg.task == "classify":

@@ -40,6 +40,11 @@ def test_resume_keeps_the_runs_time_limit_which_counts_the_time_before(cli, corp
     assert_one_line_error(again, 1, "r has trained for 601.0 s, all --time-limit 600 allows")
     assert "cosine" not in again.err  # no note on a schedule that will not run
     assert "pass a --time-limit above 601.0 " in again.err and config(tmp_path / "r")["result"]["steps"] == 20
+    state["elapsed"] = 590.0  # a limit nearly spent is said, not met after a step with no word
+    (tmp_path / "r" / "state.json").write_text(json.dumps(state))
+    close = cli("train", "--resume", "r", "--max-steps", "22")
+    assert close.code == 0, close.err
+    assert "note: the run's --time-limit 600 counts its whole time, and leaves 10.0 s of it" in close.err
     longer = cli("train", "--resume", "r", "--max-steps", "40", "--time-limit", "20m", "--quiet")
     assert longer.code == 0 and config(tmp_path / "r")["result"]["steps"] == 40, longer.err
 

@@ -161,7 +161,7 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
     from rich.table import Table
     from rich.text import Text
 
-    from lstmtext.render import human
+    from lstmtext.render import count, human
 
     table = Table(title=Text(f"prepared data: {path}" + (" (reused)" if reused else "")), title_justify="left")
     for col in ("split", "characters", "tokens", "<unk> rate"):
@@ -170,7 +170,7 @@ def _data_table(path: Path, meta: dict[str, Any], reused: bool, seconds: float) 
     for split, info in meta["splits"].items():
         total_tokens += info["tokens"]
         rate = f"{info['unk'] / info['tokens']:.3%}" if info["tokens"] else "-"  # an empty split has no rate
-        texts = f" ({info['texts']:,} texts)" if "texts" in info else ""
+        texts = f" ({count(info['texts'], 'text')})" if "texts" in info else ""
         table.add_row(split, f"{info['chars']:,}{texts}", f"{info['tokens']:,}", rate)
     if meta.get("labels"):
         counts = {name: 0 for name in meta["labels"]}

@@ -52,6 +52,12 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     if time_limit is not None:  # else the run's own limit, which counts the time it trained before
         train_cfg.time_limit = time_limit
     spent = train_cfg.time_spent(elapsed)  # refused by training: no note on a schedule that will not run
+    left = None if train_cfg.time_limit is None else train_cfg.time_limit - elapsed
+    if left is not None and not spent and left < 0.1 * train_cfg.time_limit and time_limit is None and not quiet:
+        from lstmtext.render import err
+
+        err.print(f"note: the run's --time-limit {train_cfg.time_limit:g} counts its whole time, and leaves "
+                  f"{left:.1f} s of it; pass a larger --time-limit to train longer")
     if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet \
             and not spent:
         from lstmtext.render import err
