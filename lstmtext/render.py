@@ -205,6 +205,10 @@ class TrainProgress:
     def advance(self, step: int) -> None:
         self.progress.update(self.task_id, completed=step)
 
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.progress.console.print(f"note: {escape(text)}")
+
     def scoring(self) -> None:
         if not self.quiet:  # on a large corpus it takes a while, after the bar has finished
             self.progress.console.print("scoring the saved weights on the train, valid and test splits ...")
@@ -216,6 +220,8 @@ class TrainProgress:
         figures = figures_text({k.removeprefix("valid_"): v for k, v in info.items()
                                 if k.startswith("valid_") and isinstance(v, float)}, "  ")
         mark = "  [green]best[/]" if info.get("best") else ""
+        if info.get("averaging_from") is not None:  # NT-ASGD's switch: validation and saving use the average from now
+            mark += "  [cyan]validation stalled: averaging the weights from here (ASGD)[/]"
         self.progress.console.print(f"step {info['step']:>6}  valid {figures}{mark}")
 
     def end(self, info: dict[str, Any]) -> None:

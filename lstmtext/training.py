@@ -50,6 +50,9 @@ class TrainEvents:
     def scoring(self) -> None:
         """The final scoring of the saved weights on the splits begins."""
 
+    def note(self, text: str) -> None:
+        """Something the run did that its settings do not show (a plateau's cut of the learning rate)."""
+
     def evaluate(self, info: dict[str, Any]) -> None: ...
 
     def end(self, info: dict[str, Any]) -> None: ...
@@ -372,6 +375,9 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                 events.evaluate(record)
                 if plateau and metrics:
                     schedule.step(metrics["loss"])
+                    if current_lr(opt) < record["lr"]:
+                        events.note(f"step {step:,}: validation stalled, so the plateau schedule cuts the learning "
+                                    f"rate to {current_lr(opt):.3g}")
                 stale_evals = 0 if improved else stale_evals + 1
                 evaluated = True
                 if train_cfg.patience is not None and stale_evals >= train_cfg.patience and not last:
