@@ -182,6 +182,8 @@ class TrainProgress:
         """What the run does otherwise than its settings say: windows cut to fit a short text (always told), and a
         warm-up longer than a tenth of the run cut to that tenth (told where --warmup-steps was given)."""
         notes = []
+        if info.get("threads_note"):
+            notes.append(info["threads_note"])
         if info.get("resumed"):  # the header is a fresh run's otherwise
             notes.append(f"resuming at step {info['first_step']:,} of {info['steps']:,}")
         elif info.get("init_from"):

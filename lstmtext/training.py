@@ -25,8 +25,8 @@ from lstmtext.checkpoint import (CONFIG, FORMAT_VERSION, LAST_WEIGHTS, METRICS, 
                                  atomic_write_json, save_weights, truncate_log)
 from lstmtext.config import ModelConfig, TrainConfig, check_precision, parse_save_every, to_dict
 from lstmtext.data import Prepared
-from lstmtext.devices import (autocast_dtype, autocast_for, keep_freed_memory, precision_name, resolve_device,
-                              seed_everything)
+from lstmtext.devices import (autocast_dtype, autocast_for, cpu_threads, keep_freed_memory, precision_name,
+                              resolve_device, seed_everything)
 from lstmtext.errors import UserError, usage_error
 from lstmtext.graphs import BufferedClassifyStep, BufferedLMStep, clipped_step, graph_blocker
 from lstmtext.models import build_model, count_parameters
@@ -181,8 +181,11 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     device = resolve_device(train_cfg.device)
     check_precision(train_cfg.precision, device.type)
     dtype = autocast_dtype(train_cfg.precision, device)  # before anything is loaded or cleared: bf16 may be refused
+    threads, threads_note = None, None
     if device.type == "cpu":
         keep_freed_memory()
+        saved = json.loads((run_dir / CONFIG).read_text(encoding="utf-8")).get("cpu_threads") if resume else None
+        threads, threads_note = cpu_threads(saved if isinstance(saved, int) else None)
     seed_everything(train_cfg.seed)
     task = make_task(model_cfg.task, prepared, train_cfg, device, model_cfg.reverse)
     model = build_model(model_cfg)
@@ -255,7 +258,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                             f"{train_cfg.time_limit:g} allows, which counts the run's whole time",
                             f"pass a --time-limit above {spent:,.1f} seconds to train further")
     else:
-        extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model)}
+        extra: dict[str, Any] = {"status": "training", "parameters": count_parameters(model), "cpu_threads": threads}
         if init_from is not None or model_cfg.task == "classify":
             extra.update(init_from=str(init_from) if init_from else None, transferred_tensors=transferred)
         if pretrained_vocab and init_from is not None:
@@ -278,7 +281,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                   "batch_size": train_cfg.batch_size, **task.shape_used(),
                   "time_left": None if train_cfg.time_limit is None else train_cfg.time_limit - elapsed_before,
                   "resumed": resume, "init_from": None if init_from is None or resume else str(init_from),
-                  "transferred": transferred, "advice": [] if resume else run_advice(
+                  "transferred": transferred, "threads_note": threads_note, "advice": [] if resume else run_advice(
                       model_cfg, train_cfg, prepared, count_parameters(model), total_steps, per_epoch, eval_every),
                   **({} if plateau else {"warmup_steps": (train_cfg.warmup_steps,
                                                           warmup_steps(train_cfg, total_steps))})})

@@ -11,6 +11,12 @@ SHARED = Path(os.environ.get("LSTMTEXT_CORPORA") or ROOT.parent / "shared" / "co
 TALES = ROOT / "corpora" / "tales.txt"
 REVIEWS = ROOT / "corpora" / "reviews.tsv"
 
+# Every run of the suite, and the processes it starts, computes with the same number of CPU threads, whatever
+# the machine's load (lstmtext takes fewer on a busy machine, and results differ in their last bits between
+# counts): the tests that compare runs bit for bit stay exact. test_devices checks the choice itself.
+os.environ.setdefault("LSTMTEXT_THREADS", str(max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(
+    os, "sched_getaffinity") else os.cpu_count() or 1))))
+
 # A few lines of our own, used where a test needs a small text it can reason about.
 SMALL_TEXT = (
     "The kettle sang on the stove while the cat watched the rain.\n"

@@ -191,11 +191,12 @@ def classify(
     names = _kept_names(list(kept[0]) if kept else [], config["labels"])  # before the models load
 
     from lstmtext.render import err
-    from lstmtext.devices import keep_freed_memory, resolve_device
+    from lstmtext.devices import cpu_threads, keep_freed_memory, resolve_device
 
     dev = resolve_device(device)
     if dev.type == "cpu":  # each step's freed activations stay with the process: 4.6x generate's tokens/s
         keep_freed_memory()
+        cpu_threads()
     ckpts = _load_classifiers(runs, dev, weights)
     labels: list[str] = ckpts[0].config["labels"]
     probs, keep, truncated, unknown = _ensemble_proba(ckpts, items, batch_size, dev, "classify")

@@ -76,11 +76,12 @@ def generate(
     check_run(checkpoint, "lm")  # a missing or wrong run is reported before torch is imported
     from lstmtext.render import counting, err
     from lstmtext.sampling import StreamText, sample, start_ids, text_after, text_before
-    from lstmtext.devices import keep_freed_memory, resolve_device
+    from lstmtext.devices import cpu_threads, keep_freed_memory, resolve_device
 
     dev = resolve_device(device)
     if dev.type == "cpu":  # each step's freed activations stay with the process: 4.6x generate's tokens/s
         keep_freed_memory()
+        cpu_threads()
     ckpt = load_checkpoint(checkpoint, str(dev), weights=weights, task="lm")
     note_weights(ckpt, weights)
     tok = ckpt.tokenizer
