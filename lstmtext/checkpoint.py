@@ -296,7 +296,13 @@ def run_encoding(config: dict[str, Any]) -> str | None:
 
 def read_config(path: Path) -> dict[str, Any]:
     path = Path(path)
+    if str(path) == "." and not (path / CONFIG).exists():  # "" reads as the working folder
+        raise usage_error("the checkpoint path is empty (or the working folder, which holds no run)",
+                          "pass a run folder such as checkpoints/NAME; is a shell variable unset?")
     if not path.exists():
+        if path.is_symlink():
+            raise UserError(f"checkpoint {path} is a symbolic link that leads nowhere (to {os.readlink(path)})",
+                            "fix or remove the link")
         raise UserError(f"checkpoint not found: {path}", "pass a run folder such as checkpoints/NAME")
     if path.is_file() and (path.parent / CONFIG).is_file():
         raise UserError(f"{path} is a file of a run", f"pass the run folder: {path.parent}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -165,6 +166,9 @@ def open_corpus(
     if not str(spec).strip():  # Path("") is the working folder: an unset shell variable would read all of it
         raise usage_error("the corpus path is empty", "pass a file or folder; is a shell variable unset?")
     path = Path(spec)
+    if not path.exists() and path.is_symlink():  # dangling, or a loop: no hub id either
+        raise UserError(f"corpus {spec} is a symbolic link that leads nowhere (to {os.readlink(path)})",
+                        "fix or remove the link")
     if not path.exists():
         if str(spec) == "-":  # a corpus is read more than once (hashed, split, tokenized): stdin will not do
             raise usage_error("a corpus is not read from stdin ('-')", "save the text to a file and pass its path")

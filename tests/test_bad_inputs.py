@@ -66,6 +66,8 @@ def make_files(d: Path, lm: Path, clf: Path) -> None:
     write_tsv(d / "unknown_labels.tsv", [("cow barn", "farm"), ("boat", "space")])
     write_tsv(d / "alien_labels.tsv", [("cow barn", "space"), ("boat", "space"), ("gull", "moon")])
     (d / "afile").write_text("precious")
+    (d / "-dashed.txt").write_text(SMALL_TEXT * 30, encoding="utf-8")
+    (d / "dangling").symlink_to(d / "nowhere")
     (d / "header_only.csv").write_text("text,label\n")
     (d / "excel.csv").write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(40)),
                                  encoding="utf-8-sig")  # with a byte-order mark, as Excel writes
@@ -347,6 +349,13 @@ CASES = [
      ["only one class, '1'", "3 records were skipped, the first at oneclass_broken.jsonl line 2: not valid json"]),
     ("the examples' corpus path outside the checkout", ["tokenize", "corpora/tales.txt"], 1,
      ["corpus not found: corpora/tales.txt", "the shipped corpus is"]),
+    ("a file whose name starts with a dash", ["train", "-dashed.txt"], 2,
+     ["No such option: -d", "a file named -dashed.txt is passed as ./-dashed.txt"]),
+    ("an empty checkpoint path", ["info", ""], 2, ["the checkpoint path is empty", "shell variable unset"]),
+    ("an empty --out", ["train", "small.txt", "--out", ""], 2, ["--out is empty", "shell variable unset"]),
+    ("a dangling link as the corpus", ["tokenize", "dangling"], 1, ["corpus dangling is a symbolic link that leads "
+                                                                     "nowhere"]),
+    ("a dangling link as the checkpoint", ["generate", "dangling"], 1, ["checkpoint dangling is a symbolic link"]),
     ("--out is a --distill-from run", ["train", "nolabels.tsv", "--task", "classify", "--distill-from", "clf",
                                        "--out", "clf", "--overwrite"], 2, ["--out clf is the --distill-from run"]),
 ]

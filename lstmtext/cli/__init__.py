@@ -190,6 +190,11 @@ def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:
         sys.exit(0)
     except click_errors.UsageError as exc:
         where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        import os
+
+        named = [a for a in (sys.argv[1:] if argv is None else argv) if a.startswith("-") and os.path.exists(a)]
+        if named and "No such option" in exc.format_message():  # a file whose name starts with a dash
+            where = f" (a file named {named[0]} is passed as ./{named[0]}, or after --)"
         print(f"error: {exc.format_message()}{where}", file=sys.stderr)
         sys.exit(2)
     except Terminated as exc:

@@ -148,8 +148,10 @@ def _shorten(text: str, width: int = 70) -> str:
 @handle_errors
 def classify(
     ctx: typer.Context,
-    checkpoint: Annotated[Path, typer.Argument(help="A classifier run folder.")],
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to label; '-' reads one per line from "
+    checkpoint: Annotated[Path, typer.Argument(
+        metavar="CHECKPOINT", help="A classifier run folder.")],
+    texts: Annotated[Optional[list[str]], typer.Argument(
+        metavar="TEXT", help="Texts to label; '-' reads one per line from "
                                                          "stdin.")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", "-f", help="One text per line, or a CSV/TSV/JSON(L)/"
                                                  "parquet file with a text column.")] = None,

@@ -21,8 +21,10 @@ from lstmtext.errors import UserError, usage_error
 @handle_errors
 def evaluate(
     ctx: typer.Context,
-    checkpoint: Annotated[Path, typer.Argument(help="A run folder (classifier or language model).")],
-    corpus: Annotated[Optional[str], typer.Argument(help="Corpus to score (default: the run's own test "
+    checkpoint: Annotated[Path, typer.Argument(
+        metavar="CHECKPOINT", help="A run folder (classifier or language model).")],
+    corpus: Annotated[Optional[str], typer.Argument(
+        metavar="CORPUS", help="Corpus to score (default: the run's own test "
                                                     "split).")] = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,

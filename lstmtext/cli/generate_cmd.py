@@ -19,7 +19,8 @@ from lstmtext.errors import usage_error
 @handle_errors
 def generate(
     ctx: typer.Context,
-    checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
+    checkpoint: Annotated[Path, typer.Argument(
+        metavar="CHECKPOINT", help="A run folder written by lstmtext train.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to start from.")] = "",
     prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="Read the text to start from from "
                                                         "this file ('-': stdin), for a prompt too long to type.")

@@ -34,7 +34,8 @@ def _vectors(spent: dict[str, Any]) -> str:
 
 @handle_errors
 def info(
-    checkpoint: Annotated[Path, typer.Argument(help="A run folder written by lstmtext train.")],
+    checkpoint: Annotated[Path, typer.Argument(
+        metavar="CHECKPOINT", help="A run folder written by lstmtext train.")],
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Describe a checkpoint: task, tokenizer, model sizes, training progress and versions.

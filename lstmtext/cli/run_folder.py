@@ -26,6 +26,9 @@ def _check_out(out: Path, overwrite: bool, locked: bool = False) -> bool:
     ``locked`` by this process."""
     from lstmtext.checkpoint import CONFIG
 
+    if str(out) == ".":  # "" reads as the working folder
+        raise usage_error("--out is empty (or the working folder)", "pass a folder for the run, such as "
+                          "checkpoints/NAME; is a shell variable unset?")
     if not out.exists():
         return False
     if not out.is_dir():

@@ -17,7 +17,8 @@ from lstmtext.cli.prepare import _data_table, _prepare, _spec
 @handle_errors
 def tokenize(
     ctx: typer.Context,
-    corpus: Annotated[str, typer.Argument(help="Text file, folder, CSV/TSV/JSON(L)/parquet, saved HF dataset or "
+    corpus: Annotated[str, typer.Argument(
+        metavar="CORPUS", help="Text file, folder, CSV/TSV/JSON(L)/parquet, saved HF dataset or "
                                           "hub id.")],
     level: Level = None,
     vocab_size: VocabSize = None,

@@ -43,7 +43,8 @@ SGD_LR = {"lm": 20.0, "classify": 1.0}
 @handle_errors
 def train(
     ctx: typer.Context,
-    corpus: Annotated[Optional[str], typer.Argument(help="Corpus (as for tokenize) or a prepared folder. "
+    corpus: Annotated[Optional[str], typer.Argument(
+        metavar="CORPUS", help="Corpus (as for tokenize) or a prepared folder. "
                                                     "Default: corpora/tales.txt (lm) or corpora/reviews.tsv "
                                                     "(classify).")] = None,
     task: TaskOpt = "lm",
