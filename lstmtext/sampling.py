@@ -161,7 +161,10 @@ class Decoder:
         if self.noise is None:
             nxt = last.argmax(-1)
         else:
-            probs = torch.softmax(filter_logits(last / settings.temperature, settings.top_k, settings.top_p), -1)
+            # the largest logit brought to 0 first: divided by a tiny temperature (1e-40) the others go to -inf,
+            # where logits divided as they were overflowed to inf, and softmax gave NaN (and argmax the padding)
+            scaled = (last - last.amax(-1, keepdim=True)) / settings.temperature
+            probs = torch.softmax(filter_logits(scaled, settings.top_k, settings.top_p), -1)
             nxt = (probs / self.noise.index_select(0, self.slot)[0]).argmax(-1)
             self.slot += 1
         self.out.index_copy_(1, self.t, nxt[:, None])
@@ -199,6 +202,8 @@ def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: 
     for start in range(0, ids.shape[1], 4096):  # long prompts in slices: bounded memory
         logits, state = model(ids[:, start:start + 4096], state, last_only=True)
     decoder = Decoder(model, settings, logits[:, -1], state, device)
+    if not prompt:  # started from a line break: the text starts with a line, not blank ones
+        decoder.last[:, first[0]] = float("-inf")
     replayer = Replayer(None, device, capture=cuda_graph and device.type == "cuda"
                         and settings.length >= GRAPH_MIN_LENGTH)
     for t in range(settings.length):

@@ -627,3 +627,12 @@ def test_a_pipe_is_refused_as_a_corpus_but_read_as_a_prompt_file(cli, run, tmp_p
     writer.join()
     assert result.code == 0 and result.out.startswith("the"), result.err
     assert_one_line_error(cli("generate", run, "--prompt-file", tmp_path), 1, "is a folder")
+
+
+def test_a_tiny_temperature_is_greedy_and_an_empty_prompt_starts_with_text(cli, run):
+    greedy = cli("generate", run, "--temperature", "0", "--length", "30", "--prompt", "The")
+    tiny = cli("generate", run, "--temperature", "1e-40", "--length", "30", "--prompt", "The")
+    assert tiny.code == 0 and tiny.out == greedy.out and len(tiny.out.rstrip("\n")) > 3  # not NaNs, read as padding
+    for seed in range(6):  # a sample with no prompt starts from a line break, and not with blank lines
+        sampled = cli("generate", run, "--length", "4", "--seed", str(seed), "--temperature", "3")
+        assert sampled.code == 0 and not sampled.out.startswith("\n"), repr(sampled.out)
