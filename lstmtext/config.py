@@ -369,11 +369,14 @@ class SampleSettings:
             raise usage_error(f"--temperature must be 0 (greedy) to 100, got {self.temperature}",
                               "0.5-1.2 is the useful range; higher is closer to uniform noise")
         if self.top_k < 0:
-            raise usage_error(f"--top-k must be 0 (off) or more, got {self.top_k}")
+            raise usage_error(f"--top-k must be 0 (off) or more, got {self.top_k}",
+                              "40 keeps the 40 likeliest tokens at each step")
         if not 0.0 < self.top_p <= 1.0:
-            raise usage_error(f"--top-p must be in (0, 1], got {self.top_p}")
+            raise usage_error(f"--top-p must be above 0 and at most 1, got {self.top_p}",
+                              "0.9 samples from the likeliest tokens that make up 90% of the probability; 1 is off")
         if not 1 <= self.num_samples <= 4096:
-            raise usage_error(f"--num-samples must be between 1 and 4096, got {self.num_samples}")
+            raise usage_error(f"--num-samples must be between 1 and 4096, got {self.num_samples}",
+                              "run the command again for more")
         if self.num_samples * self.length > 20_000_000:  # the token ids alone would take gigabytes
             raise usage_error(f"--num-samples {self.num_samples} x --length {self.length:,} is "
                               f"{self.num_samples * self.length:,} tokens", "ask for at most 20,000,000 in all")

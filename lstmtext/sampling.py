@@ -179,7 +179,8 @@ class Decoder:
 @torch.no_grad()
 def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: SampleSettings,
            device: torch.device, on_step: Callable[[list[int]], None] | None = None, cuda_graph: bool = True,
-           report: dict | None = None, done: Callable[[int], None] | None = None) -> list[list[int]]:
+           report: dict | None = None, done: Callable[[int], None] | None = None,
+           keep_on_interrupt: bool = False) -> list[list[int]]:
     """Generate ``settings.length`` tokens after the prompt for each of ``num_samples`` rows (before
     it, in text order, for a model that reads right to left: ``--reverse``).
 
@@ -189,7 +190,9 @@ def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: 
     CUDA graph after a few eager steps and replayed, which takes its dozens of kernel launches off the
     host; if capture fails it stays eager.
     ``report``, when given, receives how the steps ran (``decode``). ``done(n)`` (a progress bar) is told of
-    every n tokens written, every ``COUNT_EVERY`` steps; it does not wait for the device.
+    every n tokens written, every ``COUNT_EVERY`` steps; it does not wait for the device. With
+    ``keep_on_interrupt``, Ctrl-C or SIGTERM ends the sampling with the tokens drawn so far, the exception and
+    their number left in ``report`` (``interrupted``, ``steps``) for the caller to raise once it has shown them.
     """
     from lstmtext.graphs import Replayer
 
@@ -206,14 +209,21 @@ def sample(model: torch.nn.Module, tokenizer: Tokenizer, prompt: str, settings: 
         decoder.last[:, first[0]] = float("-inf")
     replayer = Replayer(None, device, capture=cuda_graph and device.type == "cuda"
                         and settings.length >= GRAPH_MIN_LENGTH)
-    for t in range(settings.length):
-        decoder.prepare(t, generator)
-        replayer.run(settings.num_samples, decoder.step)
-        if on_step is not None:
-            on_step(decoder.token.tolist())
-        if done is not None and ((t + 1) % COUNT_EVERY == 0 or t + 1 == settings.length):
-            done(settings.num_samples * ((t % COUNT_EVERY) + 1))
+    steps = 0
+    try:
+        for t in range(settings.length):
+            decoder.prepare(t, generator)
+            replayer.run(settings.num_samples, decoder.step)
+            steps = t + 1
+            if on_step is not None:
+                on_step(decoder.token.tolist())
+            if done is not None and ((t + 1) % COUNT_EVERY == 0 or t + 1 == settings.length):
+                done(settings.num_samples * ((t % COUNT_EVERY) + 1))
+    except KeyboardInterrupt as stop:
+        if not keep_on_interrupt or report is None:
+            raise
+        report.update(interrupted=stop, steps=steps)
     if report is not None:
         report["decode"] = replayer.mode
-    rows = decoder.out.tolist()
+    rows = decoder.out[:, :steps].tolist()
     return [row[::-1] for row in rows] if reverse else rows

@@ -636,3 +636,31 @@ def test_a_tiny_temperature_is_greedy_and_an_empty_prompt_starts_with_text(cli, 
     for seed in range(6):  # a sample with no prompt starts from a line break, and not with blank lines
         sampled = cli("generate", run, "--length", "4", "--seed", str(seed), "--temperature", "3")
         assert sampled.code == 0 and not sampled.out.startswith("\n"), repr(sampled.out)
+
+
+def test_prompt_files_read_windows_line_ends_and_an_empty_one_is_said(cli, run, tmp_path):
+    (tmp_path / "crlf.txt").write_bytes(b"The kettle\r\nsang\r\n")
+    (tmp_path / "lf.txt").write_bytes(b"The kettle\nsang\n")
+    crlf = cli("generate", run, "--prompt-file", "crlf.txt", "--length", "8", "--seed", "2")
+    assert crlf.code == 0 and "never saw" not in crlf.err, crlf.err
+    assert crlf.out == cli("generate", run, "--prompt-file", "lf.txt", "--length", "8", "--seed", "2").out
+    (tmp_path / "empty.txt").write_text("")
+    empty = cli("generate", run, "--prompt-file", "empty.txt", "--length", "4")
+    assert empty.code == 0 and "--prompt-file empty.txt is empty" in empty.err
+
+
+def test_an_interrupted_generate_prints_the_samples_so_far(cli, run, tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "lstmtext", "generate", "run", "--length", "1000000",
+                             "--num-samples", "2", "--seed", "1"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # past start-up (torch's import, the weights), well before a million tokens are drawn
+    assert proc.poll() is None, "generate ended before the signal"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert out.startswith("--- sample 1 ---\n") and "--- sample 2 ---" in out and len(out) > 60
+    assert "note: stopped after" in err and err.rstrip().endswith("error: interrupted")

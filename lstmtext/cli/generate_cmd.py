@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -22,8 +22,8 @@ def generate(
     checkpoint: Annotated[Path, typer.Argument(
         metavar="CHECKPOINT", help="A run folder written by lstmtext train.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to start from.")] = "",
-    prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="Read the text to start from from "
-                                                        "this file ('-': stdin), for a prompt too long to type.")
+    prompt_file: Annotated[Optional[Path], typer.Option("--prompt-file", help="Read the prompt from this file "
+                                                        "('-': stdin), for a prompt too long to type.")
                            ] = None,
     length: Annotated[int, typer.Option("--length", "-n", "--max-tokens", help="Tokens to generate.")] = 300,
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="Sampling temperature (0 = "
@@ -32,14 +32,14 @@ def generate(
     top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass, in (0, 1].")] = 1.0,
     num_samples: Annotated[int, typer.Option("--num-samples", help="Samples drawn together in one "
                                              "batch.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same text (on the same device).",
+    seed: Annotated[int, typer.Option("--seed", help="Same seed (and --num-samples), same text, on the same device.",
                                       callback=seed_value)] = 0,
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print tokens as they come (one "
                                          "sample only).")] = True,
     weights: Weights = "best",
     device: Device = "auto",
-    output: Annotated[str, typer.Option("--format", help="text, or json (one object with the samples, for "
-                                        "scripts, as evaluate's and info's --format json).")] = "text",
+    output: Annotated[str, typer.Option("--format", help="text, or json: one object with the samples and "
+                                        "the settings that give them again, for scripts.")] = "text",
     json_out: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the "
                                               "one-token step as a captured CUDA graph (faster).")] = True,
@@ -71,7 +71,8 @@ def generate(
             raise usage_error("--prompt and --prompt-file give two prompts", "give one of them")
         prompt = _read_prompt(prompt_file)
     if len(prompt) > 1_000_000:
-        raise usage_error(f"--prompt is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
+        flag = "--prompt" if prompt_file is None else f"--prompt-file {prompt_file}"
+        raise usage_error(f"{flag} is {len(prompt):,} characters long", "keep it under 1,000,000 characters")
     from lstmtext.checkpoint import check_run, load_checkpoint
 
     check_run(checkpoint, "lm")  # a missing or wrong run is reported before torch is imported
@@ -93,8 +94,10 @@ def generate(
         from lstmtext.render import visible_repr
 
         shown = escape(", ".join(visible_repr(u) for u in unknown[:10]))
+        cased = "" if len(tok.unknown(prompt.lower())) >= len(unknown) else \
+            " (the model knows more of them in lowercase: it was trained on lowercased text)"
         err.print(f"[yellow]warning:[/] the prompt has {len(unknown)} token(s) the model never saw ({shown}); "
-                  "they are read as <unk>")
+                  f"they are read as <unk>{escape(cased)}")
     reverse = ckpt.model.cfg.reverse  # it writes what comes before the prompt, last token first
     if reverse and stream and "stream" in typed(ctx):
         raise usage_error(f"--stream cannot stream {checkpoint}: it was trained with --reverse and writes the text "
@@ -113,29 +116,41 @@ def generate(
             sys.stdout.write(piece)
             sys.stdout.flush()
         text = StreamText(tok, write, context=context)
-        sample(ckpt.model, tok, prompt, settings, dev, lambda new: text.add(new[0]), cuda_graph=cuda_graphs)
+        try:
+            sample(ckpt.model, tok, prompt, settings, dev, lambda new: text.add(new[0]), cuda_graph=cuda_graphs)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the line so far ends, the error has a line of its own
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            raise
         text.finish()
         sys.stdout.write("\n")
         return
+    report: dict[str, Any] = {}
     with counting("generate", length * num_samples, "tokens") as done:
-        rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs, done=done)
+        rows = sample(ckpt.model, tok, prompt, settings, dev, cuda_graph=cuda_graphs, done=done, report=report,
+                      keep_on_interrupt=True)
     if reverse:
         texts = [_unspaced(text_before(tok, r, context), spaced_before, end=True) + prompt for r in rows]
     else:
         texts = [prompt + _unspaced(text_after(tok, context, r), spaced_after) for r in rows]
+    stopped = report.get("interrupted")  # Ctrl-C or SIGTERM: the samples so far are printed, then the stop
     if json_out:
         from dataclasses import asdict
 
         from lstmtext.checkpoint import LAST_WEIGHTS
 
         used = "last" if ckpt.weights_file == LAST_WEIGHTS else weights  # and the settings: the same samples again
+        cut = {"interrupted_after": report["steps"]} if stopped is not None else {}
         print(json.dumps({"checkpoint": str(checkpoint), "prompt": prompt, "samples": texts, "weights": used,
-                          **asdict(settings)}, ensure_ascii=False))
-        return
-    for k, text in enumerate(texts):
-        if num_samples > 1:
-            print(f"--- sample {k + 1} ---")
-        print(text)
+                          **asdict(settings), **cut}, ensure_ascii=False))
+    else:
+        for k, text in enumerate(texts):
+            if num_samples > 1:
+                print(f"--- sample {k + 1} ---")
+            print(text)
+    if stopped is not None:  # the samples so far are printed; the command still ends as interrupted
+        err.print(f"note: stopped after {report['steps']:,} of {length:,} tokens a sample; the text so far is above")
+        raise stopped
 
 
 def _unspaced(text: str, prompt_spaced: bool, end: bool = False) -> str:
@@ -169,4 +184,9 @@ def _read_prompt(path: Path) -> str:
     except UnicodeDecodeError as err:
         raise UserError(f"--prompt-file {where}: invalid UTF-8 at byte {err.start}",
                         "save it as UTF-8 (iconv -f ENCODING -t utf-8)") from None
-    return text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows and old Mac line ends, as a corpus's are read
+    if text in ("", "\n"):
+        from lstmtext.render import err
+
+        err.print(f"note: --prompt-file {where} is empty, so the text starts from a line of its own")
+    return text[:-1] if text.endswith("\n") else text
