@@ -19,6 +19,7 @@ DEFAULT_PIECES = 4000  # a SentencePiece vocabulary's size unless --vocab-size s
 # the longest line SentencePiece learns from, in characters: it skips any over max_sentence_length (64 KiB of UTF-8,
 # up to 4 bytes a character), so a text of one long line, or one long line among others, is cut into such lines
 _LONGEST_SENTENCE = 1 << 14
+SPACELESS = 0.01  # a text with fewer spaces than this share of its characters is of a script written without them
 
 
 class SentencePieceTokenizer:
@@ -44,6 +45,7 @@ class SentencePieceTokenizer:
         import sentencepiece as spm
 
         alphabet: set[str] = set()
+        counts = {"chars": 0, "spaces": 0}
 
         def sentences() -> Iterator[str]:
             for chunk in texts:
@@ -51,6 +53,8 @@ class SentencePieceTokenizer:
                     chunk = chunk.lower()
                 if len(alphabet) < 1000:
                     alphabet.update(chunk)
+                counts["chars"] += len(chunk)
+                counts["spaces"] += chunk.count(" ")
                 for line in chunk.split("\n"):
                     while len(line) > _LONGEST_SENTENCE:  # SentencePiece skips longer lines: cut after a space
                         cut = line.rfind(" ", _LONGEST_SENTENCE // 2, _LONGEST_SENTENCE) + 1 or _LONGEST_SENTENCE
@@ -64,6 +68,10 @@ class SentencePieceTokenizer:
         if not lines:
             raise UserError("the training split has no text to learn subwords from")
         coverage = 1.0 if len(alphabet) < 1000 else 0.9995
+        # A script written without spaces (Chinese, Japanese) gets no space marker before each line's first piece:
+        # with it, the pieces that start lines ("▁萬") were sampled mid-line too, and decoded with a space before
+        # them that the text never has.
+        spaced = counts["spaces"] >= SPACELESS * max(counts["chars"], 1)
 
         def train(size: int) -> bytes | str:
             """The model's bytes, or the reason SentencePiece gave for not building it."""
@@ -76,6 +84,7 @@ class SentencePieceTokenizer:
                     pad_piece="<pad>", unk_piece="<unk>", eos_piece="<eos>",
                     normalization_rule_name="identity", remove_extra_whitespaces=False,
                     max_sentence_length=1 << 16, num_threads=2, minloglevel=2, shuffle_input_sentence=True,
+                    add_dummy_prefix=spaced,
                 )
             except RuntimeError as err:
                 return str(err).strip().splitlines()[-1]

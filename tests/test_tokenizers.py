@@ -284,3 +284,21 @@ def test_subwords_learn_from_a_text_of_one_long_line():
     line = " ".join(words[i * 5 % 8] + words[i * 3 % 8][:2] for i in range(30_000))
     tok = build_tokenizer([line], TokenizerSpec(level="bpe", vocab_size=100))
     assert tok.vocab_size == 100 and tok.decode(tok.encode(line[:500]).tolist()) == line[:500]
+
+
+def test_subwords_of_a_script_without_spaces_never_decode_to_a_space():
+    """SentencePiece marks each line's first piece as a word's start ("▁春"); a model sampled such pieces mid-line,
+    and each decoded with a space that Chinese never has. A text without spaces gets no such marker."""
+    import random
+
+    rng = random.Random(3)
+    chars = "春山夜月花風雨水雲江秋日人不見無天來寒"
+    lines = ["".join(rng.choice(chars) for _ in range(rng.randint(5, 14))) + "。" for _ in range(400)]
+    tok = build_tokenizer(["\n".join(lines) + "\n"], TokenizerSpec(level="bpe", vocab_size=60))
+    pieces = [tok.sp.id_to_piece(i) for i in range(tok.vocab_size)]
+    assert not any(p.startswith("\u2581") for p in pieces)
+    assert tok.decode(tok.encode(lines[0]).tolist()) == lines[0]
+    ids = [rng.randrange(3, tok.vocab_size) for _ in range(300)]
+    assert " " not in tok.decode(ids)
+    english = build_tokenizer([SMALL_TEXT * 20], TokenizerSpec(level="bpe", vocab_size=80))
+    assert any(english.sp.id_to_piece(i).startswith("\u2581") for i in range(english.vocab_size))
