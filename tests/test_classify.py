@@ -586,3 +586,36 @@ def test_a_pipe_as_file_is_read_once_as_lines_and_a_device_is_no_missing_file(cl
     assert result.code == 0, result.err
     assert [json.loads(line)["text"] for line in result.out.splitlines()] == ["cow farm barn", "boat sea wave"]
     assert_one_line_error(cli("classify", clf, "--file", os.devnull), 1, f"{os.devnull} is empty")
+
+
+def test_stdin_is_labelled_as_it_comes_in_json_lines(clf, tmp_path):
+    """`tail -f log | lstmtext classify RUN - --format jsonl`: a row comes out before the next line goes in."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "lstmtext", "classify", str(clf), "-", "--format", "jsonl"],
+                            cwd=tmp_path, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdin.write("cow farm barn\n")
+    proc.stdin.flush()
+    first = json.loads(proc.stdout.readline())  # while stdin is still open
+    assert first["text"] == "cow farm barn" and first["label"] == "farm"
+    proc.stdin.write("\nboat sea wave\n")
+    proc.stdin.close()
+    rest = [json.loads(line) for line in proc.stdout.read().splitlines()]
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert [(r["text"], r["label"]) for r in rest] == [("", None), ("boat sea wave", "sea")]
+
+
+def test_rows_written_a_chunk_at_a_time_are_the_rows_written_at_once(cli, clf, tmp_path, monkeypatch):
+    import lstmtext.cli.classify_cmd as classify_cmd
+
+    (tmp_path / "many.txt").write_text("cow farm\n\nboat sea\nbarn hay\ntide wave\n" * 3, encoding="utf-8")
+    whole = cli("classify", clf, "--file", "many.txt", "--format", "csv")
+    monkeypatch.setattr(classify_cmd, "CHUNK", 4)
+    chunked = cli("classify", clf, "--file", "many.txt", "--format", "csv")
+    assert chunked.code == 0 and chunked.out == whole.out and chunked.out.count("text,label") == 1
+    assert chunked.err == whole.err and "3 empty texts were not classified" in chunked.err

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -188,9 +189,19 @@ def classify(
     config = read_config(runs[0])
     if file is not None and str(file) != "-":
         encoding = own_encoding(ctx, encoding, config, str(file))
-    # a table is read by the run's own text column where it has one
-    items, kept = _read_inputs(list(texts or []), file, text_column, encoding, run_columns(config)[0], keep_column)
-    names = _kept_names(list(kept[0]) if kept else [], config["labels"])  # before the models load
+    # stdin labelled as it comes, a chunk of the lines there are at a time, where the rows can be written so (JSON
+    # Lines, CSV): a live filter (tail -f | lstmtext classify RUN - --format jsonl), and Ctrl-C keeps what is written
+    streamed = texts == ["-"] and file is None and output in ("jsonl", "csv") and _line_codec(encoding)
+    if streamed:
+        chunks: Iterator[tuple[list[str], list[dict[str, Any]]]] = (
+            (lines, [{} for _ in lines]) for lines in _stdin_chunks(encoding))
+        names: dict[str, str] = {}
+    else:  # a table is read by the run's own text column where it has one
+        items, kept = _read_inputs(list(texts or []), file, text_column, encoding, run_columns(config)[0],
+                                   keep_column)
+        names = _kept_names(list(kept[0]) if kept else [], config["labels"])  # before the models load
+        step = CHUNK if output in ("jsonl", "csv") else max(len(items), 1)  # rows written a chunk at a time
+        chunks = iter([(items[i:i + step], kept[i:i + step]) for i in range(0, max(len(items), 1), step)])
 
     from lstmtext.render import err
     from lstmtext.devices import cpu_threads, keep_freed_memory, resolve_device
@@ -201,7 +212,55 @@ def classify(
         cpu_threads()
     ckpts = _load_classifiers(runs, dev, weights)
     labels: list[str] = ckpts[0].config["labels"]
-    probs, keep, truncated, unknown = _ensemble_proba(ckpts, items, batch_size, dev, "classify")
+    seen, held, written = Seen(), [], False
+    for chunk, chunk_kept in chunks:
+        rows = _label(ckpts, chunk, batch_size, dev, all_scores, labels, seen)
+        held += [{**{names[k]: v for k, v in extra.items()}, **row} for extra, row in zip(chunk_kept, rows)]
+        if seen.texts:  # blank lines alone are held back: stdin with no text at all is an error, and no rows
+            _emit(held, output, labels, all_scores, header=not written)
+            sys.stdout.flush()
+            held, written = [], True
+    if streamed and not seen.texts:
+        raise UserError("no text to classify: stdin is empty", "give it one text a line")
+
+    def texts_(n: int, were: str = "") -> str:  # "1 text was", "3 texts were"
+        return f"{n:,} text{'s' * (n != 1)}" + (f" {were if n != 1 else 'was'}" if were else "")
+
+    marked = " (marked in the note column)" if output == "table" else ""
+    if seen.truncated:
+        err.print(f"note: {texts_(seen.truncated, 'were')} longer than a model's --max-length and truncated{marked}")
+    if seen.unknown:
+        one = len(seen.unknown) == 1
+        err.print(f"note: {texts_(len(seen.unknown))} {'holds' if one else 'hold'} no word the model knows (every "
+                  f"token <unk>), so {'its label is a guess' if one else 'their labels are guesses'}{marked}")
+        cased = [c for c in ckpts if not c.tokenizer.lowercase]
+        if cased and any(_knows_some(c.tokenizer, text.lower()) for text in seen.unknown for c in cased):
+            err.print("note: some of them hold words the model knows in lower case ('GREAT' is not 'great' to a "
+                      "model trained without --lowercase): lower-case the texts, or train with --lowercase")
+    if seen.empty:
+        err.print(f"note: {'1 empty text was' if seen.empty == 1 else f'{seen.empty:,} empty texts were'} not "
+                  "classified")
+
+
+CHUNK = 4096  # texts labelled, then written, at a time in JSON Lines and CSV
+
+
+class Seen:
+    """What the chunks of a classify run held: how many chunks and texts, and the texts truncated, unknown (all
+    <unk>: their own words, up to a few hundred, for the lowercase note) and empty."""
+
+    def __init__(self) -> None:
+        self.chunks = self.texts = self.truncated = self.empty = 0
+        self.unknown: list[str] = []
+
+
+def _label(ckpts: list[Any], items: list[str], batch_size: int, dev: Any, all_scores: bool, labels: list[str],
+           seen: Seen) -> list[dict[str, Any]]:
+    """The rows of ``items``: text, label, confidence and note (and every class's score), counted in ``seen``."""
+    seen.chunks += 1
+    seen.texts += sum(1 for t in items if t.strip())
+    probs, keep, truncated, unknown = _ensemble_proba(ckpts, items, batch_size, dev, "classify") if items else \
+        (None, [], set(), set())
     rows: list[dict[str, Any]] = [{"text": t, "label": None, "confidence": None, "note": "empty"} for t in items]
     if all_scores:  # every row has the same keys, the empty ones with null scores
         for row in rows:
@@ -212,25 +271,61 @@ def classify(
                    "note": "unknown" if i in unknown else "truncated" if i in truncated else None}
         if all_scores:
             rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
-    def texts(n: int, were: str = "") -> str:  # "1 text was", "3 texts were"
-        return f"{n:,} text{'s' * (n != 1)}" + (f" {were if n != 1 else 'was'}" if were else "")
+    seen.truncated += len(truncated)
+    seen.unknown += [items[i] for i in sorted(unknown)][:max(0, 500 - len(seen.unknown))]
+    seen.empty += len(items) - len(keep)
+    return rows
 
-    marked = " (marked in the note column)" if output == "table" else ""
-    if truncated:
-        err.print(f"note: {texts(len(truncated), 'were')} longer than a model's --max-length and truncated{marked}")
-    if unknown:
-        one = len(unknown) == 1
-        err.print(f"note: {texts(len(unknown))} {'holds' if one else 'hold'} no word the model knows (every token "
-                  f"<unk>), so {'its label is a guess' if one else 'their labels are guesses'}{marked}")
-        cased = [c for c in ckpts if not c.tokenizer.lowercase]
-        if cased and any(_knows_some(c.tokenizer, items[i].lower()) for i in unknown for c in cased):
-            err.print("note: some of them hold words the model knows in lower case ('GREAT' is not 'great' to a "
-                      "model trained without --lowercase): lower-case the texts, or train with --lowercase")
-    empty = len(items) - len(keep)
-    if empty:
-        err.print(f"note: {'1 empty text was' if empty == 1 else f'{empty:,} empty texts were'} not classified")
-    rows = [{**{names[k]: v for k, v in extra.items()}, **row} for extra, row in zip(kept, rows)]
-    _emit(rows, output, labels, all_scores)
+
+def _line_codec(encoding: str) -> bool:
+    """Whether text in ``encoding`` can be cut into lines at its b"\\n" bytes (not UTF-16 or UTF-32)."""
+    return not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+
+
+def _stdin_chunks(encoding: str, most: int = CHUNK) -> Iterator[list[str]]:
+    """stdin's lines as they come: those there are (up to ``most``), each time more arrive; fastText's
+    __label__ words left out as from a file."""
+    import select
+
+    from lstmtext.labelfolders import strip_labels
+    from lstmtext.textfiles import text_encoding
+
+    source = sys.stdin.buffer
+    try:
+        fd: int | None = source.fileno()
+    except (OSError, ValueError, AttributeError):  # no descriptor (in tests): read as it comes, a read at a time
+        fd = None
+    pending, offset, noted = b"", 0, False
+    while True:
+        data = source.read1(1 << 16) if hasattr(source, "read1") else source.read(1 << 16)
+        pending += data
+        cut = len(pending) if not data else pending.rfind(b"\n") + 1
+        if cut:
+            block, pending = pending[:cut], pending[cut:]
+            try:
+                text = block.decode(text_encoding(encoding) if offset == 0 else encoding)
+            except UnicodeDecodeError as err:
+                raise UserError(f"stdin: invalid {encoding} at byte {offset + err.start}", "pass --encoding") from None
+            offset += len(block)
+            lines = _lines(text)
+            stripped = strip_labels(lines)
+            if stripped is not None and not noted:
+                from lstmtext.render import err
+
+                err.print("note: stdin is in fastText's format: each line's __label__ words are left out of the text "
+                          "classified")
+                noted = True
+            lines = stripped if stripped is not None else lines
+            for i in range(0, len(lines), most):
+                yield lines[i:i + most]
+        if not data:
+            return
+        if fd is not None:
+            try:
+                if select.select([fd], [], [], 0)[0]:
+                    continue  # more is there already: read it before labelling
+            except (OSError, ValueError):
+                pass
 
 
 def _knows_some(tokenizer: Any, text: str) -> bool:
@@ -271,7 +366,8 @@ def _kept_keys(rows: list[dict[str, Any]]) -> list[str]:
     return keys[:keys.index("text")]
 
 
-def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores: bool) -> None:
+def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores: bool, header: bool = True) -> None:
+    """The rows as ``output`` writes them; ``header``: CSV's first line too (a later chunk's rows have none)."""
     if output == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     elif output == "jsonl":
@@ -281,9 +377,10 @@ def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         extra = _kept_keys(rows)
-        writer.writerow(extra + ["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores
-                                                                   else [])
-                        + ["note"])  # as in JSON: empty (not classified), truncated, unknown, or nothing
+        if header:
+            writer.writerow(extra + ["text", "label", "confidence"] + ([f"score_{n}" for n in labels] if all_scores
+                                                                       else [])
+                            + ["note"])  # as in JSON: empty (not classified), truncated, unknown, or nothing
         for row in rows:
             scores = [_six(row["scores"][n]) for n in labels] if all_scores else []
             conf = _six(row["confidence"])
