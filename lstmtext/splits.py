@@ -45,11 +45,14 @@ def cut_files(files: list[Path], fractions: tuple[float, float], utf8: bool = Fa
     valid_f, test_f = fractions
     marks = [int(total * (1 - valid_f - test_f)), int(total * (1 - test_f))]
     cuts: list[tuple[int, int]] = []  # (file index, offset) per mark
-    for mark in marks:
+    # valid starts at the first line start after its mark unless that lies past test's mark (a short text of long
+    # paragraphs, where both snapped to one line start and valid was empty): then at a word start
+    reaches = [max(1, marks[1] - marks[0]), 1 << 20]
+    for mark, reach in zip(marks, reaches):
         acc = 0
         for i, size in enumerate(sizes):
             if mark < acc + size or i == len(sizes) - 1:
-                cuts.append((i, _snap_to_line(files[i], min(mark - acc, size), utf8=utf8)))
+                cuts.append((i, _snap_to_line(files[i], min(mark - acc, size), reach=reach, utf8=utf8)))
                 break
             acc += size
     bounds = [(0, 0), *cuts, (len(files) - 1, sizes[-1])]

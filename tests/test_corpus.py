@@ -443,3 +443,15 @@ def test_a_saved_hf_dataset_is_read_as_the_tables_are(tmp_path, cli):
     Dataset.from_dict({"text": ["once upon a time there was a miller"]}).save_to_disk(str(tmp_path / "one"))
     corpus = open_corpus(tmp_path / "one")
     assert [t for t, _, _, _ in corpus.splits["train"].records()] == ["once upon a time there was a miller"]
+
+
+def test_a_short_text_of_long_paragraphs_still_gets_a_valid_split(tmp_path):
+    """Both held-out marks fell in the last paragraph and snapped to the one line start after them, so valid was
+    empty; valid now starts at a word there instead, before test."""
+    paragraph = " ".join(SMALL_TEXT.replace("\n", " ").split()) + "\n"
+    text = paragraph * 4 + "A short last line.\n"  # both marks fall in the fourth long line
+    (tmp_path / "long.txt").write_text(text, encoding="utf-8")
+    corpus = open_corpus(tmp_path / "long.txt", valid_fraction=0.05, test_fraction=0.05)
+    parts = [joined(corpus.splits[s]) for s in ("train", "valid", "test")]
+    assert "".join(parts) == text and all(parts)
+    assert parts[0].endswith(" ") and parts[2] == "A short last line.\n"  # valid from a word, test from a line
