@@ -145,7 +145,7 @@ def bad_cases(tmp_path, corpus):
         (["train", corpus, "--device", "tpu"], 2, ["--device"]),
         (["train", corpus, "--device", "cuda"], 1, ["cuda", "--device cpu"]),
         (["train", corpus, "--bogus-flag"], 2, ["--bogus-flag"]),
-        (["generate", "."], 1, ["not a checkpoint"]),
+        (["generate", "."], 2, ["the working folder, which holds no run"]),
         (["generate", "nowhere"], 1, ["not found"]),
         (["generate", "run", "--temperature", "-1"], 2, ["--temperature"]),
         (["generate", "run", "--top-p", "0"], 2, ["--top-p"]),

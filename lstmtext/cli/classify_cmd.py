@@ -216,7 +216,7 @@ def classify(
     for chunk, chunk_kept in chunks:
         rows = _label(ckpts, chunk, batch_size, dev, all_scores, labels, seen)
         held += [{**{names[k]: v for k, v in extra.items()}, **row} for extra, row in zip(chunk_kept, rows)]
-        if seen.texts:  # blank lines alone are held back: stdin with no text at all is an error, and no rows
+        if seen.texts or not streamed:  # stdin's blank lines are held back: with no text at all, an error, no rows
             _emit(held, output, labels, all_scores, header=not written)
             sys.stdout.flush()
             held, written = [], True
