@@ -664,3 +664,10 @@ def test_an_interrupted_generate_prints_the_samples_so_far(cli, run, tmp_path):
     assert proc.returncode == 130, err
     assert out.startswith("--- sample 1 ---\n") and "--- sample 2 ---" in out and len(out) > 60
     assert "note: stopped after" in err and err.rstrip().endswith("error: interrupted")
+
+
+def test_json_is_asked_for_the_same_way_in_every_command(cli, run):
+    for command in (["info", run], ["evaluate", run]):
+        assert json.loads(cli(*command, "--json").out) == json.loads(cli(*command, "--format", "json").out)
+        assert_one_line_error(cli(*command, "--json", "--format", "table"), 2, "--json and --format table")
+    assert_one_line_error(cli("generate", run, "-n"), 2, "requires an argument", "see 'lstmtext generate --help'")

@@ -189,7 +189,11 @@ def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:
     except no_args_help:  # bare `lstmtext`: the help is the answer, already printed
         sys.exit(0)
     except click_errors.UsageError as exc:
-        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        args = sys.argv[1:] if argv is None else argv
+        named = next((a for a in args if not a.startswith("-")), None)  # the command, where one was named
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else \
+            f" (see 'lstmtext {named} --help')" if named in ("tokenize", "train", "generate", "classify", "evaluate",
+                                                              "info") else " (see 'lstmtext --help')"
         import os
 
         named = [a for a in (sys.argv[1:] if argv is None else argv) if a.startswith("-") and os.path.exists(a)]

@@ -14,7 +14,8 @@ from lstmtext.cli.classifier_runs import (Ensemble, _classifier_runs, _ensemble_
                                           _mean_proba)
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import note_weights, warn
-from lstmtext.cli.options import Device, Encoding, LabelColumn, TextColumn, Weights, own_encoding, refuse_unless
+from lstmtext.cli.options import (Device, Encoding, JsonFlag, LabelColumn, TextColumn, Weights, chosen_format,
+                                  own_encoding, refuse_unless)
 from lstmtext.errors import UserError, usage_error
 
 
@@ -33,6 +34,7 @@ def evaluate(
                                                  "whole, but for the splits the run held out of it, where it is "
                                                  "the corpus the run trained on).")] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    json_out: JsonFlag = False,
     ensemble: Ensemble = None,
     weights: Weights = "best",
     encoding: Encoding = "utf-8",
@@ -44,8 +46,7 @@ def evaluate(
 
     Example: lstmtext evaluate checkpoints/reviews --split valid --format json
     """
-    if output not in ("table", "json"):
-        raise usage_error(f"unknown --format {output!r}", "choose table or json")
+    output = chosen_format(ctx, output, json_out)
     from lstmtext.splits import SPLIT_WORDS, SPLITS
 
     if split is not None:

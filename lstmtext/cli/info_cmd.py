@@ -11,8 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from lstmtext.cli.exits import handle_errors
-from lstmtext.cli.options import flag_name
-from lstmtext.errors import usage_error
+from lstmtext.cli.options import JsonFlag, chosen_format, flag_name
 
 
 def _columns(config: dict[str, Any]) -> str | None:
@@ -34,16 +33,17 @@ def _vectors(spent: dict[str, Any]) -> str:
 
 @handle_errors
 def info(
+    ctx: typer.Context,
     checkpoint: Annotated[Path, typer.Argument(
         metavar="CHECKPOINT", help="A run folder written by lstmtext train.")],
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    json_out: JsonFlag = False,
 ) -> None:
     """Describe a checkpoint: task, tokenizer, model sizes, training progress and versions.
 
     Example: lstmtext info checkpoints/tales --format json
     """
-    if output not in ("table", "json"):
-        raise usage_error(f"unknown --format {output!r}", "choose table or json")
+    output = chosen_format(ctx, output, json_out)
     from lstmtext.checkpoint import being_trained, check_run, load_checkpoint
 
     config = check_run(checkpoint)  # before torch is imported

@@ -137,3 +137,15 @@ def own_encoding(ctx: typer.Context, encoding: str, config: dict[str, Any], what
     err.print(f"note: reading {what} as {theirs}, the --encoding the run's corpus was read with (pass --encoding "
               "to read it otherwise)")
     return theirs
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="The same as --format json.")]
+
+
+def chosen_format(ctx: typer.Context, output: str, json_out: bool, formats: tuple[str, ...] = ("table", "json")) -> str:
+    """--format, or json for --json; refused where it names no format, or where the two ask for different ones."""
+    if output not in formats:
+        raise usage_error(f"unknown --format {output!r}", f"choose {', '.join(formats[:-1])} or {formats[-1]}")
+    if json_out and output != "json" and "output" in typed(ctx):
+        raise usage_error(f"--json and --format {output} ask for two formats", "give one of them")
+    return "json" if json_out else output

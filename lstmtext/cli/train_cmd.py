@@ -13,9 +13,9 @@ from lstmtext.cli.embed_init import check_embed_init, load_embed_init
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.init_from import _check_backward, _lm_config, _lm_dims, _lm_tokenizer
 from lstmtext.cli.notes import warn
-from lstmtext.cli.options import (DEFAULT_LEVEL, Device, Encoding, LabelColumn, Level, Lowercase, MinFreq, Quiet,
-                                  SplitSeed, TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize, WordSplit,
-                                  _check_task, seed_value, typed)
+from lstmtext.cli.options import (DEFAULT_LEVEL, Device, Encoding, JsonFlag, LabelColumn, Level, Lowercase, MinFreq,
+                                  Quiet, SplitSeed, TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize,
+                                  WordSplit, _check_task, chosen_format, seed_value, typed)
 from lstmtext.cli.prepare import _data_table, _default_corpus, _prepare, _spec, _stale
 from lstmtext.cli.run_folder import _check_out, _run_dir
 from lstmtext.cli.train_checks import (_check_prepared_task, _refuse_conflicting_flags, _refuse_other_task_flags,
@@ -219,6 +219,7 @@ def train(
                                                   "describes them and where to get their corpora.")] = None,
     output: Annotated[str, typer.Option("--format", help="table, or json: the summary as one JSON object on "
                                         "stdout, for scripts (progress and notes stay on stderr).")] = "table",
+    json_out: JsonFlag = False,
     quiet: Quiet = False,
 ) -> None:
     """Train an LSTM language model or text classifier (tokenizing the corpus first when needed).
@@ -244,8 +245,7 @@ def train(
             raise usage_error("--preset cannot be combined with --resume", "the run already has its settings")
         merged = {**given, **_preset_values(ctx, preset), "preset": None}
         return train.__wrapped__(ctx, **merged)  # type: ignore[attr-defined]
-    if output not in ("table", "json"):
-        raise usage_error(f"unknown --format {output!r}", "choose table or json")
+    output = chosen_format(ctx, output, json_out)
     parse_save_every(save_every)
     time_limit = parse_duration(time_limit, "--time-limit")
     if on_nan not in ("stop", "skip"):

@@ -18,7 +18,8 @@ HELP_PANELS = {
                                          "freeze_embedding", "freeze_epochs", "pretrained_lr"),
     "Learning from other classifiers": ("distill_from", "distill_weight", "distill_temperature"),
     "Length, saving and output": ("epochs", "max_steps", "time_limit", "eval_every", "log_every", "save_every",
-                                  "on_nan", "out", "overwrite", "resume", "preset", "seed", "output", "quiet"),
+                                  "on_nan", "out", "overwrite", "resume", "preset", "seed", "output", "json_out",
+                                  "quiet"),
     "Hardware": ("device", "precision", "cuda_graphs", "compile_head"),
 }
 

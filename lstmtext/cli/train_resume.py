@@ -15,7 +15,7 @@ from lstmtext.config import ModelConfig
 from lstmtext.errors import usage_error
 
 RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every",
-             "output"}
+             "output", "json_out"}
 
 
 def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epochs: float | None,
