@@ -152,8 +152,7 @@ def classify(
     checkpoint: Annotated[Path, typer.Argument(
         metavar="CHECKPOINT", help="A classifier run folder.")],
     texts: Annotated[Optional[list[str]], typer.Argument(
-        metavar="TEXT", help="Texts to label; '-' reads one per line from "
-                                                         "stdin.")] = None,
+        metavar="TEXT", help="Texts to label; '-' reads one per line from stdin.")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", "-f", help="One text per line, or a CSV/TSV/JSON(L)/"
                                                  "parquet file with a text column.")] = None,
     text_column: TextColumn = None,
@@ -229,9 +228,9 @@ def classify(
     marked = " (marked in the note column)" if output == "table" else ""
     if seen.truncated:
         err.print(f"note: {texts_(seen.truncated, 'were')} longer than a model's --max-length and truncated{marked}")
-    if seen.unknown:
-        one = len(seen.unknown) == 1
-        err.print(f"note: {texts_(len(seen.unknown))} {'holds' if one else 'hold'} no word the model knows (every "
+    if seen.unknowns:
+        one = seen.unknowns == 1
+        err.print(f"note: {texts_(seen.unknowns)} {'holds' if one else 'hold'} no word the model knows (every "
                   f"token <unk>), so {'its label is a guess' if one else 'their labels are guesses'}{marked}")
         cased = [c for c in ckpts if not c.tokenizer.lowercase]
         if cased and any(_knows_some(c.tokenizer, text.lower()) for text in seen.unknown for c in cased):
@@ -250,8 +249,8 @@ class Seen:
     <unk>: their own words, up to a few hundred, for the lowercase note) and empty."""
 
     def __init__(self) -> None:
-        self.chunks = self.texts = self.truncated = self.empty = 0
-        self.unknown: list[str] = []
+        self.chunks = self.texts = self.truncated = self.empty = self.unknowns = 0
+        self.unknown: list[str] = []  # the first 500 of them
 
 
 def _label(ckpts: list[Any], items: list[str], batch_size: int, dev: Any, all_scores: bool, labels: list[str],
@@ -273,6 +272,7 @@ def _label(ckpts: list[Any], items: list[str], batch_size: int, dev: Any, all_sc
             rows[i]["scores"] = {name: float(v) for name, v in zip(labels, p)}
     seen.truncated += len(truncated)
     seen.unknown += [items[i] for i in sorted(unknown)][:max(0, 500 - len(seen.unknown))]
+    seen.unknowns += len(unknown)
     seen.empty += len(items) - len(keep)
     return rows
 
