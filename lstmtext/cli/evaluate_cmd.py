@@ -51,7 +51,7 @@ def evaluate(
 
     if split is not None:
         if split.lower() not in SPLIT_WORDS:
-            raise usage_error(f"unknown --split {split!r}", f"choose one of: {', '.join(SPLITS)}")
+            raise usage_error(f"unknown --split {split!r}", f"choose one of: {', '.join(SPLITS)} (dev is valid)")
         split = SPLIT_WORDS[split.lower()]  # dev, validation -> valid
     from lstmtext.checkpoint import check_run, load_checkpoint
 
