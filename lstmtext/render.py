@@ -213,7 +213,7 @@ class TrainProgress:
 
     def scoring(self) -> None:
         if not self.quiet:  # on a large corpus it takes a while, after the bar has finished
-            self.progress.console.print("scoring the saved weights on the train, valid and test splits ...")
+            self.progress.console.print("scoring the saved weights on the held-out splits and a train sample ...")
 
     def evaluate(self, info: dict[str, Any]) -> None:
         self.progress.update(self.task_id, completed=info["step"])  # an --eval-every below --log-every moves it too
