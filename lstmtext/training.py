@@ -411,6 +411,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                "skipped_batches": skipped, "best_step": best_step,
                "step_mode": getattr(run_step, "mode", f"eager ({not_graphed})"),
                "vocab_size": model_cfg.vocab_size, "lr": train_cfg.lr,
+               **({"embed_init": config["embed_init"]} if config.get("embed_init") else {}),
                **task.facts()}
     if stopped_by == "interrupted":
         config.update({"status": "interrupted", "result": {**summary, "figures": {}}})

@@ -100,5 +100,4 @@ def set_embedding(embedding: torch.nn.Embedding, rows: np.ndarray, found: np.nda
         scale = float(vectors.pow(2).mean().sqrt()) if len(vectors) else 1.0
         weight.normal_(0.0, scale)
         weight[hits] = vectors.to(weight.dtype)
-        if embedding.padding_idx is not None:
-            weight[embedding.padding_idx] = 0.0
+        weight[embedding.padding_idx if embedding.padding_idx is not None else 0] = 0.0  # <pad>, id 0 everywhere

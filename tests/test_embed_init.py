@@ -173,3 +173,40 @@ def test_a_word_language_model_ties_its_decoder_to_the_vectors(cli, tmp_path):
     itos = load_tokenizer(tmp_path / "lm" / "tokenizer.json").itos
     np.testing.assert_allclose(weight[itos.index("plot")], VECTORS["plot"], rtol=1e-5)
     assert cli("generate", "lm", "--prompt", "the", "--length", "5").code == 0
+
+
+def test_archives_byte_order_marks_and_cut_files(cli, tmp_path):
+    from lstmtext.vectors import _binary_bytes
+
+    (tmp_path / "rows.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in ROWS), encoding="utf-8")
+    plain = write_text_vectors(tmp_path / "glove.8d.txt", VECTORS).read_bytes()
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbf" + plain)  # the first word, "the", is no "\ufeffthe"
+    assert "the" in found_rows(tmp_path / "bom.txt", ["the", "film"])
+    with zipfile.ZipFile(tmp_path / "glove.zip", "w") as archive:  # as glove.6B.zip, with macOS's metadata
+        archive.writestr("glove.4d.txt", "the 1 2 3 4\n")
+        archive.writestr("glove.8d.txt", plain)
+        archive.writestr("__MACOSX/._glove.8d.txt", b"\0\0")
+    base = ["train", "rows.tsv", "--task", "classify", "--max-steps", "1", "--hidden-size", "8", "--quiet"]
+    assert_one_line_error(cli(*base, "--embed-init", "glove.zip"), 2, "zip archive of 2 files",
+                          "pass --embed-dim 4 or 8 to pick one")
+    picked = cli(*base, "--embed-init", "glove.zip", "--embed-dim", "8", "--out", "z")
+    assert picked.code == 0, picked.err
+    (tmp_path / "cut.txt.gz").write_bytes(gzip.compress(plain)[:-30])
+    assert_one_line_error(cli(*base, "--embed-init", "cut.txt.gz"), 1, "cut.txt.gz is cut short or damaged")
+    (tmp_path / "wide.txt").write_text("the 1 2 3 4\nfilm 1 2 3 4 5\n")
+    assert_one_line_error(cli(*base, "--embed-init", "wide.txt"), 1, "wide.txt line 2 has 5 numbers, not 4")
+    (tmp_path / "short.vec").write_text("5 4\nthe 1 2 3 4\nfilm 1 2 3 4\n")  # says 5 words, holds 2
+    cut = cli(*base, "--embed-init", "short.vec", "--out", "s")
+    assert cut.code == 0 and "says it holds 5 words, and it holds 2: it may be cut short" in cut.err
+    assert "covers only" in cut.err  # warnings show under --quiet
+    assert _binary_bytes(np.array([1.1, -2.3, 0.7, 3.9], dtype="<f4").tobytes())  # word2vec's floats, no suffix
+
+
+def test_word_vectors_go_to_the_pieces_that_start_words_not_to_those_inside_them(tmp_path):
+    path = write_text_vectors(tmp_path / "v.txt", {"he": np.ones(4, np.float32), "the": np.full(4, 2.0, np.float32)})
+    rows = read_vectors(path, ["<pad>", "\u2581the", "he", "\u2581he"], layout(path), subword=True)
+    assert rows.found.tolist() == [False, True, False, True]  # "he" inside "there" is not the word "he"
+    pieces = write_text_vectors(tmp_path / "bpemb.txt", {"\u2581the": np.ones(4, np.float32),
+                                                         "he": np.full(4, 3.0, np.float32)})
+    rows = read_vectors(pieces, ["<pad>", "\u2581the", "he"], layout(pieces), subword=True)
+    assert rows.found.tolist() == [False, True, True] and rows.rows[2][0] == 3.0  # a file of pieces: all match

@@ -109,7 +109,7 @@ def info(
         **{k: config[k] for k in ("init_from", "init_backward_from") if config.get(k)},
         **({"extend_vocab": f"{config['extend_vocab']['pretrained']:,} pretrained tokens + "
                             f"{config['extend_vocab']['added']:,} added"} if config.get("extend_vocab") else {}),
-        **({"embed_init": _vectors(config["embed_init"])} if isinstance(config.get("embed_init"), dict) else {}),
+        **({"embed_init": config["embed_init"]} if isinstance(config.get("embed_init"), dict) else {}),
         **({"frozen": "embedding (--freeze-embedding)"} if train.get("freeze_embedding") else {}),
         **({"pretrained_lr": f"{train['pretrained_lr']:g} x --lr"} if train.get("pretrained_lr", 1.0) != 1.0
            else {}),
@@ -155,6 +155,8 @@ def info(
     def show(key: str, value: Any) -> str:
         if key == "problem":  # the error line below says what and how to fix it
             return "cannot be used as it is: see the error below"
+        if key == "embed_init":
+            return _vectors(value)
         if key == "output_layer":  # "adaptive softmax, clusters from 2,000, 10,000 (shortlist tied to the embedding)"
             tied = " tied to the embedding" if value["tied"] else ""
             if value["softmax"] == "full":

@@ -365,7 +365,8 @@ def train(
     if wrong:
         raise usage_error(f"--cutoffs {','.join(map(str, model_cfg.cutoffs))}: {wrong}",
                           f"give cutoffs below {model_cfg.vocab_size:,}, or leave --cutoffs out")
-    vectors = load_embed_init(embed_init, vectors_shape, prepared, quiet) if vectors_shape is not None else None
+    vectors = None if vectors_shape is None else load_embed_init(embed_init, vectors_shape, prepared, quiet,
+                                                                 embed_dim, freeze_embedding)
     run_dir, clear_old, made = _run_dir(out, Path(corpus_arg).stem or "corpus", prepared.level, overwrite)
     if distill_from and not quiet:
         texts = int(prepared.meta["splits"]["train"]["texts"])

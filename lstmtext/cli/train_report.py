@@ -107,7 +107,7 @@ def _warn_if_diverged(summary: dict[str, Any]) -> None:
     if not isinstance(loss, (int, float)) or not outcomes or outcomes < 2:
         return
     guess = math.log(outcomes)
-    if math.isfinite(loss) and loss <= guess:
+    if math.isfinite(loss) and loss <= 1.2 * guess:  # at the guess is a run too short to learn, not a diverged one
         return
     what = f"the {outcomes:,} classes" if summary.get("task") == "classify" else f"its {outcomes:,} tokens"
     warn([f"training diverged: the train loss ended at {loss:.4g}, worse than a uniform guess over {what} "
