@@ -134,7 +134,7 @@ def counting(description: str, total: int, unit: str, quiet: bool = False) -> It
     to be called as each n more are done."""
     with Progress(SpinnerColumn(), text_column("[bold]{task.description}"), BarColumn(),
                   MofNCompleteColumn(table_column=whole()), RateColumn(unit), *count_and_time(), console=err,
-                  disable=quiet or not err.is_terminal, transient=True) as progress:
+                  disable=quiet or not err.is_terminal, transient=True, redirect_stdout=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 

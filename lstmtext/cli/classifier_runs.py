@@ -3,6 +3,7 @@ torch loads, loaded, and their mean class probabilities on texts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -56,8 +57,9 @@ def _in_label_order(probs: Any, ckpt: Any, labels: list[str]) -> Any:
     return probs[:, [own.index(name) for name in labels]]
 
 
-def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any,
-                    what: str, members: list[Any] | None = None) -> tuple[Any, list[int], set[int], set[int]]:
+def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: Any, what: str,
+                    members: list[Any] | None = None, done: Callable[[int], None] | None = None
+                    ) -> tuple[Any, list[int], set[int], set[int]]:
     """Mean class probabilities of the runs (in the first run's label order) for the texts every run reads as at
     least one token: (probabilities, indexes of those texts, the indexes of those some run truncated, and of those
     in which some run knows no token: ``_unknown_only``)."""
@@ -72,7 +74,7 @@ def _ensemble_proba(ckpts: list[Any], texts: list[str], batch_size: int, dev: An
     if not keep:
         return None, keep, truncated, unknown
     seqs = [[ids[i][:_max_length(c)] for i in keep] for c, ids in zip(ckpts, encoded)]
-    return _mean_proba(ckpts, seqs, batch_size, dev, what, members), keep, truncated, unknown
+    return _mean_proba(ckpts, seqs, batch_size, dev, what, members, done), keep, truncated, unknown
 
 
 def _unknown_only(tokenizer: Any, ids: Any, blank: dict[int, bool]) -> bool:
@@ -95,15 +97,18 @@ def _unknown_only(tokenizer: Any, ids: Any, blank: dict[int, bool]) -> bool:
 
 
 def _mean_proba(ckpts: list[Any], seqs: list[list[Any]], batch_size: int, dev: Any, what: str,
-                members: list[Any] | None = None) -> Any:
+                members: list[Any] | None = None, done: Callable[[int], None] | None = None) -> Any:
     """The runs' mean class probabilities, in the first run's label order; seqs[k] is run k's token ids. A bar
-    named ``what`` counts the texts each run has read; ``members`` gets each run's own probabilities."""
+    named ``what`` counts the texts each run has read (or ``done``, a bar of the caller's that spans several
+    calls); ``members`` gets each run's own probabilities."""
+    from contextlib import nullcontext
+
     from lstmtext.models import predict_proba
     from lstmtext.render import counting
 
     labels = ckpts[0].config["labels"]
-    with counting(what, sum(map(len, seqs)), "texts") as done:
-        each = [_in_label_order(predict_proba(c.model, s, batch_size, dev, done=done), c, labels)
+    with counting(what, sum(map(len, seqs)), "texts") if done is None else nullcontext(done) as tick:
+        each = [_in_label_order(predict_proba(c.model, s, batch_size, dev, done=tick), c, labels)
                 for c, s in zip(ckpts, seqs)]
     if members is not None:
         members.extend(each)

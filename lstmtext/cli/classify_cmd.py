@@ -202,8 +202,10 @@ def classify(
         step = CHUNK if output in ("jsonl", "csv") else max(len(items), 1)  # rows written a chunk at a time
         chunks = iter([(items[i:i + step], kept[i:i + step]) for i in range(0, max(len(items), 1), step)])
 
-    from lstmtext.render import err
+    from contextlib import nullcontext
+
     from lstmtext.devices import cpu_threads, keep_freed_memory, resolve_device
+    from lstmtext.render import counting, err
 
     dev = resolve_device(device)
     if dev.type == "cpu":  # each step's freed activations stay with the process: 4.6x generate's tokens/s
@@ -212,13 +214,16 @@ def classify(
     ckpts = _load_classifiers(runs, dev, weights)
     labels: list[str] = ckpts[0].config["labels"]
     seen, held, written = Seen(), [], False
-    for chunk, chunk_kept in chunks:
-        rows = _label(ckpts, chunk, batch_size, dev, all_scores, labels, seen)
-        held += [{**{names[k]: v for k, v in extra.items()}, **row} for extra, row in zip(chunk_kept, rows)]
-        if seen.texts or not streamed:  # stdin's blank lines are held back: with no text at all, an error, no rows
-            _emit(held, output, labels, all_scores, header=not written)
-            sys.stdout.flush()
-            held, written = [], True
+    # one bar over all the chunks of a file or of texts given (stdin's length is not known: a bar a chunk)
+    total = None if streamed else sum(1 for t in items if t.strip()) * len(ckpts)
+    with nullcontext(None) if total is None else counting("classify", total, "texts") as done:
+        for chunk, chunk_kept in chunks:
+            rows = _label(ckpts, chunk, batch_size, dev, all_scores, labels, seen, done)
+            held += [{**{names[k]: v for k, v in extra.items()}, **row} for extra, row in zip(chunk_kept, rows)]
+            if seen.texts or not streamed:  # stdin's blank lines wait: with no text at all, an error and no rows
+                _emit(held, output, labels, all_scores, header=not written)
+                sys.stdout.flush()
+                held, written = [], True
     if streamed and not seen.texts:
         raise UserError("no text to classify: stdin is empty", "give it one text a line")
 
@@ -254,12 +259,12 @@ class Seen:
 
 
 def _label(ckpts: list[Any], items: list[str], batch_size: int, dev: Any, all_scores: bool, labels: list[str],
-           seen: Seen) -> list[dict[str, Any]]:
+           seen: Seen, done: Any = None) -> list[dict[str, Any]]:
     """The rows of ``items``: text, label, confidence and note (and every class's score), counted in ``seen``."""
     seen.chunks += 1
     seen.texts += sum(1 for t in items if t.strip())
-    probs, keep, truncated, unknown = _ensemble_proba(ckpts, items, batch_size, dev, "classify") if items else \
-        (None, [], set(), set())
+    probs, keep, truncated, unknown = _ensemble_proba(ckpts, items, batch_size, dev, "classify", done=done) \
+        if items else (None, [], set(), set())
     rows: list[dict[str, Any]] = [{"text": t, "label": None, "confidence": None, "note": "empty"} for t in items]
     if all_scores:  # every row has the same keys, the empty ones with null scores
         for row in rows:
