@@ -192,8 +192,10 @@ def _json_lines(fh: Any, report: ReadReport, name: str) -> Iterator[tuple[int, d
             if lineno == 1 and line.strip() == "{":
                 raise UserError(f"{name} holds one JSON object over many lines, not records",
                                 "write JSON Lines (one object per line) or a JSON array of objects") from None
-            report.skip(name, lineno, f"not valid JSON ({err.msg})")
+            report.skip(name, lineno, f"not valid JSON ({err.msg.removesuffix(' at')} at column {err.colno})")
             continue
+        if isinstance(rec, str):  # a line that is a text alone: its "text"
+            rec = {"text": rec}
         if not isinstance(rec, dict):
             report.skip(name, lineno, "not a JSON object")
             continue
@@ -201,8 +203,8 @@ def _json_lines(fh: Any, report: ReadReport, name: str) -> Iterator[tuple[int, d
 
 
 def _json_array(path: Path, text: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:
-    """A JSON array of objects (the whole file is read), each item with the line it starts on. An item
-    that is not an object is skipped and reported; broken JSON stops the read, as nothing after it parses."""
+    """A JSON array of objects, or of texts (the whole file is read), each item with the line it starts on. An
+    item that is neither is skipped and reported; broken JSON stops the read, as nothing after it parses."""
     decoder = json.JSONDecoder()
     ws = re.compile(r"[\s\ufeff]*")
     pos = ws.match(text, ws.match(text).end() + 1).end()  # past the "["
@@ -217,6 +219,8 @@ def _json_array(path: Path, text: str, report: ReadReport) -> Iterator[tuple[int
                             "fix the file, or write it as JSON Lines so a bad record is skipped") from None
         line += text.count("\n", counted, pos)
         counted = pos
+        if isinstance(item, str):  # an array of texts: each one's "text"
+            item = {"text": item}
         if isinstance(item, dict):
             yield line, item
         else:
@@ -240,8 +244,13 @@ def table_columns(path: Path, fmt: str, encoding: str) -> list[str]:
             raise UserError(f"{path}: not a readable parquet file ({err})") from None
     if fmt == "jsonl":  # the keys of the first records, in order: the first alone may lack a field
         keys: dict[str, None] = {}
-        for _, rec in itertools.islice(_iter_table(path, fmt, encoding, ReadReport()), 1000):
+        report = ReadReport()
+        for _, rec in itertools.islice(_iter_table(path, fmt, encoding, report), 1000):
             keys.update(dict.fromkeys(rec))
+        if not keys and report.skipped:  # no record at all: say why, not that no column was found
+            _, line, reason = report.skipped[0]
+            raise UserError(f"{path} line {line}: {reason}, and no line of it is a record",
+                            "write JSON Lines: one JSON object per line")
         return list(keys)
     try:
         if _ascii_compatible(encoding):  # decode the header line alone, not the block around it

@@ -309,7 +309,17 @@ def test_classify_inputs_and_formats(cli, clf, tmp_path, monkeypatch):
     assert json.loads(cli("classify", clf, "-", "--encoding", "latin-1", "--format", "jsonl").out)["text"] == \
         "café barn"
     stdin(b"\n")
-    assert_one_line_error(cli("classify", clf, "-"), 1, "stdin is empty")
+    assert_one_line_error(cli("classify", clf, "-"), 1, "stdin holds only blank lines")
+    stdin(b"\n\n")
+    assert_one_line_error(cli("classify", clf, "-", "--format", "jsonl"), 1, "stdin holds only blank lines")
+    stdin(b"")
+    assert_one_line_error(cli("classify", clf, "-", "--format", "csv"), 1, "stdin is empty")
+    (tmp_path / "texts.json").write_text(json.dumps(["cow farm barn", "boat sea wave"]))  # an array of texts
+    listed = cli("classify", clf, "--file", "texts.json", "--format", "jsonl")
+    assert [json.loads(x)["label"] for x in listed.out.splitlines()] == ["farm", "sea"]
+    (tmp_path / "prose.jsonl").write_text("not json at all\n")
+    assert_one_line_error(cli("classify", clf, "--file", "prose.jsonl"), 1, "prose.jsonl line 1: not valid JSON",
+                          "no line of it is a record")
     (tmp_path / "blank.txt").write_text("", encoding="utf-8")
     assert_one_line_error(cli("classify", clf, "--file", "blank.txt"), 1, "blank.txt is empty")
     assert_one_line_error(cli("classify", clf, "hay", "-"), 2, "mixed with texts")

@@ -85,7 +85,9 @@ def _read_texts(texts: list[str], file: Path | None, text_column: str | None, en
                 raise UserError(f"no text to classify: {file} has no records with text in column {column!r}",
                                 "add the texts, one record each")
             if report.skipped:
-                warn([f"{len(report.skipped):,} records of {file} could not be read and have no row in the output"],
+                n = len(report.skipped)
+                warn([f"{n:,} record{'s' * (n != 1)} of {file} could not be read and {'have' if n != 1 else 'has'} no "
+                      "row in the output"],
                      report.skipped)
             return rows
         for flag, value in (("--text-column", text_column), ("--keep-column", keep[0] if keep else None)):
@@ -137,7 +139,8 @@ def _without_labels(lines: list[str], where: str) -> list[str]:
 
 def _some_text(lines: list[str], where: str) -> list[str]:
     if not any(line.strip() for line in lines):
-        raise UserError(f"no text to classify: {where} is empty", "give it one text a line")
+        what = "holds only blank lines" if lines else "is empty"
+        raise UserError(f"no text to classify: {where} {what}", "give it one text a line")
     return lines
 
 
@@ -225,7 +228,8 @@ def classify(
                 sys.stdout.flush()
                 held, written = [], True
     if streamed and not seen.texts:
-        raise UserError("no text to classify: stdin is empty", "give it one text a line")
+        what = "holds only blank lines" if seen.empty else "is empty"
+        raise UserError(f"no text to classify: stdin {what}", "give it one text a line")
 
     def texts_(n: int, were: str = "") -> str:  # "1 text was", "3 texts were"
         return f"{n:,} text{'s' * (n != 1)}" + (f" {were if n != 1 else 'was'}" if were else "")
