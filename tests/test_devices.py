@@ -43,3 +43,13 @@ def test_an_idle_machine_and_the_users_count_are_left_alone(threads, monkeypatch
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     torch.set_num_threads(4)
     assert cpu_threads() == (4, None)
+
+
+def test_inference_commands_say_they_take_fewer_threads(cli, corpus, threads, monkeypatch):
+    from tests.conftest import TINY
+
+    assert cli("train", corpus, *TINY, "--max-steps", "2", "--out", "run").code == 0  # (LSTMTEXT_THREADS unset)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 3.0, 3.0))
+    torch.set_num_threads(4)
+    result = cli("generate", "run", "--length", "3")
+    assert result.code == 0 and "note: 1 of 4 threads: other programs keep the machine busy (load 3.5)" in result.err

@@ -72,12 +72,12 @@ def evaluate(
     runs = _classifier_runs(checkpoint, ensemble) if task == "classify" else [checkpoint]
     if corpus is not None:
         encoding = own_encoding(ctx, encoding, config, corpus)
-    from lstmtext.devices import cpu_threads, keep_freed_memory, resolve_device
+    from lstmtext.cli.notes import on_the_cpu
+    from lstmtext.devices import resolve_device
 
     dev = resolve_device(device)
     if dev.type == "cpu":  # each step's freed activations stay with the process: 4.6x generate's tokens/s
-        keep_freed_memory()
-        cpu_threads()
+        on_the_cpu()
     if task == "classify":
         result = _evaluate_classifier(_load_classifiers(runs, dev, weights), corpus, split, text_column, label_column,
                                       encoding, dev)

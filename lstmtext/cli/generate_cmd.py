@@ -78,12 +78,12 @@ def generate(
     check_run(checkpoint, "lm")  # a missing or wrong run is reported before torch is imported
     from lstmtext.render import counting, err
     from lstmtext.sampling import StreamText, sample, start_ids, text_after, text_before
-    from lstmtext.devices import cpu_threads, keep_freed_memory, resolve_device
+    from lstmtext.cli.notes import on_the_cpu
+    from lstmtext.devices import resolve_device
 
     dev = resolve_device(device)
     if dev.type == "cpu":  # each step's freed activations stay with the process: 4.6x generate's tokens/s
-        keep_freed_memory()
-        cpu_threads()
+        on_the_cpu()
     ckpt = load_checkpoint(checkpoint, str(dev), weights=weights, task="lm")
     note_weights(ckpt, weights)
     tok = ckpt.tokenizer
