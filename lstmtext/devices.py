@@ -83,7 +83,7 @@ THREADS_ENV = "LSTMTEXT_THREADS"
 def cpu_threads(saved: int | None = None) -> tuple[int, str | None]:
     """The threads a CPU run computes with, set in torch: ``LSTMTEXT_THREADS`` or OMP_NUM_THREADS where given;
     else ``saved`` (a resumed run's own count: results differ in their last bits between counts); else torch's
-    default, one a core, less the cores other programs keep busy (the load average). Threads that wait for a
+    default, one a core, less the cores other programs keep busy (``busy_cores``). Threads that wait for a
     core at every one of an LSTM's many small parallel regions cost far more than they bring: with another
     program busy on one of two cores, the default 256-unit model trained 2.3 times slower on two threads than on
     one. Returns the count, and a note where it is below the cores."""
@@ -103,16 +103,39 @@ def cpu_threads(saved: int | None = None) -> tuple[int, str | None]:
     if saved is not None and saved >= 1:
         torch.set_num_threads(saved)
         return saved, None
-    try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):  # not on Windows
+    busy = busy_cores()
+    if busy is None:  # not on Windows
         return cores, None
-    free = max(1, min(cores, int(cores - load + 0.5)))
+    # the machine's cores (a container's view of its host's load counts the host's), less those kept busy
+    free = max(1, min(cores, int((os.cpu_count() or cores) - busy + 0.5)))
     if free == cores:
         return cores, None
     torch.set_num_threads(free)
-    return free, (f"{free} of {cores} threads: other programs keep the machine busy (load {load:.1f}); "
+    return free, (f"{free} of {cores} threads: other programs keep the machine busy (load {busy:.1f}); "
                   f"{THREADS_ENV}={cores} uses them all")
+
+
+def busy_cores() -> float | None:
+    """How many cores other programs keep busy: the load average of the last minute, but no more than the tasks
+    running now, less this one (Linux's /proc/loadavg, read three times over 40 ms): the minute's average still
+    counts a program that has just ended, such as the run before this one. None where there is no load average."""
+    import os
+    import time
+
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+    running = []
+    try:
+        for k in range(3):
+            if k:
+                time.sleep(0.02)
+            with open("/proc/loadavg", encoding="ascii") as fh:
+                running.append(int(fh.read().split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):  # not Linux: the minute's average alone
+        return load
+    return min(load, float(max(running)))
 
 
 def keep_freed_memory() -> None:

@@ -294,7 +294,9 @@ def _evaluation_title(result: dict[str, Any]) -> str:
     more = f" and {len(result['ensemble'])} more (mean probabilities)" if result.get("ensemble") else ""
     split = result.get("split")
     where = "the whole corpus" if split == "whole" else f"the {split} split"
-    return f"evaluation of {result['checkpoint']}{more} on {where}"
+    of = f" of {result['corpus']}" if result.get("corpus") else ""
+    weights = " (its last weights)" if result.get("weights") == "last" else ""
+    return f"evaluation of {result['checkpoint']}{weights}{more} on {where}{of}"
 
 
 def _scored(result: dict[str, Any]) -> str:

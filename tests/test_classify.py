@@ -629,3 +629,18 @@ def test_rows_written_a_chunk_at_a_time_are_the_rows_written_at_once(cli, clf, t
     chunked = cli("classify", clf, "--file", "many.txt", "--format", "csv")
     assert chunked.code == 0 and chunked.out == whole.out and chunked.out.count("text,label") == 1
     assert chunked.err == whole.err and "3 empty texts were not classified" in chunked.err
+
+
+def test_evaluate_names_what_it_scored_and_a_split_file_the_run_learnt_from(cli, tmp_path):
+    (tmp_path / "data").mkdir()
+    write_tsv(tmp_path / "data" / "train.tsv", separable_rows(60))
+    write_tsv(tmp_path / "data" / "dev.tsv", separable_rows(12))
+    assert cli("train", "data", "--task", "classify", *TINY, "--epochs", "2", "--out", "run").code == 0
+    scored = cli("evaluate", "run", "data/train.tsv", "--json")
+    assert scored.code == 0, scored.err
+    result = json.loads(scored.out)
+    assert result["corpus"] == "data/train.tsv" and result["weights"] == "best"
+    assert "note: data/train.tsv holds the texts run trained on, so its figures are no test of it" in scored.err
+    dev = cli("evaluate", "run", "data/dev.tsv", "--weights", "last")
+    assert "holds the texts run chose its best weights on" in dev.err
+    assert "evaluation of run (its last weights) on the whole corpus of data/dev.tsv" in dev.out

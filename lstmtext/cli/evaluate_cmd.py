@@ -86,6 +86,8 @@ def evaluate(
         note_weights(ckpt, weights)
         result = _evaluate_lm(ckpt, corpus, split, text_column, encoding, dev)
     result["checkpoint"] = str(checkpoint)
+    result["corpus"] = corpus  # None: the run's own prepared data
+    result["weights"] = weights
     warn([], result["skipped"])
     if ensemble:
         result["ensemble"] = [str(run) for run in ensemble]
@@ -122,6 +124,7 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
 
         err.print(f"note: read {escape(corpus)} as {escape(source.layout)}")
     warn(source.warnings)
+    _note_own_split_file(ckpt, corpus)
     if not source.own_splits:
         own = _held_out_of(ckpt, source, corpus, name, task, text_column, label_column, encoding)
         if own is not None:
@@ -184,6 +187,26 @@ def _held_out_of(ckpt: Any, source: Any, corpus: str, name: str, task: str, text
         "whole, most of which it trained on"
     err.print(f"note: {escape(corpus)} is the corpus {escape(str(ckpt.path))} trained on: scoring {what}")
     return run.splits[name]
+
+
+def _note_own_split_file(ckpt: Any, corpus: str) -> None:
+    """A note where ``corpus`` is the train or valid file of the folder the run trained on (sst2/train.tsv): its
+    figures are of texts the run learnt from, or chose its best weights on, not a test's."""
+    from rich.markup import escape
+
+    from lstmtext.render import err
+    from lstmtext.splits import split_of
+
+    source = (ckpt.config.get("data") or {}).get("source")
+    path = Path(corpus)
+    if not source or not path.is_file() or not Path(source).is_dir():
+        return
+    if path.resolve().parent != Path(source).resolve():
+        return
+    what = {"train": "trained on", "valid": "chose its best weights on"}.get(split_of(path) or "")
+    if what:
+        err.print(f"note: {escape(corpus)} holds the texts {escape(str(ckpt.path))} {what}, so its figures are "
+                  "no test of it")
 
 
 def _same_source(source: Any, data: dict[str, Any]) -> bool:
