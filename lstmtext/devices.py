@@ -80,9 +80,12 @@ def autocast_for(dtype: torch.dtype | None, device: torch.device) -> Any:
 THREADS_ENV = "LSTMTEXT_THREADS"
 
 
-def cpu_threads(saved: int | None = None) -> tuple[int, str | None]:
+_CORES: int | None = None
+
+
+def cpu_threads(saved: int | None = None, resumed: bool = False) -> tuple[int, str | None]:
     """The threads a CPU run computes with, set in torch: ``LSTMTEXT_THREADS`` or OMP_NUM_THREADS where given;
-    else ``saved`` (a resumed run's own count: results differ in their last bits between counts); else torch's
+    else, ``resumed``, ``saved`` (a run's own count: results differ in their last bits between counts); else torch's
     default, one a core, less the cores other programs keep busy (``busy_cores``). Threads that wait for a
     core at every one of an LSTM's many small parallel regions cost far more than they bring: with another
     program busy on one of two cores, the default 256-unit model trained 2.3 times slower on two threads than on
@@ -97,20 +100,24 @@ def cpu_threads(saved: int | None = None) -> tuple[int, str | None]:
             raise UserError(f"{THREADS_ENV}={given!r} is not a number of threads", "set it to 1 or more, or unset it")
         torch.set_num_threads(int(given))
         return int(given), None
-    cores = torch.get_num_threads()
+    global _CORES
+    if _CORES is None:  # torch's default, one a core, as the process started: a count set here is no default
+        _CORES = torch.get_num_threads()
+    cores = _CORES
     if "OMP_NUM_THREADS" in os.environ:
-        return cores, None
-    if saved is not None and saved >= 1:
-        torch.set_num_threads(saved)
-        return saved, None
+        return torch.get_num_threads(), None
+    if resumed:  # its own count; a run saved before counts were kept, the default
+        count = saved if saved is not None and saved >= 1 else cores
+        torch.set_num_threads(count)
+        return count, None
     busy = busy_cores()
     if busy is None:  # not on Windows
         return cores, None
     # the machine's cores (a container's view of its host's load counts the host's), less those kept busy
     free = max(1, min(cores, int((os.cpu_count() or cores) - busy + 0.5)))
+    torch.set_num_threads(free)
     if free == cores:
         return cores, None
-    torch.set_num_threads(free)
     return free, (f"{free} of {cores} threads: other programs keep the machine busy (load {busy:.1f}); "
                   f"{THREADS_ENV}={cores} uses them all")
 

@@ -40,6 +40,8 @@ class _StderrConsole(_Console):
     def _check_buffer(self) -> None:
         try:
             super()._check_buffer()
+        except UnicodeError:
+            raise
         except (OSError, ValueError):  # ValueError: a closed file
             self.quiet = True
             del self._buffer[:]

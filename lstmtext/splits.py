@@ -55,6 +55,8 @@ def cut_files(files: list[Path], fractions: tuple[float, float], utf8: bool = Fa
                 cuts.append((i, _snap_to_line(files[i], min(mark - acc, size), reach=reach, utf8=utf8)))
                 break
             acc += size
+    if valid_f == 0 or cuts[0] > cuts[1]:  # no valid split held out: none, not a piece of a line before test's cut
+        cuts[0] = cuts[1]
     bounds = [(0, 0), *cuts, (len(files) - 1, sizes[-1])]
     out: dict[str, list[tuple[Path, int, int]]] = {}
     for name, (a, b) in zip(SPLITS, zip(bounds, bounds[1:])):

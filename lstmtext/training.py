@@ -185,7 +185,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     if device.type == "cpu":
         keep_freed_memory()
         saved = json.loads((run_dir / CONFIG).read_text(encoding="utf-8")).get("cpu_threads") if resume else None
-        threads, threads_note = cpu_threads(saved if isinstance(saved, int) else None)
+        threads, threads_note = cpu_threads(saved if isinstance(saved, int) else None, resumed=resume)
     seed_everything(train_cfg.seed)
     task = make_task(model_cfg.task, prepared, train_cfg, device, model_cfg.reverse)
     model = build_model(model_cfg)

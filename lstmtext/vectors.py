@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 import numpy as np
 
@@ -60,25 +60,53 @@ def _damaged(path: Path, err: BaseException) -> UserError:
                      "download it again")
 
 
-def _open(path: Path, dim: int | None = None) -> tuple[IO[bytes], Callable[[], int], int]:
+class _Closing:
+    """A stream of a file's unpacked bytes that closes, with itself, the file and archive beneath it."""
+
+    def __init__(self, inner: Any, *beneath: Any) -> None:
+        self.inner, self.beneath = inner, beneath
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.inner)
+
+    def __enter__(self) -> _Closing:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for stream in (self.inner, *self.beneath):
+            stream.close()
+
+
+def _open(path: Path, dim: int | None = None) -> tuple[Any, Callable[[], int], int]:
     """The file's bytes (unpacked), a function giving how far the file on disk has been read, and its size. In a
     zip archive of several files (glove.6B.zip), ``dim`` picks the one of that width (glove.6B.100d.txt)."""
     try:
         return _open_unchecked(path, dim)
+    except PermissionError:
+        raise  # one line naming the path (cli.exits), not "damaged"
     except DAMAGED as err:
         raise _damaged(path, err) from None
 
 
-def _open_unchecked(path: Path, dim: int | None) -> tuple[IO[bytes], Callable[[], int], int]:
+def _open_unchecked(path: Path, dim: int | None) -> tuple[Any, Callable[[], int], int]:
     if not path.exists():
         raise UserError(f"--embed-init {path}: file not found", "pass a GloVe, word2vec or fastText vectors file")
     if path.is_dir():
         raise usage_error(f"--embed-init {path} is a folder", "pass one vectors file in it, such as glove.6B.100d.txt")
+    if not path.is_file():  # <(zcat glove.gz): the file is read twice (its layout, then its vectors)
+        raise usage_error(f"--embed-init {path} is a pipe or a device, which can be read only once",
+                          "pass the file itself (compressed files are read as they are)")
     raw = open(path, "rb")  # noqa: SIM115 (closed with the stream that wraps it)
     size = os.fstat(raw.fileno()).st_size
     magic = raw.read(6)
     raw.seek(0)
-    if magic.startswith(b"PK"):
+    if magic.startswith(b"PK\x03\x04"):
         raw.close()
         with zipfile.ZipFile(path) as archive:  # not macOS's metadata (__MACOSX/, ._NAME)
             members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
@@ -93,11 +121,11 @@ def _open_unchecked(path: Path, dim: int | None) -> tuple[IO[bytes], Callable[[]
                               f"{pick}unzip it and pass one")
         archive = zipfile.ZipFile(path)
         stream = archive.open(members[0])
-        return stream, lambda: archive.fp.tell() if archive.fp else size, size
+        return _Closing(stream, archive), lambda: archive.fp.tell() if archive.fp else size, size
     opener = {b"\x1f\x8b": gzip.GzipFile, b"BZh": bz2.BZ2File, b"\xfd7zXZ": lzma.LZMAFile}
     for prefix, kind in opener.items():
         if magic.startswith(prefix):
-            return kind(fileobj=raw) if kind is gzip.GzipFile else kind(raw), raw.tell, size
+            return _Closing(kind(fileobj=raw) if kind is gzip.GzipFile else kind(raw), raw), raw.tell, size
     return io.BufferedReader(raw, _CHUNK), raw.tell, size
 
 
@@ -116,6 +144,8 @@ def layout(path: Path, dim_asked: int | None = None) -> Layout:
     try:
         with stream:
             head = stream.read(1 << 16)
+    except PermissionError:
+        raise
     except DAMAGED as err:
         raise _damaged(path, err) from None
     bom = len(_BOM) if head.startswith(_BOM) else 0
@@ -191,12 +221,12 @@ def _keys(token: str) -> list[str]:
     return keys
 
 
-def _lines(stream: IO[bytes], start: int) -> Iterator[bytes]:
+def _lines(stream: Any, start: int) -> Iterator[bytes]:
     stream.read(start)
     yield from stream
 
 
-def _binary_entries(stream: IO[bytes], start: int, dim: int, path: Path) -> Iterator[tuple[bytes, bytes]]:
+def _binary_entries(stream: Any, start: int, dim: int, path: Path) -> Iterator[tuple[bytes, bytes]]:
     """word2vec's binary format: after the header line, each word, a space, and ``dim`` little-endian float32s
     (a newline between entries in most files)."""
     stream.read(start)
@@ -226,6 +256,8 @@ def read_vectors(path: Path, tokens: list[str], shape: Layout, progress: Callabl
     only from a file of pieces (BPEmb's, which files "▁the"): a word's vector is not a piece's ("he" in "there")."""
     try:
         return _read_vectors(path, tokens, shape, progress, subword, dim_asked)
+    except PermissionError:
+        raise
     except DAMAGED as err:
         raise _damaged(path, err) from None
 
@@ -289,7 +321,8 @@ def _read_vectors(path: Path, tokens: list[str], shape: Layout, progress: Callab
                     best[i], rows[i] = how, vector
         if progress is not None:
             progress(total, total)
-    if subword and not pieces:  # word vectors: a piece inside a word keeps the model's own start
+    starts = any(token.startswith(_WORD_START) for token in tokens)  # none in a script without spaces
+    if subword and starts and not pieces:  # word vectors: a piece inside a word keeps the model's own start
         for i, token in enumerate(tokens):
             if not token.startswith(_WORD_START):
                 best[i] = 99

@@ -455,3 +455,15 @@ def test_a_short_text_of_long_paragraphs_still_gets_a_valid_split(tmp_path):
     parts = [joined(corpus.splits[s]) for s in ("train", "valid", "test")]
     assert "".join(parts) == text and all(parts)
     assert parts[0].endswith(" ") and parts[2] == "A short last line.\n"  # valid from a word, test from a line
+
+
+def test_no_valid_fraction_holds_out_no_valid_text(tmp_path):
+    """--valid-fraction 0 put both marks at one place, and valid took a piece of a line before test's cut: text
+    in no split where the folder has a valid file of its own."""
+    from lstmtext.splits import cut_files
+
+    paragraph = " ".join(SMALL_TEXT.replace("\n", " ").split()) + "\n"
+    (tmp_path / "long.txt").write_text(paragraph * 4 + "A short last line.\n", encoding="utf-8")
+    cut = cut_files([tmp_path / "long.txt"], (0.0, 0.1))
+    (_, start, end), = cut["valid"]
+    assert start == end and cut["test"][0][1] == start

@@ -18,6 +18,7 @@ def threads(monkeypatch):
     monkeypatch.delenv(THREADS_ENV, raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     torch.set_num_threads(4)
+    monkeypatch.setattr(lstmtext.devices, "_CORES", None)  # the default count is read again: 4
     yield
     torch.set_num_threads(before)
 
@@ -27,6 +28,8 @@ def test_a_busy_machine_leaves_the_run_the_free_cores(threads, monkeypatch):
     monkeypatch.setattr(lstmtext.devices, "busy_cores", lambda: 2.6)
     count, note = cpu_threads()
     assert count == 1 and torch.get_num_threads() == 1  # four cores, nearly three kept busy
+    monkeypatch.setattr(lstmtext.devices, "busy_cores", lambda: 0.0)
+    assert cpu_threads() == (4, None)  # idle again: all of them, not the 1 set before
     assert note.startswith("1 of 4 threads: other programs keep the machine busy (load 2.6)")
     assert f"{THREADS_ENV}=4" in note
 
@@ -40,10 +43,11 @@ def test_an_idle_machine_and_the_users_count_are_left_alone(threads, monkeypatch
     assert cpu_threads() == (4, None)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.setattr(lstmtext.devices, "busy_cores", lambda: 9.0)
-    assert cpu_threads(saved=3) == (3, None)  # a resumed run keeps its own count, for results exact to the bit
+    assert cpu_threads(saved=3, resumed=True) == (3, None)  # a resumed run keeps its own count, exact to the bit
+    assert cpu_threads(saved=None, resumed=True) == (4, None)  # one saved before counts were: the default
     torch.set_num_threads(4)
     monkeypatch.setenv(THREADS_ENV, "2")
-    assert cpu_threads(saved=3) == (2, None) and torch.get_num_threads() == 2
+    assert cpu_threads(saved=3, resumed=True) == (2, None) and torch.get_num_threads() == 2
     monkeypatch.setenv(THREADS_ENV, "many")
     with pytest.raises(UserError, match="is not a number of threads"):
         cpu_threads()

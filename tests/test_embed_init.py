@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error
+from lstmtext.errors import UserError
 from lstmtext.vectors import layout, read_vectors
 
 ROWS = [("the film was good", "pos"), ("a good cast and a fine plot", "pos"), ("the plot was dull", "neg"),
@@ -210,3 +212,15 @@ def test_word_vectors_go_to_the_pieces_that_start_words_not_to_those_inside_them
                                                          "he": np.full(4, 3.0, np.float32)})
     rows = read_vectors(pieces, ["<pad>", "\u2581the", "he"], layout(pieces), subword=True)
     assert rows.found.tolist() == [False, True, True] and rows.rows[2][0] == 3.0  # a file of pieces: all match
+
+
+def test_pieces_of_a_script_without_spaces_take_word_vectors_and_odd_files_are_refused(tmp_path):
+    path = write_text_vectors(tmp_path / "v.txt", {"春": np.ones(4, np.float32), "山": np.full(4, 2.0, np.float32)})
+    rows = read_vectors(path, ["<pad>", "春", "山水"], layout(path), subword=True)  # no "▁" piece at all
+    assert rows.found.tolist() == [False, True, False]
+    (tmp_path / "pk.txt").write_text("PKB 1 2\nthe 3 4\n")  # a word starting with PK is no zip archive
+    assert layout(tmp_path / "pk.txt").dim == 2
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(UserError, match="is a pipe or a device"):
+            layout(tmp_path / "pipe")

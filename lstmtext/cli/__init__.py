@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> None:
     _standard_streams()
     _utf8_output()
     _help_pipe_closed()
+    from lstmtext.render import err, out
+
+    out.quiet = err.quiet = False  # a stream that failed an earlier command in this process (tests) may work now
     previous = {}
     for name in STOP_SIGNALS:
         if hasattr(signal, name):  # no SIGHUP on Windows
@@ -165,11 +168,16 @@ def _home_in_values(args: list[str]) -> list[str]:
 
     def expanded(arg: str) -> str:
         name, eq, value = arg.partition("=")
-        if eq and name.startswith("--") and (value == "~" or value.startswith("~/")):
+        if eq and name in PATH_OPTIONS and (value == "~" or value.startswith("~/")):
             return f"{name}={os.path.expanduser(value)}"
         return arg
 
-    return [expanded(a) for a in args]
+    end = args.index("--") if "--" in args else len(args)
+    return [expanded(a) for a in args[:end]] + args[end:]
+
+
+PATH_OPTIONS = {"--out", "--resume", "--init-from", "--init-backward-from", "--distill-from", "--embed-init", "--file",
+                "--prompt-file", "--ensemble", "--preset"}
 
 
 def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:

@@ -60,6 +60,9 @@ def _read_texts(texts: list[str], file: Path | None, text_column: str | None, en
         if not file.exists():
             raise UserError(f"--file not found: {file}", "check the path")
         if not file.is_file():  # a pipe (<(...), a FIFO) or a device: read once, one text a line
+            for flag, value in (("--text-column", text_column), ("--keep-column", keep[0] if keep else None)):
+                if value is not None:
+                    raise usage_error(f"{flag} is for tables, and {file} is read as plain text", "drop it")
             return _stream_texts(file.read_bytes(), str(file), encoding)
         packed = _compression(file)
         if packed:
@@ -193,6 +196,9 @@ def classify(
         encoding = own_encoding(ctx, encoding, config, str(file))
     # stdin labelled as it comes, a chunk of the lines there are at a time, where the rows can be written so (JSON
     # Lines, CSV): a live filter (tail -f | lstmtext classify RUN - --format jsonl), and Ctrl-C keeps what is written
+    from lstmtext.textfiles import check_encoding_name
+
+    check_encoding_name(encoding)
     streamed = texts == ["-"] and file is None and output in ("jsonl", "csv") and _line_codec(encoding)
     if streamed:
         chunks: Iterator[tuple[list[str], list[dict[str, Any]]]] = (
@@ -292,7 +298,7 @@ def _line_codec(encoding: str) -> bool:
 
 
 def _stdin_chunks(encoding: str, most: int = CHUNK) -> Iterator[list[str]]:
-    """stdin's lines as they come: those there are (up to ``most``), each time more arrive; fastText's
+    """stdin's lines as they come: those that have arrived (up to ``most``), each time more arrive; fastText's
     __label__ words left out as from a file."""
     import select
 
@@ -304,37 +310,40 @@ def _stdin_chunks(encoding: str, most: int = CHUNK) -> Iterator[list[str]]:
         fd: int | None = source.fileno()
     except (OSError, ValueError, AttributeError):  # no descriptor (in tests): read as it comes, a read at a time
         fd = None
-    pending, offset, noted = b"", 0, False
-    while True:
-        data = source.read1(1 << 16) if hasattr(source, "read1") else source.read(1 << 16)
-        pending += data
-        cut = len(pending) if not data else pending.rfind(b"\n") + 1
-        if cut:
-            block, pending = pending[:cut], pending[cut:]
+    pending, offset, noted, ended = bytearray(), 0, False, False
+    while not ended:
+        while True:  # read what is there already (a piped file: many lines), without waiting for more
+            data = source.read1(1 << 16) if hasattr(source, "read1") else source.read(1 << 16)
+            pending += data
+            ended = not data
+            if ended or fd is None or pending.count(b"\n") >= most:
+                break
             try:
-                text = block.decode(text_encoding(encoding) if offset == 0 else encoding)
-            except UnicodeDecodeError as err:
-                raise UserError(f"stdin: invalid {encoding} at byte {offset + err.start}", "pass --encoding") from None
-            offset += len(block)
-            lines = _lines(text)
-            stripped = strip_labels(lines)
-            if stripped is not None and not noted:
-                from lstmtext.render import err
-
-                err.print("note: stdin is in fastText's format: each line's __label__ words are left out of the text "
-                          "classified")
-                noted = True
-            lines = stripped if stripped is not None else lines
-            for i in range(0, len(lines), most):
-                yield lines[i:i + most]
-        if not data:
-            return
-        if fd is not None:
-            try:
-                if select.select([fd], [], [], 0)[0]:
-                    continue  # more is there already: read it before labelling
+                if not select.select([fd], [], [], 0)[0]:
+                    break
             except (OSError, ValueError):
-                pass
+                break
+        cut = len(pending) if ended else pending.rfind(b"\n") + 1
+        if not cut:
+            continue
+        block = bytes(pending[:cut])
+        del pending[:cut]
+        try:
+            text = block.decode(text_encoding(encoding) if offset == 0 else encoding)
+        except UnicodeDecodeError as err:
+            raise UserError(f"stdin: invalid {encoding} at byte {offset + err.start}", "pass --encoding") from None
+        offset += len(block)
+        lines = _lines(text)
+        stripped = strip_labels(lines)
+        if stripped is not None and not noted:
+            from lstmtext.render import err
+
+            err.print("note: stdin is in fastText's format: each line's __label__ words are left out of the text "
+                      "classified")
+            noted = True
+        lines = stripped if stripped is not None else lines
+        for i in range(0, len(lines), most):
+            yield lines[i:i + most]
 
 
 def _knows_some(tokenizer: Any, text: str) -> bool:

@@ -79,15 +79,16 @@ def evaluate(
     if dev.type == "cpu":  # each step's freed activations stay with the process: 4.6x generate's tokens/s
         on_the_cpu()
     if task == "classify":
-        result = _evaluate_classifier(_load_classifiers(runs, dev, weights), corpus, split, text_column, label_column,
-                                      encoding, dev)
+        ckpts = _load_classifiers(runs, dev, weights)
+        result = _evaluate_classifier(ckpts, corpus, split, text_column, label_column, encoding, dev)
     else:
-        ckpt = load_checkpoint(checkpoint, str(dev), weights=weights)
-        note_weights(ckpt, weights)
-        result = _evaluate_lm(ckpt, corpus, split, text_column, encoding, dev)
+        ckpts = [load_checkpoint(checkpoint, str(dev), weights=weights)]
+        note_weights(ckpts[0], weights)
+        result = _evaluate_lm(ckpts[0], corpus, split, text_column, encoding, dev)
+    from lstmtext.checkpoint import LAST_WEIGHTS
     result["checkpoint"] = str(checkpoint)
     result["corpus"] = corpus  # None: the run's own prepared data
-    result["weights"] = weights
+    result["weights"] = "last" if ckpts[0].weights_file == LAST_WEIGHTS else "best"  # the ones scored
     warn([], result["skipped"])
     if ensemble:
         result["ensemble"] = [str(run) for run in ensemble]

@@ -61,8 +61,11 @@ def _output_failed(exc: OSError) -> str | None:
     if isinstance(exc, PermissionError):
         where = f": {exc.filename}" if exc.filename else ""
         return f"permission denied{where} (check who may read and write it: ls -ld {exc.filename or 'PATH'})"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG):
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return f"could not write: {exc.strerror or exc} (free some space, or write somewhere else)"
+    if exc.errno == errno.EIO:  # a terminal that has gone, a failing disk
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"input/output error{where} (the terminal, or the disk, has gone away)"
     return None
 
 
