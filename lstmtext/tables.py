@@ -150,6 +150,7 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                                 "rename one of them, so that it is clear which holds what")
             ends = reader.line_num
             pending = None  # a record of several lines with the wrong field count: a runaway quote if it is the last
+            multi = None  # the last record read, where its last field runs over several lines
 
             def runaway(lineno: int, ends: int) -> UserError:
                 return UserError(f"{path} line {lineno}: a quoted field that starts there never closes (the record "
@@ -173,12 +174,24 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                     report.skip(name, lineno, reason)
                     continue
                 yield lineno, dict(zip(header, row))
+                # a last field of several lines: a quote that never closed, if it ran to the file's end unclosed
+                multi = (lineno, "") if ends > lineno and fmt == "csv" and "\n" in row[-1] else None
             if pending:  # the reader met the end of the file inside the quotes
                 raise runaway(pending[0], ends)
+            if multi and not _ends_quoted(path):  # the right number of fields (one column): it ran to the end
+                pending = multi
+                raise runaway(multi[0], ends)
     except UnicodeDecodeError:
         raise locate_decode_error(path, encoding) from None
     except csv.Error as err:
         raise UserError(f"{path}: malformed {fmt.upper()} ({err})") from None
+
+
+def _ends_quoted(path: Path) -> bool:
+    """Whether a CSV file's last field closes a quote (its last bytes but line ends and spaces are a quote)."""
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 64))
+        return fh.read().rstrip(b" \t\r\n").endswith(b'"')
 
 
 def _json_lines(fh: Any, report: ReadReport, name: str) -> Iterator[tuple[int, dict[str, Any]]]:

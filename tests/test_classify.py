@@ -644,3 +644,14 @@ def test_evaluate_names_what_it_scored_and_a_split_file_the_run_learnt_from(cli,
     dev = cli("evaluate", "run", "data/dev.tsv", "--weights", "last")
     assert "holds the texts run chose its best weights on" in dev.err
     assert "evaluation of run (its last weights) on the whole corpus of data/dev.tsv" in dev.out
+
+
+def test_a_quote_that_never_closes_in_a_table_of_one_column_is_named(cli, clf, tmp_path):
+    """A table of one column has the right number of fields however far a runaway quote runs: the rest of the
+    file was one text, labelled with no word."""
+    (tmp_path / "runaway.csv").write_text('text\n"cow farm\nboat sea\nbarn hay\n', encoding="utf-8")
+    assert_one_line_error(cli("classify", clf, "--file", "runaway.csv"), 1,
+                          "runaway.csv line 2: a quoted field that starts there never closes")
+    (tmp_path / "closed.csv").write_text('text\n"cow farm\nbarn hay"\n', encoding="utf-8")
+    closed = cli("classify", clf, "--file", "closed.csv", "--format", "jsonl")
+    assert closed.code == 0 and json.loads(closed.out)["text"] == "cow farm\nbarn hay"
