@@ -133,6 +133,8 @@ def busy_cores() -> float | None:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):
         return None
+    if load < 0.5:  # an idle machine: no core to count, and no need to wait for samples
+        return load
     running = []
     try:
         for k in range(3):

@@ -181,10 +181,11 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     device = resolve_device(train_cfg.device)
     check_precision(train_cfg.precision, device.type)
     dtype = autocast_dtype(train_cfg.precision, device)  # before anything is loaded or cleared: bf16 may be refused
+    saved_config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8")) if resume else {}
     threads, threads_note = None, None
     if device.type == "cpu":
         keep_freed_memory()
-        saved = json.loads((run_dir / CONFIG).read_text(encoding="utf-8")).get("cpu_threads") if resume else None
+        saved = saved_config.get("cpu_threads")
         threads, threads_note = cpu_threads(saved if isinstance(saved, int) else None, resumed=resume)
     seed_everything(train_cfg.seed)
     task = make_task(model_cfg.task, prepared, train_cfg, device, model_cfg.reverse)
@@ -235,7 +236,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     best_step: int | None = None  # the step whose weights model.safetensors holds
     history: list[float] = []  # validation losses, for NT-ASGD's trigger
     if resume:
-        config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+        config = saved_config
         config["train"] = to_dict(train_cfg)
         state, task_tensors = load_state(run_dir, model, opt, schedule, scaler, device)
         task.restore(task_tensors)
@@ -275,14 +276,15 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     config["status"] = "training"
     atomic_write_json(run_dir / CONFIG, config)
     run_step = step_runner(task, model, opt, scaler, train_cfg, dtype, not_graphed is None, on_nan)
+    parameters = count_parameters(model)
     events.start({"steps": total_steps, "steps_per_epoch": per_epoch, "device": str(device), "first_step": step,
-                  "parameters": count_parameters(model), "precision": precision_name(dtype),
+                  "parameters": parameters, "precision": precision_name(dtype),
                   "cuda_graph": not_graphed is None, "tokens_per_step": task.tokens_per_step, "run_dir": str(run_dir),
                   "batch_size": train_cfg.batch_size, **task.shape_used(),
                   "time_left": None if train_cfg.time_limit is None else train_cfg.time_limit - elapsed_before,
                   "resumed": resume, "init_from": None if init_from is None or resume else str(init_from),
                   "transferred": transferred, "threads_note": threads_note, "advice": [] if resume else run_advice(
-                      model_cfg, train_cfg, prepared, count_parameters(model), total_steps, per_epoch, eval_every),
+                      model_cfg, train_cfg, prepared, parameters, total_steps, per_epoch, eval_every),
                   **({} if plateau else {"warmup_steps": (train_cfg.warmup_steps,
                                                           warmup_steps(train_cfg, total_steps))})})
 
@@ -407,7 +409,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                # the whole run's, as "seconds" is (a resumed run's time and steps before included)
                "tokens_per_s": step * task.tokens_per_step / max(elapsed, 1e-9), "device": str(device),
                "run_dir": str(run_dir),
-               "level": prepared.level, "parameters": count_parameters(model), "task": model_cfg.task,
+               "level": prepared.level, "parameters": parameters, "task": model_cfg.task,
                "skipped_batches": skipped, "best_step": best_step,
                "step_mode": getattr(run_step, "mode", f"eager ({not_graphed})"),
                "vocab_size": model_cfg.vocab_size, "lr": train_cfg.lr,

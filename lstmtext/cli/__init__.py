@@ -127,11 +127,9 @@ def _help_pipe_closed() -> None:
     pipe is exit code 1; like the commands' output, it ends quietly with PIPE_CLOSED instead."""
     from rich.console import Console
 
-    def on_broken_pipe(self: Console) -> None:
-        self.quiet = True
-        raise BrokenPipeError
+    from lstmtext.render import _Console
 
-    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]
+    Console.on_broken_pipe = _Console.on_broken_pipe  # type: ignore[method-assign]
 
 
 def _standard_streams() -> None:
@@ -161,14 +159,19 @@ def _option_as_value(command: Any, argv: list[str]) -> str | None:
     return None
 
 
-def _home_in_values(args: list[str]) -> list[str]:
+def _home_in_values(command: Any, args: list[str]) -> list[str]:
     """`--out=~/runs/a`: the shell leaves a ~ after = as it is, which would make a folder named ~ in the working
-    folder (one `rm -rf ~` away from the home folder); it is the home folder, as in `--out ~/runs/a`."""
+    folder (one `rm -rf ~` away from the home folder); it is the home folder, as in `--out ~/runs/a`, in the
+    options that take a path (and --preset's recipe file), up to --."""
     import os
+    from pathlib import Path
+
+    paths = {"--preset"} | {name for sub in command.commands.values() for p in sub.params for name in p.opts
+                            if getattr(getattr(p, "type_descriptor", None), "annotation", None) in (Path, list[Path])}
 
     def expanded(arg: str) -> str:
         name, eq, value = arg.partition("=")
-        if eq and name in PATH_OPTIONS and (value == "~" or value.startswith("~/")):
+        if eq and name in paths and (value == "~" or value.startswith("~/")):
             return f"{name}={os.path.expanduser(value)}"
         return arg
 
@@ -176,15 +179,11 @@ def _home_in_values(args: list[str]) -> list[str]:
     return [expanded(a) for a in args[:end]] + args[end:]
 
 
-PATH_OPTIONS = {"--out", "--resume", "--init-from", "--init-backward-from", "--distill-from", "--embed-init", "--file",
-                "--prompt-file", "--ensemble", "--preset"}
-
-
 def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:
     try:
         command = typer.main.get_command(app)
         group_help(command.commands["train"])
-        args = _home_in_values(list(sys.argv[1:] if argv is None else argv))
+        args = _home_in_values(command, list(sys.argv[1:] if argv is None else argv))
         wrong = _option_as_value(command, args)
         if wrong:
             print(f"error: {wrong}", file=sys.stderr)
@@ -197,16 +196,14 @@ def _run(argv: list[str] | None, click_errors: Any, no_args_help: Any) -> None:
     except no_args_help:  # bare `lstmtext`: the help is the answer, already printed
         sys.exit(0)
     except click_errors.UsageError as exc:
-        args = sys.argv[1:] if argv is None else argv
-        named = next((a for a in args if not a.startswith("-")), None)  # the command, where one was named
-        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else \
-            f" (see 'lstmtext {named} --help')" if named in ("tokenize", "train", "generate", "classify", "evaluate",
-                                                              "info") else " (see 'lstmtext --help')"
         import os
 
-        named = [a for a in (sys.argv[1:] if argv is None else argv) if a.startswith("-") and os.path.exists(a)]
-        if named and "No such option" in exc.format_message():  # a file whose name starts with a dash
-            where = f" (a file named {named[0]} is passed as ./{named[0]}, or after --)"
+        named = next((a for a in args if not a.startswith("-")), None)  # the command, where one was named
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else \
+            f" (see 'lstmtext {named} --help')" if named in command.commands else " (see 'lstmtext --help')"
+        dashed = [a for a in args if a.startswith("-") and os.path.exists(a)]
+        if dashed and "No such option" in exc.format_message():  # a file whose name starts with a dash
+            where = f" (a file named {dashed[0]} is passed as ./{dashed[0]}, or after --)"
         print(f"error: {exc.format_message()}{where}", file=sys.stderr)
         sys.exit(2)
     except Terminated as exc:

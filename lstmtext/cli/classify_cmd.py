@@ -113,30 +113,39 @@ def _read_texts(texts: list[str], file: Path | None, text_column: str | None, en
 
 def _stream_texts(data: bytes, where: str, encoding: str) -> list[str]:
     """The texts of stdin, or of a pipe given as --file (<(...)): one a line, read once."""
-    from lstmtext.textfiles import text_encoding
 
     if data.startswith(b"\xef\xbb\xbf") and codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
         raise UserError(f"{where} is UTF-8 (it starts with UTF-8's byte-order mark), not {encoding}",
                         "drop --encoding")
+    return _some_text(_without_labels(_lines(_decoded(data, where, encoding)), where), where)
+
+
+def _decoded(data: bytes, where: str, encoding: str, offset: int = 0) -> str:
+    """``data`` as text, or the one-line error naming the first bad byte; ``offset``: the bytes read before (a
+    byte-order mark is dropped at the start only)."""
+    from lstmtext.textfiles import text_encoding
+
     try:
-        return _some_text(_without_labels(_lines(data.decode(text_encoding(encoding))), where), where)
+        return data.decode(text_encoding(encoding) if offset == 0 else encoding)
     except UnicodeDecodeError as err:
-        raise UserError(f"{where}: invalid {encoding} at byte {err.start}", "pass --encoding") from None
+        raise UserError(f"{where}: invalid {encoding} at byte {offset + err.start}", "pass --encoding") from None
 
 
-def _without_labels(lines: list[str], where: str) -> list[str]:
-    """Lines in fastText's format with their __label__ words left out, and a note saying so; others as they are."""
+def _without_labels(lines: list[str], where: str, note: bool = True) -> list[str]:
+    """Lines in fastText's format with their __label__ words left out, and (``note``) a note saying so; others as
+    they are."""
     from lstmtext.labelfolders import strip_labels
 
     stripped = strip_labels(lines)
     if stripped is None:
         return lines
-    from rich.markup import escape
+    if note:
+        from rich.markup import escape
 
-    from lstmtext.render import err
+        from lstmtext.render import err
 
-    err.print(f"note: {escape(where)} is in fastText's format: each line's __label__ words are left out of the text "
-              "classified")
+        err.print(f"note: {escape(where)} is in fastText's format: each line's __label__ words are left out of the "
+                  "text classified")
     return stripped
 
 
@@ -302,8 +311,6 @@ def _stdin_chunks(encoding: str, most: int = CHUNK) -> Iterator[list[str]]:
     __label__ words left out as from a file."""
     import select
 
-    from lstmtext.labelfolders import strip_labels
-    from lstmtext.textfiles import text_encoding
 
     source = sys.stdin.buffer
     try:
@@ -328,20 +335,10 @@ def _stdin_chunks(encoding: str, most: int = CHUNK) -> Iterator[list[str]]:
             continue
         block = bytes(pending[:cut])
         del pending[:cut]
-        try:
-            text = block.decode(text_encoding(encoding) if offset == 0 else encoding)
-        except UnicodeDecodeError as err:
-            raise UserError(f"stdin: invalid {encoding} at byte {offset + err.start}", "pass --encoding") from None
+        raw = _lines(_decoded(block, "stdin", encoding, offset))
         offset += len(block)
-        lines = _lines(text)
-        stripped = strip_labels(lines)
-        if stripped is not None and not noted:
-            from lstmtext.render import err
-
-            err.print("note: stdin is in fastText's format: each line's __label__ words are left out of the text "
-                      "classified")
-            noted = True
-        lines = stripped if stripped is not None else lines
+        lines = _without_labels(raw, "stdin", note=not noted)
+        noted = noted or lines is not raw
         for i in range(0, len(lines), most):
             yield lines[i:i + most]
 
