@@ -177,6 +177,20 @@ def test_a_word_language_model_ties_its_decoder_to_the_vectors(cli, tmp_path):
     assert cli("generate", "lm", "--prompt", "the", "--length", "5").code == 0
 
 
+def test_vectors_narrower_than_the_lstm_say_the_decoder_is_not_tied(cli, tmp_path):
+    (tmp_path / "text.txt").write_text("".join(f"{t}\n" for t, _ in ROWS), encoding="utf-8")
+    write_text_vectors(tmp_path / "glove.txt", VECTORS)
+    common = ("train", "text.txt", "--level", "word", "--embed-init", "glove.txt", "--layers", "1", "--max-steps", "1")
+    result = cli(*common, "--hidden-size", "16", "--out", "untied")
+    assert result.code == 0, result.err
+    assert "note: the decoder is not tied to the embedding" in result.err and "--tie-weights" in result.err
+    assert not json.loads((tmp_path / "untied" / "config.json").read_text())["model"]["tie_weights"]
+    tied = cli(*common, "--hidden-size", "16", "--tie-weights", "--out", "tied")  # asked for: nothing to say
+    assert tied.code == 0, tied.err
+    assert "not tied" not in tied.err and json.loads((tmp_path / "tied" / "config.json").read_text())["model"][
+        "tie_weights"]
+
+
 def test_archives_byte_order_marks_and_cut_files(cli, tmp_path):
     from lstmtext.vectors import _binary_bytes
 

@@ -304,6 +304,14 @@ def train(
     teachers = check_teacher_runs(distill_from or [])
     _refuse_out_as_input(out, [("--init-from", init_from), ("--init-backward-from", init_backward_from),
                                *(("--distill-from", run) for run in distill_from or [])])
+    if vectors_shape is not None and task == "lm" and tie_weights is None and not model_cfg.tie_weights \
+            and not quiet:  # the vectors set the embedding's width, and the default tie follows widths
+        from lstmtext.render import err
+
+        last = model_cfg.last_layer_size or model_cfg.hidden_size
+        err.print(f"note: the decoder is not tied to the embedding: --embed-init's vectors have {embed} numbers and "
+                  f"the last LSTM layer {last:,} units; --tie-weights ties them through a projection, or "
+                  f"--last-layer-size {embed} without one")
     # A device that may be missing (cuda, mps) is checked before tokenizing; auto and cpu cannot fail,
     # so with them torch loads only once training starts, after any mistake in the corpus is reported.
     if device not in ("auto", "cpu"):
