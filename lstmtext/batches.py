@@ -67,8 +67,7 @@ class LMBatches:
     every offset, at most one fewer than without the shift.
     """
 
-    def __init__(self, tokens: np.ndarray, batch_size: int, seq_len: int, drop_last: bool = True,
-                 shift: bool = False) -> None:
+    def __init__(self, tokens: np.ndarray, batch_size: int, seq_len: int, shift: bool = False) -> None:
         per_stream = len(tokens) // batch_size
         if per_stream < 2:
             raise UserError(f"only {len(tokens)} tokens: too few for --batch-size {batch_size}",
@@ -76,11 +75,11 @@ class LMBatches:
         self.streams = tokens[: per_stream * batch_size].reshape(batch_size, per_stream)
         self.seq_len = seq_len
         usable = per_stream - 1
-        self.count = usable // seq_len if drop_last else -(-usable // seq_len)
+        self.count = usable // seq_len
         if self.count == 0:
             self.count, self.seq_len = 1, usable
         shifted = (usable - seq_len + 1) // seq_len  # windows that fit after an offset of up to seq_len - 1
-        self.shift = shift and drop_last and shifted >= 1
+        self.shift = shift and shifted >= 1
         if self.shift:
             self.count = shifted
         self.offset = 0

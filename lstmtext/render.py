@@ -302,13 +302,8 @@ def _evaluation_title(result: dict[str, Any]) -> str:
 
 
 def _scored(result: dict[str, Any]) -> str:
-    """'6,784 of 6,813 (...)': the text is cut into equal streams, as in training, and a stream's first token and
-    the few left over at the end are not scored."""
-    scored, of = result["tokens"], result.get("of_tokens", result["tokens"])
-    if of <= scored:
-        return f"{scored:,}"
-    return f"{scored:,} of {of:,} (cut into equal streams, as in training: each stream's first token and the few " \
-           "left over go unscored)"
+    """'6,813': every token after the text's first is scored, each once (tasks.lm_eval)."""
+    return f"{result['tokens']:,}"
 
 
 def evaluation_tables(result: dict[str, Any]) -> list[Table]:

@@ -36,27 +36,48 @@ def in_reading_order(tokens: np.ndarray, reverse: bool) -> np.ndarray:
 @torch.no_grad()
 def lm_eval(model: torch.nn.Module, tokens: np.ndarray, batch_size: int, seq_len: int, device: torch.device,
             amp: Any, done: Callable[[int], None] | None = None) -> tuple[float, int] | None:
-    """Mean next-token loss over a token array (streams carried across windows) and the count scored;
-    ``done(n)`` is told of each window of n tokens (a progress bar; it does not wait for the device)."""
-    bs = max(1, min(batch_size, len(tokens) // (seq_len + 1) or 1))
-    if len(tokens) < 2 * bs:
+    """Mean next-token loss over a token array and the count scored: every token after the first, once,
+    whatever the batch size (None where there is none). The array is cut into ``batch_size`` streams read side
+    by side, the state carried across windows; each stream but the first starts from the state that the
+    ``seq_len`` tokens before it give (read, not scored), as if read in one pass, and the tokens left over after
+    the equal streams continue the last one. ``done(n)`` is told of each window of n tokens scored (a
+    progress bar; it does not wait for the device)."""
+    targets = len(tokens) - 1
+    if targets < 1:
         return None
-    batches = LMBatches(tokens, bs, seq_len, drop_last=False)
+    bs = max(1, min(batch_size, targets // (seq_len + 1)))
+    per = targets // bs  # targets of each stream: stream i reads tokens [i*per, (i+1)*per] and scores all but its first
+    rows = np.arange(bs)[:, None] * per
+
+    def batch(start: int, end: int, first: np.ndarray = rows) -> torch.Tensor:  # columns [start, end] of the streams
+        return to_device(np.asarray(tokens[first + np.arange(start, end + 1)[None, :]], dtype=np.int64), device)
+
     was_training = model.training
     model.eval()
     total = torch.zeros((), device=device, dtype=torch.float64)
-    count = 0
     state = None
-    for i in range(len(batches)):
-        x, y = (to_device(a, device) for a in batches.get(i))
-        with amp:
-            out, state, _, _ = model.outputs(x, state, decode=False)
-            total += model.loss(out, y, reduction="sum")
-        count += y.numel()
-        if done is not None:
-            done(y.numel())
+    with amp:
+        warm = min(seq_len, per)
+        if bs > 1:  # the tokens before each stream set its starting state; the first stream starts from zeros
+            _, state, _, _ = model.outputs(batch(-warm, -1, np.maximum(rows, warm)), None, decode=False)
+            keep = torch.ones(1, bs, 1, device=device, dtype=state[0].dtype)
+            keep[:, 0] = 0
+            state = tuple(s * keep for s in state)
+        for start in range(0, per, seq_len):
+            window = batch(start, min(start + seq_len, per))
+            out, state, _, _ = model.outputs(window[:, :-1], state, decode=False)
+            total += model.loss(out, window[:, 1:], reduction="sum")
+            if done is not None:
+                done(window[:, 1:].numel())
+        if bs * per < targets:  # the few tokens left continue the last stream, which ends where they start
+            tail = to_device(np.asarray(tokens[bs * per:], dtype=np.int64)[None, :], device)
+            last = tuple(s[:, -1:].contiguous() for s in state)
+            out, _, _, _ = model.outputs(tail[:, :-1], last, decode=False)
+            total += model.loss(out, tail[:, 1:], reduction="sum")
+            if done is not None:
+                done(tail.shape[1] - 1)
     model.train(was_training)
-    return float(total.item()) / max(count, 1), count
+    return float(total.item()) / targets, targets
 
 
 def lm_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, amp: Any,

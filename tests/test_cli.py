@@ -571,12 +571,32 @@ def test_generate_reads_its_prompt_from_a_file_or_stdin(cli, run, tmp_path, monk
     assert_one_line_error(cli("generate", run, "--prompt-file", "nope.txt"), 1, "--prompt-file not found")
 
 
-def test_evaluate_says_how_many_of_a_splits_tokens_it_scored(cli, run):
-    result = cli("evaluate", run, "--format", "json")
-    report = json.loads(result.out)
-    assert 0 < report["tokens"] < report["of_tokens"]  # several streams: their first tokens go unscored
+def test_evaluate_scores_every_token_of_a_split_whatever_the_batch_size(cli, run, tmp_path):
+    """The split is read as 16 streams side by side: each stream's first token is scored too, from the state the
+    tokens before it give, and so are the few left over after the equal streams; the figure is the one-stream
+    figure."""
+    import contextlib
+
+    import numpy as np
+    import torch
+
+    from lstmtext.checkpoint import load_checkpoint
+    from lstmtext.data import Prepared
+    from lstmtext.tasks import lm_eval
+
+    report = json.loads(cli("evaluate", run, "--format", "json").out)
+    ckpt = load_checkpoint(tmp_path / run)
+    tokens = np.asarray(Prepared.open(tmp_path / ckpt.config["data"]["prepared"]).tokens(report["split"]))
+    assert report["tokens"] == report["of_tokens"] == len(tokens) - 1
+    seq_len = ckpt.config["train"]["seq_len"]
+    figures = {bs: lm_eval(ckpt.model, tokens, bs, seq_len, torch.device("cpu"), contextlib.nullcontext())
+               for bs in (1, 7, 16)}
+    assert {count for _, count in figures.values()} == {len(tokens) - 1}
+    assert len(tokens) > 8 * (seq_len + 1)  # 7 streams or more
+    assert abs(figures[7][0] - figures[1][0]) < 1e-3 and abs(figures[16][0] - figures[1][0]) < 1e-3, figures
+    assert abs(report["loss"] - figures[1][0]) < 2e-3  # (in the run's precision: bf16 on some CPUs)
     table = cli("evaluate", run)
-    assert f"{report['tokens']:,} of {report['of_tokens']:,} (cut into equal streams" in table.out
+    assert f"tokens scored │ {report['tokens']:,} " in table.out.replace("┃", "│"), table.out
 
 
 def test_file_and_folder_names_in_another_encoding(tmp_path):

@@ -346,5 +346,5 @@ def _evaluate_lm(ckpt: Any, corpus: str | None, split: str | None, text_column: 
                "these figures are not comparable with its validation figures")])
     return {"task": "lm", "split": kind, "loss": loss, "ppl": perplexity(loss),
             "bpc": bits_per_char(loss, count, int(chars * count / max(len(tokens), 1))), "tokens": count,
-            "of_tokens": max(len(tokens) - 1, 0),  # each stream's first token has no context: not predicted
+            "of_tokens": max(len(tokens) - 1, 0),  # all of them (scripts read both)
             "unk_rate": round(unk, 6), "skipped": _skipped(source)}
