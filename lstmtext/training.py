@@ -383,10 +383,11 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
                     if current_lr(opt) < record["lr"]:
                         events.note(f"step {step:,}: validation stalled, so the plateau schedule cuts the learning "
                                     f"rate to {current_lr(opt):.3g}")
-                stale_evals = 0 if improved else stale_evals + 1
+                if metrics:  # (a corpus without a valid split gives none: there is nothing to be patient about)
+                    stale_evals = 0 if improved else stale_evals + 1
+                    if train_cfg.patience is not None and stale_evals >= train_cfg.patience and not last:
+                        stopped_by = "early stopping"
                 evaluated = True
-                if train_cfg.patience is not None and stale_evals >= train_cfg.patience and not last:
-                    stopped_by = "early stopping"
             if evaluated or due or stop.reason is not None or out_of_time:
                 checkpoint_state()
             window_paused += time.perf_counter() - pause_start

@@ -335,6 +335,15 @@ def test_a_diverged_run_is_warned_of_and_a_sampled_train_row_is_named(cli, tmp_p
     assert "warning: training diverged: the train loss ended at" in wild.err and "lower --lr (it was 60)" in wild.err
 
 
+def test_patience_without_a_valid_split_does_not_stop_the_run(cli, corpus):
+    result = cli("train", corpus, *TINY, "--max-steps", "30", "--eval-every", "5", "--patience", "2",
+                 "--valid-fraction", "0", "--test-fraction", "0", "--out", "nov", "--format", "json")
+    assert result.code == 0, result.err
+    assert "--patience cannot act" in result.err
+    summary = json.loads(result.out)
+    assert summary["steps"] == 30 and summary.get("stopped_by") != "early stopping", summary
+
+
 def test_run_advice_names_what_the_settings_will_not_do():
     from types import SimpleNamespace
 
