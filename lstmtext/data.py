@@ -8,6 +8,7 @@ renamed, and reused when the corpus's content hash and the tokenizer settings ma
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -167,13 +168,8 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
         if theirs is not None:
             shutil.rmtree(tmp, ignore_errors=True)
             return theirs
-        if out.exists():
-            for entry in out.iterdir():  # what the user keeps beside the data (notes, even the corpus) stays
-                if not _ours(entry.name):
-                    os.replace(entry, tmp / entry.name)
-            shutil.rmtree(out)
         try:
-            os.replace(tmp, out)
+            _swap_in(tmp, out)
         except OSError:
             theirs = _same_data(out, meta, tmp)  # another process's rename came between ours and the rmtree
             if theirs is None:
@@ -190,20 +186,62 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
     return meta
 
 
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Put the new data (``tmp``) in the place of ``out``, keeping what the user keeps beside the data there
+    (notes, even the corpus). The old folder is set aside whole (.NAME.old-PID) until the new one is in place, and
+    its other files are moved over before it goes: a failure or a kill at any point loses none of them, and a
+    later run moves back what a killed one left there (_remove_stale_copies)."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.replace(old, out)  # (where another run's data came in meanwhile, a later run moves the files back)
+        raise
+    _move_back(old, out)
+
+
+def _move_back(old: Path, out: Path) -> None:
+    """Move the user's own files of a folder set aside (``old``) into the new ``out``; drop ``old`` once none is
+    left in it."""
+    for entry in list(old.iterdir()):
+        if not _ours(entry.name) and not os.path.lexists(out / entry.name):
+            os.replace(entry, out / entry.name)
+    if all(_ours(entry.name) for entry in old.iterdir()):
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _remove_stale_copies(out: Path) -> None:
-    """Drop the half-written copies (.NAME.tmp-PID) beside ``out`` that a process killed mid-way (SIGKILL, a
-    power cut) left, once that process is gone; a copy another live run is writing stays."""
+    """Clear up after a process killed mid-way (SIGKILL, a power cut), once it is gone: drop its half-written
+    copy (.NAME.tmp-PID), and put back what it had set aside (.NAME.old-PID): the old folder itself if no new one
+    took its place, else the user's files in it. A copy another live run is writing stays."""
     if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
         return
-    for old in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):
-        pid = old.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid():
+    for left in sorted(out.parent.glob(f".{glob.escape(out.name)}.*-*")):
+        kind, _, pid = left.name[len(out.name) + 2:].rpartition("-")
+        if kind not in ("tmp", "old") or not pid.isdigit() or int(pid) == os.getpid():
             continue
         try:
             os.kill(int(pid), 0)
+            continue  # alive, someone else's
         except ProcessLookupError:
-            shutil.rmtree(old, ignore_errors=True)
-        except OSError:  # alive, someone else's
+            pass
+        except OSError:
+            continue
+        if kind == "tmp":
+            shutil.rmtree(left, ignore_errors=True)
+            continue
+        try:
+            if os.path.lexists(out):
+                _move_back(left, out)
+            else:
+                os.replace(left, out)
+        except OSError:
             pass
 
 
@@ -240,6 +278,7 @@ def ensure_prepared(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = 
                     progress: Progress | None = None, tokenizer: Tokenizer | None = None
                     ) -> tuple[dict[str, Any], bool]:
     """Reuse ``out`` when it was built from the same content with the same settings."""
+    _remove_stale_copies(Path(out))
     meta = reusable(Path(out), corpus, spec, task, tokenizer)
     if meta is not None:
         return meta, True

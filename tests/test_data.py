@@ -235,6 +235,50 @@ def test_overwriting_a_prepared_folder_keeps_the_users_other_files(tmp_path):
     assert (folder / "notes.txt").read_text() == "mine" and (folder / "c.txt").read_text() == SMALL_TEXT * 20
 
 
+def test_a_failed_or_killed_swap_loses_neither_the_users_files_nor_the_old_data(tmp_path, monkeypatch):
+    """Preparing again sets the old folder aside whole until the new one is in place: a rename that fails there
+    puts it back, and what a killed process had set aside the next run puts back."""
+    import os
+    import subprocess
+
+    import pytest
+
+    import lstmtext.data as data
+    from lstmtext.errors import UserError
+
+    src = tmp_path / "c.txt"
+    src.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    folder = tmp_path / "p"
+    prepare(open_corpus(src), TokenizerSpec(level="char"), folder)
+    (folder / "notes.txt").write_text("mine")
+    real = os.replace
+
+    def failing(a, b):
+        if os.path.dirname(a) == str(tmp_path) and os.path.basename(a).startswith(".p.tmp-"):  # the new data
+            raise PermissionError(13, "Permission denied (as on Windows, a file held open)")
+        return real(a, b)
+
+    monkeypatch.setattr(data.os, "replace", failing)
+    with pytest.raises(UserError, match="could not write the prepared data"):
+        prepare(open_corpus(src), TokenizerSpec(level="word"), folder)
+    monkeypatch.setattr(data.os, "replace", real)
+    assert Prepared.open(folder).level == "char" and (folder / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt", "p"]
+
+    dead = subprocess.Popen(["true"])  # a process id that is gone
+    dead.wait()
+    aside = tmp_path / f".p.old-{dead.pid}"  # killed after setting the old folder aside, before the new one came
+    folder.rename(aside)
+    meta = prepare(open_corpus(src), TokenizerSpec(level="char"), folder)  # the next run: the old data back
+    assert meta["tokenizer"]["level"] == "char" and (folder / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt", "p"]
+    aside.mkdir()  # killed after the new folder came, before the user's files were moved over
+    (folder / "notes.txt").rename(aside / "notes.txt")
+    (aside / "train.bin").write_bytes(b"old")
+    ensure_prepared(open_corpus(src), TokenizerSpec(level="char"), folder)  # reused: and the files moved back
+    assert (folder / "notes.txt").read_text() == "mine" and not aside.exists()
+
+
 def test_a_damaged_classifier_folder_is_a_user_error(tmp_path):
     import json
 
