@@ -54,7 +54,109 @@ MOSTLY_UNK = 0.2  # a train split's share of <unk> that preparing warns of
 
 
 def is_prepared(path: Path) -> bool:
-    return (Path(path) / META).is_file() and (Path(path) / TOKENIZER_FILE).is_file()
+    """A folder tokenize wrote: its meta.json and tokenizer.json, or a meta.json of ours alone (the folder is then
+    damaged, and said to be: not read as a corpus, nor refused as another program's folder)."""
+    path = Path(path)
+    if not (path / META).is_file():
+        return False
+    if (path / TOKENIZER_FILE).is_file():
+        return True
+    try:
+        meta = json.loads((path / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "format_version" in meta and "splits" in meta and "tokenizer" in meta
+
+
+def damage(folder: Path, meta: dict[str, Any]) -> str | None:
+    """What is missing or cut short in a prepared folder, as "its train.bin is missing", from the files' sizes
+    (nothing is read); None where nothing is."""
+    folder = Path(folder)
+    if not (folder / TOKENIZER_FILE).is_file():
+        return f"its {TOKENIZER_FILE} is missing"
+    try:
+        width = np.dtype(meta["dtype"]).itemsize
+        sizes = {name: int(meta["splits"][name]["tokens"]) * width for name in SPLITS}
+    except (KeyError, TypeError, ValueError):
+        return f"its {META} lacks the splits or the token type"
+    for name, expected in sizes.items():
+        files = [f"{name}.bin"] + ([f"{name}.offsets.npy", f"{name}.labels.npy"] if meta.get("task") == "classify"
+                                   else [])
+        for file in files if expected else []:
+            if not (folder / file).is_file():
+                return f"its {file} is missing"
+        size = (folder / f"{name}.bin").stat().st_size if expected else 0
+        if size != expected:
+            return f"its {name}.bin holds {size:,} bytes of the {expected:,} it should"
+    return None
+
+
+def tokenize_command(source: str, tokenizer: dict[str, Any], settings: dict[str, Any], folder: Path,
+                     overwrite: bool = True) -> str:
+    """The command that prepares ``folder`` again as it was prepared: its corpus (as recorded, or CORPUS where
+    that is not a path from here), task, level and settings (those of meta.json, or of a run's config.json)."""
+    from shlex import quote
+
+    flags = ["lstmtext", "tokenize", quote(source) if source and Path(source).exists() else "CORPUS"]
+    if tokenizer.get("task") == "classify":
+        flags += ["--task", "classify"]
+    level = tokenizer.get("level", "char")
+    flags += ["--level", str(level)]
+    if tokenizer.get("vocab_size") is not None:
+        flags += ["--vocab-size", str(tokenizer["vocab_size"])]
+    if tokenizer.get("lowercase"):
+        flags.append("--lowercase")
+    if tokenizer.get("min_freq", 1) != 1:
+        flags += ["--min-freq", str(tokenizer["min_freq"])]
+    if level == "word" and tokenizer.get("word_split", "punct") != "punct":
+        flags += ["--word-split", str(tokenizer["word_split"])]
+    for key, flag in (("text_column", "--text-column"), ("label_column", "--label-column")):
+        if settings.get(key) is not None:
+            flags += [flag, quote(str(settings[key]))]
+    if settings.get("encoding", "utf-8") != "utf-8":
+        flags += ["--encoding", str(settings["encoding"])]
+    for name in ("valid", "test"):
+        if settings.get(f"{name}_fraction", 0.05) != 0.05:
+            flags += [f"--{name}-fraction", f"{settings[f'{name}_fraction']:g}"]
+    if settings.get("split_seed", 0) != 0:
+        flags += ["--split-seed", str(settings["split_seed"])]
+    flags += ["--out", quote(str(folder))] + (["--overwrite"] if overwrite else [])
+    return " ".join(flags)
+
+
+def prepare_again(folder: Path, meta: dict[str, Any]) -> str:
+    """The hint for a damaged prepared folder: the command that prepares it again."""
+    if not isinstance(meta.get("tokenizer"), dict):  # the settings are lost with the rest
+        return f"prepare it again: lstmtext tokenize CORPUS --out {folder} --overwrite, with the settings it had"
+    source = str(meta.get("source") or "")
+    command = tokenize_command(source, meta.get("tokenizer") or {}, meta.get("settings") or {}, folder)
+    return "prepare it again: " + command + ("" if " CORPUS " not in command else f" (its corpus was {source})")
+
+
+def mismatch(meta: dict[str, Any], corpus: Corpus, spec: TokenizerSpec, task: str) -> str | None:
+    """How a prepared folder's data differs from ``corpus`` read with these settings, in words (the first
+    difference, as the flag that makes it: "it was prepared with --level word, not char"); None where it does not."""
+    def shown(value: Any) -> str:
+        return "on" if value is True else "off" if value is False else "unset" if value is None else f"{value}"
+
+    theirs, ours = meta.get("tokenizer") or {}, spec_key(spec, task)
+    if meta.get("format_version") != FORMAT_VERSION:
+        return "it was prepared in another format"
+    if theirs.get("task") != task:
+        return f"it was prepared for a {'classifier' if theirs.get('task') == 'classify' else 'language model'}"
+    for key in ("level", "vocab_size", "lowercase", "min_freq", "word_split"):
+        if theirs.get(key) != ours.get(key):
+            flag = f"--{key.replace('_', '-')}"
+            return f"it was prepared with {flag} {shown(theirs.get(key))}, not {shown(ours.get(key))}"
+    settings = meta.get("settings") or {}
+    for key in [*corpus.settings, *(k for k in settings if k not in corpus.settings)]:
+        if settings.get(key) != corpus.settings.get(key):
+            what = "a label layout" if key == "layout" else f"--{key.replace('_', '-')}"
+            return f"it was prepared with {what} {shown(settings.get(key))}, not {shown(corpus.settings.get(key))}"
+    if meta.get("source_hash") != corpus.content_hash():
+        return f"it was prepared from {meta.get('source')}" + (", which has changed since" if meta.get("source") ==
+                                                               corpus.origin else "")
+    return None
 
 
 def _shared_texts(hashes: dict[str, Any], splits: dict[str, Any]) -> list[str]:
@@ -263,7 +365,8 @@ def _same_data(out: Path, meta: dict[str, Any], tmp: Path) -> dict[str, Any] | N
     if theirs is None:
         return None
     keys = ("source_hash", "settings", "tokenizer", "format_version", "reader")
-    if any(theirs.get(k) != meta.get(k) for k in keys) or _tokenizer_json(out) != _tokenizer_json(tmp):
+    if any(theirs.get(k) != meta.get(k) for k in keys) or _tokenizer_json(out) != _tokenizer_json(tmp) \
+            or damage(out, theirs) is not None:
         return None
     return theirs
 
@@ -289,10 +392,7 @@ def reusable(out: Path, corpus: Corpus, spec: TokenizerSpec, task: str,
              tokenizer: Tokenizer | None = None) -> dict[str, Any] | None:
     """The metadata of ``out`` if it holds this corpus prepared with these settings, else None."""
     meta = read_meta(out)
-    if meta is None:
-        return None
-    if meta.get("source_hash") != corpus.content_hash() or meta.get("settings") != corpus.settings \
-            or meta.get("tokenizer") != spec_key(spec, task) or meta.get("format_version") != FORMAT_VERSION:
+    if meta is None or mismatch(meta, corpus, spec, task) is not None or damage(out, meta) is not None:
         return None
     # the tokenizer file is read only for a folder that matches on everything else
     if tokenizer is not None and not _same_tokenizer(out, tokenizer):
@@ -356,17 +456,20 @@ class Prepared:
         meta = read_json(path / META, "the prepared folder's metadata")
         if meta.get("format_version") != FORMAT_VERSION:
             raise UserError(f"{path / META}: unknown prepared-data format {meta.get('format_version')!r}",
-                            "run lstmtext tokenize again")
+                            prepare_again(path, meta))
         splits, labels = meta.get("splits"), meta.get("labels")
         if not (isinstance(splits, dict) and all(isinstance(splits.get(s), dict) and isinstance(
                 splits[s].get("tokens"), int) for s in SPLITS) and meta.get("dtype") in ("uint16", "uint32")
                 and (meta.get("task") != "classify" or isinstance(labels, list) and len(labels) >= 2)):
             raise UserError(f"{path / META} lacks the splits, token type or labels a prepared folder has",
-                            "the prepared folder is damaged; run lstmtext tokenize again")
+                            prepare_again(path, meta))
+        broken = damage(path, meta)
+        if broken is not None:
+            raise UserError(f"{path} is a damaged prepared folder: {broken}", prepare_again(path, meta))
         tokenizer = load_tokenizer(path / TOKENIZER_FILE)
         if tokenizer.vocab_size != meta.get("vocab_size"):
             raise UserError(f"{path}: tokenizer and meta.json disagree on the vocabulary size",
-                            "run lstmtext tokenize again")
+                            prepare_again(path, meta))
         return cls(path, meta, tokenizer)
 
     @classmethod
@@ -407,7 +510,7 @@ class Prepared:
         width = np.dtype(self.meta["dtype"]).itemsize
         if size != expected * width:
             raise UserError(f"{file} holds {max(size, 0)} bytes, meta.json expects {expected * width}",
-                            "the prepared folder is damaged; run lstmtext tokenize again")
+                            prepare_again(self.path, self.meta))
         return np.memmap(file, dtype=self.meta["dtype"], mode="r")
 
     @property
@@ -416,7 +519,7 @@ class Prepared:
 
     def records(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tokens, offsets, label ids) of a classification split; text i is tokens[off[i]:off[i+1]]."""
-        damaged = "the prepared folder is damaged; run lstmtext tokenize again"
+        damaged = prepare_again(self.path, self.meta)
         try:
             offsets = np.load(self.path / f"{split}.offsets.npy", mmap_mode="r")
             labels = np.load(self.path / f"{split}.labels.npy", mmap_mode="r")

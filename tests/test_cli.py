@@ -286,10 +286,57 @@ def test_tokenize_never_replaces_other_prepared_data_unasked(cli, corpus, tmp_pa
     again = cli("tokenize", corpus, "--out", "prep", "--quiet")
     assert again.code == 0 and "reused" in again.out
     other = cli("tokenize", corpus, "--out", "prep", "--level", "word", "--quiet")
-    assert_one_line_error(other, 2, "another source or with other settings", "--overwrite")
+    assert_one_line_error(other, 2, "--out prep holds other data: it was prepared with --level char, not word",
+                          "--overwrite")
+    (tmp_path / "more.txt").write_text((tmp_path / corpus).read_text() + "more\n")
+    assert_one_line_error(cli("tokenize", "more.txt", "--out", "prep"), 2, "it was prepared from ")
+    lowered = cli("tokenize", corpus, "--out", "prep", "--lowercase")
+    assert_one_line_error(lowered, 2, "it was prepared with --lowercase off, not on")
     assert (tmp_path / "prep" / "train.bin").read_bytes() == before
     assert cli("tokenize", corpus, "--out", "prep", "--level", "word", "--overwrite", "--quiet").code == 0
     assert json.loads((tmp_path / "prep" / "meta.json").read_text())["tokenizer"]["level"] == "word"
+
+
+def test_a_damaged_prepared_folder_names_what_is_wrong_and_the_command_that_prepares_it_again(cli, corpus, tmp_path):
+    """A prepared folder cut short or missing a file is not reused: training on it names the damage and the
+    tokenize command (with its settings) that prepares it again, and that command, or a run on the corpus, does."""
+    import shlex
+
+    assert cli("tokenize", corpus, "--level", "word", "--min-freq", "2", "--out", "prep", "--quiet").code == 0
+    good = (tmp_path / "prep" / "train.bin").read_bytes()
+    (tmp_path / "prep" / "notes.txt").write_text("mine")
+    (tmp_path / "prep" / "train.bin").write_bytes(good[:100])
+    broken = cli("train", "prep", *TINY, "--max-steps", "2", "--out", "r")
+    assert_one_line_error(broken, 1, "prep is a damaged prepared folder: its train.bin holds 100 bytes of the",
+                          "lstmtext tokenize small.txt --level word --min-freq 2 --out prep --overwrite")
+    command = shlex.split(broken.err.split("prepare it again: ")[1].rstrip(")\n"))
+    again = cli(*command[1:])
+    assert again.code == 0 and (tmp_path / "prep" / "train.bin").read_bytes() == good, again.err
+    assert (tmp_path / "prep" / "notes.txt").read_text() == "mine"
+    (tmp_path / "prep" / "tokenizer.json").unlink()  # not read as a corpus, nor refused as another program's folder
+    assert_one_line_error(cli("train", "prep", *TINY, "--max-steps", "2", "--out", "r"), 1,
+                          "prep is a damaged prepared folder: its tokenizer.json is missing", "lstmtext tokenize")
+    fixed = cli("tokenize", corpus, "--level", "word", "--min-freq", "2", "--out", "prep")  # the same settings
+    assert fixed.code == 0 and "note: prep is damaged (its tokenizer.json is missing), so it is prepared again" \
+        in fixed.err and "reused" not in fixed.out, fixed.err
+    assert cli("train", "prep", *TINY, "--max-steps", "2", "--out", "r").code == 0
+
+
+def test_resume_without_its_prepared_data_names_the_command_that_prepares_it_again(cli, corpus, tmp_path):
+    import shlex
+    import shutil
+
+    trained = cli("train", corpus, *TINY, "--level", "word", "--lowercase", "--max-steps", "4", "--out", "r")
+    assert trained.code == 0, trained.err
+    shutil.rmtree(tmp_path / "checkpoints" / "prepared")  # "delete old folders freely"
+    gone = cli("train", "--resume", "r", "--max-steps", "6")
+    assert_one_line_error(gone, 1, "the run's prepared data", "is gone",
+                          "prepare it again from the same corpus, unchanged: lstmtext tokenize small.txt --level word "
+                          "--lowercase --out ")
+    command = shlex.split(gone.err.split("unchanged: ")[1].rstrip(")\n"))
+    assert cli(*command[1:]).code == 0
+    resumed = cli("train", "--resume", "r", "--max-steps", "6", "--format", "json")
+    assert resumed.code == 0 and json.loads(resumed.out)["steps"] == 6, resumed.err
 
 
 def test_hub_id_offline_fails_at_once_in_one_line(cli, monkeypatch):

@@ -313,7 +313,8 @@ def test_a_damaged_classifier_folder_is_a_user_error(tmp_path):
         return edit
 
     assert "cannot be read" in damaged("short", lambda f: truncate(f / "valid.offsets.npy"))
-    assert "cannot be read" in damaged("gone", lambda f: (f / "valid.labels.npy").unlink())
+    assert "damaged prepared folder: its valid.labels.npy is missing" in damaged(
+        "gone", lambda f: (f / "valid.labels.npy").unlink())
     assert "label ids beyond the 2 labels" in damaged("labels", edit_meta(labels=["0", "1"]))
     assert "lacks the splits" in damaged("one label", edit_meta(labels=["0"]))
     assert "lacks the splits" in damaged("splits", edit_meta(splits=None))

@@ -48,6 +48,21 @@ def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, settings: dict
     return Path("checkpoints") / "prepared" / f"{corpus_path.stem or 'corpus'}-{spec.level}-{key}"
 
 
+def _differs(folder: Path, corpus: Any, spec: TokenizerSpec, task: str, tokenizer: Any) -> str | None:
+    """How the prepared ``folder`` differs from what this command would prepare (data.mismatch, or another
+    tokenizer than --init-from's), in words; None where only damage keeps it from being reused."""
+    from lstmtext.data import _same_tokenizer, mismatch, read_meta
+
+    meta = read_meta(folder)
+    if meta is None:
+        return "its meta.json cannot be read"
+    if (differs := mismatch(meta, corpus, spec, task)) is not None:
+        return differs
+    if tokenizer is not None and (folder / "tokenizer.json").is_file() and not _same_tokenizer(folder, tokenizer):
+        return "its vocabulary is not the --init-from model's"
+    return None
+
+
 def _stale(folder: Path, tokenizer: Any = None) -> str | None:
     """What an older lstmtext got wrong in the prepared ``folder`` (data.stale_reason), or None (also where
     there is no such folder)."""
@@ -66,7 +81,7 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     from rich.markup import escape
 
     from lstmtext.corpus import open_corpus
-    from lstmtext.data import READER, ensure_prepared, is_prepared, reusable
+    from lstmtext.data import READER, damage, ensure_prepared, is_prepared, read_meta, reusable
     from lstmtext.render import byte_progress, err
 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
@@ -103,8 +118,13 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
             raise usage_error(f"--out {target} was prepared by an older lstmtext: {stale}",
                               "pass --overwrite to prepare it again, or pick another --out")
         if is_prepared(target) and reusable(target, corpus, spec, task, tokenizer) is None:
-            raise usage_error(f"--out {target} holds data prepared from another source or with other settings",
-                              "pass --overwrite to replace it, or pick another --out")
+            differs = _differs(target, corpus, spec, task, tokenizer)
+            if differs is not None:
+                raise usage_error(f"--out {target} holds other data: {differs}",
+                                  "pass --overwrite to replace it, or pick another --out")
+    broken = damage(target, meta) if (meta := read_meta(target)) is not None else None
+    if broken is not None and not quiet:  # the same data, cut short or missing a file: prepared again, unasked
+        err.print(escape(f"note: {target} is damaged ({broken}), so it is prepared again"))
     started = time.perf_counter()
     with byte_progress(quiet) as progress:
         tasks: dict[str, Any] = {}

@@ -37,7 +37,16 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.training import train as run_training
 
     elapsed = read_state(run_dir).get("elapsed", 0.0)
-    prepared = Prepared.of_run(run_dir, config["data"], "restore it, or start a new run")
+    data = config["data"]
+    again = "restore it, or start a new run"
+    if not config.get("init_from") and isinstance(config.get("tokenizer"), dict):  # (--init-from's is the model's)
+        from lstmtext.data import tokenize_command
+
+        command = tokenize_command(str(data.get("source") or ""), config["tokenizer"], data.get("settings") or {},
+                                   Path(data.get("prepared_abs") or data["prepared"]), overwrite=False)
+        again = f"restore it, or prepare it again from the same corpus, unchanged: {command}" + (
+            f" (its corpus was {data.get('source')})" if " CORPUS " in command else "")
+    prepared = Prepared.of_run(run_dir, data, again)
     from lstmtext.checkpoint import run_tokenizer  # the run's own copy, which generate and classify read
 
     run_tokenizer(run_dir, config, "copy the prepared data's back: cp "
