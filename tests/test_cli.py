@@ -95,7 +95,8 @@ def test_a_folder_from_an_older_reader_is_never_replaced_unasked(cli, tmp_path):
     trained = cli("train", "prep", *TINY[:-1], "--max-steps", "2", "--out", "r0")
     assert trained.code == 0, trained.err
     assert "warning: prep was prepared by an older lstmtext" in trained.err
-    assert "lstmtext tokenize win.txt --out prep --overwrite" in " ".join(trained.err.split())
+    assert "to prepare it again: lstmtext tokenize win.txt --level char --out prep --overwrite" in " ".join(
+        trained.err.split())
     assert cli("tokenize", src, "--out", "prep", "--overwrite", "--quiet").code == 0
     assert "\r" not in json.loads((tmp_path / "prep" / "tokenizer.json").read_text())["tokens"]
     assert cli("train", src, *TINY, "--max-steps", "2", "--out", "r1").code == 0

@@ -4,7 +4,6 @@ flag combinations, --init-from, run folder, report and --help panels each have a
 from __future__ import annotations
 
 from pathlib import Path
-from shlex import quote
 from typing import Annotated, Any, Optional
 
 import typer
@@ -327,9 +326,10 @@ def train(
         prepared_path = Path(corpus_arg)
         stale = _stale(prepared_path, lm_tokenizer)
         if stale and not quiet:
-            source = Prepared.open(prepared_path).meta.get("source") or "CORPUS"
-            warn([f"{prepared_path} was prepared by an older lstmtext: {stale}; to prepare it again, run "
-                  f"lstmtext tokenize {quote(str(source))} --out {quote(str(prepared_path))} --overwrite"])
+            from lstmtext.data import prepare_again
+
+            again = prepare_again(prepared_path, Prepared.open(prepared_path).meta)
+            warn([f"{prepared_path} was prepared by an older lstmtext: {stale}; to {again}"])
     else:
         spec = _spec(level or DEFAULT_LEVEL[task], vocab_size, lowercase, min_freq, word_split)
         if lm_tokenizer is not None:
