@@ -25,6 +25,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import lstmtext.models as models  # noqa: E402
+from bench.harness import device_error  # noqa: E402
 from bench.run import synthetic_prepared  # noqa: E402
 from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
 from lstmtext.training import train  # noqa: E402
@@ -58,6 +59,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of the four variants; each keeps its median (default 3)")
     args = parser.parse_args()
+    if error := device_error(args.device):
+        parser.error(error)
+    if args.steps < 1 or args.rounds < 1:
+        parser.error("--steps and --rounds must be at least 1")
     root = Path(tempfile.mkdtemp(prefix="decoder-probe-"))
     prepared = synthetic_prepared(root / "prepared", VOCAB, 600_000)
     now = models.decoder_logits

@@ -4,7 +4,8 @@
 
 Each --group is NAME=RUN,RUN,...: its label is the argmax of the runs' mean class probabilities. --singles
 scores every run named in a group alone as well. Writes bench/results/ensemble-sst2[-TAG]-<device>-<date>.json
-with each row's dev and test accuracy and the command that gives it.
+with each row's dev and test accuracy and the command that gives it (-2.json, ... beside an earlier one). Where
+lstmtext evaluate fails, its reason ends the script, and the rows scored before it are written.
 """
 
 from __future__ import annotations
@@ -37,14 +38,21 @@ def evaluate_command(runs: list[str], data: Path, device: str) -> list[str]:
 
 
 def accuracy(runs: list[str], data: Path, device: str) -> float:
-    """Accuracy in percent, from lstmtext evaluate's JSON."""
+    """Accuracy in percent, from lstmtext evaluate's JSON; a RuntimeError with evaluate's own reason where it fails."""
     command = [sys.executable, "-m", "lstmtext", *evaluate_command(runs, data, device)[1:]]
-    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    return round(100 * json.loads(out)["accuracy"], 2)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:  # evaluate says why in one line, after any notes
+        lines = [line for line in done.stderr.splitlines() if line.strip()] or [f"exit status {done.returncode}"]
+        reason = next((line for line in lines if line.startswith("error:")), lines[-1])
+        raise RuntimeError(reason.removeprefix("error:").strip())
+    result = json.loads(done.stdout)
+    if "accuracy" not in result:
+        raise RuntimeError(f"{runs[0]} is a language model: it has no accuracy (name classifiers' runs)")
+    return round(100 * result["accuracy"], 2)
 
 
 def main() -> None:
-    from bench.harness import SHARED, device_name
+    from bench.harness import SHARED, device_name, new_path
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--group", type=parse_group, action="append", required=True, help="NAME=RUN,RUN,...")
@@ -60,19 +68,27 @@ def main() -> None:
         singles = dict.fromkeys(run for _, runs in args.group for run in runs)
         cases += [(Path(run).name, [run]) for run in singles]
     cases += args.group
-    rows = []
+    rows, failed = [], None
     for name, runs in cases:
-        dev, test = (accuracy(runs, corpus / f"{split}.tsv", args.device) for split in ("dev", "test"))
+        try:
+            dev, test = (accuracy(runs, corpus / f"{split}.tsv", args.device) for split in ("dev", "test"))
+        except RuntimeError as err:
+            failed = f"error: {name}: {err}"
+            break
         command = " ".join(evaluate_command(runs, corpus / "{dev,test}.tsv", args.device))
         rows.append({"name": name, "runs": runs, "dev": dev, "test": test,
                      "command": command.replace(str(SHARED), "../shared/corpora")})
         print(f"{name:45s} dev {dev:6.2f}  test {test:6.2f}", flush=True)
-    doc = {"what": "SST-2 classifiers and their ensembles (lstmtext evaluate --ensemble)",
-           "device": device_name(args.device), "date": time.strftime("%Y-%m-%d"), "rows": rows}
-    tag = f"-{args.tag}" if args.tag else ""
-    out = ROOT / "bench" / "results" / f"ensemble-sst2{tag}-{doc['device']}-{doc['date']}.json"
-    out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {out}")
+    if rows:  # those scored before a failure too
+        doc = {"what": "SST-2 classifiers and their ensembles (lstmtext evaluate --ensemble)",
+               "device": device_name(args.device), "date": time.strftime("%Y-%m-%d"), "rows": rows,
+               **({"incomplete": failed} if failed else {})}
+        tag = f"-{args.tag}" if args.tag else ""
+        out = new_path(ROOT / "bench" / "results" / f"ensemble-sst2{tag}-{doc['device']}-{doc['date']}.json")
+        out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        print(f"written to {out}")
+    if failed:
+        sys.exit(failed)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The GPU figures in three device calls of under 10 minutes each (see docs/benchmarks.md, "GPU runbook").
+# The GPU figures, one target a device call of under 10 minutes (see docs/benchmarks.md, "GPU runbook").
 #
 #   bash bench/gpu.sh stage      here, once: copy the shared corpora into .gpu-corpora/ (git-ignored:
 #                                name it in the device call's carry list so it travels)
-#   bash bench/gpu.sh cuda-tests on the GPU: the tests that need CUDA (graph steps and graph decoding), ~3 minutes
+#   bash bench/gpu.sh cuda-tests on the GPU: the tests that need CUDA (graph steps and graph decoding), ~2 minutes;
+#                                the log: bench/results/cuda-tests-<GPU>-<date>-<time>.log
 #   bash bench/gpu.sh speed      on the GPU: the full benchmark suite
 #   bash bench/gpu.sh quality    on the GPU: shakespeare-char, then sst2-classify
 #   bash bench/gpu.sh ptb        on the GPU: ptb-word, cut at 9 minutes to fit one call
@@ -28,18 +29,36 @@
 #   bash bench/gpu.sh large-ablation TAG FLAGS...  on the GPU: ptb-word-large with FLAGS added (one AWD
 #                                regulariser: --variational-dropout, --weight-drop 0.5, ...), cut at 9 minutes
 #
-# On the GPU machine the results files are copied to $OUT, which brings them back.
+# On the GPU machine the results files a call writes are packed into $OUT, which brings them back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
 export LSTMTEXT_CORPORA="${LSTMTEXT_CORPORA:-$PWD/.gpu-corpora}"
+stamp=$(date +%Y-%m-%d-%H%M%S)  # names this call's archive: two calls' archives never share a name
+started=$(mktemp)  # results files newer than this are this call's
+trap 'rm -f "$started"' EXIT
 
-# pack this device's results files into one archive in $OUT, which brings it back (a call returns at most
-# 8 files, and a sweep writes more); unpack it here with: tar xzf FILE -C bench/results
+# pack this call's results files into one archive in $OUT, which brings it back (a call returns at most 8 files,
+# and a sweep writes more). Two calls on fresh copies of the checkout can write files of the same name, so unpack
+# each here with -k, which refuses to replace a file that is there and names it: tar xzkf FILE -C bench/results
 back() {
   [ -n "${OUT:-}" ] || return 0
-  (cd bench/results && tar czf "$OUT/results-$1.tgz" ./*NVIDIA*)
+  (cd bench/results && find . -maxdepth 1 -name '*NVIDIA*' -newer "$started" \
+    | tar czf "$OUT/results-$1-$stamp.tgz" -T -)
 }
+
+# the targets that train on the staged corpora: say how to stage them (quality.py would send one to ../shared)
+staged() {
+  [ -d "$LSTMTEXT_CORPORA" ] && return 0
+  echo "error: $LSTMTEXT_CORPORA is not here: run \`bash bench/gpu.sh stage\` first, and carry .gpu-corpora" >&2
+  exit 2
+}
+case "${1:-}" in
+  large-ablation)
+    [ $# -ge 2 ] || { echo "usage: bash bench/gpu.sh large-ablation TAG FLAGS..." >&2; exit 2; }
+    staged ;;
+  quality|ptb|ptb-ema|ptb-adaptive|awd|awd-more|large-asgd|sst2-*) staged ;;
+esac
 
 case "${1:-}" in
   stage)
@@ -49,8 +68,13 @@ case "${1:-}" in
     du -sh .gpu-corpora
     ;;
   cuda-tests)
+    gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' ' -) || true
+    log="bench/results/cuda-tests-${gpu:-NVIDIA}-$stamp.log"
+    status=0
     python3 -m pytest -p no:cacheprovider tests/test_graphs.py tests/test_sampling.py tests/test_resume.py \
-      tests/test_classify.py tests/test_training.py -k "cuda or graph"
+      tests/test_classify.py tests/test_training.py -k "cuda or graph" 2>&1 | tee "$log" || status=$?
+    back cuda-tests
+    exit "$status"
     ;;
   speed)
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
@@ -194,7 +218,7 @@ fwbw-fz1-plr03-seed2 $base --init-backward-from checkpoints/sst2-lm-bw --seed 2"
   sst2-distill)
     # one model at an ensemble's accuracy (--distill-from): sst2-lms's forward model; five teachers, the
     # ensemble recipe of sst2-ensemble with --ema 0.999; then five students of the same recipe that also learn
-    # from all five teachers, each seed paired with the teacher of that seed (~8 minutes). Each run's figures are in
+    # from all five teachers, each seed paired with the teacher of that seed (~9 minutes). Each run's figures are in
     # its quality file; the two groups are scored as ensembles. The figure named in advance: the five students'
     # mean dev accuracy. First, in seconds, the CUDA test of the distilling classifier's graph step against its
     # eager twin (the graph code changed on 12-03, after the last GPU session): a failure stops here, before
@@ -228,5 +252,6 @@ fwbw-fz1-plr03-seed2 $base --init-backward-from checkpoints/sst2-lm-bw --seed 2"
     back quality
     ;;
   *)
-    sed -n 2,25p "$0"; exit 2 ;;
+    [ -z "${1:-}" ] || echo "error: unknown target ${1}; the targets:" >&2
+    sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2 ;;
 esac

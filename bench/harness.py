@@ -107,18 +107,45 @@ def busy_warning(load_before: float | None, cores: int | None) -> str | None:
             "was running, so absolute CPU figures are low and ratios less sure; rerun on an idle machine")
 
 
+def device_error(device: str) -> str | None:
+    """Why a benchmark cannot run on ``device`` (cpu, cuda or cuda:N, with a GPU visible), for parser.error."""
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        return f"--device {device!r}: use cpu or cuda"
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return f"--device {device} was asked for, but no CUDA GPU is visible (use --device cpu)"
+    return None
+
+
+def git_commit() -> str | None:
+    """The checkout's commit, or None where there is no git or no repository (a GPU machine gets the files alone)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
 def results_document(rows: list[Row], device: str, quick: bool, extra: dict[str, Any] | None = None,
                      load_before: float | None = None) -> dict[str, Any]:
     import torch
+
+    from lstmtext import __version__
 
     return {
         "device": device_name(device),
         "date": time.strftime("%Y-%m-%d"),
         "quick": quick,
-        "versions": {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version()},
-        # the load averages before and after tell a run on a busy machine (whose CPU figures are low) from one alone
+        "versions": {"lstmtext": __version__, "git_commit": git_commit(), "torch": torch.__version__,
+                     "cuda": torch.version.cuda, "python": platform.python_version()},
+        # the load averages before and after tell a run on a busy machine (whose CPU figures are low) from one
+        # alone; busy: a CPU run began on one, so its targets not met ("no") are not to be trusted
         "machine": {"cpu": cpu_model(), "cpu_threads": torch.get_num_threads(), "cores": os.cpu_count(),
-                    "load_before": load_before, "load_after": load_average()},
+                    "load_before": load_before, "load_after": load_average(),
+                    "busy": not device.startswith("cuda") and busy_warning(load_before, os.cpu_count()) is not None},
         "rows": [r.to_json() for r in rows],
         **(extra or {}),
     }

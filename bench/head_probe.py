@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import median_time  # noqa: E402
+from bench.harness import device_error, median_time  # noqa: E402
 from lstmtext.tasks import decoder_loss  # noqa: E402  (what `lstmtext train --compile` compiles)
 from lstmtext.devices import autocast_dtype, precision_name  # noqa: E402
 
@@ -33,6 +33,10 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=200, help="LSTM hidden size (default 200)")
     parser.add_argument("--vocab", type=int, default=10_000, help="vocabulary size (default 10000)")
     args = parser.parse_args()
+    if error := device_error(args.device):
+        parser.error(error)
+    if min(args.rows, args.hidden, args.vocab) < 1:
+        parser.error("--rows, --hidden and --vocab must be at least 1")
     device = torch.device(args.device)
     dtype = autocast_dtype("auto", device)
     torch.manual_seed(0)

@@ -38,6 +38,7 @@ def configs(settings: dict, vocab_size: int, num_classes: int = 0, **overrides):
 
 
 def main() -> None:
+    from bench.harness import device_error
     from lstmtext.errors import UserError
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -52,6 +53,9 @@ def main() -> None:
         parser.error("--steps and --window must be at least 1")
     if any(not lr > 0 for lr in args.lr):
         parser.error("every --lr must be positive")
+    if error := device_error(args.device):  # before the corpus is prepared
+        parser.error(error)
+    args.window = min(args.window, args.steps)  # the loss of 5 steps is one window of 5, not of 10
     try:
         probe(args)
     except UserError as err:
@@ -64,9 +68,13 @@ def probe(args: argparse.Namespace) -> None:
     from lstmtext.config import TokenizerSpec
     from lstmtext.corpus import open_corpus
     from lstmtext.data import Prepared, ensure_prepared
+    from lstmtext.errors import UserError
     from lstmtext.training import TrainEvents, train
 
     preset = load_preset(args.preset)
+    if not (SHARED / preset["corpus"]).exists():
+        raise UserError(f"{SHARED / preset['corpus']} is not here; the probe needs ../shared/corpora (or "
+                        "LSTMTEXT_CORPORA)")
     settings = preset["settings"]
     spec = TokenizerSpec(**{k: settings[k] for k in ("level", "lowercase", "word_split", "vocab_size")
                             if k in settings})

@@ -4,7 +4,8 @@
     python bench/quality.py ptb-word-awd --device cuda --tag 9min --resume -- --time-limit 1080
 
 Writes bench/results/quality-<preset>[-<tag>]-<device>-<date>.json with the run's figures, settings and
-time; give a --tag with extra flags, so a variant does not overwrite the preset's own figures.
+time (a recipe file of one's own, FILE.json, is named by its stem); give a --tag with extra flags, so a
+variant does not overwrite the preset's own figures.
 ``--resume`` continues that run (checkpoints/quality-<preset>[-<tag>]) from its last saved state,
 for as long as the flags after ``--`` allow (--time-limit is the run's whole training time: 1080 is
 540 more after a first 540), and writes ...-resumed-<device>-<date>.json: a run longer than one
@@ -34,7 +35,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """The preset, --device and --tag; everything after ``--`` goes to lstmtext train as ``extra``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog="Flags after -- go to lstmtext train; give --tag with them.")
-    parser.add_argument("preset", help="a preset of lstmtext/presets, e.g. shakespeare-char-cpu")
+    parser.add_argument("preset", help="a preset of lstmtext/presets, e.g. shakespeare-char-cpu, or a recipe file "
+                                       "(.json) of your own")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (as lstmtext train --device)")
     parser.add_argument("--tag", default="", help="name for a variant run (with extra flags)")
     parser.add_argument("--resume", action="store_true",
@@ -50,7 +52,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("give --tag NAME with extra flags, so the variant does not overwrite the preset's figures")
     if not re.fullmatch(r"[\w.-]*", args.tag):
         parser.error(f"--tag {args.tag!r}: use letters, digits, '.', '-' and '_' (it names files)")
-    args.name = f"{args.preset}-{args.tag}" if args.tag else args.preset
+    # a recipe file (lstmtext train --preset FILE.json) names files by its stem, and reaches lstmtext train, which
+    # runs from the checkout, whole
+    own = args.preset.lower().endswith(".json")
+    stem = Path(args.preset).stem if own else args.preset
+    args.recipe = str(Path(args.preset).expanduser().resolve()) if own else args.preset
+    args.name = f"{stem}-{args.tag}" if args.tag else stem
     return args
 
 
@@ -61,7 +68,7 @@ def main() -> None:
 
     args = parse_args(sys.argv[1:])
     try:
-        preset = load_preset(args.preset)
+        preset = load_preset(args.recipe)
     except UserError as err:
         sys.exit(f"error: {err}")
     corpus = SHARED / preset["corpus"]
@@ -72,7 +79,7 @@ def main() -> None:
         command = [sys.executable, "-m", "lstmtext", "train", "--resume", str(run), "--device", args.device,
                    "--quiet", *args.extra]
     else:
-        command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.preset, "--device",
+        command = [sys.executable, "-m", "lstmtext", "train", str(corpus), "--preset", args.recipe, "--device",
                    args.device, "--out", str(run), "--overwrite", "--quiet", *args.extra]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT)

@@ -20,8 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.classic import classic_tokens_per_s  # noqa: E402
-from bench.harness import (SHARED, Row, busy_warning, load_average, median_time, results_document,  # noqa: E402
-                           write_results)
+from bench.harness import (SHARED, Row, busy_warning, device_error, load_average, median_time,  # noqa: E402
+                           results_document, write_results)
 from lstmtext.adaptive import default_cutoffs, frequency_order  # noqa: E402
 from lstmtext.config import ModelConfig, TrainConfig  # noqa: E402
 from lstmtext.batches import TextBatches  # noqa: E402
@@ -349,12 +349,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="folder for the results JSON (default: bench/results; an existing file is never replaced)")
     args = parser.parse_args()
-    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
-        parser.error(f"--device {args.device!r}: use cpu or cuda")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        parser.error(f"--device {args.device} was asked for, but no CUDA GPU is visible (use --device cpu)")
-    try:  # before the minutes of measuring, not after them
+    if error := device_error(args.device):
+        parser.error(error)
+    try:  # before the minutes of measuring, not after them: a folder that is there may still refuse a file
         args.out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=args.out).close()
     except OSError as err:
         parser.error(f"--out {args.out}: {err.strerror} (pass a folder you can write to)")
     if not (SHARED / "sst2").exists():  # said first: the rows it changes come minutes later
@@ -363,6 +362,8 @@ def main() -> None:
     load_before = load_average()  # the minute before: other work, not this run's
     device = torch.device(args.device)
     gpu = device.type == "cuda"
+    if not gpu and (warning := busy_warning(load_before, os.cpu_count())):  # said now, and again after the table
+        print(warning, file=sys.stderr)
     if not gpu:
         keep_freed_memory()
     quick = args.quick
@@ -420,10 +421,13 @@ def main() -> None:
             rows.append(Row(f"tokenize ({level})", mbps, "MB/s", settings={"file_mb": 8 if quick else 100}))
         stages.next("")
     doc = results_document(rows, args.device, quick, load_before=load_before)
-    path = write_results(doc, args.out)
-    render(doc, path)
+    render(doc)  # first: the minutes' figures are on the screen even if the file cannot be written
     if not gpu and (warning := busy_warning(load_before, os.cpu_count())):
         print(warning, file=sys.stderr)
+    try:
+        print(f"written to {write_results(doc, args.out)}")  # whole, to copy: rich would wrap a long path
+    except OSError as err:
+        sys.exit(f"error: could not write the results to {args.out}: {err.strerror or err}")
 
 
 class _Stages:
@@ -459,24 +463,27 @@ def figure(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def render(doc: dict, path: Path) -> None:
+def render(doc: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     threads = doc.get("machine", {}).get("cpu_threads")
     on_cpu = doc["device"].startswith("cpu") and threads
+    busy = doc.get("machine", {}).get("busy")
     table = Table(title=f"lstmtext benchmarks on {doc['device']} ({'quick' if doc['quick'] else 'full'}"
-                        + (f", {threads} thread{'s' * (threads != 1)}" if on_cpu else "") + ")", title_justify="left")
+                        + (f", {threads} thread{'s' * (threads != 1)}" if on_cpu else "")
+                        + (", busy machine" if busy else "") + ")", title_justify="left", caption_justify="left")
     for col in ("benchmark", "value", "reference", "ratio", "target", "met"):
         table.add_column(col, justify="left" if col in ("benchmark", "reference") else "right")
     for r in doc["rows"]:
         ref = f"{r['reference']}: {figure(r['reference_value'])}" if r["reference_value"] else "-"
         table.add_row(r["name"], f"{figure(r['value'])} {r['unit']}", ref,
                       f"{r['ratio']:.2f}x" if r["ratio"] else "-", f"{r['target']}x" if r["target"] else "-",
-                      {True: "yes", False: "[red]no[/]", None: "-"}[r["met"]])
+                      {True: "yes", False: "[yellow]no?[/]" if busy else "[red]no[/]", None: "-"}[r["met"]])
+    if busy:
+        table.caption = "no?: the machine was busy (load before the run), so a target not met is not trusted"
     console = Console()
     console.print(table)
-    print(f"written to {path}")  # whole, to copy: rich would wrap a long path inside its name
 
 
 if __name__ == "__main__":

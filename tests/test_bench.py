@@ -377,9 +377,132 @@ def test_the_suite_refuses_a_device_or_folder_it_cannot_use_before_measuring(tmp
     (tmp_path / "afile").write_text("not a folder")
     cases = [(["--device", "tpu"], "--device 'tpu': use cpu or cuda"),
              (["--out", str(tmp_path / "afile" / "results")], "pass a folder you can write to")]
+    if os.path.isdir("/proc/self"):  # a folder that is there but takes no file, even from root
+        cases.append((["--out", "/proc/self"], "--out /proc/self: "))
     if not torch.cuda.is_available():
         cases.append((["--device", "cuda"], "no CUDA GPU is visible"))
     for flags, words in cases:
         done = subprocess.run([sys.executable, "bench/run.py", "--quick", *flags], cwd=ROOT, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_quality_names_a_recipe_files_run_by_its_stem_and_hands_train_its_whole_path(monkeypatch, tmp_path):
+    from bench.quality import parse_args
+
+    monkeypatch.chdir(tmp_path)  # lstmtext train runs from the checkout, so a relative recipe path is made whole
+    args = parse_args(["/path/to/mine.json", "--tag", "f", "--", "--max-steps", "2"])
+    assert (args.name, args.recipe) == ("mine-f", "/path/to/mine.json")
+    args = parse_args(["mine.JSON"])
+    assert (args.name, args.recipe) == ("mine", str(tmp_path / "mine.JSON"))
+    assert parse_args(["ptb-word"]).recipe == "ptb-word"
+
+
+def test_ensemble_stops_at_evaluates_one_line_reason_and_keeps_the_rows_scored(cli, corpus, tmp_path, monkeypatch):
+    """A language model's run (which has no accuracy) or a missing one ends the script with one line, evaluate's
+    own reason for a missing run; the rows scored before it are written, beside (not over) the day's first file."""
+    import sys
+    import time
+
+    import bench.ensemble
+    import bench.harness
+
+    small = ["--hidden-size", "8", "--embed-dim", "8", "--max-steps", "1", "--batch-size", "4", "--quiet"]
+    assert cli("train", str(REVIEWS), "--task", "classify", *small, "--out", "clf").code == 0
+    assert cli("train", corpus, *small, "--seq-len", "8", "--out", "lm").code == 0
+    (tmp_path / "corpora" / "sst2").mkdir(parents=True)
+    for split in ("dev", "test"):
+        (tmp_path / "corpora" / "sst2" / f"{split}.tsv").write_text(REVIEWS.read_text())
+    first = tmp_path / "bench" / "results" / f"ensemble-sst2-{bench.harness.device_name('cpu')}-" \
+                                              f"{time.strftime('%Y-%m-%d')}.json"
+    first.parent.mkdir(parents=True)
+    first.write_text("{}")
+    monkeypatch.setattr(bench.harness, "SHARED", tmp_path / "corpora")
+    monkeypatch.setattr(bench.ensemble, "ROOT", tmp_path)
+    for groups, words in ((["c=clf", "l=lm"], "error: l: " + str(tmp_path / "lm") + " is a language model: it has no"),
+                          (["x=nosuch"], "error: x: checkpoint not found: " + str(tmp_path / "nosuch"))):
+        monkeypatch.setattr(sys, "argv", ["ensemble.py", *(f"--group={g.replace('=', f'={tmp_path}/')}"
+                                                           for g in groups)])
+        with pytest.raises(SystemExit) as exc:
+            bench.ensemble.main()
+        assert str(exc.value.code).startswith(words) and "\n" not in exc.value.code, exc.value.code
+    assert first.read_text() == "{}" and sorted(p.name for p in first.parent.iterdir()) == \
+        [first.stem + "-2.json", first.name]  # the failed call with no row scored wrote nothing
+    doc = json.loads((first.parent / (first.stem + "-2.json")).read_text())
+    assert [row["name"] for row in doc["rows"]] == ["c"] and doc["incomplete"].startswith("error: l: ")
+    assert 0 <= doc["rows"][0]["dev"] <= 100 and 0 <= doc["rows"][0]["test"] <= 100
+
+
+def test_a_busy_cpu_run_is_recorded_and_its_misses_marked_as_not_trusted(monkeypatch, capsys):
+    from bench.run import render
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    rows = [Row("x", 1.0, "tokens/s", "ref", 2.0, target=1.5)]
+    busy = results_document(rows, "cpu", quick=True, load_before=3.5)
+    assert busy["machine"]["busy"] is True
+    assert results_document(rows, "cpu", quick=True, load_before=0.4)["machine"]["busy"] is False
+    render(busy)
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "busy machine)" in shown and "no?" in shown and "a target not met is not trusted" in shown
+    render(results_document(rows, "cpu", quick=True, load_before=0.4))
+    shown = capsys.readouterr().out
+    assert "busy" not in shown and "no?" not in shown and " no " in shown
+
+
+def test_the_results_name_the_lstmtext_version_and_commit_they_measured():
+    import subprocess
+
+    import lstmtext
+    from tests.conftest import ROOT
+
+    versions = results_document([Row("x", 3.0, "tokens/s")], "cpu", quick=True)["versions"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    assert versions["lstmtext"] == lstmtext.__version__
+    assert versions["git_commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+
+
+def test_the_probes_refuse_bad_input_in_one_line_before_working(tmp_path):
+    import subprocess
+    import sys
+
+    from bench.harness import device_error
+    from tests.conftest import ROOT
+
+    assert device_error("cpu") is None and device_error("gpu") == "--device 'gpu': use cpu or cuda"
+    if not torch.cuda.is_available():
+        assert "no CUDA GPU is visible" in device_error("cuda:0")
+    cases = [(["bench/head_probe.py", "--device", "gpu"], 2, "--device 'gpu': use cpu or cuda"),
+             (["bench/head_probe.py", "--vocab", "-5"], 2, "--rows, --hidden and --vocab must be at least 1"),
+             (["bench/decoder_probe.py", "--steps", "0"], 2, "--steps and --rounds must be at least 1"),
+             (["bench/lr_probe.py", "ptb-word-cpu", "--lr", "1", "--device", "gpu"], 2, "--device 'gpu'"),
+             (["bench/lr_probe.py", "ptb-word-cpu", "--lr", "1"], 1,
+              f"error: {tmp_path / 'ptb'} is not here; the probe needs ../shared/corpora (or LSTMTEXT_CORPORA)")]
+    for argv, code, words in cases:
+        done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "LSTMTEXT_CORPORA": str(tmp_path)})
+        assert done.returncode == code and words in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_gpu_script_lists_its_targets_and_says_what_is_missing(tmp_path):
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    if not shutil.which("bash"):
+        pytest.skip("no bash")
+
+    def gpu(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "bench/gpu.sh", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "LSTMTEXT_CORPORA": str(tmp_path / "absent")})
+
+    for argv in ((), ("nosuch",)):
+        done = gpu(*argv)
+        assert done.returncode == 2 and ("error: unknown target nosuch" in done.stderr) == bool(argv)
+        assert "sst2-distill" in done.stderr and "large-ablation TAG FLAGS" in done.stderr
+    done = gpu("large-ablation")
+    assert done.returncode == 2 and done.stderr == "usage: bash bench/gpu.sh large-ablation TAG FLAGS...\n"
+    for target in ("quality", "sst2-sweep", "awd-more"):  # before anything runs, not quality.py's ../shared/corpora
+        done = gpu(target)
+        assert done.returncode == 2 and done.stdout == "" and done.stderr.startswith(
+            f"error: {tmp_path / 'absent'} is not here: run `bash bench/gpu.sh stage` first"), done.stderr
