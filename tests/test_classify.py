@@ -655,3 +655,14 @@ def test_a_quote_that_never_closes_in_a_table_of_one_column_is_named(cli, clf, t
     (tmp_path / "closed.csv").write_text('text\n"cow farm\nbarn hay"\n', encoding="utf-8")
     closed = cli("classify", clf, "--file", "closed.csv", "--format", "jsonl")
     assert closed.code == 0 and json.loads(closed.out)["text"] == "cow farm\nbarn hay"
+
+
+def test_a_folder_prepared_for_a_classifier_trains_one_without_task(cli, tmp_path):
+    write_tsv(tmp_path / "rev.tsv", separable_rows(120))
+    assert cli("tokenize", "rev.tsv", "--task", "classify", "--out", "prep", "--quiet").code == 0
+    result = cli("train", "prep", "--hidden-size", "32", "--max-steps", "2", "--out", "r")
+    assert result.code == 0, result.err
+    assert "note: prep was prepared for a classifier: training one (--task classify)" in result.err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["task"] == "classify"
+    typed = cli("train", "prep", "--task", "lm", "--hidden-size", "32", "--max-steps", "2", "--out", "r2")
+    assert typed.code == 2 and "was prepared for a classifier" in typed.err  # asked for: refused, not overridden

@@ -253,6 +253,17 @@ def train(
         _resume_run(ctx, resume, max_steps=max_steps, epochs=epochs, time_limit=time_limit, device=device,
                     save_every=save_every, on_nan=on_nan, quiet=quiet, log_every=log_every, output=output)
         return
+    if corpus is not None and "task" not in typed(ctx) and ctx.params.get("preset") is None and is_prepared(
+            Path(corpus)):  # a prepared folder says which task it was prepared for
+        from lstmtext.data import read_meta
+
+        prepared_task = (read_meta(Path(corpus)) or {}).get("task")
+        if prepared_task in TASK_DEFAULTS and prepared_task != task:
+            task = prepared_task
+            if not quiet:
+                from lstmtext.render import err
+
+                err.print(f"note: {escape(corpus)} was prepared for a classifier: training one (--task classify)")
     _check_task(task)
     d = TASK_DEFAULTS[task]
     asked_cutoffs = parse_cutoffs(cutoffs) if cutoffs is not None else None
