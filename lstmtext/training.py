@@ -158,7 +158,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
           stop: StopRequest | None = None, save_every: str = "10m", on_nan: str = "stop",
           init_backward: Path | None = None, pretrained_vocab: int = 0,
           on_start: Callable[[], None] | None = None,
-          embed_vectors: tuple[np.ndarray, np.ndarray, dict[str, Any]] | None = None) -> dict[str, Any]:
+          embed_vectors: tuple[np.ndarray, np.ndarray, dict[str, Any]] | None = None,
+          fresh_patience: bool = False) -> dict[str, Any]:
     """Train a model on a prepared folder and write a checkpoint folder; returns the summary.
 
     ``init_from`` (and for a bidirectional classifier's backward direction ``init_backward``): start
@@ -169,7 +170,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     ``resume`` the run continues from ``run_dir``'s saved state (and its saved targets). When ``stop`` is set
     during training, the state is saved and the summary says ``stopped_by: interrupted``. ``on_start`` is called
     once everything the run starts from has loaded, before the first file is written (--overwrite clears the old run
-    there, so that a broken --init-from or teacher leaves it as it was).
+    there, so that a broken --init-from or teacher leaves it as it was). ``fresh_patience``: a resumed run that
+    early stopping ended, given more to train, counts its --patience from naught again.
     """
     from lstmtext.state import load_state, save_state
 
@@ -241,6 +243,8 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
         state, task_tensors = load_state(run_dir, model, opt, schedule, scaler, device)
         task.restore(task_tensors)
         step, best, stale_evals = state["step"], state.get("best"), state.get("stale_evals", 0)
+        if fresh_patience:  # a run early stopping ended, given more steps: --patience counts again from here
+            stale_evals = 0
         best_step = state.get("best_step")
         for log in (TRAIN_LOG, METRICS):  # the steps after the last save are trained, logged and validated again
             truncate_log(run_dir / log, step)  # (and a line a killed run left torn would join the next one)

@@ -364,3 +364,31 @@ def test_run_advice_names_what_the_settings_will_not_do():
     lost = advice(valid_tokens=0, patience=3, schedule="plateau", optimizer="asgd")
     assert "no valid split, so --patience and the plateau schedule and ASGD's switch to averaging cannot act" in lost
     assert "--patience 3 cannot act: the run validates only at its end" in advice(patience=3, eval_every=1000)
+
+
+def test_a_run_early_stopping_ended_is_finished_unless_given_more_and_then_counts_patience_afresh(
+        cli, corpus, monkeypatch):
+    from lstmtext.tasks import LMTask
+
+    monkeypatch.setattr(LMTask, "better", staticmethod(lambda new, best: best is None))  # only the first improves
+    tiny = [*TINY[:-1], "--eval-every", "2", "--patience", "2"]  # (not --quiet: the notes are read)
+    first = cli("train", corpus, *tiny, "--epochs", "50", "--out", "es", "--format", "json")
+    assert first.code == 0 and json.loads(first.out)["steps"] == 6, first.err  # validations at 2 (best), 4, 6
+    assert_one_line_error(cli("train", "--resume", "es"), 1, "es was stopped by early stopping at step 6",
+                          "for 2 validations", "its best weights are step 2's", "patience counts afresh")
+    more = cli("train", "--resume", "es", "--max-steps", "100", "--format", "json")
+    assert more.code == 0, more.err
+    summary = json.loads(more.out)
+    assert summary["steps"] == 10 and summary["stopped_by"] == "early stopping", summary  # 8 and 10 do not improve
+    assert "laid out again" in more.err
+
+
+def test_resume_with_epochs_alone_is_not_capped_by_the_runs_max_steps(cli, corpus):
+    assert cli("train", corpus, *TINY, "--max-steps", "4", "--out", "s").code == 0
+    resumed = cli("train", "--resume", "s", "--epochs", "0.2", "--format", "json")
+    assert resumed.code == 0, resumed.err
+    summary = json.loads(resumed.out)
+    assert summary["steps"] > 4 and abs(summary["epochs"] - 0.2) < 0.05, summary
+    refused = cli("train", "--resume", "s", "--max-steps", "3")
+    assert_one_line_error(refused, 1, "more than --max-steps 3 allows")
+    assert "laid out again" not in refused.err  # no note on a schedule that will not run

@@ -12,7 +12,7 @@ from lstmtext.cli.options import flag_name, typed, typed_flag
 from lstmtext.cli.run_folder import _lock_run
 from lstmtext.cli.train_report import _train_and_report
 from lstmtext.config import ModelConfig
-from lstmtext.errors import usage_error
+from lstmtext.errors import UserError, usage_error
 
 RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every",
              "output", "json_out"}
@@ -36,7 +36,17 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     from lstmtext.state import read_state
     from lstmtext.training import train as run_training
 
-    elapsed = read_state(run_dir).get("elapsed", 0.0)
+    saved_state = read_state(run_dir)
+    elapsed = saved_state.get("elapsed", 0.0)
+    result = config.get("result") or {}
+    early = config.get("status") == "done" and result.get("stopped_by") == "early stopping"
+    if early and max_steps is None and epochs is None and time_limit is None:  # as a finished run is refused
+        patience = config["train"].get("patience")
+        best = saved_state.get("best_step")
+        raise UserError(f"{run_dir} was stopped by early stopping at step {saved_state.get('step', 0):,}: "
+                        f"validation had not improved for {patience} validation{'s' * (patience != 1)}"
+                        + (f" (its best weights are step {best:,}'s)" if best is not None else ""),
+                        "pass a larger --epochs or --max-steps to train on regardless: patience counts afresh")
     data = config["data"]
     again = "restore it, or start a new run"
     if not config.get("init_from") and isinstance(config.get("tokenizer"), dict):  # (--init-from's is the model's)
@@ -58,6 +68,8 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
         train_cfg.max_steps = max_steps
     if epochs is not None or max_steps is not None:  # --max-steps alone: as many steps as it says
         train_cfg.epochs = epochs
+    if epochs is not None and max_steps is None:  # --epochs alone: as many epochs as it says, not capped by the
+        train_cfg.max_steps = None  # run's own --max-steps
     if time_limit is not None:  # else the run's own limit, which counts the time it trained before
         train_cfg.time_limit = time_limit
     spent = train_cfg.time_spent(elapsed)  # refused by training: no note on a schedule that will not run
@@ -67,8 +79,10 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
 
         err.print(f"note: the run's --time-limit {train_cfg.time_limit:g} counts its whole time, and leaves "
                   f"{left:.1f} s of it; pass a larger --time-limit to train longer")
+    step = int(saved_state.get("step", 0))
+    further = (max_steps is None or max_steps > step) and (epochs is None or epochs > saved_state.get("epoch", 0))
     if train_cfg.schedule == "cosine" and (train_cfg.max_steps, train_cfg.epochs) != before and not quiet \
-            and not spent:
+            and not spent and further:  # (no note on a run that training refuses to take further)
         from lstmtext.render import err
 
         err.print("note: the cosine schedule is laid out again over the new length, so the learning rate moves to "
@@ -81,4 +95,4 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     backward = Path(config["init_backward_from"]) if config.get("init_backward_from") else None
     _train_and_report(run_dir, quiet, lambda events, stop: run_training(
         run_dir, prepared, model_cfg, train_cfg, events, init_from=init, resume=True, stop=stop,
-        save_every=save_every, on_nan=on_nan, init_backward=backward), output=output)
+        save_every=save_every, on_nan=on_nan, init_backward=backward, fresh_patience=early), output=output)
