@@ -50,6 +50,7 @@ def spec_key(spec: TokenizerSpec, task: str) -> dict[str, Any]:
     return {**to_dict(spec), "task": task}
 
 
+VOCABULARY = "vocabulary"  # the progress callback's name for building the tokenizer, before the splits are encoded
 MOSTLY_UNK = 0.2  # a train split's share of <unk> that preparing warns of
 
 
@@ -185,8 +186,12 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
     source_hash = corpus.content_hash()
     labels = collect_labels(corpus) if task == "classify" else None
     given = tokenizer is not None  # --init-from's: its vocabulary is fixed, so the hint for many <unk> differs
-    if tokenizer is None:
+    if tokenizer is None:  # (seconds to a minute for SentencePiece on a large text: a bar of its own says so)
+        if progress is not None:
+            progress(VOCABULARY, 0, 0)
         tokenizer = build_tokenizer(corpus.splits["train"].texts(), spec)
+        if progress is not None:
+            progress(VOCABULARY, 1, 1)
     dtype = _dtype_for(tokenizer.vocab_size)
     out = Path(out)
     if out.exists() and not is_prepared(out) and any(out.iterdir()):

@@ -78,8 +78,15 @@ def text_column(template: str) -> TextColumn:
 
 
 def count_and_time() -> list[ProgressColumn]:
-    """Elapsed time, then 'ETA' and the time remaining."""
-    return [TimeElapsedColumn(table_column=whole()), text_column("ETA"), DeadlineRemaining(table_column=whole())]
+    """Elapsed time, then 'ETA' and the time remaining (neither where the total is not known: a table's records)."""
+    return [TimeElapsedColumn(table_column=whole()), EtaLabel(), DeadlineRemaining(table_column=whole())]
+
+
+class EtaLabel(ProgressColumn):
+    """'ETA', beside the time remaining; nothing where there is no total to reach (no time remaining either)."""
+
+    def render(self, task: Task) -> Text:
+        return Text("ETA" if task.total is not None else "")
 
 
 class DeadlineRemaining(TimeRemainingColumn):
@@ -87,9 +94,11 @@ class DeadlineRemaining(TimeRemainingColumn):
     progress's clock) where that comes first: a run that stops at its time limit is not shown as hours away."""
 
     def render(self, task: Task) -> Text:
+        if task.total is None:  # nothing to reach (a table's records, a vocabulary being built): no estimate
+            return Text("")
         deadline = task.fields.get("deadline")
         estimate = task.time_remaining
-        if deadline is None or task.total is None or task.finished:
+        if deadline is None or task.finished:
             return super().render(task)
         left = max(deadline - task.get_time(), 0.0)
         if estimate is not None and estimate <= left:
@@ -119,6 +128,8 @@ class ReadColumn(ProgressColumn):
         self.bytes, self.records = TransferSpeedColumn(), RateColumn("records")
 
     def render(self, task: Task) -> Text:
+        if task.fields.get("unit") == "stage":  # a step of no count (building a vocabulary): its time alone
+            return Text("")
         if task.fields.get("unit") == "records":
             return Text(f"{int(task.completed):,} records ") + self.records.render(task)
         return Text(f"{task.percentage:>3.0f}% ") + self.bytes.render(task)

@@ -51,6 +51,17 @@ def test_tokenizing_a_table_counts_its_records(cli, tmp_path, terminal, monkeypa
     assert result.code == 0, result.err
     train = json.loads((tmp_path / "prep" / "meta.json").read_text())["splits"]["train"]["texts"]
     assert re.search(rf"tokenize train .* {train:,} records .*records/s", plain(result.err)), result.err[-2000:]
+    lines = [line for line in plain(result.err).splitlines() if f"{train:,} records" in line]
+    assert lines and not any("ETA" in line or "-:--:--" in line for line in lines), lines  # no total: no estimate
+
+
+def test_building_a_subword_vocabulary_has_a_bar_of_its_own(cli, tmp_path, terminal):
+    (tmp_path / "t.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
+    result = cli("tokenize", "t.txt", "--level", "unigram", "--vocab-size", "60", "--out", "prep")
+    assert result.code == 0, result.err
+    err = plain(result.err)
+    assert re.search(r"build the unigram vocabulary .*\d:\d\d:\d\d", err), err[-2000:]
+    assert err.index("build the unigram vocabulary") < err.index("tokenize train")
 
 
 def test_classify_and_evaluate_count_the_texts_each_run_reads(cli, tmp_path, terminal):

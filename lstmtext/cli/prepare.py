@@ -81,7 +81,7 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
     from rich.markup import escape
 
     from lstmtext.corpus import open_corpus
-    from lstmtext.data import READER, damage, ensure_prepared, is_prepared, read_meta, reusable
+    from lstmtext.data import READER, VOCABULARY, damage, ensure_prepared, is_prepared, read_meta, reusable
     from lstmtext.render import byte_progress, err
 
     corpus = open_corpus(corpus_arg, encoding=encoding, text_column=text_column, label_column=label_column,
@@ -130,6 +130,11 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
         tasks: dict[str, Any] = {}
 
         def report(split: str, done: int, total: int) -> None:  # bytes of a text split, or records of a table
+            if split == VOCABULARY:  # building the tokenizer: how long it has taken, a bar once it is done
+                if split not in tasks:
+                    tasks[split] = progress.add_task(f"build the {spec.level} vocabulary", total=None, unit="stage")
+                progress.update(tasks[split], completed=done, **({"total": total} if total else {}))
+                return
             if split not in tasks:
                 tasks[split] = progress.add_task(f"tokenize {split}", total=total or None,
                                                  unit="bytes" if total else "records")
