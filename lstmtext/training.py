@@ -466,6 +466,10 @@ def run_advice(model_cfg: ModelConfig, train_cfg: TrainConfig, prepared: Prepare
         advice.append(("note", f"--ema {train_cfg.ema:g} averages over about {horizon:,} steps, more than the run's "
                                f"{total_steps:,}, so its average holds much of the early training; a smaller decay "
                                f"(such as {1 - 10 / max(total_steps, 20):.2f}), or --ema 0, suits a run this short"))
+    if train_cfg.freeze_epochs and train_cfg.freeze_epochs * per_epoch >= total_steps:
+        advice.append(("warning", f"--freeze-epochs {train_cfg.freeze_epochs} keeps the pretrained layers frozen for "
+                                  f"the whole run ({total_steps / per_epoch:.3g} epochs): only the new head learns; "
+                                  "a --freeze-epochs below --epochs lets them learn afterwards"))
     no_valid = int(splits["valid"].get(unit, splits["valid"]["tokens"])) == 0
     needs = [what for what, used in (("--patience", train_cfg.patience is not None),
                                      ("the plateau schedule", train_cfg.schedule == "plateau"),

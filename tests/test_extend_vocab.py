@@ -150,6 +150,9 @@ def test_a_classifier_grows_the_vocabulary_it_takes_over(tales_lm, cli):
     assert added > 50
     assert torch.equal(table[: len(lm)], lm)
     assert torch.allclose(table[len(lm):], lm.mean(0).expand(added, -1))
+    facts = json.loads(cli("info", "clf", "--format", "json").out)
+    assert facts["freeze_epochs"] == 1
+    assert "1 (the pretrained layers frozen for the first 1 epoch)" in cli("info", "clf").out
 
 
 def test_extend_vocab_refusals(tales_lm, cli, tmp_path):

@@ -361,6 +361,9 @@ def test_run_advice_names_what_the_settings_will_not_do():
     assert advice(steps=30, max_steps=30) == ""  # steps asked for are no surprise
     assert "--ema 0.999 averages over about 1,000 steps, more than the run's 500" in advice(ema=0.999)
     assert advice(ema=0.99) == ""
+    assert "warning: --freeze-epochs 50 keeps the pretrained layers frozen for the whole run (50 epochs)" in advice(
+        freeze_epochs=50)
+    assert advice(freeze_epochs=49) == ""
     lost = advice(valid_tokens=0, patience=3, schedule="plateau", optimizer="asgd")
     assert "no valid split, so --patience and the plateau schedule and ASGD's switch to averaging cannot act" in lost
     assert "--patience 3 cannot act: the run validates only at its end" in advice(patience=3, eval_every=1000)

@@ -111,6 +111,7 @@ def info(
                             f"{config['extend_vocab']['added']:,} added"} if config.get("extend_vocab") else {}),
         **({"embed_init": config["embed_init"]} if isinstance(config.get("embed_init"), dict) else {}),
         **({"frozen": "embedding (--freeze-embedding)"} if train.get("freeze_embedding") else {}),
+        **({"freeze_epochs": train["freeze_epochs"]} if train.get("freeze_epochs") else {}),
         **({"pretrained_lr": f"{train['pretrained_lr']:g} x --lr"} if train.get("pretrained_lr", 1.0) != 1.0
            else {}),
         "parameters": parameters,
@@ -163,6 +164,8 @@ def info(
                 return f"full softmax{tied}"
             clusters = ", ".join(f"{c:,}" for c in value["cutoffs"])
             return f"adaptive softmax, clusters from ranks {clusters}" + (f" (shortlist{tied})" if tied else "")
+        if key == "freeze_epochs":
+            return f"{value} (the pretrained layers frozen for the first {value} epoch{'s' * (value != 1)})"
         if key == "max_length":
             return f"{value:,} tokens (longer texts are truncated)"
         if key == "regularisation":  # as the flags that set it; what is off is left out
