@@ -644,6 +644,13 @@ def test_evaluate_names_what_it_scored_and_a_split_file_the_run_learnt_from(cli,
     dev = cli("evaluate", "run", "data/dev.tsv", "--weights", "last")
     assert "holds the texts run chose its best weights on" in dev.err
     assert "evaluation of run (its last weights) on the whole corpus of data/dev.tsv" in dev.out
+    write_tsv(tmp_path / "other.tsv", separable_rows(60, seed=1))
+    assert cli("train", "other.tsv", "--task", "classify", *TINY, "--epochs", "1", "--out", "other").code == 0
+    together = cli("evaluate", "other", "data/train.tsv", "--ensemble", "run")  # the second run learnt these texts
+    assert together.code == 0, together.err
+    assert "note: data/train.tsv holds the texts run trained on, so its figures are no test of it" in together.err
+    mine = cli("evaluate", "run", "other.tsv", "--ensemble", "other")  # the second run trained on the whole file
+    assert "note: other.tsv is the corpus other trained on, most of it in its train split" in mine.err, mine.err
 
 
 def test_a_quote_that_never_closes_in_a_table_of_one_column_is_named(cli, clf, tmp_path):

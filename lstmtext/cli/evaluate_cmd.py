@@ -210,6 +210,25 @@ def _note_own_split_file(ckpt: Any, corpus: str) -> None:
                   "no test of it")
 
 
+def _note_members_own_text(others: list[Any], corpus: str, text_column: str | None, label_column: str | None,
+                           encoding: str) -> None:
+    """The notes of _note_own_split_file and _held_out_of for an ensemble's other runs: a corpus that one of them
+    trained on (a file of its folder, or the whole of it) scores the ensemble on texts that run learnt."""
+    from rich.markup import escape
+
+    from lstmtext.render import err
+
+    for other in others:
+        _note_own_split_file(other, corpus)
+        try:
+            whole = _open_by_run_columns(other, corpus, encoding, text_column, label_column, "classify")
+        except UserError:
+            continue
+        if not whole.own_splits and _same_source(whole, other.config.get("data", {})):
+            err.print(f"note: {escape(corpus)} is the corpus {escape(str(other.path))} trained on, most of it in its "
+                      "train split, so the ensemble's figures are no test of it")
+
+
 def _same_source(source: Any, data: dict[str, Any]) -> bool:
     """Whether ``source`` holds the files the run trained on: the same names and bytes, or a single file's bytes
     under another name (a copy; the content hash counts the name, which tells a folder's files apart)."""
@@ -255,6 +274,7 @@ def _evaluate_classifier(ckpts: list[Any], corpus: str | None, split: str | None
         gold, probs = _prepared_proba(ckpts, kind, labels, dev, members)
     else:
         source, kind = _eval_source(ckpts[0], corpus, split, "classify", text_column, label_column, encoding)
+        _note_members_own_text(ckpts[1:], corpus, text_column, label_column, encoding)
         index = {n: i for i, n in enumerate(labels)}
         texts, gold, unknown = [], [], {}
         for text, label, path, line in source.records():
