@@ -5,7 +5,7 @@ and texts a classifier knows nothing of."""
 import json
 import shutil
 
-from tests.conftest import assert_one_line_error
+from tests.conftest import TALES, assert_one_line_error
 from tests.test_classify import clf  # noqa: F401 - the fixture
 
 
@@ -41,6 +41,25 @@ def test_a_run_being_trained_is_said_to_be_until_it_has_weights(cli, tiny_lm, tm
     shown = json.loads(result.out)
     assert shown["status"].startswith("interrupted") and shown["resume"] == f"lstmtext train --resume {run}"
     assert_one_line_error(cli("generate", run, "--length", "5"), 1, "model.safetensors is missing", "train again")
+
+
+def test_using_a_run_being_trained_says_its_weights_will_change(cli, tiny_lm, tmp_path):
+    import fcntl
+    import os
+
+    run = tmp_path / "live"
+    shutil.copytree(tiny_lm[0], run)
+    held = os.open(run, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as train holds its folder (cli.run_folder._lock_run)
+    try:
+        looked = cli("generate", run, "--length", "5")
+        assert looked.code == 0, looked.err
+        assert f"note: {run} is being trained now: using the weights it has saved so far (saved at step" in looked.err
+        started = cli("train", TALES, "--init-from", run, "--max-steps", "1", "--out", "next")
+        assert started.code == 0 and f"note: {run} is being trained now: starting from" in started.err, started.err
+    finally:
+        os.close(held)
+    assert "being trained" not in cli("generate", run, "--length", "5").err
 
 
 def test_info_describes_a_run_it_cannot_load_then_names_the_problem(cli, tiny_lm, tmp_path):

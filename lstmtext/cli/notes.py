@@ -14,10 +14,33 @@ def note_weights(ckpt: Any, weights: str = "best") -> None:
     from lstmtext.checkpoint import LAST_WEIGHTS
     from lstmtext.render import err
 
+    note_in_training(ckpt.path, "using")
     if weights == "best" and ckpt.weights_file == LAST_WEIGHTS and (ckpt.path / LAST_WEIGHTS).exists() and \
             ckpt.config.get("status") != "done":
         err.print(f"note: {escape(str(ckpt.path))} stopped before its first validation, so it has no best weights yet; "
                   "using its last ones")
+
+
+def note_in_training(run: Any, use: str) -> None:
+    """Say so where a run is being trained now (a train process holds it): its weights are those saved so far, and
+    will change. ``use``: what this command does with them ("starting from", "scoring")."""
+    import json
+    from pathlib import Path
+
+    from rich.markup import escape
+
+    from lstmtext.checkpoint import being_trained
+    from lstmtext.render import err
+
+    if not being_trained(Path(run)):
+        return
+    try:
+        step = json.loads((Path(run) / "state.json").read_text(encoding="utf-8")).get("step")
+    except (OSError, ValueError, AttributeError):
+        step = None
+    at = f" (saved at step {step:,})" if isinstance(step, int) else ""
+    err.print(f"note: {escape(str(run))} is being trained now: {use} the weights it has saved so far{at}, which "
+              "later validations will change")
 
 
 def warn(warnings: list[str], skipped: Sequence[Any] = (), more: str = "") -> None:

@@ -314,6 +314,13 @@ def train(
     teachers = check_teacher_runs(distill_from or [])
     _refuse_out_as_input(out, [("--init-from", init_from), ("--init-backward-from", init_backward_from),
                                *(("--distill-from", run) for run in distill_from or [])])
+    if not quiet:
+        from lstmtext.cli.notes import note_in_training
+
+        for run, use in [(init_from, "starting from"), (init_backward_from, "starting from"),
+                         *((teacher, "learning from") for teacher in distill_from or [])]:
+            if run is not None:
+                note_in_training(run, use)
     if vectors_shape is not None and task == "lm" and tie_weights is None and not model_cfg.tie_weights \
             and not quiet:  # the vectors set the embedding's width, and the default tie follows widths
         from lstmtext.render import err
