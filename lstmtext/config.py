@@ -37,14 +37,14 @@ class TokenizerSpec:
             raise usage_error(f"unknown --level {self.level!r}",
                               "choose char, word, subword (SentencePiece's unigram model) or bpe")
         if self.vocab_size is not None and self.vocab_size < 1:
-            raise usage_error(f"--vocab-size must be positive, got {self.vocab_size}")
+            raise usage_error(f"--vocab-size must be positive, got {self.vocab_size}", "leave it out for the default")
         if self.level in ("bpe", "unigram") and self.vocab_size is not None and self.vocab_size < 8:
             raise usage_error(
                 f"--vocab-size {self.vocab_size} is too small for {self.level}",
                 "leave it out to size it to the text, or use a few hundred or more"
             )
         if self.min_freq < 1:
-            raise usage_error(f"--min-freq must be at least 1, got {self.min_freq}")
+            raise usage_error(f"--min-freq must be at least 1, got {self.min_freq}", "1 keeps every token")
         if self.word_split not in ("punct", "whitespace"):
             raise usage_error(f"unknown --word-split {self.word_split!r}", "choose punct or whitespace")
         if self.word_split != "punct" and self.level != "word":
@@ -151,13 +151,14 @@ class TrainConfig:
         }
         for flag, value in positive_ints.items():
             if value < 1:
-                raise usage_error(f"{flag} must be at least 1, got {value}")
+                raise usage_error(f"{flag} must be at least 1, got {value}", "leave it out for the default")
             if value > 10_000_000:
                 raise usage_error(f"{flag} {value} is absurdly large", "try a value in the tens or hundreds")
         if self.eval_every < 0:
-            raise usage_error(f"--eval-every must be 0 (once per epoch) or more, got {self.eval_every}")
+            raise usage_error(f"--eval-every must be 0 (once per epoch) or more, got {self.eval_every}", "such as 100")
         if not self.lr > 0:
-            raise usage_error(f"--lr must be positive, got {self.lr}")
+            raise usage_error(f"--lr must be positive, got {self.lr}",
+                              "typical values are 3e-3 (adamw, the default) or 20 (sgd)")
         if self.lr > 100:
             raise usage_error(f"--lr {self.lr} is absurdly large", "typical values are 3e-3 (adamw, the default) or "
                               "20 (sgd)")
@@ -170,22 +171,24 @@ class TrainConfig:
         if self.device == "cpu":  # auto may turn out to be the CPU too: the trainer checks again once it knows
             check_precision(self.precision, "cpu")
         if self.epochs is not None and not self.epochs > 0:
-            raise usage_error(f"--epochs must be positive, got {self.epochs}")
+            raise usage_error(f"--epochs must be positive, got {self.epochs}", "such as 10, or 0.5 for half a pass")
         if self.epochs is not None and self.epochs > 1_000_000:
             raise usage_error(f"--epochs {self.epochs:g} is absurdly large", "try a value in the tens; --time-limit "
                               "ends a run by time instead")
         if self.epochs is None and self.max_steps is None:
-            raise usage_error("a run needs --epochs or --max-steps to end")
+            raise usage_error("a run needs --epochs or --max-steps to end", "give one of them")
         if self.max_steps is not None and self.max_steps < 1:
-            raise usage_error(f"--max-steps must be at least 1, got {self.max_steps}")
+            raise usage_error(f"--max-steps must be at least 1, got {self.max_steps}", "leave it out to train --epochs")
         if self.time_limit is not None and not self.time_limit > 0:
-            raise usage_error(f"--time-limit must be positive, got {self.time_limit}")
+            raise usage_error(f"--time-limit must be positive, got {self.time_limit}", "such as 600, 90s, 10m or 1.5h; "
+                              "leave it out for no limit")
         if self.clip < 0:
-            raise usage_error(f"--clip must be 0 (off) or positive, got {self.clip}")
+            raise usage_error(f"--clip must be 0 (off) or positive, got {self.clip}", "such as 1 (the default) or 0.25")
         if self.patience is not None and self.patience < 1:
-            raise usage_error(f"--patience must be at least 1, got {self.patience}")
+            raise usage_error(f"--patience must be at least 1, got {self.patience}",
+                              "leave it out to train the whole run")
         if self.max_length < 1:
-            raise usage_error(f"--max-length must be at least 1, got {self.max_length}")
+            raise usage_error(f"--max-length must be at least 1, got {self.max_length}", "such as 256 (the default)")
         if self.class_weights not in ("none", "auto"):
             raise usage_error(f"unknown --class-weights {self.class_weights!r}", "choose none or auto")
         if not 0 <= self.adversarial <= 1000:
@@ -195,7 +198,7 @@ class TrainConfig:
             raise usage_error(f"--weight-decay must be between 0 and 1, got {self.weight_decay}",
                               "typical values are 0.01 (adamw) or 1.2e-6 (sgd, as AWD-LSTM)")
         if self.freeze_epochs < 0:
-            raise usage_error(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}")
+            raise usage_error(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}", "such as 1; 0 is off")
         if not 0 < self.pretrained_lr <= 10:
             raise usage_error(f"--pretrained-lr must be above 0 and at most 10, got {self.pretrained_lr}",
                               "it is a fraction of --lr, e.g. 0.3; use --freeze-embedding or --freeze-epochs "
@@ -217,7 +220,7 @@ class TrainConfig:
                 raise usage_error(f"{flag} must be between 0 (off) and 100, got {value}",
                                   "AWD-LSTM uses --ar 2 --tar 1")
         if self.warmup_steps < 0:
-            raise usage_error(f"--warmup-steps must be 0 or more, got {self.warmup_steps}")
+            raise usage_error(f"--warmup-steps must be 0 or more, got {self.warmup_steps}", "0 is none")
 
 
 def check_precision(precision: str, device_type: str) -> None:
@@ -229,7 +232,7 @@ def check_precision(precision: str, device_type: str) -> None:
 def validate_model(cfg: ModelConfig) -> None:
     for flag, value in (("--hidden-size", cfg.hidden_size), ("--embed-dim", cfg.embed_dim), ("--layers", cfg.layers)):
         if value < 1:
-            raise usage_error(f"{flag} must be at least 1, got {value}")
+            raise usage_error(f"{flag} must be at least 1, got {value}", "leave it out for the default")
         if value > 100_000:
             raise usage_error(f"{flag} {value} is absurdly large", "try a value in the hundreds")
     if cfg.last_layer_size:
@@ -244,7 +247,7 @@ def validate_model(cfg: ModelConfig) -> None:
     for flag, value in (("--dropout", cfg.dropout), ("--embed-dropout", cfg.embed_dropout),
                         ("--weight-drop", cfg.weight_drop), ("--layer-dropout", cfg.between_layers)):
         if not 0.0 <= value < 1.0:
-            raise usage_error(f"{flag} must be in [0, 1), got {value}")
+            raise usage_error(f"{flag} must be in [0, 1), got {value}", "a fraction, such as 0.1; 0 is off")
     if cfg.cutoffs:
         if cfg.task != "lm":
             raise usage_error("--adaptive-softmax is for --task lm", "a classifier's output layer is small")
@@ -347,7 +350,8 @@ def parse_duration(value: str | float | None, flag: str) -> float | None:
             raise usage_error(f"{flag} {value!r} is not a duration", "use seconds (600) or e.g. 90s, 10m, 1.5h")
         seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
     if seconds is not None and not (0 < seconds < float("inf")):
-        raise usage_error(f"{flag} must be a positive duration, got {value!r}")
+        raise usage_error(f"{flag} must be a positive duration, got {value!r}",
+                          "use seconds (600) or e.g. 90s, 10m, 1.5h")
     return None if seconds is None else float(seconds)
 
 
@@ -362,7 +366,7 @@ class SampleSettings:
 
     def validate(self) -> None:
         if self.length < 1:
-            raise usage_error(f"--length must be at least 1, got {self.length}")
+            raise usage_error(f"--length must be at least 1, got {self.length}", "the tokens to generate, such as 200")
         if self.length > 1_000_000:
             raise usage_error(f"--length {self.length} is absurdly large", "ask for at most 1,000,000 tokens")
         if not 0 <= self.temperature <= 100:  # nan fails too; a float32 softmax of logits / inf is nan

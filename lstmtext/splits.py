@@ -25,7 +25,8 @@ def split_of(path: Path) -> str | None:
 def check_fractions(valid_fraction: float, test_fraction: float) -> tuple[float, float]:
     for flag, value in (("--valid-fraction", valid_fraction), ("--test-fraction", test_fraction)):
         if not 0.0 <= value < 1.0:
-            raise usage_error(f"{flag} must be in [0, 1), got {value}")
+            raise usage_error(f"{flag} must be in [0, 1), got {value}", "a share of the text, such as 0.05; 0 holds "
+                              "none out")
     if valid_fraction + test_fraction >= 0.9:
         raise usage_error("--valid-fraction plus --test-fraction leaves too little to train on",
                           "keep their sum under 0.9")

@@ -739,3 +739,14 @@ def test_json_is_asked_for_the_same_way_in_every_command(cli, run):
         assert json.loads(cli(*command, "--json").out) == json.loads(cli(*command, "--format", "json").out)
         assert_one_line_error(cli(*command, "--json", "--format", "table"), 2, "--json and --format table")
     assert_one_line_error(cli("generate", run, "-n"), 2, "requires an argument", "see 'lstmtext generate --help'")
+
+
+def test_the_words_of_a_fixed_list_are_taken_in_any_case(cli, corpus):
+    result = cli("train", corpus, *TINY, "--task", "LM", "--optimizer", " SGD", "--schedule", "Constant",
+                 "--word-split", "Whitespace", "--level", "Word", "--max-steps", "2", "--format", "JSON", "--out", "r")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["steps"] == 2
+    config = json.loads((corpus.parent / "r" / "config.json").read_text())
+    assert config["train"]["optimizer"] == "sgd" and config["train"]["schedule"] == "constant"
+    assert json.loads(cli("info", "r", "--format", "Json").out)["task"] == "lm"
+    assert_one_line_error(cli("train", corpus, "--epochs", "0"), 2, "--epochs must be positive", "(such as 10")

@@ -17,7 +17,7 @@ import typer
 from lstmtext.cli.classifier_runs import Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import warn
-from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, own_encoding, refuse_unless
+from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, own_encoding, refuse_unless, choice_value
 from lstmtext.errors import UserError, usage_error
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -176,7 +176,7 @@ def classify(
         "each output row, before the text (repeatable; one named as an output column is written input_NAME).")] = None,
     output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv: text, label, confidence and "
                                         "a note (empty: not classified; truncated; unknown: no word the model "
-                                        "knows).")] = "table",
+                                        "knows).", callback=choice_value)] = "table",
     all_scores: Annotated[bool, typer.Option("--all-scores", help="Add every class's probability.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per inference batch.")] = 64,
     ensemble: Ensemble = None,
@@ -191,7 +191,7 @@ def classify(
     if output not in FORMATS:
         raise usage_error(f"unknown --format {output!r}", f"choose one of: {', '.join(FORMATS)}")
     if batch_size < 1:
-        raise usage_error(f"--batch-size must be at least 1, got {batch_size}")
+        raise usage_error(f"--batch-size must be at least 1, got {batch_size}", "leave it out for the default")
     reads = file is not None or texts == ["-"]
     refuse_unless(ctx, {"text_column": (file is not None, "is for --file (a table's column)"),
                         "keep_column": (file is not None, "is for --file (a table's columns)"),

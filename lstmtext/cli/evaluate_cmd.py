@@ -15,7 +15,7 @@ from lstmtext.cli.classifier_runs import (Ensemble, _classifier_runs, _ensemble_
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import note_weights, warn
 from lstmtext.cli.options import (Device, Encoding, JsonFlag, LabelColumn, TextColumn, Weights, chosen_format,
-                                  own_encoding, refuse_unless)
+                                  own_encoding, refuse_unless, choice_value)
 from lstmtext.errors import UserError, usage_error
 
 
@@ -33,7 +33,7 @@ def evaluate(
                                                  "score (default test; a corpus without split files is scored "
                                                  "whole, but for the splits the run held out of it, where it is "
                                                  "the corpus the run trained on).")] = None,
-    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output: Annotated[str, typer.Option("--format", help="table or json.", callback=choice_value)] = "table",
     json_out: JsonFlag = False,
     ensemble: Ensemble = None,
     weights: Weights = "best",

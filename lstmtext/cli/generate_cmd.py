@@ -12,7 +12,7 @@ import typer
 
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import note_weights
-from lstmtext.cli.options import Device, Weights, refuse_unless, seed_value, typed
+from lstmtext.cli.options import Device, Weights, refuse_unless, seed_value, typed, choice_value
 from lstmtext.errors import usage_error
 
 
@@ -39,7 +39,8 @@ def generate(
     weights: Weights = "best",
     device: Device = "auto",
     output: Annotated[str, typer.Option("--format", help="text, or json: one object with the samples and "
-                                        "the settings that give them again, for scripts.")] = "text",
+                                        "the settings that give them again, for scripts.",
+                                        callback=choice_value)] = "text",
     json_out: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the "
                                               "one-token step as a captured CUDA graph (faster).")] = True,

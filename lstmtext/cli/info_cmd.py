@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from lstmtext.cli.exits import handle_errors
-from lstmtext.cli.options import JsonFlag, chosen_format, flag_name
+from lstmtext.cli.options import JsonFlag, chosen_format, flag_name, choice_value
 
 
 def _columns(config: dict[str, Any]) -> str | None:
@@ -36,7 +36,7 @@ def info(
     ctx: typer.Context,
     checkpoint: Annotated[Path, typer.Argument(
         metavar="CHECKPOINT", help="A run folder written by lstmtext train.")],
-    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output: Annotated[str, typer.Option("--format", help="table or json.", callback=choice_value)] = "table",
     json_out: JsonFlag = False,
 ) -> None:
     """Describe a checkpoint: task, tokenizer, model sizes, training progress and versions.

@@ -13,6 +13,11 @@ from lstmtext.errors import UserError, usage_error
 SUBWORD_NAMES = ("subword", "subwords", "sentencepiece", "spm", "sp")  # SentencePiece's own default model
 
 
+def choice_value(value: Optional[str]) -> Optional[str]:
+    """A word from a fixed list (--task, --format, --optimizer ...) as typed in any case, spaces around it dropped."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def level_value(value: Optional[str]) -> Optional[str]:
     """--level as typed in any case; "subword" (or "sentencepiece") is SentencePiece's default model, unigram."""
     if value is None:
@@ -32,7 +37,8 @@ VocabSize = Annotated[Optional[int], typer.Option("--vocab-size", help="bpe/unig
 Lowercase = Annotated[bool, typer.Option("--lowercase", help="Lowercase the text before tokenizing.")]
 MinFreq = Annotated[int, typer.Option("--min-freq", help="char/word: drop tokens seen fewer times in training.")]
 WordSplit = Annotated[str, typer.Option("--word-split", help="word level: 'punct' splits punctuation off words, "
-                                        "'whitespace' splits on spaces only (pre-tokenized corpora such as PTB).")]
+                                        "'whitespace' splits on spaces only (pre-tokenized corpora such as PTB).",
+                                        callback=choice_value)]
 TextColumn = Annotated[Optional[str], typer.Option("--text-column", help="Column holding the text "
                                                    "(auto-detected from text/sentence/review/content...).")]
 Encoding = Annotated[str, typer.Option("--encoding", help="Encoding of text files.")]
@@ -54,7 +60,8 @@ SplitSeed = Annotated[int, typer.Option("--split-seed", help="Seed for shuffled 
                                         callback=seed_value)]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column", help="classify: column holding the label "
                                                      "(auto-detected from label/sentiment/polarity/class...).")]
-TaskOpt = Annotated[str, typer.Option("--task", help="lm (language model) or classify (text classifier).")]
+TaskOpt = Annotated[str, typer.Option("--task", help="lm (language model) or classify (text classifier).",
+                                      callback=choice_value)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q",
                                      help="No progress bar and no notes; the summary, warnings and errors still show.")]
 

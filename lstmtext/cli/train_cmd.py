@@ -14,7 +14,7 @@ from lstmtext.cli.init_from import _check_backward, _lm_config, _lm_dims, _lm_to
 from lstmtext.cli.notes import warn
 from lstmtext.cli.options import (DEFAULT_LEVEL, Device, Encoding, JsonFlag, LabelColumn, Level, Lowercase, MinFreq,
                                   Quiet, SplitSeed, TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize,
-                                  WordSplit, _check_task, chosen_format, seed_value, typed)
+                                  WordSplit, _check_task, choice_value, chosen_format, seed_value, typed)
 from lstmtext.cli.prepare import _data_table, _default_corpus, _prepare, _spec, _stale
 from lstmtext.cli.run_folder import _check_out, _run_dir
 from lstmtext.cli.train_checks import (_check_prepared_task, _refuse_conflicting_flags, _refuse_other_task_flags,
@@ -99,11 +99,11 @@ def train(
                                                    "10000, 50000, ... up to 80% of the vocabulary).",
                                                    show_default=False)] = None,
     pooling: Annotated[str, typer.Option("--pooling", help="classify: concat (the last state, max and mean side "
-                                         "by side, as ULMFiT; measured best), mean, last, max or attention."
-                                         )] = "concat",
+                                         "by side, as ULMFiT; measured best), mean, last, max or attention.",
+                                         callback=choice_value)] = "concat",
     max_length: Annotated[int, typer.Option("--max-length", help="classify: tokens kept per text.")] = 256,
     class_weights: Annotated[str, typer.Option("--class-weights", help="classify: none, or auto to weight "
-                                               "classes by inverse frequency.")] = "none",
+                                               "classes by inverse frequency.", callback=choice_value)] = "none",
     patience: Annotated[Optional[int], typer.Option("--patience", help="Stop after this many validations "
                                                     "without improvement.")] = None,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from this language model's "
@@ -167,7 +167,8 @@ def train(
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate (default 3e-3 with adamw; with sgd or "
                                                 "asgd 20 for a language model, 1 for a classifier).")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="adamw, sgd, or asgd (SGD that starts "
-                                           "averaging the weights once validation stalls: NT-ASGD).")] = "adamw",
+                                           "averaging the weights once validation stalls: NT-ASGD).",
+                                           callback=choice_value)] = "adamw",
     weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", help="Decay of the weight matrices "
                                                           "(default 0.01 for adamw, none for sgd and asgd; "
                                                           "AWD-LSTM uses 1.2e-6 with sgd).")] = None,
@@ -180,7 +181,7 @@ def train(
     schedule: Annotated[str, typer.Option("--schedule", help="cosine (down to a tenth of --lr over the run's "
                                           "planned steps, --epochs or --max-steps; a --time-limit that comes first "
                                           "ends it where it is), plateau (/4 for sgd, /2 else, when validation "
-                                          "does not improve) or constant.")] = "cosine",
+                                          "does not improve) or constant.", callback=choice_value)] = "cosine",
     warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="Linear LR warm-up steps.")] = 50,
     epochs: Annotated[Optional[float], typer.Option("--epochs", help="Passes over the training split (default "
                                                     "15 for lm, 10 for classify; none with --max-steps).")] = None,
@@ -195,7 +196,8 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.", callback=seed_value)] = 1234,
     device: Device = "auto",
     precision: Annotated[str, typer.Option("--precision", help="auto (bf16 autocast on CUDA and on CPUs "
-                                           "with bf16 units such as AMX, else fp32), fp32, bf16 or fp16.")] = "auto",
+                                           "with bf16 units such as AMX, else fp32), fp32, bf16 or fp16.",
+                                           callback=choice_value)] = "auto",
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs/--no-cuda-graphs", help="On CUDA: replay the whole "
                                               "training step as one captured CUDA graph (faster).")] = True,
     compile_head: Annotated[bool, typer.Option("--compile/--no-compile", help="lm: compile the full softmax's decoder "
@@ -212,12 +214,13 @@ def train(
                                             "every so long (90s, 10m, 1h), besides every validation (0: only "
                                             "then).")] = "10m",
     on_nan: Annotated[str, typer.Option("--on-nan", help="stop (default) or skip batches whose loss is not "
-                                        "finite.")] = "stop",
+                                        "finite.", callback=choice_value)] = "stop",
     preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a named recipe, or a recipe file "
                                                   "(.json) of your own; flags you give override it. --preset list "
                                                   "describes them and where to get their corpora.")] = None,
     output: Annotated[str, typer.Option("--format", help="table, or json: the summary as one JSON object on "
-                                        "stdout, for scripts (progress and notes stay on stderr).")] = "table",
+                                        "stdout, for scripts (progress and notes stay on stderr).",
+                                        callback=choice_value)] = "table",
     json_out: JsonFlag = False,
     quiet: Quiet = False,
 ) -> None:
