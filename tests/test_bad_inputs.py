@@ -228,7 +228,7 @@ CASES = [
     ("bad --save-every", ["train", "small.txt", "--save-every", "soon"], 2, ["--save-every"]),
     ("resume without state", ["train", "--resume", "bins"], 1, ["not a checkpoint"]),
     ("conflicting flag on resume", ["train", "--resume", "lm", "--hidden-size", "8"], 2,
-     ["--hidden-size cannot be changed on --resume"]),
+     ["--hidden-size cannot be given with --resume"]),
     ("a flag named otherwise than its parameter, on resume", ["train", "--resume", "lm", "--no-compile"], 2,
      ["--no-compile cannot be changed", "--format"]),
     ("newer checkpoint format", ["generate", "future"], 1, ["format version 99"]),

@@ -397,7 +397,7 @@ def test_ensemble_mistakes(cli, clf, tiny_lm, tmp_path):
         assert cli("train", corpus, "--task", "classify", *TINY, "--epochs", "1", "--out", out).code == 0
     lm_run = str(tiny_lm[0])
     cases = [
-        (["classify", clf, "hay", "--ensemble", "clf-other"], 1, ["labels land, water", "same labels"]),
+        (["classify", clf, "hay", "--ensemble", "clf-other"], 2, ["labels land, water", "same labels"]),
         (["classify", clf, "hay", "--ensemble", "./clf"], 2, ["given twice"]),
         (["classify", clf, "hay", "--ensemble", lm_run], 2,
          ["--ensemble", "language-model checkpoint", "not a classifier"]),

@@ -114,4 +114,4 @@ def test_distillation_mistakes(cli, teacher, tiny_lm, tmp_path):
                           "--distill-from is for --task classify")
     shutil.copytree(tmp_path / teacher, tmp_path / "done")
     assert_one_line_error(cli("train", "--resume", "done", "--distill-from", teacher), 2,
-                          "--distill-from cannot be changed on --resume")
+                          "--distill-from cannot be given with --resume")

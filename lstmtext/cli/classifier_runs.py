@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from lstmtext.cli.notes import note_weights
-from lstmtext.errors import UserError, usage_error
+from lstmtext.errors import usage_error
 
 Ensemble = Annotated[Optional[list[Path]], typer.Option(
     "--ensemble", metavar="RUN", help="Another classifier run (repeatable): the label is the argmax of the runs' "
@@ -33,7 +33,7 @@ def _classifier_runs(checkpoint: Path, ensemble: list[Path] | None) -> list[Path
         seen.add(run.resolve())
         labels = labels or other
         if other != labels:
-            raise UserError(f"{run} labels {', '.join(other)}, but {checkpoint} labels {', '.join(labels)}",
+            raise usage_error(f"{run} labels {', '.join(other)}, but {checkpoint} labels {', '.join(labels)}",
                             "ensemble classifiers trained on the same labels")
     return runs
 

@@ -29,7 +29,7 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     conflicts = ["CORPUS" if n == "corpus" else typed_flag(ctx, n) for n in typed(ctx) if n not in RESUMABLE]
     if conflicts:
         allowed = ", ".join(flag_name(n) for n in sorted(RESUMABLE - {"resume"}))
-        raise usage_error(f"{', '.join(conflicts)} cannot be changed on --resume: training settings come from "
+        raise usage_error(f"{', '.join(conflicts)} cannot be given with --resume: training settings come from "
                           "the run", f"only {allowed} may be given with --resume")
     _lock_run(run_dir)  # first: a run that another train holds is that, not a run with no weights yet
     config = read_config(run_dir)  # a missing or broken run is reported before torch is imported
