@@ -42,9 +42,10 @@ def check_teacher_runs(runs: list[Path]) -> list[dict[str, Any]]:
 
 
 def check_teachers_fit(runs: list[Path], configs: list[dict[str, Any]], labels: list[str], tokenizer: Any,
-                       where: str) -> None:
+                       where: str, extend_vocab: bool = False) -> None:
     """Refuse teachers that cannot label the prepared training texts (``where``): other labels, or another
-    tokenizer, whose token ids would mean other words."""
+    tokenizer, whose token ids would mean other words (``extend_vocab``: this run grows its --init-from model's
+    vocabulary, so a teacher grown on another corpus, or not grown, differs)."""
     from lstmtext.tokenizers import FILENAME, load_tokenizer
 
     for run, config in zip(runs, configs):
@@ -53,6 +54,14 @@ def check_teachers_fit(runs: list[Path], configs: list[dict[str, Any]], labels: 
             raise UserError(f"--distill-from {run} labels {', '.join(own)}, but {where} has {', '.join(labels)}",
                             "distil from classifiers trained on the same labels")
         if load_tokenizer(run / FILENAME).to_json() != tokenizer.to_json():
+            grown = bool(config.get("extend_vocab"))
+            if grown or extend_vocab:  # the same model, grown by other words: the cause is --extend-vocab
+                how = ("it was trained with --extend-vocab, which added its own corpus's words" if grown and not
+                       extend_vocab else "this run's --extend-vocab adds this corpus's words, which it lacks" if
+                       not grown else "--extend-vocab added another corpus's words to it")
+                raise UserError(f"--distill-from {run} reads text with another vocabulary than this run's: {how}",
+                                "distil from runs trained on this same corpus, with --extend-vocab as here (or "
+                                "without it on both)")
             raise UserError(f"--distill-from {run} reads text with another tokenizer than this run's",
                             "distil from runs with the same tokenizer: trained --init-from the same language "
                             "model, or on the same corpus with the same --level and tokenizer flags")

@@ -115,3 +115,24 @@ def test_distillation_mistakes(cli, teacher, tiny_lm, tmp_path):
     shutil.copytree(tmp_path / teacher, tmp_path / "done")
     assert_one_line_error(cli("train", "--resume", "done", "--distill-from", teacher), 2,
                           "--distill-from cannot be given with --resume")
+
+
+def test_a_teacher_whose_vocabulary_extend_vocab_grew_otherwise_is_named_as_such(cli, tiny_lm, tmp_path):
+    (tmp_path / "topics").mkdir()
+    for split, seed in (("train", 0), ("valid", 1), ("test", 2)):  # with characters the tales lack, which it adds
+        write_tsv(tmp_path / "topics" / f"{split}.tsv", [(f"{t} ø ß", y) for t, y in separable_rows(60, seed)])
+    lm = str(tiny_lm[0])
+    tiny = [a for a in TINY if a not in ("--hidden-size", "32")]  # the language model's sizes
+    grown = cli("train", "topics", *tiny, "--init-from", lm, "--extend-vocab", "--max-steps", "2", "--out", "grown")
+    assert grown.code == 0, grown.err
+    plain = cli("train", "topics", *tiny, "--init-from", lm, "--max-steps", "2", "--distill-from", "grown",
+                "--out", "s1")
+    assert_one_line_error(plain, 1, "--distill-from grown reads text with another vocabulary than this run's",
+                          "it was trained with --extend-vocab", "with --extend-vocab as here")
+    assert cli("train", "topics", *tiny, "--init-from", lm, "--max-steps", "2", "--out", "kept").code == 0
+    growing = cli("train", "topics", *tiny, "--init-from", lm, "--extend-vocab", "--max-steps", "2",
+                  "--distill-from", "kept", "--out", "s2")
+    assert_one_line_error(growing, 1, "this run's --extend-vocab adds this corpus's words, which it lacks")
+    same = cli("train", "topics", *tiny, "--init-from", lm, "--extend-vocab", "--max-steps", "2",
+               "--distill-from", "grown", "--out", "s3")
+    assert same.code == 0, same.err

@@ -378,7 +378,8 @@ def train(
                                          else prepared.tokenizer.to_json() == lm_tokenizer.to_json()):
         raise UserError(f"{prepared_path} was tokenized with a different tokenizer than {init_from}",
                         "pass the raw corpus instead, so it is tokenized with the language model's tokenizer")
-    check_teachers_fit(distill_from or [], teachers, prepared.labels, prepared.tokenizer, str(prepared_path))
+    check_teachers_fit(distill_from or [], teachers, prepared.labels, prepared.tokenizer, str(prepared_path),
+                       extend_vocab=extend_vocab)
     model_cfg.vocab_size = prepared.tokenizer.vocab_size
     model_cfg.num_classes = len(prepared.labels)
     if adaptive_softmax and "cutoffs" not in lm_dims and not model_cfg.cutoffs:  # (--init-from decides its own)
