@@ -530,6 +530,10 @@ def test_evaluate_on_the_runs_own_corpus_scores_the_split_it_held_out(cli, clf, 
     whole = cli("evaluate", clf, "edited.tsv", "--format", "json")
     assert json.loads(whole.out)["split"] == "whole" and json.loads(whole.out)["count"] == total + 1
     assert "trained on" not in whole.err
+    (tmp_path / "topics.tsv").write_bytes(edited.read_bytes())  # the run's own corpus, edited in place
+    in_place = cli("evaluate", clf, "topics.tsv", "--format", "json")
+    assert json.loads(in_place.out)["split"] == "whole"
+    assert "note: topics.tsv has the name of the corpus clf trained on, and other content" in in_place.err
 
 
 def test_evaluate_scores_the_rows_of_known_labels_and_names_the_others(cli, tmp_path):
