@@ -262,7 +262,7 @@ def test_errors_name_the_off_form_of_a_flag_as_it_was_typed(cli, corpus, tmp_pat
     for flag in ("--full-softmax", "--no-tie-weights"):
         assert_one_line_error(cli("train", corpus, "--task", "classify", flag), 2, f"{flag} is for --task lm")
     assert cli("train", corpus, *TINY, "--max-steps", "3", "--out", "r").code == 0
-    assert_one_line_error(cli("train", "--resume", "r", "--full-softmax"), 2, "--full-softmax cannot be changed")
+    assert_one_line_error(cli("train", "--resume", "r", "--full-softmax"), 2, "--full-softmax cannot be given")
 
 
 def test_max_steps_alone_is_as_many_steps_as_it_says(cli, corpus, tmp_path):
