@@ -27,7 +27,7 @@ from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit
                              first_named, pick_column, place, refuse_one_column, table_columns)
 from lstmtext.textfiles import (_BOMS, _ascii_compatible, _binary_error, _check_encoding, _compression, _looks_binary,
                                 _packed_error, _read_range, _wide_order, check_encoding_name,
-                                locate_decode_error, text_encoding)
+                                locate_decode_error, marked_encoding, text_encoding)
 
 
 # ----------------------------------------------------------------------------- text files
@@ -101,6 +101,7 @@ class Corpus:
     layout: str | None = None  # how a label layout is read ("one folder per label: neg, pos; each file one text")
     # how the splits and columns were chosen (set by open_corpus): with the content hash, what identifies the data
     settings: dict[str, Any] = field(default_factory=dict)
+    encoding: str | None = None  # what its files were read in, where their byte-order marks chose it (not --encoding)
 
     warnings: list[str] = field(default_factory=list)  # shown when it is prepared, kept in meta.json
     _hash: str | None = field(default=None, repr=False)
@@ -195,7 +196,7 @@ def open_corpus(
     else:
         corpus = _open_files(path.name, {None: [path]}, encoding, text_column, label_column, fractions, split_seed,
                              want_labels)
-    corpus.settings = _settings(corpus, codecs.lookup(encoding).name, fractions, split_seed)
+    corpus.settings = _settings(corpus, codecs.lookup(corpus.encoding or encoding).name, fractions, split_seed)
     return corpus
 
 
@@ -323,6 +324,20 @@ def _open_folder(path: Path, encoding: str, text_column: str | None, label_colum
 
 
 def _open_files(name: str, by_split: dict[str | None, list[Path]], encoding: str, text_column: str | None,
+                label_column: str | None, fractions: tuple[float, float], split_seed: int,
+                want_labels: bool) -> Corpus:
+    """The corpus of these files (text, tables or fastText's lines), read in the encoding their byte-order marks
+    give where --encoding is left at UTF-8 (UTF-16 saved by Notepad or Excel), with a note."""
+    marked = marked_encoding([p for ps in by_split.values() for p in ps], encoding, name)
+    corpus = _read_files(name, by_split, marked[0] if marked else encoding, text_column, label_column, fractions,
+                         split_seed, want_labels)
+    if marked:
+        corpus.encoding = marked[0]
+        corpus.warnings.insert(0, marked[1])
+    return corpus
+
+
+def _read_files(name: str, by_split: dict[str | None, list[Path]], encoding: str, text_column: str | None,
                 label_column: str | None, fractions: tuple[float, float], split_seed: int,
                 want_labels: bool) -> Corpus:
     all_files = [p for ps in by_split.values() for p in ps]
@@ -465,7 +480,7 @@ def _open_tables(name: str, by_split: dict[str | None, list[Path]], fmts: dict[P
         return TableSplit([(p, fmts[p] or "csv") for p in paths], text_col, encoding, report, label_col, rows)
 
     all_files = [p for ps in by_split.values() for p in ps]
-    notes = []
+    notes = report.notes  # the corpus's warnings: reading the rows adds what it notices to them
     for s in SPLITS[1:]:  # a held-out file without the train file's columns (an unlabelled test.csv) is left out
         for p in list(by_split.get(s, [])):
             lacking = [c for c in (text_col, label_col) if c and c not in table_columns(p, fmts[p] or "csv", encoding)]

@@ -22,7 +22,8 @@ from typing import Any
 from lstmtext.errors import MissingColumn, UserError
 from lstmtext.splits import SPLITS, split_of, stratified_picks
 from lstmtext.tables import LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, _table_format, first_named, table_columns
-from lstmtext.textfiles import _check_encoding, _compression, _looks_binary, locate_decode_error, text_encoding
+from lstmtext.textfiles import (_check_encoding, _compression, _looks_binary, locate_decode_error, marked_encoding,
+                                text_encoding)
 
 UNLABELLED = frozenset({"unsup", "unsupervised", "unlabeled", "unlabelled"})
 # a corpus's papers and lists beside its texts, not a class: by the words of a file's name
@@ -51,9 +52,11 @@ def strip_labels(lines: list[str]) -> list[str] | None:
 
 
 def is_prefixed(path: Path, encoding: str) -> bool:
-    """Whether a text file is in fastText's format: its first non-blank line has a __label__ word."""
+    """Whether a text file is in fastText's format: its first non-blank line has a __label__ word (read as UTF-16
+    where its byte-order mark says so, as the corpus reads it)."""
     try:
-        with path.open(encoding=text_encoding(encoding), errors="replace") as fh:
+        marked = marked_encoding([path], encoding, path.name)
+        with path.open(encoding=text_encoding(marked[0] if marked else encoding), errors="replace") as fh:
             for line in fh:
                 if line.strip():
                     return bool(_LABEL_WORD.search(line))
@@ -366,13 +369,19 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
     _refuse_columns(text_column, label_column, f"{path} is labelled by its "
                     f"{'folder' if layout.folders else 'file'} names")
     report = ReadReport()
+    name = path.name or path.resolve().name  # '.' has no name of its own
+    # UTF-16 files (their byte-order marks say so) are read as such, as a corpus's other files are (corpus.py)
+    marked = marked_encoding([p for found in layout.splits.values() for files, _ in found.labels.values()
+                              for p in files], encoding, name)
+    encoding = marked[0] if marked else encoding
     splits: dict[str, LabelSplit] = {}
     for s, found in layout.splits.items():
         items = [(p, label, unit) for label in sorted(found.labels) for p in found.labels[label][0]
                  for unit in (found.labels[label][1],)]
         splits[s or "train"] = LabelSplit(items, encoding, report)
     files = [p for split in splits.values() for p, _, _ in split.items]
-    notes = [note for p in files if (note := _check_encoding(p, encoding))][:3]
+    notes = [marked[1]] if marked else []
+    notes += [note for p in files if (note := _check_encoding(p, encoding))][:3]
     carved = _held_out(splits, fractions, split_seed)
     root = path.resolve()
     if layout.left_out:
@@ -392,9 +401,9 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
                          "read a line a text, beside folders of many files, read a file a text: give each label "
                          "folder its texts the same way")
     names = [p.resolve().relative_to(root).as_posix() for p in files]
-    name = path.name or path.resolve().name  # '.' has no name of its own
     return Corpus(name, "labelled", splits, files, report, origin=name, own_splits=None not in layout.splits,
-                  carved=carved, warnings=notes, file_names=names, layout=layout.describe())
+                  carved=carved, warnings=notes, file_names=names, layout=layout.describe(),
+                  encoding=marked[0] if marked else None)
 
 
 def open_prefixed(name: str, by_split: dict[str | None, list[Path]], encoding: str, text_column: str | None,

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from lstmtext.errors import MissingColumn, UserError, usage_error
@@ -47,13 +48,23 @@ class ReadReport:
     """Records a reader skipped, with file, line number and reason (counts read are in meta.json)."""
 
     skipped: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, reason)
+    # what a read noticed about records it kept (a CSV quote that ran over lines): a corpus makes this its own
+    # warnings list (corpus.py), so that they are shown and kept in meta.json with the others
+    notes: list[str] = field(default_factory=list)
     _seen: set[tuple[str, int]] = field(default_factory=set, repr=False)
+    _noted: set[tuple[str, int]] = field(default_factory=set, repr=False)
 
     def skip(self, path: str, line: int, reason: str) -> None:
         """Record a skipped record once, however many times the source is read."""
         if (path, line) not in self._seen:
             self._seen.add((path, line))
             self.skipped.append((path, line, reason))
+
+    def note(self, path: str, line: int, text: str) -> None:
+        """Note something about a kept record once, however many times the source is read."""
+        if (path, line) not in self._noted:
+            self._noted.add((path, line))
+            self.notes.append(text)
 
 
 def _tsv_quoting(path: Path, encoding: str) -> int:
@@ -134,13 +145,25 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                 fh.seek(0)
                 if head.startswith("["):
                     yield from _json_array(path, fh.read(), report)
-                else:
-                    yield from _json_lines(fh, report, name)
+                    return
+                if head.startswith("{") and (error := _one_object(path, fh)):
+                    raise error
+                fh.seek(0)
+                yield from _json_lines(fh, report, name)
                 return
             quoting = _tsv_quoting(path, encoding) if fmt == "tsv" else csv.QUOTE_MINIMAL
             csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a C long: 32 bits on Windows, where maxsize overflows
-            reader = csv.reader(fh, delimiter="\t" if fmt == "tsv" else ",", quoting=quoting)
+            held: list[str] = []  # the lines of the record being read (csv.reader reads no further than its end)
+
+            def lines() -> Iterator[str]:
+                for line in fh:
+                    held.append(line)
+                    yield line
+
+            reader = csv.reader(lines() if fmt == "csv" else fh, delimiter="\t" if fmt == "tsv" else ",",
+                                quoting=quoting)
             header = next(reader, None)
+            held.clear()
             if header is None:
                 return
             header = [h.strip() for h in header]
@@ -162,10 +185,14 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                     report.skip(name, pending[0], pending[1])
                     pending = None
                 lineno, ends = ends + 1, reader.line_num  # the line the record starts on, and where it ends
+                ran_on = (f"a quoted field runs over the line break into line {lineno + 1}, which reads as a record "
+                          f"of its own, to a quote on line {ends}") if ends > lineno and fmt == "csv" \
+                    and _quote_ran_on(held, len(header)) else ""
+                held.clear()
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(header):
-                    reason = f"has {_fields(len(row))}, the header has {len(header)}"
+                    reason = f"has {_fields(len(row))}, the header has {len(header)}" + (ran_on and f": {ran_on}")
                     if ends - lineno >= _RUNAWAY_LINES and fmt == "csv":
                         raise runaway(lineno, ends)
                     if ends > lineno and fmt == "csv" and "\n" in row[-1]:
@@ -173,6 +200,9 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
                         continue
                     report.skip(name, lineno, reason)
                     continue
+                if ran_on:  # kept, as a field may hold line breaks; but its lines read as one record
+                    report.note(name, lineno, f"{place(path, lineno)}: {ran_on}, so lines {lineno}-{ends} are read as "
+                                "one record (close the quote, or write a quote inside a field as two (\"\"))")
                 yield lineno, dict(zip(header, row))
                 # a last field of several lines: a quote that never closed, if it ran to the file's end unclosed
                 multi = (lineno, "") if ends > lineno and fmt == "csv" and "\n" in row[-1] else None
@@ -185,6 +215,21 @@ def _iter_table(path: Path, fmt: str, encoding: str, report: ReadReport) -> Iter
         raise locate_decode_error(path, encoding) from None
     except csv.Error as err:
         raise UserError(f"{path}: malformed {fmt.upper()} ({err})") from None
+
+
+def _quote_ran_on(lines: list[str], width: int) -> bool:
+    """Whether a CSV record read over several lines is a stray quote's doing, not a field that holds line breaks:
+    its second line reads as a record of its own (the header's number of fields), and a quote closes in the middle
+    of a field (no comma after it: what reading strictly refuses), which no CSV writer writes; there the quote that
+    opened the field ran on to the next quote at the start of a field."""
+    if len(next(csv.reader(lines[1:2]), [])) != width:
+        return False
+    try:
+        for _ in csv.reader(lines, strict=True):
+            pass
+    except csv.Error:
+        return True
+    return False
 
 
 def _ends_quoted(path: Path) -> bool:
@@ -213,6 +258,65 @@ def _json_lines(fh: Any, report: ReadReport, name: str) -> Iterator[tuple[int, d
             report.skip(name, lineno, "not a JSON object")
             continue
         yield lineno, rec
+
+
+def _one_object(path: Path, fh: Any) -> UserError | None:
+    """The error for a JSON file that is one object, not records: on one line, an object that holds its records in
+    a list ({"data": [...]}) and no text of its own; over many lines, any object (JSON Lines has a record a line, so
+    a first line that is an object cut short, with no record on the next, is the start of one). None for JSON
+    Lines, its first line broken or not: a broken line is skipped and reported as it is read."""
+    lines = (line for line in iter(fh.readline, "") if line.strip())
+    first = next(lines, "")
+    try:
+        value = json.loads(first)
+    except json.JSONDecodeError as err:
+        second = next(lines, "")
+        if err.pos < len(first.rstrip()) or _is_json(second):  # broken inside the line, or a record after it
+            return None
+        try:
+            value = json.loads(first + second + fh.read())
+        except json.JSONDecodeError:
+            return None
+    else:
+        if not isinstance(value, dict) or next(lines, None) is not None or not _records_in(value) \
+                or any(isinstance(value.get(c), str) for c in value if c.lower() in TEXT_COLUMNS):
+            return None
+    if not isinstance(value, dict):
+        return None
+    hint = "give a JSON array of records, or JSON Lines (one object per line)"
+    if found := _records_in(value):
+        keys, count = found
+        where = "".join(f".{k}" if re.fullmatch(r"[A-Za-z_]\w*", k, re.ASCII) else f"[{json.dumps(k)}]" for k in keys)
+        where = where if where.startswith(".") else "." + where
+        jq = f"'{where}'" if "'" not in where else quote(where)
+        hint += (f"; its {'.'.join(keys)!r} field holds a list of {count:,} record{'s' * (count != 1)}: extract it, "
+                 f"e.g. jq {jq} {quote(str(path))} > records.json")
+    return UserError(f"{path} is one JSON object, not records", hint)
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _records_in(value: dict[str, Any], depth: int = 2) -> tuple[list[str], int] | None:
+    """Where an object holds a list of records (objects, else texts), as the keys that lead to it and its length:
+    its own fields first, then theirs (``depth`` levels in all); the longest list mostly of objects, else a list of
+    texts that is its only list (an array's item that is neither is skipped as it is read). Lists side by side are
+    columns ({"text": [...], "label": [...]}), not records: extracting one would lose the others."""
+    lists = [(key, item) for key, item in value.items() if isinstance(item, list) and item]
+    for kind in (dict, str):
+        found = [(key, item) for key, item in lists if 2 * sum(isinstance(x, kind) for x in item) > len(item)]
+        if found and (kind is dict or len(lists) == 1):
+            key, item = max(found, key=lambda pair: len(pair[1]))
+            return [key], len(item)
+    for key, item in value.items():
+        if depth > 1 and isinstance(item, dict) and (inner := _records_in(item, depth - 1)):
+            return [key, *inner[0]], inner[1]
+    return None
 
 
 def _json_array(path: Path, text: str, report: ReadReport) -> Iterator[tuple[int, dict[str, Any]]]:

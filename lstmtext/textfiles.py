@@ -27,6 +27,27 @@ def check_encoding_name(encoding: str) -> None:
         raise usage_error(f"unknown --encoding {encoding!r}", "try utf-8, latin-1 or utf-16") from None
 
 
+def marked_encoding(files: list[Path], encoding: str, name: str) -> tuple[str, str] | None:
+    """Where --encoding is UTF-8 (its default) and every one of ``files`` starts with UTF-16's byte-order mark (or
+    UTF-32's), that encoding and a note saying so: the mark leaves no doubt, where refusing the file to have
+    --encoding utf-16 passed would be a needless round. None otherwise: a file of a mix with and without one is
+    refused by _check_encoding, as one --encoding reads every file of a corpus. (Such text is decoded whole, never
+    split by byte ranges, so nothing else changes.)"""
+    if codecs.lookup(encoding).name != "utf-8" or not files:
+        return None
+    marks = set()
+    for path in files:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+        marks.add("utf-32" if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else
+                  "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None)
+    if len(marks) != 1 or None in marks:
+        return None
+    found = marks.pop()
+    where = f"{files[0]} starts" if len(files) == 1 else f"the files of {name} start"
+    return found, f"{where} with a {found.upper()} byte-order mark: read as {found.upper()} (as --encoding {found})"
+
+
 def _check_encoding(path: Path, encoding: str) -> str | None:
     """Refuse a file that the encoding cannot read from its first bytes on; a note where a file read in another
     encoding than UTF-8 is valid UTF-8 (its accents would turn into two characters each)."""

@@ -195,12 +195,19 @@ def _class(points: Iterable[int]) -> str:
     return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in runs)
 
 
-def _inside_word(before: str, mark: str, tok: str) -> bool:
+# abbreviations of two single letters that end there: a letter after one starts a word ('e.g. a', 'a.m. e.g.')
+_WHOLE = frozenset({"am", "pm", "eg", "ie", "nb"})
+
+
+def _inside_word(before: str, mark: str, tok: str, run: str) -> bool:
     """Whether ``tok`` goes on, unspaced, a word that ``before`` and the mark after it started: the minutes of
-    2:40, the second letter of a.m., e.g. or i.e. (lower-case letters only: 'Plan A. I think' stays spaced)."""
+    2:40, the next letter of a.m., e.g. or a.k.a. (lower-case letters only: 'Plan A. I think' stays spaced).
+    ``run`` holds the letters of the abbreviation so far (a.m: 'am'). The tokens of 'a.m. e.g.' and of 'a.m.e.g.'
+    are the same, so a letter after two that are a whole abbreviation (_WHOLE) starts a word: 'e.g. a' is far
+    more common than a longer abbreviation that starts as one does."""
     if mark == ":":
         return before.isdigit() and tok.isdigit()
-    return mark == "." and len(before) == 1 and len(tok) == 1 and before.islower() and tok.islower()
+    return mark == "." and bool(run) and len(tok) == 1 and tok.islower() and run[:2] not in _WHOLE
 
 
 class _Spacing:
@@ -217,6 +224,7 @@ class _Spacing:
         self.quoted = False  # a straight double quote is open on this line
         self.single = False  # and a straight single one
         self.before = self.last = ""  # the two tokens before this one on the line
+        self.run = ""  # the letters of an abbreviation those tokens end (a.m. -> 'am'; _inside_word)
 
     def __call__(self, i: int) -> str:
         tok = self.token(i)
@@ -225,6 +233,7 @@ class _Spacing:
         if tok == "<eos>":
             self._new_line()
             return "\n"
+        joined = False
         if tok in ('"', "'"):  # straight quotes: which way they face comes from the line before them
             opens = self._opens(tok)
             space = not self.glue and opens
@@ -234,9 +243,14 @@ class _Spacing:
             space = not self.glue and not joins
             self.glue, self.opening = joins, False
         else:
-            space = not self.glue and tok not in _NO_SPACE_BEFORE and not _inside_word(self.before, self.last, tok)
+            joined = _inside_word(self.before, self.last, tok, self.run)
+            space = not self.glue and tok not in _NO_SPACE_BEFORE and not joined
             self.glue = tok in _NO_SPACE_AFTER or tok in _STICKY
             self.opening = tok in _NO_SPACE_AFTER
+        if len(tok) == 1 and tok.islower():  # a letter goes on an abbreviation or may start one
+            self.run = self.run + tok if joined else tok
+        elif tok != "." or self.last != self.run[-1:]:  # a point after its letter keeps it going
+            self.run = ""
         self.before, self.last = self.last, tok
         return " " + tok if space else tok
 

@@ -146,8 +146,32 @@ def test_a_json_array_of_objects_is_read_with_the_lines_its_items_start_on(tmp_p
     with pytest.raises(UserError, match=r"not valid JSON at line 11, column 13"):
         list(open_corpus(path, valid_fraction=0.0, test_fraction=0.0).splits["train"].records())
     path.write_text(json.dumps({"data": items}, indent=2))
-    with pytest.raises(UserError, match="one JSON object over many lines"):
+    with pytest.raises(UserError, match="rows.json is one JSON object, not records .*jq '.data'"):
         open_corpus(path)
+
+
+def test_a_json_object_that_wraps_its_records_says_to_extract_them(cli, tmp_path):
+    """{"data": [...]} on one line was read as one record of one column, 'data', with a CSV's advice for a header
+    that may be a text, which led on to "the 'data' field is a list"."""
+    items = [{"text": f"row {i}", "label": "ab"[i % 2]} for i in range(20)]
+    (tmp_path / "obj.json").write_text(json.dumps({"version": "1.0", "data": items}))
+    for task in ("lm", "classify"):
+        assert_one_line_error(cli("tokenize", "obj.json", "--task", task), 1, "obj.json is one JSON object, not "
+                              "records (give a JSON array of records, or JSON Lines (one object per line); its "
+                              "'data' field holds a list of 20 records: extract it, e.g. jq '.data' obj.json > "
+                              "records.json)")
+    (tmp_path / "nested.json").write_text(json.dumps({"splits": {"my train": items[:3]}}, indent=2))
+    assert_one_line_error(cli("tokenize", "nested.json"), 1, "list of 3 records", """jq '.splits["my train"]'""")
+    (tmp_path / "columns.json").write_text(json.dumps({"text": ["a good film", "a dull one"], "label": [1, 0]}))
+    assert_one_line_error(cli("tokenize", "columns.json"), 1, "the 'text' field is a list")  # columns: no jq
+    (tmp_path / "one.json").write_text(json.dumps({"text": "a record alone", "tags": ["a", "b"]}))
+    assert joined(open_corpus(tmp_path / "one.json", valid_fraction=0.0, test_fraction=0.0).splits["train"]) \
+        == "a record alone\n"
+    cut = '{"text": "cut short\n' + "".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(9))
+    (tmp_path / "cut.jsonl").write_text(cut)  # JSON Lines whose first line is broken: skipped, the rest read
+    corpus = open_corpus(tmp_path / "cut.jsonl", valid_fraction=0.0, test_fraction=0.0)
+    assert joined(corpus.splits["train"]).splitlines() == [f"row {i}" for i in range(9)]
+    assert [line for _, line, _ in corpus.report.skipped] == [1]
 
 
 def test_tsv_with_quote_characters_is_read_whole(tmp_path):
@@ -229,11 +253,46 @@ def test_invalid_utf8_reports_byte_and_line(tmp_path):
 def test_utf16_is_detected_and_readable_with_encoding(tmp_path):
     path = tmp_path / "u16.txt"
     path.write_text("hello there\n" * 30, encoding="utf-16")
-    with pytest.raises(UserError) as info:
-        open_corpus(path)
-    assert "UTF-16" in str(info.value)
-    corpus = open_corpus(path, encoding="utf-16")
-    assert "".join(joined(corpus.splits[s]) for s in ("train", "valid", "test")) == "hello there\n" * 30
+    for encoding in ("utf-8", "utf-16"):  # the byte-order mark makes the default read it as UTF-16 too
+        corpus = open_corpus(path, encoding=encoding)
+        assert "".join(joined(corpus.splits[s]) for s in ("train", "valid", "test")) == "hello there\n" * 30
+        assert corpus.settings["encoding"] == "utf-16"
+    assert open_corpus(path).warnings == [f"{path} starts with a UTF-16 byte-order mark: read as UTF-16 (as "
+                                          "--encoding utf-16)"]
+    assert open_corpus(path, encoding="utf-16").warnings == []
+    (tmp_path / "u8.txt").write_text("hello there\n" * 30, encoding="utf-8")
+    with pytest.raises(UserError) as info:  # one encoding reads all the files: a mix is refused
+        open_corpus(tmp_path)
+    assert "u16.txt looks like UTF-16 (it starts with a byte-order mark)" in str(info.value)
+
+
+def test_utf16_with_a_byte_order_mark_is_read_without_encoding_and_prepared_once(tmp_path, cli):
+    """A byte-order mark leaves no doubt: text, tables and label folders are read as UTF-16 at the default
+    --encoding (it was refused, with 'pass --encoding utf-16'), and the prepared data records utf-16, so that a
+    run with --encoding utf-16 reuses it."""
+    rows = "".join(f"row {i} café,{'ab'[i % 2]}\n" for i in range(40))
+    (tmp_path / "t.csv").write_text("text,label\n" + rows, encoding="utf-16")
+    corpus = open_corpus(tmp_path / "t.csv", task="classify", valid_fraction=0.0, test_fraction=0.0)
+    assert [(text, label) for text, label, _, _ in corpus.splits["train"].records()][:2] == \
+        [("row 0 café", "a"), ("row 1 café", "b")]
+    for label in ("pos", "neg"):
+        (tmp_path / "labels" / label).mkdir(parents=True)
+        for i in range(10):
+            (tmp_path / "labels" / label / f"{i}.txt").write_text(f"{label} text {i} é", encoding="utf-16")
+    corpus = open_corpus(tmp_path / "labels", task="classify", valid_fraction=0.0, test_fraction=0.0)
+    assert sorted(text for text, *_ in corpus.splits["train"].records())[:2] == ["neg text 0 é", "neg text 1 é"]
+    assert corpus.settings["encoding"] == "utf-16" and "the files of labels start with a UTF-16" in corpus.warnings[0]
+    (tmp_path / "ft").mkdir()  # fastText's lines in a folder
+    (tmp_path / "ft" / "train.txt").write_text("".join(f"__label__{'ab'[i % 2]} text {i}\n" for i in range(20)),
+                                               encoding="utf-16")
+    corpus = open_corpus(tmp_path / "ft", task="classify", valid_fraction=0.0, test_fraction=0.0)
+    assert next(corpus.splits["train"].records())[:2] == ("text 0", "a")
+    (tmp_path / "u16.txt").write_text("hello there\n" * 30, encoding="utf-16")
+    first = cli("tokenize", "u16.txt", "--out", "prep")
+    assert first.code == 0 and "warning: u16.txt starts with a UTF-16 byte-order mark: read as UTF-16" in first.err
+    for again in ([], ["--encoding", "utf-16"]):
+        result = cli("tokenize", "u16.txt", "--out", "prep", *again)
+        assert result.code == 0 and "prepared data: prep (reused)" in result.out, result.out + result.err
 
 
 def test_missing_text_column_lists_columns(tmp_path):
@@ -257,6 +316,36 @@ def test_csv_with_quote_characters_is_read_whole(tmp_path):
     meta = prepare(corpus, TokenizerSpec(level="char"), tmp_path / "prep")
     assert meta["splits"]["train"]["records"] == body.count("\n")
     assert meta["skipped_count"] == 0
+
+
+def test_a_stray_csv_quote_that_a_later_quote_closes_is_warned_about(tmp_path, cli):
+    """A quote that never closes on its line ran on to the next quote at a field's start, and the lines between
+    became one record's text without a word (81 data lines, 73 records). A field that holds line breaks, one of
+    them reading as a record, is no stray quote (it closes before a comma), and is not warned about."""
+    lines = [f"row {i},pos\n" for i in range(2, 83)]
+    lines[30] = '"this never closes,pos\n'  # line 32
+    lines[38] = '"a quoted text",neg\n'  # line 40, whose opening quote closes line 32's
+    (tmp_path / "t.csv").write_text("text,label\n" + "".join(lines))
+    corpus = open_corpus(tmp_path / "t.csv", valid_fraction=0.0, test_fraction=0.0)
+    for _ in range(2):  # noted once, however many times it is read
+        assert len(list(corpus.splits["train"].records())) == 73
+    warning = (f"{tmp_path / 't.csv'} line 32: a quoted field runs over the line break into line 33, which reads "
+               "as a record of its own, to a quote on line 40, so lines 32-40 are read as one record (close the "
+               'quote, or write a quote inside a field as two (""))')
+    assert corpus.warnings == [warning] and corpus.report.skipped == []
+    result = cli("tokenize", "t.csv", "--out", "prep")
+    assert result.code == 0 and "warning: t.csv line 32: a quoted field runs over the line break" in result.err
+    lines[38] = '"a quoted, text",neg\n'  # three fields: skipped, and the reason says why
+    (tmp_path / "t.csv").write_text("text,label\n" + "".join(lines))
+    corpus = open_corpus(tmp_path / "t.csv", valid_fraction=0.0, test_fraction=0.0)
+    assert len(list(corpus.splits["train"].records())) == 72
+    assert corpus.report.skipped == [(str(tmp_path / "t.csv"), 32, "has 3 fields, the header has 2: a quoted field "
+                                      "runs over the line break into line 33, which reads as a record of its own, "
+                                      "to a quote on line 40")]
+    (tmp_path / "t.csv").write_text('text,label\n"one\nrow 2,pos\n\nthree, and",pos\n' + "".join(lines[:30]))
+    corpus = open_corpus(tmp_path / "t.csv", valid_fraction=0.0, test_fraction=0.0)
+    assert [text for text, *_ in corpus.splits["train"].records()][:2] == ["one\nrow 2,pos\n\nthree, and", "row 2"]
+    assert corpus.warnings == [] and corpus.report.skipped == []
 
 
 def test_a_stratified_hold_out_fills_its_splits_from_many_small_classes():

@@ -46,13 +46,15 @@ SPACED = ['He said "Go home" and left.', '"Who is there?" she asked. "Only me," 
           'It was 2:40 a.m. and, e.g. on Mondays, i.e. often, the U-boat left.', 'Plan A. I think not.',
           '- a list item, not a hyphenated word', "'Tis the students' books, told me 'no', "
           "Hang 'em.", '"\'Tis," he said "" and left: "Stop!" - and $5 for #1.', 'word—word',
-          'The belly answer\'d--', 'As well as speak--it tauntingly replied; I--I know']
+          'The belly answer\'d--', 'As well as speak--it tauntingly replied; I--I know',
+          'at 2:40 a.m. e.g. costs', 'e.g. a cat, i.e. a.m. or p.m. a day', 'Rex, a.k.a. the fox, r.s.v.p. now']
 
 
 @pytest.mark.parametrize("line", SPACED)
 def test_word_level_decodes_quotes_hyphens_times_and_abbreviations_as_written(line):
     """Straight double quotes open and close in turn (not 'said"Go home"and'), a hyphen or slash joins its words
-    (not 'far - off'), and 2:40, a.m. and e.g. stay whole (not '2: 40 a. m.')."""
+    (not 'far - off'), and 2:40, a.m. and e.g. stay whole (not '2: 40 a. m.'), with a space after them (not
+    'a.m.e.g.' or 'e.g.a')."""
     tok = build_tokenizer([line], TokenizerSpec(level="word"))
     ids = tok.encode(f"{line}\n{line}").tolist()
     assert tok.decode(ids) == f"{line}\n{line}"
