@@ -7,6 +7,7 @@ weights), `tokenizer.json` and `metrics.jsonl`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -74,6 +75,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             pass
         raise UserError(f"could not write {path}: {err.strerror or err}",
                         "check free space and permissions of the output folder") from None
+    except BaseException:  # Ctrl-C or a signal mid-write: the target is as it was, and no copy is left beside it
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 

@@ -234,3 +234,18 @@ def test_output_that_cannot_be_written_is_one_line(tmp_path):
                             stderr=subprocess.PIPE)
     proc.stdout.close()  # before the help is written (`| head -0`): it meets a pipe without a reader
     assert proc.wait(timeout=60) == 141 and b"Traceback" not in proc.stderr.read()
+
+
+def test_ctrl_c_inside_a_files_write_leaves_it_as_it_was_and_no_copy_beside_it(tmp_path, monkeypatch):
+    from lstmtext import checkpoint
+
+    target = tmp_path / "config.json"
+    target.write_text("before")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.atomic_write_bytes(target, b"after")
+    assert target.read_text() == "before" and sorted(os.listdir(tmp_path)) == ["config.json"]
