@@ -202,7 +202,6 @@ CASES = [
     ("a file cut through a character", ["tokenize", "cut.txt"], 1,
      ["cut.txt: ends in the middle of a character at byte 10 (line 2)", "cut short", "head -n"]),
     ("info on a non-checkpoint", ["info", "bins"], 1, ["not a checkpoint"]),
-    ("info on a prepared folder", ["info", "prep"], 1, ["prep is a prepared data folder", "lstmtext train prep"]),
     ("classify with a prepared folder", ["classify", "prep", "text"], 1, ["prep is a prepared data folder"]),
     ("a label only the test file has", ["tokenize", "new_label", "--task", "classify", "--out", "pnew"], 1,
      ["the test split has labels the train split does not have: 'space' (1 row)", "test.tsv line 8",

@@ -750,3 +750,18 @@ def test_the_words_of_a_fixed_list_are_taken_in_any_case(cli, corpus):
     assert config["train"]["optimizer"] == "sgd" and config["train"]["schedule"] == "constant"
     assert json.loads(cli("info", "r", "--format", "Json").out)["task"] == "lm"
     assert_one_line_error(cli("train", corpus, "--epochs", "0"), 2, "--epochs must be positive", "(such as 10")
+
+
+def test_info_describes_a_prepared_folder_and_names_its_damage(cli, corpus, tmp_path):
+    assert cli("tokenize", corpus, "--level", "word", "--lowercase", "--out", "prep", "--quiet").code == 0
+    table = cli("info", "prep")
+    assert table.code == 0, table.err
+    assert "prepared data prep" in table.out and "word (--lowercase)" in table.out and "lstmtext train prep" in table.out
+    facts = json.loads(cli("info", "prep", "--format", "json").out)
+    meta = json.loads((tmp_path / "prep" / "meta.json").read_text())
+    assert facts["splits"] == meta["splits"] and facts["vocab_size"] == meta["vocab_size"] and "problem" not in facts
+    assert facts["prepare_again"] == "lstmtext tokenize small.txt --level word --lowercase --out prep --overwrite"
+    (tmp_path / "prep" / "test.bin").unlink()
+    damaged = cli("info", "prep", "--format", "json")
+    assert_one_line_error(damaged, 1, "prep is a damaged prepared folder: its test.bin is missing")
+    assert json.loads(damaged.out)["problem"].endswith("its test.bin is missing")

@@ -22,6 +22,64 @@ def _columns(config: dict[str, Any]) -> str | None:
     return ", ".join(named) or None
 
 
+def _describe_prepared(folder: Path, output: str) -> None:
+    """info on a prepared folder (tokenize's): what it was prepared from and how, its splits, and whether its files
+    are whole (a damaged folder is described, then the damage given as the error)."""
+    from lstmtext.checkpoint import read_json
+    from lstmtext.data import damage, prepare_again, tokenize_command
+    from lstmtext.errors import UserError
+
+    meta = read_json(folder / "meta.json", "the prepared folder's metadata")
+    tokenizer, settings, splits = meta.get("tokenizer") or {}, meta.get("settings") or {}, meta.get("splits") or {}
+    broken = damage(folder, meta)
+    unit = "texts" if meta.get("task") == "classify" else "tokens"
+    facts: dict[str, Any] = {
+        "prepared_folder": str(folder), "task": meta.get("task"), "source": meta.get("source"),
+        "level": tokenizer.get("level"), "vocab_size": meta.get("vocab_size"),
+        "tokenizer": {k: tokenizer[k] for k in ("lowercase", "min_freq", "word_split", "vocab_size")
+                      if k in tokenizer},
+        "splits": {name: {k: v for k, v in (info or {}).items()} for name, info in splits.items()},
+        **({"labels": meta.get("labels")} if meta.get("labels") else {}),
+        "settings": settings, "token_type": meta.get("dtype"),
+        "warnings": meta.get("warnings") or [], "skipped_records": meta.get("skipped_count", 0),
+        "format_version": meta.get("format_version"),
+        "prepare_again": tokenize_command(str(meta.get("source") or ""), tokenizer, settings, folder),
+        "train": f"lstmtext train {quote(str(folder))}",
+    }
+    if broken is not None:
+        facts["problem"] = f"{folder} is a damaged prepared folder: {broken}"
+    if output == "json":
+        print(json.dumps(facts, indent=2, ensure_ascii=False))
+    else:
+        from lstmtext.render import facts_table, out
+
+        options = ", ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+                            for k, v in facts["tokenizer"].items()
+                            if v not in (None, False) and (k, v) not in (("min_freq", 1), ("word_split", "punct")))
+        rows = [("task", "classifier" if meta.get("task") == "classify" else "language model"),
+                ("source", str(meta.get("source"))), ("level", str(tokenizer.get("level"))
+                                                      + (f" ({options})" if options else "")),
+                ("vocabulary", f"{meta.get('vocab_size') or 0:,} ({meta.get('dtype')})")]
+        for name, info in splits.items():
+            count = int((info or {}).get(unit, (info or {}).get("tokens", 0)))
+            unk = int((info or {}).get("unk", 0))
+            tokens = int((info or {}).get("tokens", 0))
+            rows.append((name, f"{count:,} {unit}" + (f" ({tokens:,} tokens)" if unit == "texts" else "")
+                         + (f", {unk / tokens:.1%} <unk>" if tokens and unk else "")))
+        if meta.get("labels"):
+            shown = ", ".join(map(str, meta["labels"][:20]))
+            rows.append(("labels", shown + (f" and {len(meta['labels']) - 20:,} more" if len(meta["labels"]) > 20
+                                            else "")))
+        if facts["warnings"]:
+            rows.append(("warnings", f"{len(facts['warnings']):,} (see meta.json)"))
+        if broken is not None:
+            rows.append(("problem", "damaged: see the error below"))
+        rows += [("train a run on it", facts["train"]), ("prepare it again", facts["prepare_again"])]
+        out.print(facts_table(rows, title=f"prepared data {folder}"))
+    if broken is not None:
+        raise UserError(facts["problem"], prepare_again(folder, meta))
+
+
 def _vectors(spent: dict[str, Any]) -> str:
     """What --embed-init started the embedding from: 'glove.txt: 12,345 of 13,846 (97.5% of the training tokens)'."""
     try:
@@ -35,7 +93,7 @@ def _vectors(spent: dict[str, Any]) -> str:
 def info(
     ctx: typer.Context,
     checkpoint: Annotated[Path, typer.Argument(
-        metavar="CHECKPOINT", help="A run folder written by lstmtext train.")],
+        metavar="CHECKPOINT", help="A run folder written by lstmtext train (or a prepared folder, by tokenize).")],
     output: Annotated[str, typer.Option("--format", help="table or json.", callback=choice_value)] = "table",
     json_out: JsonFlag = False,
 ) -> None:
@@ -44,6 +102,12 @@ def info(
     Example: lstmtext info checkpoints/tales --format json
     """
     output = chosen_format(ctx, output, json_out)
+    if not (checkpoint / "config.json").exists() and (checkpoint / "meta.json").is_file():
+        from lstmtext.data import is_prepared
+
+        if is_prepared(checkpoint):  # tokenize's folder, not a run: described as such
+            _describe_prepared(checkpoint, output)
+            return
     from lstmtext.checkpoint import being_trained, check_run, load_checkpoint
 
     config = check_run(checkpoint)  # before torch is imported
