@@ -756,7 +756,8 @@ def test_info_describes_a_prepared_folder_and_names_its_damage(cli, corpus, tmp_
     assert cli("tokenize", corpus, "--level", "word", "--lowercase", "--out", "prep", "--quiet").code == 0
     table = cli("info", "prep")
     assert table.code == 0, table.err
-    assert "prepared data prep" in table.out and "word (--lowercase)" in table.out and "lstmtext train prep" in table.out
+    assert "prepared data prep" in table.out and "word (--lowercase)" in table.out
+    assert "lstmtext train prep" in table.out
     facts = json.loads(cli("info", "prep", "--format", "json").out)
     meta = json.loads((tmp_path / "prep" / "meta.json").read_text())
     assert facts["splits"] == meta["splits"] and facts["vocab_size"] == meta["vocab_size"] and "problem" not in facts
