@@ -266,6 +266,9 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "splits": splits,
             "labels": labels,
             "warnings": corpus.warnings + tokenizer.notes + notes + (label_warnings(labels) if labels else []),
+            # those of them that reading the source gave (files left out of a folder): a reuse, which reads the
+            # source's listing again, gives its own in their place
+            "read_warnings": list(corpus.warnings),
             "seconds": round(seconds, 3),
             "skipped": [list(s) for s in in_file_order(corpus.report.skipped)[:100]],  # not the splits' order
             "skipped_count": len(corpus.report.skipped),

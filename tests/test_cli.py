@@ -766,3 +766,16 @@ def test_info_describes_a_prepared_folder_and_names_its_damage(cli, corpus, tmp_
     damaged = cli("info", "prep", "--format", "json")
     assert_one_line_error(damaged, 1, "prep is a damaged prepared folder: its test.bin is missing")
     assert json.loads(damaged.out)["problem"].endswith("its test.bin is missing")
+
+
+def test_a_reused_folder_corpus_names_the_files_it_leaves_out_now(cli, tmp_path):
+    (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "a.txt").write_text(SMALL_TEXT * 20, encoding="utf-8")
+    (tmp_path / "books" / "NOTES").write_text("mine")
+    first = cli("tokenize", "books", "--out", "prep")
+    assert first.code == 0 and "leaves out (not .txt, beside .txt files): NOTES" in first.err, first.err
+    (tmp_path / "books" / "NOTES").unlink()
+    (tmp_path / "books" / "blob.bin").write_bytes(b"\x00\x01\x02binary")
+    again = cli("tokenize", "books", "--out", "prep")
+    assert again.code == 0 and "reused" in again.out, again.err
+    assert "blob.bin" in again.err and "NOTES" not in again.err, again.err

@@ -153,7 +153,10 @@ def _prepare(corpus_arg: str, spec: TokenizerSpec, out: Path | None, overwrite: 
         columns += [corpus.layout] if corpus.layout else []
         err.print(escape(f"read {records:,} records from {corpus_arg}" + (f" ({', '.join(columns)})" if columns else "")
                          + f"; skipped {len(corpus.report.skipped):,}"))
-    warn(meta.get("warnings", []), corpus.report.skipped, "see meta.json")
+    warnings = list(meta.get("warnings", []))
+    if reused and isinstance(meta.get("read_warnings"), list):  # what the source's reading says now, not then
+        warnings = corpus.warnings + [w for w in warnings if w not in meta["read_warnings"]]
+    warn(warnings, corpus.report.skipped, "see meta.json")
     if corpus.unread_label and "task" not in given and not quiet:  # a classifier was perhaps meant
         err.print(escape(f"note: {corpus_arg} has a label column, {corpus.unread_label!r}, which a language model "
                          f"does not read: this one learns the {corpus.text_column!r} texts; to train a classifier, "
