@@ -6,6 +6,7 @@ The trainer drives either through the same small interface: ``steps_per_epoch``,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,11 @@ from lstmtext.data import Prepared
 from lstmtext.distill import describe
 from lstmtext.metrics import bits_per_char, classification_report, cross_entropy, perplexity
 from lstmtext.models import decoder_logits, predict_proba, real_positions
+
+
+def _number(value: Any) -> bool:
+    """A finite number (a figure of a validation; NaN is saved in state.json as null)."""
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -241,7 +247,8 @@ class LMTask:
 
     @staticmethod
     def better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
-        return best is None or new["loss"] < best["loss"]
+        # a best whose loss is not a number (NaN, saved as null) is beaten by any that is: else nothing ever was
+        return best is None or not _number(best.get("loss")) or new["loss"] < best["loss"]
 
     def final_figures(self, model: torch.nn.Module, amp: Any, best_valid: dict[str, Any]) -> dict[str, Any]:
         valid_tokens = int(self.prepared.meta["splits"]["valid"]["tokens"])
@@ -353,7 +360,7 @@ class ClassifyTask:
 
     @staticmethod
     def better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
-        if best is None:
+        if best is None or not _number(best.get("macro_f1")) or not _number(best.get("loss")):
             return True
         return (new["macro_f1"], -new["loss"]) > (best["macro_f1"], -best["loss"])
 

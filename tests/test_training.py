@@ -176,3 +176,12 @@ def test_adamws_word_and_subword_models_start_from_wider_embeddings(cli, level, 
     assert result.code == 0, result.err
     embedding = load_file("r/model.safetensors")["embedding.weight"].float()
     assert (0.25 < embedding.std() < 0.35) if wide else (embedding.abs().max() <= 0.1 + 1e-4)
+
+
+def test_a_best_validation_that_is_not_a_number_is_beaten_by_any_that_is():
+    from lstmtext.tasks import ClassifyTask
+
+    assert LMTask.better({"loss": 3.0}, {"loss": float("nan")}) and LMTask.better({"loss": 3.0}, {"loss": None})
+    assert not LMTask.better({"loss": 3.0}, {"loss": 2.0}) and LMTask.better({"loss": 1.0}, {"loss": 2.0})
+    assert ClassifyTask.better({"macro_f1": 0.5, "loss": 0.7}, {"macro_f1": 0.9, "loss": None})
+    assert not ClassifyTask.better({"macro_f1": 0.5, "loss": 0.7}, {"macro_f1": 0.9, "loss": 0.2})
