@@ -296,14 +296,18 @@ def test_presets_are_listed_and_a_recipe_file_of_ones_own_is_read(cli, tmp_path)
                            (("hidden_size", 64.5), ["hidden_size must be a whole number, not 64.5"]),
                            (("tie_weights", "yes"), ["tie_weights must be true or false"]),
                            (("out", "elsewhere"), ["sets 'out', which belongs to a run, not a recipe", "--out"]),
-                           (("resume", "run"), ["sets 'resume', which belongs to a run"])):
+                           (("resume", "run"), ["sets 'resume', which belongs to a run"]),
+                           (("seed", -5), ["seed: -5 is not a seed"]),  # checked as the flag's value is
+                           (("format", "json"), ["unknown options: format", "'format' is 'output'"])):
         (tmp_path / "typed.json").write_text(json.dumps({"settings": {"task": "lm", setting[0]: setting[1]}}))
-        assert_one_line_error(cli("train", "c.txt", "--preset", "typed.json", "--max-steps", "1"), 1, *words)
+        assert_one_line_error(cli("train", "c.txt", "--preset", "typed.json", "--max-steps", "1"), 2, *words)
     (tmp_path / "typed.json").write_text(json.dumps({"settings": {"task": "lm", "dropout": "0.1", "layers": 1.0,
-                                                                  "hidden_size": 16, "level": "Char"}}))
+                                                                  "hidden_size": 16, "level": "Char",
+                                                                  "optimizer": "SGD", "lr": 1}}))
     typed = cli("train", "c.txt", "--preset", "typed.json", "--max-steps", "1", "--out", "typed", "--quiet")
     assert typed.code == 0, typed.err
     assert json.loads((tmp_path / "typed" / "config.json").read_text())["model"]["dropout"] == 0.1
+    assert json.loads((tmp_path / "typed" / "config.json").read_text())["train"]["optimizer"] == "sgd"
     one = cli("train", "c.txt", "--preset", "ptb-word-cpu", "--level", "char", "--hidden-size", "16", "--embed-dim",
               "16", "--max-steps", "2", "--batch-size", "4", "--seq-len", "16", "--out", "one", "--quiet")
     assert "(made for its word level) is left out; pass it to keep it" in one.err

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import typer
@@ -78,8 +79,10 @@ def _typed_settings(ctx: typer.Context, name: str, settings: dict[str, Any]) -> 
     typed_values = {}
     for key, value in settings.items():
         if key in RUN_OWN:
-            raise UserError(f"preset {name!r} sets {key!r}, which belongs to a run, not a recipe",
-                            f"drop it from the file; give --{key.replace('_', '-')} on the command line")
+            raise usage_error(f"preset {name!r} sets {key!r}, which belongs to a run, not a recipe",
+                              f"drop it from the file; give --{key.replace('_', '-')} on the command line")
+        if key == "cutoffs" and isinstance(value, list):  # [2000, 10000]: JSON's way to write --cutoffs 2000,10000
+            value = ",".join(map(str, value))
         kind = getattr(getattr(params[key], "type_descriptor", None), "annotation", None)
         listed = get_origin(kind) is list
         if listed:
@@ -90,7 +93,12 @@ def _typed_settings(ctx: typer.Context, name: str, settings: dict[str, Any]) -> 
                     [_cast(value, kind)] if listed else _cast(value, kind)
         except (TypeError, ValueError):
             wanted = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, "a text")
-            raise UserError(f"preset {name!r}: {key} must be {wanted}, not {json.dumps(value)}", fix) from None
+            raise usage_error(f"preset {name!r}: {key} must be {wanted}, not {json.dumps(value)}", fix) from None
+        if value is not None and params[key].callback is not None:  # as the flag's value is checked (a seed's
+            try:  # range) and taken (--optimizer SGD)
+                value = params[key].callback(ctx, params[key], value)
+            except typer.BadParameter as err:
+                raise usage_error(f"preset {name!r}: {key}: {err.message}", fix) from None
         typed_values[key] = level_value(value) if key == "level" else value
     return typed_values
 
@@ -123,7 +131,12 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
     settings = recipe["settings"]
     unknown = sorted(set(settings) - set(ctx.params))
     if unknown:
-        raise UserError(f"preset {name!r} sets unknown options: {', '.join(unknown)}")
+        keys = {opt.lstrip("-").replace("-", "_"): p.name for p in ctx.command.params for opt in getattr(p, "opts", [])
+                if opt.startswith("--") and p.name}  # "format": "output", "compile": "compile_head"
+        named = [f"{key!r} is {keys[key]!r}" for key in unknown if keys.get(key) not in (None, key)]
+        raise usage_error(f"preset {name!r} sets unknown options: {', '.join(unknown)}",
+                          "a recipe names train's options by their parameters" + (f": {'; '.join(named)}" if named
+                                                                                  else ", as lstmtext/presets shows"))
     settings = _typed_settings(ctx, name, settings)
     given = typed(ctx)
     if "task" in given and ctx.params["task"] != settings["task"]:
@@ -133,8 +146,10 @@ def _preset_values(ctx: typer.Context, name: str) -> dict[str, Any]:
                           f"pick a {ctx.params['task']} preset: {fitting}; or drop --preset")
     if ctx.params["corpus"] is None:
         where = f"; the corpus is at {recipe['source']}" if recipe.get("source") else ""
-        raise usage_error(f"--preset {name} is a recipe for the {recipe['corpus']} corpus, and no CORPUS was given",
-                          f"pass its path: lstmtext train PATH/TO/{recipe['corpus']} --preset {name}{where}")
+        what = f"the {recipe['corpus']} corpus" if recipe.get("corpus") not in (None, "", "CORPUS") else "a corpus"
+        raise usage_error(f"--preset {name} is a recipe for {what}, and no CORPUS was given",
+                          f"pass its path: lstmtext train PATH/TO/{recipe.get('corpus') or 'CORPUS'} --preset "
+                          f"{quote(str(name))}{where}")
     values = {k: v for k, v in settings.items() if k not in given}
     if ctx.params.get("init_from") is not None:  # the language model decides sizes and tokenizer
         values = {k: v for k, v in values.items() if k not in LM_DECIDES}
