@@ -102,6 +102,7 @@ class Corpus:
     # how the splits and columns were chosen (set by open_corpus): with the content hash, what identifies the data
     settings: dict[str, Any] = field(default_factory=dict)
     encoding: str | None = None  # what its files were read in, where their byte-order marks chose it (not --encoding)
+    path: str | None = None  # the file or folder read, absolute (None for a hub dataset)
 
     warnings: list[str] = field(default_factory=list)  # shown when it is prepared, kept in meta.json
     _hash: str | None = field(default=None, repr=False)
@@ -197,6 +198,7 @@ def open_corpus(
         corpus = _open_files(path.name, {None: [path]}, encoding, text_column, label_column, fractions, split_seed,
                              want_labels)
     corpus.settings = _settings(corpus, codecs.lookup(corpus.encoding or encoding).name, fractions, split_seed)
+    corpus.path = str(path.resolve()) if path.exists() else None
     return corpus
 
 

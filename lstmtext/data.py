@@ -125,11 +125,22 @@ def tokenize_command(source: str, tokenizer: dict[str, Any], settings: dict[str,
     return " ".join(flags)
 
 
+def source_shown(name: Any, path: Any) -> str:
+    """A corpus as a command names it: where it was read (relative to the working folder where it is inside it),
+    else its name as recorded (folders prepared before the path was kept)."""
+    if path and Path(path).exists():
+        try:
+            return str(Path(path).relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(path)
+    return str(name or "")
+
+
 def prepare_again(folder: Path, meta: dict[str, Any]) -> str:
     """The hint for a damaged prepared folder: the command that prepares it again."""
     if not isinstance(meta.get("tokenizer"), dict):  # the settings are lost with the rest
         return f"prepare it again: lstmtext tokenize CORPUS --out {folder} --overwrite, with the settings it had"
-    source = str(meta.get("source") or "")
+    source = source_shown(meta.get("source"), meta.get("source_path"))
     command = tokenize_command(source, meta.get("tokenizer") or {}, meta.get("settings") or {}, folder)
     return "prepare it again: " + command + ("" if " CORPUS " not in command else f" (its corpus was {source})")
 
@@ -257,6 +268,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             "reader": READER,
             "task": task,
             "source": corpus.origin,
+            "source_path": corpus.path,  # where it was read, absolute: evaluate knows the run's own files by it
             "source_hash": source_hash,
             "settings": corpus.settings,
             "own_splits": corpus.own_splits,

@@ -74,7 +74,7 @@ def run_config(task: str, model_cfg: ModelConfig, train_cfg: TrainConfig, prepar
         "tokenizer": prepared.meta["tokenizer"],
         "train": to_dict(train_cfg),
         "data": {"prepared": str(prepared.path), "prepared_abs": str(prepared.path.resolve()),
-                 "source": prepared.meta["source"],
+                 "source": prepared.meta["source"], "source_abs": prepared.meta.get("source_path"),
                  "source_hash": prepared.meta["source_hash"], "settings": prepared.meta.get("settings"),
                  "splits": prepared.meta["splits"]},
         "versions": {"lstmtext": __version__, "torch": torch.__version__},

@@ -647,6 +647,11 @@ def test_evaluate_names_what_it_scored_and_a_split_file_the_run_learnt_from(cli,
     assert "note: data/train.tsv holds the texts run trained on, so its figures are no test of it" in scored.err
     dev = cli("evaluate", "run", "data/dev.tsv", "--weights", "last")
     assert "holds the texts run chose its best weights on" in dev.err
+    (tmp_path / "elsewhere").mkdir()
+    os.chdir(tmp_path / "elsewhere")  # (the cli fixture's chdir puts it back) the run's corpus found from anywhere
+    away = cli("evaluate", "../run", "../data/train.tsv")
+    assert "note: ../data/train.tsv holds the texts ../run trained on" in away.err, away.err
+    os.chdir(tmp_path)
     assert "evaluation of run (its last weights) on the whole corpus of data/dev.tsv" in dev.out
     write_tsv(tmp_path / "other.tsv", separable_rows(60, seed=1))
     assert cli("train", "other.tsv", "--task", "classify", *TINY, "--epochs", "1", "--out", "other").code == 0

@@ -207,7 +207,10 @@ def _note_own_split_file(ckpt: Any, corpus: str) -> None:
     from lstmtext.render import err
     from lstmtext.splits import split_of
 
-    source = (ckpt.config.get("data") or {}).get("source")
+    data = ckpt.config.get("data") or {}
+    # where the run read its corpus (older runs kept only its name, as typed: found from the working folder)
+    source = data.get("source_abs") if data.get("source_abs") and Path(data["source_abs"]).is_dir() else \
+        data.get("source")
     path = Path(corpus)
     if not source or not path.is_file() or not Path(source).is_dir():
         return

@@ -26,7 +26,7 @@ def _describe_prepared(folder: Path, output: str) -> None:
     """info on a prepared folder (tokenize's): what it was prepared from and how, its splits, and whether its files
     are whole (a damaged folder is described, then the damage given as the error)."""
     from lstmtext.checkpoint import read_json
-    from lstmtext.data import damage, prepare_again, tokenize_command
+    from lstmtext.data import damage, prepare_again, source_shown, tokenize_command
     from lstmtext.errors import UserError
 
     meta = read_json(folder / "meta.json", "the prepared folder's metadata")
@@ -43,7 +43,8 @@ def _describe_prepared(folder: Path, output: str) -> None:
         "settings": settings, "token_type": meta.get("dtype"),
         "warnings": meta.get("warnings") or [], "skipped_records": meta.get("skipped_count", 0),
         "format_version": meta.get("format_version"),
-        "prepare_again": tokenize_command(str(meta.get("source") or ""), tokenizer, settings, folder),
+        "prepare_again": tokenize_command(source_shown(meta.get("source"), meta.get("source_path")), tokenizer,
+                                          settings, folder),
         "train": f"lstmtext train {quote(str(folder))}",
     }
     if broken is not None:

@@ -50,9 +50,10 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     data = config["data"]
     again = "restore it, or start a new run"
     if not config.get("init_from") and isinstance(config.get("tokenizer"), dict):  # (--init-from's is the model's)
-        from lstmtext.data import tokenize_command
+        from lstmtext.data import source_shown, tokenize_command
 
-        command = tokenize_command(str(data.get("source") or ""), config["tokenizer"], data.get("settings") or {},
+        command = tokenize_command(source_shown(data.get("source"), data.get("source_abs")), config["tokenizer"],
+                                   data.get("settings") or {},
                                    Path(data.get("prepared_abs") or data["prepared"]), overwrite=False)
         again = f"restore it, or prepare it again from the same corpus, unchanged: {command}" + (
             f" (its corpus was {data.get('source')})" if " CORPUS " in command else "")
