@@ -682,3 +682,21 @@ def test_a_folder_prepared_for_a_classifier_trains_one_without_task(cli, tmp_pat
     assert json.loads((tmp_path / "r" / "config.json").read_text())["task"] == "classify"
     typed = cli("train", "prep", "--task", "lm", "--hidden-size", "32", "--max-steps", "2", "--out", "r2")
     assert typed.code == 2 and "was prepared for a classifier" in typed.err  # asked for: refused, not overridden
+
+
+def test_json_output_of_a_run_with_nan_weights_is_strict_json(cli, clf, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(tmp_path / clf, tmp_path / "nan")
+    weights = load_file(tmp_path / "nan" / "model.safetensors")
+    save_file({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in weights.items()},
+              tmp_path / "nan" / "model.safetensors")
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+
+    assert strict(cli("evaluate", "nan", "topics.tsv", "--json").out)["loss"] is None
+    assert strict(cli("classify", "nan", "cow farm", "--format", "json").out)[0]["confidence"] is None
+    assert strict(cli("classify", "nan", "cow farm", "--format", "jsonl").out.splitlines()[0])["confidence"] is None

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from lstmtext.cli.classifier_runs import Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers
+from lstmtext.checkpoint import finite
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import warn
 from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, own_encoding, refuse_unless, choice_value
@@ -384,10 +385,10 @@ def _kept_keys(rows: list[dict[str, Any]]) -> list[str]:
 def _emit(rows: list[dict[str, Any]], output: str, labels: list[str], all_scores: bool, header: bool = True) -> None:
     """The rows as ``output`` writes them; ``header``: CSV's first line too (a later chunk's rows have none)."""
     if output == "json":
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        print(json.dumps(finite(rows), ensure_ascii=False, indent=2))
     elif output == "jsonl":
         for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
+            print(json.dumps(finite(row), ensure_ascii=False))
     elif output == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

@@ -12,6 +12,7 @@ import typer
 
 from lstmtext.cli.classifier_runs import (Ensemble, _classifier_runs, _ensemble_proba, _load_classifiers, _max_length,
                                           _mean_proba)
+from lstmtext.checkpoint import finite
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import note_weights, warn
 from lstmtext.cli.options import (Device, Encoding, JsonFlag, LabelColumn, TextColumn, Weights, chosen_format,
@@ -93,7 +94,7 @@ def evaluate(
     if ensemble:
         result["ensemble"] = [str(run) for run in ensemble]
     if output == "json":
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(json.dumps(finite(result), indent=2, ensure_ascii=False))
         return
     from lstmtext.render import evaluation_tables, out
 

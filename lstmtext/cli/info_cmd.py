@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from lstmtext.checkpoint import finite
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.options import JsonFlag, chosen_format, flag_name, choice_value
 
@@ -212,7 +213,7 @@ def info(
     if problem is not None:
         facts["problem"] = str(problem)
     if output == "json":
-        print(json.dumps(facts, indent=2, ensure_ascii=False))
+        print(json.dumps(finite(facts), indent=2, ensure_ascii=False))
         if problem is not None:
             raise problem
         return
