@@ -119,6 +119,9 @@ def test_train_out_is_a_file_or_foreign_folder(cli, corpus, tmp_path):
     assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
     (tmp_path / "empty").mkdir()
     assert cli("tokenize", corpus, "--out", "empty", "--quiet").code == 0  # an empty folder is as good as none
+    assert_one_line_error(cli("tokenize", corpus, "--overwrite"), 2, "--overwrite prepares --out again, and no --out")
+    assert_one_line_error(cli("train", corpus, "--max-steps", "1", "--overwrite"), 2,
+                          "--overwrite replaces the run in --out, and no --out was given")
     assert (tmp_path / "empty" / "meta.json").exists()
 
 

@@ -45,7 +45,9 @@ def tokenize(
     from lstmtext.render import out as stdout
 
     _check_task(task)
-    refuse_unless(ctx, {"label_column": (task == "classify", "is for --task classify"),
+    refuse_unless(ctx, {"overwrite": (out is not None, "prepares --out again, and no --out was given (the cache "
+                                                       "folder is prepared again by itself when its corpus changes)"),
+                        "label_column": (task == "classify", "is for --task classify"),
                         "split_seed": (task == "classify", "is for --task classify: a language model holds out "
                                                            "the tail, not a random draw")})
     spec = _spec(level or DEFAULT_LEVEL[task], vocab_size, lowercase, min_freq, word_split)

@@ -14,7 +14,8 @@ from lstmtext.cli.init_from import _check_backward, _lm_config, _lm_dims, _lm_to
 from lstmtext.cli.notes import warn
 from lstmtext.cli.options import (DEFAULT_LEVEL, Device, Encoding, JsonFlag, LabelColumn, Level, Lowercase, MinFreq,
                                   Quiet, SplitSeed, TaskOpt, TestFraction, TextColumn, ValidFraction, VocabSize,
-                                  WordSplit, _check_task, choice_value, chosen_format, seed_value, typed)
+                                  WordSplit, _check_task, choice_value, chosen_format, refuse_unless, seed_value,
+                                  typed)
 from lstmtext.cli.prepare import _data_table, _default_corpus, _prepare, _spec, _stale
 from lstmtext.cli.run_folder import _check_out, _run_dir
 from lstmtext.cli.train_checks import (_check_prepared_task, _refuse_conflicting_flags, _refuse_other_task_flags,
@@ -308,6 +309,8 @@ def train(
         last_layer_size=lm_dims.get("last_layer_size", last_layer_size), reverse=reverse,
         cutoffs=lm_dims.get("cutoffs", (asked_cutoffs or []) if adaptive_softmax else []))
     _refuse_other_task_flags(ctx, task)
+    refuse_unless(ctx, {"overwrite": (out is not None, "replaces the run in --out, and no --out was given (a new "
+                                                       "run folder is made)")})
     validate_model(model_cfg)
     _refuse_conflicting_flags(ctx, model_cfg, lm_tokenizer, task=task, cutoffs=cutoffs,
                               adaptive_softmax=adaptive_softmax, freeze_epochs=freeze_epochs, optimizer=optimizer,
