@@ -183,6 +183,7 @@ def test_internal_errors_are_one_line_unless_debug(cli, corpus, monkeypatch):
 
 @pytest.mark.parametrize("error, words", [
     (PermissionError(13, "Permission denied", "secret.txt"), ["permission denied: secret.txt", "ls -ld secret.txt"]),
+    (PermissionError(13, "Permission denied", "my data/a b.txt"), ["ls -ld 'my data/a b.txt')"]),  # to paste
     (OSError(28, "No space left on device"), ["could not write: No space left on device", "free some space"]),
 ])
 def test_a_file_the_system_refuses_is_one_line_not_an_internal_error(cli, corpus, monkeypatch, error, words):

@@ -4,6 +4,7 @@ code, with a traceback only under --debug (which the root callback records in ``
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -60,7 +61,10 @@ def _output_failed(exc: OSError) -> str | None:
 
     if isinstance(exc, PermissionError):
         where = f": {exc.filename}" if exc.filename else ""
-        return f"permission denied{where} (check who may read and write it: ls -ld {exc.filename or 'PATH'})"
+        from shlex import quote
+
+        shown = quote(os.fsdecode(exc.filename)) if exc.filename else "PATH"
+        return f"permission denied{where} (check who may read and write it: ls -ld {shown})"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return f"could not write: {exc.strerror or exc} (free some space, or write somewhere else)"
     if exc.errno == errno.EIO:  # a terminal that has gone, a failing disk

@@ -5,6 +5,7 @@ that conflict with the sizes and output layer the new model takes over."""
 from __future__ import annotations
 
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from lstmtext.errors import usage_error
@@ -90,15 +91,16 @@ def _check_backward(backward: Path | None, init_from: Path | None, forward: dict
     model = _lm_config(backward, "--init-backward-from")["model"]
     if not model.get("reverse"):
         raise usage_error(f"--init-backward-from {backward} reads left to right",
-                          f"train a backward model with --reverse --init-from {init_from} --freeze-embedding")
+                          f"train a backward model with --reverse --init-from {quote(str(init_from))} "
+                          "--freeze-embedding")
     for key in ("vocab_size", "embed_dim", "hidden_size", "layers", "last_layer_size"):
         if forward.get(key) != model.get(key):
             raise usage_error(f"--init-backward-from {backward} has {key.replace('_', ' ')} {model.get(key)}, "
                               f"--init-from {init_from} has {forward.get(key)}",
-                              f"train it with --reverse --init-from {init_from} --freeze-embedding")
+                              f"train it with --reverse --init-from {quote(str(init_from))} --freeze-embedding")
     if _lm_tokenizer(backward).to_json() != tokenizer.to_json():
         raise usage_error(f"--init-backward-from {backward} has another tokenizer than {init_from}",
-                          f"train it with --reverse --init-from {init_from} --freeze-embedding")
+                          f"train it with --reverse --init-from {quote(str(init_from))} --freeze-embedding")
 
 
 def _lm_tokenizer(init_from: Path) -> Any:
