@@ -700,3 +700,13 @@ def test_json_output_of_a_run_with_nan_weights_is_strict_json(cli, clf, tmp_path
     assert strict(cli("evaluate", "nan", "topics.tsv", "--json").out)["loss"] is None
     assert strict(cli("classify", "nan", "cow farm", "--format", "json").out)[0]["confidence"] is None
     assert strict(cli("classify", "nan", "cow farm", "--format", "jsonl").out.splitlines()[0])["confidence"] is None
+
+
+def test_classify_reads_a_file_with_a_utf16_byte_order_mark_as_evaluate_does(cli, clf, tmp_path):
+    (tmp_path / "u16.tsv").write_text("text\tlabel\ncow barn hay\tfarm\nboat tide wave\tsea\n", encoding="utf-16")
+    result = cli("classify", clf, "--file", "u16.tsv", "--format", "jsonl")
+    assert result.code == 0, result.err
+    assert [json.loads(line)["text"] for line in result.out.splitlines()] == ["cow barn hay", "boat tide wave"]
+    assert "starts with a UTF-16 byte-order mark: read as UTF-16" in result.err
+    scored = cli("evaluate", clf, "u16.tsv", "--json")
+    assert scored.code == 0 and json.loads(scored.out)["count"] == 2, scored.err

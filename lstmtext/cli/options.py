@@ -3,6 +3,7 @@ typed from defaults: the flag a parameter comes from, and refusing a flag that w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -136,8 +137,22 @@ def own_encoding(ctx: typer.Context, encoding: str, config: dict[str, Any], what
     corpus's test file is cp1252 too), with a note naming it."""
     from lstmtext.checkpoint import run_encoding
 
+    if "encoding" in typed(ctx):
+        return encoding
     theirs = run_encoding(config)
-    if "encoding" in typed(ctx) or theirs is None:
+    path = Path(what)
+    if path.is_file():  # a byte-order mark leaves no doubt, whatever the run read (its corpus's own mark, maybe)
+        from lstmtext.textfiles import marked_encoding
+
+        marked = marked_encoding([path], "utf-8", what)
+        if marked is not None:
+            from lstmtext.render import err
+
+            err.print(f"note: {marked[1]}")
+            return marked[0]
+        if theirs is not None and theirs.startswith(("utf-16", "utf-32")):  # chosen by the corpus's mark, which
+            return encoding  # this file lacks: UTF-8, as any file without one
+    if theirs is None:
         return encoding
     from lstmtext.render import err
 
