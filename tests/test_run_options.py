@@ -395,3 +395,27 @@ def test_resume_with_epochs_alone_is_not_capped_by_the_runs_max_steps(cli, corpu
     refused = cli("train", "--resume", "s", "--max-steps", "3")
     assert_one_line_error(refused, 1, "more than --max-steps 3 allows")
     assert "laid out again" not in refused.err  # no note on a schedule that will not run
+
+
+def test_validation_lines_say_when_the_plateau_schedule_cuts_the_rate_and_when_asgd_starts_averaging(
+        cli, corpus, monkeypatch):
+    from lstmtext.tasks import LMTask
+    from tests.conftest import average_from_the_first_evaluation
+
+    real = LMTask.evaluate
+
+    def stalled(self, model, split, amp, max_tokens=None):  # validation never improves on its first figure
+        figures = real(self, model, split, amp, max_tokens)
+        return {**figures, "loss": 5.0} if split == "valid" and figures else figures
+
+    monkeypatch.setattr(LMTask, "evaluate", stalled)
+    tiny = [*TINY[:-1], "--eval-every", "2", "--max-steps", "8"]  # (not --quiet: the notes are read)
+    plateau = cli("train", corpus, *tiny, "--schedule", "plateau", "--optimizer", "sgd", "--lr", "1", "--out", "p")
+    assert plateau.code == 0, plateau.err
+    assert "validation stalled, so the plateau schedule cuts the learning rate to 0.25" in plateau.err, plateau.err
+    average_from_the_first_evaluation(monkeypatch)
+    asgd = cli("train", corpus, *tiny, "--optimizer", "asgd", "--lr", "1", "--out", "a")
+    assert asgd.code == 0, asgd.err
+    lines = [line for line in asgd.err.splitlines() if line.startswith("step ")]
+    assert "validation stalled: averaging the weights from here (ASGD)" in lines[0], lines
+    assert not any("averaging the weights from here" in line for line in lines[1:]), lines
