@@ -8,7 +8,6 @@ renamed, and reused when the corpus's content hash and the tokenizer settings ma
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import os
@@ -18,6 +17,7 @@ import time
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,8 @@ def is_prepared(path: Path) -> bool:
     """A folder tokenize wrote: its meta.json and tokenizer.json, or a meta.json of ours alone (the folder is then
     damaged, and said to be: not read as a corpus, nor refused as another program's folder)."""
     path = Path(path)
+    if not os.path.lexists(path) and path.name:  # a run killed while it had set the folder aside: put back first
+        _remove_stale_copies(path)
     if not (path / META).is_file():
         return False
     if (path / TOKENIZER_FILE).is_file():
@@ -96,8 +98,6 @@ def tokenize_command(source: str, tokenizer: dict[str, Any], settings: dict[str,
                      overwrite: bool = True) -> str:
     """The command that prepares ``folder`` again as it was prepared: its corpus (as recorded, or CORPUS where
     that is not a path from here), task, level and settings (those of meta.json, or of a run's config.json)."""
-    from shlex import quote
-
     flags = ["lstmtext", "tokenize", quote(source) if source and Path(source).exists() else "CORPUS"]
     if tokenizer.get("task") == "classify":
         flags += ["--task", "classify"]
@@ -139,7 +139,8 @@ def source_shown(name: Any, path: Any) -> str:
 def prepare_again(folder: Path, meta: dict[str, Any]) -> str:
     """The hint for a damaged prepared folder: the command that prepares it again."""
     if not isinstance(meta.get("tokenizer"), dict):  # the settings are lost with the rest
-        return f"prepare it again: lstmtext tokenize CORPUS --out {folder} --overwrite, with the settings it had"
+        return (f"prepare it again: lstmtext tokenize CORPUS --out {quote(str(folder))} --overwrite, with the settings "
+                "it had")
     source = source_shown(meta.get("source"), meta.get("source_path"))
     command = tokenize_command(source, meta.get("tokenizer") or {}, meta.get("settings") or {}, folder)
     return "prepare it again: " + command + ("" if " CORPUS " not in command else f" (its corpus was {source})")
@@ -291,7 +292,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             shutil.rmtree(tmp, ignore_errors=True)
             return theirs
         try:
-            _swap_in(tmp, out)
+            meta["warnings"] = meta["warnings"] + _swap_in(tmp, out)  # (said now; meta.json is written)
         except OSError:
             theirs = _same_data(out, meta, tmp)  # another process's rename came between ours and the rmtree
             if theirs is None:
@@ -308,53 +309,78 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
     return meta
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
+def _swap_in(tmp: Path, out: Path) -> list[str]:
     """Put the new data (``tmp``) in the place of ``out``, keeping what the user keeps beside the data there
-    (notes, even the corpus). The old folder is set aside whole (.NAME.old-PID) until the new one is in place, and
-    its other files are moved over before it goes: a failure or a kill at any point loses none of them, and a
-    later run moves back what a killed one left there (_remove_stale_copies)."""
+    (notes, even the corpus). The old folder is set aside whole (.NAME.old-PID, a name no other folder has) until
+    the new one is in place, and its other files are moved over before it goes: a failure or a kill at any point
+    loses none of them, and a later run moves back what a killed one left there (_remove_stale_copies). Returns
+    the warnings of files that could not be moved back (they are named where they stay)."""
     if not out.exists():
         os.replace(tmp, out)
-        return
+        return []
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)
+    for n in range(1, 1000):  # one a killed process of the same id left (a container's PID 1) is not ours to drop
+        if not os.path.lexists(old):
+            break
+        old = out.with_name(f".{out.name}.old-{os.getpid()}.{n}")
     os.replace(out, old)
     try:
         os.replace(tmp, out)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.replace(old, out)  # (where another run's data came in meanwhile, a later run moves the files back)
+        try:
+            os.replace(old, out)
+        except OSError:  # another run's data came in meanwhile: the user's files go into it
+            if out.is_dir():
+                _move_back(old, out)
         raise
-    _move_back(old, out)
+    return _move_back(old, out)
 
 
-def _move_back(old: Path, out: Path) -> None:
-    """Move the user's own files of a folder set aside (``old``) into the new ``out``; drop ``old`` once none is
-    left in it."""
+def _move_back(old: Path, out: Path) -> list[str]:
+    """Move the user's own files of a folder set aside (``old``) into the new ``out``, each as it can be; drop
+    ``old`` once none is left in it. Returns a warning naming those that stay, and where."""
+    stuck = []
     for entry in list(old.iterdir()):
-        if not _ours(entry.name) and not os.path.lexists(out / entry.name):
+        if _ours(entry.name):
+            continue
+        try:
+            if os.path.lexists(out / entry.name):
+                raise FileExistsError
             os.replace(entry, out / entry.name)
-    if all(_ours(entry.name) for entry in old.iterdir()):
-        shutil.rmtree(old, ignore_errors=True)
+        except OSError:  # held open (Windows), or a name the new folder has: it stays, and is named
+            stuck.append(entry.name)
+    if stuck:
+        return [f"could not move {', '.join(stuck)} back into {out} from the old folder: they are in {old}"]
+    shutil.rmtree(old, ignore_errors=True)
+    return []
+
+
+_LEFT = re.compile(r"(tmp|old)-(\d+)(?:\.\d+)?")  # .NAME.tmp-PID, .NAME.old-PID or .NAME.old-PID.N
 
 
 def _remove_stale_copies(out: Path) -> None:
     """Clear up after a process killed mid-way (SIGKILL, a power cut), once it is gone: drop its half-written
     copy (.NAME.tmp-PID), and put back what it had set aside (.NAME.old-PID): the old folder itself if no new one
-    took its place, else the user's files in it. A copy another live run is writing stays."""
+    took its place, else the user's files in it. A copy another live run is writing stays; a folder set aside under
+    this process's own id is a killed one's (this one sets its own aside after this, and puts it back)."""
     if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
         return
     for left in sorted(out.parent.glob(f".{glob.escape(out.name)}.*-*")):
-        kind, _, pid = left.name[len(out.name) + 2:].rpartition("-")
-        if kind not in ("tmp", "old") or not pid.isdigit() or int(pid) == os.getpid():
+        match = _LEFT.fullmatch(left.name[len(out.name) + 2:])
+        if match is None:
             continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # alive, someone else's
-        except ProcessLookupError:
-            pass
-        except OSError:
-            continue
+        kind, pid = match.group(1), int(match.group(2))
+        if pid == os.getpid():
+            if kind == "tmp":
+                continue
+        else:
+            try:
+                os.kill(pid, 0)
+                continue  # alive, someone else's
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
         if kind == "tmp":
             shutil.rmtree(left, ignore_errors=True)
             continue

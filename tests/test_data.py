@@ -279,6 +279,37 @@ def test_a_failed_or_killed_swap_loses_neither_the_users_files_nor_the_old_data(
     assert (folder / "notes.txt").read_text() == "mine" and not aside.exists()
 
 
+def test_what_a_killed_run_of_the_same_process_id_set_aside_is_put_back_not_dropped(tmp_path, monkeypatch):
+    """In a container every run may be PID 1: a folder set aside under this process's own id is a killed run's,
+    and neither the next preparation nor a command that only reads the folder loses it."""
+    import os
+
+    import lstmtext.data as data
+    from lstmtext.data import is_prepared
+
+    src = tmp_path / "c.txt"
+    src.write_text(SMALL_TEXT * 20, encoding="utf-8")
+    folder = tmp_path / "p"
+    prepare(open_corpus(src), TokenizerSpec(level="char"), folder)
+    (folder / "notes.txt").write_text("mine")
+    folder.rename(tmp_path / f".p.old-{os.getpid()}")  # killed after setting it aside, before the new one came
+    assert is_prepared(folder) and (folder / "notes.txt").read_text() == "mine"  # a read puts it back
+    aside = tmp_path / f".p.old-{os.getpid()}"
+    aside.mkdir()  # killed after the new folder came, before the user's files were moved over
+    (folder / "notes.txt").rename(aside / "notes.txt")
+    prepare(open_corpus(src), TokenizerSpec(level="word"), folder, force=True)
+    assert (folder / "notes.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["c.txt", "p"]
+
+    real = os.replace  # a file held open (Windows) cannot be moved back: it stays, named, and nothing is lost
+    monkeypatch.setattr(data.os, "replace", lambda a, b: (_ for _ in ()).throw(PermissionError(13, "held open"))
+                        if os.path.basename(a) == "notes.txt" else real(a, b))
+    meta = prepare(open_corpus(src), TokenizerSpec(level="char"), folder, force=True)
+    assert meta["tokenizer"]["level"] == "char" and Prepared.open(folder).level == "char"
+    assert any("could not move notes.txt back into" in w for w in meta["warnings"]), meta["warnings"]
+    [kept] = [p for p in tmp_path.iterdir() if p.name.startswith(".p.old-")]
+    assert (kept / "notes.txt").read_text() == "mine"
+
+
 def test_a_damaged_classifier_folder_is_a_user_error(tmp_path):
     import json
 
