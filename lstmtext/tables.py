@@ -279,8 +279,9 @@ def _one_object(path: Path, fh: Any) -> UserError | None:
             return None
     else:
         if not isinstance(value, dict) or next(lines, None) is not None or not _records_in(value) \
-                or any(isinstance(value.get(c), str) for c in value if c.lower() in TEXT_COLUMNS):
-            return None
+                or any(isinstance(value.get(c), str) for c in value if c.lower() in TEXT_COLUMNS) \
+                or (_holds_texts(value) and any(isinstance(v, str) for v in value.values())):
+            return None  # one record of JSON Lines: a text, or a text of its own beside a list of texts (tags)
     if not isinstance(value, dict):
         return None
     hint = "give a JSON array of records, or JSON Lines (one object per line)"
@@ -292,6 +293,14 @@ def _one_object(path: Path, fh: Any) -> UserError | None:
         hint += (f"; its {'.'.join(keys)!r} field holds a list of {count:,} record{'s' * (count != 1)}: extract it, "
                  f"e.g. jq {jq} {quote(str(path))} > records.json")
     return UserError(f"{path} is one JSON object, not records", hint)
+
+
+def _holds_texts(value: dict[str, Any]) -> bool:
+    """Whether the list _records_in finds in ``value`` is of texts, not of objects."""
+    keys, _ = _records_in(value) or ([], 0)
+    for key in keys:
+        value = value[key]
+    return isinstance(value, list) and not any(isinstance(x, dict) for x in value)
 
 
 def _is_json(line: str) -> bool:

@@ -248,7 +248,9 @@ class LMTask:
     @staticmethod
     def better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
         # a best whose loss is not a number (NaN, saved as null) is beaten by any that is: else nothing ever was
-        return best is None or not _number(best.get("loss")) or new["loss"] < best["loss"]
+        if best is None:
+            return True
+        return _number(new.get("loss")) and (not _number(best.get("loss")) or new["loss"] < best["loss"])
 
     def final_figures(self, model: torch.nn.Module, amp: Any, best_valid: dict[str, Any]) -> dict[str, Any]:
         valid_tokens = int(self.prepared.meta["splits"]["valid"]["tokens"])
@@ -360,7 +362,11 @@ class ClassifyTask:
 
     @staticmethod
     def better(new: dict[str, Any], best: dict[str, Any] | None) -> bool:
-        if best is None or not _number(best.get("macro_f1")) or not _number(best.get("loss")):
+        if best is None:
+            return True
+        if not (_number(new.get("macro_f1")) and _number(new.get("loss"))):  # not a number beats nothing
+            return False
+        if not (_number(best.get("macro_f1")) and _number(best.get("loss"))):
             return True
         return (new["macro_f1"], -new["loss"]) > (best["macro_f1"], -best["loss"])
 

@@ -510,3 +510,10 @@ def test_the_gpu_script_lists_its_targets_and_says_what_is_missing(tmp_path):
         done = gpu(target)
         assert done.returncode == 2 and done.stdout == "" and done.stderr.startswith(
             f"error: {tmp_path / 'absent'} is not here: run `bash bench/gpu.sh stage` first"), done.stderr
+
+
+def test_a_recipe_files_task_is_taken_in_any_case(cli, tmp_path):
+    (tmp_path / "c.txt").write_text(SMALL_TEXT * 40, encoding="utf-8")
+    (tmp_path / "mine.json").write_text(json.dumps({"settings": {"task": "LM", "hidden_size": 16, "layers": 1}}))
+    result = cli("train", "c.txt", "--preset", "mine.json", "--max-steps", "1", "--out", "run", "--quiet")
+    assert result.code == 0, result.err

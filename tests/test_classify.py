@@ -533,7 +533,10 @@ def test_evaluate_on_the_runs_own_corpus_scores_the_split_it_held_out(cli, clf, 
     (tmp_path / "topics.tsv").write_bytes(edited.read_bytes())  # the run's own corpus, edited in place
     in_place = cli("evaluate", clf, "topics.tsv", "--format", "json")
     assert json.loads(in_place.out)["split"] == "whole"
-    assert "note: topics.tsv has the name of the corpus clf trained on, and other content" in in_place.err
+    assert "note: topics.tsv is where the corpus clf trained on was, with other content" in in_place.err
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "topics.tsv").write_bytes(edited.read_bytes())  # the same name elsewhere: no note
+    assert "is where the corpus" not in cli("evaluate", clf, "other/topics.tsv").err
 
 
 def test_evaluate_scores_the_rows_of_known_labels_and_names_the_others(cli, tmp_path):
@@ -710,3 +713,14 @@ def test_classify_reads_a_file_with_a_utf16_byte_order_mark_as_evaluate_does(cli
     assert "starts with a UTF-16 byte-order mark: read as UTF-16" in result.err
     scored = cli("evaluate", clf, "u16.tsv", "--json")
     assert scored.code == 0 and json.loads(scored.out)["count"] == 2, scored.err
+
+
+def test_a_run_trained_with_encoding_utf16_le_reads_its_files_so_without_a_mark(cli, tmp_path):
+    write_tsv(tmp_path / "u.tsv", separable_rows(120))
+    (tmp_path / "le.tsv").write_text((tmp_path / "u.tsv").read_text(encoding="utf-8"), encoding="utf-16-le")
+    assert cli("train", "le.tsv", "--task", "classify", *TINY, "--encoding", "utf-16-le", "--max-steps", "2",
+               "--out", "le").code == 0
+    (tmp_path / "more.tsv").write_text("text\tlabel\ncow barn hay\tfarm\n", encoding="utf-16-le")
+    result = cli("classify", "le", "--file", "more.tsv", "--format", "jsonl")
+    assert result.code == 0 and json.loads(result.out)["text"] == "cow barn hay", result.err
+    assert "reading more.tsv as utf-16-le, the --encoding the run's corpus was read with" in result.err

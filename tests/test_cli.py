@@ -770,6 +770,9 @@ def test_info_describes_a_prepared_folder_and_names_its_damage(cli, corpus, tmp_
     damaged = cli("info", "prep", "--format", "json")
     assert_one_line_error(damaged, 1, "prep is a damaged prepared folder: its test.bin is missing")
     assert json.loads(damaged.out)["problem"].endswith("its test.bin is missing")
+    meta["splits"]["valid"] = 5  # a meta.json edited by hand
+    (tmp_path / "prep" / "meta.json").write_text(json.dumps(meta))
+    assert_one_line_error(cli("info", "prep"), 1, "prep is a damaged prepared folder: its meta.json lacks the splits")
 
 
 def test_a_reused_folder_corpus_names_the_files_it_leaves_out_now(cli, tmp_path):

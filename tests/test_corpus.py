@@ -167,6 +167,9 @@ def test_a_json_object_that_wraps_its_records_says_to_extract_them(cli, tmp_path
     (tmp_path / "one.json").write_text(json.dumps({"text": "a record alone", "tags": ["a", "b"]}))
     assert joined(open_corpus(tmp_path / "one.json", valid_fraction=0.0, test_fraction=0.0).splits["train"]) \
         == "a record alone\n"
+    (tmp_path / "msg.jsonl").write_text(json.dumps({"msg": "the cat sat", "tags": ["pets", "animals"]}) + "\n")
+    read = open_corpus(tmp_path / "msg.jsonl", text_column="msg", valid_fraction=0.0, test_fraction=0.0)
+    assert joined(read.splits["train"]) == "the cat sat\n"  # one record of JSON Lines, its own text beside tags
     cut = '{"text": "cut short\n' + "".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(9))
     (tmp_path / "cut.jsonl").write_text(cut)  # JSON Lines whose first line is broken: skipped, the rest read
     corpus = open_corpus(tmp_path / "cut.jsonl", valid_fraction=0.0, test_fraction=0.0)

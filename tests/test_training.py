@@ -183,5 +183,7 @@ def test_a_best_validation_that_is_not_a_number_is_beaten_by_any_that_is():
 
     assert LMTask.better({"loss": 3.0}, {"loss": float("nan")}) and LMTask.better({"loss": 3.0}, {"loss": None})
     assert not LMTask.better({"loss": 3.0}, {"loss": 2.0}) and LMTask.better({"loss": 1.0}, {"loss": 2.0})
+    assert not LMTask.better({"loss": float("nan")}, {"loss": float("nan")})  # NaN after NaN is no progress
+    assert not ClassifyTask.better({"macro_f1": 0.5, "loss": float("nan")}, {"macro_f1": 0.4, "loss": None})
     assert ClassifyTask.better({"macro_f1": 0.5, "loss": 0.7}, {"macro_f1": 0.9, "loss": None})
     assert not ClassifyTask.better({"macro_f1": 0.5, "loss": 0.7}, {"macro_f1": 0.9, "loss": 0.2})

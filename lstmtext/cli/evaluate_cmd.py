@@ -131,13 +131,16 @@ def _eval_source(ckpt: Any, corpus: str | None, split: str | None, task: str, te
         own = _held_out_of(ckpt, source, corpus, name, task, text_column, label_column, encoding)
         if own is not None:
             return own, name
-        trained_on = str((ckpt.config.get("data") or {}).get("source") or "")
-        if trained_on and Path(corpus).name == Path(trained_on).name:  # the run's corpus, edited since?
+        data = ckpt.config.get("data") or {}
+        trained_on = str(data.get("source") or "")
+        same_place = Path(corpus).resolve() == Path(data["source_abs"]) if data.get("source_abs") else \
+            Path(corpus).name == Path(trained_on).name  # (runs before the path was kept: by its name)
+        if trained_on and same_place:  # the run's corpus, edited since?
             from rich.markup import escape
 
             from lstmtext.render import err
 
-            err.print(f"note: {escape(corpus)} has the name of the corpus {escape(str(ckpt.path))} trained on, and "
+            err.print(f"note: {escape(corpus)} is where the corpus {escape(str(ckpt.path))} trained on was, with "
                       "other content: if it is that corpus edited since, most of it is text the run trained on, and "
                       "these figures are no test of it")
         if split is not None:

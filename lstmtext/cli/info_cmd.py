@@ -31,7 +31,11 @@ def _describe_prepared(folder: Path, output: str) -> None:
     from lstmtext.errors import UserError
 
     meta = read_json(folder / "meta.json", "the prepared folder's metadata")
-    tokenizer, settings, splits = meta.get("tokenizer") or {}, meta.get("settings") or {}, meta.get("splits") or {}
+    def part(value: Any) -> dict[str, Any]:  # a damaged meta.json's part as what it should be, or empty
+        return value if isinstance(value, dict) else {}
+
+    tokenizer, settings, splits = part(meta.get("tokenizer")), part(meta.get("settings")), part(meta.get("splits"))
+    splits = {name: part(info) for name, info in splits.items()}
     broken = damage(folder, meta)
     unit = "texts" if meta.get("task") == "classify" else "tokens"
     facts: dict[str, Any] = {
@@ -39,7 +43,7 @@ def _describe_prepared(folder: Path, output: str) -> None:
         "level": tokenizer.get("level"), "vocab_size": meta.get("vocab_size"),
         "tokenizer": {k: tokenizer[k] for k in ("lowercase", "min_freq", "word_split", "vocab_size")
                       if k in tokenizer},
-        "splits": {name: {k: v for k, v in (info or {}).items()} for name, info in splits.items()},
+        "splits": splits,
         **({"labels": meta.get("labels")} if meta.get("labels") else {}),
         "settings": settings, "token_type": meta.get("dtype"),
         "warnings": meta.get("warnings") or [], "skipped_records": meta.get("skipped_count", 0),
@@ -63,9 +67,8 @@ def _describe_prepared(folder: Path, output: str) -> None:
                                                       + (f" ({options})" if options else "")),
                 ("vocabulary", f"{meta.get('vocab_size') or 0:,} ({meta.get('dtype')})")]
         for name, info in splits.items():
-            count = int((info or {}).get(unit, (info or {}).get("tokens", 0)))
-            unk = int((info or {}).get("unk", 0))
-            tokens = int((info or {}).get("tokens", 0))
+            count = _count(info.get(unit, info.get("tokens")))
+            unk, tokens = _count(info.get("unk")), _count(info.get("tokens"))
             rows.append((name, f"{count:,} {unit}" + (f" ({tokens:,} tokens)" if unit == "texts" else "")
                          + (f", {unk / tokens:.1%} <unk>" if tokens and unk else "")))
         if meta.get("labels"):
@@ -80,6 +83,11 @@ def _describe_prepared(folder: Path, output: str) -> None:
         out.print(facts_table(rows, title=f"prepared data {folder}"))
     if broken is not None:
         raise UserError(facts["problem"], prepare_again(folder, meta))
+
+
+def _count(value: Any) -> int:
+    """A count of a prepared folder's metadata, 0 where a damaged one has something else."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _vectors(spent: dict[str, Any]) -> str:

@@ -150,8 +150,8 @@ def own_encoding(ctx: typer.Context, encoding: str, config: dict[str, Any], what
 
             err.print(f"note: {marked[1]}")
             return marked[0]
-        if theirs is not None and theirs.startswith(("utf-16", "utf-32")):  # chosen by the corpus's mark, which
-            return encoding  # this file lacks: UTF-8, as any file without one
+        if theirs in ("utf-16", "utf-32"):  # chosen by the corpus's mark, which this file lacks: UTF-8, as any file
+            return encoding  # without one (utf-16-le, typed for files without marks, is kept)
     if theirs is None:
         return encoding
     from lstmtext.render import err

@@ -36,6 +36,9 @@ def load_preset(name: str) -> dict[str, Any]:
         recipe = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, OSError) as err:
         raise UserError(f"preset file {path} is not valid JSON ({err})", fix) from None
+    if isinstance(recipe, dict) and isinstance(recipe.get("settings"), dict) and isinstance(
+            recipe["settings"].get("task"), str):  # in any case, as --task takes it
+        recipe["settings"]["task"] = recipe["settings"]["task"].strip().lower()
     if not (isinstance(recipe, dict) and isinstance(recipe.get("settings"), dict)
             and recipe["settings"].get("task") in ("lm", "classify")):
         raise UserError(f"preset file {path} lacks its settings, or their task (lm or classify)", fix)
