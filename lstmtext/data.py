@@ -142,6 +142,9 @@ def prepare_again(folder: Path, meta: dict[str, Any]) -> str:
         return (f"prepare it again: lstmtext tokenize CORPUS --out {quote(str(folder))} --overwrite, with the settings "
                 "it had")
     source = source_shown(meta.get("source"), meta.get("source_path"))
+    if meta.get("vocabulary_given"):  # a language model's vocabulary (train --init-from): its train makes it again
+        return (f"prepare it again as it was made: lstmtext train {quote(source) if source else 'CORPUS'} "
+                "--init-from the same language model (tokenize would build another vocabulary)")
     command = tokenize_command(source, meta.get("tokenizer") or {}, meta.get("settings") or {}, folder)
     return "prepare it again: " + command + ("" if " CORPUS " not in command else f" (its corpus was {source})")
 
@@ -282,6 +285,7 @@ def prepare(corpus: Corpus, spec: TokenizerSpec, out: Path, task: str = "lm",
             # those of them that reading the source gave (files left out of a folder): a reuse, which reads the
             # source's listing again, gives its own in their place
             "read_warnings": list(corpus.warnings),
+            "vocabulary_given": given,  # --init-from's, not built from this text: tokenize cannot make it again
             "seconds": round(seconds, 3),
             "skipped": [list(s) for s in in_file_order(corpus.report.skipped)[:100]],  # not the splits' order
             "skipped_count": len(corpus.report.skipped),

@@ -48,8 +48,9 @@ def _describe_prepared(folder: Path, output: str) -> None:
         "settings": settings, "token_type": meta.get("dtype"),
         "warnings": meta.get("warnings") or [], "skipped_records": meta.get("skipped_count", 0),
         "format_version": meta.get("format_version"),
-        "prepare_again": tokenize_command(source_shown(meta.get("source"), meta.get("source_path")), tokenizer,
-                                          settings, folder),
+        "prepare_again": prepare_again(folder, meta).removeprefix("prepare it again as it was made: ")
+        if meta.get("vocabulary_given") else tokenize_command(source_shown(meta.get("source"), meta.get("source_path")),
+                                                              tokenizer, settings, folder),
         "train": f"lstmtext train {quote(str(folder))}",
     }
     if broken is not None:
