@@ -315,6 +315,9 @@ def read_config(path: Path) -> dict[str, Any]:
     if not (path / CONFIG).exists() and (path / "meta.json").is_file() and (path / "tokenizer.json").is_file():
         raise UserError(f"{path} is a prepared data folder (written by lstmtext tokenize), not a run",
                         f"train a run on it: lstmtext train {quote(str(path))}")
+    if path.is_dir() and not (path / CONFIG).exists() and being_trained(path):  # its first second: nothing saved
+        raise UserError(f"{path} is being trained now and has saved no weights yet",
+                        "try again after its first validation or its first --save-every save")
     if not path.is_dir() or not (path / CONFIG).exists():
         what = "a file, not a run folder" if path.is_file() else f"not a checkpoint (no {CONFIG})"
         raise UserError(f"{path} is {what}", "pass a run folder written by lstmtext train")

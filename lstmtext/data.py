@@ -58,10 +58,11 @@ def is_prepared(path: Path) -> bool:
     """A folder tokenize wrote: its meta.json and tokenizer.json, or a meta.json of ours alone (the folder is then
     damaged, and said to be: not read as a corpus, nor refused as another program's folder)."""
     path = Path(path)
-    if not os.path.lexists(path) and path.name:  # a run killed while it had set the folder aside: put back first
+    if path.name and path.name not in (".", ".."):  # what a run killed mid-swap set aside: put back first
         _remove_stale_copies(path)
-    if not (path / META).is_file():
-        return False
+    if not (path / META).is_file():  # a tokenizer and token ids without their meta.json: ours, damaged
+        return (path / TOKENIZER_FILE).is_file() and (path / "train.bin").is_file() \
+            and not (path / "config.json").exists()
     if (path / TOKENIZER_FILE).is_file():
         return True
     try:
@@ -77,11 +78,19 @@ def damage(folder: Path, meta: dict[str, Any]) -> str | None:
     folder = Path(folder)
     if not (folder / TOKENIZER_FILE).is_file():
         return f"its {TOKENIZER_FILE} is missing"
-    try:
-        width = np.dtype(meta["dtype"]).itemsize
-        sizes = {name: int(meta["splits"][name]["tokens"]) * width for name in SPLITS}
-    except (KeyError, TypeError, ValueError):
-        return f"its {META} lacks the splits or the token type"
+    saved = _tokenizer_json(folder)
+    if not isinstance(saved, dict) or "kind" not in saved:
+        return f"its {TOKENIZER_FILE} is not a tokenizer's"
+    if meta.get("format_version") != FORMAT_VERSION:
+        return f"its {META} is of another format ({meta.get('format_version')!r})"
+    counts = [meta.get("vocab_size")] + [(meta.get("splits") or {}).get(name, {}).get("tokens")
+                                         if isinstance((meta.get("splits") or {}).get(name), dict) else None
+                                         for name in SPLITS]
+    if meta.get("dtype") not in ("uint16", "uint32") or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts) or not counts[0]:
+        return f"its {META} lacks the splits, the vocabulary size or the token type, or they are not counts"
+    width = np.dtype(meta["dtype"]).itemsize
+    sizes = {name: int(meta["splits"][name]["tokens"]) * width for name in SPLITS}
     for name, expected in sizes.items():
         files = [f"{name}.bin"] + ([f"{name}.offsets.npy", f"{name}.labels.npy"] if meta.get("task") == "classify"
                                    else [])
@@ -143,8 +152,10 @@ def prepare_again(folder: Path, meta: dict[str, Any]) -> str:
                 "it had")
     source = source_shown(meta.get("source"), meta.get("source_path"))
     if meta.get("vocabulary_given"):  # a language model's vocabulary (train --init-from): its train makes it again
-        return (f"prepare it again as it was made: lstmtext train {quote(source) if source else 'CORPUS'} "
-                "--init-from the same language model (tokenize would build another vocabulary)")
+        task = " --task classify" if (meta.get("tokenizer") or {}).get("task") == "classify" else ""
+        return (f"prepare it again as it was made: lstmtext train {quote(source) if source else 'CORPUS'}{task} "
+                "--init-from MODEL, the language model its run started from (lstmtext info RUN names it); tokenize "
+                "would build another vocabulary")
     command = tokenize_command(source, meta.get("tokenizer") or {}, meta.get("settings") or {}, folder)
     return "prepare it again: " + command + ("" if " CORPUS " not in command else f" (its corpus was {source})")
 
@@ -503,6 +514,10 @@ class Prepared:
     @classmethod
     def open(cls, path: Path) -> Prepared:
         path = Path(path)
+        if not (path / META).is_file():
+            raise UserError(f"{path} is a damaged prepared folder: its {META} is missing",
+                            f"prepare it again: lstmtext tokenize CORPUS --out {quote(str(path))} --overwrite, with "
+                            "the settings it had")
         meta = read_json(path / META, "the prepared folder's metadata")
         if meta.get("format_version") != FORMAT_VERSION:
             raise UserError(f"{path / META}: unknown prepared-data format {meta.get('format_version')!r}",

@@ -7,6 +7,8 @@ Nothing here knows about tables or corpora: callers decide which files to read a
 from __future__ import annotations
 
 import codecs
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +71,16 @@ def _check_encoding(path: Path, encoding: str) -> str | None:
     if name == "iso8859-1" and _has_c1(head):  # latin-1
         return (f"{path} read as {encoding} has control characters (bytes 0x80-0x9F), which in a text are almost "
                 "always Windows' curly quotes and dashes: pass --encoding cp1252 to read them as such")
+    if _ascii_compatible(encoding) and name not in ("utf-8", "utf-8-sig") and max(head, default=0) >= 0x80:
+        try:
+            read = head.decode(encoding, errors="strict")
+        except UnicodeDecodeError:
+            return None
+        better = likely_encodings(head)
+        if better and _plausible(read) < 0.5 <= better[0][2] and codecs.lookup(better[0][0]).name != name:
+            sample = next((w for w in re.findall(r"[^\W\d_]+", read) if sum(ord(c) > 127 for c in w) > 2), "")
+            return (f"{path} read as {encoding} gives words such as {sample!r}, which read as {better[0][1]} text in "
+                    f"{better[0][0]}: pass --encoding {better[0][0]} if that is what it is")
     return None
 
 
@@ -160,7 +172,7 @@ def _decode_error(path: Path, pos: int, err: UnicodeDecodeError, encoding: str) 
                          "cut it at a line end instead (head -n), or drop its last bytes")
     if codecs.lookup(encoding).name != "utf-8" and path.stat().st_size <= 1 << 28 and _is_utf8(path.read_bytes()):
         return UserError(f"{path}: invalid {encoding} at byte {offset} (line {line}); the file is UTF-8",
-                         "drop --encoding")
+                         "read it as such: --encoding utf-8")
     return UserError(f"{path}: invalid {encoding} at byte {offset} (line {line})",
                      f"pass --encoding with the file's real encoding, e.g. --encoding {_likely_encoding(path)}")
 
@@ -171,16 +183,65 @@ def _has_c1(data: bytes) -> bool:
     return any(0x80 <= b <= 0x9F for b in data)
 
 
+# the legacy encodings a text that is not UTF-8 is most often in, with what they write; ties go to the first
+LEGACY_ENCODINGS = (("cp1252", "Western European"), ("cp1250", "Central European"), ("cp1255", "Hebrew"),
+                    ("cp1256", "Arabic"), ("cp1251", "Cyrillic"), ("cp1253", "Greek"), ("koi8-r", "Cyrillic"),
+                    ("cp1254", "Turkish"), ("cp1257", "Baltic"), ("cp874", "Thai"), ("shift_jis", "Japanese"),
+                    ("euc-kr", "Korean"), ("gb18030", "Chinese"), ("euc-jp", "Japanese"), ("big5", "Chinese"),
+                    ("latin-1", "Western European"))
+
+
+def _plausible(text: str) -> float:
+    """How much a decoded text reads as a language, 0 to 1: its non-ASCII characters are letters of one script
+    (mostly lower-case, where the script has case), Latin ones inside ASCII words as accents are, and other
+    scripts' in words of their own. Cyrillic bytes read as cp1252 give words made of accented letters: low."""
+    import unicodedata
+
+    rare = [c for c in text if ord(c) > 127]
+    letters = [c for c in rare if unicodedata.category(c)[0] == "L"]
+    if not letters:
+        return 0.0
+    scripts = Counter("CJK" if (first := unicodedata.name(c, "?").split(" ")[0]) in ("HIRAGANA", "KATAKANA")
+                      else first for c in letters)
+    top, count = scripts.most_common(1)[0]
+    marks = sum(unicodedata.category(c)[0] in "PZ" for c in rare)  # quotes, dashes, ideographic full stops
+    cased = [c for c in letters if c.islower() or c.isupper()]
+    lower = sum(c.islower() for c in cased) / len(cased) if cased else 1.0
+    score = count / max(1, len(rare) - marks) * (0.5 + 0.5 * lower)
+    words = [w for w in re.findall(r"[^\W\d_]+", text) if any(ord(c) > 127 for c in w)]
+    share = sum(sum(ord(c) > 127 for c in w) for w in words) / max(1, sum(len(w) for w in words))
+    plausible = share < 0.7 if top == "LATIN" else share >= 0.5  # (Polish or Czech words hold several accents)
+    return score if plausible else score * 0.2
+
+
+def likely_encodings(data: bytes) -> list[tuple[str, str, float]]:
+    """The legacy encodings that read ``data`` (a file's head) as text, most plausible first: (name, what it
+    writes, how plausible)."""
+    found = []
+    for rank, (name, what) in enumerate(LEGACY_ENCODINGS):
+        try:
+            text = data.decode(name)
+        except UnicodeDecodeError as err:
+            if err.start < len(data) - 4:
+                continue
+            text = data[:err.start].decode(name)  # a character that the head's end cuts
+        found.append((-_plausible(text), rank, name, what))
+    return [(name, what, -score) for score, _, name, what in sorted(found)]
+
+
 def _likely_encoding(path: Path) -> str:
-    """The encoding to suggest for a file that is not UTF-8: cp1252 where its head has bytes 0x80-0x9F that
-    cp1252 reads (Windows' quotes and dashes), else latin-1."""
+    """The --encoding to suggest for a file that is not UTF-8, by what its head reads as: 'cp1251 (Cyrillic)', and
+    a second guess of another language that reads as well ('shift_jis (Japanese), or gb18030 (Chinese)')."""
     with path.open("rb") as fh:
-        head = fh.read(1 << 20)
-    try:
-        head.decode("cp1252")
-    except UnicodeDecodeError:
-        return "latin-1"
-    return "cp1252" if _has_c1(head) else "latin-1"
+        head = fh.read(1 << 16)
+    guesses = likely_encodings(head) or [("latin-1", "Western European", 0.0)]
+    name, what, score = guesses[0]
+    if name == "cp1252" and not _has_c1(head):
+        name = "latin-1"  # (the same letters; latin-1 reads any byte)
+    latin = {"Western European", "Central European", "Turkish", "Baltic"}  # the same letters, mostly: no second guess
+    other = next((g for g in guesses[1:] if g[2] >= 0.98 * score > 0 and g[1] != what
+                  and not {g[1], what} <= latin), None)
+    return f"{name} ({what})" + (f", or --encoding {other[0]} ({other[1]})" if other else "")
 
 
 def _cut_character(path: Path, offset: int) -> bool:

@@ -470,6 +470,13 @@ def run_advice(model_cfg: ModelConfig, train_cfg: TrainConfig, prepared: Prepare
         advice.append(("warning", f"--freeze-epochs {train_cfg.freeze_epochs} keeps the pretrained layers frozen for "
                                   f"the whole run ({total_steps / per_epoch:.3g} epochs): only the new head learns; "
                                   "a --freeze-epochs below --epochs lets them learn afterwards"))
+    valid_tokens, valid_unk = int(splits["valid"].get("tokens", 0)), int(splits["valid"].get("unk", 0))
+    train_unk = int(splits["train"].get("unk", 0))
+    if model_cfg.task == "lm" and valid_tokens and valid_unk > 0.2 * valid_tokens and train_unk < 0.05 * max(
+            train_tokens, 1):  # (a train split of many <unk> has its own warning: a vocabulary that misses the text)
+        advice.append(("warning", f"{valid_unk / valid_tokens:.0%} of the valid split's tokens are <unk> (words the "
+                                  "vocabulary lacks), which are easy to predict: the figures flatter the model; a "
+                                  "subword level (--level subword) reads every word"))
     no_valid = int(splits["valid"].get(unit, splits["valid"]["tokens"])) == 0
     needs = [what for what, used in (("--patience", train_cfg.patience is not None),
                                      ("the plateau schedule", train_cfg.schedule == "plateau"),

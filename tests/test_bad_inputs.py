@@ -300,7 +300,7 @@ CASES = [
     ("UTF-16 --file to classify", ["classify", "clf", "--file", "utf16le.txt"], 1,
      ["--file utf16le.txt looks like UTF-16", "--encoding utf-16-le"]),
     ("UTF-8 read as ASCII", ["tokenize", "accents.txt", "--encoding", "ascii"], 1,
-     ["invalid ascii at byte 3 (line 1); the file is UTF-8", "drop --encoding"]),
+     ["invalid ascii at byte 3 (line 1); the file is UTF-8", "--encoding utf-8"]),
     ("UTF-8 read as Latin-1", ["tokenize", "accents.txt", "--encoding", "latin-1", "--out", "platin"], 0,
      ["accents.txt is valid UTF-8 but is read as latin-1", "drop --encoding"]),
     ("a file of only a byte-order mark", ["tokenize", "bom_only.txt"], 1, ["corpus is empty: bom_only.txt"]),

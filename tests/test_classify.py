@@ -724,3 +724,7 @@ def test_a_run_trained_with_encoding_utf16_le_reads_its_files_so_without_a_mark(
     result = cli("classify", "le", "--file", "more.tsv", "--format", "jsonl")
     assert result.code == 0 and json.loads(result.out)["text"] == "cow barn hay", result.err
     assert "reading more.tsv as utf-16-le, the --encoding the run's corpus was read with" in result.err
+    (tmp_path / "plain.txt").write_text("cow barn\nboat sea\n", encoding="utf-8")  # even length: UTF-16 would read it
+    plain = cli("classify", "le", "--file", "plain.txt", "--format", "jsonl")
+    assert plain.code == 0 and [json.loads(r)["text"] for r in plain.out.splitlines()] == ["cow barn", "boat sea"]
+    assert "reading plain.txt as UTF-8, which it is, not as utf-16-le" in plain.err

@@ -729,10 +729,12 @@ def test_an_interrupted_generate_prints_the_samples_so_far(cli, run, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "lstmtext", "generate", "run", "--length", "1000000",
                              "--num-samples", "2", "--seed", "1"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # past start-up (torch's import, the weights), well before a million tokens are drawn
+    first = proc.stdout.readline()  # the samples have begun (however long start-up took on a busy machine)
+    time.sleep(2)  # some tokens drawn, well before a million
     assert proc.poll() is None, "generate ended before the signal"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
+    out = first + out
     assert proc.returncode == 130, err
     assert out.startswith("--- sample 1 ---\n") and "--- sample 2 ---" in out and len(out) > 60
     assert "note: stopped after" in err and err.rstrip().endswith("error: interrupted")
@@ -753,6 +755,7 @@ def test_the_words_of_a_fixed_list_are_taken_in_any_case(cli, corpus):
     config = json.loads((corpus.parent / "r" / "config.json").read_text())
     assert config["train"]["optimizer"] == "sgd" and config["train"]["schedule"] == "constant"
     assert json.loads(cli("info", "r", "--format", "Json").out)["task"] == "lm"
+    assert cli("generate", "r", "--length", "3", "--device", "CPU", "--weights", "LAST").code == 0
     assert_one_line_error(cli("train", corpus, "--epochs", "0"), 2, "--epochs must be positive", "(such as 10")
 
 
@@ -773,6 +776,15 @@ def test_info_describes_a_prepared_folder_and_names_its_damage(cli, corpus, tmp_
     meta["splits"]["valid"] = 5  # a meta.json edited by hand
     (tmp_path / "prep" / "meta.json").write_text(json.dumps(meta))
     assert_one_line_error(cli("info", "prep"), 1, "prep is a damaged prepared folder: its meta.json lacks the splits")
+    assert cli("tokenize", corpus, "--level", "word", "--lowercase", "--out", "prep", "--quiet").code == 0  # mended
+    (tmp_path / "prep" / "meta.json").write_text(json.dumps({**meta, "splits": facts["splits"], "vocab_size": "abc"}))
+    assert_one_line_error(cli("info", "prep"), 1, "its meta.json lacks the splits, the vocabulary size")
+    mended = cli("tokenize", corpus, "--level", "word", "--lowercase", "--out", "prep")
+    assert mended.code == 0 and "is damaged" in mended.err, mended.err
+    (tmp_path / "prep" / "meta.json").unlink()  # token ids and a tokenizer alone: still ours, and damaged
+    assert_one_line_error(cli("train", "prep", "--max-steps", "1"), 1,
+                          "prep is a damaged prepared folder: its meta.json is missing", "--overwrite")
+    assert cli("tokenize", corpus, "--level", "word", "--lowercase", "--out", "prep", "--overwrite").code == 0
 
 
 def test_a_reused_folder_corpus_names_the_files_it_leaves_out_now(cli, tmp_path):

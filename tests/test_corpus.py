@@ -559,3 +559,30 @@ def test_no_valid_fraction_holds_out_no_valid_text(tmp_path):
     cut = cut_files([tmp_path / "long.txt"], (0.0, 0.1))
     (_, start, end), = cut["valid"]
     assert start == end and cut["test"][0][1] == start
+
+
+@pytest.mark.parametrize("text, encoding, named", [
+    ("Привет, мир! Кошка сидела на окне и смотрела на улицу.\n", "cp1251", "cp1251 (Cyrillic)"),
+    ("Привет, мир! Кошка сидела на окне и смотрела на улицу.\n", "koi8-r", "koi8-r (Cyrillic)"),
+    ("彼は「こんにちは」と言った。今日はとても良い天気ですね。\n", "shift_jis", "shift_jis (Japanese)"),
+    ("안녕하세요, 세계! 고양이가 창가에 앉아 있었다.\n", "euc-kr", "euc-kr (Korean)"),
+    ("春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。\n", "gb18030", "gb18030 (Chinese)"),
+    ("שלום עולם! החתול ישב על החלון.\n", "cp1255", "cp1255 (Hebrew)"),
+    ("Dzień dobry, jak się masz? Łódź to piękne miasto, a woda była czysta.\n", "cp1250",
+     "cp1250 (Central European)"),
+    ("Γεια σου κόσμε! Αυτό είναι ένα μικρό κείμενο στα ελληνικά.\n", "cp1253", "cp1253 (Greek)"),
+    ("Grüße aus München! Das Mädchen aß einen Apfel.\n", "latin-1", "latin-1 (Western European))"),
+])
+def test_a_file_in_a_legacy_encoding_is_named_by_what_it_reads_as(cli, tmp_path, text, encoding, named):
+    """Not latin-1 for every file that is not UTF-8: following that hint read Cyrillic as 'Ïðèâåò'."""
+    (tmp_path / "t.txt").write_bytes((text * 20).encode(encoding))
+    assert_one_line_error(cli("tokenize", "t.txt"), 1, "invalid utf-8", f"e.g. --encoding {named}")
+
+
+def test_text_read_in_the_wrong_legacy_encoding_is_warned_of(cli, tmp_path):
+    (tmp_path / "ru.txt").write_bytes(("Привет, мир! Кошка сидела на окне.\n" * 40).encode("cp1251"))
+    result = cli("tokenize", "ru.txt", "--encoding", "latin-1", "--out", "p")
+    assert result.code == 0, result.err
+    assert "gives words such as 'Ïðèâåò', which read as Cyrillic text in cp1251" in result.err
+    (tmp_path / "de.txt").write_bytes(("Grüße aus München! Das Mädchen aß.\n" * 40).encode("latin-1"))
+    assert "which read as" not in cli("tokenize", "de.txt", "--encoding", "latin-1", "--out", "q").err

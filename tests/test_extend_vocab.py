@@ -155,8 +155,8 @@ def test_a_classifier_grows_the_vocabulary_it_takes_over(tales_lm, cli):
     assert "1 (the pretrained layers frozen for the first 1 epoch)" in cli("info", "clf").out
     prepared = Path(json.loads(Path("clf/config.json").read_text())["data"]["prepared_abs"])
     (prepared / "test.bin").unlink()  # damaged: made again as it was made, not by tokenize (another vocabulary)
-    assert_one_line_error(cli("info", str(prepared)), 1, "test.bin is missing",
-                          "lstmtext train", "--init-from the same language model")
+    assert_one_line_error(cli("info", str(prepared)), 1, "test.bin is missing", "lstmtext train",
+                          "--task classify --init-from MODEL, the language model its run started from")
 
 
 def test_extend_vocab_refusals(tales_lm, cli, tmp_path):

@@ -364,6 +364,11 @@ def test_run_advice_names_what_the_settings_will_not_do():
     assert "warning: --freeze-epochs 50 keeps the pretrained layers frozen for the whole run (50 epochs)" in advice(
         freeze_epochs=50)
     assert advice(freeze_epochs=49) == ""
+    prepared = SimpleNamespace(meta={"splits": {"train": {"tokens": 3000}, "valid": {"tokens": 1000, "unk": 470}}})
+    unknown = run_advice(ModelConfig(task="lm"), TrainConfig(epochs=50), prepared, 10_000, 500, 10, 100)
+    assert unknown == [("warning", "47% of the valid split's tokens are <unk> (words the vocabulary lacks), which are "
+                                   "easy to predict: the figures flatter the model; a subword level (--level subword) "
+                                   "reads every word")]
     lost = advice(valid_tokens=0, patience=3, schedule="plateau", optimizer="asgd")
     assert "no valid split, so --patience and the plateau schedule and ASGD's switch to averaging cannot act" in lost
     assert "--patience 3 cannot act: the run validates only at its end" in advice(patience=3, eval_every=1000)
@@ -384,6 +389,8 @@ def test_a_run_early_stopping_ended_is_finished_unless_given_more_and_then_count
     summary = json.loads(more.out)
     assert summary["steps"] == 10 and summary["stopped_by"] == "early stopping", summary  # 8 and 10 do not improve
     assert "laid out again" in more.err
+    patient = cli("train", "--resume", "es", "--patience", "3", "--format", "json")  # more patience: on it goes
+    assert patient.code == 0 and json.loads(patient.out)["steps"] == 16, patient.err  # 12, 14, 16 no better
 
 
 def test_resume_with_epochs_alone_is_not_capped_by_the_runs_max_steps(cli, corpus):

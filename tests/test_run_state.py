@@ -39,8 +39,25 @@ def test_a_run_being_trained_is_said_to_be_until_it_has_weights(cli, tiny_lm, tm
     result = cli("info", run, "--format", "json")
     assert_one_line_error(result, 1, "model.safetensors is missing")
     shown = json.loads(result.out)
-    assert shown["status"].startswith("interrupted") and shown["resume"] == f"lstmtext train --resume {run}"
+    assert shown["status"] == "interrupted" and shown["resume"] == f"lstmtext train --resume {run}"
+    assert shown["interrupted_how"].startswith("its train process ended without finishing")
     assert_one_line_error(cli("generate", run, "--length", "5"), 1, "model.safetensors is missing", "train again")
+
+
+def test_a_run_in_its_first_second_is_said_to_be_being_trained(cli, tmp_path):
+    import fcntl
+    import os
+
+    run = tmp_path / "starting"
+    run.mkdir()  # as train has made and locked it, before its config.json
+    held = os.open(run, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        for command in (["generate", run], ["info", run], ["evaluate", run]):
+            assert_one_line_error(cli(*command), 1, "is being trained now and has saved no weights yet")
+    finally:
+        os.close(held)
+    assert_one_line_error(cli("info", run), 1, "not a checkpoint (no config.json)")
 
 
 def test_using_a_run_being_trained_says_its_weights_will_change(cli, tiny_lm, tmp_path):

@@ -66,7 +66,7 @@ def _describe_prepared(folder: Path, output: str) -> None:
         rows = [("task", "classifier" if meta.get("task") == "classify" else "language model"),
                 ("source", str(meta.get("source"))), ("level", str(tokenizer.get("level"))
                                                       + (f" ({options})" if options else "")),
-                ("vocabulary", f"{meta.get('vocab_size') or 0:,} ({meta.get('dtype')})")]
+                ("vocabulary", f"{_count(meta.get('vocab_size')):,} ({meta.get('dtype')})")]
         for name, info in splits.items():
             count = _count(info.get(unit, info.get("tokens")))
             unk, tokens = _count(info.get("unk")), _count(info.get("tokens"))
@@ -151,8 +151,9 @@ def info(
     model = config["model"]
     result = config.get("result") or {}
     status = config.get("status")
+    how = None  # status is one of training, interrupted, done (scripts test it); how it was interrupted apart
     if status == "training" and not live:
-        status = "interrupted (its train process ended without finishing)"  # killed, or the machine went down
+        status, how = "interrupted", "its train process ended without finishing (killed, or the machine went down)"
     saved, state, state_problem = None, {}, None
     if (checkpoint / "state.json").exists():
         try:
@@ -169,6 +170,7 @@ def info(
         "checkpoint": str(checkpoint),
         "task": config["task"],
         "status": status,
+        **({"interrupted_how": how} if how else {}),
         **({"resume": f"lstmtext train --resume {quote(str(checkpoint))}"}
            if saved is not None and str(status).startswith("interrupted") else {}),
         "level": config["tokenizer"].get("level"),

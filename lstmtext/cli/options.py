@@ -70,12 +70,13 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q",
 def _device_value(value: str) -> str:
     """--device's form, checked as the command line is parsed (before torch loads)."""
     try:
-        return check_device(value)
+        return check_device(value.strip().lower() if isinstance(value, str) else value)  # CPU as cpu
     except UserError:
         raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda, cuda:N or mps") from None
 
 
 def _weights_value(value: str) -> str:
+    value = value.strip().lower() if isinstance(value, str) else value
     if value not in ("best", "last"):
         raise typer.BadParameter(f"{value!r} is neither best nor last")
     return value
@@ -152,6 +153,12 @@ def own_encoding(ctx: typer.Context, encoding: str, config: dict[str, Any], what
             return marked[0]
         if theirs in ("utf-16", "utf-32"):  # chosen by the corpus's mark, which this file lacks: UTF-8, as any file
             return encoding  # without one (utf-16-le, typed for files without marks, is kept)
+        if theirs is not None and theirs.startswith(("utf-16", "utf-32")) and _plain_utf8(path):
+            from lstmtext.render import err  # UTF-16 text has NUL bytes, or is not UTF-8: this is UTF-8
+
+            err.print(f"note: reading {what} as UTF-8, which it is, not as {theirs}, the --encoding the run's corpus "
+                      "was read with (pass --encoding to read it otherwise)")
+            return encoding
     if theirs is None:
         return encoding
     from lstmtext.render import err
@@ -159,6 +166,19 @@ def own_encoding(ctx: typer.Context, encoding: str, config: dict[str, Any], what
     err.print(f"note: reading {what} as {theirs}, the --encoding the run's corpus was read with (pass --encoding "
               "to read it otherwise)")
     return theirs
+
+
+def _plain_utf8(path: Path) -> bool:
+    """Whether a file's head is UTF-8 text with no NUL byte (which UTF-16 text of ASCII characters is full of)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not head or b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start >= len(head) - 3  # a character the head's end cuts
+    return True
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="The same as --format json.")]

@@ -255,7 +255,8 @@ def train(
         raise usage_error(f"unknown --on-nan {on_nan!r}", "choose stop or skip")
     if resume is not None:
         _resume_run(ctx, resume, max_steps=max_steps, epochs=epochs, time_limit=time_limit, device=device,
-                    save_every=save_every, on_nan=on_nan, quiet=quiet, log_every=log_every, output=output)
+                    save_every=save_every, on_nan=on_nan, quiet=quiet, log_every=log_every, output=output,
+                    patience=patience)
         return
     if corpus is not None and "task" not in typed(ctx) and ctx.params.get("preset") is None and is_prepared(
             Path(corpus)):  # a prepared folder says which task it was prepared for

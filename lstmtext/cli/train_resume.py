@@ -15,12 +15,12 @@ from lstmtext.config import ModelConfig
 from lstmtext.errors import UserError, usage_error
 
 RESUMABLE = {"resume", "max_steps", "epochs", "time_limit", "device", "save_every", "on_nan", "quiet", "log_every",
-             "output", "json_out"}
+             "output", "json_out", "patience"}
 
 
 def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epochs: float | None,
                 time_limit: float | None, device: str, save_every: str, on_nan: str, quiet: bool,
-                log_every: int, output: str = "table") -> None:
+                log_every: int, output: str = "table", patience: int | None = None) -> None:
     """Continue a run with its own settings; only the flags in RESUMABLE may be given."""
     from lstmtext.checkpoint import read_config
     from lstmtext.config import from_dict, saved_train_config
@@ -40,13 +40,14 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
     elapsed = saved_state.get("elapsed", 0.0)
     result = config.get("result") or {}
     early = config.get("status") == "done" and result.get("stopped_by") == "early stopping"
-    if early and max_steps is None and epochs is None and time_limit is None:  # as a finished run is refused
+    if early and max_steps is None and epochs is None and time_limit is None and "patience" not in typed(ctx):
         patience = config["train"].get("patience")
         best = saved_state.get("best_step")
         raise UserError(f"{run_dir} was stopped by early stopping at step {saved_state.get('step', 0):,}: "
                         f"validation had not improved for {patience} validation{'s' * (patience != 1)}"
                         + (f" (its best weights are step {best:,}'s)" if best is not None else ""),
-                        "pass a larger --epochs or --max-steps to train on regardless: patience counts afresh")
+                        "pass a larger --epochs or --max-steps, or a larger --patience, to train on: patience "
+                        "counts afresh")
     data = config["data"]
     again = "restore it, or start a new run"
     if not config.get("init_from") and isinstance(config.get("tokenizer"), dict):  # (--init-from's is the model's)
@@ -90,6 +91,8 @@ def _resume_run(ctx: typer.Context, run_dir: Path, *, max_steps: int | None, epo
                   "where that schedule has it at this step (up, for a run that has decayed to its end)")
     if "log_every" in typed(ctx):
         train_cfg.log_every = log_every
+    if "patience" in typed(ctx):  # a stopping rule, as the length is: more patience for a run early stopping ended
+        train_cfg.patience = patience
     train_cfg.device = device
     train_cfg.validate()
     init = Path(config["init_from"]) if config.get("init_from") else None
