@@ -315,9 +315,6 @@ def read_config(path: Path) -> dict[str, Any]:
     if not (path / CONFIG).exists() and (path / "meta.json").is_file() and (path / "tokenizer.json").is_file():
         raise UserError(f"{path} is a prepared data folder (written by lstmtext tokenize), not a run",
                         f"train a run on it: lstmtext train {quote(str(path))}")
-    if path.is_dir() and not (path / CONFIG).exists() and being_trained(path):  # its first second: nothing saved
-        raise UserError(f"{path} is being trained now and has saved no weights yet",
-                        "try again after its first validation or its first --save-every save")
     if not path.is_dir() or not (path / CONFIG).exists():
         what = "a file, not a run folder" if path.is_file() else f"not a checkpoint (no {CONFIG})"
         raise UserError(f"{path} is {what}", "pass a run folder written by lstmtext train")
@@ -405,6 +402,10 @@ def check_run(path: Path, task: str | None = None, flag: str = "", hint: str = "
     """A run folder's settings, refused if missing, damaged or of another task; imports nothing
     heavy, so that the commands report these mistakes before they import torch. A run given with ``flag``
     (``--ensemble``) and of another task is a usage error that names the flag, with ``hint``."""
+    path = Path(path)
+    if path.is_dir() and not (path / CONFIG).exists() and being_trained(path):  # its first second: nothing saved
+        raise UserError(f"{path} is being trained now and has saved no weights yet",
+                        "try again after its first validation or its first --save-every save")
     config = read_config(path)
     if task is not None and config["task"] != task:
         message = (f"{flag + ' ' if flag else ''}{path} is a {_TASK_NAMES.get(config['task'], config['task'])} "
