@@ -14,7 +14,7 @@ import numpy as np
 from lstmtext.errors import UserError
 from lstmtext.labels import label_name, one_line, short_list
 from lstmtext.tables import place
-from lstmtext.tokenizers import UNK, Tokenizer
+from lstmtext.tokenizers import UNK, Tokenizer, settled_chunks
 
 # (split, done, total): bytes of a text split read so far and in all; for a table's records, records read and 0
 Progress = Callable[[str, int, int], None]
@@ -27,8 +27,11 @@ def encode_split(split: Any, tokenizer: Tokenizer, path: Path, dtype: str, name:
     chars = tokens = unks = records = 0
     done = 0
     blank = True
+    # a tokenizer that normalises the text gets its chunks cut where normalising them apart changes nothing (one
+    # saved before 12-08 reads them as it always did)
+    chunks = settled_chunks(split.texts()) if getattr(tokenizer, "normalize", None) else split.texts()
     with path.open("wb") as fh:
-        for chunk in split.texts():
+        for chunk in chunks:
             records += 1
             blank = blank and not chunk.strip()
             ids = tokenizer.encode(chunk)

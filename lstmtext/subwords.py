@@ -1,5 +1,6 @@
-"""SentencePiece subwords (bpe, unigram): trained on the train split with identity normalisation, the model's
-bytes kept in the tokenizer file (base64), and lines cut where SentencePiece would skip them."""
+"""SentencePiece subwords (bpe, unigram): trained on the train split with identity normalisation (the text
+NFC-normalised here first, since 12-08), the model's bytes kept in the tokenizer file (base64), and lines cut where
+SentencePiece would skip them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from lstmtext.config import TokenizerSpec
 from lstmtext.errors import UserError, usage_error
-from lstmtext.tokenizers import EOS, PAD, UNK
+from lstmtext.tokenizers import EOS, NORMALIZE, PAD, UNK, normalized
 
 DEFAULT_PIECES = 4000  # a SentencePiece vocabulary's size unless --vocab-size says otherwise or the alphabet needs more
 # the longest line SentencePiece learns from, in characters: it skips any over max_sentence_length (64 KiB of UTF-8,
@@ -23,13 +24,16 @@ SPACELESS = 0.01  # a text with fewer spaces than this share of its characters i
 
 
 class SentencePieceTokenizer:
-    """SentencePiece BPE or unigram subwords; the text is kept as-is (identity normalisation)."""
+    """SentencePiece BPE or unigram subwords. SentencePiece itself keeps the text as it is (identity normalisation:
+    its own rules are NFKC, which would also fold full-width letters, ligatures and superscripts); a tokenizer built
+    since 12-08 normalises it to NFC first, when it learns its pieces and when it encodes."""
 
-    def __init__(self, model: bytes, kind: str, lowercase: bool = False) -> None:
+    def __init__(self, model: bytes, kind: str, lowercase: bool = False, normalize: str | None = None) -> None:
         import sentencepiece as spm
 
         self.kind = kind
         self.lowercase = lowercase
+        self.normalize = normalize  # NORMALIZE, or None (saved before 12-08): the text as it is
         self.model = model
         self.notes: list[str] = []
         self.sp = spm.SentencePieceProcessor(model_proto=model)
@@ -37,6 +41,10 @@ class SentencePieceTokenizer:
     @property
     def vocab_size(self) -> int:
         return int(self.sp.get_piece_size())
+
+    def _text(self, text: str) -> str:
+        """The text as this tokenizer reads it: lowercased where it was trained so, then normalised."""
+        return normalized(text.lower() if self.lowercase else text, self.normalize)
 
     @classmethod
     def build(cls, texts: Iterable[str], spec: TokenizerSpec) -> SentencePieceTokenizer:
@@ -49,8 +57,7 @@ class SentencePieceTokenizer:
 
         def sentences() -> Iterator[str]:
             for chunk in texts:
-                if spec.lowercase:
-                    chunk = chunk.lower()
+                chunk = normalized(chunk.lower() if spec.lowercase else chunk, NORMALIZE)
                 if len(alphabet) < 1000:
                     alphabet.update(chunk)
                 counts["chars"] += len(chunk)
@@ -135,14 +142,12 @@ class SentencePieceTokenizer:
                                   f"use --vocab-size {most} or less, or leave it out to size it to the text")
             raise usage_error(f"SentencePiece could not build a {size}-piece vocabulary: {model}",
                               "try a different --vocab-size")
-        tokenizer = cls(model, spec.level, spec.lowercase)
+        tokenizer = cls(model, spec.level, spec.lowercase, NORMALIZE)
         tokenizer.notes = notes
         return tokenizer
 
     def encode(self, text: str) -> np.ndarray:
-        if self.lowercase:
-            text = text.lower()
-        lines = text.split("\n")
+        lines = self._text(text).split("\n")
         pieces = self.sp.encode(lines)
         ids: list[int] = []
         for k, p in enumerate(pieces):
@@ -161,18 +166,16 @@ class SentencePieceTokenizer:
         return "\n".join(self.sp.decode(line) for line in lines)
 
     def unknown(self, text: str) -> list[str]:
-        if self.lowercase:
-            text = text.lower()
         out = set()
-        for line in text.split("\n"):
+        for line in self._text(text).split("\n"):
             for piece, i in zip(self.sp.encode(line, out_type=str), self.sp.encode(line)):
                 if i == UNK:
                     out.add(piece.replace("\u2581", ""))
         return sorted(out)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "lowercase": self.lowercase,
-                "model": base64.b64encode(self.model).decode("ascii")}
+        saved = {"kind": self.kind, "lowercase": self.lowercase, "model": base64.b64encode(self.model).decode("ascii")}
+        return {**saved, "normalize": self.normalize} if self.normalize else saved  # none saved before 12-08
 
 
 def _take(items: Iterator[str], n: int) -> Iterator[str]:

@@ -11,6 +11,7 @@ import base64
 import functools
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -24,14 +25,68 @@ from lstmtext.errors import UserError, usage_error
 PAD, UNK, EOS = 0, 1, 2
 FILENAME = "tokenizer.json"
 # Decoding words: no space before closing marks (Latin; Devanagari's danda; Arabic's comma, semicolon and question
-# mark; curly closing quotes; the CJK full stops and commas), none after opening ones
+# mark; curly closing quotes; the CJK full stops and commas), none after opening ones (Spanish ¿ and ¡, German „)
 _NO_SPACE_BEFORE = set(".,!?;:)]}%…।॥،؛؟”’、。，！？；：）」』】》〉")
-_NO_SPACE_AFTER = set("([{“‘（「『【《〈") | set("、。，！？；：）」』】")  # CJK marks hold their own spacing
+_NO_SPACE_AFTER = set("([{“‘„‚¿¡（「『【《〈") | set("、。，！？；：")  # CJK marks hold their own spacing
+# no space before a CJK opening bracket after a word of a script written without spaces (彼は「), nor after a closing
+# one but before a Latin word (《春曉》很好, 「OK」と; 「Kokoro」 today)
+_CJK_OPENING = frozenset("（「『【《〈")
+_CJK_CLOSING = frozenset("）」』】》〉")
+_LOW_QUOTES = {"„": "“", "‚": "‘"}  # German's opening quotes, and the ones that close them (which open in English)
+_GUILLEMETS = frozenset("«»")  # « » in French, Russian and Swiss German, » « in German: which opens is the first
+_LATIN = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]")  # a Latin letter
 _STICKY = frozenset("$£€¥#@")  # no space after: $5, #1, @name
 # How word level cuts text, by generation (saved in the tokenizer file, so a model reads text as it was trained to):
 # 0 the first pattern; 1 (12-04) combining marks stay in their words; 2 (12-05) joiners (ZWNJ, ZWJ) stay in their
 # words, numbers such as 3.14 and 1,000 are one token, and an emoji sequence (skin tone, ZWJ, flag) is one token
 WORD_CUT = 2
+# The Unicode normal form a tokenizer built since 12-08 reads text in (saved in its file as "normalize"): composed,
+# so that an 'é' written as 'e' and a combining accent (as macOS writes file names, and some editors text) or Korean
+# written as loose jamo reads as the composed text the model was trained on, and the reverse. A tokenizer saved
+# before has no "normalize", and reads text as it is, as its model was trained to.
+NORMALIZE = "NFC"
+
+
+def normalized(text: str, form: str | None) -> str:
+    """``text`` in Unicode normal form ``form`` (None: as it is). Most text already is, and goes through without a
+    copy: ASCII (str.isascii reads a flag) at once, the rest after a quick check in C."""
+    if form is None or text.isascii() or unicodedata.is_normalized(form, text):
+        return text
+    return unicodedata.normalize(form, text)
+
+
+def settled_chunks(texts: Iterable[str]) -> Iterator[str]:
+    """One text streamed in chunks, cut again so that normalising each chunk apart gives what normalising the whole
+    would. That differs only where a chunk starts with a combining mark or a Hangul vowel or final jamo (a text
+    without spaces, which the reader cut anywhere) after one that ends in a letter: the chunk before hands it its
+    last character that starts afresh and the marks after that, which the mark may join (nothing joins a space or a
+    line break). Chunks are otherwise passed on as they are, one behind."""
+    held: str | None = None
+    for chunk in texts:
+        if held and chunk and _joins_back(chunk[0]) and not held[-1].isspace():
+            cut = len(held) - 1
+            while cut > 0 and _joins_back(held[cut]):
+                cut -= 1
+            held, chunk = held[:cut], held[cut:] + chunk
+        if held:
+            yield held
+        held = chunk
+    if held:
+        yield held
+
+
+def _joins_back(ch: str) -> bool:
+    """Whether normalising may join ``ch`` to the characters before it: a combining mark (the second character of
+    every composition in Unicode is one), or a Hangul vowel or final consonant jamo."""
+    return unicodedata.category(ch)[0] == "M" or "\u1160" <= ch <= "\u11ff" or "\ud7b0" <= ch <= "\ud7ff"
+
+
+def normal_form(saved: dict[str, Any]) -> str | None:
+    """The normal form a saved tokenizer reads text in (NORMALIZE), or None for one saved before 12-08."""
+    form = saved.get("normalize")
+    if form not in (None, NORMALIZE):
+        raise ValueError(f"its normalisation {form!r} is not one this lstmtext knows ({NORMALIZE}): upgrade lstmtext")
+    return form
 
 
 # Scripts written without spaces between words: Chinese, Japanese kana, Thai, Lao, Khmer, Myanmar
@@ -70,9 +125,10 @@ class CharTokenizer:
 
     kind = "char"
 
-    def __init__(self, chars: list[str], lowercase: bool = False) -> None:
+    def __init__(self, chars: list[str], lowercase: bool = False, normalize: str | None = None) -> None:
         self.itos = ["<pad>", "<unk>", *chars]
         self.lowercase = lowercase
+        self.normalize = normalize  # NORMALIZE, or None (saved before 12-08): the text as it is
         self.notes: list[str] = []
         self._table: np.ndarray | None = None
 
@@ -84,12 +140,16 @@ class CharTokenizer:
     def _codepoints(text: str) -> np.ndarray:
         return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
+    def _text(self, text: str) -> str:
+        """The text as this tokenizer reads it: lowercased where it was trained so, then normalised."""
+        return normalized(text.lower() if self.lowercase else text, self.normalize)
+
     @classmethod
-    def build(cls, texts: Iterable[str], spec: TokenizerSpec) -> CharTokenizer:
+    def build(cls, texts: Iterable[str], spec: TokenizerSpec, normalize: str | None = NORMALIZE) -> CharTokenizer:
         counts: Counter[int] = Counter()
+        probe = cls([], spec.lowercase, normalize)
         for chunk in texts:
-            if spec.lowercase:
-                chunk = chunk.lower()
+            chunk = probe._text(chunk)
             values, freq = np.unique(cls._codepoints(chunk), return_counts=True)
             counts.update(dict(zip(values.tolist(), freq.tolist())))
         kept = [cp for cp, c in counts.items() if c >= spec.min_freq]
@@ -99,7 +159,7 @@ class CharTokenizer:
                 raise usage_error(f"--vocab-size {spec.vocab_size} is too small for char level",
                                   "it must leave room for characters beyond <unk> and <eos>")
             kept = kept[: spec.vocab_size - 2]
-        return cls([chr(cp) for cp in sorted(kept)], spec.lowercase)
+        return cls([chr(cp) for cp in sorted(kept)], spec.lowercase, normalize)
 
     def _lookup(self) -> np.ndarray:
         if self._table is None:
@@ -110,9 +170,7 @@ class CharTokenizer:
         return self._table
 
     def encode(self, text: str) -> np.ndarray:
-        if self.lowercase:
-            text = text.lower()
-        cps = self._codepoints(text)
+        cps = self._codepoints(self._text(text))
         return self._lookup()[np.minimum(cps, 0x10FFFF)].astype(np.int64)
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -121,11 +179,12 @@ class CharTokenizer:
 
     def unknown(self, text: str) -> list[str]:
         ids = self.encode(text)
-        chars = list(text.lower() if self.lowercase else text)
+        chars = list(self._text(text))
         return sorted({c for c, i in zip(chars, ids.tolist()) if i == UNK})
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "lowercase": self.lowercase, "tokens": self.itos[2:]}
+        saved = {"kind": self.kind, "lowercase": self.lowercase, "tokens": self.itos[2:]}
+        return {**saved, "normalize": self.normalize} if self.normalize else saved  # none saved before 12-08
 
 
 # ----------------------------------------------------------------------------- word
@@ -225,6 +284,9 @@ class _Spacing:
         self.single = False  # and a straight single one
         self.before = self.last = ""  # the two tokens before this one on the line
         self.run = ""  # the letters of an abbreviation those tokens end (a.m. -> 'am'; _inside_word)
+        self.low = ""  # the quotes that close the German ones open on the line („ is closed by “, ‚ by ‘)
+        self.guillemet = ""  # the guillemet that opened the pair open on the line (« or »), if any
+        self.spaced: bool | None = False  # whether that pair has spaces inside; None until its first word
 
     def __call__(self, i: int) -> str:
         tok = self.token(i)
@@ -234,25 +296,51 @@ class _Spacing:
             self._new_line()
             return "\n"
         joined = False
+        inside = self.spaced is None  # the first token after an opening guillemet
         if tok in ('"', "'"):  # straight quotes: which way they face comes from the line before them
             opens = self._opens(tok)
             space = not self.glue and opens
             self.glue = self.opening = opens
+        elif len(tok) == 1 and tok in self.low:  # the “ that closes a German „ (in English it opens)
+            self.low = self.low.replace(tok, "", 1)
+            space = self.glue = self.opening = False
+        elif tok in _GUILLEMETS:
+            space = self._guillemet(tok)
         elif tok in _JOINING:  # a hyphen between two words joins them (far-off); elsewhere it is a dash (so - and)
             joins = self.last[-1:].isalnum() or tok == self.last == "-"  # and a second hyphen: x--y, I--I
             space = not self.glue and not joins
             self.glue, self.opening = joins, False
         else:
             joined = _inside_word(self.before, self.last, tok, self.run)
-            space = not self.glue and tok not in _NO_SPACE_BEFORE and not joined
+            space = not self.glue and tok not in _NO_SPACE_BEFORE and not joined and not (
+                tok in _CJK_OPENING and _UNSPACED.match(self.last[-1:])) and not (  # 彼は「, not 彼は 「
+                self.last in _CJK_CLOSING and not _LATIN.match(tok))
             self.glue = tok in _NO_SPACE_AFTER or tok in _STICKY
-            self.opening = tok in _NO_SPACE_AFTER
+            self.opening = tok in _NO_SPACE_AFTER or tok in _CJK_CLOSING
+            self.low += _LOW_QUOTES.get(tok, "")
+        if inside:  # French spaces the words inside its guillemets (« Bonjour »), other languages do not («Привет»)
+            self.spaced = self.guillemet == "«" and _LATIN.match(tok) is not None
+            space = space or self.spaced
         if len(tok) == 1 and tok.islower():  # a letter goes on an abbreviation or may start one
             self.run = self.run + tok if joined else tok
         elif tok != "." or self.last != self.run[-1:]:  # a point after its letter keeps it going
             self.run = ""
         self.before, self.last = self.last, tok
         return " " + tok if space else tok
+
+    def _guillemet(self, tok: str) -> bool:
+        """Whether a space goes before this guillemet. The first on a line opens, whichever way it faces (« » in
+        French and Russian, » « in German), and the other one closes it; a space goes inside the pair where its first
+        word is a Latin one after a «, as French writes it (the word after it decides, in ``__call__``)."""
+        if self.guillemet and tok != self.guillemet:  # closes the pair (an empty one as French writes it: « »)
+            space = self.guillemet == "«" if self.spaced is None else not self.glue and self.spaced
+            self.guillemet, self.spaced = "", False
+            self.glue = self.opening = False
+            return space
+        space = not self.glue
+        self.guillemet, self.spaced = tok, None
+        self.glue = self.opening = True
+        return space
 
     def _opens(self, quote: str) -> bool:
         """Whether this straight quote opens (a space before it, none after) and not closes. A double quote opens
@@ -278,11 +366,12 @@ class WordTokenizer:
     kind = "word"
 
     def __init__(self, words: list[str], lowercase: bool = False, word_split: str = "punct",
-                 cut: int = WORD_CUT) -> None:
+                 cut: int = WORD_CUT, normalize: str | None = None) -> None:
         self.itos = ["<pad>", "<unk>", "<eos>", *words]
         self.stoi = {w: i for i, w in enumerate(self.itos)}
         self.stoi.pop("<pad>")
         self.lowercase = lowercase
+        self.normalize = normalize  # NORMALIZE, or None (saved before 12-08): the text as it is
         self.word_split = word_split
         self.cut = cut
         self.notes: list[str] = []
@@ -297,7 +386,7 @@ class WordTokenizer:
     def _lines(self, text: str) -> Iterator[list[str]]:
         if self.lowercase:
             text = text.lower()
-        lines = text.split("\n")
+        lines = normalized(text, self.normalize).split("\n")
         for k, line in enumerate(lines):
             marked = self._marks_matter and not line.isascii() and _may_have_marks().search(line)
             tokens = self._cut(line, self._pattern if marked else self._plain)
@@ -327,8 +416,9 @@ class WordTokenizer:
         return tokens
 
     @classmethod
-    def build(cls, texts: Iterable[str], spec: TokenizerSpec, cut: int = WORD_CUT) -> WordTokenizer:
-        probe = cls([], spec.lowercase, spec.word_split, cut)
+    def build(cls, texts: Iterable[str], spec: TokenizerSpec, cut: int = WORD_CUT,
+              normalize: str | None = NORMALIZE) -> WordTokenizer:
+        probe = cls([], spec.lowercase, spec.word_split, cut, normalize)
         counts: Counter[str] = Counter()
         for chunk in texts:
             for tokens in probe._lines(chunk):
@@ -342,7 +432,7 @@ class WordTokenizer:
                 raise usage_error(f"--vocab-size {spec.vocab_size} is too small for word level",
                                   "it must leave room for words beyond <pad>, <unk> and <eos>")
             kept = kept[: spec.vocab_size - 3]
-        tokenizer = cls(kept, spec.lowercase, spec.word_split, cut)
+        tokenizer = cls(kept, spec.lowercase, spec.word_split, cut, normalize)
         tokenizer.notes = _unspaced_words(counts)
         return tokenizer
 
@@ -387,9 +477,10 @@ class WordTokenizer:
     def to_json(self) -> dict[str, Any]:
         saved = {"kind": self.kind, "lowercase": self.lowercase, "word_split": self.word_split,
                  "tokens": self.itos[3:]}
-        # files saved before 12-04 have neither key, and those saved before 12-05 no "cut"
-        return saved if not self.cut else {**saved, "keep_marks": True} if self.cut == 1 else \
+        # files saved before 12-04 have neither key, those saved before 12-05 no "cut", and before 12-08 no "normalize"
+        saved = saved if not self.cut else {**saved, "keep_marks": True} if self.cut == 1 else \
             {**saved, "keep_marks": True, "cut": self.cut}
+        return {**saved, "normalize": self.normalize} if self.normalize else saved
 
 
 def _unspaced_words(counts: Counter[str]) -> list[str]:
@@ -416,6 +507,7 @@ def _unspaced_words(counts: Counter[str]) -> list[str]:
 
 def build_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
     spec.validate()
+    texts = settled_chunks(texts)  # a text streamed in chunks is normalised as if whole
     if spec.level == "char":
         return CharTokenizer.build(texts, spec)
     if spec.level == "word":
@@ -441,9 +533,12 @@ def extend_tokenizer(base: Tokenizer, texts: Iterable[str], min_freq: int = 1) -
     saved = base.to_json()
     spec = TokenizerSpec(level=base.kind, lowercase=base.lowercase, min_freq=min_freq,
                          word_split=saved.get("word_split", "punct"))
+    spec.validate()
     known = set(base.itos)  # the specials included, so only new tokens are added
-    new = WordTokenizer.build(texts, spec, word_cut(saved)) if base.kind == "word" \
-        else build_tokenizer(texts, spec)  # the new words cut as the base cuts them
+    form = normal_form(saved)  # the new words cut and normalised (or not, before 12-08) as the base reads text
+    texts = settled_chunks(texts) if form else texts
+    new = WordTokenizer.build(texts, spec, word_cut(saved), form) if base.kind == "word" \
+        else CharTokenizer.build(texts, spec, form)
     added = [t for t in new.itos if t not in known]
     return tokenizer_from_json({**saved, "tokens": saved["tokens"] + added})
 
@@ -476,14 +571,15 @@ def word_cut(saved: dict[str, Any]) -> int:
 def tokenizer_from_json(data: dict[str, Any]) -> Tokenizer:
     kind = data.get("kind")
     if kind == "char":
-        return CharTokenizer(list(data["tokens"]), bool(data.get("lowercase")))
+        return CharTokenizer(list(data["tokens"]), bool(data.get("lowercase")), normal_form(data))
     if kind == "word":
         return WordTokenizer(list(data["tokens"]), bool(data.get("lowercase")), data.get("word_split", "punct"),
-                             word_cut(data))
+                             word_cut(data), normal_form(data))
     if kind in ("bpe", "unigram"):
         from lstmtext.subwords import SentencePieceTokenizer
 
-        return SentencePieceTokenizer(base64.b64decode(data["model"]), kind, bool(data.get("lowercase")))
+        return SentencePieceTokenizer(base64.b64decode(data["model"]), kind, bool(data.get("lowercase")),
+                                      normal_form(data))
     raise ValueError(f"unknown tokenizer kind {kind!r}")
 
 

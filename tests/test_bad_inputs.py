@@ -164,7 +164,7 @@ CASES = [
     ("one class only", ["train", "oneclass.tsv", "--task", "classify"], 1, ["only one class, 'same'"]),
     ("broken JSONL line", ["tokenize", "broken.jsonl", "--out", "pjs"], 0, ["line 2", "not valid json"]),
     ("unseen prompt chars", ["generate", "lm", "--prompt", "Ωmega 🐙", "--length", "5"], 0, ["never saw"]),
-    ("an unseen combining mark in the prompt", ["generate", "lm", "--prompt", "cafe\u0301", "--length", "5"], 0,
+    ("an unseen combining mark in the prompt", ["generate", "lm", "--prompt", "cafq\u0301", "--length", "5"], 0,
      ["never saw ('\\u0301')"]),  # written out: alone it shows as nothing
     ("control chars in prompt", ["generate", "lm", "--prompt", "a\x00b\x07\x1b[31m", "--length", "5"], 0, []),
     ("100k-char prompt", ["generate", "lm", "--prompt", "the cat " * 12_500, "--length", "3"], 0, []),

@@ -141,3 +141,25 @@ def test_an_adaptive_softmax_decodes_in_a_cuda_graph_as_eagerly(lm):
     a = sample(model, tok, "The ", settings, torch.device("cuda"), report=graphed)
     assert graphed["decode"] == "cuda graph"
     assert a == sample(model, tok, "The ", settings, torch.device("cuda"), cuda_graph=False)
+
+
+def test_a_prompt_is_read_composed_however_its_accents_were_written(lm):
+    """A prompt typed with combining accents (as macOS writes them) starts the model where the same prompt
+    written with composed letters does: the tokenizer normalises it to NFC, as it did the training text."""
+    from lstmtext.sampling import start_ids
+
+    _, tok = lm
+    composed, decomposed = "The caf\u00e9 and the na\u00efve miller", "The cafe\u0301 and the nai\u0308ve miller"
+    assert start_ids(tok, decomposed) == start_ids(tok, composed)
+    assert draw(lm, prompt=decomposed, length=20, seed=3) == draw(lm, prompt=composed, length=20, seed=3)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_a_prompt_file_with_a_utf16_or_utf32_byte_order_mark_is_read_by_it(cli, tiny_lm, tmp_path, encoding):
+    """Notepad's 'Unicode' (UTF-16 with a byte-order mark) is read as a corpus with that mark is, not refused as
+    invalid UTF-8 at byte 0."""
+    run, _ = tiny_lm
+    (tmp_path / "prompt.txt").write_bytes("\ufeffThe miller\r\n".encode(encoding))
+    by_file = cli("generate", run, "--prompt-file", "prompt.txt", "--length", "10", "--seed", "2")
+    assert by_file.code == 0, by_file.err
+    assert by_file.out == cli("generate", run, "--prompt", "The miller", "--length", "10", "--seed", "2").out

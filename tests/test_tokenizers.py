@@ -47,7 +47,12 @@ SPACED = ['He said "Go home" and left.', '"Who is there?" she asked. "Only me," 
           '- a list item, not a hyphenated word', "'Tis the students' books, told me 'no', "
           "Hang 'em.", '"\'Tis," he said "" and left: "Stop!" - and $5 for #1.', 'word—word',
           'The belly answer\'d--', 'As well as speak--it tauntingly replied; I--I know',
-          'at 2:40 a.m. e.g. costs', 'e.g. a cat, i.e. a.m. or p.m. a day', 'Rex, a.k.a. the fox, r.s.v.p. now']
+          'at 2:40 a.m. e.g. costs', 'e.g. a cat, i.e. a.m. or p.m. a day', 'Rex, a.k.a. the fox, r.s.v.p. now',
+          # other languages' quotes and marks (our own lines): German „ “ and ‚ ‘ (where “ and ‘ close), and » «;
+          # guillemets spaced inside in French, not in Russian; Spanish ¿ ¡; CJK brackets after a word
+          '„Hallo, Welt!“ und ‚ja‘, sagte er.', '»Hallo«, sagte er.', '«Привет, мир!» — сказал он.',
+          '« Bonjour », dit-il, « à demain ».', '¿Qué tal? ¡Muy bien!', '彼は「こんにちは」と言った。', '《春曉》很好',
+          'He read 《春曉》 and 「Kokoro」 twice']
 
 
 @pytest.mark.parametrize("line", SPACED)
@@ -165,8 +170,10 @@ def test_word_level_keeps_combining_marks_in_their_words():
     tok = build_tokenizer([HINDI * 2], TokenizerSpec(level="word"))
     assert "अच्छा" in tok.itos and "टहलने" in tok.itos and "ा" not in tok.itos  # vowel signs stay in the word
     assert tok.decode(tok.encode(HINDI).tolist()) == HINDI  # no space before the danda or the comma
-    decomposed = "Cafe\u0301 au lait\n"  # 'é' as 'e' and a combining acute accent
-    assert build_tokenizer([decomposed], TokenizerSpec(level="word")).itos[3:] == ["Cafe\u0301", "au", "lait"]
+    # Yoruba's 'ẹ̀' ('e', a dot below and a grave accent): normalised, it is 'ẹ' and a grave accent, which has no
+    # composed form, so the accent stays a combining mark, kept in its word
+    decomposed = "Ile\u0323\u0300 au lait\n"
+    assert build_tokenizer([decomposed], TokenizerSpec(level="word")).itos[3:] == ["Il\u1eb9\u0300", "au", "lait"]
     # our own Thai, spaced between phrases only: its vowel signs are marks too, so its runs now read whole
     thai = "วันนี้อากาศดีมาก เราจะไปเดินเล่นที่สวน\nแมวนั่งดูฝนอยู่ข้างหน้าต่าง\n"
     assert "without spaces" in build_tokenizer([thai * 3], TokenizerSpec(level="word")).notes[0]
@@ -185,6 +192,75 @@ def test_a_word_tokenizer_saved_before_keep_marks_reads_text_as_it_was_trained_t
     assert old.encode("आज।").tolist() == [3, 8]
     grown = extend_tokenizer(old, ["पार्क में\n"])
     assert "keep_marks" not in grown.to_json() and "पार्क" not in grown.itos and {"प", "र", "क"} <= set(grown.itos)
+
+
+# our own lines: French and Korean, composed (NFC), as most text is written
+COMPOSED = "Il était déçu, hélas, du café.\n오늘은 날씨가 좋아요.\n"
+
+
+@pytest.mark.parametrize("level", ["char", "word", "bpe", "unigram"])
+def test_text_reads_the_same_whether_its_accents_are_composed_or_not(level):
+    """Accents written as combining marks (as macOS writes file names, and some editors text) and Korean written
+    as loose jamo read as the composed text a model was trained on, and the reverse: a tokenizer normalises text
+    to NFC when it builds its vocabulary and when it encodes, and the jamo it was trained on come back joined."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", COMPOSED)
+    assert decomposed != COMPOSED
+    for trained_on in (COMPOSED, decomposed):
+        tok = build_tokenizer([trained_on * 20], TokenizerSpec(level=level))
+        assert tok.to_json()["normalize"] == "NFC"
+        ids = tok.encode(COMPOSED).tolist()
+        assert UNK not in ids and tok.encode(decomposed).tolist() == ids and tok.unknown(decomposed) == []
+        assert tok.decode(ids) == COMPOSED
+
+
+def test_a_tokenizer_saved_before_12_08_reads_text_as_it_is():
+    """One saved without "normalize" encodes as it did (its model was trained on the text as it was), is saved
+    again as it was, and grows by --extend-vocab as it reads; a new one grows with composed words."""
+    import unicodedata
+
+    from lstmtext.tokenizers import extend_tokenizer, tokenizer_from_json
+
+    decomposed = unicodedata.normalize("NFD", "café")
+    saved = {"kind": "char", "lowercase": False, "tokens": ["a", "c", "f", "é"]}
+    old = tokenizer_from_json(saved)
+    assert old.to_json() == saved and old.unknown(decomposed) == ["e", "\u0301"]
+    grown = extend_tokenizer(old, [decomposed + "\n"])
+    assert "normalize" not in grown.to_json() and {"e", "\u0301"} <= set(grown.itos)
+    word = {"kind": "word", "lowercase": False, "word_split": "punct", "keep_marks": True, "cut": 2,
+            "tokens": ["café"]}
+    assert tokenizer_from_json(word).unknown(decomposed) == [decomposed]
+    sp = build_tokenizer([COMPOSED * 20], TokenizerSpec(level="bpe"))
+    old_sp = tokenizer_from_json({k: v for k, v in sp.to_json().items() if k != "normalize"})
+    assert "normalize" not in old_sp.to_json()
+    assert old_sp.encode(COMPOSED).tolist() == sp.encode(COMPOSED).tolist() != old_sp.encode(
+        unicodedata.normalize("NFD", COMPOSED)).tolist()
+    new = extend_tokenizer(build_tokenizer(["café\n"], TokenizerSpec(level="word")), [decomposed + " thé\n"])
+    assert new.to_json()["normalize"] == "NFC" and new.itos[3:] == ["café", "thé"]
+    with pytest.raises(ValueError, match="upgrade lstmtext"):
+        tokenizer_from_json({**saved, "normalize": "NFKD"})
+
+
+def test_a_text_streamed_in_chunks_is_normalised_as_if_whole(tmp_path):
+    """A text without spaces is read in chunks cut anywhere, maybe between a letter and its accent or between a
+    Korean syllable's jamo: the chunk's last letter waits for them, so that they join, in the vocabulary and in
+    the encoded text alike (not a letter and an accent of its own)."""
+    import unicodedata
+
+    from lstmtext.corpus import MemorySplit
+    from lstmtext.encode import encode_split
+    from lstmtext.tokenizers import settled_chunks
+
+    text = unicodedata.normalize("NFD", "한국어café한국어\n")
+    accent, jamo = text.index("\u0301"), text.index("\u11ab")  # before the accent, and before the final ㄴ of 한
+    chunks = [text[:jamo], text[jamo:accent], text[accent:]]
+    assert "".join(settled_chunks(chunks)) == text
+    tok = build_tokenizer(chunks, TokenizerSpec(level="char"))
+    assert set(tok.itos[2:]) == set(unicodedata.normalize("NFC", text))
+    info = encode_split(MemorySplit(chunks), tok, tmp_path / "train.bin", "uint16", "train", None)
+    assert np.fromfile(tmp_path / "train.bin", dtype=np.uint16).tolist() == tok.encode(text).tolist()
+    assert info["unk"] == 0 and info["chars"] == len(text)
 
 
 # our own lines: Persian with a zero-width non-joiner inside a word, numbers, emoji sequences, Chinese punctuation

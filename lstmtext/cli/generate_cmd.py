@@ -164,8 +164,10 @@ def _unspaced(text: str, prompt_spaced: bool, end: bool = False) -> str:
 
 
 def _read_prompt(path: Path) -> str:
-    """--prompt-file's text: the file's, or stdin's for '-'; UTF-8, one line break at its end dropped (an editor's
-    or echo's, which the user did not mean as the text's last character)."""
+    """--prompt-file's text: the file's, or stdin's for '-'; UTF-8, or UTF-16 or UTF-32 where it starts with their
+    byte-order mark (as a corpus is read: Windows' Notepad saves 'Unicode' so); one line break at its end dropped
+    (an editor's or echo's, which the user did not mean as the text's last character)."""
+    import codecs
     import sys
 
     from lstmtext.errors import UserError
@@ -180,10 +182,15 @@ def _read_prompt(path: Path) -> str:
             raise UserError(f"--prompt-file {path} is a folder", "give the file that holds the prompt")
         data = path.read_bytes()  # a file, or a pipe (<(...)) read once
         where = str(path)
+    # the mark read from the bytes, as textfiles.marked_encoding reads a corpus's (which opens the file again: a
+    # pipe, or stdin, is read once); UTF-32's little-endian mark starts as UTF-16's does, so it is tried first
+    encoding = "utf-32" if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else \
+        "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)  # (each drops its mark)
     except UnicodeDecodeError as err:
-        raise UserError(f"--prompt-file {where}: invalid UTF-8 at byte {err.start}",
+        name = "UTF-8" if encoding == "utf-8-sig" else encoding.upper()
+        raise UserError(f"--prompt-file {where}: invalid {name} at byte {err.start}",
                         "save it as UTF-8 (iconv -f ENCODING -t utf-8)") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # Windows and old Mac line ends, as a corpus's are read
     if text in ("", "\n"):

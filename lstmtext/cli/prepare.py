@@ -39,12 +39,14 @@ def _cache_dir(corpus_path: Path, spec: TokenizerSpec, task: str, settings: dict
     corpus leaves the folder older runs were trained on in place."""
     # word level cuts text anew since 12-04 and 12-05 (tokenizers.py, WORD_CUT): a folder of its own, so the
     # folders of the runs trained before stay as they were
-    from lstmtext.tokenizers import WORD_CUT
+    from lstmtext.tokenizers import NORMALIZE, WORD_CUT
 
     marks = {"keep_marks": True, "cut": WORD_CUT} if spec.level == "word" and not tokenizer_key else {}
+    # every level reads text NFC-normalised since 12-08: a folder of its own too (a given tokenizer's key says so)
+    normal = {"normalize": NORMALIZE} if not tokenizer_key else {}
     key = hashlib.sha256(json.dumps({**to_dict(spec), "task": task, "src": str(corpus_path.resolve()),
-                                     "settings": settings, "tokenizer": tokenizer_key, "content": content, **marks},
-                                    sort_keys=True).encode()).hexdigest()[:8]
+                                     "settings": settings, "tokenizer": tokenizer_key, "content": content, **marks,
+                                     **normal}, sort_keys=True).encode()).hexdigest()[:8]
     return Path("checkpoints") / "prepared" / f"{corpus_path.stem or 'corpus'}-{spec.level}-{key}"
 
 
