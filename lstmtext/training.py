@@ -413,7 +413,7 @@ def train(run_dir: Path, prepared: Prepared, model_cfg: ModelConfig, train_cfg: 
     summary = {"steps": step, "epochs": step / per_epoch, "seconds": elapsed, "stopped_by": stopped_by,
                # the whole run's, as "seconds" is (a resumed run's time and steps before included)
                "tokens_per_s": step * task.tokens_per_step / max(elapsed, 1e-9), "device": str(device),
-               "run_dir": str(run_dir),
+               "run_dir": str(run_dir), "run_dir_abs": str(Path(run_dir).resolve()),  # (a script may cd elsewhere)
                "level": prepared.level, "parameters": parameters, "task": model_cfg.task,
                "skipped_batches": skipped, "best_step": best_step,
                "step_mode": getattr(run_step, "mode", f"eager ({not_graphed})"),

@@ -728,3 +728,10 @@ def test_a_run_trained_with_encoding_utf16_le_reads_its_files_so_without_a_mark(
     plain = cli("classify", "le", "--file", "plain.txt", "--format", "jsonl")
     assert plain.code == 0 and [json.loads(r)["text"] for r in plain.out.splitlines()] == ["cow barn", "boat sea"]
     assert "reading plain.txt as UTF-8, which it is, not as utf-16-le" in plain.err
+
+
+def test_classify_takes_json_as_every_command_does(cli, clf):
+    assert json.loads(cli("classify", clf, "cow barn", "--json").out) == json.loads(
+        cli("classify", clf, "cow barn", "--format", "json").out)
+    assert_one_line_error(cli("classify", clf, "cow barn", "--json", "--format", "csv"), 2,
+                          "--json and --format csv ask for two formats")

@@ -251,6 +251,7 @@ def test_train_format_json_writes_only_the_summary_to_stdout(cli, corpus, tmp_pa
     summary = json.loads(result.out)  # stdout is the one JSON object: the data table and progress went to stderr
     saved = config(tmp_path / "j")["result"]
     assert summary["run_dir"] == "j" and summary["steps"] == saved["steps"] == 4
+    assert summary["run_dir_abs"] == str((tmp_path / "j").resolve())
     assert summary["figures"]["test"]["ppl"] == saved["figures"]["test"]["ppl"] > 1
     resumed = cli("train", "--resume", "j", "--max-steps", "6", "--format", "json", "--quiet")
     assert resumed.code == 0 and json.loads(resumed.out)["steps"] == 6, resumed.err

@@ -18,7 +18,8 @@ from lstmtext.cli.classifier_runs import Ensemble, _classifier_runs, _ensemble_p
 from lstmtext.checkpoint import finite
 from lstmtext.cli.exits import handle_errors
 from lstmtext.cli.notes import warn
-from lstmtext.cli.options import Device, Encoding, TextColumn, Weights, own_encoding, refuse_unless, choice_value
+from lstmtext.cli.options import (Device, Encoding, JsonFlag, TextColumn, Weights, choice_value, chosen_format,
+                                  own_encoding, refuse_unless)
 from lstmtext.errors import UserError, usage_error
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -178,6 +179,7 @@ def classify(
     output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv: text, label, confidence and "
                                         "a note (empty: not classified; truncated; unknown: no word the model "
                                         "knows).", callback=choice_value)] = "table",
+    json_out: JsonFlag = False,
     all_scores: Annotated[bool, typer.Option("--all-scores", help="Add every class's probability.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per inference batch.")] = 64,
     ensemble: Ensemble = None,
@@ -191,6 +193,7 @@ def classify(
     """
     if output not in FORMATS:
         raise usage_error(f"unknown --format {output!r}", f"choose one of: {', '.join(FORMATS)}")
+    output = chosen_format(ctx, output, json_out, FORMATS)  # --json, as every command takes it
     if batch_size < 1:
         raise usage_error(f"--batch-size must be at least 1, got {batch_size}", "leave it out for the default")
     reads = file is not None or texts == ["-"]
