@@ -27,7 +27,7 @@ from lstmtext.tables import (LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, TableSplit
                              first_named, pick_column, place, refuse_one_column, table_columns)
 from lstmtext.textfiles import (_BOMS, _ascii_compatible, _binary_error, _check_encoding, _compression, _looks_binary,
                                 _packed_error, _read_range, _wide_order, check_encoding_name,
-                                locate_decode_error, marked_encoding, text_encoding)
+                                locate_decode_error, marked_encoding, misread_note, text_encoding)
 
 
 # ----------------------------------------------------------------------------- text files
@@ -356,6 +356,7 @@ def _read_files(name: str, by_split: dict[str | None, list[Path]], encoding: str
     fmts = {p: _table_format(p) for p in all_files}
     try:
         notes = [note for p in all_files if fmts[p] != "parquet" and (note := _check_encoding(p, encoding))]
+        notes += [note] if (note := misread_note([p for p in all_files if fmts[p] != "parquet"], encoding)) else []
     except UserError as error:
         if len(all_files) > 1 and error.hint:  # the hint's encoding may not read the others
             error.hint += "; one --encoding reads every file of a corpus, so convert any file whose encoding " \

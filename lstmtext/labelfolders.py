@@ -23,7 +23,7 @@ from lstmtext.errors import MissingColumn, UserError
 from lstmtext.splits import SPLITS, split_of, stratified_picks
 from lstmtext.tables import LABEL_COLUMNS, TEXT_COLUMNS, ReadReport, _table_format, first_named, table_columns
 from lstmtext.textfiles import (_check_encoding, _compression, _looks_binary, locate_decode_error, marked_encoding,
-                                text_encoding)
+                                misread_note, text_encoding)
 
 UNLABELLED = frozenset({"unsup", "unsupervised", "unlabeled", "unlabelled"})
 # a corpus's papers and lists beside its texts, not a class: by the words of a file's name
@@ -382,6 +382,7 @@ def open_layout(path: Path, layout: Layout, encoding: str, text_column: str | No
     files = [p for split in splits.values() for p, _, _ in split.items]
     notes = [marked[1]] if marked else []
     notes += [note for p in files if (note := _check_encoding(p, encoding))][:3]
+    notes += [note] if (note := misread_note(files, encoding)) else []
     carved = _held_out(splits, fractions, split_seed)
     root = path.resolve()
     if layout.left_out:
@@ -416,6 +417,7 @@ def open_prefixed(name: str, by_split: dict[str | None, list[Path]], encoding: s
     report = ReadReport()
     files = [p for ps in by_split.values() for p in ps]
     notes = [note for p in files if (note := _check_encoding(p, encoding))]
+    notes += [note] if (note := misread_note(files, encoding)) else []
     for s, paths in by_split.items():
         count, path, line = LabelSplit([(p, "", "prefixed") for p in paths], encoding, report).several_labels()
         if count:

@@ -71,16 +71,35 @@ def _check_encoding(path: Path, encoding: str) -> str | None:
     if name == "iso8859-1" and _has_c1(head):  # latin-1
         return (f"{path} read as {encoding} has control characters (bytes 0x80-0x9F), which in a text are almost "
                 "always Windows' curly quotes and dashes: pass --encoding cp1252 to read them as such")
-    if _ascii_compatible(encoding) and name not in ("utf-8", "utf-8-sig") and max(head, default=0) >= 0x80:
+    return None
+
+
+def misread_note(paths: list[Path], encoding: str) -> str | None:
+    """A note where a corpus read in a single-byte ``encoding`` other than UTF-8 reads as nonsense that another
+    legacy encoding reads as a language (Cyrillic read as latin-1: 'Ïðèâåò'). Once a corpus, on its first file with
+    bytes above ASCII: the guess decodes the head 16 ways, too much to do for each of a folder's files."""
+    name = codecs.lookup(encoding).name
+    if not _ascii_compatible(encoding) or name in ("utf-8", "utf-8-sig"):
+        return None
+    for path in paths[:20]:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+        if max(head, default=0) < 0x80:
+            continue
+        if _is_utf8(head, final=False) or (name == "iso8859-1" and _has_c1(head)):
+            return None  # (_check_encoding's notes say what these are)
         try:
-            read = head.decode(encoding, errors="strict")
+            read = head.decode(encoding)
         except UnicodeDecodeError:
             return None
+        if _plausible(read) >= 0.5:
+            return None
         better = likely_encodings(head)
-        if better and _plausible(read) < 0.5 <= better[0][2] and codecs.lookup(better[0][0]).name != name:
-            sample = next((w for w in re.findall(r"[^\W\d_]+", read) if sum(ord(c) > 127 for c in w) > 2), "")
-            return (f"{path} read as {encoding} gives words such as {sample!r}, which read as {better[0][1]} text in "
-                    f"{better[0][0]}: pass --encoding {better[0][0]} if that is what it is")
+        if not better or better[0][2] < 0.5 or codecs.lookup(better[0][0]).name == name:
+            return None
+        sample = next((w for w in re.findall(r"[^\W\d_]+", read) if sum(ord(c) > 127 for c in w) > 2), "")
+        return (f"{path} read as {encoding} gives words such as {sample!r}, which read as {better[0][1]} text in "
+                f"{better[0][0]}: pass --encoding {better[0][0]} if that is what it is")
     return None
 
 
